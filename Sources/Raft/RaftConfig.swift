@@ -1,0 +1,47 @@
+/// Tunables of one Raft node. Ticks are logical; the shell decides how long a tick is
+/// (100 ms by default, see ARCHITECTURE.md § Defaults).
+public struct RaftConfig: Sendable {
+    public var id: NodeID
+    /// Followers wait a random number of ticks in [electionTicks, 2 × electionTicks) before campaigning.
+    public var electionTicks: Int = 5
+    public var heartbeatTicks: Int = 1
+    public var preVote: Bool = true
+    public var checkQuorum: Bool = true
+    /// Unacknowledged append messages in flight per follower in the replicate state.
+    public var maxInflightMessages: Int = 256
+    /// Upper bound on the entry bytes in one append message.
+    public var maxBytesPerMessage: Int = 1 << 20
+    /// Snapshot bytes per chunk message.
+    public var snapshotChunkSize: Int = 256 << 10
+    /// Seeds the election-timeout randomness; the same seed replays the same timeouts.
+    public var randomSeed: UInt64
+
+    public init(id: NodeID, randomSeed: UInt64? = nil) {
+        precondition(id != noNode, "node id 0 is reserved for 'no node'")
+        self.id = id
+        self.randomSeed = randomSeed ?? id &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    func validate() {
+        precondition(heartbeatTicks >= 1, "heartbeatTicks must be at least 1")
+        precondition(electionTicks > heartbeatTicks, "electionTicks must exceed heartbeatTicks")
+        precondition(maxInflightMessages >= 1, "maxInflightMessages must be at least 1")
+        precondition(snapshotChunkSize >= 1, "snapshotChunkSize must be at least 1")
+    }
+}
+
+/// SplitMix64: a tiny, seedable, deterministic generator. The core and the simulator draw every
+/// random number from one of these so a seed replays a run exactly.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

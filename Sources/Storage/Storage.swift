@@ -1,0 +1,1 @@
+// Durable Raft storage: see issue 3 (WAL segments, snapshots, fsync discipline).
