@@ -16,7 +16,7 @@ let package = Package(
         .target(name: "Raft", dependencies: ["Wire"]),
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Storage", "Platform"]),
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),

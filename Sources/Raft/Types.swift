@@ -1,3 +1,5 @@
+import Wire
+
 /// A Raft member's identity: stable for the life of a node, never reused, never 0.
 public typealias NodeID = UInt64
 
@@ -129,10 +131,20 @@ public struct PersistentState: Sendable, Equatable {
         self.entries = entries
     }
 
-    /// A brand-new member of a cluster whose initial membership is `confState`.
-    public static func bootstrap(_ confState: ConfState) -> PersistentState {
-        PersistentState(snapshot: Snapshot(metadata: SnapshotMetadata(index: 0, term: 0, confState: confState)))
+    /// A founding member of a cluster whose first voters are `voters`. The initial membership is
+    /// written as committed membership entries at indexes 1...n (term 1), identical on every
+    /// founder, so a node that joins later learns it by replaying the log from index 1.
+    public static func bootstrap(voters: [NodeID]) -> PersistentState
+    {
+        let entries = voters.sorted().enumerated().map { position, voter in
+            Entry(term: 1, index: UInt64(position + 1), kind: .confChange,
+                  data: ConfChange(kind: .addVoter, nodeID: voter).wireBytes())
+        }
+        return PersistentState(hardState: HardState(term: 1, vote: noNode, commit: UInt64(entries.count)), entries: entries)
     }
+
+    /// A node joining an existing cluster: an empty log; the leader sends it everything.
+    public static let joining = PersistentState()
 }
 
 /// A node's role in its current term.

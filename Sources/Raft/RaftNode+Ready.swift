@@ -1,0 +1,65 @@
+import Wire
+
+/// What a handed-out `Ready` promised, checked when the shell acknowledges it.
+struct ReadyMarker: Sendable {
+    var lastEntry: (index: UInt64, term: UInt64)?
+}
+
+// The persistence contract: everything the core changed, handed to the shell in one batch.
+extension RaftNode {
+    public var hasReady: Bool {
+        softState != reportedSoftState || hardState != persistedHardState || pendingSnapshot != nil
+            || log.lastIndex > log.stableIndex || !messages.isEmpty || log.committed > log.applied
+            || !readStates.isEmpty
+    }
+
+    /// The next batch of effects. Must be followed by `advance(_:)` before the next `ready()`;
+    /// `step`, `tick` and proposals may come in between.
+    public mutating func ready() -> Ready {
+        precondition(!readyOutstanding, "ready() called twice without advance()")
+        readyOutstanding = true
+        var batch = Ready()
+        if softState != reportedSoftState {
+            batch.softState = softState
+            reportedSoftState = softState
+        }
+        let current = hardState
+        if current != persistedHardState { batch.hardState = current }
+        batch.snapshot = pendingSnapshot
+        batch.entries = log.slice(log.stableIndex + 1, log.lastIndex + 1)
+        let applyFrom = max(log.applied, pendingSnapshot?.metadata.index ?? 0) + 1
+        if log.committed >= applyFrom {
+            batch.committedEntries = log.slice(applyFrom, log.committed + 1)
+        }
+        batch.messages = messages
+        messages = []
+        batch.readStates = readStates
+        readStates = []
+        batch.mustSync = !batch.entries.isEmpty || batch.snapshot != nil
+            || current.term != persistedHardState.term || current.vote != persistedHardState.vote
+        return batch
+    }
+
+    /// The shell has persisted, sent and applied `batch` as `Ready` describes.
+    public mutating func advance(_ batch: Ready) {
+        precondition(readyOutstanding, "advance() without ready()")
+        readyOutstanding = false
+        if let hard = batch.hardState { persistedHardState = hard }
+        if let snapshot = batch.snapshot, pendingSnapshot?.metadata == snapshot.metadata { pendingSnapshot = nil }
+        // Entries count as durable only if the log still holds them (a truncation may have
+        // replaced them while the batch was being written).
+        if let last = batch.entries.last, log.term(at: last.index) == last.term {
+            log.stableIndex = max(log.stableIndex, last.index)
+        }
+        if let lastApplied = batch.committedEntries.last {
+            log.applied = max(log.applied, lastApplied.index)
+            for entry in batch.committedEntries where entry.kind == .confChange {
+                if let change = try? ConfChange(wireBytes: entry.data) { applyConfChange(change) }
+            }
+        }
+        if role == .leader, progress[id] != nil {
+            _ = progress[id]!.maybeUpdate(log.stableIndex)
+            if maybeCommit() { broadcastAppend() }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// A command-line mistake: printed as `swarmctl: MESSAGE` and exits 2.
+struct UsageError: Error {
+    let message: String
+}
+
+/// A failure that is not the user's typing: printed as `swarmctl: MESSAGE` and exits 1.
+struct CommandFailure: Error {
+    let message: String
+}
+
+/// The flags and positional arguments of one subcommand, consumed as the command reads them so
+/// anything left over is reported as unknown.
+struct CommandLineArguments {
+    private var flags: [(name: String, value: String?)] = []
+    private(set) var positionals: [String] = []
+
+    /// Splits `--name value`, `--name=value` and bare `--switch` forms. `switches` names the flags
+    /// that take no value.
+    init(_ arguments: [String], switches: Set<String>) throws(UsageError) {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("-"), argument != "-" else {
+                positionals.append(argument)
+                continue
+            }
+            if let equals = argument.firstIndex(of: "=") {
+                flags.append((String(argument[..<equals]), String(argument[argument.index(after: equals)...])))
+            } else if switches.contains(argument) {
+                flags.append((argument, nil))
+            } else {
+                guard index < arguments.count else { throw UsageError(message: "flag \(argument) needs a value") }
+                flags.append((argument, arguments[index]))
+                index += 1
+            }
+        }
+    }
+
+    mutating func takeSwitch(_ names: String...) -> Bool {
+        let before = flags.count
+        flags.removeAll { names.contains($0.name) }
+        return flags.count != before
+    }
+
+    mutating func takeValue(_ names: String...) -> String? {
+        guard let position = flags.lastIndex(where: { names.contains($0.name) }) else { return nil }
+        let value = flags[position].value
+        flags.removeAll { names.contains($0.name) }
+        return value
+    }
+
+    mutating func takeInt(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+        guard let text = takeValue(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw UsageError(message: "\(name) \(text): expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// Fails on any flag nobody asked for.
+    func finish(command: String) throws(UsageError) {
+        if let unknown = flags.first {
+            throw UsageError(message: "unknown flag \(unknown.name) for '\(command)': see 'swarmctl \(command) --help'")
+        }
+    }
+}
+
+/// Parses durations as docker does: `1h`, `2m`, `30s`, `250ms`, combinations like `1m30s`;
+/// a bare number means seconds. Returns milliseconds.
+func parseDurationMillis(_ text: String) -> Int? {
+    if let seconds = Double(text), seconds >= 0 { return Int(seconds * 1000) }
+    var total = 0.0
+    var number = ""
+    var unit = ""
+    func flush() -> Bool {
+        guard let value = Double(number) else { return false }
+        let scale: Double
+        switch unit {
+        case "h": scale = 3_600_000
+        case "m": scale = 60_000
+        case "s": scale = 1000
+        case "ms": scale = 1
+        default: return false
+        }
+        total += value * scale
+        number = ""
+        unit = ""
+        return true
+    }
+    for character in text {
+        if character.isNumber || character == "." {
+            if !unit.isEmpty { guard flush() else { return nil } }
+            number.append(character)
+        } else {
+            unit.append(character)
+        }
+    }
+    guard !number.isEmpty, flush() else { return nil }
+    return Int(total)
+}

@@ -1,0 +1,54 @@
+/// The text of `swarmctl --help` and the subcommands' help, following ../shared/CLI.md.
+enum HelpText {
+    static let main = """
+    Usage:  swarmctl COMMAND [OPTIONS]
+
+    A Swarm-mode container orchestrator in one binary: Raft consensus, replicated cluster state,
+    scheduler, dispatcher and container executor. Every node runs this binary; manager and worker
+    are roles, not programs.
+
+    Running a node:
+      init        Start a new cluster with this node as its first manager
+      join        Join an existing cluster as a worker or manager
+      run         Restart an existing node from its data directory
+      dev         Start a local cluster of real processes with a demo service
+
+    Talking to a node (-H ADDR, $SWARMCTL_HOST, or the default socket):
+      info        Cluster id, node id, role, raft leader/term/commit
+      join-token  Show or rotate the join tokens
+      leave       Leave the cluster
+      node        Manage nodes (ls, inspect, update, promote, demote, rm)
+      service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
+      image       Manage node-local images (import, load, pull, ls, rm)
+
+    Testing:
+      simulate    Run the deterministic cluster simulator over seeded fault schedules
+      chaos       Inject faults into a running cluster
+
+    Other:
+      version     Show the version
+
+    Run 'swarmctl COMMAND --help' for more information on a command.
+    Exit codes: 0 success, 1 failure, 2 usage error.
+    """
+
+    static let simulate = """
+    Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
+
+    Runs a deterministic cluster of Raft nodes in one process on a virtual clock, with a simulated
+    network and disk, clients writing and reading linearizably, and a nemesis injecting faults.
+    After every step it checks election safety, log matching, leader completeness, state machine
+    safety and read linearizability; after the faults heal, that a write commits again.
+    The same seed prints the same summary, byte for byte.
+
+    Options:
+      --seed S         Run one seed (default 1)
+      --seeds N        Run seeds 1..N and print the totals
+      --nodes N        Cluster size, 1 to 9 (default 3)
+      --duration D     Virtual time with faults active, e.g. 30s, 2m (default 30s)
+      --faults LIST    'all', 'none', or a comma-separated list of:
+                       \(FaultNames.list)
+
+    On a violated invariant it prints the seed and the command that replays it, and exits 1.
+    """
+}

@@ -1,0 +1,92 @@
+import Glibc
+import Simulation
+
+/// The fault names `--faults` accepts, for help text.
+enum FaultNames {
+    static let list = FaultKind.allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// The seed being simulated, readable from the trap handler so a crash of the core still names
+/// the seed that caused it.
+nonisolated(unsafe) private var seedInProgress: UInt64 = 0
+nonisolated(unsafe) private var replayPrefix: [CChar] = []
+
+/// `swarmctl simulate`: runs seeded simulations and prints their report.
+enum SimulateCommand {
+    static func run(_ rawArguments: [String]) throws -> Int32 {
+        var arguments = try CommandLineArguments(rawArguments, switches: [])
+        let seed = try arguments.takeValue("--seed").map { text throws(UsageError) -> UInt64 in
+            guard let value = UInt64(text) else { throw UsageError(message: "--seed \(text): expected a non-negative whole number") }
+            return value
+        }
+        let seedCount = try arguments.takeInt("--seeds", in: 1...1_000_000)
+        let nodes = try arguments.takeInt("--nodes", in: 1...9) ?? 3
+        var template = SimulationOptions(seed: 1)
+        template.nodes = nodes
+        if let text = arguments.takeValue("--duration") {
+            guard let millis = parseDurationMillis(text), millis >= 1000 else {
+                throw UsageError(message: "--duration \(text): expected a duration of at least 1s, like 30s or 2m")
+            }
+            template.durationMillis = millis
+        }
+        if let text = arguments.takeValue("--faults") {
+            switch FaultKind.parseList(text) {
+            case let .success(kinds): template.faults = kinds
+            case let .failure(unknown):
+                throw UsageError(message: "--faults: unknown fault '\(unknown.name)': use 'all', 'none' or some of: \(FaultNames.list)")
+            }
+        }
+        try arguments.finish(command: "simulate")
+        guard arguments.positionals.isEmpty else {
+            throw UsageError(message: "simulate takes no arguments, got '\(arguments.positionals[0])'")
+        }
+        if seed != nil && seedCount != nil { throw UsageError(message: "give either --seed or --seeds, not both") }
+
+        let seeds: [UInt64] = seedCount.map { Array(1...UInt64($0)) } ?? [seed ?? 1]
+        installCrashReporter(template)
+        var total = SimulationReport()
+        for (position, current) in seeds.enumerated() {
+            seedInProgress = current
+            var options = template
+            options.seed = current
+            let report = Simulator(options: options).run()
+            total.merge(report)
+            if report.violation != nil { break }
+            if seeds.count >= 100 && (position + 1) % (seeds.count / 10) == 0 {
+                writeStandardError("simulate: \(position + 1)/\(seeds.count) seeds done\n")
+            }
+        }
+        let header = seeds.count == 1
+            ? "seed                 \(seeds[0])"
+            : "seeds                1-\(seeds.count)"
+        print(header)
+        print("nodes                \(template.nodes)")
+        print("duration             \(template.durationMillis / 1000)s virtual (+ liveness check after healing)")
+        print("faults               \(template.faultList)")
+        for line in total.lines() { print(line) }
+        if let violation = total.violation {
+            print("replay: \(replayCommand(template, seed: violation.seed))")
+            return 1
+        }
+        return 0
+    }
+
+    static func replayCommand(_ options: SimulationOptions, seed: UInt64) -> String {
+        "swarmctl simulate --seed \(seed) --nodes \(options.nodes) --duration \(options.durationMillis / 1000)s --faults \(options.faultList)"
+    }
+
+    /// A precondition failure in the core traps; print which seed did it before dying.
+    private static func installCrashReporter(_ options: SimulationOptions) {
+        replayPrefix = Array(("swarmctl simulate --nodes \(options.nodes) --duration \(options.durationMillis / 1000)s --faults \(options.faultList) --seed ").utf8CString.dropLast())
+        let handler: @convention(c) (Int32) -> Void = { signal in
+            var text = Array("\nswarmctl: simulation crashed (an invariant precondition failed); replay: ".utf8CString.dropLast())
+            text += replayPrefix
+            text += Array(String(seedInProgress).utf8CString.dropLast())
+            text.append(10)
+            _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            Glibc.signal(signal, SIG_DFL)
+            raise(signal)
+        }
+        for crashSignal in [SIGILL, SIGTRAP, SIGSEGV, SIGABRT, SIGBUS] { signal(crashSignal, handler) }
+    }
+}

@@ -1,0 +1,51 @@
+import Glibc
+
+/// The one binary's entry point: dispatches subcommands, maps errors to exit codes
+/// (0 ok, 1 failure, 2 usage) and messages of the form `swarmctl: WHAT: WHAT TO DO`.
+@main
+struct Swarmctl {
+    static let version = "0.1.0"
+
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let command = arguments.isEmpty ? "--help" : arguments.removeFirst()
+        do {
+            switch command {
+            case "--help", "-h", "help":
+                print(HelpText.main)
+            case "version", "--version", "-v":
+                print("swarmctl version \(version)")
+                print("raft: prevote, checkquorum, readindex, learners, leadership transfer, chunked snapshots")
+            case "simulate":
+                if arguments.contains("--help") || arguments.contains("-h") {
+                    print(HelpText.simulate)
+                } else {
+                    exit(try SimulateCommand.run(arguments))
+                }
+            default:
+                throw UsageError(message: "unknown command '\(command)': see 'swarmctl --help'")
+            }
+        } catch let error as UsageError {
+            writeStandardError("swarmctl: \(error.message)\n")
+            exit(2)
+        } catch let error as CommandFailure {
+            writeStandardError("swarmctl: \(error.message)\n")
+            exit(1)
+        } catch {
+            writeStandardError("swarmctl: \(error)\n")
+            exit(1)
+        }
+    }
+}
+
+/// Writes to fd 2 directly (the C `stderr` global is not concurrency-safe in Swift 6).
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}
