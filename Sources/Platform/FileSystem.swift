@@ -1,0 +1,86 @@
+import Glibc
+
+/// Directory-level operations with the durability steps spelled out: a created, renamed or removed
+/// name is only durable once its parent directory is fsynced (etcd #6368), so every helper that
+/// changes a directory says whether it syncs.
+public enum FileSystem {
+    /// Names in `directory` (without "." and ".."), sorted.
+    public static func list(_ directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw SystemError("opendir", directory) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { throw SystemError("readdir", directory) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Creates `path` and any missing parents, fsyncing each parent whose entries changed.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if isDirectory(path) { return }
+        let parent = parentDirectory(of: path)
+        if parent != path { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
+        try syncDirectory(parent)
+    }
+
+    /// fsync(2) on a directory: makes creations, renames and removals in it durable.
+    public static func syncDirectory(_ path: String) throws {
+        try File.openDirectory(path).sync()
+    }
+
+    /// Atomically replaces `to` with `from` (same file system). Not durable until the directory
+    /// is synced.
+    public static func rename(_ from: String, to: String) throws {
+        _ = try retryingEINTR("rename", "\(from) -> \(to)") { Glibc.rename(from, to) }
+    }
+
+    /// Removes a file. Not durable until the directory is synced.
+    public static func remove(_ path: String) throws {
+        _ = try retryingEINTR("unlink", path) { unlink(path) }
+    }
+
+    /// Removes a directory tree (tests and benchmarks only; never used on live data).
+    public static func removeTree(_ path: String) throws {
+        guard FileSystem.exists(path) else { return }
+        if isDirectory(path) {
+            for name in try list(path) { try removeTree(path + "/" + name) }
+            _ = try retryingEINTR("rmdir", path) { rmdir(path) }
+        } else {
+            try remove(path)
+        }
+    }
+
+    /// A fresh, private directory under `base` (default $TMPDIR or /tmp).
+    public static func makeTemporaryDirectory(prefix: String, base: String? = nil) throws -> String {
+        let root = base ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
+        var template = Array((root + "/" + prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw SystemError("mkdtemp", root) }
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    public static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+}

@@ -1,0 +1,170 @@
+import Glibc
+import Platform
+import Raft
+
+/// The durable half of a Raft node: a segmented, CRC-chained write-ahead log under
+/// `DATA/raft/wal/` and snapshot files under `DATA/raft/snap/`.
+///
+/// It exists so the node shell can honour the `Ready` contract with real disks: what Raft says must
+/// be durable is on disk, with one `fdatasync` per batch (group commit), before any message that
+/// depends on it is sent; and after a crash, `open` hands back exactly what was durable.
+///
+/// Ordering rules (see `save(_:)`): snapshot file, then WAL snapshot marker, then entries, then
+/// hard state; compaction only after the snapshot and hard state are durable. Not thread-safe:
+/// one owner (the node's storage worker) calls it.
+public final class RaftStorage {
+    /// Tunables; the defaults are the production values.
+    public struct Options: Sendable {
+        /// A segment is cut once the next batch would pass this size (64 MiB, as etcd).
+        public var segmentSize: Int
+        /// Entries kept in the WAL before the newest snapshot, for slow followers (500, as SwarmKit).
+        public var retainedEntries: UInt64
+        /// Snapshot files kept; older ones are deleted after a new one is durable.
+        public var keptSnapshots: Int
+
+        public init(segmentSize: Int = 64 << 20, retainedEntries: UInt64 = 500, keptSnapshots: Int = 3) {
+            precondition(segmentSize >= 4096, "segment size below 4 KiB")
+            precondition(keptSnapshots >= 2, "keep at least two snapshots so a corrupt one has a fallback")
+            self.segmentSize = segmentSize
+            self.retainedEntries = retainedEntries
+            self.keptSnapshots = keptSnapshots
+        }
+    }
+
+    public let dataDirectory: String
+    public let options: Options
+    private let logger: StorageLogger
+    private let lock: File
+    private let wal: WALWriter
+    private let snapshots: SnapshotStore
+
+    /// Opens (creating if absent) the Raft storage in `dataDirectory` and recovers its state:
+    /// the hard state, the newest usable snapshot, and the entries after it. A torn WAL tail is
+    /// repaired (and logged); anything else that does not fit throws `StorageError.corruption`.
+    public static func open(dataDirectory: String, options: Options = Options(),
+                            logger: StorageLogger = .standardError) throws -> (RaftStorage, PersistentState) {
+        let paths = Paths(dataDirectory)
+        do {
+            try FileSystem.makeDirectories(paths.wal)
+            try FileSystem.makeDirectories(paths.snap)
+        } catch { throw ioError(error, paths.raft) }
+        let lock = try takeLock(paths.lock)
+        let snapshots = try SnapshotStore(directory: paths.snap)
+        let segments: [SegmentFile]
+        do {
+            for name in try FileSystem.list(paths.wal) where name.hasSuffix(".tmp") {
+                try FileSystem.remove(paths.wal + "/" + name)
+            }
+            segments = try SegmentFile.list(in: paths.wal)
+        } catch { throw ioError(error, paths.wal) }
+        if segments.isEmpty {
+            return try create(paths, options: options, logger: logger, lock: lock, snapshots: snapshots)
+        }
+        let scan = try WALReader(logger: logger).scan(segments)
+        let chosen = try Recovery(logger: logger, snapshots: snapshots, replay: scan.replay).choose()
+        try checkCommit(chosen.state, scan.tail.segment.path)
+        let wal = try WALWriter(directory: paths.wal, segmentSize: options.segmentSize, scan: scan,
+                                lastIndex: scan.replay.lastIndex, latestMarker: chosen.latestMarker)
+        let storage = RaftStorage(dataDirectory, options, logger, lock, wal, snapshots)
+        return (storage, chosen.state)
+    }
+
+    private init(_ dataDirectory: String, _ options: Options, _ logger: StorageLogger, _ lock: File,
+                 _ wal: WALWriter, _ snapshots: SnapshotStore) {
+        self.dataDirectory = dataDirectory
+        self.options = options
+        self.logger = logger
+        self.lock = lock
+        self.wal = wal
+        self.snapshots = snapshots
+    }
+
+    private static func create(_ paths: Paths, options: Options, logger: StorageLogger, lock: File,
+                               snapshots: SnapshotStore) throws -> (RaftStorage, PersistentState) {
+        guard snapshots.files.isEmpty else {
+            throw StorageError.corruption(paths.wal, "the WAL is missing but \(snapshots.files.count) snapshot file(s) exist in \(paths.snap)")
+        }
+        let wal: WALWriter
+        do { wal = try WALWriter(creatingIn: paths.wal, segmentSize: options.segmentSize) } catch { throw ioError(error, paths.wal) }
+        return (RaftStorage(paths.data, options, logger, lock, wal, snapshots), PersistentState())
+    }
+
+    private static func takeLock(_ path: String) throws -> File {
+        do {
+            let file = try File.open(path, flags: O_RDWR | O_CREAT)
+            if try file.tryLockExclusive() { return file }
+        } catch { throw ioError(error, path) }
+        throw StorageError(.locked, file: path, "another process has this data directory open")
+    }
+
+    private static func checkCommit(_ state: PersistentState, _ path: String) throws {
+        let last = state.entries.last?.index ?? state.snapshot.metadata.index
+        guard state.hardState.commit <= last else {
+            throw StorageError.corruption(path, "hard state commit \(state.hardState.commit) is beyond the last durable entry \(last)")
+        }
+    }
+
+    // MARK: Writing
+
+    /// Persists one `Ready` batch in the contract's order: snapshot (file, then WAL marker, both
+    /// durable), then entries, then hard state, with one fdatasync if `ready.mustSync`. After this
+    /// returns, the batch's messages may be sent.
+    public func save(_ ready: Ready) throws {
+        if let snapshot = ready.snapshot, !snapshot.isEmpty {
+            try saveSnapshot(snapshot, replacingLog: true)
+        }
+        try append(entries: ready.entries, hardState: ready.hardState, sync: ready.mustSync)
+    }
+
+    /// Appends `entries` (the first one replaces any persisted entry at its index or later) and
+    /// then `hardState`, as one batch with at most one fdatasync (group commit).
+    public func append(entries: [Entry], hardState: HardState?, sync: Bool) throws {
+        try wal.append(entries: entries, hardState: hardState, sync: sync)
+    }
+
+    /// Makes the snapshot durable: the file first (temp, fsync, rename, directory fsync), then a
+    /// WAL marker, fdatasynced. `replacingLog` is true for a snapshot received from the leader
+    /// (the log is discarded) and false for one this node took of its own applied state.
+    public func saveSnapshot(_ snapshot: Snapshot, replacingLog: Bool = false) throws {
+        let file = try snapshots.save(snapshot)
+        let meta = snapshot.metadata
+        try wal.appendMarker(SnapshotMarker(index: meta.index, term: meta.term, replacesLog: replacingLog))
+        precondition(snapshots.files.last == file || snapshots.files.last!.index >= file.index,
+                     "a saved snapshot is older than one already kept")
+        try snapshots.prune(keeping: options.keptSnapshots)
+    }
+
+    /// Makes everything appended so far durable.
+    public func sync() throws {
+        try wal.sync()
+    }
+
+    /// Deletes WAL segments that hold only entries older than both the newest snapshot's index
+    /// minus `retainedEntries` and the previous snapshot's index (so a damaged newest snapshot can
+    /// still fall back). Syncs the hard state before deleting anything.
+    @discardableResult
+    public func compact() throws -> Int {
+        let kept = snapshots.files
+        guard let newest = kept.last else { return 0 }
+        var floor = newest.index > options.retainedEntries ? newest.index - options.retainedEntries : 0
+        if kept.count >= 2 { floor = min(floor, kept[kept.count - 2].index) }
+        return try wal.removeSegments(keepingFrom: floor).count
+    }
+
+    /// Index of the last entry written (or of the snapshot that replaced the log).
+    public var lastIndex: UInt64 { wal.lastIndex }
+
+    /// Names of the WAL segment files currently in use, oldest first (for diagnostics and tests).
+    public var segmentNames: [String] { wal.segments.map(\.name) }
+}
+
+/// The data directory's layout.
+struct Paths {
+    let data: String
+    var raft: String { data + "/raft" }
+    var wal: String { raft + "/wal" }
+    var snap: String { raft + "/snap" }
+    var lock: String { raft + "/lock" }
+
+    init(_ data: String) { self.data = data }
+}

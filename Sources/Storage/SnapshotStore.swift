@@ -1,0 +1,136 @@
+import Platform
+import Raft
+import Wire
+
+/// A snapshot file on disk, named `%016x-%016x.snap` (term, index) as etcd does.
+struct SnapshotFile: Equatable, Sendable {
+    let term: UInt64
+    let index: UInt64
+    let path: String
+
+    static func name(term: UInt64, index: UInt64) -> String { hex16(term) + "-" + hex16(index) + ".snap" }
+
+    static func parse(name: String, directory: String) -> SnapshotFile? {
+        guard name.hasSuffix(".snap") else { return nil }
+        let parts = name.dropLast(5).split(separator: "-")
+        guard parts.count == 2, parts[0].count == 16, parts[1].count == 16,
+              let term = UInt64(parts[0], radix: 16), let index = UInt64(parts[1], radix: 16)
+        else { return nil }
+        return SnapshotFile(term: term, index: index, path: directory + "/" + name)
+    }
+}
+
+/// Snapshot files under `DATA/raft/snap/`: each written to a temporary file, fsynced, renamed into
+/// place and made durable with a directory fsync, so a crash leaves either the old set or the new
+/// set, never a half-written snapshot under a final name.
+///
+/// File format: a 24-byte header (magic "SWSN", version, payload length, payload CRC-32C, header
+/// CRC-32C) followed by the snapshot's wire encoding.
+final class SnapshotStore {
+    static let magic: UInt32 = 0x4E53_5753  // "SWSN"
+    static let version: UInt32 = 1
+    static let headerSize = 24
+
+    let directory: String
+    /// Intact-looking files by name, oldest first (contents are checked when loaded).
+    private(set) var files: [SnapshotFile]
+
+    init(directory: String) throws {
+        self.directory = directory
+        for name in try FileSystem.list(directory) where name.hasSuffix(".tmp") {
+            try FileSystem.remove(directory + "/" + name)
+        }
+        files = try FileSystem.list(directory).compactMap { SnapshotFile.parse(name: $0, directory: directory) }
+            .sorted { ($0.index, $0.term) < ($1.index, $1.term) }
+    }
+
+    /// Writes `snapshot` durably and returns its file.
+    func save(_ snapshot: Snapshot) throws -> SnapshotFile {
+        let meta = snapshot.metadata
+        let final = SnapshotFile(term: meta.term, index: meta.index,
+                                 path: directory + "/" + SnapshotFile.name(term: meta.term, index: meta.index))
+        let temporary = final.path + ".tmp"
+        do {
+            if FileSystem.exists(temporary) { try FileSystem.remove(temporary) }
+            let file = try File.create(temporary)
+            try file.write(Self.encode(snapshot), at: 0)
+            try file.sync()
+            try FileSystem.rename(temporary, to: final.path)
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            throw ioError(error, temporary)
+        }
+        files.removeAll { $0.path == final.path }
+        files.append(final)
+        files.sort { ($0.index, $0.term) < ($1.index, $1.term) }
+        return final
+    }
+
+    /// Reads and checks one snapshot file.
+    func load(_ file: SnapshotFile) throws -> Snapshot {
+        let bytes: [UInt8]
+        do { bytes = try File.openForReading(file.path).readAll() } catch { throw ioError(error, file.path) }
+        let snapshot = try Self.decode(bytes, path: file.path)
+        guard snapshot.metadata.index == file.index, snapshot.metadata.term == file.term else {
+            throw StorageError.corruption(file.path, "snapshot contents are for index \(snapshot.metadata.index), term \(snapshot.metadata.term)")
+        }
+        return snapshot
+    }
+
+    /// Renames a damaged file to `.broken` (kept for inspection, never loaded again).
+    func quarantine(_ file: SnapshotFile) throws {
+        do {
+            try FileSystem.rename(file.path, to: file.path + ".broken")
+            try FileSystem.syncDirectory(directory)
+        } catch { throw ioError(error, file.path) }
+        files.removeAll { $0 == file }
+    }
+
+    /// Deletes `file` (an orphan or a snapshot beyond the retention count).
+    func remove(_ file: SnapshotFile) throws {
+        do { try FileSystem.remove(file.path) } catch { throw ioError(error, file.path) }
+        files.removeAll { $0 == file }
+    }
+
+    /// Keeps the newest `count` files, deleting the rest.
+    func prune(keeping count: Int) throws {
+        precondition(count >= 1, "must keep at least one snapshot")
+        guard files.count > count else { return }
+        for file in files.prefix(files.count - count) { try remove(file) }
+        do { try FileSystem.syncDirectory(directory) } catch { throw ioError(error, directory) }
+    }
+
+    static func encode(_ snapshot: Snapshot) -> [UInt8] {
+        let payload = snapshot.wireBytes()
+        var writer = WireWriter(capacity: headerSize + payload.count)
+        writer.writeUInt32(magic)
+        writer.writeUInt32(version)
+        writer.writeUInt64(UInt64(payload.count))
+        writer.writeUInt32(CRC32C.checksum(payload))
+        writer.writeUInt32(CRC32C.checksum(writer.bytes))
+        writer.writeRaw(payload)
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> Snapshot {
+        func damaged(_ why: String) -> StorageError { StorageError.corruption(path, "snapshot file \(why)") }
+        guard bytes.count >= headerSize else { throw damaged("is shorter than its header") }
+        var reader = WireReader(bytes)
+        do {
+            guard try reader.readUInt32() == magic else { throw damaged("has a bad magic number") }
+            guard try reader.readUInt32() == version else { throw damaged("has an unknown version") }
+            let length = try reader.readUInt64()
+            let payloadCRC = try reader.readUInt32()
+            let headerCRC = try reader.readUInt32()
+            guard headerCRC == CRC32C.checksum(bytes[0..<20]) else { throw damaged("header CRC mismatch") }
+            guard length == UInt64(bytes.count - headerSize) else { throw damaged("has the wrong length") }
+            let payload = Array(bytes[headerSize...])
+            guard payloadCRC == CRC32C.checksum(payload) else { throw damaged("CRC mismatch") }
+            return try Snapshot(wireBytes: payload)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw damaged("cannot be decoded: \(error)")
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Durable Raft storage: see issue 3 (WAL segments, snapshots, fsync discipline).

@@ -1,0 +1,218 @@
+import Platform
+import Raft
+
+/// Where the valid data of the last segment ends: the writer continues from exactly here.
+struct WALTail: Sendable {
+    let segment: SegmentFile
+    /// Offset just after the last valid record.
+    let end: Int
+    /// Chain CRC of the last valid record.
+    let chain: UInt32
+    let fileSize: Int
+    /// Non-zero bytes after `end` (a torn tail) that must be zeroed before anything is appended.
+    let needsScrub: Bool
+}
+
+/// Everything recovery learned from the WAL.
+struct WALScan: Sendable {
+    var replay: LogReplay
+    var segments: [SegmentFile]
+    var tail: WALTail
+}
+
+/// Reads every segment in order, checks each record's CRC and the chain, replays the records, and
+/// decides what damage is a torn tail (repairable) and what is corruption (refuse to start).
+///
+/// The rule: only the last segment can have a torn tail (earlier ones were fsynced before the next
+/// was created). Damage there is a torn tail when nothing valid follows it, or when it looks like a
+/// lost write (zero bytes) and no later batch proves it had been fsynced. Anything else is
+/// refused, because dropping it could lose a record that was acknowledged as durable.
+struct WALReader {
+    let logger: StorageLogger
+
+    func scan(_ segments: [SegmentFile]) throws -> WALScan {
+        precondition(!segments.isEmpty, "scan of an empty WAL")
+        try checkSequence(segments)
+        var replay = LogReplay(base: segments[0].firstIndex == 0 ? 0 : segments[0].firstIndex - 1)
+        var previousChain: UInt32?
+        var tail: WALTail?
+        for (position, segment) in segments.enumerated() {
+            let isLast = position == segments.count - 1
+            let bytes = try read(segment)
+            let end = try scanSegment(segment, bytes, isLast: isLast, previousChain: previousChain, into: &replay)
+            previousChain = end.chain
+            if isLast {
+                tail = WALTail(segment: segment, end: end.offset, chain: end.chain, fileSize: bytes.count,
+                               needsScrub: end.torn)
+            }
+        }
+        return WALScan(replay: replay, segments: segments, tail: tail!)
+    }
+
+    private func checkSequence(_ segments: [SegmentFile]) throws {
+        for (previous, next) in zip(segments, segments.dropFirst()) where next.sequence != previous.sequence + 1 {
+            throw StorageError.corruption(next.path, "WAL segment sequence jumps from \(previous.sequence) to \(next.sequence): a segment is missing")
+        }
+    }
+
+    private func read(_ segment: SegmentFile) throws -> [UInt8] {
+        do { return try File.openForReading(segment.path).readAll() } catch { throw ioError(error, segment.path) }
+    }
+
+    private struct SegmentEnd {
+        var offset: Int
+        var chain: UInt32
+        var torn: Bool
+    }
+
+    /// Validates the header, then replays records until the clean end or the first defect.
+    private func scanSegment(_ segment: SegmentFile, _ bytes: [UInt8], isLast: Bool, previousChain: UInt32?,
+                             into replay: inout LogReplay) throws -> SegmentEnd {
+        var chain = try checkHeader(segment, bytes, previousChain: previousChain)
+        var offset = RecordLayout.size(payload: 32)
+        while true {
+            switch RecordReader.probe(bytes, at: offset) {
+            case .end:
+                return SegmentEnd(offset: offset, chain: chain, torn: false)
+            case let .record(view):
+                guard view.chainCRC == RecordReader.chain(after: chain, recordCRC: view.recordCRC) else {
+                    try handleDefect(.brokenChain, segment, bytes, at: offset, isLast: isLast)
+                    return SegmentEnd(offset: offset, chain: chain, torn: true)
+                }
+                try apply(view, bytes, segment, into: &replay)
+                chain = view.chainCRC
+                offset = view.end
+            case let .defect(defect):
+                try handleDefect(defect, segment, bytes, at: offset, isLast: isLast)
+                return SegmentEnd(offset: offset, chain: chain, torn: true)
+            }
+        }
+    }
+
+    /// Checks the segment's first record; returns the chain CRC after it.
+    private func checkHeader(_ segment: SegmentFile, _ bytes: [UInt8], previousChain: UInt32?) throws -> UInt32 {
+        func refuse(_ why: String) -> StorageError {
+            StorageError.corruption(segment.path, at: 0, "bad WAL segment header: \(why)")
+        }
+        guard case let .record(view) = RecordReader.probe(bytes, at: 0), view.type == .segmentHeader,
+              view.payload.count == 32
+        else { throw refuse("the first record is missing or damaged") }
+        let header: SegmentHeader
+        do { header = try SegmentHeader(decoding: Array(bytes[view.payload])) } catch { throw refuse("\(error)") }
+        guard header.sequence == segment.sequence, header.firstIndex == segment.firstIndex else {
+            throw refuse("it names sequence \(header.sequence), first index \(header.firstIndex), unlike the file name")
+        }
+        if let previousChain, previousChain != header.previousChain {
+            throw refuse("the CRC chain from the previous segment is broken")
+        }
+        guard view.chainCRC == RecordReader.chain(after: header.previousChain, recordCRC: view.recordCRC) else {
+            throw refuse("its chain CRC does not match")
+        }
+        return view.chainCRC
+    }
+
+    private func apply(_ view: RecordView, _ bytes: [UInt8], _ segment: SegmentFile,
+                       into replay: inout LogReplay) throws {
+        let payload = Array(bytes[view.payload])
+        do {
+            switch view.type {
+            case .segmentHeader:
+                throw StorageError.corruption(segment.path, at: view.offset, "a segment header inside a segment")
+            case .entry:
+                if let problem = replay.apply(try Entry(wireBytes: payload)) {
+                    throw StorageError.corruption(segment.path, at: view.offset, problem)
+                }
+            case .hardState:
+                replay.hardState = try HardState(wireBytes: payload)
+            case .snapshotMarker:
+                replay.apply(try SnapshotMarker(decoding: payload))
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.corruption(segment.path, at: view.offset, RecordDefect.undecodable("\(error)").description)
+        }
+    }
+
+    /// Logs a torn tail, or throws for corruption.
+    private func handleDefect(_ defect: RecordDefect, _ segment: SegmentFile, _ bytes: [UInt8], at offset: Int,
+                              isLast: Bool) throws {
+        guard isLast else {
+            throw StorageError.corruption(segment.path, at: offset, "\(defect) in a segment that is not the last one")
+        }
+        let evidence = TailEvidence(bytes, after: offset)
+        if let refusal = evidence.refusal(for: defect, at: offset, in: bytes) {
+            throw StorageError.corruption(segment.path, at: offset, refusal)
+        }
+        logger.warn("""
+            torn WAL tail in \(segment.path) at byte \(offset): \(defect); \
+            truncating the \(bytes.count - offset) bytes after it (never fsynced) and zeroing them
+            """)
+    }
+}
+
+/// What lies after a damaged record in the last segment, and whether it proves the damage was
+/// once durable.
+struct TailEvidence {
+    /// Offset of the first record after the damage that is valid on its own.
+    private(set) var firstValid: Int?
+    /// Offset of a later batch that was written after an fsync covering the damaged bytes.
+    private(set) var syncedBatch: Int?
+
+    init(_ bytes: [UInt8], after offset: Int) {
+        var position = offset + RecordLayout.alignment
+        while let candidate = Self.nextNonZero(bytes, from: position) {
+            guard case let .record(view) = RecordReader.probe(bytes, at: candidate) else {
+                position = candidate + RecordLayout.alignment
+                continue
+            }
+            if firstValid == nil { firstValid = candidate }
+            if view.flags.contains([.batchStart, .precededBySync]) {
+                syncedBatch = candidate
+                return
+            }
+            position = view.end
+        }
+    }
+
+    /// Why the damage must be refused, or nil if it is a torn tail.
+    func refusal(for defect: RecordDefect, at offset: Int, in bytes: [UInt8]) -> String? {
+        if let syncedBatch {
+            return "\(defect), yet the batch at byte \(syncedBatch) was written after an fsync that covered it"
+        }
+        guard let firstValid else { return nil }
+        if defect == .zeroHeader || Self.looksTorn(bytes, at: offset, before: firstValid) { return nil }
+        return "\(defect), followed by a valid record at byte \(firstValid): the log is damaged before its tail"
+    }
+
+    /// A record whose header is intact but part of which reads as zeros is what a write that was
+    /// cut short by a power loss leaves behind; a bit flip does not zero a run of bytes.
+    static func looksTorn(_ bytes: [UInt8], at offset: Int, before nextValid: Int) -> Bool {
+        let word = RecordReader.loadUInt64(bytes, offset)
+        let length = Int(word & 0xffff_ffff)
+        let start = offset + RecordLayout.headerSize
+        guard length > 0, length <= RecordLayout.maxPayload, start + length <= nextValid else { return false }
+        var chunkStart = start
+        while chunkStart < start + length {
+            let chunkEnd = min(start + length, (chunkStart / 512 + 1) * 512)
+            if chunkEnd - chunkStart >= 8 && RecordReader.isZero(bytes, chunkStart..<chunkEnd) { return true }
+            chunkStart = chunkEnd
+        }
+        return false
+    }
+
+    /// The next 8-byte aligned offset at or after `from` whose 16 bytes are not all zero.
+    static func nextNonZero(_ bytes: [UInt8], from: Int) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var position = from
+            while position + RecordLayout.headerSize <= raw.count {
+                if raw.loadUnaligned(fromByteOffset: position, as: UInt64.self) != 0
+                    || raw.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self) != 0 {
+                    return position
+                }
+                position += RecordLayout.alignment
+            }
+            return nil
+        }
+    }
+}
