@@ -154,6 +154,9 @@ public final class RaftStorage {
     /// Index of the last entry written (or of the snapshot that replaced the log).
     public var lastIndex: UInt64 { wal.lastIndex }
 
+    /// fdatasync calls made for appended batches since open (group commit: at most one per batch).
+    var batchSyncCount: Int { wal.batchSyncCount }
+
     /// Names of the WAL segment files currently in use, oldest first (for diagnostics and tests).
     public var segmentNames: [String] { wal.segments.map(\.name) }
 }

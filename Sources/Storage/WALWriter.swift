@@ -25,6 +25,8 @@ final class WALWriter {
     private var segmentDataStart: Int
     private var encoder = RecordEncoder(chain: 0)
     private let preallocator = SegmentPreallocator()
+    /// fdatasync calls made on segments by `sync()` (observable by tests: one per synced batch).
+    private(set) var batchSyncCount = 0
 
     /// Continues the log found by recovery, scrubbing a torn tail first.
     init(directory: String, segmentSize: Int, scan: WALScan, lastIndex: UInt64, latestMarker: SnapshotMarker?) throws {
@@ -108,6 +110,7 @@ final class WALWriter {
     func sync() throws {
         guard !isSynced else { return }
         do { try file.syncData() } catch { throw ioError(error, file.path) }
+        batchSyncCount += 1
         isSynced = true
     }
 

@@ -1,0 +1,125 @@
+import Platform
+@testable import Raft
+@testable import Storage
+import XCTest
+
+/// Damage at start-up: a torn tail is repaired (and logged with file and offset); anything before
+/// the tail is refused, because repairing it could drop a record that was acknowledged as durable.
+final class WALCorruptionTests: StorageTestCase {
+    /// Three synced batches, the last a single entry with no hard state, in one segment.
+    private func writeSmallLog() throws -> (path: String, bytes: [UInt8], spans: [Range<Int>]) {
+        try withStorage { storage in
+            try storage.append(entries: makeEntries(1...2, term: 1), hardState: HardState(term: 1, vote: 1, commit: 0), sync: true)
+            try storage.append(entries: makeEntries(3...3, term: 1), hardState: HardState(term: 1, vote: 1, commit: 2), sync: true)
+            try storage.append(entries: makeEntries(4...4, term: 1), hardState: nil, sync: true)
+        }
+        let path = try segmentPaths().first!
+        let bytes = try readFile(path)
+        let spans = recordSpans(bytes)
+        XCTAssertEqual(spans.count, 8, "header, initial hard state, 2 entries + hs, entry + hs, entry")
+        return (path, bytes, spans)
+    }
+
+    private var durablePrefix: PersistentState {
+        PersistentState(hardState: HardState(term: 1, vote: 1, commit: 2), entries: makeEntries(1...3, term: 1))
+    }
+
+    func testTruncatingTheLastRecordAtEveryByteRecoversTheDurablePrefix() throws {
+        let log = try writeSmallLog()
+        let last = log.spans.last!
+        for cut in last.lowerBound..<last.upperBound {
+            try writeFile(log.path, Array(log.bytes[0..<cut]))
+            let state = try reopen()
+            XCTAssertEqual(state, durablePrefix, "cut at byte \(cut)")
+        }
+        // The repaired segment takes new appends, which survive another reopen.
+        try withStorage { try $0.append(entries: makeEntries(4...5, term: 2), hardState: nil, sync: true) }
+        XCTAssertEqual(try reopen().entries, makeEntries(1...3, term: 1) + makeEntries(4...5, term: 2))
+    }
+
+    func testTornTailIsLoggedWithFileAndOffsetAndZeroed() throws {
+        let log = try writeSmallLog()
+        let last = log.spans.last!
+        try writeFile(log.path, Array(log.bytes[0..<(last.lowerBound + 20)]) + [UInt8](repeating: 0, count: 4096))
+        XCTAssertEqual(try reopen(), durablePrefix)
+        XCTAssertTrue(capture.messages.contains { $0.contains(log.path) && $0.contains("at byte \(last.lowerBound)") },
+                      "\(capture.messages)")
+        let repaired = try readFile(log.path)
+        XCTAssertTrue(repaired[last.lowerBound...].allSatisfy { $0 == 0 }, "bytes after the repaired tail must be zero")
+    }
+
+    func testFlippingAnySingleBitIsDetected() throws {
+        let log = try writeSmallLog()
+        let last = log.spans.last!
+        let end = last.upperBound
+        for bit in 0..<((end + 64) * 8) {
+            var damaged = log.bytes
+            damaged[bit / 8] ^= UInt8(1) << UInt8(bit % 8)
+            try writeFile(log.path, damaged)
+            if bit / 8 < last.lowerBound {
+                assertCorruption(try self.reopen(), mentioning: [log.path, "byte"], "bit \(bit)")
+            } else if bit / 8 < end {
+                XCTAssertEqual(try reopen(), durablePrefix, "bit \(bit) in the last record")
+            } else {
+                XCTAssertEqual(try reopen(), PersistentState(hardState: durablePrefix.hardState, entries: makeEntries(1...4, term: 1)),
+                               "bit \(bit) after the data")
+            }
+        }
+    }
+
+    func testZeroedRecordBeforeALaterSyncedBatchIsRefused() throws {
+        let log = try writeSmallLog()
+        var damaged = log.bytes
+        let victim = log.spans[3]  // entry 2, followed by batches written after an fsync
+        damaged.replaceSubrange(victim, with: repeatElement(0, count: victim.count))
+        try writeFile(log.path, damaged)
+        assertCorruption(try self.reopen(), mentioning: [log.path, "at byte \(victim.lowerBound)", "fsync", "backup"])
+    }
+
+    func testCRCMismatchFollowedByValidRecordInTheSameBatchIsRefused() throws {
+        try withStorage { try $0.append(entries: makeEntries(1...5, term: 1, size: 40), hardState: nil, sync: true) }
+        let path = try segmentPaths()[0]
+        var bytes = try readFile(path)
+        let spans = recordSpans(bytes)
+        bytes[spans[3].lowerBound + 30] ^= 0x10
+        try writeFile(path, bytes)
+        assertCorruption(try self.reopen(), mentioning: [path, "at byte \(spans[3].lowerBound)", "CRC", "valid record"])
+    }
+
+    /// Power loss in the middle of an unsynced batch: a sector of it never reached the disk while
+    /// a later one did. Nothing proves the batch was durable, so it is a torn tail.
+    func testLostSectorInsideTheLastUnsyncedBatchIsATornTail() throws {
+        try withStorage { storage in
+            try storage.append(entries: makeEntries(1...3, term: 1, size: 100), hardState: HardState(term: 1, commit: 3), sync: true)
+            try storage.append(entries: makeEntries(4...20, term: 1, size: 100), hardState: nil, sync: false)
+        }
+        let path = try segmentPaths()[0]
+        var bytes = try readFile(path)
+        let spans = recordSpans(bytes)
+        let lostSector = 1024..<1536
+        bytes.replaceSubrange(lostSector, with: repeatElement(0, count: 512))
+        try writeFile(path, bytes)
+        let firstDamaged = spans.first { $0.overlaps(lostSector) }!
+        let state = try reopen()
+        // Records before the damage: segment header, two hard states, and the surviving entries.
+        let survivingEntries = UInt64(spans.filter { $0.upperBound <= firstDamaged.lowerBound }.count - 3)
+        XCTAssertGreaterThan(survivingEntries, 3)
+        XCTAssertEqual(state.entries, makeEntries(1...survivingEntries, term: 1, size: 100))
+        XCTAssertTrue(capture.messages.contains { $0.contains("at byte \(firstDamaged.lowerBound)") }, "\(capture.messages)")
+    }
+
+    func testCorruptionInAnEarlierSegmentIsRefused() throws {
+        try withStorage { storage in
+            for index in UInt64(1)...60 {
+                try storage.append(entries: [makeEntry(index, term: 1, size: 200)], hardState: nil, sync: true)
+            }
+        }
+        let paths = try segmentPaths()
+        var bytes = try readFile(paths[1])
+        let spans = recordSpans(bytes)
+        let last = spans.last!
+        bytes[last.lowerBound + 20] ^= 0x01  // the last record of a sealed segment
+        try writeFile(paths[1], bytes)
+        assertCorruption(try self.reopen(), mentioning: [paths[1], "at byte \(last.lowerBound)", "not the last"])
+    }
+}
