@@ -1,0 +1,234 @@
+import Foundation
+import Glibc
+import Platform
+import Raft
+import Storage
+
+struct BenchSettings {
+    var directory: String?
+    var seconds: Double
+    var repeats: Int
+    var jsonPath: String
+}
+
+/// One measured configuration: the raw disk, or the WAL with a batch size.
+enum BenchCase: CaseIterable, CustomStringConvertible {
+    case raw, batch1, batch16, batch256
+
+    var batchSize: Int {
+        switch self {
+        case .raw, .batch1: 1
+        case .batch16: 16
+        case .batch256: 256
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .raw: "raw 4 KiB append + fdatasync"
+        case .batch1: "WAL batch 1"
+        case .batch16: "WAL batch 16"
+        case .batch256: "WAL batch 256"
+        }
+    }
+
+    var key: String {
+        switch self {
+        case .raw: "raw_4k_append_fdatasync"
+        case .batch1: "wal_batch_1"
+        case .batch16: "wal_batch_16"
+        case .batch256: "wal_batch_256"
+        }
+    }
+}
+
+/// Result of one timed run.
+struct RunResult {
+    /// Entries (or raw writes) per second.
+    var rate: Double
+    /// Latency of one batch (append + fdatasync), microseconds.
+    var p50: Double
+    var p99: Double
+}
+
+/// Measures WAL group commit against the raw disk in the same run: the cases are interleaved and
+/// repeated, and medians reported, so a noisy neighbour or a slow minute hits all of them alike.
+struct WALBenchmark {
+    let settings: BenchSettings
+    static let entryBytes = 128
+
+    init(_ settings: BenchSettings) { self.settings = settings }
+
+    func run() throws {
+        let root = try FileSystem.makeTemporaryDirectory(prefix: "wal-bench-", base: settings.directory)
+        defer { try? FileSystem.removeTree(root) }
+        var results: [BenchCase: [RunResult]] = [:]
+        for repeatIndex in 0..<settings.repeats {
+            for benchCase in rotated(BenchCase.allCases, by: repeatIndex) {
+                let directory = root + "/run-\(repeatIndex)-\(benchCase.key)"
+                let result = benchCase == .raw ? try measureRaw(directory) : try measureWAL(directory, batch: benchCase.batchSize)
+                try FileSystem.removeTree(directory)
+                results[benchCase, default: []].append(result)
+                log(String(format: "  run %d %-30@ %12.0f /s  p50 %6.0f µs", repeatIndex + 1, benchCase.description as NSString, result.rate, result.p50))
+            }
+        }
+        let report = Report(results: results, settings: settings, directory: root)
+        print(report.table())
+        try report.writeJSON(to: settings.jsonPath)
+        print("wrote \(settings.jsonPath)")
+    }
+
+    private func rotated(_ cases: [BenchCase], by amount: Int) -> [BenchCase] {
+        let shift = amount % cases.count
+        return Array(cases[shift...] + cases[..<shift])
+    }
+
+    private func log(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// 4 KiB appends to a growing file, each followed by fdatasync: what the disk gives anyone.
+    private func measureRaw(_ directory: String) throws -> RunResult {
+        try FileSystem.makeDirectories(directory)
+        let file = try File.create(directory + "/raw")
+        let block = [UInt8](repeating: 0xA5, count: 4096)
+        var offset = 0
+        return try timed(itemsPerOp: 1) {
+            try file.write(block, at: offset)
+            try file.syncData()
+            offset += block.count
+        }
+    }
+
+    /// Synced batches of `batch` 128-byte entries through `RaftStorage` with default options.
+    private func measureWAL(_ directory: String, batch: Int) throws -> RunResult {
+        let (storage, _) = try RaftStorage.open(dataDirectory: directory, logger: StorageLogger { _ in })
+        let data = [UInt8](repeating: 0x5A, count: Self.entryBytes)
+        var next: UInt64 = 1
+        return try timed(itemsPerOp: batch) {
+            let entries = (0..<UInt64(batch)).map { Entry(term: 1, index: next + $0, data: data) }
+            next += UInt64(batch)
+            try storage.append(entries: entries, hardState: HardState(term: 1, vote: 1, commit: next - 1), sync: true)
+        }
+    }
+
+    /// Runs `operation` repeatedly for the configured time.
+    private func timed(itemsPerOp: Int, _ operation: () throws -> Void) throws -> RunResult {
+        var latencies: [UInt64] = []
+        latencies.reserveCapacity(100_000)
+        let start = monotonicNanoseconds()
+        let deadline = start + UInt64(settings.seconds * 1e9)
+        var now = start
+        while now < deadline {
+            try operation()
+            let after = monotonicNanoseconds()
+            latencies.append(after - now)
+            now = after
+        }
+        latencies.sort()
+        let elapsed = Double(now - start) / 1e9
+        return RunResult(rate: Double(latencies.count * itemsPerOp) / elapsed,
+                         p50: Double(latencies[latencies.count / 2]) / 1e3,
+                         p99: Double(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) / 1e3)
+    }
+}
+
+/// Medians, the ratio to the raw disk, the table and the JSON file.
+struct Report {
+    let results: [BenchCase: [RunResult]]
+    let settings: BenchSettings
+    let directory: String
+
+    func median(_ benchCase: BenchCase, _ value: (RunResult) -> Double) -> Double {
+        let sorted = results[benchCase, default: []].map(value).sorted()
+        precondition(!sorted.isEmpty, "no runs for \(benchCase)")
+        return sorted[sorted.count / 2]
+    }
+
+    var raw: Double { median(.raw, \.rate) }
+
+    func table() -> String {
+        var lines = ["| case | entries/s (median of \(settings.repeats)) | batch p50 µs | batch p99 µs | vs raw fsync rate |",
+                     "|---|---:|---:|---:|---:|"]
+        for benchCase in BenchCase.allCases {
+            let rate = median(benchCase, \.rate)
+            let ratio = benchCase == .raw ? "1.00×" : String(format: "%.2f×", rate / raw)
+            lines.append(String(format: "| %@ | %.0f | %.0f | %.0f | %@ |", benchCase.description as NSString, rate,
+                                median(benchCase, \.p50), median(benchCase, \.p99), ratio as NSString))
+        }
+        let batch1 = median(.batch1, \.rate) / raw
+        let batch256 = median(.batch256, \.rate)
+        lines.append("")
+        lines.append(String(format: "targets: batch 1 ≥ 80%% of raw: %.0f%% %@; batch 256 ≥ 200,000 entries/s: %.0f %@",
+                            batch1 * 100, (batch1 >= 0.8 ? "PASS" : "FAIL") as NSString,
+                            batch256, (batch256 >= 200_000 ? "PASS" : "FAIL") as NSString))
+        lines.append("machine: \(Machine.summary)")
+        return lines.joined(separator: "\n")
+    }
+
+    func writeJSON(to path: String) throws {
+        var cases: [String: Any] = [:]
+        for benchCase in BenchCase.allCases {
+            cases[benchCase.key] = [
+                "description": benchCase.description,
+                "batch_size": benchCase == .raw ? 0 : benchCase.batchSize,
+                "median_per_second": median(benchCase, \.rate).rounded(),
+                "runs_per_second": results[benchCase, default: []].map { $0.rate.rounded() },
+                "median_batch_p50_us": median(benchCase, \.p50).rounded(),
+                "median_batch_p99_us": median(benchCase, \.p99).rounded(),
+            ]
+        }
+        let document: [String: Any] = [
+            "benchmark": "wal-bench",
+            "command": "swift run -c release --scratch-path .build-storage wal-bench",
+            "entry_bytes": WALBenchmark.entryBytes,
+            "seconds_per_run": settings.seconds,
+            "repeats": settings.repeats,
+            "cases": cases,
+            "ratio_batch1_to_raw": (median(.batch1, \.rate) / raw * 1000).rounded() / 1000,
+            "targets": [
+                "batch1_at_least_80_percent_of_raw": median(.batch1, \.rate) / raw >= 0.8,
+                "batch256_at_least_200k_per_second": median(.batch256, \.rate) >= 200_000,
+            ],
+            "machine": Machine.json(directory: directory),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        let parent = FileSystem.parentDirectory(of: path)
+        try FileSystem.makeDirectories(parent)
+        try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// Facts about the machine that make a figure comparable to another one.
+enum Machine {
+    static var processors: Int { sysconf(Int32(_SC_NPROCESSORS_ONLN)) }
+
+    static var memoryMiB: Int {
+        let info = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("MemTotal:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+
+    static var kernel: String {
+        var names = utsname()
+        uname(&names)
+        return withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    static var cpuModel: String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("model name") } ?? ""
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    }
+
+    static var date: String { ISO8601DateFormatter().string(from: Date()) }
+
+    static var summary: String {
+        "\(processors) CPUs (\(cpuModel)), \(memoryMiB) MiB, Linux \(kernel), \(date)"
+    }
+
+    static func json(directory: String) -> [String: Any] {
+        ["nproc": processors, "memory_mib": memoryMiB, "kernel": kernel, "cpu": cpuModel, "date": date,
+         "bench_directory": directory]
+    }
+}
