@@ -15,6 +15,8 @@ public struct Ready: Sendable {
     /// Term, vote or entries changed: the batch must be fsynced before messages go out.
     public var mustSync: Bool = false
 
+    public init() {}
+
     public var isEmpty: Bool {
         softState == nil && hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty
             && committedEntries.isEmpty && readStates.isEmpty
