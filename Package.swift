@@ -12,10 +12,17 @@ let package = Package(
         // Syscalls the Glibc overlay does not export (_GNU_SOURCE lives only in the .c file).
         .target(name: "CPlatform", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Platform", dependencies: ["CPlatform"]),
+        // The system OpenSSL through a system-library target: HMAC, SHA-256, randomness.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "Wire"),
         .target(name: "Raft", dependencies: ["Wire"]),
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire"]),
+        .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
+        .target(name: "ClusterState", dependencies: ["Wire"]),
+        .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform"]),
+        .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
@@ -23,6 +30,11 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),
+        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
+        .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+// ClusterState: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// SwarmNode: see ARCHITECTURE.md
