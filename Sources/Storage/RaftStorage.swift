@@ -126,11 +126,10 @@ public final class RaftStorage {
     /// WAL marker, fdatasynced. `replacingLog` is true for a snapshot received from the leader
     /// (the log is discarded) and false for one this node took of its own applied state.
     public func saveSnapshot(_ snapshot: Snapshot, replacingLog: Bool = false) throws {
-        let file = try snapshots.save(snapshot)
         let meta = snapshot.metadata
+        precondition(meta.index >= (snapshots.files.last?.index ?? 0), "snapshot \(meta.index) is older than one already saved")
+        _ = try snapshots.save(snapshot)
         try wal.appendMarker(SnapshotMarker(index: meta.index, term: meta.term, replacesLog: replacingLog))
-        precondition(snapshots.files.last == file || snapshots.files.last!.index >= file.index,
-                     "a saved snapshot is older than one already kept")
         try snapshots.prune(keeping: options.keptSnapshots)
     }
 

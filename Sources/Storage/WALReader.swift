@@ -69,7 +69,7 @@ struct WALReader {
     private func scanSegment(_ segment: SegmentFile, _ bytes: [UInt8], isLast: Bool, previousChain: UInt32?,
                              into replay: inout LogReplay) throws -> SegmentEnd {
         var chain = try checkHeader(segment, bytes, previousChain: previousChain)
-        var offset = RecordLayout.size(payload: 32)
+        var offset = RecordLayout.size(payload: SegmentHeader.encodedSize)
         while true {
             switch RecordReader.probe(bytes, at: offset) {
             case .end:
@@ -95,7 +95,7 @@ struct WALReader {
             StorageError.corruption(segment.path, at: 0, "bad WAL segment header: \(why)")
         }
         guard case let .record(view) = RecordReader.probe(bytes, at: 0), view.type == .segmentHeader,
-              view.payload.count == 32
+              view.payload.count == SegmentHeader.encodedSize
         else { throw refuse("the first record is missing or damaged") }
         let header: SegmentHeader
         do { header = try SegmentHeader(decoding: Array(bytes[view.payload])) } catch { throw refuse("\(error)") }

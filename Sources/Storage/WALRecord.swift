@@ -211,6 +211,7 @@ enum RecordReader {
 struct SegmentHeader: Equatable, Sendable {
     static let magic: UInt32 = 0x4C41_5753  // "SWAL"
     static let version: UInt32 = 1
+    static let encodedSize = 32
 
     var sequence: UInt64
     var firstIndex: UInt64

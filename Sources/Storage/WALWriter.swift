@@ -40,7 +40,7 @@ final class WALWriter {
         self.lastIndex = lastIndex
         hardState = scan.replay.hardState
         self.latestMarker = latestMarker
-        segmentDataStart = tail.end
+        segmentDataStart = RecordLayout.size(payload: SegmentHeader.encodedSize)
         isSynced = false
         try scrub(tail)
         try file.syncData()
@@ -100,6 +100,8 @@ final class WALWriter {
 
     /// Records that a snapshot file is durable; always fdatasynced.
     func appendMarker(_ marker: SnapshotMarker) throws {
+        precondition(marker.replacesLog || marker.index <= lastIndex,
+                     "local snapshot at \(marker.index) is beyond the log's last index \(lastIndex)")
         try writeBatch(sync: true, nextSegmentFirstIndex: lastIndex + 1) { encoder in
             encoder.append(.snapshotMarker, payload: marker.encoded())
         }

@@ -1,5 +1,5 @@
 import Platform
-@testable import Raft
+import Raft
 @testable import Storage
 import XCTest
 
@@ -75,7 +75,7 @@ final class SnapshotTests: StorageTestCase {
     func testSnapshotFromTheLeaderReplacesTheLog() throws {
         try withStorage { storage in
             try storage.append(entries: makeEntries(1...20, term: 1), hardState: HardState(term: 1, commit: 5), sync: true)
-            let ready = Ready(hardState: HardState(term: 3, commit: 500), snapshot: snapshot(500, term: 3),
+            let ready = makeReady(hardState: HardState(term: 3, commit: 500), snapshot: snapshot(500, term: 3),
                               entries: makeEntries(501...502, term: 3), mustSync: true)
             try storage.save(ready)
             XCTAssertEqual(storage.lastIndex, 502)

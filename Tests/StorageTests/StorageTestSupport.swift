@@ -1,6 +1,6 @@
 import Foundation
 import Platform
-@testable import Raft
+import Raft
 @testable import Storage
 import XCTest
 
@@ -107,6 +107,16 @@ func makeEntry(_ index: UInt64, term: UInt64, size: Int = 8) -> Entry {
 
 func payload(index: UInt64, term: UInt64, size: Int) -> [UInt8] {
     (0..<size).map { UInt8(truncatingIfNeeded: (index &* 31 &+ term &* 7 &+ UInt64($0)) % 251 + 1) }
+}
+
+/// A `Ready` carrying only what storage persists.
+func makeReady(hardState: HardState? = nil, snapshot: Snapshot? = nil, entries: [Entry] = [], mustSync: Bool) -> Ready {
+    var ready = Ready()
+    ready.hardState = hardState
+    ready.snapshot = snapshot
+    ready.entries = entries
+    ready.mustSync = mustSync
+    return ready
 }
 
 func makeEntries(_ range: ClosedRange<UInt64>, term: UInt64, size: Int = 8) -> [Entry] {

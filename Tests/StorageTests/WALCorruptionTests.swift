@@ -1,5 +1,5 @@
 import Platform
-@testable import Raft
+import Raft
 @testable import Storage
 import XCTest
 

@@ -1,5 +1,5 @@
 import Platform
-@testable import Raft
+import Raft
 @testable import Storage
 import XCTest
 
@@ -76,6 +76,21 @@ final class WALTests: StorageTestCase {
         XCTAssertEqual(state.hardState.commit, 199)
     }
 
+    func testReopenedFullSegmentIsCutOnTheNextAppend() throws {
+        try withStorage { storage in
+            // 72 bytes of opening records + 27 records of 144 bytes = 3960 of 4096 bytes.
+            for index in UInt64(1)...27 {
+                try storage.append(entries: [makeEntry(index, term: 1, size: 120)], hardState: nil, sync: true)
+            }
+            XCTAssertEqual(storage.segmentNames.count, 1)
+        }
+        try withStorage { storage in
+            try storage.append(entries: makeEntries(28...40, term: 1, size: 120), hardState: nil, sync: true)
+            XCTAssertEqual(storage.segmentNames, ["0000000000000000-0000000000000001.wal", "0000000000000001-000000000000001c.wal"])
+        }
+        XCTAssertEqual(try reopen().entries, makeEntries(1...40, term: 1, size: 120))
+    }
+
     func testMissingMiddleSegmentIsRefused() throws {
         try withStorage { storage in
             for index in UInt64(1)...100 {
@@ -130,7 +145,7 @@ final class WALTests: StorageTestCase {
             XCTAssertEqual(storage.batchSyncCount, before + 1)
             try storage.append(entries: makeEntries(257...300, term: 1, size: 128), hardState: nil, sync: false)
             XCTAssertEqual(storage.batchSyncCount, before + 1)
-            try storage.save(Ready(hardState: HardState(term: 1, commit: 300), entries: makeEntries(301...301, term: 1), mustSync: true))
+            try storage.save(makeReady(hardState: HardState(term: 1, commit: 300), entries: makeEntries(301...301, term: 1), mustSync: true))
             XCTAssertEqual(storage.batchSyncCount, before + 2)
         }
         let state = try reopen()
