@@ -185,21 +185,26 @@ struct TailEvidence {
         return "\(defect), followed by a valid record at byte \(firstValid): the log is damaged before its tail"
     }
 
-    /// A record whose header is intact but part of which reads as zeros is what a write that was
-    /// cut short by a power loss leaves behind; a bit flip does not zero a run of bytes.
+    /// What a write cut short by a power loss leaves behind: the length word lost, or a whole
+    /// 512-byte sector overlapping the record's payload still reading as zeros (the preallocated
+    /// contents). A bit flip does neither. The record must also not contain a valid record (which
+    /// would mean its length, not its contents, is what is wrong).
     static func looksTorn(_ bytes: [UInt8], at offset: Int, before nextValid: Int) -> Bool {
         let word = RecordReader.loadUInt64(bytes, offset)
+        if word == 0 { return true }
         let length = Int(word & 0xffff_ffff)
         let start = offset + RecordLayout.headerSize
         guard length > 0, length <= RecordLayout.maxPayload, start + length <= nextValid else { return false }
-        var chunkStart = start
-        while chunkStart < start + length {
-            let chunkEnd = min(start + length, (chunkStart / 512 + 1) * 512)
-            if chunkEnd - chunkStart >= 8 && RecordReader.isZero(bytes, chunkStart..<chunkEnd) { return true }
-            chunkStart = chunkEnd
+        var sector = start / sectorSize * sectorSize
+        while sector < start + length && sector + sectorSize <= bytes.count {
+            if RecordReader.isZero(bytes, sector..<(sector + sectorSize)) { return true }
+            sector += sectorSize
         }
         return false
     }
+
+    /// The smallest unit a disk writes atomically; a lost write loses whole sectors.
+    static let sectorSize = 512
 
     /// The next 8-byte aligned offset at or after `from` whose 16 bytes are not all zero.
     static func nextNonZero(_ bytes: [UInt8], from: Int) -> Int? {

@@ -21,8 +21,11 @@ final class CrashTests: XCTestCase {
         var acknowledged: UInt64 = 0
         let started = monotonicNanoseconds()
         for round in 1...Self.kills {
-            let runMilliseconds = random.next() % 150
-            let output = try runAndKill(binary, directory: directory, afterReadyMilliseconds: runMilliseconds)
+            // One round in five kills during start-up (recovery, tail repair); the rest while appending.
+            let duringStartup = random.next() % 5 == 0
+            let runMilliseconds = random.next() % (duringStartup ? 20 : 150)
+            let output = try runAndKill(binary, directory: directory, waitForReady: !duringStartup,
+                                        runMilliseconds: runMilliseconds)
             XCTAssertGreaterThanOrEqual(output.recovered ?? acknowledged, acknowledged,
                                         "round \(round): the child recovered less than was acknowledged")
             acknowledged = max(acknowledged, output.acknowledged ?? 0)
@@ -39,13 +42,17 @@ final class CrashTests: XCTestCase {
         var acknowledged: UInt64?
     }
 
-    /// Starts the victim, lets it append for `afterReadyMilliseconds` once recovered, kills it.
-    private func runAndKill(_ binary: String, directory: String, afterReadyMilliseconds: UInt64) throws -> ChildOutput {
+    /// Starts the victim, lets it run for `runMilliseconds` (counted from its "ready" line if
+    /// `waitForReady`, else from the spawn), then kills it.
+    private func runAndKill(_ binary: String, directory: String, waitForReady: Bool,
+                            runMilliseconds: UInt64) throws -> ChildOutput {
         let child = try ChildProcess.spawn(binary, arguments: ["crash-append", directory, "--segment-size", "65536"])
         var text = ""
-        try readUntil(child, &text, deadline: monotonicNanoseconds() + 20_000_000_000) { $0.contains("\n") }
-        XCTAssertTrue(text.hasPrefix("ready "), "victim did not start: \(text)")
-        let killAt = monotonicNanoseconds() + afterReadyMilliseconds * 1_000_000
+        if waitForReady {
+            try readUntil(child, &text, deadline: monotonicNanoseconds() + 20_000_000_000) { $0.contains("\n") }
+            XCTAssertTrue(text.hasPrefix("ready "), "victim did not start: \(text)")
+        }
+        let killAt = monotonicNanoseconds() + runMilliseconds * 1_000_000
         try readUntil(child, &text, deadline: killAt) { _ in false }
         try child.kill(SIGKILL)
         let status = try child.wait()
