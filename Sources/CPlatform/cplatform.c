@@ -6,6 +6,11 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <pthread.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 int cplatform_fallocate(int fd, int mode, off_t offset, off_t len) { return fallocate(fd, mode, offset, len); }
 int cplatform_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
@@ -18,3 +23,54 @@ int cplatform_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cplatform_wtermsig(int status) { return WTERMSIG(status); }
 const int CPLATFORM_O_CLOEXEC = O_CLOEXEC;
 const int CPLATFORM_O_DIRECTORY = O_DIRECTORY;
+
+int cplatform_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+int cplatform_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event event;
+    event.events = events;
+    event.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+int cplatform_epoll_wait(int epfd, cplatform_epoll_event *events, int max_events, int timeout_ms) {
+    struct epoll_event raw[256];
+    if (max_events > 256) max_events = 256;
+    int count = epoll_wait(epfd, raw, max_events, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        events[i].events = raw[i].events;
+        events[i].data = raw[i].data.u64;
+    }
+    return count;
+}
+int cplatform_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+const uint32_t CPLATFORM_EPOLLIN = EPOLLIN;
+const uint32_t CPLATFORM_EPOLLOUT = EPOLLOUT;
+const uint32_t CPLATFORM_EPOLLERR = EPOLLERR;
+const uint32_t CPLATFORM_EPOLLHUP = EPOLLHUP;
+const uint32_t CPLATFORM_EPOLLRDHUP = EPOLLRDHUP;
+const int CPLATFORM_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int CPLATFORM_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
+const int CPLATFORM_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+
+int cplatform_stream_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }
+int cplatform_accept_nonblocking(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+int cplatform_set_int_option(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof(value));
+}
+int cplatform_socket_error(int fd) {
+    int value = 0;
+    socklen_t length = sizeof(value);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) != 0) return -1;
+    return value;
+}
+ssize_t cplatform_send(int fd, const void *buffer, size_t length) { return send(fd, buffer, length, MSG_NOSIGNAL); }
+const int CPLATFORM_SOL_SOCKET = SOL_SOCKET;
+const int CPLATFORM_SO_REUSEADDR = SO_REUSEADDR;
+const int CPLATFORM_IPPROTO_TCP = IPPROTO_TCP;
+const int CPLATFORM_TCP_NODELAY = TCP_NODELAY;
+void cplatform_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+void cplatform_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, 15);
+    truncated[15] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}

@@ -16,4 +16,42 @@ int cplatform_wifsignaled(int status);
 int cplatform_wtermsig(int status);
 extern const int CPLATFORM_O_CLOEXEC;
 extern const int CPLATFORM_O_DIRECTORY;
+
+/* epoll without the packed struct: Swift sees a plain, naturally aligned event record. */
+#include <stdint.h>
+typedef struct {
+    uint32_t events;
+    uint64_t data;
+} cplatform_epoll_event;
+/* epoll_create1(EPOLL_CLOEXEC). */
+int cplatform_epoll_create(void);
+int cplatform_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int cplatform_epoll_wait(int epfd, cplatform_epoll_event *events, int max_events, int timeout_ms);
+/* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
+int cplatform_eventfd(void);
+extern const uint32_t CPLATFORM_EPOLLIN;
+extern const uint32_t CPLATFORM_EPOLLOUT;
+extern const uint32_t CPLATFORM_EPOLLERR;
+extern const uint32_t CPLATFORM_EPOLLHUP;
+extern const uint32_t CPLATFORM_EPOLLRDHUP;
+extern const int CPLATFORM_EPOLL_CTL_ADD;
+extern const int CPLATFORM_EPOLL_CTL_MOD;
+extern const int CPLATFORM_EPOLL_CTL_DEL;
+
+/* Sockets: every socket is created and accepted with SOCK_CLOEXEC | SOCK_NONBLOCK. */
+int cplatform_stream_socket(int domain);
+int cplatform_accept_nonblocking(int fd);
+int cplatform_set_int_option(int fd, int level, int name, int value);
+/* SO_ERROR of a socket (the outcome of a nonblocking connect); -1 with errno if the call fails. */
+int cplatform_socket_error(int fd);
+/* send(2) with MSG_NOSIGNAL: a closed peer yields EPIPE, never SIGPIPE. */
+ssize_t cplatform_send(int fd, const void *buffer, size_t length);
+extern const int CPLATFORM_SOL_SOCKET;
+extern const int CPLATFORM_SO_REUSEADDR;
+extern const int CPLATFORM_IPPROTO_TCP;
+extern const int CPLATFORM_TCP_NODELAY;
+/* signal(SIGPIPE, SIG_IGN): plain write(2) on a socket cannot take MSG_NOSIGNAL. */
+void cplatform_ignore_sigpipe(void);
+/* Names the calling thread (the kernel keeps 15 bytes); shows in top -H and gdb. */
+void cplatform_set_thread_name(const char *name);
 #endif
