@@ -69,16 +69,18 @@ struct WALBenchmark {
         let root = try FileSystem.makeTemporaryDirectory(prefix: "wal-bench-", base: settings.directory)
         defer { try? FileSystem.removeTree(root) }
         var results: [BenchCase: [RunResult]] = [:]
+        var recoveries: [Recovery] = []
         for repeatIndex in 0..<settings.repeats {
             for benchCase in rotated(BenchCase.allCases, by: repeatIndex) {
                 let directory = root + "/run-\(repeatIndex)-\(benchCase.key)"
                 let result = try measure(benchCase, in: directory)
+                if benchCase == .batch256 { recoveries.append(try measureRecovery(directory)) }
                 try FileSystem.removeTree(directory)
                 results[benchCase, default: []].append(result)
                 log("  run \(repeatIndex + 1)  \(padded(benchCase.description, 42)) \(padded(String(Int(result.rate)), 9, left: true)) /s   batch p50 \(Int(result.p50)) µs")
             }
         }
-        let report = Report(results: results, settings: settings, directory: root)
+        let report = Report(results: results, recoveries: recoveries, settings: settings, directory: root)
         print(report.table())
         try report.writeJSON(to: settings.jsonPath)
         print("wrote \(settings.jsonPath)")
@@ -132,6 +134,14 @@ struct WALBenchmark {
         }
     }
 
+    /// Start-up cost: `open` of the log the batch-256 run just wrote (read, CRC-check, replay).
+    private func measureRecovery(_ directory: String) throws -> Recovery {
+        let start = monotonicNanoseconds()
+        let (storage, state) = try RaftStorage.open(dataDirectory: directory, logger: StorageLogger { _ in })
+        let seconds = Double(monotonicNanoseconds() - start) / 1e9
+        return Recovery(entries: state.entries.count, segments: storage.segmentNames.count, seconds: seconds)
+    }
+
     /// Runs `operation` repeatedly for the configured time.
     private func timed(itemsPerOp: Int, _ operation: () throws -> Void) throws -> RunResult {
         var latencies: [UInt64] = []
@@ -153,9 +163,18 @@ struct WALBenchmark {
     }
 }
 
+/// How long `open` took to recover a log.
+struct Recovery {
+    var entries: Int
+    var segments: Int
+    var seconds: Double
+    var entriesPerSecond: Double { Double(entries) / seconds }
+}
+
 /// Medians, the ratio to the raw disk, the table and the JSON file.
 struct Report {
     let results: [BenchCase: [RunResult]]
+    let recoveries: [Recovery]
     let settings: BenchSettings
     let directory: String
 
@@ -183,8 +202,17 @@ struct Report {
         lines.append(String(format: "targets: batch 1 ≥ 80%% of raw: %.0f%% %@; batch 256 ≥ 200,000 entries/s: %.0f %@",
                             batch1 * 100, (batch1 >= 0.8 ? "PASS" : "FAIL") as NSString,
                             batch256, (batch256 >= 200_000 ? "PASS" : "FAIL") as NSString))
+        let recovery = medianRecovery
+        lines.append(String(format: "recovery (open after the batch-256 run): %d entries in %d segments in %.2f s (%.0f entries/s)",
+                            recovery.entries, recovery.segments, recovery.seconds, recovery.entriesPerSecond))
         lines.append("machine: \(Machine.summary)")
         return lines.joined(separator: "\n")
+    }
+
+    var medianRecovery: Recovery {
+        let sorted = recoveries.sorted { $0.entriesPerSecond < $1.entriesPerSecond }
+        precondition(!sorted.isEmpty, "no recovery measured")
+        return sorted[sorted.count / 2]
     }
 
     private func ratio(_ value: Double, _ base: Double) -> String { String(format: "%.2f×", value / base) }
@@ -213,6 +241,12 @@ struct Report {
             "targets": [
                 "batch1_at_least_80_percent_of_raw": median(.batch1, \.rate) / raw >= 0.8,
                 "batch256_at_least_200k_per_second": median(.batch256, \.rate) >= 200_000,
+            ],
+            "recovery_median": [
+                "entries": medianRecovery.entries,
+                "segments": medianRecovery.segments,
+                "seconds": (medianRecovery.seconds * 1000).rounded() / 1000,
+                "entries_per_second": medianRecovery.entriesPerSecond.rounded(),
             ],
             "machine": Machine.json(directory: directory),
         ]
@@ -250,14 +284,21 @@ enum Machine {
         return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
     }
 
+    /// The 1-minute load average: other work on the machine skews fsync figures.
+    static var load: String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").first.map(String.init) ?? "unknown"
+    }
+
     static var date: String { ISO8601DateFormatter().string(from: Date()) }
 
     static var summary: String {
-        "\(processors) CPUs (\(cpuModel)), \(memoryMiB) MiB, Linux \(kernel), \(date)"
+        "\(processors) CPUs (\(cpuModel)), \(memoryMiB) MiB, Linux \(kernel), load \(load), \(date)"
     }
 
     static func json(directory: String) -> [String: Any] {
         ["nproc": processors, "memory_mib": memoryMiB, "kernel": kernel, "cpu": cpuModel, "date": date,
+         "load_average_1min_at_end": load,
          "bench_directory": directory]
     }
 }

@@ -49,7 +49,8 @@ public final class RaftStorage {
             try FileSystem.makeDirectories(paths.snap)
         } catch { throw ioError(error, paths.raft) }
         let lock = try takeLock(paths.lock)
-        let snapshots = try SnapshotStore(directory: paths.snap)
+        let snapshots: SnapshotStore
+        do { snapshots = try SnapshotStore(directory: paths.snap) } catch { throw ioError(error, paths.snap) }
         let segments: [SegmentFile]
         do {
             for name in try FileSystem.list(paths.wal) where name.hasSuffix(".tmp") {
@@ -63,8 +64,11 @@ public final class RaftStorage {
         let scan = try WALReader(logger: logger).scan(segments)
         let chosen = try Recovery(logger: logger, snapshots: snapshots, replay: scan.replay).choose()
         try checkCommit(chosen.state, scan.tail.segment.path)
-        let wal = try WALWriter(directory: paths.wal, segmentSize: options.segmentSize, scan: scan,
+        let wal: WALWriter
+        do {
+            wal = try WALWriter(directory: paths.wal, segmentSize: options.segmentSize, scan: scan,
                                 lastIndex: scan.replay.lastIndex, latestMarker: chosen.latestMarker)
+        } catch { throw ioError(error, scan.tail.segment.path) }
         let storage = RaftStorage(dataDirectory, options, logger, lock, wal, snapshots)
         return (storage, chosen.state)
     }
