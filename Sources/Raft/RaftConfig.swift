@@ -19,7 +19,13 @@ public struct RaftConfig: Sendable {
     public init(id: NodeID, randomSeed: UInt64? = nil) {
         precondition(id != noNode, "node id 0 is reserved for 'no node'")
         self.id = id
-        self.randomSeed = randomSeed ?? id &* 0x9E37_79B9_7F4A_7C15
+        // Not `id × 0x9E37_79B9_7F4A_7C15`: SplitMix64 advances its state by that very constant, so
+        // such seeds give node k + 1 node k's stream shifted by one draw. Once two nodes' draw
+        // counts differ by their id difference they draw identical election timeouts from then on
+        // and time out on the same tick every election (split votes). Mixing the id first gives
+        // unrelated streams.
+        var mixer = SplitMix64(seed: id)
+        self.randomSeed = randomSeed ?? mixer.next()
     }
 
     func validate() {

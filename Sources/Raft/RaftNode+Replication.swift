@@ -65,8 +65,15 @@ extension RaftNode {
     }
 
     mutating func sendSnapshotChunk(to member: NodeID) {
-        guard let snapshot = latestSnapshot, let peer = progress[member],
-              case let .snapshot(index) = peer.state, index == snapshot.metadata.index else { return }
+        guard let snapshot = latestSnapshot, progress[member] != nil,
+              case var .snapshot(index) = progress[member]!.state else { return }
+        if index != snapshot.metadata.index {
+            // A newer snapshot replaced the one being streamed (only the latest image is kept):
+            // restart the transfer with it, or this member would wait for chunks forever.
+            progress[member]!.becomeSnapshot(snapshot.metadata.index)
+            index = snapshot.metadata.index
+        }
+        let peer = progress[member]!
         let total = UInt64(snapshot.data.count)
         let start = min(peer.snapshotOffset, total)
         let end = min(start + UInt64(config.snapshotChunkSize), total)
@@ -132,6 +139,10 @@ extension RaftNode {
         if maybeCommit() {
             broadcastAppend()
         } else {
+            // A member that was paused (probing, or in a full window) was skipped by the
+            // broadcast that announced the current commit index: tell it now, or it learns it
+            // only at the next heartbeat.
+            if wasPaused { sendAppend(to: member) }
             while sendAppend(to: member, sendIfEmpty: false) {}
         }
         if member == leadTransferee && progress[member]!.match == log.lastIndex {
@@ -229,7 +240,10 @@ extension RaftNode {
             incomingSnapshot = nil
             restore(snapshot)
             var response = Message(kind: .appendResponse, from: id, to: chunk.from, term: term)
-            response.index = log.lastIndex
+            // Only the snapshot's last entry is known to match the leader's log: when our log
+            // already held it, entries after it may be from a deposed leader (etcd answers with
+            // the commit index here for the same reason).
+            response.index = metadata.index
             send(response)
         } else {
             var response = Message(kind: .snapshotChunkResponse, from: id, to: chunk.from, term: term)
