@@ -37,6 +37,10 @@ public final class RaftStorage {
     private let lock: File
     private let wal: WALWriter
     private let snapshots: SnapshotStore
+    /// The first write failure. A failed fdatasync may have dropped dirty pages, and retrying it
+    /// can report success without the data (the "fsyncgate" lesson), so after any failure every
+    /// write throws this error again: the node must stop and reopen (recover) from disk.
+    private var failure: StorageError?
 
     /// Opens (creating if absent) the Raft storage in `dataDirectory` and recovers its state:
     /// the hard state, the newest usable snapshot, and the entries after it. A torn WAL tail is
@@ -123,7 +127,7 @@ public final class RaftStorage {
     /// Appends `entries` (the first one replaces any persisted entry at its index or later) and
     /// then `hardState`, as one batch with at most one fdatasync (group commit).
     public func append(entries: [Entry], hardState: HardState?, sync: Bool) throws {
-        try wal.append(entries: entries, hardState: hardState, sync: sync)
+        try guarded { try wal.append(entries: entries, hardState: hardState, sync: sync) }
     }
 
     /// Makes the snapshot durable: the file first (temp, fsync, rename, directory fsync), then a
@@ -132,14 +136,16 @@ public final class RaftStorage {
     public func saveSnapshot(_ snapshot: Snapshot, replacingLog: Bool = false) throws {
         let meta = snapshot.metadata
         precondition(meta.index >= (snapshots.files.last?.index ?? 0), "snapshot \(meta.index) is older than one already saved")
-        _ = try snapshots.save(snapshot)
-        try wal.appendMarker(SnapshotMarker(index: meta.index, term: meta.term, replacesLog: replacingLog))
-        try snapshots.prune(keeping: options.keptSnapshots)
+        try guarded {
+            _ = try snapshots.save(snapshot)
+            try wal.appendMarker(SnapshotMarker(index: meta.index, term: meta.term, replacesLog: replacingLog))
+            try snapshots.prune(keeping: options.keptSnapshots)
+        }
     }
 
     /// Makes everything appended so far durable.
     public func sync() throws {
-        try wal.sync()
+        try guarded { try wal.sync() }
     }
 
     /// Deletes WAL segments that hold only entries older than both the newest snapshot's index
@@ -151,7 +157,18 @@ public final class RaftStorage {
         guard let newest = kept.last else { return 0 }
         var floor = newest.index > options.retainedEntries ? newest.index - options.retainedEntries : 0
         if kept.count >= 2 { floor = min(floor, kept[kept.count - 2].index) }
-        return try wal.removeSegments(keepingFrom: floor).count
+        return try guarded { try wal.removeSegments(keepingFrom: floor).count }
+    }
+
+    private func guarded<T>(_ body: () throws -> T) throws -> T {
+        if let failure { throw failure }
+        do {
+            return try body()
+        } catch {
+            let storageError = ioError(error, dataDirectory)
+            failure = storageError
+            throw storageError
+        }
     }
 
     /// Index of the last entry written (or of the snapshot that replaced the log).

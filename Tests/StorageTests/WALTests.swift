@@ -91,6 +91,19 @@ final class WALTests: StorageTestCase {
         XCTAssertEqual(try reopen().entries, makeEntries(1...40, term: 1, size: 120))
     }
 
+    /// A failed write (here: the next segment cannot be created) poisons the instance: retrying
+    /// an fsync after a failure can report success for data the kernel already dropped.
+    func testAfterAWriteFailureEveryWriteFails() throws {
+        let (storage, _) = try open()
+        try storage.append(entries: makeEntries(1...3, term: 1, size: 100), hardState: nil, sync: true)
+        try FileSystem.removeTree(walDirectory)
+        XCTAssertThrowsError(try storage.append(entries: makeEntries(4...60, term: 1, size: 100), hardState: nil, sync: true))
+        XCTAssertThrowsError(try storage.append(entries: [], hardState: HardState(term: 1), sync: true)) { error in
+            XCTAssertEqual((error as? StorageError)?.kind, .io, "\(error)")
+        }
+        XCTAssertThrowsError(try storage.sync())
+    }
+
     func testMissingMiddleSegmentIsRefused() throws {
         try withStorage { storage in
             for index in UInt64(1)...100 {
