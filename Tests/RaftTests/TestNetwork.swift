@@ -158,6 +158,9 @@ final class TestNetwork {
     var ignored: Set<MessageKind> = []
     /// Last say over every message: may rewrite it; returning false drops it.
     var intercept: ((inout Message) -> Bool)?
+    /// Seeded disorder: each message is delayed (sent to the back of the queue) with
+    /// `delayPercent` chance and delivered twice with `duplicatePercent` chance.
+    var disorder: (random: SplitMix64, delayPercent: UInt64, duplicatePercent: UInt64)?
 
     // What happened, for assertions.
     /// Every message any node emitted, in emission order.
@@ -253,6 +256,7 @@ final class TestNetwork {
         blocked = []
         ignored = []
         intercept = nil
+        disorder = nil
     }
 
     func crash(_ id: NodeID) { down.insert(id) }
@@ -354,6 +358,16 @@ final class TestNetwork {
             }
             var next = queue[queueHead]
             queueHead += 1
+            if var chaos = disorder {
+                let delay = chaos.random.next() % 100 < chaos.delayPercent
+                let duplicate = chaos.random.next() % 100 < chaos.duplicatePercent
+                disorder = chaos
+                if delay && queueHead < queue.count {
+                    queue.append(next)
+                    continue
+                }
+                if duplicate { queue.append(next) }
+            }
             guard shouldDeliver(&next) else { continue }
             delivered.append(next)
             nodes[next.to]!.step(next)
