@@ -71,14 +71,17 @@ struct WALBenchmark {
         var results: [BenchCase: [RunResult]] = [:]
         var recoveries: [Recovery] = []
         for repeatIndex in 0..<settings.repeats {
-            for benchCase in rotated(BenchCase.allCases, by: repeatIndex) {
-                let directory = root + "/run-\(repeatIndex)-\(benchCase.key)"
-                let result = try measure(benchCase, in: directory)
-                if benchCase == .batch256 { recoveries.append(try measureRecovery(directory)) }
-                try FileSystem.removeTree(directory)
-                results[benchCase, default: []].append(result)
-                log("  run \(repeatIndex + 1)  \(padded(benchCase.description, 42)) \(padded(String(Int(result.rate)), 9, left: true)) /s   batch p50 \(Int(result.p50)) µs")
+            let directory = root + "/run-\(repeatIndex)"
+            var workloads = try BenchCase.allCases.map { try makeWorkload($0, in: directory + "/" + $0.key) }
+            try interleave(&workloads, repeatIndex: repeatIndex)
+            for workload in workloads {
+                let result = workload.result()
+                results[workload.benchCase, default: []].append(result)
+                log("  run \(repeatIndex + 1)  \(padded(workload.benchCase.description, 42)) \(padded(String(Int(result.rate)), 9, left: true)) /s   batch p50 \(Int(result.p50)) µs")
             }
+            workloads.removeAll()  // closes the storages
+            recoveries.append(try measureRecovery(directory + "/" + BenchCase.batch256.key))
+            try FileSystem.removeTree(directory)
         }
         let report = Report(results: results, recoveries: recoveries, settings: settings, directory: root)
         print(report.table())
@@ -86,17 +89,31 @@ struct WALBenchmark {
         print("wrote \(settings.jsonPath)")
     }
 
-    private func measure(_ benchCase: BenchCase, in directory: String) throws -> RunResult {
-        switch benchCase {
-        case .raw: try measureRaw(directory, preallocated: false)
-        case .rawPreallocated: try measureRaw(directory, preallocated: true)
-        case .batch1, .batch16, .batch256: try measureWAL(directory, batch: benchCase.batchSize)
+    /// Runs every workload for `seconds` in total, as `slices` short turns in rotating order, so
+    /// a burst of outside disk activity hits all cases alike instead of ruining one of them.
+    private func interleave(_ workloads: inout [Workload], repeatIndex: Int) throws {
+        let slice = settings.seconds / Double(Self.slices)
+        for turn in 0..<Self.slices {
+            for position in rotated(Array(workloads.indices), by: repeatIndex + turn) {
+                try workloads[position].run(seconds: slice)
+            }
         }
     }
 
-    private func rotated(_ cases: [BenchCase], by amount: Int) -> [BenchCase] {
-        let shift = amount % cases.count
-        return Array(cases[shift...] + cases[..<shift])
+    /// Turns per case per repeat.
+    static let slices = 10
+
+    private func makeWorkload(_ benchCase: BenchCase, in directory: String) throws -> Workload {
+        switch benchCase {
+        case .raw: try rawWorkload(benchCase, directory, preallocated: false)
+        case .rawPreallocated: try rawWorkload(benchCase, directory, preallocated: true)
+        case .batch1, .batch16, .batch256: try walWorkload(benchCase, directory)
+        }
+    }
+
+    private func rotated<T>(_ items: [T], by amount: Int) -> [T] {
+        let shift = amount % items.count
+        return Array(items[shift...] + items[..<shift])
     }
 
     private func log(_ line: String) {
@@ -105,7 +122,7 @@ struct WALBenchmark {
 
     /// 4 KiB writes, each followed by fdatasync: appends to a growing file (what the disk gives
     /// anyone), or overwrites of a zero-filled preallocated file (the best case the WAL aims at).
-    private func measureRaw(_ directory: String, preallocated: Bool) throws -> RunResult {
+    private func rawWorkload(_ benchCase: BenchCase, _ directory: String, preallocated: Bool) throws -> Workload {
         try FileSystem.makeDirectories(directory)
         let file = try File.create(directory + "/raw")
         if preallocated {
@@ -114,7 +131,7 @@ struct WALBenchmark {
         }
         let block = [UInt8](repeating: 0xA5, count: 4096)
         var offset = 0
-        return try timed(itemsPerOp: 1) {
+        return Workload(benchCase) {
             try file.write(block, at: offset)
             try file.syncData()
             offset += block.count
@@ -122,14 +139,15 @@ struct WALBenchmark {
         }
     }
 
-    /// Synced batches of `batch` 128-byte entries through `RaftStorage` with default options.
-    private func measureWAL(_ directory: String, batch: Int) throws -> RunResult {
+    /// Synced batches of 128-byte entries through `RaftStorage` with default options.
+    private func walWorkload(_ benchCase: BenchCase, _ directory: String) throws -> Workload {
         let (storage, _) = try RaftStorage.open(dataDirectory: directory, logger: StorageLogger { _ in })
         let data = [UInt8](repeating: 0x5A, count: Self.entryBytes)
+        let batch = UInt64(benchCase.batchSize)
         var next: UInt64 = 1
-        return try timed(itemsPerOp: batch) {
-            let entries = (0..<UInt64(batch)).map { Entry(term: 1, index: next + $0, data: data) }
-            next += UInt64(batch)
+        return Workload(benchCase) {
+            let entries = (0..<batch).map { Entry(term: 1, index: next + $0, data: data) }
+            next += batch
             try storage.append(entries: entries, hardState: HardState(term: 1, vote: 1, commit: next - 1), sync: true)
         }
     }
@@ -141,13 +159,25 @@ struct WALBenchmark {
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
         return Recovery(entries: state.entries.count, segments: storage.segmentNames.count, seconds: seconds)
     }
+}
 
-    /// Runs `operation` repeatedly for the configured time.
-    private func timed(itemsPerOp: Int, _ operation: () throws -> Void) throws -> RunResult {
-        var latencies: [UInt64] = []
+/// One case's operation and what its turns measured so far.
+final class Workload {
+    let benchCase: BenchCase
+    private let operation: () throws -> Void
+    private var latencies: [UInt64] = []
+    private var elapsed: UInt64 = 0
+
+    init(_ benchCase: BenchCase, _ operation: @escaping () throws -> Void) {
+        self.benchCase = benchCase
+        self.operation = operation
         latencies.reserveCapacity(100_000)
+    }
+
+    /// Repeats the operation for `seconds`.
+    func run(seconds: Double) throws {
         let start = monotonicNanoseconds()
-        let deadline = start + UInt64(settings.seconds * 1e9)
+        let deadline = start + UInt64(seconds * 1e9)
         var now = start
         while now < deadline {
             try operation()
@@ -155,11 +185,15 @@ struct WALBenchmark {
             latencies.append(after - now)
             now = after
         }
-        latencies.sort()
-        let elapsed = Double(now - start) / 1e9
-        return RunResult(rate: Double(latencies.count * itemsPerOp) / elapsed,
-                         p50: Double(latencies[latencies.count / 2]) / 1e3,
-                         p99: Double(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) / 1e3)
+        elapsed += now - start
+    }
+
+    func result() -> RunResult {
+        precondition(!latencies.isEmpty, "\(benchCase) never ran")
+        let sorted = latencies.sorted()
+        return RunResult(rate: Double(sorted.count * benchCase.batchSize) / (Double(elapsed) / 1e9),
+                         p50: Double(sorted[sorted.count / 2]) / 1e3,
+                         p99: Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1e3)
     }
 }
 
@@ -233,7 +267,8 @@ struct Report {
             "benchmark": "wal-bench",
             "command": "swift run -c release --scratch-path .build-storage wal-bench",
             "entry_bytes": WALBenchmark.entryBytes,
-            "seconds_per_run": settings.seconds,
+            "seconds_per_case_per_repeat": settings.seconds,
+            "turns_per_case_per_repeat": WALBenchmark.slices,
             "repeats": settings.repeats,
             "cases": cases,
             "ratio_batch1_to_raw": (median(.batch1, \.rate) / raw * 1000).rounded() / 1000,

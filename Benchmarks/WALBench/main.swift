@@ -2,7 +2,8 @@
 //
 //   wal-bench [--dir DIR] [--seconds S] [--repeats N] [--json PATH]
 //       Entries/s with one fdatasync per batch for batches of 1, 16 and 256 128-byte entries,
-//       interleaved with the raw 4 KiB append + fdatasync rate of the same disk; medians of N runs.
+//       interleaved (10 rotating turns per case per repeat) with the raw 4 KiB append +
+//       fdatasync rate of the same disk; medians of N repeats of S seconds per case.
 //   wal-bench crash-append DIR [--segment-size BYTES]
 //       Appends batches forever, printing "ack <index>" after each batch's fsync returned; used by
 //       StorageTests' crash test, which SIGKILLs it at random moments.
