@@ -117,6 +117,21 @@ final class SnapshotTests: StorageTestCase {
         XCTAssertEqual(fallback.entries, makeEntries(101...300, term: 1, size: 100))
     }
 
+    /// etcd #10219: the hard state must be durable before the segments holding older copies go.
+    func testCompactionSyncsTheHardStateBeforeDeleting() throws {
+        try withStorage { storage in
+            for start in stride(from: UInt64(1), through: 191, by: 10) {
+                try storage.append(entries: makeEntries(start...start + 9, term: 1, size: 100), hardState: nil, sync: true)
+            }
+            try storage.saveSnapshot(snapshot(180))
+            try storage.append(entries: [], hardState: HardState(term: 1, commit: 200), sync: false)
+            let syncs = storage.batchSyncCount
+            XCTAssertGreaterThan(try storage.compact(), 0)
+            XCTAssertEqual(storage.batchSyncCount, syncs + 1)
+        }
+        XCTAssertEqual(try reopen().hardState.commit, 200)
+    }
+
     func testCompactedLogKeepsAppendingAcrossReopen() throws {
         try withStorage { storage in
             for start in stride(from: UInt64(1), through: 191, by: 10) {

@@ -143,6 +143,14 @@ final class WALTests: StorageTestCase {
         assertCorruption(try self.reopen(), mentioning: [path, "segment header"])
     }
 
+    func testLeftoverTemporaryFilesAreRemovedOnOpen() throws {
+        try withStorage { try $0.append(entries: makeEntries(1...3, term: 1), hardState: nil, sync: true) }
+        let leftovers = [walDirectory + "/0000000000000001.tmp", snapDirectory + "/x.snap.tmp"]
+        for path in leftovers { _ = try File.create(path) }
+        XCTAssertEqual(try reopen().entries, makeEntries(1...3, term: 1))
+        for path in leftovers { XCTAssertFalse(FileSystem.exists(path), path) }
+    }
+
     func testSecondOpenOfTheSameDirectoryIsRefused() throws {
         let (storage, _) = try open()
         XCTAssertThrowsError(try open()) { error in
