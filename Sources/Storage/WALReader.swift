@@ -146,7 +146,8 @@ struct WALReader {
         }
         logger.warn("""
             torn WAL tail in \(segment.path) at byte \(offset): \(defect); \
-            truncating the \(bytes.count - offset) bytes after it (never fsynced) and zeroing them
+            discarding the \(bytes.count - offset) bytes from there (nothing in them shows they were \
+            ever fsynced) and zeroing them
             """)
     }
 }
