@@ -29,6 +29,8 @@ public final class EventLoop: @unchecked Sendable {
         var tasks: [@Sendable () -> Void] = []
         var wakePending = false
         var stopRequested = false
+        /// `run()` has returned: tasks are refused from now on.
+        var finished = false
     }
 
     private let epollFD: Int32
@@ -74,23 +76,28 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Cross-thread hand-off
 
-    /// Runs `task` on the loop thread soon, in submission order. Safe from any thread; tasks
-    /// submitted after the loop stopped are dropped.
-    public func execute(_ task: @escaping @Sendable () -> Void) {
-        let mustWake = inbox.withLock { inbox -> Bool in
+    /// Runs `task` on the loop thread soon, in submission order. Safe from any thread. Tasks
+    /// submitted before `run()` returns are run (the last ones as it exits); later ones are
+    /// refused and this returns false.
+    @discardableResult
+    public func execute(_ task: @escaping @Sendable () -> Void) -> Bool {
+        let (accepted, mustWake) = inbox.withLock { inbox -> (Bool, Bool) in
+            if inbox.finished { return (false, false) }
             inbox.tasks.append(task)
             defer { inbox.wakePending = true }
-            return !inbox.wakePending
+            return (true, !inbox.wakePending)
         }
         if mustWake { wake() }
+        return accepted
     }
 
     /// Runs `body` on the loop and blocks the caller until it returns. Never call it on the loop
     /// thread (it would wait for itself); for set-up and tests, not for the hot path.
+    @discardableResult
     public func executeAndWait<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
         precondition(!inEventLoop, "executeAndWait on the loop thread would deadlock")
         let result = OneShot<Result<T, any Error>>()
-        execute { result.set(Result { try body() }) }
+        guard execute({ result.set(Result { try body() }) }) else { throw EventLoopError.notRunning }
         return try result.wait()!.get()
     }
 
@@ -187,13 +194,17 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: The loop
 
     /// Runs the loop on the calling thread until `stop()`. Returns after finishing the iteration in
-    /// which stop was seen; pending timers and un-run tasks are discarded.
+    /// which stop was seen and running the tasks already submitted; pending timers are discarded.
+    /// A loop runs once: `execute` is refused afterwards.
     public func run() {
         loopThread.withLock { thread in
             precondition(thread == nil, "EventLoop.run called twice")
             thread = pthread_self()
         }
-        defer { loopThread.withLock { $0 = nil } }
+        defer {
+            finishInbox()
+            loopThread.withLock { $0 = nil }
+        }
         var events = [cplatform_epoll_event](repeating: cplatform_epoll_event(), count: 128)
         while !inbox.withLock({ $0.stopRequested }) {
             let count = waitForEvents(into: &events)
@@ -258,6 +269,18 @@ public final class EventLoop: @unchecked Sendable {
         for task in tasks { task() }
     }
 
+    /// Refuses further tasks and runs the ones already accepted, so no `executeAndWait` caller
+    /// is left waiting for a task that will never run.
+    private func finishInbox() {
+        let tasks = inbox.withLock { inbox -> [@Sendable () -> Void] in
+            inbox.finished = true
+            defer { inbox.tasks = [] }
+            return inbox.tasks
+        }
+        for task in tasks { task() }
+        runDeferred()
+    }
+
     private func runDeferred() {
         // Deferred work may defer more work; it runs in this same pass, bounded by a sanity limit.
         var rounds = 0
@@ -268,6 +291,14 @@ public final class EventLoop: @unchecked Sendable {
             rounds += 1
         }
     }
+}
+
+/// Why work could not be handed to an event loop.
+public enum EventLoopError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The loop's `run()` has returned; it accepts no more tasks.
+    case notRunning
+
+    public var description: String { "the event loop is not running (it was stopped)" }
 }
 
 /// An `EventLoop` together with the dedicated thread running it.

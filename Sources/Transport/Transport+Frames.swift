@@ -90,8 +90,9 @@ extension Transport {
         connection.io.flush()
     }
 
-    /// Closes a connection that broke the protocol; the reason lands in the log via `closed`.
-    private func refuse(_ connection: TransportConnection, reason: String, flush: Bool = false) {
+    /// Closes a connection that broke the protocol or timed out; the reason lands in the log via
+    /// `closed`, and `refusedConnections` counts it.
+    func refuse(_ connection: TransportConnection, reason: String, flush: Bool = false) {
         refusedConnections += 1
         if flush {
             connection.io.flushAndClose(reason: reason)

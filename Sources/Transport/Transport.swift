@@ -233,8 +233,10 @@ public final class Transport: @unchecked Sendable {
             if let self, let connection { closed(connection, reason: reason) }
         }
         let timeout = configuration.handshakeTimeoutMillis
-        connection.handshakeTimer = loop.schedule(afterMillis: timeout) { [weak connection] in
-            connection?.io.close(reason: "no handshake within \(timeout) ms")
+        connection.handshakeTimer = loop.schedule(afterMillis: timeout) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            connection.handshakeTimer = nil
+            refuse(connection, reason: "no handshake within \(timeout) ms")
         }
         connections[id] = connection
         return connection
