@@ -38,9 +38,15 @@ public final class BufferedConnection {
         self.state = connecting ? .connecting : .open
         self.readBuffer = [UInt8](repeating: 0, count: readChunkSize)
         writableArmed = connecting
-        try loop.register(fd: socket.descriptor, readable: !connecting, writable: connecting) { [unowned self] events in
-            handle(events)
+        try loop.register(fd: socket.descriptor, readable: !connecting, writable: connecting) { [weak self] events in
+            self?.handle(events)
         }
+    }
+
+    /// Owners should `close` first; a connection dropped while open is unregistered here so its
+    /// descriptor number can be registered again once the socket closes it.
+    deinit {
+        if state != .closed && loop.inEventLoop { loop.unregister(fd: socket.descriptor) }
     }
 
     /// Bytes enqueued but not yet accepted by the kernel.

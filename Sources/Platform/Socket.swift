@@ -18,8 +18,9 @@ public enum IOResult: Equatable, Sendable {
 /// construction so no call site can forget them. It is not thread-safe: one loop owns it.
 public final class Socket {
     public let descriptor: Int32
-    /// The address this socket was bound to or connected to (for messages and logs).
-    public let address: SocketAddress
+    /// For messages and logs: the bound address of a listener (with the real port), the remote
+    /// address of an accepted or connected socket.
+    public private(set) var address: SocketAddress
     public private(set) var isClosed = false
 
     private init(descriptor: Int32, address: SocketAddress) {
@@ -49,6 +50,7 @@ public final class Socket {
             _ = try retryingEINTR("bind", "\(address)") { Glibc.bind(socket.descriptor, pointer, length) }
         }
         _ = try retryingEINTR("listen", "\(address)") { Glibc.listen(socket.descriptor, backlog) }
+        socket.address = try socket.localAddress()
         return socket
     }
 
@@ -59,7 +61,10 @@ public final class Socket {
             let fd = cplatform_accept_nonblocking(descriptor)
             if fd >= 0 {
                 let accepted = Socket(descriptor: fd, address: address)
-                if case .tcp = address { try accepted.setOption(CPLATFORM_IPPROTO_TCP, CPLATFORM_TCP_NODELAY, "TCP_NODELAY") }
+                if case .tcp = address {
+                    accepted.address = (try? accepted.socketName(getpeername)) ?? address
+                    try accepted.setOption(CPLATFORM_IPPROTO_TCP, CPLATFORM_TCP_NODELAY, "TCP_NODELAY")
+                }
                 return accepted
             }
             switch errno {
@@ -73,11 +78,18 @@ public final class Socket {
     /// The address the kernel actually bound (the real port after listening on port 0).
     public func localAddress() throws -> SocketAddress {
         guard case .tcp = address else { return address }
+        return try socketName(getsockname)
+    }
+
+    /// The IPv4 address `call` (getsockname or getpeername) reports for this TCP socket.
+    private func socketName(
+        _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) throws -> SocketAddress {
         var storage = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                try retryingEINTR("getsockname", "\(address)") { getsockname(descriptor, raw, &length) }
+                try retryingEINTR("getsockname/getpeername", "\(address)") { call(descriptor, raw, &length) }
             }
         }
         return .tcp(ipv4: UInt32(bigEndian: storage.sin_addr.s_addr), port: UInt16(bigEndian: storage.sin_port))

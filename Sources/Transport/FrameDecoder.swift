@@ -7,7 +7,10 @@
 public struct FrameDecoder: Sendable {
     public static let defaultMaxPayloadSize = 16 << 20
 
-    public let maxPayloadSize: Int
+    /// Largest payload accepted; may be raised once the peer is authenticated.
+    public var maxPayloadSize: Int {
+        didSet { precondition(maxPayloadSize > 0 && maxPayloadSize <= Int(UInt32.max), "invalid maximum frame size \(maxPayloadSize)") }
+    }
     private var buffer: [UInt8] = []
     private var start = 0
     private var failure: FrameError?

@@ -44,6 +44,7 @@ extension Transport {
         case let .established(result, reply):
             if let reply { write(reply, on: connection) }
             connection.phase = .established(result)
+            connection.decoder.maxPayloadSize = configuration.maxFrameSize
             established(connection)
         case let .failed(reason, reply):
             if let reply { connection.io.enqueue(reply.encoded()) }
@@ -103,10 +104,11 @@ extension Transport {
 
     func closed(_ connection: TransportConnection, reason: String) {
         connections.removeValue(forKey: connection.id)
-        if let timer = connection.handshakeTimer, !isShutDown { loop.cancel(timer) }
+        if let timer = connection.handshakeTimer { loop.cancel(timer) }
         connection.handshakeTimer = nil
         let wasEstablished = connection.isEstablished
         if connection.direction == .inbound && !wasEstablished { pendingHandshakes -= 1 }
+        precondition(pendingHandshakes >= 0, "pending handshake count went negative")
         log("connection \(connection.label) closed: \(reason)")
         guard !isShutDown else { return }
         if let peer = connection.linkPeer {

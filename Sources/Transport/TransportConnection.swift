@@ -13,6 +13,9 @@ final class TransportConnection {
         case established(HandshakeResult)
     }
 
+    /// Largest frame accepted before the handshake completes (hello, challenge, proof, rejected).
+    static let maxHandshakeFrameSize = 4096
+
     let id: ConnectionID
     let direction: ConnectionInfo.Direction
     let io: BufferedConnection
@@ -30,7 +33,9 @@ final class TransportConnection {
         self.io = io
         self.linkPeer = linkPeer
         self.phase = phase
-        self.decoder = FrameDecoder(maxPayloadSize: maxFrameSize)
+        // Until the peer is authenticated only small handshake frames are accepted, so a stranger
+        // cannot make this node buffer a maximal frame per connection.
+        self.decoder = FrameDecoder(maxPayloadSize: min(maxFrameSize, Self.maxHandshakeFrameSize))
     }
 
     var isEstablished: Bool {
@@ -44,9 +49,9 @@ final class TransportConnection {
         return ConnectionInfo(id: id, remoteNodeID: result.remoteNodeID, purpose: result.purpose, direction: direction)
     }
 
-    /// For logs: "#7 inbound on tcp://127.0.0.1:4242 (node 3, peer)".
+    /// For logs: "#7 inbound from tcp://127.0.0.1:51234 (node 3, peer)".
     var label: String {
-        let side = direction == .inbound ? "inbound on" : "outbound to"
+        let side = direction == .inbound ? "inbound from" : "outbound to"
         var text = "\(id) \(side) \(io.socket.address)"
         if case let .established(result) = phase { text += " (node \(result.remoteNodeID), \(result.purpose))" }
         return text

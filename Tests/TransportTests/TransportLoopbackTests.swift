@@ -38,6 +38,29 @@ final class TransportLoopbackTests: XCTestCase {
         XCTAssertTrue(b.recorder.read { $0.messages.allSatisfy { $0.from == 1 && $0.to == 2 } })
         XCTAssertEqual(a.statistics(for: 2)?.sentFrames, 10_000)
         XCTAssertEqual(a.statistics(for: 2)?.droppedQueueFull, 0)
+        XCTAssertEqual(try a.onLoop { transport in
+            transport.shutdown()
+            return transport.loop.registeredCount
+        }, 0, "shutdown leaves no descriptor registered")
+    }
+
+    func testPeersLinkOverUnixSockets() throws {
+        let path = "/tmp/swarmctl-transport-\(getpid())-unix.sock"
+        addTeardownBlock { unlink(path) }
+        let a = try startNode(1, listenOn: nil)
+        let b = try startNode(2, listenOn: .unix(path: path))
+        try link(a, to: b)
+        try send(3, from: a, to: 2)
+        waitUntil("three messages over the unix socket") { b.recorder.read { $0.messages.count } == 3 }
+        XCTAssertEqual(b.recorder.read { $0.messages.map(\.index) }, [1, 2, 3])
+    }
+
+    func testStrangerCannotAnnounceALargeFrameBeforeAuthenticating() throws {
+        let b = try startNode(2)
+        let client = try RawSocket.connect(to: b.address)
+        try client.send([0x01, 0x10, 0x00, 0x00, FrameType.hello.rawValue])  // 4097 bytes: fine later, not now
+        XCTAssertTrue(client.waitForClose())
+        waitUntil("refusal logged") { b.logs.contains("closed: frame of 4097 bytes exceeds the limit of 4096 bytes") }
     }
 
     func testLinkReconnectsAfterThePeersListenerRestarts() throws {
