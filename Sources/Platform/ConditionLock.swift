@@ -61,6 +61,8 @@ public final class ConditionLock: @unchecked Sendable {
 }
 
 /// A value one thread sets once and other threads wait for, e.g. the result of work run on a loop.
+/// It exists for the few blocking hand-offs (start-up, `executeAndWait`, tests) where a
+/// continuation would cost a thread hop and need an async caller.
 public final class OneShot<Value: Sendable>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var value: Value?

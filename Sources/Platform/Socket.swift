@@ -1,7 +1,8 @@
 import CPlatform
 import Glibc
 
-/// The outcome of one nonblocking read or write.
+/// The outcome of one nonblocking read or write. It exists so EAGAIN and end of file are values
+/// the caller must switch over, not errno checks it can forget.
 public enum IOResult: Equatable, Sendable {
     /// This many bytes moved (always > 0).
     case transferred(Int)

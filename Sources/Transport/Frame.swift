@@ -1,7 +1,8 @@
 import Raft
 import Wire
 
-/// The type byte of a frame. Values are part of the wire protocol: never renumber.
+/// The type byte of a frame. It exists so the decoder can refuse unknown types from the header
+/// alone. Values are part of the wire protocol: never renumber.
 public enum FrameType: UInt8, Sendable, CaseIterable {
     case hello = 1
     case challenge = 2
@@ -123,7 +124,9 @@ public enum Frame: Sendable, Equatable {
     }
 }
 
-/// A frame whose header has been checked but whose payload is not yet decoded.
+/// A frame whose header has been checked but whose payload is not yet decoded. It exists to keep
+/// framing (`FrameDecoder`, pure and cheap) apart from payload decoding (`Frame.init(_:)`), so
+/// each can be tested and fail on its own terms.
 public struct RawFrame: Sendable, Equatable {
     public var type: FrameType
     public var payload: [UInt8]
@@ -134,7 +137,8 @@ public struct RawFrame: Sendable, Equatable {
     }
 }
 
-/// Why bytes from a peer are not a valid frame. Any of these closes the connection.
+/// Why bytes from a peer are not a valid frame. It exists so the log says exactly what the peer
+/// sent wrong; any of these closes the connection.
 public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The header announced more payload than this node accepts.
     case oversized(length: UInt32, limit: Int)

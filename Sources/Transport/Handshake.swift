@@ -14,7 +14,8 @@ public enum HandshakeAction: Sendable, Equatable {
     case failed(reason: String, reply: Frame?)
 }
 
-/// Who is on the other end of a connection, once proven.
+/// Who is on the other end of a connection, once proven. It exists so everything after the
+/// handshake (routing, the Raft `from` check) relies on proven identity, never on claims.
 public struct HandshakeResult: Sendable, Equatable {
     public var remoteNodeID: NodeID
     public var purpose: HandshakePurpose

@@ -2,7 +2,8 @@ import Crypto
 import Raft
 import Wire
 
-/// Why a connection is being opened; it selects which key proves the initiator's identity.
+/// Why a connection is being opened. It exists because one cluster port serves members and
+/// joining nodes alike, and the purpose selects which key the initiator must prove.
 public enum HandshakePurpose: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// A cluster member (manager or worker) with a node credential.
     case peer = 0
@@ -20,7 +21,9 @@ public enum HandshakePurpose: UInt8, Sendable, CaseIterable, CustomStringConvert
     }
 }
 
-/// The initiator's opening frame: who it is, which cluster it means and a fresh nonce.
+/// The initiator's opening frame: who it is, which cluster it means and a fresh nonce. It exists
+/// so the acceptor can refuse wrong versions and clusters before any key is looked up, and so the
+/// initiator's nonce makes the acceptor's proof unique to this connection.
 public struct Hello: Sendable, Equatable {
     public static let nonceSize = 32
     static let maxClusterIDLength = 256
@@ -60,7 +63,9 @@ public struct Hello: Sendable, Equatable {
     }
 }
 
-/// The acceptor's answer to a hello: its identity, its nonce and its proof of the key.
+/// The acceptor's answer to a hello: its identity, its nonce and its proof of the key. It exists
+/// so the initiator authenticates the acceptor (mutual authentication) before proving anything,
+/// and so the acceptor's fresh nonce defeats replayed initiator proofs.
 public struct Challenge: Sendable, Equatable {
     public var acceptorNodeID: NodeID
     public var nonce: [UInt8]

@@ -38,13 +38,15 @@ public struct TransportConfiguration: Sendable {
     }
 }
 
-/// Identifies one connection for its lifetime (never reused within a Transport).
+/// Identifies one connection for its lifetime (never reused within a Transport). It exists so the
+/// node can answer on the connection a request came in on (joins) without holding the socket.
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public var description: String { "#\(rawValue)" }
 }
 
-/// An authenticated connection as the node shell sees it.
+/// An authenticated connection as the node shell sees it. It exists so the shell decides what to
+/// do with a frame from who sent it and why they connected, not from socket details.
 public struct ConnectionInfo: Sendable, Equatable {
     public enum Direction: Sendable, Equatable {
         /// Accepted by our listener.
@@ -59,7 +61,8 @@ public struct ConnectionInfo: Sendable, Equatable {
     public var direction: Direction
 }
 
-/// Counters for one peer link, for metrics and tests.
+/// Counters for one peer link. They exist because drops are deliberate (bounded queues, fault
+/// rules) and must be visible in metrics and assertable in tests.
 public struct PeerStatistics: Sendable, Equatable {
     public var connected = false
     public var queuedFrames = 0
