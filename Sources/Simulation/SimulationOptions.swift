@@ -4,7 +4,7 @@ public enum FaultKind: String, CaseIterable, Sendable, Comparable {
     case loss
     /// Messages delivered twice.
     case duplicate
-    /// Wide delay jitter, so messages overtake each other.
+    /// Wide delay jitter, so messages overtake each other (sometimes on one slow node's links only).
     case reorder
     /// Two sides that cannot talk to each other.
     case partition
@@ -18,6 +18,9 @@ public enum FaultKind: String, CaseIterable, Sendable, Comparable {
     case leaderOnly = "leader-only"
     /// Process crash and restart from what the disk kept (possibly mid-write).
     case crash
+    /// A storm in which new leaders crash within 20 ms of winning, before or while they
+    /// replicate: the pattern of the paper's Figure 8.
+    case leaderCrash = "leader-crash"
     /// Remove a member, re-add a fresh one as learner, promote it; sometimes remove the leader.
     case membership
     /// Leadership transfer with TimeoutNow.

@@ -5,7 +5,7 @@ import Raft
 extension Simulator {
     func injectFault() {
         guard faultsActive else { return }
-        queue.schedule(.nemesis, at: now + 500 + pick(2_500))
+        queue.schedule(.nemesis, at: now + 200 + pick(1_800))
         guard faults.count < 2 else { return }
         let enabled = options.faults.sorted()
         let kind = enabled[pick(enabled.count)]
@@ -13,6 +13,8 @@ extension Simulator {
         switch kind {
         case .loss, .duplicate, .reorder:
             injected = degradeNetwork(kind)
+        case .leaderCrash:
+            injected = startLeaderCrashStorm()
         case .partition, .oneWay, .bridge, .isolateLeader, .leaderOnly:
             injected = cutLinks(kind)
         case .crash:
@@ -29,7 +31,7 @@ extension Simulator {
         let id = nextFaultID
         nextFaultID += 1
         faults[id] = fault
-        queue.schedule(.healFault(id: id), at: now + 500 + pick(6_000))
+        queue.schedule(.healFault(id: id), at: now + 300 + pick(5_000))
     }
 
     private func degradeNetwork(_ kind: FaultKind) -> Bool {
@@ -37,7 +39,9 @@ extension Simulator {
         switch kind {
         case .loss: lossPercent = 5 + pick(25)
         case .duplicate: duplicatePercent = 10 + pick(30)
-        default: jitterMillis = 20 + pick(100)
+        default:
+            jitterMillis = 20 + pick(100)
+            slowSlot = chance(50) ? pick(nodes.count) : nil
         }
         remember(ActiveFault(kind: kind, blocked: [], crashedSlot: nil))
         return true
@@ -72,11 +76,19 @@ extension Simulator {
         return true
     }
 
+    private func startLeaderCrashStorm() -> Bool {
+        guard !leaderCrashStorm else { return false }
+        leaderCrashStorm = true
+        remember(ActiveFault(kind: .leaderCrash, blocked: [], crashedSlot: nil))
+        return true
+    }
+
     private func crashRandomNode() -> Bool {
         let active = nodes.indices.filter { !nodes[$0].isRetired }
         let up = active.filter { nodes[$0].isUp }
         guard !up.isEmpty, downCount() < (active.count - 1) / 2 + (active.count == 1 ? 1 : 0) else { return false }
-        let slot = up[pick(up.count)]
+        // Half the crashes hit the leader: that is where the interesting recoveries are.
+        let slot = currentLeaderSlot().flatMap { chance(50) ? $0 : nil } ?? up[pick(up.count)]
         crashSlot(slot)
         remember(ActiveFault(kind: .crash, blocked: [], crashedSlot: slot))
         return true
@@ -131,7 +143,7 @@ extension Simulator {
         var config = RaftConfig(id: member, randomSeed: options.seed &* 31 &+ member &* 1_000_003)
         config.snapshotChunkSize = 32
         config.maxInflightMessages = 8
-        config.maxBytesPerMessage = 512
+        config.maxBytesPerMessage = maxBytesPerMessage
         var node = SimNode(id: member, raft: RaftNode(config: config, state: .joining), disk: SimDisk(.joining))
         node.isJoining = true
         return node
@@ -142,7 +154,10 @@ extension Simulator {
         switch fault.kind {
         case .loss: lossPercent = 0
         case .duplicate: duplicatePercent = 0
-        case .reorder: jitterMillis = 2
+        case .reorder:
+            jitterMillis = 2
+            slowSlot = nil
+        case .leaderCrash: leaderCrashStorm = false
         default: break
         }
         if let slot = fault.crashedSlot { queue.schedule(.restart(slot: slot), at: now) }

@@ -7,7 +7,7 @@ import Raft
 public final class Simulator {
     enum Event {
         case tick(slot: Int)
-        case deliver(Message)
+        case deliver(Message, fromSlot: Int, sentAt: Int)
         case clientStep(client: Int)
         case clientTimeout(client: Int, operation: UInt64)
         case nemesis
@@ -15,6 +15,7 @@ public final class Simulator {
         case restart(slot: Int)
         case leaderLost(slot: Int, leader: NodeID)
         case retire(slot: Int, member: NodeID)
+        case crashLeader(slot: Int, term: UInt64)
         case healAll
         case livenessProbe
     }
@@ -68,6 +69,15 @@ public final class Simulator {
     var lossPercent = 0
     var duplicatePercent = 0
     var jitterMillis = 2
+    /// When set, only links to or from this slot get the wide jitter.
+    var slowSlot: Int?
+    var leaderCrashStorm = false
+    /// Messages a crashed node sent before this time never arrive (its connections were reset).
+    var lostInFlight: [Int: Int] = [:]
+    /// When each slot last became leader.
+    var leaderSince: [Int: Int] = [:]
+    /// Bytes of entries per append message for this run: 1 forces one entry per message.
+    let maxBytesPerMessage: Int
     var faultsActive = true
     var healedAt: Int?
     var livenessSatisfied = false
@@ -77,6 +87,7 @@ public final class Simulator {
         precondition(options.nodes >= 1, "at least one node")
         self.options = options
         random = SplitMix64(seed: options.seed)
+        maxBytesPerMessage = [1, 160, 4096][Int(options.seed % 3)]
         clients = Array(repeating: .idle, count: options.clients)
         clientLeaderHint = Array(repeating: nil, count: options.clients)
         let founders = (1...options.nodes).map { NodeID($0) }
@@ -92,7 +103,7 @@ public final class Simulator {
         var config = RaftConfig(id: member, randomSeed: options.seed &* 31 &+ member &* 1_000_003)
         config.snapshotChunkSize = 32
         config.maxInflightMessages = 8
-        config.maxBytesPerMessage = 512
+        config.maxBytesPerMessage = maxBytesPerMessage
         var node = SimNode(id: member, raft: RaftNode(config: config, state: state), disk: SimDisk(state))
         if !state.snapshot.isEmpty {
             node.stateMachine = KVStateMachine(snapshot: state.snapshot)
@@ -135,7 +146,8 @@ public final class Simulator {
             guard nodes[slot].isUp else { return }
             nodes[slot].raft.tick()
             drainReady(slot)
-        case let .deliver(message):
+        case let .deliver(message, fromSlot, sentAt):
+            if let cutoff = lostInFlight[fromSlot], sentAt < cutoff { return }
             guard let slot = slotOfMember[message.to], nodes[slot].isUp, nodes[slot].id == message.to else { return }
             nodes[slot].raft.step(message)
             drainReady(slot)
@@ -155,6 +167,8 @@ public final class Simulator {
             drainReady(slot)
         case let .retire(slot, member):
             retire(slot, member)
+        case let .crashLeader(slot, term):
+            crashNewLeader(slot, term: term)
         case .healAll:
             healAll()
         case .livenessProbe:
@@ -186,10 +200,20 @@ public final class Simulator {
     }
 
     /// With the crash fault on, a node occasionally dies while writing a batch: part of the
-    /// entries reach the disk, the hard state and every message of the batch are lost.
+    /// entries reach the disk, the hard state and every message of the batch are lost. During a
+    /// leader-crash storm a node that just won often dies after its write but before sending.
     private func crashesMidWrite(_ slot: Int, _ ready: Ready) -> Bool {
-        guard faultsActive, options.faults.contains(.crash), !ready.entries.isEmpty, chance(1),
-              downCount() < (nodes.count - 1) / 2 else { return false }
+        guard faultsActive else { return false }
+        if ready.softState?.role == .leader { leaderSince[slot] = now }
+        if leaderCrashStorm, !ready.messages.isEmpty, nodes[slot].raft.role == .leader, now - (leaderSince[slot] ?? 0) < 100, chance(30) {
+            nodes[slot].disk.persist(ready)
+            checker.observeAppended(ready.entries, on: nodes[slot].id)
+            crashSlot(slot)
+            report.faultsInjected[.leaderCrash, default: 0] += 1
+            queue.schedule(.restart(slot: slot), at: now + 100 + pick(1_500))
+            return true
+        }
+        guard options.faults.contains(.crash), !ready.entries.isEmpty, chance(1), downCount() < (nodes.count - 1) / 2 else { return false }
         nodes[slot].disk.persist(ready, tornAfter: pick(ready.entries.count))
         crashSlot(slot)
         report.faultsInjected[.crash, default: 0] += 1
@@ -250,6 +274,9 @@ public final class Simulator {
             checker.observeLeader(raft.id, term: raft.term)
             checker.checkLeaderCompleteness(raft)
             if seenLeaders.insert(raft.term).inserted { report.leaderChanges += 1 }
+            if leaderCrashStorm && chance(50) {
+                queue.schedule(.crashLeader(slot: slot, term: raft.term), at: now + pick(20))
+            }
         default:
             break
         }
@@ -273,7 +300,8 @@ public final class Simulator {
         if lossPercent > 0 && chance(lossPercent) { return }
         let copies = duplicatePercent > 0 && chance(duplicatePercent) ? 2 : 1
         for _ in 0..<copies {
-            queue.schedule(.deliver(message), at: now + 1 + pick(jitterMillis))
+            let jitter = slowSlot == nil || slowSlot == slot || slowSlot == target ? jitterMillis : 2
+            queue.schedule(.deliver(message, fromSlot: slot, sentAt: now), at: now + 1 + pick(jitter))
         }
     }
 
@@ -284,6 +312,7 @@ public final class Simulator {
     func crashSlot(_ slot: Int) {
         let member = nodes[slot].id
         nodes[slot].isUp = false
+        if chance(50) { lostInFlight[slot] = now }
         nodes[slot].pendingWrites = [:]
         nodes[slot].waitingReads = []
         // A crashed process closes its sockets: peers that followed it learn at once.
@@ -299,6 +328,15 @@ public final class Simulator {
         restarted.isJoining = nodes[slot].isJoining
         nodes[slot] = restarted
         drainReady(slot)
+    }
+
+    private func crashNewLeader(_ slot: Int, term: UInt64) {
+        let active = nodes.indices.filter { !nodes[$0].isRetired }.count
+        guard leaderCrashStorm, nodes[slot].isUp, nodes[slot].raft.role == .leader, nodes[slot].raft.term == term,
+              downCount() < active - 1 else { return }
+        crashSlot(slot)
+        report.faultsInjected[.leaderCrash, default: 0] += 1
+        queue.schedule(.restart(slot: slot), at: now + 100 + pick(1_500))
     }
 
     private func retire(_ slot: Int, _ member: NodeID) {
