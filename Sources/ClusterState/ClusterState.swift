@@ -1,1 +1,130 @@
-// ClusterState: see ARCHITECTURE.md
+/// The replicated cluster state: the only writer of cluster objects. Managers apply committed
+/// commands in log order; control loops and the API read it and propose changes, never
+/// mutating it directly. Pure and deterministic: no clock, no I/O, no randomness.
+public struct ClusterState: Codable, Sendable, Equatable {
+    public private(set) var cluster: Cluster?
+    public private(set) var nodes: [String: Node] = [:]
+    public private(set) var secrets: ClusterSecrets?
+    /// Raft index of the last applied command.
+    public private(set) var appliedIndex: UInt64 = 0
+
+    public init() {}
+
+    /// Nodes ordered by id, so every reader sees the same order.
+    public var sortedNodes: [Node] { nodes.keys.sorted().map { nodes[$0]! } }
+
+    public func node(raftID: UInt64) -> Node? {
+        nodes.values.first { $0.managerStatus?.raftID == raftID }
+    }
+
+    public var managers: [Node] { sortedNodes.filter { $0.spec.role == .manager } }
+
+    /// Applies one committed command at Raft `index`. A refused command changes nothing but the
+    /// applied index; the error goes back to whoever proposed it.
+    @discardableResult
+    public mutating func apply(_ command: ClusterCommand, index: UInt64) -> Result<Void, ClusterError> {
+        precondition(index > appliedIndex, "applying index \(index) after \(appliedIndex)")
+        appliedIndex = index
+        let version = ObjectVersion(index: index)
+        do {
+            try applyChecked(command, version: version)
+            return .success(())
+        } catch let error as ClusterError {
+            return .failure(error)
+        } catch {
+            return .failure(.invalid("\(error)"))
+        }
+    }
+
+    private mutating func applyChecked(_ command: ClusterCommand, version: ObjectVersion) throws {
+        switch command {
+        case let .initialize(newCluster, firstNode, newSecrets):
+            guard cluster == nil else { throw ClusterError.conflict("the cluster is already initialized") }
+            var initialized = newCluster
+            initialized.version = version
+            cluster = initialized
+            secrets = newSecrets
+            var node = firstNode
+            node.version = version
+            nodes[node.id] = node
+        case let .addNode(newNode, credential):
+            try requireCluster()
+            guard nodes[newNode.id] == nil else { throw ClusterError.conflict("node \(newNode.id) already exists") }
+            var node = newNode
+            node.version = version
+            nodes[node.id] = node
+            secrets?.credentials[node.id] = credential
+        case let .updateNodeSpec(id, expected, spec, at):
+            var node = try existingNode(id)
+            try check(expected, against: node.version, kind: "node", id: id)
+            node.spec = spec
+            touch(&node, version, at)
+        case let .setNodeStatus(id, state, message, at):
+            var node = try existingNode(id)
+            node.status.state = state
+            node.status.message = message
+            touch(&node, version, at)
+        case let .setManagerStatus(id, managerStatus, at):
+            var node = try existingNode(id)
+            node.managerStatus = managerStatus
+            node.spec.role = managerStatus == nil ? .worker : .manager
+            touch(&node, version, at)
+        case let .removeNode(id, _):
+            _ = try existingNode(id)
+            nodes[id] = nil
+            secrets?.credentials[id] = nil
+        case let .rotateJoinToken(role, secret, token, at):
+            try requireCluster()
+            switch role {
+            case .worker:
+                secrets?.workerSecret = secret
+                cluster!.joinTokens.worker = token
+            case .manager:
+                secrets?.managerSecret = secret
+                cluster!.joinTokens.manager = token
+            }
+            cluster!.version = version
+            cluster!.updatedAt = at
+        case let .updateClusterSpec(expected, spec, at):
+            try requireCluster()
+            try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
+            cluster!.spec = spec
+            cluster!.version = version
+            cluster!.updatedAt = at
+        }
+    }
+
+    private func requireCluster() throws {
+        guard cluster != nil else { throw ClusterError.notInitialized }
+    }
+
+    private func existingNode(_ id: String) throws -> Node {
+        guard let node = nodes[id] else { throw ClusterError.notFound(kind: "node", id: id) }
+        return node
+    }
+
+    private func check(_ expected: ObjectVersion, against actual: ObjectVersion, kind: String, id: String) throws {
+        guard expected == actual else {
+            throw ClusterError.staleVersion(kind: kind, id: id, expected: expected.index, actual: actual.index)
+        }
+    }
+
+    private mutating func touch(_ node: inout Node, _ version: ObjectVersion, _ at: Timestamp) {
+        node.version = version
+        node.updatedAt = at
+        nodes[node.id] = node
+    }
+
+    /// Finds a node by full id, unique id prefix, or hostname (as `docker node inspect` does).
+    public func findNode(_ reference: String) -> Result<Node, ClusterError> {
+        if let node = nodes[reference] { return .success(node) }
+        let byName = sortedNodes.filter { $0.description.hostname == reference || $0.spec.name == reference }
+        if byName.count == 1 { return .success(byName[0]) }
+        let byPrefix = sortedNodes.filter { $0.id.hasPrefix(reference) }
+        if byPrefix.count == 1 { return .success(byPrefix[0]) }
+        if byPrefix.count > 1 || byName.count > 1 {
+            return .failure(.conflict("node \(reference) is ambiguous (\(max(byPrefix.count, byName.count)) matches)"))
+        }
+        return .failure(.notFound(kind: "node", id: reference))
+    }
+}

@@ -1,0 +1,51 @@
+/// A change to the cluster state, proposed through Raft and applied in log order on every
+/// manager. Everything non-deterministic (ids, secrets, timestamps) is chosen by the proposer
+/// and carried here, so applying is a pure function of the state and the command.
+public enum ClusterCommand: Codable, Sendable, Equatable {
+    /// The first command of a cluster: the cluster object, its first node and the secrets.
+    case initialize(cluster: Cluster, firstNode: Node, secrets: ClusterSecrets)
+    /// A node joined with a valid token; `credential` is the key it proves on later connections.
+    case addNode(node: Node, credential: [UInt8])
+    case updateNodeSpec(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp)
+    /// Liveness seen by the leader's dispatcher (no version check: the leader is the only writer).
+    case setNodeStatus(id: String, state: NodeState, message: String?, at: Timestamp)
+    /// Role change bookkeeping after the Raft membership change committed.
+    case setManagerStatus(id: String, managerStatus: ManagerStatus?, at: Timestamp)
+    case removeNode(id: String, at: Timestamp)
+    case rotateJoinToken(role: NodeRole, secret: String, token: String, at: Timestamp)
+    case updateClusterSpec(version: ObjectVersion, spec: ClusterSpec, at: Timestamp)
+}
+
+/// Secrets the managers share; never shown by the API (the join tokens embed their secrets).
+public struct ClusterSecrets: Codable, Sendable, Equatable {
+    public var workerSecret: String
+    public var managerSecret: String
+    /// Each node's credential, by node id.
+    public var credentials: [String: [UInt8]]
+
+    public init(workerSecret: String, managerSecret: String, credentials: [String: [UInt8]]) {
+        self.workerSecret = workerSecret
+        self.managerSecret = managerSecret
+        self.credentials = credentials
+    }
+}
+
+/// Why a command was refused; the API maps these to Docker's status codes.
+public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(kind: String, id: String)
+    case conflict(String)
+    case staleVersion(kind: String, id: String, expected: UInt64, actual: UInt64)
+    case invalid(String)
+    case notInitialized
+
+    public var description: String {
+        switch self {
+        case let .notFound(kind, id): "\(kind) \(id) not found"
+        case let .conflict(message): message
+        case let .staleVersion(kind, id, expected, actual):
+            "update out of sequence: \(kind) \(id) is at version \(actual), the update was based on version \(expected)"
+        case let .invalid(message): message
+        case .notInitialized: "the cluster is not initialized"
+        }
+    }
+}
