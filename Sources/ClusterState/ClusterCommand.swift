@@ -4,8 +4,9 @@
 public enum ClusterCommand: Codable, Sendable, Equatable {
     /// The first command of a cluster: the cluster object, its first node and the secrets.
     case initialize(cluster: Cluster, firstNode: Node, secrets: ClusterSecrets)
-    /// A node joined with a valid token; `credential` is the key it proves on later connections.
-    case addNode(node: Node, credential: [UInt8])
+    /// A node joined with a valid token; it proves `credential` on later connections made
+    /// under its transport identity `transportID`.
+    case addNode(node: Node, transportID: UInt64, credential: [UInt8])
     case updateNodeSpec(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp)
     /// Liveness seen by the leader's dispatcher (no version check: the leader is the only writer).
     case setNodeStatus(id: String, state: NodeState, message: String?, at: Timestamp)
@@ -20,13 +21,24 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
 public struct ClusterSecrets: Codable, Sendable, Equatable {
     public var workerSecret: String
     public var managerSecret: String
-    /// Each node's credential, by node id.
-    public var credentials: [String: [UInt8]]
+    /// Each member's connection credential, by transport id (decimal).
+    public var members: [String: MemberCredential]
 
-    public init(workerSecret: String, managerSecret: String, credentials: [String: [UInt8]]) {
+    public init(workerSecret: String, managerSecret: String, members: [String: MemberCredential]) {
         self.workerSecret = workerSecret
         self.managerSecret = managerSecret
-        self.credentials = credentials
+        self.members = members
+    }
+}
+
+/// Who owns a transport identity and the key it proves.
+public struct MemberCredential: Codable, Sendable, Equatable {
+    public var nodeID: String
+    public var credential: [UInt8]
+
+    public init(nodeID: String, credential: [UInt8]) {
+        self.nodeID = nodeID
+        self.credential = credential
     }
 }
 

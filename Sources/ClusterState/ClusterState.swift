@@ -19,6 +19,17 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     public var managers: [Node] { sortedNodes.filter { $0.spec.role == .manager } }
 
+    /// The node that owns transport identity `transportID`, and the key it proves.
+    public func member(transportID: UInt64) -> (node: Node, credential: [UInt8])? {
+        guard let member = secrets?.members[String(transportID)], let node = nodes[member.nodeID] else { return nil }
+        return (node, member.credential)
+    }
+
+    /// The transport identity of node `id`.
+    public func transportID(ofNode id: String) -> UInt64? {
+        secrets?.members.first { $0.value.nodeID == id }.flatMap { UInt64($0.key) }
+    }
+
     /// Applies one committed command at Raft `index`. A refused command changes nothing but the
     /// applied index; the error goes back to whoever proposed it.
     @discardableResult
@@ -47,13 +58,13 @@ public struct ClusterState: Codable, Sendable, Equatable {
             var node = firstNode
             node.version = version
             nodes[node.id] = node
-        case let .addNode(newNode, credential):
+        case let .addNode(newNode, transportID, credential):
             try requireCluster()
             guard nodes[newNode.id] == nil else { throw ClusterError.conflict("node \(newNode.id) already exists") }
             var node = newNode
             node.version = version
             nodes[node.id] = node
-            secrets?.credentials[node.id] = credential
+            secrets?.members[String(transportID)] = MemberCredential(nodeID: node.id, credential: credential)
         case let .updateNodeSpec(id, expected, spec, at):
             var node = try existingNode(id)
             try check(expected, against: node.version, kind: "node", id: id)
@@ -72,7 +83,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case let .removeNode(id, _):
             _ = try existingNode(id)
             nodes[id] = nil
-            secrets?.credentials[id] = nil
+            if let members = secrets?.members { secrets?.members = members.filter { $0.value.nodeID != id } }
         case let .rotateJoinToken(role, secret, token, at):
             try requireCluster()
             switch role {

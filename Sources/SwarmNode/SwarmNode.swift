@@ -1,1 +1,384 @@
-// SwarmNode: see ARCHITECTURE.md
+import ClusterState
+import Crypto
+import Foundation
+import Platform
+import Raft
+import Storage
+import Transport
+
+/// Why a client request failed, in the words the API and CLI show.
+public enum RequestFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    case rejected(ClusterError)
+    /// No leader, or the write could not commit in time: a quorum of managers is not reachable.
+    case noQuorum(String)
+    case notManager
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case let .rejected(error): error.description
+        case let .noQuorum(detail): "no quorum: \(detail)"
+        case .notManager: "this node is not a manager: run this on a manager or pass -H"
+        case let .failed(message): message
+        }
+    }
+}
+
+/// The imperative shell of one node: owns the event loop, the disk, the sockets and the clocks,
+/// and drives the pure Raft core and cluster state with them. Every mutable field is confined
+/// to the loop thread; public entry points hop onto it.
+public final class SwarmNode: @unchecked Sendable {
+    public typealias Completion = (Result<Void, RequestFailure>) -> Void
+
+    let configuration: NodeConfiguration
+    let dataDirectory: String
+    var identity: NodeIdentity
+    let logger: NodeLogger
+    let loopThread: EventLoopThread
+    var loop: EventLoop { loopThread.loop }
+    var transport: Transport!
+    public internal(set) var boundClusterAddress: SocketAddress?
+
+    // Manager role (nil on workers).
+    var raft: RaftNode?
+    var storage: RaftStorage?
+    var lastSnapshotIndex: UInt64 = 0
+    public internal(set) var state = ClusterState()
+
+    var nextRequestID: UInt64 = 1
+    var pendingProposals: [UInt64: (term: UInt64, done: Completion)] = [:]
+    var pendingForwards: [UInt64: (deadline: UInt64, done: Completion)] = [:]
+    var pendingReads: [UInt64: (deadline: UInt64, done: Completion)] = [:]
+    var waitingReads: [(index: UInt64, done: Completion)] = []
+    var pendingProposalDeadlines: [UInt64: UInt64] = [:]
+    var lastHeartbeat: [String: UInt64] = [:]
+    var statusProposals: Set<String> = []
+    var leaderSinceMillis: UInt64 = 0
+    var timers: [TimerHandle] = []
+    var isStopped = false
+    var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
+
+    static let requestTimeoutMillis: UInt64 = 5_000
+
+    init(configuration: NodeConfiguration, dataDirectory: String, identity: NodeIdentity) throws {
+        self.configuration = configuration
+        self.dataDirectory = dataDirectory
+        self.identity = identity
+        logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
+        loopThread = try EventLoopThread(name: "swarmctl-node")
+    }
+
+    public var nodeID: String { identity.nodeID }
+    public var isManager: Bool { identity.role == .manager }
+
+    // MARK: - Starting
+
+    /// Starts the cluster port (on the loop).
+    func startTransport() throws {
+        try loop.executeAndWait { [self] in
+            var transportConfiguration = TransportConfiguration(clusterID: identity.clusterFingerprint, localNodeID: identity.transportID)
+            transportConfiguration.handshakeTimeoutMillis = 5_000
+            transport = Transport(loop: loop, configuration: transportConfiguration) { [logger] message in
+                logger.info("transport: \(message)")
+            }
+            transport.delegate = self
+            boundClusterAddress = try transport.listen(on: try SocketAddress(parsing: identity.listenAddress))
+        }
+    }
+
+    /// Opens the WAL and Raft (managers), then starts the tick and dispatcher timers.
+    func startRole(bootstrap: PersistentState? = nil) throws {
+        try loop.executeAndWait { [self] in
+            if identity.role == .manager { try startRaft(bootstrap: bootstrap) }
+            timers.append(loop.scheduleRepeating(everyMillis: configuration.raftTickMillis) { [self] in tick() })
+            timers.append(loop.scheduleRepeating(everyMillis: configuration.dispatcherHeartbeatMillis) { [self] in
+                dispatcherRound()
+            })
+            connectToManagers()
+            logger.info("node started: role \(identity.role.rawValue), cluster port \(boundClusterAddress.map { "\($0)" } ?? "?")")
+        }
+    }
+
+    /// Runs `body` on the loop thread and returns its value.
+    public func onLoop<T: Sendable>(_ body: @escaping @Sendable (SwarmNode) throws -> T) throws -> T {
+        try loop.executeAndWait { [self] in try body(self) }
+    }
+
+    /// Starts an asynchronous operation on the loop and blocks the calling thread (never the
+    /// loop) until it completes or `timeoutMillis` passes.
+    func await<T: Sendable>(timeoutMillis: Int, _ start: @escaping @Sendable (SwarmNode, @escaping @Sendable (T) -> Void) -> Void) -> T? {
+        let box = ResultBox<T>()
+        _ = loop.execute { [self] in start(self) { box.set($0) } }
+        return box.wait(timeoutMillis: timeoutMillis)
+    }
+
+    func startRaft(bootstrap: PersistentState?) throws {
+        var options = RaftStorage.Options()
+        options.segmentSize = configuration.walSegmentSize
+        options.retainedEntries = configuration.snapshotRetainEntries
+        let warn = logger
+        let (opened, recovered) = try RaftStorage.open(
+            dataDirectory: dataDirectory, options: options,
+            logger: StorageLogger(warn: { warn.warn("storage: \($0)") }))
+        var persistent = recovered
+        if let bootstrap, recovered.entries.isEmpty, recovered.snapshot.isEmpty, recovered.hardState == HardState() {
+            try opened.append(entries: bootstrap.entries, hardState: bootstrap.hardState, sync: true)
+            persistent = bootstrap
+        }
+        storage = opened
+        if !persistent.snapshot.isEmpty {
+            state = try CommandCodec.decodeState(persistent.snapshot.data)
+            lastSnapshotIndex = persistent.snapshot.metadata.index
+        }
+        var raftConfiguration = RaftConfig(id: identity.transportID, randomSeed: try RandomID.transportID())
+        raftConfiguration.electionTicks = configuration.electionTicks
+        raftConfiguration.heartbeatTicks = configuration.heartbeatTicks
+        raftConfiguration.maxInflightMessages = configuration.maxInflightMessages
+        raftConfiguration.maxBytesPerMessage = configuration.maxBytesPerMessage
+        raftConfiguration.snapshotChunkSize = configuration.snapshotChunkSize
+        raft = RaftNode(config: raftConfiguration, state: persistent)
+        processReady()
+    }
+
+    /// Stops timers, closes sockets and the loop. Safe to call from any thread, once.
+    public func stop() {
+        _ = try? loop.executeAndWait { [self] in
+            guard !isStopped else { return }
+            isStopped = true
+            for timer in timers { _ = loop.cancel(timer) }
+            transport?.shutdown()
+            failAllPending(.failed("the node is shutting down"))
+            try? storage?.sync()
+        }
+        loopThread.shutdown()
+    }
+
+    // MARK: - Driving Raft
+
+    func tick() {
+        guard raft != nil else { return }
+        raft!.tick()
+        processReady()
+        expireRequests()
+    }
+
+    /// Carries out every pending Ready: persist (one fsync per batch), send, apply, advance.
+    func processReady() {
+        while let current = raft, current.hasReady, !isStopped {
+            let ready = raft!.ready()
+            do {
+                try storage!.save(ready)
+            } catch {
+                logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
+                fatalStop()
+                return
+            }
+            for message in ready.messages { transport.send(message, to: message.to) }
+            if let snapshot = ready.snapshot { installSnapshot(snapshot) }
+            for entry in ready.committedEntries { apply(entry) }
+            for readState in ready.readStates { readIsReady(readState) }
+            raft!.advance(ready)
+            if let soft = ready.softState { roleChanged(soft) }
+            serveWaitingReads()
+            maybeTakeSnapshot()
+        }
+    }
+
+    private func fatalStop() {
+        isStopped = true
+        transport.shutdown()
+        failAllPending(.failed("storage failure"))
+        exit(1)
+    }
+
+    func installSnapshot(_ snapshot: Snapshot) {
+        do {
+            state = try CommandCodec.decodeState(snapshot.data)
+            lastSnapshotIndex = snapshot.metadata.index
+            logger.info("installed snapshot at index \(snapshot.metadata.index) from the leader")
+            connectToManagers()
+        } catch {
+            logger.error("leader sent an undecodable snapshot: \(error)")
+        }
+    }
+
+    func apply(_ entry: Entry) {
+        switch entry.kind {
+        case .normal:
+            let result: Result<Void, ClusterError>
+            do {
+                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+            } catch {
+                result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
+            }
+            complete(index: entry.index, term: entry.term, result: result)
+            connectToManagers()
+        case .confChange:
+            if let change = try? ConfChange(wireBytes: entry.data) {
+                logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")
+            }
+            complete(index: entry.index, term: entry.term, result: .success(()))
+        case .leaderNoop:
+            complete(index: entry.index, term: entry.term, result: .success(()))
+        }
+    }
+
+    func complete(index: UInt64, term: UInt64, result: Result<Void, ClusterError>) {
+        guard let pending = pendingProposals.removeValue(forKey: index) else { return }
+        pendingProposalDeadlines[index] = nil
+        if pending.term != term {
+            pending.done(.failure(.noQuorum("leadership changed before the write committed; retry")))
+        } else {
+            pending.done(result.mapError { .rejected($0) })
+        }
+    }
+
+    func roleChanged(_ soft: SoftState) {
+        switch soft.role {
+        case .leader:
+            leaderSinceMillis = Clock.monotonicMillis()
+            logger.info("became leader in term \(raft!.term)")
+        case .follower where soft.leader != noNode:
+            logger.info("following leader \(soft.leader) in term \(raft!.term)")
+        case .candidate:
+            logger.info("election: campaigning in term \(raft!.term)")
+        default:
+            break
+        }
+        if soft.role != .leader {
+            for (index, pending) in pendingProposals {
+                pending.done(.failure(.noQuorum("lost leadership before the write committed; retry")))
+                pendingProposalDeadlines[index] = nil
+            }
+            pendingProposals = [:]
+        }
+    }
+
+    func maybeTakeSnapshot() {
+        guard var current = raft, current.appliedIndex >= lastSnapshotIndex + configuration.snapshotEvery,
+              state.appliedIndex <= current.appliedIndex else { return }
+        let snapshot = current.takeSnapshot(data: CommandCodec.encodeState(state), retainEntries: configuration.snapshotRetainEntries)
+        raft = current
+        do {
+            try storage!.saveSnapshot(snapshot)
+            try storage!.compact()
+            lastSnapshotIndex = snapshot.metadata.index
+            logger.info("snapshot taken at index \(snapshot.metadata.index)")
+        } catch {
+            logger.error("snapshot failed: \(error)")
+        }
+    }
+
+    // MARK: - Writes and reads
+
+    /// Proposes a command; completes once it is committed and applied (or failed). Forwards to
+    /// the leader from a follower manager.
+    func propose(_ command: ClusterCommand, _ done: @escaping Completion) {
+        guard raft != nil else { return done(.failure(.notManager)) }
+        if raft!.role == .leader {
+            do {
+                let position = try raft!.propose(CommandCodec.encode(command))
+                pendingProposals[position.index] = (position.term, done)
+                pendingProposalDeadlines[position.index] = Clock.monotonicMillis() + Self.requestTimeoutMillis
+                processReady()
+            } catch {
+                done(.failure(.noQuorum("the leader refused the write (\(error)); retry")))
+            }
+            return
+        }
+        guard raft!.leader != noNode else {
+            return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
+        }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
+        transport.send(application: ApplicationFrame(.forwardCommand, ForwardCommand(requestID: requestID, command: command)),
+                       to: raft!.leader)
+    }
+
+    /// A linearizable read point: completes once this node has applied everything committed
+    /// before the call, confirmed by a quorum round (ReadIndex).
+    func linearizableRead(_ done: @escaping Completion) {
+        guard raft != nil else { return done(.failure(.notManager)) }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        var context = WireBytes.uint64(requestID)
+        guard raft!.readIndex(context: context) else {
+            return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
+        }
+        context = []
+        pendingReads[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
+        processReady()
+    }
+
+    func readIsReady(_ readState: ReadState) {
+        guard let requestID = WireBytes.readUInt64(readState.context),
+              let pending = pendingReads.removeValue(forKey: requestID) else { return }
+        waitingReads.append((readState.index, pending.done))
+    }
+
+    func serveWaitingReads() {
+        guard !waitingReads.isEmpty, let applied = raft?.appliedIndex else { return }
+        let ready = waitingReads.filter { $0.index <= applied }
+        waitingReads.removeAll { $0.index <= applied }
+        for read in ready { read.done(.success(())) }
+    }
+
+    func expireRequests() {
+        let now = Clock.monotonicMillis()
+        let message = "the cluster did not answer within \(Self.requestTimeoutMillis / 1000)s: is a majority of managers up?"
+        for (index, deadline) in pendingProposalDeadlines where deadline < now {
+            pendingProposalDeadlines[index] = nil
+            pendingProposals.removeValue(forKey: index)?.done(.failure(.noQuorum(message)))
+        }
+        for (id, pending) in pendingForwards where pending.deadline < now {
+            pendingForwards[id] = nil
+            pending.done(.failure(.noQuorum(message)))
+        }
+        for (id, pending) in pendingReads where pending.deadline < now {
+            pendingReads[id] = nil
+            pending.done(.failure(.noQuorum(message)))
+        }
+    }
+
+    func failAllPending(_ failure: RequestFailure) {
+        for pending in pendingProposals.values { pending.done(.failure(failure)) }
+        for pending in pendingForwards.values { pending.done(.failure(failure)) }
+        for pending in pendingReads.values { pending.done(.failure(failure)) }
+        for read in waitingReads { read.done(.failure(failure)) }
+        pendingProposals = [:]
+        pendingForwards = [:]
+        pendingReads = [:]
+        waitingReads = []
+        pendingProposalDeadlines = [:]
+    }
+
+    // MARK: - Peers
+
+    /// Keeps one outbound link to every other manager (managers) or to every known manager
+    /// (workers), from the replicated state or the identity file.
+    func connectToManagers() {
+        guard transport != nil else { return }
+        var addresses = identity.managerAddresses
+        for manager in state.managers {
+            if let status = manager.managerStatus { addresses[status.raftID] = status.addr }
+        }
+        for (raftID, address) in addresses where raftID != identity.transportID {
+            guard !transport.isConnected(to: raftID), let parsed = try? SocketAddress(parsing: address) else { continue }
+            if transport.statistics(for: raftID) == nil { transport.connect(to: raftID, at: parsed) }
+        }
+        if addresses != identity.managerAddresses && !state.managers.isEmpty {
+            identity.managerAddresses = addresses
+            try? identity.save(to: dataDirectory)
+        }
+    }
+}
+
+/// Tiny helpers for 8-byte read contexts.
+enum WireBytes {
+    static func uint64(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    static func readUInt64(_ bytes: [UInt8]) -> UInt64? {
+        guard bytes.count == 8 else { return nil }
+        return bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+}

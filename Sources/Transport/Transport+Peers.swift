@@ -58,7 +58,8 @@ extension Transport {
     func dial(_ link: PeerLink) {
         guard !isShutDown, links[link.nodeID] === link, link.connection == nil else { return }
         link.statistics.connectAttempts += 1
-        guard let key = delegate?.handshakeKey(for: link.nodeID, purpose: .peer), !key.isEmpty else {
+        // A peer link is keyed by the initiator's own credential: the acceptor looks up ours.
+        guard let key = delegate?.handshakeKey(for: configuration.localNodeID, purpose: .peer), !key.isEmpty else {
             log("no key to prove to node \(link.nodeID); will retry")
             return scheduleReconnect(link)
         }

@@ -81,7 +81,8 @@ public struct PeerStatistics: Sendable, Equatable {
 /// from `didReceive(message:)`, routes application frames, and tells Raft when a link breaks.
 public protocol TransportDelegate: AnyObject {
     /// The key `nodeID` must prove for `purpose`: the node credential for `.peer`, the join-token
-    /// secret for joins; nil refuses. Also asked for the key to prove when we dial a peer.
+    /// secret for joins; nil refuses. A peer link is keyed by the dialling node's credential, so
+    /// when we dial, this is asked with our own node id.
     func handshakeKey(for nodeID: NodeID, purpose: HandshakePurpose) -> [UInt8]?
     /// A Raft message from an authenticated peer (its `from` equals `peer`).
     func transport(_ transport: Transport, didReceive message: Message, from peer: NodeID)

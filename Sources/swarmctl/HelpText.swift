@@ -32,6 +32,21 @@ enum HelpText {
     Exit codes: 0 success, 1 failure, 2 usage error.
     """
 
+    static let node = """
+    Usage:
+      swarmctl init  --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE]
+      swarmctl join  --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE] --token TOKEN MANAGER_HOST:PORT
+      swarmctl run   --data-dir DIR [--config FILE]
+
+    Runs a node in the foreground (logs to stderr; SIGTERM or SIGINT stops it cleanly).
+    ADDR is unix:PATH or tcp:HOST:PORT. Every flag is also a key in the config file
+    (see cluster.conf.example); flags win.
+
+    Options:
+      --executor auto|oci|process   How tasks run (default auto)
+      --enable-chaos                Accept fault-injection requests
+    """
+
     static let simulate = """
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
 

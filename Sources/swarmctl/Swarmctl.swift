@@ -16,6 +16,12 @@ struct Swarmctl {
             case "version", "--version", "-v":
                 print("swarmctl version \(version)")
                 print("raft: prevote, checkquorum, readindex, learners, leadership transfer, chunked snapshots")
+            case "init", "join", "run":
+                if arguments.contains("--help") || arguments.contains("-h") {
+                    print(HelpText.node)
+                } else {
+                    exit(try NodeCommands.run(command, arguments))
+                }
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
@@ -39,11 +45,16 @@ struct Swarmctl {
 }
 
 /// Writes to fd 2 directly (the C `stderr` global is not concurrency-safe in Swift 6).
-func writeStandardError(_ text: String) {
+func writeStandardError(_ text: String) { writeAll(2, text) }
+
+/// Writes to fd 1 at once, unbuffered: long-running commands print before they block.
+func writeStandardOutput(_ text: String) { writeAll(1, text) }
+
+func writeAll(_ descriptor: Int32, _ text: String) {
     var bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
         if written < 0 && errno == EINTR { continue }
         guard written > 0 else { return }
         offset += written

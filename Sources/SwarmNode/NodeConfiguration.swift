@@ -1,0 +1,161 @@
+import Foundation
+
+/// Everything a node process is configured with, from `cluster.conf` and command-line flags
+/// (flags win). One key per setting; `cluster.conf.example` documents each.
+public struct NodeConfiguration: Sendable, Equatable {
+    public var dataDirectory: String?
+    public var listenAddress: String?
+    public var advertiseAddress: String?
+    public var apiAddress: String?
+    public var executor = "auto"
+    public var enableChaos = false
+    public var logLevel = "info"
+    public var raftTickMillis = 100
+    public var electionTicks = 5
+    public var heartbeatTicks = 1
+    public var maxInflightMessages = 256
+    public var maxBytesPerMessage = 1 << 20
+    public var snapshotChunkSize = 256 << 10
+    public var snapshotEvery: UInt64 = 10_000
+    public var snapshotRetainEntries: UInt64 = 500
+    public var walSegmentSize = 64 << 20
+    public var dispatcherHeartbeatMillis = 1_000
+    public var taskHistoryLimit = 5
+
+    public init() {}
+
+    /// A bad key or value, with where it was found.
+    public struct ParseError: Error, CustomStringConvertible, Equatable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Every key the file and the flags accept (flag `--KEY`).
+    public static let keys = [
+        "data-dir", "listen-addr", "advertise-addr", "api-addr", "executor", "enable-chaos", "log-level",
+        "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
+        "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
+        "dispatcher-heartbeat", "task-history-limit",
+    ]
+
+    /// Reads `KEY = VALUE` lines; `#` starts a comment. Unknown keys and bad values are errors
+    /// naming the file and line.
+    public mutating func load(file path: String) throws(ParseError) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ParseError(message: "cannot read config file \(path): check the path and permissions")
+        }
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                throw ParseError(message: "\(path):\(number + 1): expected KEY = VALUE, got '\(trimmed)'")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            do {
+                try set(key, value)
+            } catch {
+                throw ParseError(message: "\(path):\(number + 1): \(error.message)")
+            }
+        }
+    }
+
+    /// Sets one setting from its textual form (shared by the file and the flags).
+    public mutating func set(_ key: String, _ value: String) throws(ParseError) {
+        switch key {
+        case "data-dir": dataDirectory = value
+        case "listen-addr": listenAddress = value
+        case "advertise-addr": advertiseAddress = value
+        case "api-addr": apiAddress = value
+        case "executor":
+            guard ["auto", "oci", "process"].contains(value) else {
+                throw ParseError(message: "executor '\(value)': use auto, oci or process")
+            }
+            executor = value
+        case "enable-chaos": enableChaos = try Self.bool(key, value)
+        case "log-level":
+            guard ["debug", "info", "warn", "error"].contains(value) else {
+                throw ParseError(message: "log-level '\(value)': use debug, info, warn or error")
+            }
+            logLevel = value
+        case "raft-tick": raftTickMillis = try Self.duration(key, value, minimum: 1)
+        case "election-ticks": electionTicks = try Self.integer(key, value, 2...1000)
+        case "heartbeat-ticks": heartbeatTicks = try Self.integer(key, value, 1...100)
+        case "max-inflight-messages": maxInflightMessages = try Self.integer(key, value, 1...100_000)
+        case "max-bytes-per-message": maxBytesPerMessage = try Self.size(key, value)
+        case "snapshot-chunk-size": snapshotChunkSize = try Self.size(key, value)
+        case "snapshot-every": snapshotEvery = UInt64(try Self.integer(key, value, 1...100_000_000))
+        case "snapshot-retain-entries": snapshotRetainEntries = UInt64(try Self.integer(key, value, 0...100_000_000))
+        case "wal-segment-size": walSegmentSize = try Self.size(key, value)
+        case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
+        case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
+        default:
+            throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
+        }
+        if electionTicks <= heartbeatTicks {
+            throw ParseError(message: "election-ticks (\(electionTicks)) must exceed heartbeat-ticks (\(heartbeatTicks))")
+        }
+    }
+
+    static func bool(_ key: String, _ value: String) throws(ParseError) -> Bool {
+        switch value.lowercased() {
+        case "true", "yes", "1", "on": return true
+        case "false", "no", "0", "off": return false
+        default: throw ParseError(message: "\(key) '\(value)': use true or false")
+        }
+    }
+
+    static func integer(_ key: String, _ value: String, _ range: ClosedRange<Int>) throws(ParseError) -> Int {
+        guard let number = Int(value), range.contains(number) else {
+            throw ParseError(message: "\(key) '\(value)': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    static func duration(_ key: String, _ value: String, minimum: Int) throws(ParseError) -> Int {
+        guard let millis = Duration.parseMillis(value), millis >= minimum else {
+            throw ParseError(message: "\(key) '\(value)': expected a duration like 100ms, 1s or 2m (at least \(minimum)ms)")
+        }
+        return millis
+    }
+
+    static func size(_ key: String, _ value: String) throws(ParseError) -> Int {
+        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1), ("", 1)]
+        for (suffix, scale) in units where value.hasSuffix(suffix) {
+            if let number = Int(value.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number > 0 {
+                return number * scale
+            }
+        }
+        throw ParseError(message: "\(key) '\(value)': expected a size like 64MiB, 256KiB or 4096")
+    }
+}
+
+/// Docker-style durations: `1h`, `2m`, `30s`, `250ms`, `1m30s`; a bare number means seconds.
+public enum Duration {
+    public static func parseMillis(_ text: String) -> Int? {
+        if let seconds = Double(text), seconds >= 0 { return Int(seconds * 1000) }
+        var total = 0.0
+        var number = ""
+        var unit = ""
+        func flush() -> Bool {
+            guard let value = Double(number) else { return false }
+            let scales: [String: Double] = ["h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1]
+            guard let scale = scales[unit] else { return false }
+            total += value * scale
+            number = ""
+            unit = ""
+            return true
+        }
+        for character in text {
+            if character.isNumber || character == "." {
+                if !unit.isEmpty { guard flush() else { return nil } }
+                number.append(character)
+            } else {
+                unit.append(character)
+            }
+        }
+        guard !number.isEmpty, flush() else { return nil }
+        return Int(total)
+    }
+}

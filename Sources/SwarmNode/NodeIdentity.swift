@@ -1,0 +1,58 @@
+import ClusterState
+import Crypto
+import Foundation
+import Platform
+
+/// Who this node is, written once at `init`/`join` to `DATA/node.json` and read by `run`.
+/// Holds the node's secret credential, so the file is created with mode 0600.
+public struct NodeIdentity: Codable, Sendable, Equatable {
+    public var nodeID: String
+    /// Raft id for managers; the transport identity for every node.
+    public var transportID: UInt64
+    public var clusterFingerprint: String
+    public var credentialHex: String
+    public var role: NodeRole
+    public var listenAddress: String
+    public var advertiseAddress: String
+    public var apiAddress: String
+    /// Cluster addresses of the managers this node knew last (workers dial them).
+    public var managerAddresses: [UInt64: String]
+
+    public static func path(in dataDirectory: String) -> String { dataDirectory + "/node.json" }
+
+    public var credential: [UInt8] { Crypto.unhex(credentialHex) ?? [] }
+
+    public static func load(from dataDirectory: String) throws -> NodeIdentity {
+        let path = path(in: dataDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NodeError("no node in \(dataDirectory): create one with 'swarmctl init' or 'swarmctl join'")
+        }
+        do {
+            return try JSONDecoder().decode(NodeIdentity.self, from: data)
+        } catch {
+            throw NodeError("\(path) is damaged (\(error)): restore it from a backup, or remove the data dir and join again")
+        }
+    }
+
+    /// Writes to a temporary file, fsyncs, renames into place and fsyncs the directory.
+    public func save(to dataDirectory: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(self)
+        let path = Self.path(in: dataDirectory)
+        let temporary = path + ".tmp"
+        try? FileSystem.remove(temporary)
+        let file = try File.create(temporary, mode: 0o600)
+        try file.write(Array(data), at: 0)
+        try file.sync()
+        try FileSystem.rename(temporary, to: path)
+        try FileSystem.syncDirectory(dataDirectory)
+    }
+}
+
+/// A node-level failure with a message that says what to do.
+public struct NodeError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,69 @@
+import ClusterState
+import Foundation
+import Transport
+
+/// The application frames nodes exchange over the cluster port besides Raft messages. Each
+/// payload is a small Codable value; these are rare (joins, heartbeats, forwarded writes), so
+/// their format favours clarity.
+enum NodeFrameKind: UInt8 {
+    case joinRequest = 1
+    case joinResponse = 2
+    case heartbeat = 3
+    case forwardCommand = 4
+    case forwardResult = 5
+    case memberChange = 6
+    case heartbeatResponse = 7
+}
+
+/// A new node's request to join, sent on a join-token session.
+struct JoinRequest: Codable {
+    var nodeID: String
+    var transportID: UInt64
+    var credentialHex: String
+    var role: NodeRole
+    var advertiseAddress: String
+    var description: NodeDescription
+}
+
+/// The answer to a join: accepted with the managers to dial, or refused with a reason.
+struct JoinResponse: Codable {
+    var accepted: Bool
+    var reason: String?
+    var managerAddresses: [UInt64: String]
+}
+
+/// "I am alive" from every node to the managers, once per dispatcher period.
+struct Heartbeat: Codable {
+    var nodeID: String
+}
+
+/// A write a follower manager hands to the leader; the result comes back with the same id.
+struct ForwardCommand: Codable {
+    var requestID: UInt64
+    var command: ClusterCommand
+}
+
+/// A membership change a follower manager asks the leader to carry out.
+struct MemberChangeRequest: Codable {
+    var requestID: UInt64
+    var nodeID: String
+    var promote: Bool
+}
+
+struct ForwardResult: Codable {
+    var requestID: UInt64
+    var failure: ForwardedFailure?
+}
+
+extension ApplicationFrame {
+    init<T: Encodable>(_ kind: NodeFrameKind, _ value: T) {
+        let payload = (try? JSONEncoder().encode(value)).map(Array.init) ?? []
+        self.init(kind: kind.rawValue, payload: payload)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type) -> T? {
+        try? JSONDecoder().decode(type, from: Data(payload))
+    }
+
+    var nodeKind: NodeFrameKind? { NodeFrameKind(rawValue: kind) }
+}

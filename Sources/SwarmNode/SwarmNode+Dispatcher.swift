@@ -1,0 +1,110 @@
+import ClusterState
+import Raft
+import Transport
+
+// The dispatcher's liveness half: every node heartbeats the managers once per period; the
+// leader marks nodes ready or down and keeps Raft membership in line with the managers in the
+// cluster state (learner first, voter once caught up).
+extension SwarmNode {
+    var heartbeatGraceMillis: UInt64 { UInt64(configuration.dispatcherHeartbeatMillis) * 5 }
+
+    func dispatcherRound() {
+        guard !isStopped else { return }
+        sendHeartbeats()
+        connectToManagers()
+        guard raft?.role == .leader else { return }
+        lastHeartbeat[identity.nodeID] = Clock.monotonicMillis()
+        updateNodeStatuses()
+        reconcileRaftMembership()
+    }
+
+    private func sendHeartbeats() {
+        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID))
+        var managers = Set(identity.managerAddresses.keys)
+        for manager in state.managers { if let id = manager.managerStatus?.raftID { managers.insert(id) } }
+        for manager in managers.sorted() where manager != identity.transportID {
+            transport.send(application: frame, to: manager)
+        }
+    }
+
+    func handleHeartbeat(_ heartbeat: Heartbeat, on connection: ConnectionInfo) {
+        guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
+              member.node.id == heartbeat.nodeID else { return }
+        lastHeartbeat[heartbeat.nodeID] = Clock.monotonicMillis()
+        var addresses: [UInt64: String] = [:]
+        for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
+        let response = HeartbeatResponse(role: member.node.spec.role, managerAddresses: addresses)
+        transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
+    }
+
+    /// A worker learns the current managers, and that it was promoted.
+    func followHeartbeatResponse(_ response: HeartbeatResponse) {
+        if !response.managerAddresses.isEmpty && response.managerAddresses != identity.managerAddresses {
+            identity.managerAddresses = response.managerAddresses
+            try? identity.save(to: dataDirectory)
+            connectToManagers()
+        }
+        if response.role == .manager && raft == nil {
+            logger.info("promoted to manager: starting Raft as a learner")
+            identity.role = .manager
+            do {
+                try identity.save(to: dataDirectory)
+                try startRaft(bootstrap: nil)
+            } catch {
+                logger.error("could not start as a manager: \(error)")
+            }
+        }
+    }
+
+    private func updateNodeStatuses() {
+        let now = Clock.monotonicMillis()
+        let settled = now - leaderSinceMillis > heartbeatGraceMillis
+        for node in state.sortedNodes where !statusProposals.contains(node.id) {
+            let alive = lastHeartbeat[node.id].map { now - $0 <= heartbeatGraceMillis } ?? false
+            let wanted: NodeState?
+            if alive && node.status.state != .ready {
+                wanted = .ready
+            } else if !alive && settled && node.status.state != .down {
+                wanted = .down
+            } else {
+                wanted = nil
+            }
+            guard let wanted else { continue }
+            statusProposals.insert(node.id)
+            let message = wanted == .down ? "heartbeat failure" : nil
+            logger.info("node \(node.id.prefix(12)) is \(wanted.rawValue)")
+            propose(.setNodeStatus(id: node.id, state: wanted, message: message, at: Clock.now())) { [self] _ in
+                statusProposals.remove(node.id)
+            }
+        }
+    }
+
+    /// One membership change per round toward "the voters and learners are exactly the managers
+    /// of the cluster state": add missing ones as learners, promote caught-up learners, remove
+    /// the rest.
+    func reconcileRaftMembership() {
+        guard var current = raft, current.role == .leader else { return }
+        let desired = Set(state.managers.compactMap { $0.managerStatus?.raftID })
+        guard !desired.isEmpty else { return }
+        let conf = current.confState
+        let members = Set(conf.voters + conf.learners)
+        var change: ConfChange?
+        if let missing = desired.subtracting(members).sorted().first {
+            change = ConfChange(kind: .addLearner, nodeID: missing)
+        } else if let learner = conf.learners.first(where: { desired.contains($0) }),
+                  let progress = current.progress(of: learner), progress.match + 16 >= current.lastIndex {
+            change = ConfChange(kind: .addVoter, nodeID: learner)
+        } else if let extra = members.subtracting(desired).sorted().first {
+            change = ConfChange(kind: .removeNode, nodeID: extra)
+        }
+        guard let change else { return }
+        do {
+            try current.proposeConfChange(change)
+            raft = current
+            logger.info("membership: proposing \(change.kind) \(change.nodeID)")
+            processReady()
+        } catch {
+            logger.debug("membership change \(change.kind) \(change.nodeID) deferred: \(error)")
+        }
+    }
+}

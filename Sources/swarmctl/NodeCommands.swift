@@ -1,0 +1,86 @@
+import Glibc
+import SwarmNode
+
+/// `swarmctl init | join | run`: start a node in the foreground until SIGTERM or SIGINT.
+enum NodeCommands {
+    static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--enable-chaos"])
+        var configuration = NodeConfiguration()
+        do {
+            if let file = arguments.takeValue("--config") { try configuration.load(file: file) }
+            for key in NodeConfiguration.keys where key != "enable-chaos" {
+                if let value = arguments.takeValue("--" + key) { try configuration.set(key, value) }
+            }
+        } catch {
+            throw UsageError(message: error.message)
+        }
+        if arguments.takeSwitch("--enable-chaos") { configuration.enableChaos = true }
+        let token = arguments.takeValue("--token")
+        try arguments.finish(command: command)
+        let signals = blockTerminationSignals()
+
+        let node: SwarmNode
+        do {
+            switch command {
+            case "init":
+                try requireNoPositionals(arguments, command)
+                let (started, result) = try SwarmNode.initialize(configuration)
+                node = started
+                printInitMessage(result)
+            case "join":
+                guard let token else { throw UsageError(message: "join needs --token TOKEN: get one with 'swarmctl join-token worker' on a manager") }
+                guard arguments.positionals.count == 1 else {
+                    throw UsageError(message: "join needs exactly one MANAGER_HOST:PORT argument")
+                }
+                node = try SwarmNode.join(configuration, token: token, manager: arguments.positionals[0])
+                writeStandardOutput("This node joined a swarm as a \(node.isManager ? "manager" : "worker").\n")
+            default:
+                try requireNoPositionals(arguments, command)
+                node = try SwarmNode.run(configuration)
+            }
+        } catch let error as NodeError {
+            throw CommandFailure(message: error.message)
+        }
+        waitForTermination(signals)
+        node.stop()
+        return 0
+    }
+
+    private static func requireNoPositionals(_ arguments: CommandLineArguments, _ command: String) throws {
+        guard arguments.positionals.isEmpty else {
+            throw UsageError(message: "\(command) takes no arguments, got '\(arguments.positionals[0])'")
+        }
+    }
+
+    private static func printInitMessage(_ result: InitResult) {
+        writeStandardOutput("""
+        Swarm initialized: current node (\(result.nodeID)) is now a manager.
+
+        To add a worker to this swarm, run the following command:
+
+            swarmctl join --token \(result.workerToken) \(result.advertiseAddress)
+
+        To add a manager to this swarm, run 'swarmctl join-token manager' and follow the instructions.
+
+
+        """)
+    }
+
+    /// Blocks SIGINT and SIGTERM in every thread (call before any thread starts) so the main
+    /// thread can wait for them with sigwait.
+    private static func blockTerminationSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return set
+    }
+
+    private static func waitForTermination(_ signals: sigset_t) {
+        var set = signals
+        var received: Int32 = 0
+        sigwait(&set, &received)
+        writeStandardError("swarmctl: received signal \(received), stopping\n")
+    }
+}
