@@ -7,12 +7,15 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     /// A node joined with a valid token; it proves `credential` on later connections made
     /// under its transport identity `transportID`.
     case addNode(node: Node, transportID: UInt64, credential: [UInt8])
+    /// A spec update; a role change also sets or clears the Raft membership record, which the
+    /// leader then carries out as a Raft membership change.
     case updateNodeSpec(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp)
     /// Liveness seen by the leader's dispatcher (no version check: the leader is the only writer).
     case setNodeStatus(id: String, state: NodeState, message: String?, at: Timestamp)
     /// Role change bookkeeping after the Raft membership change committed.
     case setManagerStatus(id: String, managerStatus: ManagerStatus?, at: Timestamp)
-    case removeNode(id: String, at: Timestamp)
+    /// Removes a node; a manager must be demoted first, a live node needs `force`.
+    case removeNode(id: String, force: Bool, at: Timestamp)
     case rotateJoinToken(role: NodeRole, secret: String, token: String, at: Timestamp)
     case updateClusterSpec(version: ObjectVersion, spec: ClusterSpec, at: Timestamp)
 }

@@ -68,6 +68,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case let .updateNodeSpec(id, expected, spec, at):
             var node = try existingNode(id)
             try check(expected, against: node.version, kind: "node", id: id)
+            try changeRole(of: &node, to: spec.role)
             node.spec = spec
             touch(&node, version, at)
         case let .setNodeStatus(id, state, message, at):
@@ -80,8 +81,14 @@ public struct ClusterState: Codable, Sendable, Equatable {
             node.managerStatus = managerStatus
             node.spec.role = managerStatus == nil ? .worker : .manager
             touch(&node, version, at)
-        case let .removeNode(id, _):
-            _ = try existingNode(id)
+        case let .removeNode(id, force, _):
+            let node = try existingNode(id)
+            guard node.spec.role == .worker else {
+                throw ClusterError.invalid("node \(id) is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal")
+            }
+            guard force || node.status.state == .down else {
+                throw ClusterError.invalid("node \(id) is not down and can't be removed: stop it first or use --force")
+            }
             nodes[id] = nil
             if let members = secrets?.members { secrets?.members = members.filter { $0.value.nodeID != id } }
         case let .rotateJoinToken(role, secret, token, at):
@@ -102,6 +109,22 @@ public struct ClusterState: Codable, Sendable, Equatable {
             cluster!.spec = spec
             cluster!.version = version
             cluster!.updatedAt = at
+        }
+    }
+
+    /// Promotion records the node's Raft identity; demotion clears it (never the last manager).
+    private func changeRole(of node: inout Node, to role: NodeRole) throws {
+        guard role != node.spec.role else { return }
+        if role == .manager {
+            guard let transportID = transportID(ofNode: node.id) else {
+                throw ClusterError.invalid("node \(node.id) has no transport identity")
+            }
+            node.managerStatus = ManagerStatus(raftID: transportID, addr: node.status.addr)
+        } else {
+            guard managers.contains(where: { $0.id != node.id }) else {
+                throw ClusterError.invalid("attempting to demote the last manager of the swarm")
+            }
+            node.managerStatus = nil
         }
     }
 

@@ -33,7 +33,8 @@ extension SwarmNode {
         lastHeartbeat[heartbeat.nodeID] = Clock.monotonicMillis()
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
-        let response = HeartbeatResponse(role: member.node.spec.role, managerAddresses: addresses)
+        let raftMember = raft!.confState.contains(connection.remoteNodeID)
+        let response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses)
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
     }
 
@@ -43,6 +44,9 @@ extension SwarmNode {
             identity.managerAddresses = response.managerAddresses
             try? identity.save(to: dataDirectory)
             connectToManagers()
+        }
+        if response.role == .worker && !response.raftMember && raft != nil {
+            stepDownToWorker()
         }
         if response.role == .manager && raft == nil {
             logger.info("promoted to manager: starting Raft as a learner")
@@ -54,6 +58,25 @@ extension SwarmNode {
                 logger.error("could not start as a manager: \(error)")
             }
         }
+    }
+
+    /// After a demotion has left the Raft membership: stop Raft and keep running as a worker.
+    func stepDownToWorker() {
+        guard raft != nil else { return }
+        logger.info("demoted: left the Raft membership, continuing as a worker")
+        failAllPending(.notManager)
+        raft = nil
+        storage = nil
+        identity.role = .worker
+        try? identity.save(to: dataDirectory)
+    }
+
+    /// A manager that applied its own demotion and its removal from Raft becomes a worker.
+    func followOwnRole() {
+        guard let current = raft, current.appliedIndex > 0,
+              state.nodes[identity.nodeID]?.spec.role == .worker,
+              !current.confState.contains(identity.transportID) else { return }
+        stepDownToWorker()
     }
 
     private func updateNodeStatuses() {

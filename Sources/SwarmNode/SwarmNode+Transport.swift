@@ -6,6 +6,8 @@ import Transport
 /// managers to dial, so workers follow promotions and manager changes.
 struct HeartbeatResponse: Codable {
     var role: NodeRole?
+    /// Whether the answering manager counts the node in the Raft membership.
+    var raftMember: Bool
     var managerAddresses: [UInt64: String]
 }
 

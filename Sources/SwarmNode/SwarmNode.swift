@@ -182,6 +182,7 @@ public final class SwarmNode: @unchecked Sendable {
             serveWaitingReads()
             maybeTakeSnapshot()
         }
+        followOwnRole()
     }
 
     private func fatalStop() {
