@@ -1,1 +1,0 @@
-// API: see ARCHITECTURE.md

@@ -1,0 +1,488 @@
+import Glibc
+import Platform
+
+/// Settings of an `HTTPServer`. Every limit is explicit so one client cannot hold memory or a
+/// connection slot forever.
+public struct HTTPServerConfiguration: Sendable {
+    public var limits = HTTPLimits()
+    /// A kept-alive connection with no request in progress is closed after this long.
+    public var idleTimeoutMillis = 120_000
+    /// A request must arrive completely (head and body) within this long of its first byte;
+    /// otherwise 408 and close (slowloris protection).
+    public var requestTimeoutMillis = 30_000
+    /// After an error response the server stops writing and discards input for at most this
+    /// long before closing, so the client reads the error instead of a reset.
+    public var lingerMillis = 2_000
+    public var maxConnections = 1_024
+    /// Called on the loop thread with one line per notable event (accept failures, bad requests).
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// Answers one request, now or later, on the loop thread.
+///
+/// It exists so a handler can return at once and answer when Raft has committed (or the leader
+/// has replied), without holding the connection object or knowing about framing and keep-alive.
+public final class HTTPResponder {
+    private weak var connection: HTTPServerConnection?
+    private let sequence: UInt64
+    /// The request's method (`HEAD` responses carry no body).
+    public let method: String
+    public private(set) var hasResponded = false
+
+    init(connection: HTTPServerConnection, sequence: UInt64, method: String) {
+        self.connection = connection
+        self.sequence = sequence
+        self.method = method
+    }
+
+    /// False once the client has gone away (the answer would be dropped).
+    public var isConnectionOpen: Bool { connection?.isOpen(for: sequence) ?? false }
+
+    /// Sends `response`. Only the first call counts; later ones return false.
+    @discardableResult
+    public func respond(_ response: HTTPResponse) -> Bool {
+        guard !hasResponded else { return false }
+        hasResponded = true
+        guard let connection, connection.isOpen(for: sequence) else { return false }
+        connection.send(response, sequence: sequence)
+        return true
+    }
+
+    /// Starts a streamed (chunked) response, for logs; nil if the client has gone away or a
+    /// response was already sent.
+    public func startStream(status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponseStream? {
+        guard !hasResponded else { return nil }
+        hasResponded = true
+        guard let connection, connection.isOpen(for: sequence) else { return nil }
+        return connection.startStream(status: status, headers: headers, sequence: sequence)
+    }
+}
+
+/// A response body sent piece by piece (chunked for HTTP/1.1, until-close for HTTP/1.0).
+///
+/// It exists for `service logs --follow`: the body has no known length and may never end, so the
+/// producer writes as data appears, watches `pendingWriteBytes` to avoid buffering without bound,
+/// and learns through `onClose` that the client left. Loop-confined.
+public final class HTTPResponseStream {
+    private weak var connection: HTTPServerConnection?
+    private let sequence: UInt64
+    private let chunked: Bool
+    private let bodyAllowed: Bool
+    public private(set) var isFinished = false
+    /// The client went away (or the server stopped) before `finish()`; called at most once.
+    public var onClose: () -> Void = {}
+    /// Everything written so far has been handed to the kernel.
+    public var onDrained: () -> Void = {}
+
+    init(connection: HTTPServerConnection, sequence: UInt64, chunked: Bool, bodyAllowed: Bool) {
+        self.connection = connection
+        self.sequence = sequence
+        self.chunked = chunked
+        self.bodyAllowed = bodyAllowed
+    }
+
+    public var isOpen: Bool { !isFinished && (connection?.isOpen(for: sequence) ?? false) }
+
+    /// Bytes accepted but not yet written to the socket.
+    public var pendingWriteBytes: Int { connection?.pendingWriteBytes ?? 0 }
+
+    /// Sends `bytes` as one chunk (an empty write sends nothing).
+    public func write(_ bytes: [UInt8]) {
+        guard isOpen, bodyAllowed, !bytes.isEmpty, let connection else { return }
+        if chunked {
+            connection.write(Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10])
+        } else {
+            connection.write(bytes)
+        }
+    }
+
+    /// Ends the body; the connection is then reused or closed as the request asked.
+    public func finish() {
+        guard isOpen, let connection else { return }
+        isFinished = true
+        if chunked && bodyAllowed { connection.write(Array("0\r\n\r\n".utf8)) }
+        connection.finishStream(sequence: sequence, forceClose: !chunked)
+    }
+
+    func connectionClosed() {
+        guard !isFinished else { return }
+        isFinished = true
+        let callback = onClose
+        onClose = {}
+        onDrained = {}
+        callback()
+    }
+}
+
+/// An HTTP/1.1 server on an `EventLoop`: keep-alive, pipelining, limits, timeouts, asynchronous
+/// and streamed responses.
+///
+/// It exists so the node serves the Docker API (and later logs) from its single loop thread
+/// without a thread per client, and so malformed or hostile clients get a 400/408/413/431 and a
+/// close instead of a crash or a hang. Create, use and stop it on the loop thread; `address` is
+/// immutable and may be read anywhere, hence `@unchecked Sendable`.
+public final class HTTPServer: @unchecked Sendable {
+    /// Receives each complete request; answer through the responder, now or later.
+    public typealias Handler = (HTTPRequest, HTTPResponder) -> Void
+
+    /// The bound address (with the real port when listening on port 0).
+    public let address: SocketAddress
+    public let loop: EventLoop
+    let configuration: HTTPServerConfiguration
+    let handler: Handler
+    private var listener: Socket?
+    private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private var sweepTimer: TimerHandle?
+
+    /// Listens on `address` (a stale unix socket file is replaced). Call on the loop thread.
+    public init(loop: EventLoop, address: SocketAddress, configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+                handler: @escaping Handler) throws {
+        precondition(loop.inEventLoop, "HTTPServer must be created on its loop thread")
+        let socket = try Socket.listen(on: address)
+        self.loop = loop
+        self.address = socket.address
+        self.configuration = configuration
+        self.handler = handler
+        listener = socket
+        try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in self?.acceptPending() }
+        let period = max(5, min(1_000, min(configuration.idleTimeoutMillis, configuration.requestTimeoutMillis, configuration.lingerMillis) / 4))
+        sweepTimer = loop.scheduleRepeating(everyMillis: period) { [weak self] in self?.sweep() }
+    }
+
+    /// Open client connections.
+    public var connectionCount: Int {
+        precondition(loop.inEventLoop, "HTTPServer.connectionCount off the loop thread")
+        return connections.count
+    }
+
+    /// Closes the listener and every connection (unanswered requests are dropped). Idempotent.
+    public func stop() {
+        precondition(loop.inEventLoop, "HTTPServer.stop off the loop thread")
+        if let listener {
+            loop.unregister(fd: listener.descriptor)
+            listener.close()
+            if case let .unix(path) = address { unlink(path) }
+        }
+        listener = nil
+        if let sweepTimer { loop.cancel(sweepTimer) }
+        sweepTimer = nil
+        for connection in Array(connections.values) { connection.close(reason: "server stopped") }
+        connections.removeAll()
+    }
+
+    private func acceptPending() {
+        guard let listener else { return }
+        for _ in 0..<64 {
+            let accepted: Socket?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                configuration.log("http: accept on \(address) failed: \(error)")
+                return pauseAccepting()
+            }
+            guard let socket = accepted else { return }
+            adopt(socket)
+        }
+    }
+
+    /// Out of descriptors: stop polling the listener for a moment instead of spinning.
+    private func pauseAccepting() {
+        guard let listener else { return }
+        try? loop.modify(fd: listener.descriptor, readable: false, writable: false)
+        loop.schedule(afterMillis: 100) { [weak self] in
+            guard let self, let listener = self.listener else { return }
+            try? self.loop.modify(fd: listener.descriptor, readable: true, writable: false)
+        }
+    }
+
+    private func adopt(_ socket: Socket) {
+        guard connections.count < configuration.maxConnections else {
+            configuration.log("http: refusing a connection on \(address): \(connections.count) open (the limit)")
+            return socket.close()
+        }
+        do {
+            let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false)
+            let connection = HTTPServerConnection(server: self, connection: buffered)
+            connections[ObjectIdentifier(connection)] = connection
+        } catch {
+            configuration.log("http: cannot register a connection on \(address): \(error)")
+        }
+    }
+
+    func forget(_ connection: HTTPServerConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    private func sweep() {
+        let now = monotonicNanoseconds()
+        for connection in Array(connections.values) { connection.checkDeadline(now: now) }
+    }
+}
+
+/// One client connection of an `HTTPServer`: parses requests, hands them out one at a time, and
+/// writes responses in order.
+final class HTTPServerConnection {
+    private enum Phase {
+        /// Waiting for (the rest of) a request.
+        case reading
+        /// A handler owns request `sequence`; later pipelined bytes wait in the parser.
+        case handling
+        case streaming(HTTPResponseStream)
+        /// Error answered: write side shut, input discarded until the peer closes or time runs out.
+        case lingering
+        case closed
+    }
+
+    private unowned let server: HTTPServer
+    private let connection: BufferedConnection
+    private var parser: HTTPRequestParser
+    private var phase = Phase.reading
+    private var sequence: UInt64 = 0
+    private var keepAlive = true
+    private var closeWhenDrained = false
+    private var deadline: UInt64 = 0
+    private var requestStarted = false
+    private var lingerDiscarded = 0
+    private var parsing = false
+    private var needsParse = false
+    /// HEAD responses carry headers only.
+    private var currentIsHead = false
+    private var currentMinorVersion = 1
+
+    init(server: HTTPServer, connection: BufferedConnection) {
+        self.server = server
+        self.connection = connection
+        parser = HTTPRequestParser(limits: server.configuration.limits)
+        connection.onData = { [unowned self] bytes in self.received(bytes) }
+        connection.onDrained = { [unowned self] in self.drained() }
+        connection.onClose = { [unowned self] reason in self.closed(reason) }
+        armIdleDeadline()
+    }
+
+    var pendingWriteBytes: Int { connection.pendingWriteBytes }
+
+    func isOpen(for sequence: UInt64) -> Bool {
+        guard sequence == self.sequence else { return false }
+        switch phase {
+        case .handling, .streaming: return true
+        default: return false
+        }
+    }
+
+    func close(reason: String) {
+        connection.close(reason: reason)
+    }
+
+    // MARK: Input
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .lingering:
+            lingerDiscarded += bytes.count
+            if lingerDiscarded > 1 << 20 { connection.close(reason: "discarded 1 MiB after an error") }
+        case .closed:
+            return
+        case .handling, .streaming:
+            parser.append(bytes)
+            let cap = server.configuration.limits.maxHeadBytes + server.configuration.limits.maxBodyBytes
+            if parser.bufferedBytes > cap { connection.close(reason: "client pipelined more than \(cap) bytes") }
+        case .reading:
+            parser.append(bytes)
+            parseNext()
+        }
+    }
+
+    /// Parses and dispatches pipelined requests iteratively: a handler that answers at once
+    /// re-enters here through `finishResponse`, which only sets `needsParse`, so a long
+    /// pipeline cannot grow the stack.
+    private func parseNext() {
+        if parsing {
+            needsParse = true
+            return
+        }
+        parsing = true
+        defer { parsing = false }
+        repeat {
+            needsParse = false
+            guard case .reading = phase else { return }
+            parseOnce()
+        } while needsParse
+    }
+
+    /// Takes the next complete request from the parser, if any, and hands it to the handler.
+    private func parseOnce() {
+        let request: HTTPRequest?
+        do {
+            request = try parser.next()
+        } catch {
+            return fail(error)
+        }
+        guard let request else {
+            if parser.takeContinueRequest() { write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+            return noteProgress()
+        }
+        dispatch(request)
+    }
+
+    private func noteProgress() {
+        if parser.hasPartialRequest && !requestStarted {
+            requestStarted = true
+            deadline = monotonicNanoseconds() + UInt64(server.configuration.requestTimeoutMillis) * 1_000_000
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        sequence += 1
+        phase = .handling
+        requestStarted = false
+        keepAlive = request.keepAlive
+        currentIsHead = request.method == "HEAD"
+        currentMinorVersion = request.minorVersion
+        let responder = HTTPResponder(connection: self, sequence: sequence, method: request.method)
+        server.handler(request, responder)
+    }
+
+    private func fail(_ error: HTTPParseError) {
+        server.configuration.log("http: bad request from \(connection.socket.address): \(error.message)")
+        beginErrorResponse()
+        send(.error(error.status, error.message), sequence: sequence, linger: true)
+    }
+
+    /// Takes over the connection for an error answer that ends it.
+    private func beginErrorResponse() {
+        sequence += 1
+        phase = .handling
+        keepAlive = false
+        currentIsHead = false
+    }
+
+    // MARK: Output
+
+    func write(_ bytes: [UInt8]) {
+        guard connection.state == .open else { return }
+        connection.enqueue(bytes)
+        connection.flush()
+    }
+
+    func send(_ response: HTTPResponse, sequence: UInt64, linger: Bool = false) {
+        guard isOpen(for: sequence) else { return }
+        let bodyAllowed = !HTTPStatus.forbidsBody(response.status)
+        let head = HTTPWire.responseHead(status: response.status, headers: response.headers,
+                                         contentLength: bodyAllowed ? response.body.count : nil, chunked: false, close: !keepAlive)
+        write(head + (bodyAllowed && !currentIsHead ? response.body : []))
+        finishResponse(linger: linger)
+    }
+
+    func startStream(status: Int, headers: HTTPHeaders, sequence: UInt64) -> HTTPResponseStream? {
+        guard isOpen(for: sequence) else { return nil }
+        let chunked = currentMinorVersion >= 1
+        if !chunked { keepAlive = false }
+        let bodyAllowed = !HTTPStatus.forbidsBody(status) && !currentIsHead
+        let stream = HTTPResponseStream(connection: self, sequence: sequence, chunked: chunked, bodyAllowed: bodyAllowed)
+        write(HTTPWire.responseHead(status: status, headers: headers, contentLength: nil, chunked: chunked, close: !keepAlive))
+        phase = .streaming(stream)
+        return stream
+    }
+
+    func finishStream(sequence: UInt64, forceClose: Bool) {
+        guard isOpen(for: sequence) else { return }
+        if forceClose { keepAlive = false }
+        finishResponse(linger: false)
+    }
+
+
+    private func finishResponse(linger: Bool) {
+        guard connection.state == .open else { return }
+        if linger {
+            phase = .lingering
+            closeWhenDrained = true
+            deadline = monotonicNanoseconds() + UInt64(server.configuration.lingerMillis) * 1_000_000
+        } else if !keepAlive {
+            phase = .closed
+            closeWhenDrained = true
+        } else {
+            phase = .reading
+            armIdleDeadline()
+            parseNext()
+            return
+        }
+        if connection.pendingWriteBytes == 0 { drained() }
+    }
+
+    private func drained() {
+        if case let .streaming(stream) = phase { stream.onDrained() }
+        guard closeWhenDrained else { return }
+        closeWhenDrained = false
+        if case .lingering = phase {
+            connection.socket.shutdownWrite()
+        } else {
+            connection.close(reason: "response sent; the client asked to close")
+        }
+    }
+
+    private func armIdleDeadline() {
+        requestStarted = false
+        deadline = monotonicNanoseconds() + UInt64(server.configuration.idleTimeoutMillis) * 1_000_000
+        noteProgress()
+    }
+
+    // MARK: Timeouts and closing
+
+    func checkDeadline(now: UInt64) {
+        guard now >= deadline else { return }
+        switch phase {
+        case .reading where requestStarted:
+            beginErrorResponse()
+            send(.error(408, "the request did not arrive within \(server.configuration.requestTimeoutMillis) ms"), sequence: sequence, linger: true)
+        case .reading:
+            connection.close(reason: "idle for \(server.configuration.idleTimeoutMillis) ms")
+        case .lingering:
+            connection.close(reason: "linger time after an error response is over")
+        case .handling, .streaming, .closed:
+            return
+        }
+    }
+
+    private func closed(_ reason: String) {
+        let previous = phase
+        phase = .closed
+        server.forget(self)
+        if case let .streaming(stream) = previous { stream.connectionClosed() }
+    }
+}
+
+/// Serialisation of response heads, shared by the server and tests.
+enum HTTPWire {
+    /// Headers that framing owns; a handler's values for them are dropped.
+    private static let framingHeaders = ["content-length", "transfer-encoding", "connection"]
+
+    static func responseHead(status: Int, headers: HTTPHeaders, contentLength: Int?, chunked: Bool, close: Bool) -> [UInt8] {
+        var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\n"
+        for (name, value) in headers where !framingHeaders.contains(name.lowercased()) {
+            text += "\(name): \(value)\r\n"
+        }
+        if !headers.contains("Date") { text += "Date: \(HTTPDate.now())\r\n" }
+        if let contentLength { text += "Content-Length: \(contentLength)\r\n" }
+        if chunked { text += "Transfer-Encoding: chunked\r\n" }
+        if close { text += "Connection: close\r\n" }
+        return Array((text + "\r\n").utf8)
+    }
+}
+
+/// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`) for the Date header.
+enum HTTPDate {
+    static func now() -> String { format(secondsSinceEpoch: time(nil)) }
+
+    static func format(secondsSinceEpoch: Int) -> String {
+        var seconds = time_t(secondsSinceEpoch)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
