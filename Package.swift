@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "Platform", "Crypto", "Wire"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState"]),
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),

@@ -50,6 +50,13 @@ struct CommandLineArguments {
         return value
     }
 
+    /// Every value of a repeatable flag, in order.
+    mutating func takeValues(_ name: String) -> [String] {
+        let values = flags.filter { $0.name == name }.compactMap(\.value)
+        flags.removeAll { $0.name == name }
+        return values
+    }
+
     mutating func takeInt(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
         guard let text = takeValue(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {

@@ -22,6 +22,8 @@ struct Swarmctl {
                 } else {
                     exit(try NodeCommands.run(command, arguments))
                 }
+            case "info", "join-token", "leave", "node":
+                exit(try ClientCommands.run(command, arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
