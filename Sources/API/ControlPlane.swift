@@ -1,0 +1,195 @@
+import ClusterState
+
+/// What the Docker API routes need from the node, implemented by the node shell (`SwarmNode`).
+///
+/// It exists so the routes stay a thin translation between HTTP and the replicated state, testable
+/// with a fake, while the shell owns Raft, forwarding to the leader and membership changes. Every
+/// requirement is called on the node's loop thread and every completion must be called on it too,
+/// exactly once, possibly later (after a commit or a forwarded reply).
+public protocol ControlPlane: AnyObject {
+    /// Facts about this node, read without consensus (cheap; called once per request).
+    var localNode: LocalNodeInfo { get }
+
+    /// A linearizable read of the cluster state plus the reader's live view of Raft. Fails fast
+    /// with `APIError.noQuorum` (503) when no leader can confirm it, `.notManager` on a worker.
+    func readState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void)
+
+    /// Proposes `command` (forwarded to the leader if needed) and completes once it is committed
+    /// and applied, with the apply result (a refused command maps through `APIError(_:)`).
+    func propose(_ command: ClusterCommand, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// A node spec update; a role change is a promotion or demotion, which the shell carries out
+    /// as a Raft membership change. The default proposes `.updateNodeSpec`.
+    func updateNode(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp,
+                    _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// Removes a node (`docker node rm`); managers must be demoted first. The default proposes
+    /// `.removeNode`.
+    func removeNode(id: String, force: Bool, at: Timestamp, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// A fresh join secret and the token embedding it, for `rotate*Token` (proposed by the route).
+    func newJoinToken(role: NodeRole) -> (secret: String, token: String)
+
+    /// Leaves the swarm (`docker swarm leave`). Refuses a manager without `force` with
+    /// `APIError.leaveManager`. Completes before the node shuts its API down.
+    func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void)
+}
+
+extension ControlPlane {
+    public func updateNode(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp,
+                           _ done: @escaping (Result<Void, APIError>) -> Void) {
+        propose(.updateNodeSpec(id: id, version: version, spec: spec, at: at), done)
+    }
+
+    public func removeNode(id: String, force: Bool, at: Timestamp, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        propose(.removeNode(id: id, force: force, at: at), done)
+    }
+}
+
+/// This node as it knows itself, without asking the cluster.
+///
+/// It exists because `/info` and `/_ping` must answer on workers and on managers without quorum,
+/// where no linearizable read is possible.
+public struct LocalNodeInfo: Sendable, Equatable {
+    public var nodeID: String
+    /// The role in the last applied state.
+    public var role: NodeRole
+    /// The advertised IP (Docker's `Swarm.NodeAddr`).
+    public var addr: String
+    /// Hostname, platform, resources, engine version (for `/info`).
+    public var description: NodeDescription
+    /// Raft progress; nil on workers.
+    public var raft: RaftStatus?
+    /// Managers this node knows of (Docker's `RemoteManagers`), used when the state is unreadable.
+    public var knownManagers: [RemoteManager]
+
+    public init(nodeID: String, role: NodeRole, addr: String, description: NodeDescription, raft: RaftStatus? = nil,
+                knownManagers: [RemoteManager] = []) {
+        self.nodeID = nodeID
+        self.role = role
+        self.addr = addr
+        self.description = description
+        self.raft = raft
+        self.knownManagers = knownManagers
+    }
+
+    public var isManager: Bool { role == .manager }
+}
+
+/// A manager's Raft progress as this node sees it (our extra `Swarm.Raft` object in `/info`).
+public struct RaftStatus: Codable, Sendable, Equatable {
+    public var raftID: UInt64
+    /// 0 when no leader is known.
+    public var leader: UInt64
+    public var leaderNodeID: String
+    public var term: UInt64
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+
+    public init(raftID: UInt64, leader: UInt64, leaderNodeID: String, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64) {
+        self.raftID = raftID
+        self.leader = leader
+        self.leaderNodeID = leaderNodeID
+        self.term = term
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case raftID = "RaftID", leader = "Leader", leaderNodeID = "LeaderNodeID", term = "Term"
+        case commitIndex = "CommitIndex", appliedIndex = "AppliedIndex"
+    }
+}
+
+/// Docker's `{NodeID, Addr}` entry of `Swarm.RemoteManagers`.
+public struct RemoteManager: Codable, Sendable, Equatable {
+    public var nodeID: String
+    public var addr: String
+
+    public init(nodeID: String, addr: String) {
+        self.nodeID = nodeID
+        self.addr = addr
+    }
+
+    enum CodingKeys: String, CodingKey { case nodeID = "NodeID", addr = "Addr" }
+}
+
+/// A linearizable snapshot of the cluster state with the reader's live Raft view.
+///
+/// It exists because `ManagerStatus.Leader` and `Reachability` are not replicated facts: the
+/// reading manager fills them in from its own Raft progress when it answers.
+public struct ClusterStateView: Sendable, Equatable {
+    public var state: ClusterState
+    /// Raft id of the current leader, nil if none is known.
+    public var leaderRaftID: UInt64?
+    /// Raft ids of managers the reader has heard from recently (itself included).
+    public var reachableRaftIDs: Set<UInt64>
+
+    public init(state: ClusterState, leaderRaftID: UInt64?, reachableRaftIDs: Set<UInt64>) {
+        self.state = state
+        self.leaderRaftID = leaderRaftID
+        self.reachableRaftIDs = reachableRaftIDs
+    }
+
+    /// `node` with `ManagerStatus.Leader` (true or absent, as dockerd) and `Reachability` set.
+    public func presented(_ node: Node) -> Node {
+        guard var status = node.managerStatus else { return node }
+        status.leader = status.raftID == leaderRaftID ? true : nil
+        status.reachability = reachableRaftIDs.contains(status.raftID) ? "reachable" : "unreachable"
+        var copy = node
+        copy.managerStatus = status
+        return copy
+    }
+
+    /// Every node, ordered by id, as `presented`.
+    public var presentedNodes: [Node] { state.sortedNodes.map(presented) }
+}
+
+/// An API failure: the HTTP status and Docker's message.
+///
+/// It exists so every layer (routes, the node shell, the Raft forwarding path) reports failures
+/// with the status and wording dockerd uses, which the docker CLI and SDK branch on.
+public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+
+    public init(status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public var description: String { "\(status): \(message)" }
+
+    /// The JSON error response `{"message": ...}`.
+    public var response: HTTPResponse { .error(status, message) }
+
+    public static let notManager = APIError(status: 503,
+        "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.")
+    public static let alreadyInSwarm = APIError(status: 503,
+        "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.")
+    public static let noQuorum = APIError(status: 503,
+        "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.")
+    public static let leaveManager = APIError(status: 503,
+        "You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ")
+    /// dockerd 20.10 answers a stale `?version=` with 500 and this text.
+    public static let outOfSequence = APIError(status: 500, "rpc error: code = Unknown desc = update out of sequence")
+    public static let pageNotFound = APIError(status: 404, "page not found")
+
+    public static func badRequest(_ message: String) -> APIError { APIError(status: 400, message) }
+    public static func notFound(kind: String, id: String) -> APIError { APIError(status: 404, "\(kind) \(id) not found") }
+    public static func failedPrecondition(_ message: String) -> APIError {
+        APIError(status: 400, "rpc error: code = FailedPrecondition desc = \(message)")
+    }
+    public static func internalError(_ message: String) -> APIError { APIError(status: 500, message) }
+
+    /// dockerd's status and wording for a refused cluster command.
+    public init(_ error: ClusterError) {
+        switch error {
+        case let .notFound(kind, id): self = .notFound(kind: kind, id: id)
+        case let .conflict(message): self = APIError(status: 409, message)
+        case .staleVersion: self = .outOfSequence
+        case let .invalid(message): self = .failedPrecondition(message)
+        case .notInitialized: self = .notManager
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ClusterState
+
+/// The swarm and node routes. Each reads or proposes through the control plane and answers once.
+extension DockerAPI {
+    // MARK: Swarm
+
+    func inspectSwarm(_ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            guard let cluster = view.state.cluster else { return reply(APIError.notManager.response) }
+            reply(json(200, ClusterInfo(cluster: cluster, includeJoinTokens: true)))
+        }
+    }
+
+    /// `POST /swarm/update?version=N&rotateWorkerToken=&rotateManagerToken=` with a ClusterSpec.
+    /// Zero Raft ticks or heartbeat period mean "unchanged", as at `swarm init`.
+    func updateSwarm(_ request: HTTPRequest, _ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        let version: ObjectVersion
+        let submitted: ClusterSpec
+        switch (Self.objectVersion(request, kind: "swarm"), Self.decodeBody(ClusterSpec.self, request)) {
+        case let (.failure(error), _), let (_, .failure(error)): return reply(error.response)
+        case let (.success(parsed), .success(spec)): (version, submitted) = (parsed, spec)
+        }
+        let rotations = [NodeRole.worker, .manager].filter { request.query.bool($0 == .worker ? "rotateWorkerToken" : "rotateManagerToken") }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            guard let current = view.state.cluster?.spec else { return reply(APIError.notManager.response) }
+            let spec = Self.merging(submitted, over: current)
+            if let problem = Self.validate(spec) { return reply(APIError(status: 400, "rpc error: code = InvalidArgument desc = \(problem)").response) }
+            controlPlane.propose(.updateClusterSpec(version: version, spec: spec, at: now())) { [weak self] result in
+                guard let self else { return }
+                guard case .success = result else { return Self.emptyReply(reply)(result) }
+                rotate(rotations, controlPlane, Self.emptyReply(reply))
+            }
+        }
+    }
+
+    static func merging(_ submitted: ClusterSpec, over current: ClusterSpec) -> ClusterSpec {
+        var spec = submitted
+        if spec.name.isEmpty { spec.name = current.name }
+        if spec.raft.electionTick == 0 { spec.raft.electionTick = current.raft.electionTick }
+        if spec.raft.heartbeatTick == 0 { spec.raft.heartbeatTick = current.raft.heartbeatTick }
+        if spec.raft.snapshotInterval == 0 { spec.raft.snapshotInterval = current.raft.snapshotInterval }
+        if spec.dispatcher.heartbeatPeriod == 0 { spec.dispatcher.heartbeatPeriod = current.dispatcher.heartbeatPeriod }
+        return spec
+    }
+
+    static func validate(_ spec: ClusterSpec) -> String? {
+        if spec.raft.heartbeatTick < 1 { return "heartbeat tick must be at least 1" }
+        if spec.raft.electionTick <= spec.raft.heartbeatTick { return "election tick must be greater than heartbeat tick" }
+        if spec.dispatcher.heartbeatPeriod < 0 { return "heartbeat period must not be negative" }
+        if spec.orchestration.taskHistoryRetentionLimit < 0 { return "task history retention limit must not be negative" }
+        return nil
+    }
+
+    /// Proposes one token rotation after another, then completes.
+    private func rotate(_ roles: [NodeRole], _ controlPlane: any ControlPlane, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        guard let role = roles.first else { return done(.success(())) }
+        let (secret, token) = controlPlane.newJoinToken(role: role)
+        controlPlane.propose(.rotateJoinToken(role: role, secret: secret, token: token, at: now())) { [weak self] result in
+            guard let self, case .success = result else { return done(result) }
+            rotate(Array(roles.dropFirst()), controlPlane, done)
+        }
+    }
+
+    /// `POST /swarm/leave?force=bool`; allowed on workers too.
+    func leaveSwarm(_ request: HTTPRequest, _ reply: @escaping Reply) {
+        guard let controlPlane = anyNode(reply) else { return }
+        controlPlane.leave(force: request.query.bool("force"), Self.emptyReply(reply))
+    }
+
+    // MARK: Nodes
+
+    func listNodes(_ request: HTTPRequest, _ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        let filter: NodeFilter
+        switch NodeFilter.parse(request.query["filters"]) {
+        case let .failure(error): return reply(error.response)
+        case let .success(parsed): filter = parsed
+        }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            reply(json(200, view.presentedNodes.filter(filter.matches)))
+        }
+    }
+
+    func inspectNode(_ reference: String, _ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            switch view.state.findNode(reference) {
+            case let .success(node): reply(json(200, view.presented(node)))
+            case let .failure(error): reply(APIError(error).response)
+            }
+        }
+    }
+
+    /// `POST /nodes/{ref}/update?version=N` with a NodeSpec; a role change promotes or demotes.
+    func updateNode(_ reference: String, _ request: HTTPRequest, _ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        let version: ObjectVersion
+        let spec: NodeSpec
+        switch (Self.objectVersion(request, kind: "node"), Self.decodeBody(NodeSpec.self, request)) {
+        case let (.failure(error), _), let (_, .failure(error)): return reply(error.response)
+        case let (.success(parsed), .success(decoded)): (version, spec) = (parsed, decoded)
+        }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            switch view.state.findNode(reference) {
+            case let .failure(error): reply(APIError(error).response)
+            case let .success(node): controlPlane.updateNode(id: node.id, version: version, spec: spec, at: now(), Self.emptyReply(reply))
+            }
+        }
+    }
+
+    /// `DELETE /nodes/{ref}?force=bool`.
+    func removeNode(_ reference: String, _ request: HTTPRequest, _ reply: @escaping Reply) {
+        guard let controlPlane = manager(reply) else { return }
+        let force = request.query.bool("force")
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            switch view.state.findNode(reference) {
+            case let .failure(error): reply(APIError(error).response)
+            case let .success(node): controlPlane.removeNode(id: node.id, force: force, at: now(), Self.emptyReply(reply))
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import ClusterState
+import Foundation
+
+/// The Docker Engine API (swarm subset, v1.41) on top of a `ControlPlane`.
+///
+/// It exists so the real docker CLI and docker-py can drive a swarmctl cluster: it negotiates the
+/// version prefix, decodes requests leniently like dockerd, encodes Docker's JSON shapes, and maps
+/// failures to dockerd's statuses and messages. It holds no cluster state of its own.
+/// Loop-confined: call `handle` on the node's loop thread; completions arrive there.
+public final class DockerAPI {
+    /// Answers a request; called exactly once.
+    public typealias Reply = (HTTPResponse) -> Void
+
+    private weak var controlPlane: (any ControlPlane)?
+    let identity: ServerIdentity
+    let now: () -> Timestamp
+
+    /// `now` stamps the commands the routes propose (the pure state never reads a clock).
+    public init(controlPlane: any ControlPlane, identity: ServerIdentity, now: @escaping () -> Timestamp) {
+        self.controlPlane = controlPlane
+        self.identity = identity
+        self.now = now
+    }
+
+    /// The `HTTPServer` handler.
+    public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        handle(request) { responder.respond($0) }
+    }
+
+    /// Answers `request` through `reply`, now or after the control plane completes.
+    public func handle(_ request: HTTPRequest, reply: @escaping Reply) {
+        let decorated: Reply = { [identity] response in reply(Self.withStandardHeaders(response, identity)) }
+        switch negotiate(request.path) {
+        case let .refused(response): decorated(response)
+        case let .path(path): route(request, segments: path.split(separator: "/").map(String.init), reply: decorated)
+        }
+    }
+
+    /// Headers dockerd sends on every response.
+    static func withStandardHeaders(_ response: HTTPResponse, _ identity: ServerIdentity) -> HTTPResponse {
+        var decorated = response
+        var headers = HTTPHeaders([("Api-Version", APIVersion.current), ("Docker-Experimental", "false"),
+                                   ("Ostype", identity.os), ("Server", identity.serverHeader)])
+        for (name, value) in response.headers where !headers.contains(name) { headers.add(name, value) }
+        decorated.headers = headers
+        return decorated
+    }
+
+    // MARK: Version prefix
+
+    /// A request path after version negotiation.
+    enum Negotiated {
+        case path(String)
+        case refused(HTTPResponse)
+    }
+
+    /// Strips `/vX.Y`; refuses versions outside [1.12, 1.41] as dockerd 20.10 does.
+    func negotiate(_ path: String) -> Negotiated {
+        guard path.hasPrefix("/v") else { return .path(path) }
+        let afterV = path.dropFirst(2)
+        let text = afterV.prefix { $0 != "/" }
+        guard let version = APIVersion.parse(text) else { return .path(path) }
+        if APIVersion.less(APIVersion.parse(Substring(APIVersion.current))!, version) {
+            return .refused(HTTPResponse.error(400, "client version \(text) is too new. Maximum supported API version is \(APIVersion.current)"))
+        }
+        if APIVersion.less(version, APIVersion.parse(Substring(APIVersion.minimum))!) {
+            return .refused(HTTPResponse.text(400, "client version \(text) is too old. Minimum supported API version is \(APIVersion.minimum), please upgrade your client to a newer version\n"))
+        }
+        let rest = afterV.dropFirst(text.count)
+        return .path(rest.isEmpty ? "/" : String(rest))
+    }
+
+    // MARK: Routing
+
+    private func route(_ request: HTTPRequest, segments: [String], reply: @escaping Reply) {
+        let method = request.method
+        switch segments.first {
+        case "_ping" where segments.count == 1 && (method == "GET" || method == "HEAD"):
+            return reply(ping(method))
+        case "version" where segments.count == 1 && method == "GET":
+            return reply(json(200, VersionResponse(identity)))
+        case "info" where segments.count == 1 && method == "GET":
+            return info(reply)
+        case "swarm":
+            if let handled = swarmRoute(request, segments, reply) { return handled }
+        case "nodes":
+            if let handled = nodesRoute(request, segments, reply) { return handled }
+        default:
+            break
+        }
+        reply(Self.knownPaths.contains(segments.first.map { "\($0)/\(segments.count)" } ?? "")
+              ? HTTPResponse.error(405, "method \(method) is not allowed on \(request.path)")
+              : APIError.pageNotFound.response)
+    }
+
+    /// First segment and depth of every route, to tell 405 from 404.
+    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3"]
+
+    private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
+        switch (request.method, segments.count > 1 ? segments[1] : nil) {
+        case ("GET", nil): return inspectSwarm(reply)
+        case ("POST", "update"?) where segments.count == 2: return updateSwarm(request, reply)
+        case ("POST", "leave"?) where segments.count == 2: return leaveSwarm(request, reply)
+        case ("POST", "init"?) where segments.count == 2, ("POST", "join"?) where segments.count == 2:
+            return reply(APIError.alreadyInSwarm.response)
+        default: return nil
+        }
+    }
+
+    private func nodesRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
+        switch (request.method, segments.count) {
+        case ("GET", 1): return listNodes(request, reply)
+        case ("GET", 2): return inspectNode(segments[1], reply)
+        case ("DELETE", 2): return removeNode(segments[1], request, reply)
+        case ("POST", 3) where segments[2] == "update": return updateNode(segments[1], request, reply)
+        default: return nil
+        }
+    }
+
+    // MARK: Helpers for routes
+
+    /// The control plane, or nil after answering 503 if the node is gone.
+    func anyNode(_ reply: Reply) -> (any ControlPlane)? {
+        guard let controlPlane else {
+            reply(APIError(status: 503, "the node is shutting down").response)
+            return nil
+        }
+        return controlPlane
+    }
+
+    /// The control plane if this node is a manager; otherwise answers 503 and returns nil.
+    func manager(_ reply: Reply) -> (any ControlPlane)? {
+        guard let controlPlane = anyNode(reply) else { return nil }
+        guard controlPlane.localNode.isManager else {
+            reply(APIError.notManager.response)
+            return nil
+        }
+        return controlPlane
+    }
+
+    /// Reads the state and continues with it, or answers the failure.
+    func withState(_ controlPlane: any ControlPlane, _ reply: @escaping Reply, _ body: @escaping (ClusterStateView) -> Void) {
+        controlPlane.readState { result in
+            switch result {
+            case let .success(view): body(view)
+            case let .failure(error): reply(error.response)
+            }
+        }
+    }
+
+    /// 200 with an empty body on success (as dockerd answers updates), else the error.
+    static func emptyReply(_ reply: @escaping Reply) -> (Result<Void, APIError>) -> Void {
+        { result in
+            switch result {
+            case .success: reply(HTTPResponse(status: 200))
+            case let .failure(error): reply(error.response)
+            }
+        }
+    }
+
+    func json(_ status: Int, _ value: some Encodable) -> HTTPResponse {
+        do {
+            return .json(status, try Self.encode(value))
+        } catch {
+            return APIError.internalError("cannot encode the response: \(error)").response
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]
+    }
+
+    /// Decodes a JSON body like dockerd (case-insensitive keys, zero values for missing fields).
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: HTTPRequest) -> Result<T, APIError> {
+        guard !request.body.isEmpty else { return .failure(.badRequest("the request body is empty; a JSON \(type) is required")) }
+        do {
+            return .success(try LenientJSONDecoder.decode(type, from: request.body))
+        } catch {
+            return .failure(.badRequest("invalid JSON in the request body: \(error.message)"))
+        }
+    }
+
+    /// The required `version` query parameter, with dockerd's message when it is not a number.
+    static func objectVersion(_ request: HTTPRequest, kind: String) -> Result<ObjectVersion, APIError> {
+        let text = request.query["version"] ?? ""
+        guard let index = UInt64(text) else {
+            return .failure(.badRequest("invalid \(kind) version '\(text)': strconv.ParseUint: parsing \"\(text)\": invalid syntax"))
+        }
+        return .success(ObjectVersion(index: index))
+    }
+
+    // MARK: Ping, info
+
+    private func ping(_ method: String) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: HTTPHeaders([
+            ("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ]), body: method == "HEAD" ? [] : Array("OK".utf8))
+    }
+
+    private func info(_ reply: @escaping Reply) {
+        guard let controlPlane = anyNode(reply) else { return }
+        let local = controlPlane.localNode
+        guard local.isManager else { return reply(json(200, infoResponse(local, view: nil, error: ""))) }
+        controlPlane.readState { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case let .success(view): reply(json(200, infoResponse(local, view: view, error: "")))
+            case let .failure(error): reply(json(200, infoResponse(local, view: nil, error: error.message)))
+            }
+        }
+    }
+
+    func infoResponse(_ local: LocalNodeInfo, view: ClusterStateView?, error: String) -> InfoResponse {
+        let description = local.description
+        var swarm = SwarmInfo(nodeID: local.nodeID, nodeAddr: local.addr, controlAvailable: local.isManager && view != nil,
+                              error: error, remoteManagers: local.knownManagers, raft: local.raft)
+        if let view {
+            swarm.remoteManagers = view.state.managers.map { RemoteManager(nodeID: $0.id, addr: $0.managerStatus?.addr ?? $0.status.addr) }
+            swarm.nodes = view.state.nodes.count
+            swarm.managers = view.state.managers.count
+            swarm.cluster = view.state.cluster.map { ClusterInfo(cluster: $0, includeJoinTokens: false) }
+        }
+        return InfoResponse(id: local.nodeID, name: description.hostname, ncpu: description.resources.nanoCPUs / 1_000_000_000,
+                            memTotal: description.resources.memoryBytes, osType: description.platform.os,
+                            architecture: description.platform.architecture, kernelVersion: identity.kernelVersion,
+                            serverVersion: identity.version, swarm: swarm)
+    }
+}
