@@ -143,10 +143,12 @@ enum HeadSyntax {
 
     /// Parses `HTTP/1.x` and returns x.
     static func minorVersion(_ text: Substring) throws(HTTPParseError) -> Int {
-        guard text.hasPrefix("HTTP/"), text.count == 8, text.dropFirst(6).first == "." else {
+        let characters = Array(text)
+        guard text.hasPrefix("HTTP/"), characters.count == 8, characters[6] == ".",
+              characters[5].isASCII, characters[5].isNumber, characters[7].isASCII, characters[7].isNumber else {
             throw HTTPParseError(status: 400, "malformed HTTP version '\(text.prefix(16))'")
         }
-        guard text.dropFirst(5).first == "1", let minor = Int(String(text.dropFirst(7))) else {
+        guard characters[5] == "1", let minor = Int(String(characters[7])) else {
             throw HTTPParseError(status: 505, "HTTP version '\(text)' is not supported; use HTTP/1.1")
         }
         return minor
