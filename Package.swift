@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform"]),
-        .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "Platform", "Crypto", "Wire"]),
+        .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -85,8 +85,14 @@ public struct RaftStatus: Codable, Sendable, Equatable {
     public var term: UInt64
     public var commitIndex: UInt64
     public var appliedIndex: UInt64
+    /// The Raft membership this manager has applied.
+    public var voters: [UInt64]
+    public var learners: [UInt64]
 
-    public init(raftID: UInt64, leader: UInt64, leaderNodeID: String, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64) {
+    public init(raftID: UInt64, leader: UInt64, leaderNodeID: String, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64,
+                voters: [UInt64] = [], learners: [UInt64] = []) {
+        self.voters = voters
+        self.learners = learners
         self.raftID = raftID
         self.leader = leader
         self.leaderNodeID = leaderNodeID
@@ -97,7 +103,7 @@ public struct RaftStatus: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case raftID = "RaftID", leader = "Leader", leaderNodeID = "LeaderNodeID", term = "Term"
-        case commitIndex = "CommitIndex", appliedIndex = "AppliedIndex"
+        case commitIndex = "CommitIndex", appliedIndex = "AppliedIndex", voters = "Voters", learners = "Learners"
     }
 }
 

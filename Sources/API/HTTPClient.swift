@@ -258,6 +258,8 @@ struct HTTPResponseParser {
     private enum State {
         case head
         case body(BodyDecoder)
+        /// The body is complete; `.end` has not been reported yet.
+        case bodyComplete
         case finished
     }
 
@@ -293,9 +295,12 @@ struct HTTPResponseParser {
             return .head(status: status, headers: headers)
         case var .body(decoder):
             let fresh = try decoder.decode(&queue)
-            state = decoder.isDone ? .finished : .body(decoder)
+            state = decoder.isDone ? .bodyComplete : .body(decoder)
             if !fresh.isEmpty { return .body(fresh) }
-            return decoder.isDone ? .end(keepAlive: keepAlive) : nil
+            return decoder.isDone ? try next(&queue) : nil
+        case .bodyComplete:
+            state = .finished
+            return .end(keepAlive: keepAlive)
         }
     }
 

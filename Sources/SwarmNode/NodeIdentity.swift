@@ -17,6 +17,9 @@ public struct NodeIdentity: Codable, Sendable, Equatable {
     public var apiAddress: String
     /// Cluster addresses of the managers this node knew last (workers dial them).
     public var managerAddresses: [UInt64: String]
+    /// Managers' credentials (hex) learned when joining as a manager, used until the
+    /// replicated state arrives.
+    public var peerCredentials: [UInt64: String]? = nil
 
     public static func path(in dataDirectory: String) -> String { dataDirectory + "/node.json" }
 

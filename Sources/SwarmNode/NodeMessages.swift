@@ -30,6 +30,9 @@ struct JoinResponse: Codable {
     var accepted: Bool
     var reason: String?
     var managerAddresses: [UInt64: String]
+    /// For a new manager: the managers' credentials (hex), so it can authenticate the leader
+    /// before it has replicated any state.
+    var managerCredentials: [UInt64: String]? = nil
 }
 
 /// "I am alive" from every node to the managers, once per dispatcher period.

@@ -96,7 +96,7 @@ extension SwarmNode {
             statusProposals.insert(node.id)
             let message = wanted == .down ? "heartbeat failure" : nil
             logger.info("node \(node.id.prefix(12)) is \(wanted.rawValue)")
-            propose(.setNodeStatus(id: node.id, state: wanted, message: message, at: Clock.now())) { [self] _ in
+            proposeCommand(.setNodeStatus(id: node.id, state: wanted, message: message, at: Clock.now())) { [self] _ in
                 statusProposals.remove(node.id)
             }
         }
@@ -115,7 +115,7 @@ extension SwarmNode {
         if let missing = desired.subtracting(members).sorted().first {
             change = ConfChange(kind: .addLearner, nodeID: missing)
         } else if let learner = conf.learners.first(where: { desired.contains($0) }),
-                  let progress = current.progress(of: learner), progress.match + 16 >= current.lastIndex {
+                  let progress = current.progress(of: learner), progress.isReplicating, progress.match >= current.commitIndex {
             change = ConfChange(kind: .addVoter, nodeID: learner)
         } else if let extra = members.subtracting(desired).sorted().first {
             change = ConfChange(kind: .removeNode, nodeID: extra)

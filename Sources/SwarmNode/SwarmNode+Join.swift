@@ -1,4 +1,5 @@
 import ClusterState
+import Crypto
 import Foundation
 import Platform
 import Raft
@@ -23,11 +24,12 @@ extension SwarmNode {
                         status: status, managerStatus: managerStatus)
         let command = ClusterCommand.addNode(node: node, transportID: request.transportID,
                                              credential: Crypto16.bytes(request.credentialHex))
-        propose(command) { [self] result in
+        proposeCommand(command) { [self] result in
             switch result {
             case .success:
                 logger.info("node \(request.nodeID.prefix(12)) joined as \(request.role.rawValue) from \(request.advertiseAddress)")
-                let response = JoinResponse(accepted: true, reason: nil, managerAddresses: managerAddresses())
+                var response = JoinResponse(accepted: true, reason: nil, managerAddresses: managerAddresses())
+                if request.role == .manager { response.managerCredentials = managerCredentials() }
                 transport.reply(application: ApplicationFrame(.joinResponse, response), on: connection.id)
             case let .failure(failure):
                 refuseJoin(on: connection, failure.description)
@@ -39,6 +41,14 @@ extension SwarmNode {
         logger.warn("join refused: \(reason)")
         let response = JoinResponse(accepted: false, reason: reason, managerAddresses: [:])
         transport.reply(application: ApplicationFrame(.joinResponse, response), on: connection.id)
+    }
+
+    func managerCredentials() -> [UInt64: String] {
+        var credentials: [UInt64: String] = [:]
+        for raftID in managerAddresses().keys {
+            if let member = state.member(transportID: raftID) { credentials[raftID] = Crypto.hex(member.credential) }
+        }
+        return credentials
     }
 
     func managerAddresses() -> [UInt64: String] {

@@ -31,10 +31,11 @@ extension SwarmNode {
         try node.startTransport()
         try node.startRole(bootstrap: .bootstrap(voters: [identity.transportID]))
         try node.waitForLeadership(timeoutMillis: 10_000)
+        try node.startAPI()
         let tokens = JoinTokens(worker: JoinToken(fingerprint: fingerprint, secret: workerSecret).description,
                                 manager: JoinToken(fingerprint: fingerprint, secret: managerSecret).description)
         let command = try initialCommand(identity, configuration, tokens, workerSecret, managerSecret)
-        let result = node.await(timeoutMillis: 10_000) { node, done in node.propose(command) { done($0) } }
+        let result = node.await(timeoutMillis: 10_000) { node, done in node.proposeCommand(command) { done($0) } }
         guard case .success? = result else {
             node.stop()
             throw NodeError("could not initialize the cluster: \(result.map { "\($0)" } ?? "timed out")")
@@ -96,12 +97,14 @@ extension SwarmNode {
             case let .success(response) where response.accepted:
                 identity.role = role
                 identity.managerAddresses = response.managerAddresses
+                identity.peerCredentials = response.managerCredentials
                 let joined = identity
                 try node.onLoop { node in
                     node.identity = joined
                     try joined.save(to: dataDirectory)
                 }
                 try node.startRole()
+                try node.startAPI()
                 return node
             case let .success(response):
                 node.stop()
@@ -124,6 +127,7 @@ extension SwarmNode {
         let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity)
         try node.startTransport()
         try node.startRole()
+        try node.startAPI()
         return node
     }
 

@@ -1,4 +1,5 @@
 import ClusterState
+import Crypto
 import Raft
 import Transport
 
@@ -17,7 +18,8 @@ extension SwarmNode: TransportDelegate {
         switch purpose {
         case .peer:
             if nodeID == identity.transportID { return identity.credential }
-            return state.member(transportID: nodeID)?.credential
+            if let member = state.member(transportID: nodeID) { return member.credential }
+            return identity.peerCredentials?[nodeID].flatMap(Crypto.unhex)
         case .joinWorker:
             guard raft != nil, let secrets = state.secrets else { return nil }
             return JoinToken.handshakeKey(secret: secrets.workerSecret)
@@ -46,7 +48,7 @@ extension SwarmNode: TransportDelegate {
             followHeartbeatResponse(response)
         case .forwardCommand?:
             guard let forwarded = application.decode(ForwardCommand.self) else { return }
-            propose(forwarded.command) { [self] result in
+            proposeCommand(forwarded.command) { [self] result in
                 let failure = result.failureValue
                 let reply = ForwardResult(requestID: forwarded.requestID, failure: failure.map(ForwardedFailure.init))
                 transport.send(application: ApplicationFrame(.forwardResult, reply), to: connection.remoteNodeID)

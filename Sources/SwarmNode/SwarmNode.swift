@@ -1,3 +1,4 @@
+import API
 import ClusterState
 import Crypto
 import Foundation
@@ -56,6 +57,7 @@ public final class SwarmNode: @unchecked Sendable {
     var leaderSinceMillis: UInt64 = 0
     var timers: [TimerHandle] = []
     var isStopped = false
+    var apiServer: HTTPServer?
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
     static let requestTimeoutMillis: UInt64 = 5_000
@@ -146,6 +148,7 @@ public final class SwarmNode: @unchecked Sendable {
             guard !isStopped else { return }
             isStopped = true
             for timer in timers { _ = loop.cancel(timer) }
+            apiServer?.stop()
             transport?.shutdown()
             failAllPending(.failed("the node is shutting down"))
             try? storage?.sync()
@@ -274,7 +277,7 @@ public final class SwarmNode: @unchecked Sendable {
 
     /// Proposes a command; completes once it is committed and applied (or failed). Forwards to
     /// the leader from a follower manager.
-    func propose(_ command: ClusterCommand, _ done: @escaping Completion) {
+    func proposeCommand(_ command: ClusterCommand, _ done: @escaping Completion) {
         guard raft != nil else { return done(.failure(.notManager)) }
         if raft!.role == .leader {
             do {

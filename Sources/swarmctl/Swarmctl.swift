@@ -8,7 +8,14 @@ struct Swarmctl {
 
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
+        // Global `-H ADDR` before the command, as docker takes it: passed on to the command.
+        var global: [String] = []
+        while arguments.count >= 2, ["-H", "--host"].contains(arguments[0]) {
+            global += [arguments[0], arguments[1]]
+            arguments.removeFirst(2)
+        }
         let command = arguments.isEmpty ? "--help" : arguments.removeFirst()
+        arguments += global
         do {
             switch command {
             case "--help", "-h", "help":

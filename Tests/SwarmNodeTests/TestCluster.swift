@@ -1,0 +1,136 @@
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+/// Real `swarmctl` processes on 127.0.0.1 in a temporary directory, for end-to-end tests.
+/// Every process it starts is killed and reaped, and the directory removed, in `tearDown()` —
+/// also when a test fails.
+final class TestCluster {
+    struct Member {
+        var name: String
+        var dataDirectory: String
+        var clusterAddress: String
+        var apiAddress: String
+        var process: ChildProcess?
+    }
+
+    let binary: String
+    let directory: String
+    private(set) var members: [String: Member] = [:]
+
+    init() throws {
+        binary = try Self.locateBinary()
+        directory = try FileSystem.makeTemporaryDirectory(prefix: "swarmctl-e2e-")
+    }
+
+    func tearDown() {
+        for name in members.keys.sorted() { kill(name) }
+        try? FileSystem.removeTree(directory)
+    }
+
+    private static func locateBinary() throws -> String {
+        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = FileSystem.parentDirectory(of: executable)
+        for _ in 0..<4 {
+            let candidate = directory + "/swarmctl"
+            if FileSystem.exists(candidate) { return candidate }
+            directory = FileSystem.parentDirectory(of: directory)
+        }
+        throw XCTSkip("swarmctl is not built next to the test bundle (\(executable)); run `swift build` before `swift test`")
+    }
+
+    /// A free loopback port (bound then released; the node binds it right after).
+    static func freePort() throws -> Int {
+        let (socket, _) = try Socket.listen(on: try SocketAddress(parsing: "127.0.0.1:0"))
+        let port = try socket.localAddress().port ?? 0
+        socket.close()
+        return port
+    }
+
+    private func newMember(_ name: String) throws -> Member {
+        Member(name: name, dataDirectory: "\(directory)/\(name)", clusterAddress: "127.0.0.1:\(try Self.freePort())",
+               apiAddress: "unix:\(directory)/\(name).sock", process: nil)
+    }
+
+    /// Starts `swarmctl ARGS` with stderr appended to NAME.log; stdout is the returned process's pipe.
+    private func spawnNode(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>>'\(directory)/\(name).log'"])
+    }
+
+    func initialize(_ name: String) throws {
+        var member = try newMember(name)
+        member.process = try spawnNode(name, ["init", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
+                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms"])
+        members[name] = member
+        try waitUntil("\(name) answers", timeoutSeconds: 20) { (try? self.cli(name, ["info"]))?.status == 0 }
+    }
+
+    func join(_ name: String, as role: String, via manager: String) throws {
+        let token = try cli(manager, ["join-token", role, "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        var member = try newMember(name)
+        member.process = try spawnNode(name, ["join", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
+                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms",
+                                              "--token", token, members[manager]!.clusterAddress])
+        members[name] = member
+    }
+
+    func kill(_ name: String, signal: Int32 = SIGKILL) {
+        guard let process = members[name]?.process else { return }
+        try? process.kill(signal)
+        _ = try? process.wait()
+        members[name]?.process = nil
+    }
+
+    func restart(_ name: String) throws {
+        guard let member = members[name] else { return }
+        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory, "--raft-tick", "50ms"])
+    }
+
+    /// Runs a client command against NAME's API and returns its exit status and output
+    /// (stdout and stderr together).
+    @discardableResult
+    func cli(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let quoted = ([binary, "-H", members[name]!.apiAddress] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
+        var output: [UInt8] = []
+        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
+    /// `node ls --format json` as seen by NAME.
+    func nodes(via name: String) throws -> [[String: Any]] {
+        let result = try cli(name, ["node", "ls", "--format", "json"])
+        guard result.status == 0, let data = result.output.data(using: .utf8),
+              let nodes = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+        return nodes
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? ""
+    }
+
+    /// Polls `condition` every 100 ms until it holds or the deadline passes.
+    func waitUntil(_ what: String, timeoutSeconds: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            if try condition() { return }
+            usleep(100_000)
+        }
+        XCTFail("timed out after \(timeoutSeconds)s waiting until \(what)")
+        throw CancellationError()
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    subscript(path path: String...) -> Any? {
+        var current: Any? = self
+        for key in path { current = (current as? [String: Any])?[key] }
+        return current
+    }
+}
