@@ -137,15 +137,23 @@ public struct RaftNode: Sendable {
     }
 
     /// The shell's report that the connection to the leader broke (its process most likely
-    /// died): drop the leader at once and start a PreVote instead of waiting out the election
-    /// timeout. Safe: PreVote changes no term, and voters that still hear from a live leader
-    /// refuse it.
+    /// died): drop the leader and campaign within a tick or two instead of waiting out the
+    /// election timeout. Every follower hears of the crash at the same moment, so they take
+    /// turns by rank (their place among the remaining voters): rank 0 starts a PreVote at once,
+    /// rank r after r ticks, which avoids split votes. Safe: PreVote changes no term, and voters
+    /// that still hear from a live leader refuse it.
     public mutating func reportLeaderUnreachable() {
         guard role == .follower, leader != noNode, isPromotable else { return }
+        let lostLeader = leader
         leader = noNode
         leaderLostFastRetry = true
-        electionElapsed = 0
-        campaign(config.preVote ? .preVote : .election)
+        let rank = confState.voters.filter { $0 != lostLeader }.firstIndex(of: id) ?? 0
+        if rank == 0 {
+            electionElapsed = 0
+            campaign(config.preVote ? .preVote : .election)
+        } else {
+            electionElapsed = max(0, randomizedElectionTimeout - rank)
+        }
     }
 
     /// The shell's report that sending to `peer` failed: stop pipelining to it.
