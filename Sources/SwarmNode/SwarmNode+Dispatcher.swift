@@ -34,7 +34,8 @@ extension SwarmNode {
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
         let raftMember = raft!.confState.contains(connection.remoteNodeID)
-        let response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses)
+        var response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses)
+        if member.node.spec.role == .manager { response.managerCredentials = managerCredentials() }
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
     }
 
@@ -51,6 +52,7 @@ extension SwarmNode {
         if response.role == .manager && raft == nil {
             logger.info("promoted to manager: starting Raft as a learner")
             identity.role = .manager
+            identity.peerCredentials = response.managerCredentials
             do {
                 try identity.save(to: dataDirectory)
                 try startRaft(bootstrap: nil)

@@ -9,6 +9,9 @@ struct HeartbeatResponse: Codable {
     var role: NodeRole?
     /// Whether the answering manager counts the node in the Raft membership.
     var raftMember: Bool
+    /// Managers' credentials (hex), sent only to a node the state makes a manager, so it can
+    /// authenticate the leader before it has replicated any state.
+    var managerCredentials: [UInt64: String]? = nil
     var managerAddresses: [UInt64: String]
 }
 

@@ -39,9 +39,20 @@ final class ClusterEndToEndTests: XCTestCase {
         let total = names.count + workers.count
         try cluster.waitUntil("\(total) nodes ready with one leader", timeoutSeconds: 30) {
             let nodes = try self.cluster.nodes(via: names[0])
+            let voters = try self.raftMembership(via: names[0]).voters
             return nodes.count == total && self.managers(nodes).count == names.count
-                && self.leaders(nodes).count == 1 && self.allReady(nodes)
+                && self.leaders(nodes).count == 1 && self.allReady(nodes) && voters == names.count
         }
+    }
+
+    /// Voters and learners in NAME's applied Raft membership (from `info`).
+    private func raftMembership(via name: String) throws -> (voters: Int, learners: Int) {
+        let info = try cluster.cli(name, ["info", "--format", "json"])
+        guard let data = info.output.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let voters = object[path: "Swarm", "Raft", "Voters"] as? [Any],
+              let learners = object[path: "Swarm", "Raft", "Learners"] as? [Any] else { return (0, 0) }
+        return (voters.count, learners.count)
     }
 
     private func leaderName(via name: String) throws -> String? {
@@ -126,11 +137,8 @@ final class ClusterEndToEndTests: XCTestCase {
         XCTAssertEqual(try cluster.cli("m1", ["node", "rm", m3ID]).status, 0)
         try cluster.waitUntil("node ls and raft membership agree", timeoutSeconds: 30) {
             let nodes = try self.cluster.nodes(via: "m1")
-            let info = try self.cluster.cli("m1", ["info", "--format", "json"])
-            guard let data = info.output.data(using: .utf8),
-                  let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let voters = object[path: "Swarm", "Raft", "Voters"] as? [Any] else { return false }
-            return self.managers(nodes).count == 2 && voters.count == 2 && nodes.count == 3
+            let membership = try self.raftMembership(via: "m1")
+            return self.managers(nodes).count == 2 && membership == (2, 0) && nodes.count == 3
         }
     }
 }

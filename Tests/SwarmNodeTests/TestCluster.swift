@@ -26,7 +26,8 @@ final class TestCluster {
 
     func tearDown() {
         for name in members.keys.sorted() { kill(name) }
-        try? FileSystem.removeTree(directory)
+        // SWARMCTL_KEEP_E2E=1 keeps the data dirs and logs for a post-mortem.
+        if ProcessInfo.processInfo.environment["SWARMCTL_KEEP_E2E"] == nil { try? FileSystem.removeTree(directory) }
     }
 
     private static func locateBinary() throws -> String {
@@ -42,8 +43,8 @@ final class TestCluster {
 
     /// A free loopback port (bound then released; the node binds it right after).
     static func freePort() throws -> Int {
-        let (socket, _) = try Socket.listen(on: try SocketAddress(parsing: "127.0.0.1:0"))
-        let port = try socket.localAddress().port ?? 0
+        let socket = try Socket.listen(on: try SocketAddress(parsing: "127.0.0.1:0"))
+        let port = Int(try socket.localAddress().port ?? 0)
         socket.close()
         return port
     }
