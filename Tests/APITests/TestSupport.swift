@@ -257,3 +257,15 @@ func jsonBody(_ response: HTTPResponse, file: StaticString = #filePath, line: UI
         return .null
     }
 }
+
+/// Loop-confined objects (responders, streams) handed from the loop to the test thread; the test
+/// only uses them again on the loop (`harness.onLoop`), hence `@unchecked Sendable`.
+final class Shelf<T>: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var items: [T] = []
+
+    func append(_ item: T) { lock.withLock { _ in items.append(item) } }
+    var count: Int { lock.withLock { _ in items.count } }
+    func removeFirst() -> T { lock.withLock { _ in items.removeFirst() } }
+    subscript(index: Int) -> T { lock.withLock { _ in items[index] } }
+}
