@@ -86,7 +86,7 @@ final class HTTPServerTests: XCTestCase {
     func testStreamedChunkedResponse() throws {
         let streams = Shelf<HTTPResponseStream>()
         let harness = try startServer { request, responder in
-            guard request.path == "/logs" else { return responder.respond(.text(200, "plain")) }
+            guard request.path == "/logs" else { responder.respond(.text(200, "plain")); return }
             guard let stream = responder.startStream(status: 200) else { return }
             stream.write(Array("first ".utf8))
             streams.append(stream)
