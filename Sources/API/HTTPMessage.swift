@@ -172,7 +172,9 @@ public struct HTTPResponse: Sendable, Equatable {
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Reason phrases for the status line.
+/// Reason phrases for the status line and which statuses forbid a body.
+///
+/// It exists so the server and the tests share one table instead of spelling phrases inline.
 public enum HTTPStatus {
     public static func reason(_ status: Int) -> String {
         switch status {
