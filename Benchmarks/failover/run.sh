@@ -39,19 +39,23 @@ leader() {  # prints the name of the current leader as seen by any live manager
 for x in json.load(sys.stdin):
     m=x.get("ManagerStatus") or {}
     if m.get("Leader"): print(m["Addr"])' 2>/dev/null) || continue
+    [ -n "$addr" ] || continue
     for m in m1 m2 m3; do [ "${ADDR[$m]}" = "$addr" ] && { echo "$m"; return; }; done
   done
 }
-healthy() {  # all three managers voting and reachable, seen from $1
+healthy() {  # all three managers are voters, reachable, with one leader, seen from $1
+  cli "$1" info --format json 2>/dev/null | python3 -c 'import json,sys
+r=json.load(sys.stdin)["Swarm"].get("Raft") or {}
+sys.exit(0 if len(r.get("Voters",[]))==3 and not r.get("Learners") and r.get("Leader") else 1)' 2>/dev/null || return 1
   cli "$1" node ls --format json 2>/dev/null | python3 -c 'import json,sys
 n=[x for x in json.load(sys.stdin) if x.get("ManagerStatus")]
-sys.exit(0 if len(n)==3 and all(x["ManagerStatus"].get("Reachability")=="reachable" for x in n) and sum(1 for x in n if x["ManagerStatus"].get("Leader"))==1 else 1)'
+sys.exit(0 if len(n)==3 and all(x["ManagerStatus"].get("Reachability")=="reachable" for x in n) and sum(1 for x in n if x["ManagerStatus"].get("Leader"))==1 else 1)' 2>/dev/null
 }
 wait_healthy() { local deadline=$(( $(now_ms) + 30000 )); until healthy m1 || healthy m2 || healthy m3; do [ "$(now_ms)" -lt $deadline ] || { echo "cluster did not recover" >&2; exit 1; }; sleep 0.1; done; }
 node_id() { cli "$1" info --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Swarm"]["NodeID"])'; }
 
-measure() {  # $1 = KILL or STOP; prints "write_ms leader_ms"
-  local victim survivor start t_write="" t_leader=""
+measure() {  # $1 = KILL or STOP; sets RESULT to the ms from the signal to the first write
+  local victim survivor start t_write=""
   wait_healthy
   victim=$(leader)
   for s in m1 m2 m3; do [ "$s" != "$victim" ] && survivor=$s && break; done
@@ -60,10 +64,8 @@ measure() {  # $1 = KILL or STOP; prints "write_ms leader_ms"
   kill -"$1" "${PID[$victim]}"
   local deadline=$(( start + 20000 ))
   while [ "$(now_ms)" -lt $deadline ]; do
-    if [ -z "$t_write" ] && cli "$survivor" node update --label-add "bench=$start" "$target" >/dev/null 2>&1; then t_write=$(( $(now_ms) - start )); fi
-    if [ -n "$t_write" ]; then break; fi
+    if cli "$survivor" node update --label-add "bench=$start" "$target" >/dev/null 2>&1; then t_write=$(( $(now_ms) - start )); break; fi
   done
-  t_leader=$t_write
   if [ "$1" = KILL ]; then
     wait "${PID[$victim]}" 2>/dev/null || true
     "$BIN" run --data-dir "$DIR/$victim" >/dev/null 2>>"$DIR/$victim.log" &
@@ -71,12 +73,12 @@ measure() {  # $1 = KILL or STOP; prints "write_ms leader_ms"
   else
     kill -CONT "${PID[$victim]}"
   fi
-  echo "${t_write:-20000}"
+  RESULT=${t_write:-20000}
 }
 
 KILL_MS=(); STOP_MS=()
-for i in $(seq 1 "$KILLS"); do r=$(measure KILL); KILL_MS+=("$r"); echo "kill -9 leader #$i: first write after ${r} ms" >&2; done
-for i in $(seq 1 "$STOPS"); do r=$(measure STOP); STOP_MS+=("$r"); echo "SIGSTOP leader #$i: first write after ${r} ms" >&2; done
+for i in $(seq 1 "$KILLS"); do measure KILL; KILL_MS+=("$RESULT"); echo "kill -9 leader #$i: first write after ${RESULT} ms" >&2; done
+for i in $(seq 1 "$STOPS"); do measure STOP; STOP_MS+=("$RESULT"); echo "SIGSTOP leader #$i: first write after ${RESULT} ms" >&2; done
 
 python3 - "$DIR" "${KILL_MS[*]}" "${STOP_MS[*]}" <<'PY'
 import json, os, statistics, subprocess, sys, datetime

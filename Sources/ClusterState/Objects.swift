@@ -72,7 +72,7 @@ public enum RFC3339 {
                 digits += 1
                 position += 1
             }
-            for _ in digits..<3 where digits < 3 { millis *= 10 }
+            for _ in min(digits, 3)..<3 { millis *= 10 }
         }
         let days = days(fromCivil: year, month, day)
         let total = ((days * 24 + hour) * 60 + minute) * 60 + second

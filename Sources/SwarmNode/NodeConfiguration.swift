@@ -59,6 +59,11 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw ParseError(message: "\(path):\(number + 1): \(error.message)")
             }
         }
+        do {
+            try validate()
+        } catch {
+            throw ParseError(message: "\(path): \(error.message)")
+        }
     }
 
     /// Sets one setting from its textual form (shared by the file and the flags).
@@ -93,6 +98,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }
+    }
+
+    /// Checks the settings that constrain each other (after the file and the flags).
+    public func validate() throws(ParseError) {
         if electionTicks <= heartbeatTicks {
             throw ParseError(message: "election-ticks (\(electionTicks)) must exceed heartbeat-ticks (\(heartbeatTicks))")
         }

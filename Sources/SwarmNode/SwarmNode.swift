@@ -57,6 +57,7 @@ public final class SwarmNode: @unchecked Sendable {
     var leaderSinceMillis: UInt64 = 0
     var timers: [TimerHandle] = []
     var isStopped = false
+    var isProcessingReady = false
     var apiServer: HTTPServer?
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
@@ -167,6 +168,11 @@ public final class SwarmNode: @unchecked Sendable {
 
     /// Carries out every pending Ready: persist (one fsync per batch), send, apply, advance.
     func processReady() {
+        // Completions run inside this loop may propose or read again; the outer loop picks
+        // that work up, so a nested call returns at once instead of re-entering `ready()`.
+        guard !isProcessingReady else { return }
+        isProcessingReady = true
+        defer { isProcessingReady = false }
         while let current = raft, current.hasReady, !isStopped {
             let ready = raft!.ready()
             do {
@@ -249,6 +255,13 @@ public final class SwarmNode: @unchecked Sendable {
         default:
             break
         }
+        // Requests forwarded to the old leader may never be answered: fail them now so clients
+        // retry against the new one instead of waiting out the request timeout.
+        let retry = RequestFailure.noQuorum("the leader changed while the request was in flight; retry")
+        for pending in pendingForwards.values { pending.done(.failure(retry)) }
+        pendingForwards = [:]
+        for pending in pendingReads.values { pending.done(.failure(retry)) }
+        pendingReads = [:]
         if soft.role != .leader {
             for (index, pending) in pendingProposals {
                 pending.done(.failure(.noQuorum("lost leadership before the write committed; retry")))

@@ -11,6 +11,7 @@ enum NodeCommands {
             for key in NodeConfiguration.keys where key != "enable-chaos" {
                 if let value = arguments.takeValue("--" + key) { try configuration.set(key, value) }
             }
+            try configuration.validate()
         } catch {
             throw UsageError(message: error.message)
         }

@@ -80,6 +80,13 @@ final class ClusterEndToEndTests: XCTestCase {
         XCTAssertEqual(managers(nodes).count, 3)
         XCTAssertEqual(leaders(nodes).count, 1)
 
+        let closedBefore = cluster.log("m1").components(separatedBy: "closed:").count
+        try sendHostileBytes(to: cluster.members["m1"]!.clusterAddress)
+        try cluster.waitUntil("m1 refused and logged all three bad connections", timeoutSeconds: 15) {
+            self.cluster.log("m1").components(separatedBy: "closed:").count >= closedBefore + 3
+        }
+        XCTAssertEqual(try cluster.nodes(via: "m1").count, 5, "m1 keeps serving after bad input on its cluster port")
+
         let oldLeader = try XCTUnwrap(try leaderName(via: "m1"))
         let survivor = ["m1", "m2", "m3"].first { $0 != oldLeader }!
         cluster.kill(oldLeader)
@@ -93,6 +100,36 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.waitUntil("the restarted node caught up", timeoutSeconds: 30) {
             let seen = try self.cluster.nodes(via: oldLeader)
             return seen.count == 5 && seen.contains { ($0[path: "Spec", "Labels"] as? [String: String])?["after-failover"] == "yes" }
+        }
+    }
+
+    /// No handshake, random bytes, a frame header claiming 4 GiB: each on its own connection.
+    private func sendHostileBytes(to address: String) throws {
+        let parts = address.split(separator: ":")
+        var random = SystemRandomNumberGenerator()
+        let payloads: [[UInt8]] = [
+            [],
+            (0..<512).map { _ in UInt8.random(in: 0...255, using: &random) },
+            [0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00],
+        ]
+        for payload in payloads {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            XCTAssertGreaterThanOrEqual(descriptor, 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(parts[1])!).bigEndian
+            address.sin_addr.s_addr = inet_addr(String(parts[0]))
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            XCTAssertEqual(connected, 0)
+            if !payload.isEmpty { _ = payload.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+            if payload.isEmpty {
+                // No handshake at all: leave the connection idle; the node times it out.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 8) { close(descriptor) }
+            } else {
+                close(descriptor)
+            }
         }
     }
 
@@ -135,6 +172,16 @@ final class ClusterEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(try cluster.cli("m1", ["node", "demote", m3ID]).status, 0)
         XCTAssertEqual(try cluster.cli("m1", ["node", "rm", m3ID]).status, 0)
+        // Rotating the worker token: the old one no longer admits anyone.
+        let oldToken = try cluster.cli("m1", ["join-token", "worker", "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try cluster.cli("m1", ["join-token", "worker", "--rotate", "-q"]).status, 0)
+        let newToken = try cluster.cli("m1", ["join-token", "worker", "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotEqual(oldToken, newToken)
+        let refused = try cluster.runOnce(["join", "--data-dir", cluster.directory + "/late", "--listen-addr", "127.0.0.1:\(try TestCluster.freePort())",
+                                           "--token", oldToken, cluster.members["m1"]!.clusterAddress])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.contains("could not join"), refused.output)
+
         try cluster.waitUntil("node ls and raft membership agree", timeoutSeconds: 30) {
             let nodes = try self.cluster.nodes(via: "m1")
             let membership = try self.raftMembership(via: "m1")

@@ -104,6 +104,19 @@ final class TestCluster {
         return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
     }
 
+    /// Runs `swarmctl ARGS` to completion (no -H), returning status and combined output.
+    func runOnce(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
+        var output: [UInt8] = []
+        while let chunk = try process.readOutput(timeoutMilliseconds: 60_000) {
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
     /// `node ls --format json` as seen by NAME.
     func nodes(via name: String) throws -> [[String: Any]] {
         let result = try cli(name, ["node", "ls", "--format", "json"])

@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+@testable import SwarmNode
+
+final class NodeConfigurationTests: XCTestCase {
+    private func write(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "swarmctl-conf-\(UUID().uuidString)"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testTheExampleFileParses() throws {
+        var configuration = NodeConfiguration()
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("cluster.conf.example").path
+        let uncommented = try String(contentsOfFile: example, encoding: .utf8)
+            .split(separator: "\n").map { line in
+                let key = line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
+                return line.hasPrefix("# ") && NodeConfiguration.keys.contains(key) ? String(line.dropFirst(2)) : String(line)
+            }
+            .joined(separator: "\n")
+        let path = try write(uncommented)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertNoThrow(try configuration.load(file: path))
+        XCTAssertEqual(configuration.raftTickMillis, 100)
+        XCTAssertEqual(configuration.walSegmentSize, 64 << 20)
+    }
+
+    func testValuesAndComments() throws {
+        let path = try write("raft-tick = 50ms  # faster\n\nelection-ticks=8\nenable-chaos = true\nsnapshot-chunk-size = 64KiB\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var configuration = NodeConfiguration()
+        try configuration.load(file: path)
+        XCTAssertEqual(configuration.raftTickMillis, 50)
+        XCTAssertEqual(configuration.electionTicks, 8)
+        XCTAssertTrue(configuration.enableChaos)
+        XCTAssertEqual(configuration.snapshotChunkSize, 64 << 10)
+    }
+
+    func testUnknownKeysAndBadValuesNameTheLine() throws {
+        for (text, expected) in [
+            ("raft-tick = 1s\ncolour = blue\n", ":2: unknown key 'colour'"),
+            ("election-ticks = many\n", ":1: election-ticks 'many'"),
+            ("executor = docker\n", ":1: executor 'docker'"),
+            ("just words\n", ":1: expected KEY = VALUE"),
+            ("heartbeat-ticks = 9\nelection-ticks = 5\n", "election-ticks (5) must exceed heartbeat-ticks (9)"),
+        ] {
+            let path = try write(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            var configuration = NodeConfiguration()
+            XCTAssertThrowsError(try configuration.load(file: path)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should contain \(expected)")
+            }
+        }
+    }
+
+    func testMissingFileIsAClearError() {
+        var configuration = NodeConfiguration()
+        XCTAssertThrowsError(try configuration.load(file: "/nonexistent/cluster.conf")) {
+            XCTAssertTrue("\($0)".contains("cannot read config file /nonexistent/cluster.conf"))
+        }
+    }
+}
+
+final class JoinTokenTests: XCTestCase {
+    func testTokensRoundTripAndRejectGarbage() throws {
+        let token = JoinToken(fingerprint: try RandomID.base36(count: 50), secret: try RandomID.base36(count: 25))
+        XCTAssertEqual(JoinToken(parsing: token.description), token)
+        XCTAssertTrue(token.description.hasPrefix("SWMTKN-1-"))
+        for bad in ["", "SWMTKN-1-abc-def", "SWMTKN-2-\(token.fingerprint)-\(token.secret)", token.description + "x",
+                    token.description.uppercased()] {
+            XCTAssertNil(JoinToken(parsing: bad), bad)
+        }
+    }
+
+    func testHandshakeKeyDependsOnTheSecretOnly() throws {
+        let secret = try RandomID.base36(count: 25)
+        XCTAssertEqual(JoinToken(fingerprint: "a", secret: secret).handshakeKey, JoinToken.handshakeKey(secret: secret))
+        XCTAssertNotEqual(JoinToken.handshakeKey(secret: secret), JoinToken.handshakeKey(secret: secret + "x"))
+    }
+}
