@@ -18,11 +18,10 @@ public struct Timestamp: Codable, Sendable, Equatable, Comparable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let millis = try? container.decode(UInt64.self) {
-            millisecondsSinceEpoch = millis
+        guard let text = try? container.decode(String.self) else {
+            millisecondsSinceEpoch = try container.decode(UInt64.self)
             return
         }
-        let text = try container.decode(String.self)
         guard let millis = RFC3339.parse(text) else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text)")
         }
