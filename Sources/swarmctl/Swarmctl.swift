@@ -29,6 +29,8 @@ struct Swarmctl {
                 } else {
                     exit(try NodeCommands.run(command, arguments))
                 }
+            case "dev":
+                exit(try DevCommand.run(arguments))
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
             case "simulate":
