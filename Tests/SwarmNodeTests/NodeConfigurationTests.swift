@@ -16,7 +16,8 @@ final class NodeConfigurationTests: XCTestCase {
         let uncommented = try String(contentsOfFile: example, encoding: .utf8)
             .split(separator: "\n").map { line in
                 let key = line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
-                return line.hasPrefix("# ") && NodeConfiguration.keys.contains(key) ? String(line.dropFirst(2)) : String(line)
+                let isSetting = line.hasPrefix("# ") && line.dropFirst(2).first != " " && line.contains(" = ")
+                return isSetting && NodeConfiguration.keys.contains(key) ? String(line.dropFirst(2)) : String(line)
             }
             .joined(separator: "\n")
         let path = try write(uncommented)
