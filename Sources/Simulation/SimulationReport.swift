@@ -10,6 +10,8 @@ public struct SimulationReport: Sendable, Equatable {
     public var snapshotsInstalled = 0
     public var membershipChanges = 0
     public var leaderTransfers = 0
+    /// Damaged last records found by their checksum at restart and dropped.
+    public var tornTailsRepaired = 0
     public var faultsInjected: [FaultKind: Int] = [:]
     /// Seed and description of the first violated invariant, if any.
     public var violation: (seed: UInt64, message: String)? = nil
@@ -30,6 +32,7 @@ public struct SimulationReport: Sendable, Equatable {
         snapshotsInstalled += other.snapshotsInstalled
         membershipChanges += other.membershipChanges
         leaderTransfers += other.leaderTransfers
+        tornTailsRepaired += other.tornTailsRepaired
         for (kind, count) in other.faultsInjected { faultsInjected[kind, default: 0] += count }
         if violation == nil { violation = other.violation }
     }
@@ -45,6 +48,7 @@ public struct SimulationReport: Sendable, Equatable {
             "snapshots installed  \(snapshotsInstalled)",
             "membership changes   \(membershipChanges)",
             "leader transfers     \(leaderTransfers)",
+            "torn tails repaired  \(tornTailsRepaired)",
         ]
         let faults = faultsInjected.keys.sorted().map { "\($0.rawValue)=\(faultsInjected[$0]!)" }
         lines.append("faults injected      " + (faults.isEmpty ? "none" : faults.joined(separator: " ")))

@@ -214,7 +214,8 @@ public final class Simulator {
             return true
         }
         guard options.faults.contains(.crash), !ready.entries.isEmpty, chance(1), downCount() < (nodes.count - 1) / 2 else { return false }
-        nodes[slot].disk.persist(ready, tornAfter: pick(ready.entries.count))
+        // 0...all entries reach the disk; the last one written may be damaged (torn or flipped).
+        nodes[slot].disk.persist(ready, tornAfter: pick(ready.entries.count + 1), damageLast: chance(50))
         crashSlot(slot)
         report.faultsInjected[.crash, default: 0] += 1
         queue.schedule(.restart(slot: slot), at: now + 200 + pick(3_000))
@@ -324,7 +325,11 @@ public final class Simulator {
     private func restart(_ slot: Int) {
         guard !nodes[slot].isUp, !nodes[slot].isRetired else { return }
         let member = nodes[slot].id
-        var restarted = makeNode(member, state: nodes[slot].disk.recover())
+        var disk = nodes[slot].disk
+        let recovered = disk.recover()
+        report.tornTailsRepaired += disk.repairedTails - nodes[slot].disk.repairedTails
+        var restarted = makeNode(member, state: recovered)
+        restarted.disk = disk
         restarted.isJoining = nodes[slot].isJoining
         nodes[slot] = restarted
         drainReady(slot)

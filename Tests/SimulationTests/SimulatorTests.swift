@@ -122,6 +122,27 @@ final class SimDiskTests: XCTestCase {
         XCTAssertEqual(disk.recover().hardState, HardState())
     }
 
+    func testADamagedLastRecordIsDetectedAndDropped() {
+        var disk = SimDisk(PersistentState())
+        var ready = Ready()
+        ready.entries = entries(1...5, term: 1)
+        disk.persist(ready, tornAfter: 4, damageLast: true)
+        XCTAssertEqual(disk.recover().entries.map(\.index), [1, 2, 3])
+        XCTAssertEqual(disk.repairedTails, 1)
+    }
+
+    func testCrashesInTheSimulatorRepairTornTails() {
+        var total = SimulationReport()
+        for seed in UInt64(1)...6 {
+            var options = SimulationOptions(seed: seed)
+            options.nodes = 5
+            options.faults = [.crash]
+            total.merge(Simulator(options: options).run())
+        }
+        XCTAssertNil(total.violation?.message)
+        XCTAssertGreaterThan(total.tornTailsRepaired, 0)
+    }
+
     func testLaterEntriesReplaceTheConflictingSuffix() {
         var disk = SimDisk(PersistentState())
         var ready = Ready()
