@@ -1,3 +1,5 @@
+import SwarmNode
+
 /// A command-line mistake: printed as `swarmctl: MESSAGE` and exits 2.
 struct UsageError: Error {
     let message: String
@@ -73,36 +75,8 @@ struct CommandLineArguments {
     }
 }
 
-/// Parses durations as docker does: `1h`, `2m`, `30s`, `250ms`, combinations like `1m30s`;
-/// a bare number means seconds. Returns milliseconds.
+/// Docker-style durations in milliseconds (`1h`, `2m`, `30s`, `250ms`, `1m30s`; a bare number
+/// means seconds): the same parser the config file uses.
 func parseDurationMillis(_ text: String) -> Int? {
-    if let seconds = Double(text), seconds >= 0 { return Int(seconds * 1000) }
-    var total = 0.0
-    var number = ""
-    var unit = ""
-    func flush() -> Bool {
-        guard let value = Double(number) else { return false }
-        let scale: Double
-        switch unit {
-        case "h": scale = 3_600_000
-        case "m": scale = 60_000
-        case "s": scale = 1000
-        case "ms": scale = 1
-        default: return false
-        }
-        total += value * scale
-        number = ""
-        unit = ""
-        return true
-    }
-    for character in text {
-        if character.isNumber || character == "." {
-            if !unit.isEmpty { guard flush() else { return nil } }
-            number.append(character)
-        } else {
-            unit.append(character)
-        }
-    }
-    guard !number.isEmpty, flush() else { return nil }
-    return Int(total)
+    Duration.parseMillis(text)
 }
