@@ -87,7 +87,7 @@ public final class Simulator {
         precondition(options.nodes >= 1, "at least one node")
         self.options = options
         random = SplitMix64(seed: options.seed)
-        maxBytesPerMessage = [1, 160, 4096][Int(options.seed % 3)]
+        maxBytesPerMessage = [1, 1, 160, 4096][Int(options.seed % 4)]
         clients = Array(repeating: .idle, count: options.clients)
         clientLeaderHint = Array(repeating: nil, count: options.clients)
         let founders = (1...options.nodes).map { NodeID($0) }
@@ -205,7 +205,7 @@ public final class Simulator {
     private func crashesMidWrite(_ slot: Int, _ ready: Ready) -> Bool {
         guard faultsActive else { return false }
         if ready.softState?.role == .leader { leaderSince[slot] = now }
-        if leaderCrashStorm, !ready.messages.isEmpty, nodes[slot].raft.role == .leader, now - (leaderSince[slot] ?? 0) < 100, chance(30) {
+        if leaderCrashStorm, !ready.messages.isEmpty, nodes[slot].raft.role == .leader, now - (leaderSince[slot] ?? 0) < 300, chance(50) {
             nodes[slot].disk.persist(ready)
             checker.observeAppended(ready.entries, on: nodes[slot].id)
             crashSlot(slot)
