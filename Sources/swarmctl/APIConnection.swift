@@ -26,7 +26,8 @@ struct APIConnection {
             response = try client.send(method, "/v1.41" + path, query: QueryParameters(query), body: body,
                                        headers: HTTPHeaders(body == nil ? [] : [("Content-Type", "application/json")]))
         } catch {
-            throw CommandFailure(message: "cannot reach the node at \(host): \(error): is it running? pass -H or set SWARMCTL_HOST")
+            // The client's message already names the address and what to do.
+            throw CommandFailure(message: error.description)
         }
         guard (200..<300).contains(response.status) else {
             let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["message"] as? String
