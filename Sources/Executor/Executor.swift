@@ -1,0 +1,1 @@
+// Executor: see issue 7.
