@@ -11,7 +11,6 @@ enum NodeFrameKind: UInt8 {
     case heartbeat = 3
     case forwardCommand = 4
     case forwardResult = 5
-    case memberChange = 6
     case heartbeatResponse = 7
 }
 
@@ -44,13 +43,6 @@ struct Heartbeat: Codable {
 struct ForwardCommand: Codable {
     var requestID: UInt64
     var command: ClusterCommand
-}
-
-/// A membership change a follower manager asks the leader to carry out.
-struct MemberChangeRequest: Codable {
-    var requestID: UInt64
-    var nodeID: String
-    var promote: Bool
 }
 
 struct ForwardResult: Codable {

@@ -70,7 +70,7 @@ extension SwarmNode: TransportDelegate {
             pendingJoin = nil
             transport.close(connection: connection.id, reason: "join answered")
             join.done(.success(response))
-        case .memberChange?, nil:
+        case nil:
             break
         }
     }

@@ -319,11 +319,9 @@ public final class SwarmNode: @unchecked Sendable {
         guard raft != nil else { return done(.failure(.notManager)) }
         let requestID = nextRequestID
         nextRequestID += 1
-        var context = WireBytes.uint64(requestID)
-        guard raft!.readIndex(context: context) else {
+        guard raft!.readIndex(context: WireBytes.uint64(requestID)) else {
             return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
         }
-        context = []
         pendingReads[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
         processReady()
     }
