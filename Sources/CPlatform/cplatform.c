@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
+#include <spawn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -73,4 +75,32 @@ void cplatform_set_thread_name(const char *name) {
     strncpy(truncated, name, 15);
     truncated[15] = 0;
     pthread_setname_np(pthread_self(), truncated);
+}
+
+int cplatform_spawnattr_for_task(void *attributes) {
+    posix_spawnattr_t *attr = (posix_spawnattr_t *)attributes;
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    int result = posix_spawnattr_setsigmask(attr, &empty);
+    if (result == 0) result = posix_spawnattr_setsigdefault(attr, &all);
+    if (result == 0) result = posix_spawnattr_setpgroup(attr, 0);
+    if (result == 0) {
+        result = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    }
+    return result;
+}
+int cplatform_spawn_addchdir(void *actions, const char *directory) {
+    return posix_spawn_file_actions_addchdir_np((posix_spawn_file_actions_t *)actions, directory);
+}
+int cplatform_spawn_close_above_stderr(void *actions) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, 3);
+}
+int cplatform_wait_exited_noreap(pid_t pid) {
+    siginfo_t info;
+    int result;
+    do {
+        result = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT);
+    } while (result != 0 && errno == EINTR);
+    return result;
 }

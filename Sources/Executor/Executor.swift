@@ -1,1 +1,146 @@
-// Executor: see issue 7.
+/// The seam between the agent and whatever runs a task's process: the agent drives a task
+/// through prepare → start → (exit | stop) → remove and reads state and logs, without knowing
+/// whether an OCI runtime or a plain host process is underneath.
+///
+/// Calls are synchronous and may block (stop waits up to the grace period); the agent runs them
+/// on its worker pool. Exit is reported through the callback given to `start`, on a thread the
+/// executor owns.
+public protocol Executor: AnyObject, Sendable {
+    /// Creates the container's state and directories; nothing runs yet.
+    func prepare(_ spec: TaskSpec) throws -> ContainerID
+    /// Starts the prepared container. `onExit` is called once, when it has exited and its output
+    /// has been written to the logs.
+    func start(_ id: ContainerID, onExit: @escaping @Sendable (ExitStatus) -> Void) throws
+    /// Blocks until the container has exited or `timeoutMillis` passes (then nil).
+    func wait(_ id: ContainerID, timeoutMillis: Int?) throws -> ExitStatus?
+    /// Sends SIGTERM to everything in the container, then SIGKILL once `graceMillis` (default:
+    /// the spec's stop grace period) has passed. Returns the exit status, or nil if it never started.
+    func stop(_ id: ContainerID, graceMillis: Int?) throws -> ExitStatus?
+    /// Deletes the container's files and state. A running container must be stopped first.
+    func remove(_ id: ContainerID) throws
+    /// The container's current state.
+    func inspect(_ id: ContainerID) throws -> ContainerInfo
+    /// The captured output of one stream, oldest rotated file first.
+    func logs(_ id: ContainerID, stream: LogStream) throws -> [UInt8]
+}
+
+extension Executor {
+    /// Stops with the spec's own grace period.
+    public func stop(_ id: ContainerID) throws -> ExitStatus? {
+        try stop(id, graceMillis: nil)
+    }
+}
+
+/// Names one container on this node; stable across the container's life, used for its directory.
+public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+}
+
+/// What to run, independent of the backend: the part of a task the executor needs.
+public struct TaskSpec: Sendable, Equatable {
+    /// argv[0] (a path, or a name looked up in this node's PATH) followed by the arguments.
+    public var command: [String]
+    /// The complete environment as NAME=value; PATH gets a default when missing.
+    public var environment: [String]
+    /// The working directory; nil keeps the executor's own.
+    public var workingDirectory: String?
+    /// User to run as; nil keeps the executor's user.
+    public var user: String?
+    /// Time between SIGTERM and SIGKILL on stop.
+    public var stopGraceMillis: Int
+    public var logLimits: LogLimits
+
+    public init(
+        command: [String], environment: [String] = [], workingDirectory: String? = nil, user: String? = nil,
+        stopGraceMillis: Int = 10_000, logLimits: LogLimits = LogLimits()
+    ) {
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.user = user
+        self.stopGraceMillis = stopGraceMillis
+        self.logLimits = logLimits
+    }
+}
+
+/// Bounds on a container's captured output, so a chatty task cannot fill the node's disk:
+/// each stream keeps at most `maxFiles` files of at most `maxFileBytes` bytes.
+public struct LogLimits: Sendable, Equatable {
+    public var maxFileBytes: Int
+    public var maxFiles: Int
+
+    public init(maxFileBytes: Int = 10 << 20, maxFiles: Int = 3) {
+        precondition(maxFileBytes > 0 && maxFiles > 0, "log limits must be positive")
+        self.maxFileBytes = maxFileBytes
+        self.maxFiles = maxFiles
+    }
+}
+
+/// Which captured output stream to read.
+public enum LogStream: String, Sendable, CaseIterable {
+    case stdout
+    case stderr
+}
+
+/// How a container ended; the agent maps it to COMPLETE or FAILED and reports it.
+public enum ExitStatus: Sendable, Equatable {
+    /// The main process exited with this code.
+    case exited(code: Int32)
+    /// The main process was killed by this signal.
+    case signaled(signal: Int32)
+    /// The kernel killed it at its memory limit (OCI backend).
+    case oomKilled
+
+    /// The code Docker reports: the exit code, or 128 + the signal number.
+    public var exitCode: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .signaled(let signal): return 128 + signal
+        case .oomKilled: return 137
+        }
+    }
+}
+
+/// Where a container is in its life, as `docker inspect` shows it.
+public enum ContainerState: String, Sendable {
+    case created
+    case running
+    case exited
+}
+
+/// A snapshot of one container for the agent's status reports and `inspect`.
+public struct ContainerInfo: Sendable, Equatable {
+    public var id: ContainerID
+    public var state: ContainerState
+    /// The main process id while running (also the process group id for the process backend).
+    public var pid: Int32?
+    /// Wall-clock start time, seconds since the epoch.
+    public var startedAt: Double?
+    public var exitStatus: ExitStatus?
+}
+
+/// Why an executor call failed, with what to do about it.
+public enum ExecutorError: Error, CustomStringConvertible, Equatable {
+    case unknownContainer(ContainerID)
+    case invalidState(ContainerID, ContainerState, operation: String)
+    case emptyCommand
+    case unsupported(String)
+    case spawnFailed(command: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unknownContainer(let id):
+            return "no container \(id) on this node; it was never prepared or was already removed"
+        case .invalidState(let id, let state, let operation):
+            return "cannot \(operation) container \(id) while it is \(state.rawValue); stop it first or prepare a new one"
+        case .emptyCommand:
+            return "the task has no command; give the service a command or an image with one"
+        case .unsupported(let what):
+            return "\(what) is not supported by this executor backend; use the OCI backend (executor = oci)"
+        case .spawnFailed(let command, let reason):
+            return "could not start \(command): \(reason); check that the command exists and is executable"
+        }
+    }
+}

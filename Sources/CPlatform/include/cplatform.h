@@ -54,4 +54,17 @@ extern const int CPLATFORM_TCP_NODELAY;
 void cplatform_ignore_sigpipe(void);
 /* Names the calling thread (the kernel keeps 15 bytes); shows in top -H and gdb. */
 void cplatform_set_thread_name(const char *name);
+/* posix_spawn set-up for task processes: an empty signal mask, every signal at its default
+ * disposition, and a new process group led by the child (POSIX_SPAWN_SETSIGMASK|SETSIGDEF|SETPGROUP).
+ * `attributes` points to a posix_spawnattr_t; returns 0 or an errno value. */
+int cplatform_spawnattr_for_task(void *attributes);
+/* posix_spawn_file_actions_addchdir_np (glibc >= 2.29); `actions` points to a
+ * posix_spawn_file_actions_t. Returns 0 or an errno value. */
+int cplatform_spawn_addchdir(void *actions, const char *directory);
+/* posix_spawn_file_actions_addclosefrom_np(actions, 3) (glibc >= 2.34): the child closes every
+ * descriptor above stderr, so descriptors other libraries opened without O_CLOEXEC do not leak. */
+int cplatform_spawn_close_above_stderr(void *actions);
+/* Blocks until child `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT), so its pid and
+ * process group id stay reserved while the rest of the group is killed. 0, or -1 with errno. */
+int cplatform_wait_exited_noreap(pid_t pid);
 #endif

@@ -1,0 +1,124 @@
+import CPlatform
+import Glibc
+import Platform
+
+/// One task run by `ProcessExecutor`: its state machine (created → running → exited), the
+/// threads that drain its output and reap it, and the signalling of its process group.
+///
+/// The pid is only signalled under `lock`, and the reaper reaps under the same lock, so a signal
+/// can never reach a recycled pid.
+final class ProcessContainer: @unchecked Sendable {
+    let id: ContainerID
+    let spec: TaskSpec
+    let directory: String
+    private let lock = ConditionLock()
+    private var state = ContainerState.created
+    private var pid: pid_t?
+    private var reaped = false
+    private var startedAt: Double?
+    private var exitStatus: ExitStatus?
+    private var logsDrained = false
+    private var threads: [PlatformThread] = []
+
+    init(id: ContainerID, spec: TaskSpec, directory: String) {
+        self.id = id
+        self.spec = spec
+        self.directory = directory
+    }
+
+    func logBase(_ stream: LogStream) -> String { "\(directory)/\(stream.rawValue).log" }
+
+    func start(onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
+        try lock.withLock {
+            guard state == .created else { throw ExecutorError.invalidState(id, state, operation: "start") }
+            let stdoutLog = try RotatingLog(base: logBase(.stdout), limits: spec.logLimits)
+            let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
+            let task = try TaskSpawner.spawn(spec)
+            pid = task.pid
+            state = .running
+            startedAt = Self.wallClockSeconds()
+            threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in
+                LogPump.run(stdout: task.stdoutDescriptor, stderr: task.stderrDescriptor,
+                            stdoutLog: stdoutLog, stderrLog: stderrLog)
+                lock.withLock { logsDrained = true }
+                lock.broadcast()
+            })
+            threads.append(PlatformThread(name: "reap-\(task.pid)") { [self] in
+                reap(task.pid, onExit: onExit)
+            })
+        }
+    }
+
+    /// Reaper thread: waits for the main process, kills what is left of its group, reaps it,
+    /// lets the logs drain, then publishes the exit.
+    private func reap(_ pid: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
+        precondition(cplatform_wait_exited_noreap(pid) == 0, "waitid for task \(id) pid \(pid): \(SystemError("waitid"))")
+        let status: ExitStatus = lock.withLock {
+            _ = Glibc.kill(-pid, SIGKILL)
+            var raw: Int32 = 0
+            _ = try? retryingEINTR("waitpid", "pid \(pid)") { waitpid(pid, &raw, 0) }
+            reaped = true
+            return Self.decode(raw)
+        }
+        let deadline = monotonicNanoseconds() + UInt64(Self.drainNanos)
+        _ = lock.waitUntil(deadline: deadline, { logsDrained }, then: {})
+        lock.withLock {
+            exitStatus = status
+            state = .exited
+        }
+        lock.broadcast()
+        onExit(status)
+    }
+
+    private static let drainNanos = ProcessExecutor.logDrainMillis * 1_000_000
+
+    func waitForExit(timeoutMillis: Int?) -> ExitStatus? {
+        let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }
+        return lock.waitUntil(deadline: deadline, { state == .exited }, then: { exitStatus }) ?? nil
+    }
+
+    /// SIGTERM to the group, SIGKILL after `graceMillis`; returns the exit status (nil if never started).
+    func stop(graceMillis: Int) -> ExitStatus? {
+        let started = lock.withLock { () -> Bool in
+            if state == .running { signalGroup(SIGTERM) }
+            return state != .created
+        }
+        guard started else { return nil }
+        if let status = waitForExit(timeoutMillis: graceMillis) { return status }
+        lock.withLock { signalGroup(SIGKILL) }
+        return waitForExit(timeoutMillis: nil)
+    }
+
+    /// Call with `lock` held.
+    private func signalGroup(_ signal: Int32) {
+        guard let pid, !reaped else { return }
+        _ = Glibc.kill(-pid, signal)
+    }
+
+    /// Refuses a running container; joins the finished threads of an exited one.
+    func prepareForRemoval() throws {
+        let joinable = try lock.withLock { () -> [PlatformThread] in
+            if state == .running { throw ExecutorError.invalidState(id, state, operation: "remove") }
+            return threads
+        }
+        // The log thread may outlive the drain deadline if an escaped process holds a pipe.
+        if lock.withLock({ logsDrained }) { joinable.forEach { $0.join() } }
+    }
+
+    func info() -> ContainerInfo {
+        lock.withLock {
+            ContainerInfo(id: id, state: state, pid: pid, startedAt: startedAt, exitStatus: exitStatus)
+        }
+    }
+
+    private static func decode(_ raw: Int32) -> ExitStatus {
+        if cplatform_wifsignaled(raw) != 0 { return .signaled(signal: cplatform_wtermsig(raw)) }
+        return .exited(code: cplatform_wexitstatus(raw))
+    }
+
+    private static func wallClockSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+@testable import Executor
+
+/// The process backend against real /bin/sh children: exit reporting, environment, output
+/// capture and rotation, stop with grace, and that nothing of a task outlives it.
+final class ProcessExecutorTests: XCTestCase {
+    private var root = ""
+    private var executor: ProcessExecutor!
+    private var groups: [Int32] = []
+
+    override func setUpWithError() throws {
+        root = try FileSystem.makeTemporaryDirectory(prefix: "executor-tests-")
+        executor = try ProcessExecutor(root: root)
+    }
+
+    override func tearDownWithError() throws {
+        executor?.removeAll()
+        for group in groups { _ = Glibc.kill(-group, SIGKILL) }
+        try FileSystem.removeTree(root)
+        XCTAssertFalse(FileSystem.exists(root), "the test directory \(root) was left behind")
+    }
+
+    /// Prepares and starts `spec`; remembers its process group for tear-down.
+    private func run(_ spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void = { _ in }) throws -> ContainerID {
+        let id = try executor.prepare(spec)
+        try executor.start(id, onExit: onExit)
+        if let pid = try executor.inspect(id).pid { groups.append(pid) }
+        return id
+    }
+
+    private func waitForOutput(_ id: ContainerID, _ expected: String) throws {
+        let seen = try eventually { text(try executor.logs(id, stream: .stdout)).contains(expected) }
+        XCTAssertTrue(seen, "the task never printed \(expected)")
+    }
+
+    func testExitCodeIsReportedToWaitInspectAndCallback() throws {
+        let callback = OneShot<ExitStatus>()
+        let id = try run(shell("exit 7")) { callback.set($0) }
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 7))
+        XCTAssertEqual(callback.wait(timeoutMillis: 5_000), .exited(code: 7))
+        let info = try executor.inspect(id)
+        XCTAssertEqual(info.state, .exited)
+        XCTAssertEqual(info.exitStatus?.exitCode, 7)
+        XCTAssertNotNil(info.pid)
+        XCTAssertNotNil(info.startedAt)
+    }
+
+    func testPreparedContainerIsCreatedUntilStarted() throws {
+        let id = try executor.prepare(shell("exit 0"))
+        XCTAssertEqual(try executor.inspect(id).state, .created)
+        XCTAssertNil(try executor.inspect(id).pid)
+        XCTAssertNil(try executor.stop(id))
+    }
+
+    func testEnvironmentAndWorkingDirectoryAreApplied() throws {
+        let directory = try FileSystem.makeTemporaryDirectory(prefix: "cwd-", base: root)
+        let resolved = String(cString: realpath(directory, nil))
+        let id = try run(shell("echo $FOO; pwd", environment: ["FOO=bar baz"], workingDirectory: directory))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "bar baz\n\(resolved)\n")
+    }
+
+    func testStdoutAndStderrAreCapturedSeparately() throws {
+        let id = try run(shell("echo out; echo err >&2; echo more"))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "out\nmore\n")
+        XCTAssertEqual(text(try executor.logs(id, stream: .stderr)), "err\n")
+    }
+
+    func testLogRotationKeepsAtMostKFilesOfAtMostNBytes() throws {
+        let limits = LogLimits(maxFileBytes: 1_000, maxFiles: 3)
+        let id = try run(shell("seq 1 3000", logLimits: limits))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        let directory = "\(root)/containers/\(id)"
+        let files = try FileSystem.list(directory).filter { $0.hasPrefix("stdout.log") }
+        XCTAssertEqual(files, ["stdout.log", "stdout.log.1", "stdout.log.2"])
+        for name in files {
+            let size = try File.openForReading("\(directory)/\(name)").size()
+            XCTAssertLessThanOrEqual(size, 1_000, "\(name) is over the limit")
+        }
+        let everything = Array((1...3000).map { "\($0)\n" }.joined().utf8)
+        let kept = try executor.logs(id, stream: .stdout)
+        XCTAssertGreaterThan(kept.count, 2_000)
+        XCTAssertEqual(kept, Array(everything.suffix(kept.count)), "the newest output must be kept, in order")
+    }
+
+    func testStopSendsTermAndReportsTheTrappedExitStatus() throws {
+        let id = try run(shell("trap 'exit 3' TERM; echo ready; sleep 300 & wait", graceMillis: 5_000))
+        try waitForOutput(id, "ready")
+        let start = monotonicNanoseconds()
+        XCTAssertEqual(try executor.stop(id), .exited(code: 3))
+        XCTAssertLessThan(milliseconds(since: start), 2_000, "a task that exits on TERM must not wait for the grace")
+    }
+
+    func testTaskIgnoringTermIsKilledAfterTheGracePeriod() throws {
+        let grace = 300
+        let id = try run(shell("trap '' TERM; echo ready; sleep 300 & wait", graceMillis: grace))
+        try waitForOutput(id, "ready")
+        let start = monotonicNanoseconds()
+        XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGKILL))
+        let took = milliseconds(since: start)
+        XCTAssertGreaterThanOrEqual(took, grace, "SIGKILL came before the grace period ended")
+        XCTAssertLessThan(took, grace + 1_500, "SIGKILL came long after the grace period")
+    }
+
+    func testGrandchildDiesWithTheGroupOnStop() throws {
+        let id = try run(shell("sleep 300 & wait"))
+        let pgid = try XCTUnwrap(try executor.inspect(id).pid)
+        XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).count == 2 }, "sh and its sleep should both run")
+        XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
+        XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).isEmpty },
+                      "left alive after stop: \(liveProcesses(inGroup: pgid))")
+    }
+
+    func testRestOfTheGroupIsKilledWhenTheMainProcessExits() throws {
+        let id = try run(shell("sleep 300 & echo started"))
+        let pgid = try XCTUnwrap(try executor.inspect(id).pid)
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "started\n")
+        XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).isEmpty },
+                      "left alive after exit: \(liveProcesses(inGroup: pgid))")
+    }
+
+    func testRemoveRefusesARunningTaskThenDeletesItsFiles() throws {
+        let id = try run(shell("sleep 300"))
+        XCTAssertThrowsError(try executor.remove(id)) { error in
+            XCTAssertEqual(error as? ExecutorError, .invalidState(id, .running, operation: "remove"))
+        }
+        _ = try executor.stop(id, graceMillis: 1_000)
+        try executor.remove(id)
+        XCTAssertFalse(FileSystem.exists("\(root)/containers/\(id)"))
+        XCTAssertThrowsError(try executor.inspect(id)) { error in
+            XCTAssertEqual(error as? ExecutorError, .unknownContainer(id))
+        }
+    }
+
+    func testMissingCommandFailsWithAClearError() throws {
+        let id = try executor.prepare(TaskSpec(command: ["/nonexistent/command"]))
+        XCTAssertThrowsError(try executor.start(id, onExit: { _ in })) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("/nonexistent/command") && message.contains("No such file"), message)
+        }
+        XCTAssertEqual(try executor.inspect(id).state, .created)
+    }
+
+    func testChildInheritsOnlyStandardDescriptors() throws {
+        // A descriptor well above the one ls opens, so seeing it in the child means it leaked.
+        let leaked = try File.open("\(root)/probe", flags: O_RDWR | O_CREAT)
+        XCTAssertGreaterThan(leaked.descriptor, 3)
+        let id = try run(shell("ls /proc/self/fd"))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        let descriptors = text(try executor.logs(id, stream: .stdout)).split(separator: "\n")
+        // 0, 1, 2 and the descriptor ls opened to read the directory.
+        XCTAssertLessThanOrEqual(descriptors.count, 4, "descriptors leaked into the child: \(descriptors)")
+        XCTAssertFalse(descriptors.contains(Substring(String(leaked.descriptor))), "fd \(leaked.descriptor) leaked")
+    }
+
+    func testSignalMaskIsResetInTheChild() throws {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR1)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let id = try run(shell("grep SigBlk /proc/self/status"))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "SigBlk:\t0000000000000000\n")
+    }
+}
