@@ -19,6 +19,8 @@ final class ProcessContainer: @unchecked Sendable {
     private var exitStatus: ExitStatus?
     private var logsDrained = false
     private var threads: [PlatformThread] = []
+    /// The reaper's pthread, so `remove` called from `onExit` (which runs on it) does not join itself.
+    private var reaperThread: pthread_t?
 
     init(id: ContainerID, spec: TaskSpec, directory: String) {
         self.id = id
@@ -52,6 +54,7 @@ final class ProcessContainer: @unchecked Sendable {
     /// Reaper thread: waits for the main process, kills what is left of its group, reaps it,
     /// lets the logs drain, then publishes the exit.
     private func reap(_ pid: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
+        lock.withLock { reaperThread = pthread_self() }
         precondition(cplatform_wait_exited_noreap(pid) == 0, "waitid for task \(id) pid \(pid): \(SystemError("waitid"))")
         let status: ExitStatus = lock.withLock {
             _ = Glibc.kill(-pid, SIGKILL)
@@ -97,12 +100,15 @@ final class ProcessContainer: @unchecked Sendable {
 
     /// Refuses a running container; joins the finished threads of an exited one.
     func prepareForRemoval() throws {
-        let joinable = try lock.withLock { () -> [PlatformThread] in
+        let (joinable, drained, onReaper) = try lock.withLock { () -> ([PlatformThread], Bool, Bool) in
             if state == .running { throw ExecutorError.invalidState(id, state, operation: "remove") }
-            return threads
+            let onReaper = reaperThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            return (threads, logsDrained, onReaper)
         }
-        // The log thread may outlive the drain deadline if an escaped process holds a pipe.
-        if lock.withLock({ logsDrained }) { joinable.forEach { $0.join() } }
+        // The log thread may outlive the drain deadline if an escaped process holds a pipe, and
+        // the reaper cannot join itself (remove called from onExit); those threads end on their own.
+        guard drained, !onReaper else { return }
+        joinable.forEach { $0.join() }
     }
 
     func info() -> ContainerInfo {

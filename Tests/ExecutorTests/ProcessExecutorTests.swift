@@ -170,4 +170,28 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
         XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "SigBlk:\t0000000000000000\n")
     }
+
+    func testOutputLargerThanThePipeBufferIsDrainedWhileNobodyReads() throws {
+        let id = try run(shell("head -c 1048576 /dev/zero", logLimits: LogLimits(maxFileBytes: 256 << 10, maxFiles: 2)))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 10_000), .exited(code: 0))
+        XCTAssertEqual(try executor.logs(id, stream: .stdout).count, 512 << 10)
+    }
+
+    func testStopAfterExitReturnsTheRecordedStatus() throws {
+        let id = try run(shell("exit 4"))
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 4))
+        XCTAssertEqual(try executor.stop(id), .exited(code: 4))
+        XCTAssertThrowsError(try executor.start(id, onExit: { _ in })) { error in
+            XCTAssertEqual(error as? ExecutorError, .invalidState(id, .exited, operation: "start"))
+        }
+    }
+
+    func testRemoveFromTheExitCallbackWorks() throws {
+        let removed = OneShot<Bool>()
+        let executor = self.executor!
+        let id = try executor.prepare(shell("exit 0"))
+        try executor.start(id) { _ in removed.set((try? executor.remove(id)) != nil) }
+        XCTAssertEqual(removed.wait(timeoutMillis: 5_000), true)
+        XCTAssertThrowsError(try executor.inspect(id))
+    }
 }
