@@ -128,6 +128,7 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case emptyCommand
     case unsupported(String)
     case spawnFailed(command: String, reason: String)
+    case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
 
     public var description: String {
         switch self {
@@ -141,6 +142,9 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
             return "\(what) is not supported by this executor backend; use the OCI backend (executor = oci)"
         case .spawnFailed(let command, let reason):
             return "could not start \(command): \(reason); check that the command exists and is executable"
+        case .stopTimedOut(let id, let pid, let waited):
+            return "container \(id) (process group \(pid)) had not exited \(waited) ms after stop and SIGKILL; "
+                + "look for processes stuck in the kernel (state D in ps) and retry the stop"
         }
     }
 }

@@ -80,8 +80,11 @@ final class ProcessContainer: @unchecked Sendable {
         return lock.waitUntil(deadline: deadline, { state == .exited }, then: { exitStatus }) ?? nil
     }
 
+    /// How long stop waits after SIGKILL before reporting that the task would not die.
+    static let killWaitMillis = ProcessExecutor.logDrainMillis + 5_000
+
     /// SIGTERM to the group, SIGKILL after `graceMillis`; returns the exit status (nil if never started).
-    func stop(graceMillis: Int) -> ExitStatus? {
+    func stop(graceMillis: Int) throws -> ExitStatus? {
         let started = lock.withLock { () -> Bool in
             if state == .running { signalGroup(SIGTERM) }
             return state != .created
@@ -89,7 +92,8 @@ final class ProcessContainer: @unchecked Sendable {
         guard started else { return nil }
         if let status = waitForExit(timeoutMillis: graceMillis) { return status }
         lock.withLock { signalGroup(SIGKILL) }
-        return waitForExit(timeoutMillis: nil)
+        if let status = waitForExit(timeoutMillis: Self.killWaitMillis) { return status }
+        throw ExecutorError.stopTimedOut(id, pid: info().pid ?? 0, waitedMillis: graceMillis + Self.killWaitMillis)
     }
 
     /// Call with `lock` held.

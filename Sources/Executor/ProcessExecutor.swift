@@ -44,7 +44,7 @@ public final class ProcessExecutor: Executor, @unchecked Sendable {
 
     public func stop(_ id: ContainerID, graceMillis: Int?) throws -> ExitStatus? {
         let container = try container(id)
-        return container.stop(graceMillis: graceMillis ?? container.spec.stopGraceMillis)
+        return try container.stop(graceMillis: graceMillis ?? container.spec.stopGraceMillis)
     }
 
     public func remove(_ id: ContainerID) throws {

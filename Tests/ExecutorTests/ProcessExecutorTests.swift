@@ -19,7 +19,11 @@ final class ProcessExecutorTests: XCTestCase {
 
     override func tearDownWithError() throws {
         executor?.removeAll()
-        for group in groups { _ = Glibc.kill(-group, SIGKILL) }
+        // Asserted rather than killed here: a recycled process group id could belong to someone else.
+        for group in groups {
+            XCTAssertTrue(eventually { liveProcesses(inGroup: group).isEmpty },
+                          "process group \(group) outlived its container: \(liveProcesses(inGroup: group))")
+        }
         try FileSystem.removeTree(root)
         XCTAssertFalse(FileSystem.exists(root), "the test directory \(root) was left behind")
     }
