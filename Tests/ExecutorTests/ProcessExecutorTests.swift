@@ -198,4 +198,12 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertEqual(removed.wait(timeoutMillis: 5_000), true)
         XCTAssertThrowsError(try executor.inspect(id))
     }
+
+    func testTaskLeadsItsOwnProcessGroup() throws {
+        let id = try run(shell("sleep 300"))
+        let pid = try XCTUnwrap(try executor.inspect(id).pid)
+        XCTAssertEqual(getpgid(pid), pid, "the task must lead its own group so stop reaches its children")
+        XCTAssertNotEqual(getpgid(pid), getpgrp())
+        XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
+    }
 }
