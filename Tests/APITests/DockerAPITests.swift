@@ -116,10 +116,10 @@ final class DockerAPITests: XCTestCase {
     func testInfoOnAWorkerHasNoClusterSection() {
         plane.local.role = .worker
         plane.local.raft = nil
-        plane.local.knownManagers = [RemoteManager(nodeID: "m", addr: "10.0.0.1:4242")]
+        plane.local.knownManagers = [RemoteManager(nodeID: "m", addr: "192.0.2.1:4242")]
         let swarm = jsonBody(call("GET", "/info"))["Swarm"]
         XCTAssertEqual(swarm?["ControlAvailable"], .bool(false))
-        XCTAssertEqual(swarm?["RemoteManagers"]?.serializedText, #"[{"Addr":"10.0.0.1:4242","NodeID":"m"}]"#)
+        XCTAssertEqual(swarm?["RemoteManagers"]?.serializedText, #"[{"Addr":"192.0.2.1:4242","NodeID":"m"}]"#)
         XCTAssertNil(swarm?["Cluster"])
         XCTAssertNil(swarm?["Nodes"])
     }

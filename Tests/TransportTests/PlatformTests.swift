@@ -7,21 +7,21 @@ import XCTest
 /// Platform pieces the transport relies on: address parsing, the timer heap, the event loop.
 final class SocketAddressTests: XCTestCase {
     func testAcceptedForms() throws {
-        XCTAssertEqual(try SocketAddress(parsing: "10.0.0.5:4242"), .tcp(ipv4: 0x0a00_0005, port: 4242))
+        XCTAssertEqual(try SocketAddress(parsing: "192.0.2.5:4242"), .tcp(ipv4: 0xc000_0205, port: 4242))
         XCTAssertEqual(try SocketAddress(parsing: "tcp:127.0.0.1:1"), .loopback(port: 1))
         XCTAssertEqual(try SocketAddress(parsing: "tcp://localhost:0"), .loopback(port: 0))
         XCTAssertEqual(try SocketAddress(parsing: "localhost:65535"), .loopback(port: 65535))
         XCTAssertEqual(try SocketAddress(parsing: "unix:/run/swarm.sock"), .unix(path: "/run/swarm.sock"))
         XCTAssertEqual(try SocketAddress(parsing: "unix:///run/swarm.sock"), .unix(path: "/run/swarm.sock"))
-        XCTAssertEqual(SocketAddress.tcp(ipv4: 0xc0a8_0001, port: 80).description, "tcp://192.168.0.1:80")
+        XCTAssertEqual(SocketAddress.tcp(ipv4: 0xc000_0201, port: 80).description, "tcp://192.0.2.1:80")
     }
 
     func testRejectedFormsSayWhatIsWrong() {
         let cases: [(String, String)] = [
-            ("10.0.0.5", "expected HOST:PORT"),
-            ("10.0.0.5:", "port '' is not a number"),
-            ("10.0.0.5:65536", "port '65536' is not a number"),
-            ("10.0.0.5:-1", "port '-1'"),
+            ("192.0.2.5", "expected HOST:PORT"),
+            ("192.0.2.5:", "port '' is not a number"),
+            ("192.0.2.5:65536", "port '65536' is not a number"),
+            ("192.0.2.5:-1", "port '-1'"),
             ("example.com:4242", "not an IPv4 literal or localhost"),
             ("256.0.0.1:1", "not an IPv4 literal"),
             ("1.2.3:1", "not an IPv4 literal"),
