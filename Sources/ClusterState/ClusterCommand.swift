@@ -18,6 +18,26 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case removeNode(id: String, force: Bool, at: Timestamp)
     case rotateJoinToken(role: NodeRole, secret: String, token: String, at: Timestamp)
     case updateClusterSpec(version: ObjectVersion, spec: ClusterSpec, at: Timestamp)
+
+    /// A new service; the proposer chose its id and `CreatedAt`. Names are unique.
+    case createService(service: Service)
+    /// Replaces the spec, keeping the old one as `PreviousSpec`; a changed task template starts
+    /// a rolling update (`UpdateStatus` `updating`).
+    case updateService(id: String, version: ObjectVersion, spec: ServiceSpec, at: Timestamp)
+    /// Swaps `Spec` and `PreviousSpec` (`docker service rollback`); `UpdateStatus` `rollback_started`.
+    case rollbackService(id: String, version: ObjectVersion, at: Timestamp)
+    /// Removes a service; its tasks stay, with desired state `remove`, until the agents stop them.
+    case removeService(id: String, at: Timestamp)
+    /// New tasks (ids and timestamps chosen by the orchestrator); all or none are created.
+    case createTasks(tasks: [SwarmTask])
+    /// An agent's report; a state that moves backward is refused.
+    case updateTaskStatus(id: String, status: TaskStatus)
+    /// The orchestrator's intent for a task; it only moves forward.
+    case setTaskDesiredState(id: String, state: TaskState, at: Timestamp)
+    /// The scheduler placed a task on a node.
+    case assignTask(id: String, nodeID: String, at: Timestamp)
+    /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
+    case removeTasks(ids: [String])
 }
 
 /// Secrets the managers share; never shown by the API (the join tokens embed their secrets).

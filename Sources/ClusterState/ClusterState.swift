@@ -5,10 +5,23 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public private(set) var cluster: Cluster?
     public private(set) var nodes: [String: Node] = [:]
     public private(set) var secrets: ClusterSecrets?
+    public internal(set) var services: [String: Service] = [:]
+    public internal(set) var tasks: [String: SwarmTask] = [:]
     /// Raft index of the last applied command.
     public private(set) var appliedIndex: UInt64 = 0
 
     public init() {}
+
+    /// Snapshots written before services and tasks existed decode with none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cluster = try container.decodeIfPresent(Cluster.self, forKey: .cluster)
+        nodes = try container.decode([String: Node].self, forKey: .nodes)
+        secrets = try container.decodeIfPresent(ClusterSecrets.self, forKey: .secrets)
+        services = try container.decodeIfPresent([String: Service].self, forKey: .services) ?? [:]
+        tasks = try container.decodeIfPresent([String: SwarmTask].self, forKey: .tasks) ?? [:]
+        appliedIndex = try container.decode(UInt64.self, forKey: .appliedIndex)
+    }
 
     /// Nodes ordered by id, so every reader sees the same order.
     public var sortedNodes: [Node] { nodes.keys.sorted().map { nodes[$0]! } }
@@ -109,6 +122,9 @@ public struct ClusterState: Codable, Sendable, Equatable {
             cluster!.spec = spec
             cluster!.version = version
             cluster!.updatedAt = at
+        case .createService, .updateService, .rollbackService, .removeService, .createTasks, .updateTaskStatus,
+             .setTaskDesiredState, .assignTask, .removeTasks:
+            try applyServiceCommand(command, version: version)
         }
     }
 

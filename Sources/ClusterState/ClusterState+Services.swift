@@ -1,0 +1,190 @@
+extension ClusterState {
+    // MARK: Reads (deterministic orders, so every reader sees the same lists)
+
+    /// Services ordered by id.
+    public var sortedServices: [Service] { services.keys.sorted().map { services[$0]! } }
+
+    /// Tasks ordered by id.
+    public var sortedTasks: [SwarmTask] { tasks.keys.sorted().map { tasks[$0]! } }
+
+    /// The tasks of service `serviceID`, ordered by slot (then node, then id).
+    public func tasks(ofService serviceID: String) -> [SwarmTask] {
+        tasks.values.filter { $0.serviceID == serviceID }.sorted(by: Self.taskOrder)
+    }
+
+    /// The tasks assigned to node `nodeID`, ordered by id.
+    public func tasks(onNode nodeID: String) -> [SwarmTask] {
+        tasks.values.filter { $0.nodeID == nodeID }.sorted { $0.id < $1.id }
+    }
+
+    /// The tasks whose desired state is `state`, ordered by id.
+    public func tasks(desiredState state: TaskState) -> [SwarmTask] {
+        tasks.values.filter { $0.desiredState == state }.sorted { $0.id < $1.id }
+    }
+
+    static func taskOrder(_ a: SwarmTask, _ b: SwarmTask) -> Bool {
+        if a.slot != b.slot { return (a.slot ?? 0) < (b.slot ?? 0) }
+        if a.nodeID != b.nodeID { return (a.nodeID ?? "") < (b.nodeID ?? "") }
+        return a.id < b.id
+    }
+
+    public func service(named name: String) -> Service? {
+        services.values.first { $0.spec.name == name }
+    }
+
+    /// Finds a service by full id, name, or unique id prefix (as `docker service inspect` does).
+    public func findService(_ reference: String) -> Result<Service, ClusterError> {
+        if let service = services[reference] { return .success(service) }
+        if let service = service(named: reference) { return .success(service) }
+        let byPrefix = sortedServices.filter { $0.id.hasPrefix(reference) }
+        if byPrefix.count == 1 { return .success(byPrefix[0]) }
+        if byPrefix.count > 1 { return .failure(.conflict("service \(reference) is ambiguous (\(byPrefix.count) matches)")) }
+        return .failure(.notFound(kind: "service", id: reference))
+    }
+
+    /// Finds a task by full id or unique id prefix.
+    public func findTask(_ reference: String) -> Result<SwarmTask, ClusterError> {
+        if let task = tasks[reference] { return .success(task) }
+        let byPrefix = sortedTasks.filter { $0.id.hasPrefix(reference) }
+        if byPrefix.count == 1 { return .success(byPrefix[0]) }
+        if byPrefix.count > 1 { return .failure(.conflict("task \(reference) is ambiguous (\(byPrefix.count) matches)")) }
+        return .failure(.notFound(kind: "task", id: reference))
+    }
+
+    // MARK: Writes
+
+    static let nameConflict = "name conflicts with an existing object"
+
+    mutating func applyServiceCommand(_ command: ClusterCommand, version: ObjectVersion) throws {
+        switch command {
+        case let .createService(newService):
+            try requireInitialized()
+            guard !newService.id.isEmpty else { throw ClusterError.invalid("service id is empty") }
+            try validate(newService.spec)
+            guard services[newService.id] == nil else { throw ClusterError.conflict("service \(newService.id) already exists") }
+            guard service(named: newService.spec.name) == nil else { throw ClusterError.conflict(Self.nameConflict) }
+            var created = newService
+            created.version = version
+            created.updatedAt = created.createdAt
+            services[created.id] = created
+        case let .updateService(id, expected, spec, at):
+            var service = try existingService(id)
+            try checkVersion(expected, against: service.version, kind: "service", id: id)
+            try validate(spec)
+            if let other = self.service(named: spec.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
+            let templateChanged = spec.taskTemplate != service.spec.taskTemplate
+            service.previousSpec = service.spec
+            service.spec = spec
+            if templateChanged {
+                service.updateStatus = UpdateStatus(state: .updating, startedAt: at, message: "update in progress")
+            }
+            service.version = version
+            service.updatedAt = at
+            services[id] = service
+        case let .rollbackService(id, expected, at):
+            var service = try existingService(id)
+            try checkVersion(expected, against: service.version, kind: "service", id: id)
+            guard let previous = service.previousSpec else {
+                throw ClusterError.invalid("service \(id) does not have a previous spec")
+            }
+            if let other = self.service(named: previous.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
+            service.previousSpec = service.spec
+            service.spec = previous
+            service.updateStatus = UpdateStatus(state: .rollbackStarted, startedAt: at, message: "manually requested rollback")
+            service.version = version
+            service.updatedAt = at
+            services[id] = service
+        case let .removeService(id, at):
+            _ = try existingService(id)
+            services[id] = nil
+            for task in tasks(ofService: id) where task.desiredState < .remove {
+                var marked = task
+                marked.desiredState = .remove
+                marked.version = version
+                marked.updatedAt = at
+                tasks[marked.id] = marked
+            }
+        case let .createTasks(newTasks):
+            var seen = Set<String>()
+            for task in newTasks {
+                guard !task.id.isEmpty else { throw ClusterError.invalid("task id is empty") }
+                guard tasks[task.id] == nil, seen.insert(task.id).inserted else {
+                    throw ClusterError.conflict("task \(task.id) already exists")
+                }
+                guard services[task.serviceID] != nil else { throw ClusterError.notFound(kind: "service", id: task.serviceID) }
+                if let nodeID = task.nodeID, nodes[nodeID] == nil { throw ClusterError.notFound(kind: "node", id: nodeID) }
+            }
+            for task in newTasks {
+                var created = task
+                created.version = version
+                created.updatedAt = created.createdAt
+                tasks[created.id] = created
+            }
+        case let .updateTaskStatus(id, status):
+            var task = try existingTask(id)
+            guard status.state >= task.status.state else {
+                throw ClusterError.invalid("task \(id) cannot move from \(task.status.state.rawValue) back to \(status.state.rawValue)")
+            }
+            task.status = status
+            task.version = version
+            task.updatedAt = status.timestamp
+            tasks[id] = task
+        case let .setTaskDesiredState(id, state, at):
+            var task = try existingTask(id)
+            guard state >= task.desiredState else {
+                throw ClusterError.invalid("task \(id) desired state cannot move from \(task.desiredState.rawValue) back to \(state.rawValue)")
+            }
+            task.desiredState = state
+            task.version = version
+            task.updatedAt = at
+            tasks[id] = task
+        case let .assignTask(id, nodeID, at):
+            var task = try existingTask(id)
+            guard nodes[nodeID] != nil else { throw ClusterError.notFound(kind: "node", id: nodeID) }
+            if let current = task.nodeID, current != nodeID {
+                throw ClusterError.conflict("task \(id) is already assigned to node \(current)")
+            }
+            guard task.status.state <= .assigned else {
+                throw ClusterError.invalid("task \(id) is already \(task.status.state.rawValue) and cannot be assigned")
+            }
+            task.nodeID = nodeID
+            task.status = TaskStatus(timestamp: at, state: .assigned, message: "scheduler assigned task to node")
+            task.version = version
+            task.updatedAt = at
+            tasks[id] = task
+        case let .removeTasks(ids):
+            for id in ids where tasks[id] == nil { throw ClusterError.notFound(kind: "task", id: id) }
+            for id in ids { tasks[id] = nil }
+        case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
+             .updateClusterSpec:
+            preconditionFailure("not a service or task command: \(command)")
+        }
+    }
+
+    private func validate(_ spec: ServiceSpec) throws {
+        guard !spec.name.isEmpty else { throw ClusterError.invalid("service name is empty") }
+        guard !spec.taskTemplate.containerSpec.image.isEmpty else {
+            throw ClusterError.invalid("ContainerSpec: image reference must be provided")
+        }
+    }
+
+    private func requireInitialized() throws {
+        guard cluster != nil else { throw ClusterError.notInitialized }
+    }
+
+    private func existingService(_ id: String) throws -> Service {
+        guard let service = services[id] else { throw ClusterError.notFound(kind: "service", id: id) }
+        return service
+    }
+
+    private func existingTask(_ id: String) throws -> SwarmTask {
+        guard let task = tasks[id] else { throw ClusterError.notFound(kind: "task", id: id) }
+        return task
+    }
+
+    private func checkVersion(_ expected: ObjectVersion, against actual: ObjectVersion, kind: String, id: String) throws {
+        guard expected == actual else {
+            throw ClusterError.staleVersion(kind: kind, id: id, expected: expected.index, actual: actual.index)
+        }
+    }
+}
