@@ -26,6 +26,10 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case updateService(id: String, version: ObjectVersion, spec: ServiceSpec, at: Timestamp)
     /// Swaps `Spec` and `PreviousSpec` (`docker service rollback`); `UpdateStatus` `rollback_started`.
     case rollbackService(id: String, version: ObjectVersion, at: Timestamp)
+    /// The update (or rollback) control loop's progress: `updating` → `paused` | `completed`,
+    /// `rollback_started` → `rollback_paused` | `rollback_completed`. Versioned, so progress
+    /// recorded for a spec the user has since replaced is refused.
+    case setServiceUpdateStatus(id: String, version: ObjectVersion, status: UpdateStatus, at: Timestamp)
     /// Removes a service; its tasks stay, with desired state `remove`, until the agents stop them.
     case removeService(id: String, at: Timestamp)
     /// New tasks (ids and timestamps chosen by the orchestrator); all or none are created.

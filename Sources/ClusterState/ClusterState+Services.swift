@@ -72,6 +72,9 @@ extension ClusterState {
             try checkVersion(expected, against: service.version, kind: "service", id: id)
             try validate(spec)
             if let other = self.service(named: spec.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
+            guard spec.mode.isGlobal == service.spec.mode.isGlobal else {
+                throw ClusterError.invalid("service mode change is not allowed")
+            }
             let templateChanged = spec.taskTemplate != service.spec.taskTemplate
             service.previousSpec = service.spec
             service.spec = spec
@@ -91,6 +94,21 @@ extension ClusterState {
             service.previousSpec = service.spec
             service.spec = previous
             service.updateStatus = UpdateStatus(state: .rollbackStarted, startedAt: at, message: "manually requested rollback")
+            service.version = version
+            service.updatedAt = at
+            services[id] = service
+        case let .setServiceUpdateStatus(id, expected, status, at):
+            var service = try existingService(id)
+            try checkVersion(expected, against: service.version, kind: "service", id: id)
+            let current = service.updateStatus?.state
+            let allowed: Bool = switch status.state {
+            case .updating, .paused, .completed: current == .updating || current == .paused
+            case .rollbackStarted, .rollbackPaused, .rollbackCompleted: current == .rollbackStarted || current == .rollbackPaused
+            }
+            guard allowed else {
+                throw ClusterError.invalid("service \(id) update status cannot move from \(current?.rawValue ?? "none") to \(status.state.rawValue)")
+            }
+            service.updateStatus = status
             service.version = version
             service.updatedAt = at
             services[id] = service

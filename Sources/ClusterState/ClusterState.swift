@@ -122,7 +122,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             cluster!.spec = spec
             cluster!.version = version
             cluster!.updatedAt = at
-        case .createService, .updateService, .rollbackService, .removeService, .createTasks, .updateTaskStatus,
+        case .createService, .updateService, .rollbackService, .setServiceUpdateStatus, .removeService, .createTasks, .updateTaskStatus,
              .setTaskDesiredState, .assignTask, .removeTasks:
             try applyServiceCommand(command, version: version)
         }

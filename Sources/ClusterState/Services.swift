@@ -105,6 +105,8 @@ public enum ServiceMode: Codable, Sendable, Equatable {
 
     public struct Global: Codable, Sendable, Equatable {}
 
+    public var isGlobal: Bool { self == .global }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         if let replicated = try container.decodeIfPresent(Replicated.self, forKey: .replicated) {

@@ -294,6 +294,8 @@ final class ServiceStateTests: XCTestCase {
             .createService(service: state.services["s1"]!),
             .updateService(id: "s1", version: ObjectVersion(index: 4), spec: updated, at: t1),
             .rollbackService(id: "s1", version: ObjectVersion(index: 5), at: t1),
+            .setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 6),
+                                    status: UpdateStatus(state: .completed, startedAt: t0, completedAt: t1, message: "done"), at: t1),
             .removeService(id: "s1", at: t1),
             .createTasks(tasks: [state.tasks["t1"]!]),
             .updateTaskStatus(id: "t1", status: TaskStatus(timestamp: t1, state: .failed, message: "exit", err: "code 1",
@@ -318,5 +320,96 @@ final class ServiceStateTests: XCTestCase {
         let a = try run(), b = try run()
         XCTAssertEqual(a, b)
         XCTAssertEqual(CommandCodec.encodeState(a), CommandCodec.encodeState(b))
+    }
+}
+
+final class ServiceUpdateStatusAndEventTests: XCTestCase {
+    private let t0 = Timestamp(millisecondsSinceEpoch: 1_764_000_000_000)
+    private let t1 = Timestamp(millisecondsSinceEpoch: 1_764_000_060_000)
+
+    private func spec(_ image: String, mode: ServiceMode = .replicated(replicas: 2)) -> ServiceSpec {
+        ServiceSpec(name: "web", taskTemplate: TaskTemplate(containerSpec: ContainerSpec(image: image)), mode: mode)
+    }
+
+    private func initialized() -> ClusterState {
+        var state = ClusterState()
+        let cluster = Cluster(id: "c1", version: ObjectVersion(index: 0), createdAt: t0, spec: ClusterSpec(),
+                              joinTokens: JoinTokens(worker: "W", manager: "M"))
+        let node = Node(id: "n1", version: ObjectVersion(index: 0), createdAt: t0, spec: NodeSpec(role: .manager),
+                        description: NodeDescription(hostname: "h", platform: .init(architecture: "x86_64", os: "linux"),
+                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "t")),
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1:1"), managerStatus: ManagerStatus(raftID: 1, addr: "192.0.2.1:1"))
+        let secrets = ClusterSecrets(workerSecret: "w", managerSecret: "m", members: ["1": MemberCredential(nodeID: "n1", credential: [1])])
+        XCTAssertNoThrow(try state.apply(.initialize(cluster: cluster, firstNode: node, secrets: secrets), index: 1).get())
+        XCTAssertNoThrow(try state.apply(.createService(service: Service(id: "s1", createdAt: t0, spec: spec("a:1"))), index: 2).get())
+        return state
+    }
+
+    func testUpdateStatusMovesFromUpdatingToCompletedAndRollbackToRollbackCompleted() throws {
+        var state = initialized()
+        let noUpdate = state.apply(.setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 2),
+                                                           status: UpdateStatus(state: .completed), at: t1), index: 3)
+        XCTAssertEqual(noUpdate.failureValue, .invalid("service s1 update status cannot move from none to completed"))
+
+        try state.apply(.updateService(id: "s1", version: ObjectVersion(index: 2), spec: spec("a:2"), at: t1), index: 4).get()
+        XCTAssertEqual(state.services["s1"]?.updateStatus?.state, .updating)
+        let completed = UpdateStatus(state: .completed, startedAt: t1, completedAt: t1, message: "update completed")
+        XCTAssertEqual(state.apply(.setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 2), status: completed, at: t1),
+                                   index: 5).failureValue,
+                       .staleVersion(kind: "service", id: "s1", expected: 2, actual: 4))
+        try state.apply(.setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 4), status: completed, at: t1), index: 6).get()
+        XCTAssertEqual(state.services["s1"]?.updateStatus, completed)
+        XCTAssertEqual(state.services["s1"]?.version, ObjectVersion(index: 6))
+
+        try state.apply(.rollbackService(id: "s1", version: ObjectVersion(index: 6), at: t1), index: 7).get()
+        XCTAssertNotNil(state.apply(.setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 7),
+                                                            status: UpdateStatus(state: .completed), at: t1), index: 8).failureValue)
+        try state.apply(.setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 7),
+                                                status: UpdateStatus(state: .rollbackCompleted, message: "rollback completed"), at: t1),
+                        index: 9).get()
+        XCTAssertEqual(state.services["s1"]?.updateStatus?.state, .rollbackCompleted)
+        XCTAssertEqual(state.services["s1"]?.spec.taskTemplate.containerSpec.image, "a:1")
+    }
+
+    func testModeChangeIsRefused() {
+        var state = initialized()
+        let result = state.apply(.updateService(id: "s1", version: ObjectVersion(index: 2), spec: spec("a:1", mode: .global), at: t1), index: 3)
+        XCTAssertEqual(result.failureValue, .invalid("service mode change is not allowed"))
+    }
+
+    func testEventsNameEveryChangedObject() throws {
+        var state = initialized()
+        let task = { (id: String) in
+            SwarmTask(id: id, createdAt: self.t0, serviceID: "s1", slot: 1, spec: self.spec("a:1").taskTemplate,
+                      status: TaskStatus(timestamp: self.t0, state: .new, message: "created"))
+        }
+        var (result, events) = state.applyReportingEvents(.createTasks(tasks: [task("t2"), task("t1")]), index: 3)
+        XCTAssertNoThrow(try result.get())
+        XCTAssertEqual(events, [ClusterEvent(kind: .task, action: .create, id: "t1", index: 3),
+                                ClusterEvent(kind: .task, action: .create, id: "t2", index: 3)])
+
+        (result, events) = state.applyReportingEvents(.assignTask(id: "t1", nodeID: "n1", at: t1), index: 4)
+        XCTAssertEqual(events, [ClusterEvent(kind: .task, action: .update, id: "t1", index: 4)])
+
+        (result, events) = state.applyReportingEvents(.removeService(id: "s1", at: t1), index: 5)
+        XCTAssertEqual(events.map(\.action), [.remove, .update, .update])
+        XCTAssertEqual(events.map(\.id), ["s1", "t1", "t2"])
+
+        (result, events) = state.applyReportingEvents(.removeService(id: "s1", at: t1), index: 6)
+        XCTAssertNotNil(result.failureValue)
+        XCTAssertEqual(events, [], "a refused command reports nothing")
+
+        (result, events) = state.applyReportingEvents(.removeTasks(ids: ["t1"]), index: 7)
+        XCTAssertEqual(events, [ClusterEvent(kind: .task, action: .remove, id: "t1", index: 7)])
+        (result, events) = state.applyReportingEvents(.rotateJoinToken(role: .worker, secret: "s", token: "W2", at: t1), index: 8)
+        XCTAssertEqual(events, [ClusterEvent(kind: .cluster, action: .update, id: "c1", index: 8)])
+    }
+
+    func testStateWithoutServicesDecodesFromAnOlderSnapshot() throws {
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ClusterState())) as! [String: Any]
+        old["services"] = nil
+        old["tasks"] = nil
+        let decoded = try JSONDecoder().decode(ClusterState.self, from: JSONSerialization.data(withJSONObject: old))
+        XCTAssertEqual(decoded, ClusterState())
     }
 }
