@@ -369,3 +369,30 @@ public struct PortConfig: Codable, Sendable, Equatable {
         case publishMode = "PublishMode"
     }
 }
+
+extension ServiceSpec {
+    /// The spec as dockerd shows it with `insertDefaults=true`: a 10 s stop grace period,
+    /// restart `any` after 5 s with unlimited attempts, and the default update and rollback
+    /// configs, each only where the user left it unset.
+    public func withDockerDefaults() -> ServiceSpec {
+        var spec = self
+        spec.taskTemplate.containerSpec.stopGracePeriod = spec.taskTemplate.containerSpec.stopGracePeriod ?? 10_000_000_000
+        var restart = spec.taskTemplate.restartPolicy ?? RestartPolicy()
+        restart.condition = restart.condition ?? .any
+        restart.delay = restart.delay ?? 5_000_000_000
+        restart.maxAttempts = restart.maxAttempts ?? 0
+        spec.taskTemplate.restartPolicy = restart
+        spec.updateConfig = (spec.updateConfig ?? UpdateConfig()).filled(from: .dockerDefault)
+        spec.rollbackConfig = (spec.rollbackConfig ?? UpdateConfig()).filled(from: .dockerDefault)
+        return spec
+    }
+}
+
+extension UpdateConfig {
+    /// This config with every unset field taken from `defaults`.
+    public func filled(from defaults: UpdateConfig) -> UpdateConfig {
+        UpdateConfig(parallelism: parallelism ?? defaults.parallelism, delay: delay ?? defaults.delay,
+                     failureAction: failureAction ?? defaults.failureAction, monitor: monitor ?? defaults.monitor,
+                     maxFailureRatio: maxFailureRatio ?? defaults.maxFailureRatio, order: order ?? defaults.order)
+    }
+}

@@ -236,6 +236,20 @@ final class ServiceStateTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(Service.self, from: JSONEncoder().encode(service)), service)
     }
 
+    func testInsertDefaultsMatchesDockerd() throws {
+        let withDefaults = try JSONDecoder().decode(Service.self, from: Data(inspectWithDefaults.utf8)).spec
+        // What `docker service create` sent (POST_services_create_cli.json), plus what dockerd stored with it.
+        var created = try JSONDecoder().decode(ServiceSpec.self, from: Data(#"{"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"localbusybox:1","Args":["sh","-c","echo hello from $(hostname); exec sleep 3600"],"Init":false,"DNSConfig":{}},"Resources":{"Limits":{},"Reservations":{}},"Placement":{},"ForceUpdate":0},"Mode":{"Replicated":{"Replicas":3}},"EndpointSpec":{"Mode":"vip"}}"#.utf8))
+        created.taskTemplate.containerSpec.isolation = "default"
+        created.taskTemplate.runtime = "container"
+        XCTAssertEqual(created.withDockerDefaults(), withDefaults)
+        XCTAssertEqual(withDefaults.withDockerDefaults(), withDefaults, "idempotent")
+        var custom = created
+        custom.updateConfig = UpdateConfig(parallelism: 2, order: .startFirst)
+        XCTAssertEqual(custom.withDockerDefaults().updateConfig,
+                       UpdateConfig(parallelism: 2, failureAction: .pause, monitor: 5_000_000_000, maxFailureRatio: 0, order: .startFirst))
+    }
+
     func testServiceDuringRollbackKeepsPreviousSpecAndUpdateStatus() throws {
         let service = try JSONDecoder().decode(Service.self, from: Data(inspectDuringRollback.utf8))
         XCTAssertEqual(service.previousSpec?.taskTemplate.containerSpec.env, ["FOO=bar"])
