@@ -66,18 +66,3 @@ func walSnapshot(index: UInt64, term: UInt64) -> Snapshot {
     Snapshot(metadata: SnapshotMetadata(index: index, term: term, confState: ConfState(voters: [1])),
              data: walPattern(index: index, term: term, size: 64))
 }
-
-/// A tiny seeded generator (SplitMix64): reproducible runs without Foundation's random source.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}

@@ -58,6 +58,7 @@ public final class SwarmNode: @unchecked Sendable {
     var timers: [TimerHandle] = []
     var isStopped = false
     var isProcessingReady = false
+    var appliedCommandsSinceConnect = false
     var apiServer: HTTPServer?
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
@@ -192,6 +193,11 @@ public final class SwarmNode: @unchecked Sendable {
             maybeTakeSnapshot()
         }
         followOwnRole()
+        // Once per batch, not per entry: the managers' addresses may have changed.
+        if appliedCommandsSinceConnect {
+            appliedCommandsSinceConnect = false
+            connectToManagers()
+        }
     }
 
     private func fatalStop() {
@@ -222,7 +228,7 @@ public final class SwarmNode: @unchecked Sendable {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }
             complete(index: entry.index, term: entry.term, result: result)
-            connectToManagers()
+            appliedCommandsSinceConnect = true
         case .confChange:
             if let change = try? ConfChange(wireBytes: entry.data) {
                 logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")

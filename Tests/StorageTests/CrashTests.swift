@@ -17,7 +17,7 @@ final class CrashTests: XCTestCase {
         let binary = try locateWALBench()
         let directory = try FileSystem.makeTemporaryDirectory(prefix: "storage-crash-")
         defer { try? FileSystem.removeTree(directory) }
-        var random = TestRandom(seed: Self.seed)
+        var random = SplitMix64(seed: Self.seed)
         var acknowledged: UInt64 = 0
         let started = monotonicNanoseconds()
         for round in 1...Self.kills {
@@ -121,19 +121,4 @@ final class CrashTests: XCTestCase {
 /// Must match `walPattern` in Benchmarks/WALBench/CrashAppender.swift.
 func crashPattern(index: UInt64, term: UInt64, size: Int) -> [UInt8] {
     (0..<size).map { UInt8(truncatingIfNeeded: (index &* 131 &+ term &* 17 &+ UInt64($0)) % 251 + 1) }
-}
-
-/// SplitMix64, seeded, so the kill moments are the same on every run.
-struct TestRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
 }

@@ -124,7 +124,7 @@ final class WALCorruptionTests: StorageTestCase {
         let sectors = Array(stride(from: syncedEnd / 512 * 512, to: spans.last!.upperBound, by: 512))
         XCTAssertGreaterThan(sectors.count, 4)
         let full = makeEntries(1...5, term: 1, size: 100) + unsynced
-        var random = TestRandom(seed: 0x70_55)
+        var random = SplitMix64(seed: 0x70_55)
         for trial in 0..<400 {
             var bytes = original
             for sector in sectors where random.next() % 10 < 4 {
