@@ -36,12 +36,27 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case createTasks(tasks: [SwarmTask])
     /// An agent's report; a state that moves backward is refused.
     case updateTaskStatus(id: String, status: TaskStatus)
+    /// Many agents' reports in one entry (the dispatcher batches them). Best effort: each report
+    /// is applied on its own, and one for a task that is gone or whose state would move backward
+    /// is skipped, so one late report cannot refuse the others.
+    case updateTaskStatuses(updates: [TaskStatusUpdate])
     /// The orchestrator's intent for a task; it only moves forward.
     case setTaskDesiredState(id: String, state: TaskState, at: Timestamp)
     /// The scheduler placed a task on a node.
     case assignTask(id: String, nodeID: String, at: Timestamp)
     /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
     case removeTasks(ids: [String])
+}
+
+/// One agent report: the task and its new status.
+public struct TaskStatusUpdate: Codable, Sendable, Equatable {
+    public var taskID: String
+    public var status: TaskStatus
+
+    public init(taskID: String, status: TaskStatus) {
+        self.taskID = taskID
+        self.status = status
+    }
 }
 
 /// Secrets the managers share; never shown by the API (the join tokens embed their secrets).

@@ -69,6 +69,7 @@ extension ClusterState {
         case let .updateTaskStatus(id, _), let .setTaskDesiredState(id, _, _), let .assignTask(id, _, _):
             return ([], [], [id])
         case let .removeTasks(ids): return ([], [], unique(ids))
+        case let .updateTaskStatuses(updates): return ([], [], unique(updates.map(\.taskID)))
         }
     }
 }

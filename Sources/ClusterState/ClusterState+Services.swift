@@ -147,6 +147,14 @@ extension ClusterState {
             task.version = version
             task.updatedAt = status.timestamp
             tasks[id] = task
+        case let .updateTaskStatuses(updates):
+            for update in updates {
+                guard var task = tasks[update.taskID], update.status.state >= task.status.state else { continue }
+                task.status = update.status
+                task.version = version
+                task.updatedAt = update.status.timestamp
+                tasks[update.taskID] = task
+            }
         case let .setTaskDesiredState(id, state, at):
             var task = try existingTask(id)
             guard state >= task.desiredState else {

@@ -123,7 +123,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             cluster!.version = version
             cluster!.updatedAt = at
         case .createService, .updateService, .rollbackService, .setServiceUpdateStatus, .removeService, .createTasks, .updateTaskStatus,
-             .setTaskDesiredState, .assignTask, .removeTasks:
+             .updateTaskStatuses, .setTaskDesiredState, .assignTask, .removeTasks:
             try applyServiceCommand(command, version: version)
         }
     }

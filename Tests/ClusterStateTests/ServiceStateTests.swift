@@ -149,6 +149,20 @@ final class ServiceStateTests: XCTestCase {
                        .notFound(kind: "task", id: "nope"))
     }
 
+    func testBatchedStatusReportsSkipBackwardAndUnknownTasks() throws {
+        var state = withService()
+        try apply(&state, .createTasks(tasks: [task("t1", slot: 1), task("t2", slot: 2)])).get()
+        try apply(&state, .updateTaskStatus(id: "t2", status: TaskStatus(timestamp: t1, state: .running, message: "started"))).get()
+        let reports = [TaskStatusUpdate(taskID: "t1", status: TaskStatus(timestamp: t1, state: .running, message: "started")),
+                       TaskStatusUpdate(taskID: "t2", status: TaskStatus(timestamp: t1, state: .starting, message: "late")),
+                       TaskStatusUpdate(taskID: "gone", status: TaskStatus(timestamp: t1, state: .running, message: ""))]
+        let (result, events) = state.applyReportingEvents(.updateTaskStatuses(updates: reports), index: state.appliedIndex + 1)
+        try result.get()
+        XCTAssertEqual(state.tasks["t1"]?.status.state, .running)
+        XCTAssertEqual(state.tasks["t2"]?.status.message, "started", "a backward report is skipped")
+        XCTAssertEqual(events.map(\.id), ["t1"])
+    }
+
     func testTasksByServiceNodeAndDesiredState() throws {
         var state = withService()
         try apply(&state, .addNode(node: node("n2"), transportID: 2, credential: [2])).get()

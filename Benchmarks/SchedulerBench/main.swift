@@ -1,0 +1,2 @@
+import Orchestration
+print("scheduler-bench: not yet written")
