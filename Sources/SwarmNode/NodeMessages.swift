@@ -12,6 +12,8 @@ enum NodeFrameKind: UInt8 {
     case forwardCommand = 4
     case forwardResult = 5
     case heartbeatResponse = 7
+    case assignments = 8
+    case taskReports = 9
 }
 
 /// A new node's request to join, sent on a join-token session.
@@ -37,6 +39,22 @@ struct JoinResponse: Codable {
 /// "I am alive" from every node to the managers, once per dispatcher period.
 struct Heartbeat: Codable {
     var nodeID: String
+    /// The leader's applied index of the last assignment update this node received (0: none),
+    /// so a new leader or a reconnect resends exactly what is missing.
+    var assignmentsIndex: UInt64? = nil
+}
+
+/// The leader's incremental view of one node's tasks: the tasks that changed since the index
+/// the node acknowledged, plus the ids of every task still assigned (absent ones are gone).
+struct AssignmentUpdate: Codable {
+    var index: UInt64
+    var changed: [SwarmTask]
+    var taskIDs: [String]
+}
+
+/// An agent's status reports, sent to the leader (any manager forwards them).
+struct TaskReports: Codable {
+    var updates: [TaskStatusUpdate]
 }
 
 /// A write a follower manager hands to the leader; the result comes back with the same id.

@@ -12,6 +12,7 @@ extension SwarmNode {
         guard !isStopped else { return }
         sendHeartbeats()
         connectToManagers()
+        sendTaskReports()
         guard raft?.role == .leader else { return }
         lastHeartbeat[identity.nodeID] = Clock.monotonicMillis()
         updateNodeStatuses()
@@ -19,7 +20,7 @@ extension SwarmNode {
     }
 
     private func sendHeartbeats() {
-        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID))
+        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignmentsIndex: assignmentsIndex))
         var managers = Set(identity.managerAddresses.keys)
         for manager in state.managers { if let id = manager.managerStatus?.raftID { managers.insert(id) } }
         for manager in managers.sorted() where manager != identity.transportID {
@@ -34,13 +35,18 @@ extension SwarmNode {
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
         let raftMember = raft!.confState.contains(connection.remoteNodeID)
-        var response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses)
+        var response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses,
+                                         leader: raft!.leader)
         if member.node.spec.role == .manager { response.managerCredentials = managerCredentials() }
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
+        if raft!.role == .leader {
+            openWorkerSession(nodeID: heartbeat.nodeID, connection: connection.id, acknowledged: heartbeat.assignmentsIndex ?? 0)
+        }
     }
 
     /// A worker learns the current managers, and that it was promoted.
     func followHeartbeatResponse(_ response: HeartbeatResponse) {
+        if let leader = response.leader, leader != noNode { knownLeader = leader }
         if !response.managerAddresses.isEmpty && response.managerAddresses != identity.managerAddresses {
             identity.managerAddresses = response.managerAddresses
             try? identity.save(to: dataDirectory)

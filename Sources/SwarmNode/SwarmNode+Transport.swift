@@ -13,6 +13,8 @@ struct HeartbeatResponse: Codable {
     /// authenticate the leader before it has replicated any state.
     var managerCredentials: [UInt64: String]? = nil
     var managerAddresses: [UInt64: String]
+    /// The answering manager's view of the Raft leader (0: none), where agents send reports.
+    var leader: UInt64? = nil
 }
 
 // The cluster port: authentication keys, Raft messages, and the node's own frames.
@@ -49,6 +51,12 @@ extension SwarmNode: TransportDelegate {
         case .heartbeatResponse?:
             guard let response = application.decode(HeartbeatResponse.self) else { return }
             followHeartbeatResponse(response)
+        case .assignments?:
+            guard let update = application.decode(AssignmentUpdate.self) else { return }
+            receiveAssignments(update, from: connection.remoteNodeID)
+        case .taskReports?:
+            guard let reports = application.decode(TaskReports.self) else { return }
+            bufferTaskReports(reports.updates)
         case .forwardCommand?:
             guard let forwarded = application.decode(ForwardCommand.self) else { return }
             proposeCommand(forwarded.command) { [self] result in

@@ -1,7 +1,10 @@
+import Agent
 import API
 import ClusterState
 import Crypto
+import Executor
 import Foundation
+import Orchestration
 import Platform
 import Raft
 import Storage
@@ -60,6 +63,21 @@ public final class SwarmNode: @unchecked Sendable {
     var isProcessingReady = false
     var appliedCommandsSinceConnect = false
     var apiServer: HTTPServer?
+    // Dispatcher (leader): one session per node that heartbeats, and agents' reports to propose.
+    var workerSessions: [String: WorkerSession] = [:]
+    var bufferedReports: [String: TaskStatusUpdate] = [:]
+    var reportFlushScheduled = false
+    var assignmentsChanged = false
+    // Orchestration (leader): the pure control loops and the round in flight.
+    var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
+    var orchestrationInFlight = 0
+    var orchestrationScheduled = false
+    // Agent (every node): this node's tasks as the leader last described them.
+    var agent: Agent?
+    var assignedTasks: [String: SwarmTask] = [:]
+    var assignmentsIndex: UInt64 = 0
+    var knownLeader: UInt64 = 0
+    var readyScheduled = false
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
     static let requestTimeoutMillis: UInt64 = 5_000
@@ -98,6 +116,10 @@ public final class SwarmNode: @unchecked Sendable {
             timers.append(loop.scheduleRepeating(everyMillis: configuration.dispatcherHeartbeatMillis) { [self] in
                 dispatcherRound()
             })
+            timers.append(loop.scheduleRepeating(everyMillis: Self.orchestrationPeriodMillis) { [self] in
+                scheduleOrchestration()
+            })
+            try startAgent()
             connectToManagers()
             logger.info("node started: role \(identity.role.rawValue), cluster port \(boundClusterAddress.map { "\($0)" } ?? "?")")
         }
@@ -193,6 +215,10 @@ public final class SwarmNode: @unchecked Sendable {
             maybeTakeSnapshot()
         }
         followOwnRole()
+        if raft?.role == .leader && assignmentsChanged {
+            pushAllAssignments()
+            scheduleOrchestration()
+        }
         // Once per batch, not per entry: the managers' addresses may have changed.
         if appliedCommandsSinceConnect {
             appliedCommandsSinceConnect = false
@@ -229,6 +255,7 @@ public final class SwarmNode: @unchecked Sendable {
             }
             complete(index: entry.index, term: entry.term, result: result)
             appliedCommandsSinceConnect = true
+            assignmentsChanged = true
         case .confChange:
             if let change = try? ConfChange(wireBytes: entry.data) {
                 logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")
@@ -253,6 +280,8 @@ public final class SwarmNode: @unchecked Sendable {
         switch soft.role {
         case .leader:
             leaderSinceMillis = Clock.monotonicMillis()
+            workerSessions = [:]
+            assignmentsChanged = true
             logger.info("became leader in term \(raft!.term)")
         case .follower where soft.leader != noNode:
             logger.info("following leader \(soft.leader) in term \(raft!.term)")
@@ -303,7 +332,7 @@ public final class SwarmNode: @unchecked Sendable {
                 let position = try raft!.propose(CommandCodec.encode(command))
                 pendingProposals[position.index] = (position.term, done)
                 pendingProposalDeadlines[position.index] = Clock.monotonicMillis() + Self.requestTimeoutMillis
-                processReady()
+                scheduleProcessReady()
             } catch {
                 done(.failure(.noQuorum("the leader refused the write (\(error)); retry")))
             }
@@ -317,6 +346,46 @@ public final class SwarmNode: @unchecked Sendable {
         pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
         transport.send(application: ApplicationFrame(.forwardCommand, ForwardCommand(requestID: requestID, command: command)),
                        to: raft!.leader)
+    }
+
+    /// Proposes several commands as one batch (one append, one fsync) on the leader; `done`
+    /// gets every command's result, in order, once all have completed.
+    func proposeCommands(_ commands: [ClusterCommand], _ done: @escaping ([Result<Void, RequestFailure>]) -> Void) {
+        precondition(!commands.isEmpty, "empty command batch")
+        guard raft?.role == .leader else {
+            return done(commands.map { _ in .failure(.noQuorum("this manager is no longer the leader")) })
+        }
+        let position: LogPosition
+        do {
+            position = try raft!.propose(batch: commands.map(CommandCodec.encode))
+        } catch {
+            return done(commands.map { _ in .failure(.noQuorum("the leader refused the write (\(error)); retry")) })
+        }
+        var results = [Result<Void, RequestFailure>?](repeating: nil, count: commands.count)
+        var remaining = commands.count
+        let first = position.index - UInt64(commands.count) + 1
+        let deadline = Clock.monotonicMillis() + Self.requestTimeoutMillis
+        for offset in 0..<commands.count {
+            let index = first + UInt64(offset)
+            pendingProposalDeadlines[index] = deadline
+            pendingProposals[index] = (position.term, { result in
+                results[offset] = result
+                remaining -= 1
+                if remaining == 0 { done(results.map { $0! }) }
+            })
+        }
+        scheduleProcessReady()
+    }
+
+    /// Processes Ready at the end of this loop iteration, so every proposal made during the
+    /// iteration shares one append and one fsync (group commit).
+    func scheduleProcessReady() {
+        guard !readyScheduled else { return }
+        readyScheduled = true
+        loop.afterCurrentIteration { [self] in
+            readyScheduled = false
+            processReady()
+        }
     }
 
     /// A linearizable read point: completes once this node has applied everything committed

@@ -1,0 +1,39 @@
+import ClusterState
+import Orchestration
+import Raft
+
+// The leader runs the pure control loops: after every applied batch and on a short timer it
+// asks the orchestrator what to change and proposes that, one round in flight at a time.
+extension SwarmNode {
+    /// The timer period that lets time-based decisions (restart delays, update monitors) happen.
+    static let orchestrationPeriodMillis = 100
+
+    /// Asks for a round at the end of this loop iteration (coalesces many triggers into one).
+    func scheduleOrchestration() {
+        guard !orchestrationScheduled, raft?.role == .leader else { return }
+        orchestrationScheduled = true
+        loop.afterCurrentIteration { [self] in
+            orchestrationScheduled = false
+            runOrchestrationRound()
+        }
+    }
+
+    /// A leader may only act on a state that includes everything committed before its term:
+    /// acting on a stale state could fill a slot that is already filled.
+    var leaderStateIsCurrent: Bool {
+        guard let current = raft, current.role == .leader else { return false }
+        return current.term(at: current.commitIndex) == current.term && current.appliedIndex == current.commitIndex
+    }
+
+    func runOrchestrationRound() {
+        guard !isStopped, orchestrationInFlight == 0, leaderStateIsCurrent, state.cluster != nil else { return }
+        let commands = orchestrator.reconcile(state, now: Clock.now())
+        guard !commands.isEmpty else { return }
+        orchestrationInFlight = commands.count
+        proposeCommands(commands) { [self] results in
+            orchestrationInFlight = 0
+            for case let .failure(failure) in results { logger.debug("orchestrator command refused: \(failure)") }
+            scheduleOrchestration()
+        }
+    }
+}
