@@ -18,11 +18,17 @@ struct CommandLineArguments {
 
     /// Splits `--name value`, `--name=value` and bare `--switch` forms. `switches` names the flags
     /// that take no value.
-    init(_ arguments: [String], switches: Set<String>) throws(UsageError) {
+    /// `flagsEndAfter` positionals, everything else is positional too (the command of
+    /// `service create IMAGE COMMAND -c …` keeps its own flags).
+    init(_ arguments: [String], switches: Set<String>, flagsEndAfter: Int? = nil) throws(UsageError) {
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
+            if let limit = flagsEndAfter, positionals.count >= limit {
+                positionals.append(argument)
+                continue
+            }
             guard argument.hasPrefix("-"), argument != "-" else {
                 positionals.append(argument)
                 continue

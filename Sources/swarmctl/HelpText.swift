@@ -47,6 +47,34 @@ enum HelpText {
       --enable-chaos                Accept fault-injection requests
     """
 
+    static let service = """
+    Usage:
+      swarmctl service create [OPTIONS] IMAGE [COMMAND [ARG...]]
+      swarmctl service ls [--format json]
+      swarmctl service ps SERVICE... [--format json] [--no-trunc]
+      swarmctl service inspect SERVICE... [--pretty]
+      swarmctl service scale SERVICE=REPLICAS... [--detach]
+      swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
+      swarmctl service rollback SERVICE [--detach]
+      swarmctl service rm SERVICE...
+
+    Options of create and update:
+      --name NAME  --mode replicated|global  --replicas N  --env K=V (update: --env-add, --env-rm)
+      --label K=V  --constraint EXPR (update: --constraint-add, --constraint-rm)
+      --placement-pref spread=node.labels.K  --replicas-max-per-node N
+      --reserve-cpu C  --reserve-memory M  --limit-cpu C  --limit-memory M  --limit-pids N
+      --restart-condition any|on-failure|none  --restart-delay D  --restart-max-attempts N  --restart-window D
+      --update-parallelism N  --update-delay D  --update-failure-action pause|continue|rollback
+      --update-monitor D  --update-max-failure-ratio R  --update-order stop-first|start-first
+      --rollback-parallelism N ... (the same keys as --update-*)
+      --health-cmd CMD  --health-interval D  --health-timeout D  --health-retries N  --health-start-period D
+      --stop-grace-period D  --workdir DIR  --user U  --hostname H
+      --detach     Return at once instead of showing per-slot progress until the service converged
+
+    Without --detach, create, update, scale and rollback exit 0 once the service has converged
+    and 1 with the reason when an update pauses or is rolled back.
+    """
+
     static let simulate = """
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
 

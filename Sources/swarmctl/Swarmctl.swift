@@ -33,6 +33,12 @@ struct Swarmctl {
                 exit(try DevCommand.run(arguments))
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
+            case "service":
+                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
+                    print(HelpText.service)
+                } else {
+                    exit(try ServiceClientCommands.run(arguments))
+                }
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
