@@ -17,7 +17,8 @@ enum DevCommand {
         var arguments = try CommandLineArguments(rawArguments, switches: [])
         let managers = try arguments.takeInt("--managers", in: 1...7) ?? 3
         let workers = try arguments.takeInt("--workers", in: 0...20) ?? 2
-        let directory = arguments.takeValue("--dir") ?? (NSTemporaryDirectory() + "swarmctl-dev-\(getpid())")
+        let chosenDirectory = arguments.takeValue("--dir")
+        let directory = chosenDirectory ?? (NSTemporaryDirectory() + "swarmctl-dev-\(getpid())")
         try arguments.finish(command: "dev")
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -33,6 +34,8 @@ enum DevCommand {
                 try? member.process.kill(SIGTERM)
                 _ = try? member.process.wait()
             }
+            // A directory we made ourselves goes with the cluster; a chosen one is kept for inspection.
+            if chosenDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
         }
         func start(_ name: String, _ command: [String]) throws -> Member {
             let port = try freePort()
@@ -66,15 +69,30 @@ enum DevCommand {
             swarmctl node ls
             DOCKER_HOST=\(members[0].api.replacingOccurrences(of: "unix:", with: "unix://")) docker node ls
 
-        (Services and the demo service arrive with the orchestration issue.) Press Ctrl-C to stop every node.
-
         """)
         var nodeArguments = try CommandLineArguments(["ls"], switches: [])
         _ = try NodeClientCommands.run(first, &nodeArguments)
+        try deployDemoService(first)
+        writeStandardOutput("\nThe demo service heals itself: kill a task's process or a worker and watch 'swarmctl service ps demo'.\nPress Ctrl-C to stop every node.\n")
         var received: Int32 = 0
         sigwait(&signals, &received)
         writeStandardError("dev: stopping \(members.count) nodes\n")
         return 0
+    }
+
+    /// The demo: a replicated service whose tasks print a line every few seconds, created with
+    /// live per-slot progress, then its `service ps` table.
+    private static func deployDemoService(_ connection: APIConnection) throws {
+        writeStandardOutput("\nDeploying the demo service (6 replicas):\n")
+        let script = "while true; do echo \"hello from task $TASK_SLOT on $(hostname)\"; sleep 5; done"
+        var create = try CommandLineArguments(["create", "--name", "demo", "--replicas", "6", "--env", "TASK_SLOT=demo",
+                                               "--restart-delay", "1s", "busybox", "sh", "-c", script],
+                                              switches: ServiceSpecFlags.switches, flagsEndAfter: 2)
+        let status = try ServiceClientCommands.create(connection, &create, Array(create.positionals.dropFirst()))
+        guard status == 0 else { throw CommandFailure(message: "the demo service did not converge: see the node logs in the --dir directory") }
+        writeStandardOutput("\n$ swarmctl service ps demo\n")
+        var ps = try CommandLineArguments(["ps", "demo"], switches: [])
+        _ = try ServiceClientCommands.tasks(connection, &ps, ["demo"])
     }
 
     private static func managerAddress(_ connection: APIConnection) throws -> String {
