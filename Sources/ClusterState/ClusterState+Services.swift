@@ -9,12 +9,12 @@ extension ClusterState {
 
     /// The tasks of service `serviceID`, ordered by slot (then node, then id).
     public func tasks(ofService serviceID: String) -> [SwarmTask] {
-        tasks.values.filter { $0.serviceID == serviceID }.sorted(by: Self.taskOrder)
+        (taskIDsByService[serviceID] ?? []).map { tasks[$0]! }.sorted(by: Self.taskOrder)
     }
 
     /// The tasks assigned to node `nodeID`, ordered by id.
     public func tasks(onNode nodeID: String) -> [SwarmTask] {
-        tasks.values.filter { $0.nodeID == nodeID }.sorted { $0.id < $1.id }
+        (taskIDsByNode[nodeID] ?? []).sorted().map { tasks[$0]! }
     }
 
     /// The tasks whose desired state is `state`, ordered by id.
@@ -137,6 +137,7 @@ extension ClusterState {
                 created.version = version
                 created.updatedAt = created.createdAt
                 tasks[created.id] = created
+                indexTask(created)
             }
         case let .updateTaskStatus(id, status):
             var task = try existingTask(id)
@@ -178,9 +179,12 @@ extension ClusterState {
             task.version = version
             task.updatedAt = at
             tasks[id] = task
+            indexTask(task)
         case let .removeTasks(ids):
             for id in ids where tasks[id] == nil { throw ClusterError.notFound(kind: "task", id: id) }
-            for id in ids { tasks[id] = nil }
+            for id in ids {
+                if let task = tasks.removeValue(forKey: id) { unindexTask(task) }
+            }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
              .updateClusterSpec:
             preconditionFailure("not a service or task command: \(command)")

@@ -9,8 +9,14 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public internal(set) var tasks: [String: SwarmTask] = [:]
     /// Raft index of the last applied command.
     public private(set) var appliedIndex: UInt64 = 0
+    /// Task ids by node and by service, derived from `tasks` (not encoded; rebuilt on decode),
+    /// so the dispatcher and the API answer per-node and per-service lists without a scan.
+    var taskIDsByNode: [String: Set<String>] = [:]
+    var taskIDsByService: [String: Set<String>] = [:]
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex }
 
     /// Snapshots written before services and tasks existed decode with none.
     public init(from decoder: any Decoder) throws {
@@ -21,6 +27,35 @@ public struct ClusterState: Codable, Sendable, Equatable {
         services = try container.decodeIfPresent([String: Service].self, forKey: .services) ?? [:]
         tasks = try container.decodeIfPresent([String: SwarmTask].self, forKey: .tasks) ?? [:]
         appliedIndex = try container.decode(UInt64.self, forKey: .appliedIndex)
+        for task in tasks.values { indexTask(task) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(cluster, forKey: .cluster)
+        try container.encode(nodes, forKey: .nodes)
+        try container.encodeIfPresent(secrets, forKey: .secrets)
+        try container.encode(services, forKey: .services)
+        try container.encode(tasks, forKey: .tasks)
+        try container.encode(appliedIndex, forKey: .appliedIndex)
+    }
+
+    // MARK: Task indexes
+
+    /// Adds `task` to the per-node and per-service indexes.
+    mutating func indexTask(_ task: SwarmTask) {
+        taskIDsByService[task.serviceID, default: []].insert(task.id)
+        if let nodeID = task.nodeID { taskIDsByNode[nodeID, default: []].insert(task.id) }
+    }
+
+    /// Removes `task` from the indexes (when it is deleted).
+    mutating func unindexTask(_ task: SwarmTask) {
+        taskIDsByService[task.serviceID]?.remove(task.id)
+        if taskIDsByService[task.serviceID]?.isEmpty == true { taskIDsByService[task.serviceID] = nil }
+        if let nodeID = task.nodeID {
+            taskIDsByNode[nodeID]?.remove(task.id)
+            if taskIDsByNode[nodeID]?.isEmpty == true { taskIDsByNode[nodeID] = nil }
+        }
     }
 
     /// Nodes ordered by id, so every reader sees the same order.

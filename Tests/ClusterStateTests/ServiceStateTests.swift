@@ -163,6 +163,20 @@ final class ServiceStateTests: XCTestCase {
         XCTAssertEqual(events.map(\.id), ["t1"])
     }
 
+    func testTaskIndexesFollowAssignRemoveAndDecode() throws {
+        var state = withService()
+        try apply(&state, .createTasks(tasks: [task("t1", slot: 1), task("t2", slot: 2, node: "n1")])).get()
+        XCTAssertEqual(state.tasks(onNode: "n1").map(\.id), ["t2"])
+        try apply(&state, .assignTask(id: "t1", nodeID: "n1", at: t1)).get()
+        XCTAssertEqual(state.tasks(onNode: "n1").map(\.id), ["t1", "t2"])
+        try apply(&state, .removeTasks(ids: ["t2"])).get()
+        XCTAssertEqual(state.tasks(onNode: "n1").map(\.id), ["t1"])
+        XCTAssertEqual(state.tasks(ofService: "s1").map(\.id), ["t1"])
+        let decoded = try CommandCodec.decodeState(CommandCodec.encodeState(state))
+        XCTAssertEqual(decoded, state)
+        XCTAssertEqual(decoded.tasks(onNode: "n1").map(\.id), ["t1"])
+    }
+
     func testTasksByServiceNodeAndDesiredState() throws {
         var state = withService()
         try apply(&state, .addNode(node: node("n2"), transportID: 2, credential: [2])).get()
