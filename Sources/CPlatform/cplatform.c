@@ -11,6 +11,7 @@
 #include <string.h>
 #include <spawn.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -103,4 +104,8 @@ int cplatform_wait_exited_noreap(pid_t pid) {
         result = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT);
     } while (result != 0 && errno == EINTR);
     return result;
+}
+
+int cplatform_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }

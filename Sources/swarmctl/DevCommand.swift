@@ -26,6 +26,8 @@ enum DevCommand {
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
+        // The nodes' task processes outlive a node that dies; as their reaper we end them at exit.
+        try OrphanReaper.adoptOrphans()
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let binary = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
         var members: [Member] = []
@@ -34,6 +36,7 @@ enum DevCommand {
                 try? member.process.kill(SIGTERM)
                 _ = try? member.process.wait()
             }
+            OrphanReaper.endAdoptedChildren()
             // A directory we made ourselves goes with the cluster; a chosen one is kept for inspection.
             if chosenDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
         }

@@ -22,10 +22,13 @@ final class TestCluster {
     init() throws {
         binary = try Self.locateBinary()
         directory = try FileSystem.makeTemporaryDirectory(prefix: "swarmctl-e2e-")
+        // Tasks of a node killed with SIGKILL are re-parented to us, so tearDown can end them.
+        try OrphanReaper.adoptOrphans()
     }
 
     func tearDown() {
         for name in members.keys.sorted() { kill(name) }
+        OrphanReaper.endAdoptedChildren()
         // SWARMCTL_KEEP_E2E=1 keeps the data dirs and logs for a post-mortem.
         if ProcessInfo.processInfo.environment["SWARMCTL_KEEP_E2E"] == nil { try? FileSystem.removeTree(directory) }
     }
@@ -104,6 +107,13 @@ final class TestCluster {
         return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
     }
 
+    /// Starts a client command against NAME's API without waiting for it (e.g. an update whose
+    /// progress the test samples meanwhile).
+    func spawnCLI(_ name: String, _ arguments: [String]) throws -> BackgroundCommand {
+        let quoted = ([binary, "-H", members[name]!.apiAddress] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        return BackgroundCommand(process: try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"]))
+    }
+
     /// Runs `swarmctl ARGS` to completion (no -H), returning status and combined output.
     func runOnce(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
@@ -138,6 +148,43 @@ final class TestCluster {
         }
         XCTFail("timed out after \(timeoutSeconds)s waiting until \(what)")
         throw CancellationError()
+    }
+}
+
+/// A client command running in the background; its output is collected as it arrives.
+final class BackgroundCommand {
+    private let process: ChildProcess
+    private var output: [UInt8] = []
+    private var finishedOutput = false
+
+    init(process: ChildProcess) { self.process = process }
+
+    /// True until the command has closed its output (it exits right after).
+    var isRunning: Bool {
+        drain(timeoutMilliseconds: 0)
+        return !finishedOutput
+    }
+
+    /// Waits for the command to end (at most 120 s of silence) and returns its status and output.
+    func finish() throws -> (status: Int32, output: String) {
+        while !finishedOutput {
+            let before = output.count
+            drain(timeoutMilliseconds: 120_000)
+            if output.count == before && !finishedOutput { try process.kill(); break }
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
+    private func drain(timeoutMilliseconds: Int32) {
+        while !finishedOutput {
+            guard let chunk = try? process.readOutput(timeoutMilliseconds: timeoutMilliseconds) else {
+                finishedOutput = true
+                return
+            }
+            if chunk.isEmpty { return }
+            output += chunk
+        }
     }
 }
 

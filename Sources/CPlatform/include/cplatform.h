@@ -67,4 +67,7 @@ int cplatform_spawn_close_above_stderr(void *actions);
 /* Blocks until child `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT), so its pid and
  * process group id stay reserved while the rest of the group is killed. 0, or -1 with errno. */
 int cplatform_wait_exited_noreap(pid_t pid);
+/* Makes this process the reaper of orphaned descendants (prctl PR_SET_CHILD_SUBREAPER), so a
+ * supervisor (a test harness, `swarmctl dev`) can find and end what its killed children left. */
+int cplatform_set_child_subreaper(void);
 #endif
