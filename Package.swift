@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API"]),
     ],
     swiftLanguageModes: [.v6]
 )
