@@ -23,6 +23,7 @@ enum HelpText {
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
+      testbed     Local cluster with chaos enabled for scripts (up, down, ls, kill, stop, cont, restart)
       chaos       Inject faults into a running cluster
 
     Other:

@@ -31,6 +31,8 @@ struct Swarmctl {
                 }
             case "dev":
                 exit(try DevCommand.run(arguments))
+            case "testbed":
+                exit(try TestbedCommand.run(arguments))
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
             case "service":
