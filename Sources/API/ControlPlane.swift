@@ -33,9 +33,31 @@ public protocol ControlPlane: AnyObject {
     /// Leaves the swarm (`docker swarm leave`). Refuses a manager without `force` with
     /// `APIError.leaveManager`. Completes before the node shuts its API down.
     func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// This node's identity on the cluster port and its injected faults (`enabled` false unless
+    /// the node runs with chaos enabled). The default: disabled.
+    var chaosStatus: ChaosStatus { get }
+
+    /// Replaces this node's injected faults. Only called when `chaosStatus.enabled`.
+    func applyChaos(_ settings: ChaosSettings, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// Carries out a one-off fault (pause the node, kill or freeze tasks). Only called when enabled.
+    func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void)
 }
 
 extension ControlPlane {
+    public var chaosStatus: ChaosStatus {
+        ChaosStatus(nodeID: localNode.nodeID, transportID: 0, enabled: false, settings: ChaosSettings())
+    }
+
+    public func applyChaos(_ settings: ChaosSettings, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        done(.failure(.chaosDisabled))
+    }
+
+    public func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        done(.failure(.chaosDisabled))
+    }
+
     public func updateNode(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp,
                            _ done: @escaping (Result<Void, APIError>) -> Void) {
         propose(.updateNodeSpec(id: id, version: version, spec: spec, at: at), done)

@@ -85,6 +85,8 @@ public final class DockerAPI {
             if let handled = swarmRoute(request, segments, reply) { return handled }
         case "nodes":
             if let handled = nodesRoute(request, segments, reply) { return handled }
+        case "swarmctl":
+            if let handled = chaosRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -94,7 +96,7 @@ public final class DockerAPI {
     }
 
     /// First segment and depth of every route, to tell 405 from 404.
-    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3"]
+    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3", "swarmctl/2", "swarmctl/3"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

@@ -11,6 +11,7 @@ extension SwarmNode {
     /// wired in). Called once on the loop at start.
     func startAgent() throws {
         let executor = try ProcessExecutor(root: dataDirectory + "/containers")
+        taskExecutor = executor
         agent = try Agent(dataDirectory: dataDirectory, executor: executor, now: { Clock.now() }) { [weak self] in
             guard let self else { return }
             _ = loop.execute { [self] in sendTaskReports() }

@@ -78,6 +78,8 @@ public final class SwarmNode: @unchecked Sendable {
     var assignmentsIndex: UInt64 = 0
     var knownLeader: UInt64 = 0
     var readyScheduled = false
+    var taskExecutor: (any Executor)?
+    var chaosSettings = ChaosSettings()
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
     static let requestTimeoutMillis: UInt64 = 5_000
