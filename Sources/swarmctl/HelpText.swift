@@ -24,7 +24,7 @@ enum HelpText {
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
       testbed     Local cluster with chaos enabled for scripts (up, down, ls, kill, stop, cont, restart)
-      chaos       Inject faults into a running cluster
+      chaos       Inject faults into a running testbed (partition, delay, loss, kill-node, fsync-fail …)
 
     Other:
       version     Show the version
@@ -74,6 +74,25 @@ enum HelpText {
 
     Without --detach, create, update, scale and rollback exit 0 once the service has converged
     and 1 with the reason when an update pauses or is rolled back.
+    """
+
+    static let chaos = """
+    Usage: swarmctl chaos SUBCOMMAND [--dir TESTBED_DIR]     (default: $TESTBED_DIR, else the default testbed)
+
+    Faults on a running testbed ('swarmctl testbed up'; its nodes run with --enable-chaos):
+      partition --nodes A,B [--one-way] [--bridge C]   cut A,B off from the rest (one-way: A,B cannot send)
+      heal                                             remove every fault from every node
+      delay --from A --to B 200ms [--jitter 50ms]      delay what A sends to B
+      loss --from A --to B 20%                         drop a share of what A sends to B
+      duplicate --from A --to B 10%                    send a share of A's frames to B twice
+      kill-node NODE                                   SIGKILL a node and its tasks (a machine crash)
+      pause-node NODE --for 10s                        freeze a node's event loop
+      kill-task SERVICE [--count N]                    SIGKILL running tasks of a service
+      pause-task SERVICE [--count N]                   SIGSTOP running tasks of a service
+      fsync-fail NODE --for 10s                        fsync fails (the node stops rather than acknowledge)
+      fsync-slow NODE --for 10s [--by 500ms]           every fsync takes longer
+      disk-full NODE --for 10s                         writes fail with ENOSPC
+      skew NODE +3s                                    shift the node's wall clock
     """
 
     static let simulate = """

@@ -41,6 +41,13 @@ struct LocalClusterLauncher {
             writeStandardError("\(nodes.filter { $0.status.state == .ready }.count)/\(total) nodes ready\n")
             return nodes.count == total && nodes.allSatisfy { $0.status.state == .ready }
         }
+        // Joined managers start as learners; the cluster tolerates a manager's loss only once
+        // every one of them votes.
+        try Self.waitUntil("all \(managers) managers are Raft voters", seconds: 60) {
+            let info = try? connection.json("GET", "/info") as? [String: Any]
+            let raft = (info?["Swarm"] as? [String: Any])?["Raft"] as? [String: Any]
+            return (raft?["Voters"] as? [Any])?.count == managers
+        }
         return connection
     }
 

@@ -33,6 +33,12 @@ struct Swarmctl {
                 exit(try DevCommand.run(arguments))
             case "testbed":
                 exit(try TestbedCommand.run(arguments))
+            case "chaos":
+                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
+                    print(HelpText.chaos)
+                } else {
+                    exit(try ChaosCommand.run(arguments))
+                }
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
             case "service":
