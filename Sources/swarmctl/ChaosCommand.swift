@@ -9,12 +9,13 @@ import SwarmNode
 /// side dropping what it sends to and receives from the other side.
 enum ChaosCommand {
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--one-way"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--one-way", "--random"])
         let directory = arguments.takeValue("--dir") ?? ProcessInfo.processInfo.environment["TESTBED_DIR"] ?? TestbedCommand.defaultDirectory
         guard let subcommand = arguments.positionals.first else {
             throw UsageError(message: "chaos needs a subcommand: partition, heal, delay, loss, duplicate, kill-node, pause-node, kill-task, pause-task, fsync-fail, fsync-slow, disk-full or skew")
         }
         let operands = Array(arguments.positionals.dropFirst())
+        if subcommand == "run" { return try ChaosRun.run(&arguments, directory: directory) }
         let testbed = try ChaosTestbed(directory: directory)
         switch subcommand {
         case "partition":

@@ -93,6 +93,10 @@ enum HelpText {
       fsync-slow NODE --for 10s [--by 500ms]           every fsync takes longer
       disk-full NODE --for 10s                         writes fail with ENOSPC
       skew NODE +3s                                    shift the node's wall clock
+      run [--schedule FILE | --random --seed S] --duration D [--workload register|services] [--out DIR]
+          a nemesis schedule against the testbed while a workload runs; heals everything at the end,
+          checks the history, writes DIR/report.md and DIR/timeline.svg; exit 1 on an anomaly or a
+          lost acknowledged write. Schedule lines: SECONDS COMMAND [ARGS…], e.g. '5 partition --nodes manager-1'.
     """
 
     static let simulate = """
