@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
+        .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState"]),
         .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API"]),
     ],
     swiftLanguageModes: [.v6]
