@@ -43,6 +43,13 @@ public protocol ControlPlane: AnyObject {
 
     /// Carries out a one-off fault (pause the node, kill or freeze tasks). Only called when enabled.
     func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// Reads tasks' output from the nodes that ran them (a node that does not answer in time
+    /// contributes nothing this round). Completes once, on the loop.
+    func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void)
+
+    /// Runs `body` on the loop after `millis` (log following).
+    func after(millis: Int, _ body: @escaping () -> Void)
 }
 
 extension ControlPlane {
@@ -57,6 +64,13 @@ extension ControlPlane {
     public func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void) {
         done(.failure(.chaosDisabled))
     }
+
+    public func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
+        done([])
+    }
+
+    /// The default cannot schedule, so a followed stream stays open without new rounds.
+    public func after(millis: Int, _ body: @escaping () -> Void) {}
 
     public func updateNode(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp,
                            _ done: @escaping (Result<Void, APIError>) -> Void) {

@@ -24,6 +24,8 @@ public final class DockerAPI {
 
     /// The `HTTPServer` handler.
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        if case let .path(path) = negotiate(request.path),
+           serviceLogs(request, path.split(separator: "/").map(String.init), responder) { return }
         handle(request) { responder.respond($0) }
     }
 

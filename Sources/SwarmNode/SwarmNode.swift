@@ -80,6 +80,9 @@ public final class SwarmNode: @unchecked Sendable {
     var readyScheduled = false
     var taskExecutor: (any Executor)?
     var chaosSettings = ChaosSettings()
+    // Service logs: every node's session on this manager, and log requests awaiting an answer.
+    var nodeConnections: [String: ConnectionID] = [:]
+    var pendingLogRequests: [UInt64: ([TaskLogChunk]) -> Void] = [:]
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
     static let requestTimeoutMillis: UInt64 = 5_000

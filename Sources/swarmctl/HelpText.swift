@@ -57,6 +57,7 @@ enum HelpText {
       swarmctl service scale SERVICE=REPLICAS... [--detach]
       swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
       swarmctl service rollback SERVICE [--detach]
+      swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
       swarmctl service rm SERVICE...
 
     Options of create and update:

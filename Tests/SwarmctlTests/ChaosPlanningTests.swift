@@ -35,3 +35,17 @@ final class ChaosPlanningTests: XCTestCase {
         XCTAssertEqual(report.writeRecovery(after: FaultRecord(start: 20, end: 24, label: "delay")), 0)
     }
 }
+
+/// The stdcopy framing of `service logs` survives arbitrary splits of the byte stream.
+final class StdcopyDecoderTests: XCTestCase {
+    func testFramesAcrossArbitrarySplits() {
+        let frames: [[UInt8]] = [[1, 0, 0, 0, 0, 0, 0, 3] + Array("hi\n".utf8), [2, 0, 0, 0, 0, 0, 0, 4] + Array("err\n".utf8)]
+        let bytes = frames.flatMap { $0 }
+        for split in 0...bytes.count {
+            var decoder = StdcopyDecoder()
+            let decoded = decoder.feed(Array(bytes[..<split])) + decoder.feed(Array(bytes[split...]))
+            XCTAssertEqual(decoded.map(\.stream), [1, 2], "split at \(split)")
+            XCTAssertEqual(decoded.map { String(decoding: $0.payload, as: UTF8.self) }, ["hi\n", "err\n"])
+        }
+    }
+}
