@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
-        .target(name: "Executor", dependencies: ["Platform"]),
+        .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform"]),
         // Pure control loops (orchestrators, scheduler, update supervisor), run by the leader.

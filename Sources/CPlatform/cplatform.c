@@ -104,3 +104,7 @@ int cplatform_wait_exited_noreap(pid_t pid) {
     } while (result != 0 && errno == EINTR);
     return result;
 }
+#include <sys/xattr.h>
+int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size) {
+    return lsetxattr(path, name, value, size, 0);
+}

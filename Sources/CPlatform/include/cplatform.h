@@ -67,4 +67,6 @@ int cplatform_spawn_close_above_stderr(void *actions);
 /* Blocks until child `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT), so its pid and
  * process group id stay reserved while the rest of the group is killed. 0, or -1 with errno. */
 int cplatform_wait_exited_noreap(pid_t pid);
+/* lsetxattr(2) (sys/xattr.h is not in the Glibc module): marks overlayfs opaque directories. */
+int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size);
 #endif
