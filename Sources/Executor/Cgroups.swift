@@ -26,7 +26,7 @@ enum Cgroups {
         let file = isUnified ? "\(mountPoint)\(cgroupsPath)/memory.events"
             : "\(mountPoint)/memory\(cgroupsPath)/memory.oom_control"
         // Kernel pseudo-files report size 0: read up to a bound instead of by size.
-        guard let bytes = try? File.openForReading(file).read(count: 64 << 10, at: 0) else { return 0 }
+        guard let bytes = try? Tree.readPseudoFile(file) else { return 0 }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "oom_kill" { return Int(fields[1]) ?? 0 }

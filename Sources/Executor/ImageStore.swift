@@ -299,7 +299,7 @@ public final class ImageStore: @unchecked Sendable {
             used.insert(image.id)
             used.formUnion(image.layers)
         }
-        let mounts = String(decoding: (try? readFile("/proc/self/mountinfo")) ?? [], as: UTF8.self)
+        let mounts = String(decoding: (try? Tree.readPseudoFile("/proc/self/mountinfo")) ?? [], as: UTF8.self)
         for hex in try FileSystem.list("\(root)/layers") where !used.contains(Digest(hex: hex)) {
             let directory = "\(root)/layers/\(hex)"
             if mounts.contains(directory) { continue }

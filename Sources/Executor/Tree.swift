@@ -23,4 +23,17 @@ enum Tree {
             _ = try retryingEINTR("unlink", path) { unlink(path) }
         }
     }
+
+    /// Reads a kernel pseudo-file (/proc, /sys) to its end: they report size 0, so reading by
+    /// size (File.readAll) returns nothing.
+    static func readPseudoFile(_ path: String, limit: Int = 16 << 20) throws -> [UInt8] {
+        let file = try File.openForReading(path)
+        var bytes: [UInt8] = []
+        while bytes.count < limit {
+            let chunk = try file.read(count: 64 << 10, at: bytes.count)
+            if chunk.isEmpty { break }
+            bytes += chunk
+        }
+        return bytes
+    }
 }
