@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Agent", dependencies: ["ClusterState", "Executor", "Platform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
                                                   "Orchestration", "Agent", "Executor"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API"]),
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState"], path: "Benchmarks/SchedulerBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),

@@ -33,6 +33,8 @@ struct Swarmctl {
                 exit(try DevCommand.run(arguments))
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
+            case "image":
+                exit(try ImageCommands.run(arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
