@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
-        .target(name: "Executor", dependencies: ["Platform"]),
+        .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform"]),
         // Pure control loops (orchestrators, scheduler, update supervisor), run by the leader.
@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Agent", dependencies: ["ClusterState", "Executor", "Platform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
                                                   "Orchestration", "Agent", "Executor"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API"]),
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState"], path: "Benchmarks/SchedulerBench"),
         .executableTarget(name: "api-bench", dependencies: ["API", "Platform"], path: "Benchmarks/APIBench"),

@@ -47,6 +47,8 @@ struct Swarmctl {
                 } else {
                     exit(try ServiceClientCommands.run(arguments))
                 }
+            case "image":
+                exit(try ImageCommands.run(arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
