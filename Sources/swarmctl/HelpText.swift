@@ -24,6 +24,7 @@ enum HelpText {
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
       chaos       Inject faults into a running cluster
+      check       Check a recorded history: check linearizable --history FILE
 
     Other:
       version     Show the version

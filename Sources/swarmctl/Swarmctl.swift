@@ -39,6 +39,8 @@ struct Swarmctl {
                 } else {
                     exit(try ServiceClientCommands.run(arguments))
                 }
+            case "check":
+                exit(try CheckCommand.run(arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
