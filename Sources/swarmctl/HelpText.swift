@@ -25,6 +25,7 @@ enum HelpText {
       simulate    Run the deterministic cluster simulator over seeded fault schedules
       testbed     Local cluster with chaos enabled for scripts (up, down, ls, kill, stop, cont, restart)
       chaos       Inject faults into a running testbed (partition, delay, loss, kill-node, fsync-fail …)
+      check       Check a recorded history: check linearizable --history FILE
 
     Other:
       version     Show the version

@@ -49,6 +49,8 @@ struct Swarmctl {
                 }
             case "image":
                 exit(try ImageCommands.run(arguments))
+            case "check":
+                exit(try CheckCommand.run(arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)
