@@ -53,7 +53,7 @@ final class RegisterWorkload: @unchecked Sendable {
                 throw CommandFailure(message: "could not create the register service \(key) (\(response.status) \(String(decoding: response.body, as: UTF8.self))): run chaos on a fresh testbed")
             }
             history.withLock {
-                $0.append(HistoryOperation(process: -1, key: key, kind: "write", value: "init", invoke: invoke, complete: now(), outcome: "ok"))
+                $0.append(HistoryOperation(process: Self.setupProcess, key: key, kind: "write", value: "init", invoke: invoke, complete: now(), outcome: "ok"))
             }
         }
     }
@@ -78,10 +78,14 @@ final class RegisterWorkload: @unchecked Sendable {
 
     private func now() -> UInt64 { monotonicNanoseconds() - started }
 
-    private func runClient(_ process: Int) {
+    /// The process id of the setup writes (clients use 0..<clients, then fresh ids).
+    static let setupProcess = 1_000_000
+
+    private func runClient(_ client: Int) {
+        var process = client
         var random = SystemRandomNumberGenerator()
         var sequence = 0
-        var api = process % apis.count
+        var api = client % apis.count
         while !stop.load(ordering: .relaxed) {
             guard let address = try? SocketAddress(parsing: apis[api]) else { return }
             let client = HTTPClient(address: address, timeoutMillis: 2_000)
@@ -97,8 +101,10 @@ final class RegisterWorkload: @unchecked Sendable {
             if operation.outcome == "ok" && operation.kind != "read" {
                 okWrites.withLock { $0[Int(operation.invoke / 1_000_000_000), default: 0] += 1 }
             }
-            // A client that failed moves to another manager, as a real client would.
+            // A client that failed moves to another manager, as a real client would; after an
+            // unknown outcome it continues as a new process (its old operation may still apply).
             if operation.outcome != "ok" { api = (api + 1) % apis.count }
+            if operation.outcome == "unknown" { process += clients }
         }
     }
 
