@@ -51,7 +51,8 @@ extension SwarmNode {
             let signal = action.kind == .killTask ? SIGKILL : SIGSTOP
             var hit = 0
             for taskID in action.taskIDs ?? [] {
-                guard let pid = try? taskExecutor?.inspect(ContainerID(taskID)).pid, pid > 0 else { continue }
+                guard let container = agent?.container(ofTask: taskID),
+                      let pid = try? taskExecutor?.inspect(container).pid, pid > 0 else { continue }
                 _ = kill(-pid, signal)
                 _ = kill(pid, signal)
                 hit += 1

@@ -69,12 +69,14 @@ extension SwarmNode {
 
     /// Reads the executor's captured output on a background queue; `done` runs there.
     func readLocalLogs(_ tasks: [TaskLogRequest], _ done: @escaping @Sendable ([TaskLogChunk]) -> Void) {
-        guard let executor = taskExecutor else { return done([]) }
+        guard let executor = taskExecutor, let agent else { return done([]) }
+        let containers = tasks.map { agent.container(ofTask: $0.taskID) }
         DispatchQueue.global().async {
             var chunks: [TaskLogChunk] = []
-            for task in tasks {
+            for (task, container) in zip(tasks, containers) {
+                guard let container else { continue }
                 for (streamByte, stream, offset) in [(UInt8(1), LogStream.stdout, task.stdoutOffset), (UInt8(2), LogStream.stderr, task.stderrOffset)] {
-                    guard let all = try? executor.logs(ContainerID(task.taskID), stream: stream) else { continue }
+                    guard let all = try? executor.logs(container, stream: stream) else { continue }
                     chunks.append(Self.slice(all, from: offset, tail: task.tail, taskID: task.taskID, stream: streamByte))
                 }
             }

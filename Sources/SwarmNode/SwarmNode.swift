@@ -173,6 +173,8 @@ public final class SwarmNode: @unchecked Sendable {
 
     /// Stops timers, closes sockets and the loop. Safe to call from any thread, once.
     public func stop() {
+        // Tasks stop with their node (as with dockerd without live-restore), before the loop does.
+        agent?.shutdown()
         _ = try? loop.executeAndWait { [self] in
             guard !isStopped else { return }
             isStopped = true
