@@ -51,6 +51,7 @@ enum UpdateSupervisor {
             }
         }
         if inFlight < tracker.inFlight { tracker.lastFinishedAt = index.now }
+        tracker.inFlight = inFlight
 
         if let failed = firstFailure(slots, template: template, since: startedAt),
            Double(failureCount(slots, template: template, since: startedAt)) / Double(max(considered, 1)) > (config.maxFailureRatio ?? 0) {
