@@ -522,6 +522,19 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertEqual(ids(call("GET", filtered("/tasks", #"{"_up-to-date":["true"]}"#))), ["old1"])
     }
 
+    // MARK: Info
+
+    func testClusterSpecShowsDockerdsDefaultSections() {
+        for spec in [jsonBody(call("GET", "/info"))["Swarm"]?["Cluster"]?["Spec"], jsonBody(call("GET", "/swarm"))["Spec"]] {
+            // `docker info` prints "Expiry Duration: 3 months" from CAConfig (cli/05-info-swarm.md).
+            XCTAssertEqual(spec?["CAConfig"]?.serializedText, #"{"NodeCertExpiry":7776000000000000}"#)
+            XCTAssertEqual(spec?["TaskDefaults"]?.serializedText, "{}")
+            XCTAssertEqual(spec?["EncryptionConfig"]?.serializedText, #"{"AutoLockManagers":false}"#)
+            XCTAssertEqual(spec?["Raft"]?["SnapshotInterval"], .number("10000"))
+            XCTAssertEqual(spec?["Name"], .string("default"))
+        }
+    }
+
     // MARK: Concurrency
 
     /// Eight clients interleave read-modify-write scale requests through the asynchronous control
