@@ -147,7 +147,7 @@ final class OrchestrationEndToEndTests: XCTestCase {
             let live = self.running(try self.tasks("api"))
             return inspect.contains("rollback_completed") && live.count == 6
         }
-        let args = try tasks("api").filter { $0["DesiredState"] as? String == "running" }.map { $0[path: "Spec", "ContainerSpec", "Args"] as? [String] }
+        let args = running(try tasks("api")).map { $0[path: "Spec", "ContainerSpec", "Args"] as? [String] }
         XCTAssertTrue(args.allSatisfy { $0 == ["sleep", "3600"] }, "\(args)")
     }
 }
