@@ -59,6 +59,7 @@ enum HelpText {
       swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
       swarmctl service rollback SERVICE [--detach]
       swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
+      swarmctl service rebalance SERVICE [--detach]   spread tasks evenly again after nodes rejoined
       swarmctl service rm SERVICE...
 
     Options of create and update:
