@@ -37,7 +37,8 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
         let id = ContainerID(randomContainerHex())
         let directory = "\(root)/containers/\(id)"
-        let image = try spec.rootfs == nil ? spec.image.map { try images.resolve($0) } : nil
+        // A missing image with a registry in its name is pulled (once, however many tasks wait for it).
+        let image = try spec.rootfs == nil ? spec.image.map { try images.resolveOrPull($0) } : nil
         let layers: [String]
         if let rootfs = spec.rootfs {
             layers = [rootfs]
