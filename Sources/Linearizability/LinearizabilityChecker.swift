@@ -18,14 +18,16 @@ public enum Verdict: Sendable, Equatable {
 /// The history format is described on `History`; the sequential specification on
 /// `RegisterModel`. The check is:
 /// 1. **Per key** (P-compositionality, Horn & Kroening): a history is linearizable iff each key's
-///    sub-history is, so keys are searched independently, in sorted order. `fail` operations and
-///    `unknown` reads are dropped first; other `unknown` operations complete at +∞.
+///    sub-history is, so keys are searched independently, in sorted order. `fail` operations,
+///    `unknown` reads and `unknown` writes whose value nobody observed are dropped first; other
+///    `unknown` operations complete at +∞.
 /// 2. A quick scan for a read (or cas) that observed a value no operation on the key wrote: that
 ///    operation alone is the window.
 /// 3. **`RegisterSearch`**: the Wing–Gong search with Lowe's cache, bounded by `CheckBudget`.
-/// 4. On failure, **shrinking** to a small window: the shortest failing prefix (by invoke order)
-///    found by doubling then bisection, then greedy removal of single operations, re-checking
-///    each time, until none can go. A prefix or removal is only tried when the subset keeps every
+/// 4. On failure, **shrinking** to a small window: the operations up to where the search got
+///    stuck, then the shortest failing suffix of those (by invoke order, doubling then
+///    bisection), then greedy removal of single operations, re-checking each time, until none
+///    can go (`shrink`). A subset or removal is only tried when the subset keeps every
 ///    writer of every value its operations observed: that makes a failing subset a true witness
 ///    (a linearization of the whole history, restricted to such a subset, would linearize it), and
 ///    stops the shrinker from "explaining" a violation as a read of a value nobody wrote.
@@ -68,7 +70,8 @@ public enum LinearizabilityChecker {
     }
 
     /// Checks one key's relevant operations and, when they fail, shrinks them to a window.
-    static func checkKey(_ operations: [RegisterOperation], meter: inout BudgetMeter) -> KeyResult {
+    static func checkKey(_ relevant: [RegisterOperation], meter: inout BudgetMeter) -> KeyResult {
+        let operations = withoutUnobservedUnknownWrites(relevant)
         let witnesses = Witnesses(operations)
         if let unwritten = witnesses.firstObservationOfUnwrittenValue() {
             return .notLinearizable([operations[unwritten]])
@@ -76,62 +79,90 @@ public enum LinearizabilityChecker {
         switch RegisterSearch.run(operations, meter: &meter) {
         case .linearizable: return .linearizable
         case let .budgetExhausted(byStates): return .budgetExhausted(byStates: byStates)
-        case .notLinearizable:
-            let window = shrink(operations, witnesses: witnesses, meter: &meter)
+        case let .notLinearizable(frontier):
+            let window = shrink(operations, frontier: frontier, witnesses: witnesses, meter: &meter)
             return .notLinearizable(window.map { operations[$0] })
         }
     }
 
-    /// Shrinks a failing key history to a window: indices into `operations`, sorted by invoke.
-    static func shrink(_ operations: [RegisterOperation], witnesses: Witnesses, meter: inout BudgetMeter) -> [Int] {
-        let order = witnesses.invokeOrder
-        let count = operations.count
-        func fails(_ subset: [Int]) -> Bool {
-            RegisterSearch.run(subset.map { operations[$0] }, meter: &meter) == .notLinearizable
+    /// Drops `unknown` writes and cas whose value no operation observes, repeatedly. Such an
+    /// operation can always be placed after everything else instead, where it harms nothing, and
+    /// leaving it in multiplies the states the search must visit (it could take effect anywhere
+    /// after its invoke), which is what makes histories full of timeouts slow to refute.
+    static func withoutUnobservedUnknownWrites(_ operations: [RegisterOperation]) -> [RegisterOperation] {
+        var kept = operations
+        while true {
+            var observed = Set<String?>()
+            for operation in kept {
+                if let value = operation.observedValue { observed.insert(value) }
+            }
+            let before = kept.count
+            kept.removeAll { $0.outcome == .unknown && $0.mayWrite && !observed.contains($0.value) }
+            if kept.count == before { return kept }
         }
-        func prefix(_ length: Int) -> [Int] { witnesses.closure(of: order.prefix(length)) }
+    }
 
-        // The shortest failing prefix: double until one fails, then bisect. Only subsets verified to
-        // fail are kept, so the result fails even where failure is not monotone in the length.
+    /// The most states one re-check may use while shrinking: a re-check that needs more is
+    /// treated as "not shown to fail", which only makes the window larger, never wrong.
+    static let shrinkStates = 200_000
+
+    /// Shrinks a failing key history to a window: indices into `operations`, sorted by invoke.
+    ///
+    /// 1. The search reports the latest completion it had to backtrack at (its frontier); the
+    ///    operations invoked by then, with the writers of what they observed, fail the same way.
+    /// 2. The shortest failing suffix of those (by invoke order): doubling, then bisection.
+    /// 3. Greedy removal of single operations, latest-invoked first, until a pass removes none.
+    /// Only subsets verified to fail replace the current one, and every subset tried keeps the
+    /// writers of every value it observes (see `Witnesses`).
+    static func shrink(_ operations: [RegisterOperation], frontier: Int64, witnesses: Witnesses,
+                       meter: inout BudgetMeter) -> [Int] {
+        func fails(_ subset: [Int]) -> Bool {
+            let result = RegisterSearch.run(subset.map { operations[$0] }, meter: &meter,
+                                            maxStates: min(meter.budget.maxStates, shrinkStates))
+            if case .notLinearizable = result { return true }
+            return false
+        }
+        let prefix = witnesses.invokeOrder.filter { operations[$0].invoke <= frontier }
+        var failingSet = witnesses.closure(of: prefix)
+        func suffix(_ length: Int) -> [Int] { witnesses.closure(of: prefix.suffix(length)) }
+
         var passing = 0
-        var failing = count
-        var failingSet = Array(0..<count)
+        var failing = prefix.count
         var length = 1
-        while length < count {
-            let candidate = prefix(length)
+        while length < prefix.count && !meter.stopped {
+            let candidate = suffix(length)
             if candidate.count < failingSet.count, fails(candidate) {
                 failing = length
                 failingSet = candidate
                 break
             }
-            if meter.stopped { return witnesses.sortedByInvoke(failingSet) }
             passing = length
             length *= 2
         }
-        while failing - passing > 1 {
+        while failing - passing > 1 && !meter.stopped {
             let middle = passing + (failing - passing) / 2
-            let candidate = prefix(middle)
+            let candidate = suffix(middle)
             if candidate.count < failingSet.count, fails(candidate) {
                 failing = middle
                 failingSet = candidate
             } else {
-                if meter.stopped { break }
                 passing = middle
             }
         }
 
-        // Greedy removal, latest-invoked first, until a full pass removes nothing.
-        var window = witnesses.sortedByInvoke(failingSet)
+        var window = failingSet
         var removedAny = true
         while removedAny && !meter.stopped {
             removedAny = false
             var position = window.count - 1
             while position >= 0 && !meter.stopped {
-                var candidate = window
-                candidate.remove(at: position)
-                if witnesses.isClosed(candidate, without: window[position]), fails(candidate) {
-                    window = candidate
-                    removedAny = true
+                if position < window.count {
+                    var candidate = window
+                    candidate.remove(at: position)
+                    if witnesses.isClosed(candidate, without: window[position]), fails(candidate) {
+                        window = candidate
+                        removedAny = true
+                    }
                 }
                 position -= 1
             }
@@ -174,9 +205,9 @@ public enum LinearizabilityChecker {
                     && writersOfObserved.allSatisfy { $0.effectiveComplete < writer.invoke }
             }
             if let overwriter {
-                let before = observed == nil ? "" : " and after every write of \(quoted(observed)) had"
-                return "\(name(observer)) \(observes(observer)), but \(name(overwriter)) had completed before it began\(before): "
-                    + (observed == nil ? "an acknowledged write was lost" : "a stale read")
+                let after = observed == nil ? "" : " began after every write of \(quoted(observed)) had completed, and"
+                return "\(name(observer)) \(observes(observer)), but \(name(overwriter))\(after) completed before the "
+                    + "\(observer.kind.rawValue) began: " + (observed == nil ? "an acknowledged write was lost" : "a stale read")
             }
         }
         return "no order of these \(relevant.count) operations respects both real time (each takes effect between its invoke "
