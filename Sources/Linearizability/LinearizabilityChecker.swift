@@ -220,11 +220,24 @@ public enum LinearizabilityChecker {
 }
 
 /// Which operations may have written the values others observed, for one key: the basis of the
-/// shrinker's rule that a subset must keep every possible writer of every value it observed.
+/// shrinker's rule that a subset must keep, for each operation in it that observes a value, every
+/// operation that may have been the source of that value.
+///
+/// A writer `w` of `v` may be the source of observer `o` unless `w` was invoked after `o`
+/// completed, or `w` was certainly overwritten before `o` began: some acknowledged write of
+/// another value was invoked after `w` completed and completed before `o` was invoked. Why this
+/// is enough: in any linearization of the whole history, `o`'s source is one of these; a subset
+/// holding them all is linearized by the same order restricted to it (moving `unknown` cas that
+/// did nothing to the end). So a subset closed this way that fails proves the whole history
+/// fails. When every writer of `v` was certainly overwritten, the latest of them and the write
+/// that overwrote it are kept instead, so the window shows the stale read rather than a read of
+/// a value nobody wrote.
 struct Witnesses {
     private let operations: [RegisterOperation]
     /// Indices of operations that may store each value.
     private var writers: [String?: [Int]] = [:]
+    /// For each operation, the operations a subset holding it must also hold.
+    private var protected: [[Int]]
     /// Indices sorted by invoke time (then by position, for determinism).
     let invokeOrder: [Int]
     private let rank: [Int]
@@ -238,6 +251,57 @@ struct Witnesses {
         var rank = [Int](repeating: 0, count: operations.count)
         for (position, index) in invokeOrder.enumerated() { rank[index] = position }
         self.rank = rank
+
+        // Acknowledged writers by completion; for each prefix, the latest-invoked one (`best`) and
+        // the latest-invoked one of a different value (`second`): enough to find, for an observer
+        // of `v`, the latest-invoked acknowledged write of another value that completed before it.
+        let acknowledged = operations.indices
+            .filter { operations[$0].outcome == .ok && operations[$0].mayWrite }
+            .sorted { (operations[$0].effectiveComplete, $0) < (operations[$1].effectiveComplete, $1) }
+        var best: [Int] = [], second: [Int] = []
+        var currentBest = -1, currentSecond = -1
+        for index in acknowledged {
+            let operation = operations[index]
+            if currentBest < 0 || operation.invoke > operations[currentBest].invoke {
+                if currentBest >= 0 && operations[currentBest].value != operation.value { currentSecond = currentBest }
+                currentBest = index
+            } else if operation.value != operations[currentBest].value
+                        && (currentSecond < 0 || operation.invoke > operations[currentSecond].invoke) {
+                currentSecond = index
+            }
+            best.append(currentBest)
+            second.append(currentSecond)
+        }
+        let completions = acknowledged.map { operations[$0].effectiveComplete }
+
+        var protected = [[Int]](repeating: [], count: operations.count)
+        for (index, observer) in operations.enumerated() {
+            guard let observed = observer.observedValue else { continue }
+            // How many acknowledged writers completed before the observer was invoked.
+            var low = 0, high = completions.count
+            while low < high {
+                let middle = (low + high) / 2
+                if completions[middle] < observer.invoke { low = middle + 1 } else { high = middle }
+            }
+            var overwriter: Int? = nil
+            if low > 0 {
+                let candidate = operations[best[low - 1]].value != observed ? best[low - 1] : second[low - 1]
+                if candidate >= 0 { overwriter = candidate }
+            }
+            let bound = overwriter.map { operations[$0].invoke } ?? .min
+            let all = writers[observed] ?? []
+            let sources = all.filter {
+                operations[$0].invoke <= observer.effectiveComplete && operations[$0].effectiveComplete >= bound
+            }
+            if sources.isEmpty, let overwriter, !all.isEmpty {
+                let earlier = all.filter { operations[$0].invoke <= observer.effectiveComplete }
+                let latest = earlier.max { operations[$0].effectiveComplete < operations[$1].effectiveComplete } ?? all[0]
+                protected[index] = [latest, overwriter]
+            } else {
+                protected[index] = sources
+            }
+        }
+        self.protected = protected
     }
 
     /// The first `ok` operation (by invoke) that observed a value no operation on the key may have
@@ -255,8 +319,7 @@ struct Witnesses {
         indices.sorted { rank[$0] < rank[$1] }
     }
 
-    /// `indices` plus every operation that may have written a value observed by one of them,
-    /// repeatedly; sorted by invoke.
+    /// `indices` plus every operation they protect, repeatedly; sorted by invoke.
     func closure<S: Sequence>(of indices: S) -> [Int] where S.Element == Int {
         var included = [Bool](repeating: false, count: operations.count)
         var pending: [Int] = []
@@ -267,21 +330,20 @@ struct Witnesses {
         var result: [Int] = []
         while let index = pending.popLast() {
             result.append(index)
-            guard let observed = operations[index].observedValue else { continue }
-            for writer in writers[observed] ?? [] where !included[writer] {
-                included[writer] = true
-                pending.append(writer)
+            for other in protected[index] where !included[other] {
+                included[other] = true
+                pending.append(other)
             }
         }
         return sortedByInvoke(result)
     }
 
-    /// Whether `subset` (which no longer holds `removed`) still holds every writer of what it
-    /// observes, given it did with `removed`: true unless `removed` may have written a value
-    /// some operation of `subset` observed.
+    /// Whether a subset holding `holder` must hold `other` too.
+    func protects(_ holder: Int, _ other: Int) -> Bool { protected[holder].contains(other) }
+
+    /// Whether `subset` (which no longer holds `removed`) is still closed, given it was with
+    /// `removed`: true unless an operation of `subset` protects `removed`.
     func isClosed(_ subset: [Int], without removed: Int) -> Bool {
-        let removedOperation = operations[removed]
-        guard removedOperation.mayWrite else { return true }
-        return !subset.contains { operations[$0].observedValue == .some(removedOperation.value) }
+        !subset.contains { protected[$0].contains(removed) }
     }
 }
