@@ -60,7 +60,9 @@ public enum LinearizabilityChecker {
         let why = meter.stopped
             ? "the time budget ran out" + (ranOutOfStates ? " (and the state budget of \(budget.maxStates) for some keys)" : "")
             : "the search exceeded \(budget.maxStates) states"
-        return .unknown("could not decide \(undecided.count) key\(undecided.count == 1 ? "" : "s") (\(keys)): \(why); other keys are linearizable")
+        let others = byKey.count - undecided.count
+        let rest = others == 0 ? "" : "; the other \(others) key\(others == 1 ? " is" : "s are") linearizable"
+        return .unknown("could not decide \(undecided.count) key\(undecided.count == 1 ? "" : "s") (\(keys)): \(why)\(rest)")
     }
 
     enum KeyResult {
