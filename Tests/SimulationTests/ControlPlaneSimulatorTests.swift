@@ -120,3 +120,26 @@ final class ControlPlaneSimulatorTests: XCTestCase {
         }
     }
 }
+
+import Foundation
+
+/// `CONTROL_PLANE_SWEEP=N swift test --filter ControlPlaneSweep` runs N seeds against the
+/// reference loops and prints the summary (a check of the simulator itself; off by default).
+final class ControlPlaneSweep: XCTestCase {
+    func testSweepReferenceLoops() throws {
+        guard let text = ProcessInfo.processInfo.environment["CONTROL_PLANE_SWEEP"], let seeds = UInt64(text) else {
+            throw XCTSkip("set CONTROL_PLANE_SWEEP=N to run")
+        }
+        let workers = Int(ProcessInfo.processInfo.environment["CONTROL_PLANE_WORKERS"] ?? "") ?? 7
+        var total = ControlPlaneReport()
+        for seed in 1...seeds {
+            var options = ControlPlaneOptions(seed: seed)
+            options.workers = workers
+            let report = ControlPlaneSimulator(options: options, loops: { ReferenceControlLoops(seed: $0) }).run()
+            if let violation = report.violation { print("FAILED seed \(seed): \(violation.message)") }
+            total.merge(report)
+        }
+        for line in total.lines() { print(line) }
+        XCTAssertEqual(total.violations.count, 0)
+    }
+}

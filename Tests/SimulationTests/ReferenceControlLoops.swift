@@ -82,10 +82,16 @@ struct ReferenceControlLoops: LeaderControlLoops {
 
         let config = (service.spec.updateConfig ?? UpdateConfig()).filled(from: .dockerDefault)
         let startFirst = config.order == .startFirst
+        // Stop-first: every slot without a running task counts against the parallelism;
+        // start-first: every slot whose new task is not running yet.
         var inFlight = 0
         for slotKey in keys {
             let slotTasks = alive[slotKey] ?? []
-            if slotTasks.contains(where: { $0.spec == template && $0.status.state != .running }) || stopping.contains(slotKey) { inFlight += 1 }
+            if startFirst {
+                if slotTasks.contains(where: { $0.spec == template && $0.status.state != .running }) { inFlight += 1 }
+            } else if !slotTasks.contains(where: { $0.status.state == .running }) {
+                inFlight += 1
+            }
         }
         let parallelism = config.parallelism == 0 ? keys.count : Int(config.parallelism ?? 1)
         var budget = max(0, parallelism - inFlight)
@@ -121,10 +127,10 @@ struct ReferenceControlLoops: LeaderControlLoops {
                                                                          completedAt: now, message: "update completed"),
                                                     at: now))
         }
-        guard !created.isEmpty else { return commands }
-        commands.append(.createTasks(tasks: created))
+        if !created.isEmpty { commands.append(.createTasks(tasks: created)) }
+        let unassigned = tasks.filter { $0.desiredState <= .running && $0.status.state == .pending && !nodeIsDown($0) }
         let maximum = template.placement?.maxReplicas ?? 0
-        for task in created {
+        for task in unassigned + created {
             let node: String?
             if let preset = task.nodeID {
                 node = preset
