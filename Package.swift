@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform"]),

@@ -15,7 +15,7 @@ public protocol LeaderControlLoops {
 
 /// The production loops: the dispatcher's heartbeat monitor and the orchestrator.
 public struct StandardControlLoops: LeaderControlLoops {
-    var heartbeats = InterimHeartbeatMonitor()
+    var heartbeats = HeartbeatMonitor()
     var orchestrator: Orchestrator
 
     public init(seed: UInt64) {

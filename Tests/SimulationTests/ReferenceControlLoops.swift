@@ -1,4 +1,5 @@
 import ClusterState
+import Orchestration
 @testable import Simulation
 
 /// A small reference control loop, written only to test the control-plane simulator itself
@@ -15,7 +16,7 @@ struct ReferenceControlLoops: LeaderControlLoops {
         case ignoreRestartConditionNone
     }
 
-    var heartbeats = InterimHeartbeatMonitor()
+    var heartbeats = HeartbeatMonitor()
     let seed: UInt64
     var bug: Bug?
     var counter = 0
