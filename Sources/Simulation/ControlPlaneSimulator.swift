@@ -96,6 +96,8 @@ public final class ControlPlaneSimulator {
     /// Decoded commands by index (every manager applies the same committed entry).
     var decoded: [UInt64: (term: UInt64, command: ClusterCommand)] = [:]
     var firstAppliedIndex: UInt64 = 0
+    /// Receives a timeline of the run (committed commands, task starts and stops, faults) when set.
+    public var trace: ((String) -> Void)?
     /// Tasks the fake executors are running right now (the ground truth), by task id.
     var running: [String: RunningTask] = [:]
     /// Exit codes of the tasks that will exit by themselves.
@@ -273,7 +275,10 @@ public final class ControlPlaneSimulator {
     private func observeRole(_ slot: Int) {
         let raft = managers[slot].raft
         if raft.role == .leader {
-            if seenLeaderTerms.insert(raft.term).inserted { report.leaderChanges += 1 }
+            if seenLeaderTerms.insert(raft.term).inserted {
+                report.leaderChanges += 1
+                log("manager-\(slot + 1) leads term \(raft.term)")
+            }
         } else if managers[slot].loops != nil {
             stepDown(slot)
         }
@@ -295,6 +300,7 @@ public final class ControlPlaneSimulator {
             if entry.index > firstAppliedIndex {
                 firstAppliedIndex = entry.index
                 checker.observeCommitted(command, result: result, state: managers[slot].state)
+                if trace != nil { traceCommitted(command, result: result, index: entry.index) }
                 observeForUpdateWindows(command, result: result, slot: slot)
             }
         } else if entry.index > firstAppliedIndex {
@@ -304,6 +310,32 @@ public final class ControlPlaneSimulator {
         if raft.role == .leader && entry.term == raft.term && managers[slot].loops == nil {
             startLeadership(slot)
         }
+    }
+
+    func log(_ text: @autoclosure () -> String) {
+        guard let trace else { return }
+        let millis = String(now % 1000)
+        trace("\(now / 1000).\(String(repeating: "0", count: 3 - millis.count))\(millis) \(text())")
+    }
+
+    private func traceCommitted(_ command: ClusterCommand, result: Result<Void, ClusterError>, index: UInt64) {
+        let outcome: String
+        if case let .failure(error) = result { outcome = " REFUSED: \(error)" } else { outcome = "" }
+        let text: String
+        switch command {
+        case let .createTasks(tasks):
+            text = "createTasks " + tasks.map { "\($0.id) \($0.serviceID) slot \($0.slot.map(String.init) ?? "-") node \($0.nodeID ?? "-") \($0.spec.containerSpec.image)" }.joined(separator: "; ")
+        case let .assignTask(id, node, _): text = "assignTask \(id) → \(node)"
+        case let .setTaskDesiredState(id, state, _): text = "setTaskDesiredState \(id) \(state.rawValue)"
+        case let .updateTaskStatuses(updates): text = "statuses " + updates.map { "\($0.taskID)=\($0.status.state.rawValue)" }.joined(separator: " ")
+        case let .setNodeStatus(id, state, _, _): text = "setNodeStatus \(id) \(state.rawValue)"
+        case let .updateService(id, _, spec, _): text = "updateService \(id) \(spec.mode) \(spec.taskTemplate.containerSpec.image) \(spec.updateConfig?.order?.rawValue ?? "-") p\(spec.updateConfig?.parallelism ?? 1)"
+        case let .createService(service): text = "createService \(service.id) \(service.spec.name) \(service.spec.mode)"
+        case let .setServiceUpdateStatus(id, _, status, _): text = "setServiceUpdateStatus \(id) \(status.state.rawValue)"
+        case let .removeTasks(ids): text = "removeTasks \(ids.joined(separator: " "))"
+        default: text = "\(command)".prefix(120).description
+        }
+        log("commit \(index): \(text)\(outcome)")
     }
 
     private func decode(_ entry: Entry) -> ClusterCommand {

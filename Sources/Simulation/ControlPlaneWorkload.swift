@@ -99,16 +99,28 @@ extension ControlPlaneSimulator {
                             order: chance(50) ? .startFirst : .stopFirst)
     }
 
-    /// A random change to a service that may change: a scale or a rolling update.
-    private func randomOperation() -> Workload.Operation? {
-        let changeable = workload.services.indices.filter { workload.services[$0].role != .batch }
+    /// A random change to a service that may change: a scale or a rolling update. In quiet
+    /// times it prefers rolling updates of services that are not updating (those get their
+    /// availability checked).
+    private func randomOperation(_ state: ClusterState) -> Workload.Operation? {
+        var changeable = workload.services.indices.filter { workload.services[$0].role != .batch }
+        var preferUpdate = false
+        if isQuiet(state) && chance(80) {
+            let idle = changeable.filter {
+                workload.services[$0].role != .flaky && state.services[workload.services[$0].id]?.updateStatus?.state != .updating
+            }
+            if !idle.isEmpty {
+                changeable = idle
+                preferUpdate = true
+            }
+        }
         guard !changeable.isEmpty else { return nil }
         let index = changeable[pick(changeable.count)]
         let planned = workload.services[index]
         var spec = planned.spec
         let canScale = planned.role != .global
         let canUpdate = planned.role != .flaky
-        if canScale && (!canUpdate || chance(50)) {
+        if canScale && (!canUpdate || (!preferUpdate && chance(50))) {
             guard case let .replicated(current) = spec.mode else { return nil }
             var replicas = current
             let limit: Int
@@ -134,20 +146,21 @@ extension ControlPlaneSimulator {
     }
 
     func workloadStep() {
-        if workload.current == nil {
-            if !workload.queued.isEmpty {
-                workload.current = workload.queued.removeFirst()
-            } else if faultsPhase && now < options.durationMillis - 2_000 {
-                workload.current = randomOperation()
-            }
-            guard workload.current != nil else { return }
-            workload.lastProposedAt = Int.min / 2
-        }
-        guard let leader = readyLeader(), managers[leader].state.cluster != nil, let operation = workload.current else {
+        guard let leader = readyLeader(), managers[leader].state.cluster != nil else {
             queue.schedule(.workload, at: now + 200)
             return
         }
         let state = managers[leader].state
+        if workload.current == nil {
+            if !workload.queued.isEmpty {
+                workload.current = workload.queued.removeFirst()
+            } else if faultsPhase && now < options.durationMillis - 2_000 {
+                workload.current = randomOperation(state)
+            }
+            guard workload.current != nil else { return }
+            workload.lastProposedAt = Int.min / 2
+        }
+        let operation = workload.current!
         let target: (index: Int, spec: ServiceSpec)
         switch operation {
         case let .create(index): target = (index, workload.services[index].spec)
@@ -298,12 +311,14 @@ extension ControlPlaneSimulator {
         faults[id] = ActiveFault(kind: kind, host: host)
         queue.schedule(.healFault(id: id), at: now + duration)
         lastFaultChangeAt = now
+        log("fault \(kind.rawValue) on \(nodeID(host)) for \(duration) ms")
         checker.windows = [:]
         report.faultsInjected[kind, default: 0] += 1
     }
 
     func healFault(_ id: Int) {
         guard let fault = faults.removeValue(forKey: id) else { return }
+        log("heal \(fault.kind.rawValue) on \(nodeID(fault.host))")
         switch fault.kind {
         case .workerIsolated, .managerIsolated: isolated.remove(fault.host)
         case .workerCrash, .managerCrash: restartHostNow(fault.host)
@@ -313,6 +328,7 @@ extension ControlPlaneSimulator {
 
     func healAll() {
         faultsPhase = false
+        log("heal everything")
         for id in faults.keys.sorted() { healFault(id) }
         for host in 0..<hostCount where !agents[host].isUp { restartHostNow(host) }
         cancelPendingExits()

@@ -157,6 +157,7 @@ extension ControlPlaneSimulator {
             local.status.containerStatus = ContainerStatus(containerID: "c-" + taskID, pid: Int64(1000 + pick(30_000)))
             running[taskID] = RunningTask(host: host, serviceID: local.serviceID, slot: local.slot, nodeID: agents[host].nodeID, spec: local.spec)
             report.tasksStarted += 1
+            log("\(agents[host].nodeID) runs \(taskID) (\(local.serviceID) slot \(local.slot.map(String.init) ?? "-"))")
             if faultsPhase, let behaviour = ExitBehaviour(local.spec) {
                 let code: Int64 = chance(behaviour.failPercent) ? 1 : 0
                 let runFor = between(behaviour.minMillis, behaviour.maxMillis)
@@ -181,6 +182,7 @@ extension ControlPlaneSimulator {
                          containerStatus: ContainerStatus(exitCode: code))
         agents[host].tasks[taskID] = local
         checker.recordSelfExit(taskID: taskID, exitCode: code)
+        log("\(agents[host].nodeID) task \(taskID) exited by itself with code \(code)")
         if code != 0 { report.tasksFailedByThemselves += 1 }
         taskStoppedRunning(serviceID: local.serviceID, intentionally: false)
         reportStatus(host, taskID)
@@ -212,6 +214,7 @@ extension ControlPlaneSimulator {
               local.generation == generation, local.phase == .stopping else { return }
         running[taskID] = nil
         pendingExitCodes[taskID] = nil
+        log("\(agents[host].nodeID) stopped \(taskID)")
         local.phase = .stopped
         local.status = TaskStatus(timestamp: nowStamp, state: .shutdown, message: "shutdown", containerStatus: ContainerStatus(exitCode: 0))
         if local.removed {
@@ -232,6 +235,7 @@ extension ControlPlaneSimulator {
 
     /// The process dies: its tasks die with it; the records on disk stay.
     func crashAgent(_ host: Int) {
+        log("\(agents[host].nodeID) crashes")
         agents[host].isUp = false
         agents[host].incarnation += 1
         for id in agents[host].tasks.keys.sorted() {
@@ -248,6 +252,7 @@ extension ControlPlaneSimulator {
     /// failed; tasks it had not accepted yet are forgotten (the assignments bring them back).
     func restartAgent(_ host: Int) {
         guard !agents[host].isUp else { return }
+        log("\(agents[host].nodeID) restarts")
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
         for id in agents[host].tasks.keys.sorted() {

@@ -14,7 +14,7 @@ nonisolated(unsafe) private var replayPrefix: [CChar] = []
 /// `swarmctl simulate`: runs seeded simulations and prints their report.
 enum SimulateCommand {
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane", "--trace"])
         if arguments.takeSwitch("--control-plane") { return try runControlPlane(&arguments) }
         let seed = try arguments.takeValue("--seed").map { text throws(UsageError) -> UInt64 in
             guard let value = UInt64(text) else { throw UsageError(message: "--seed \(text): expected a non-negative whole number") }
@@ -84,6 +84,7 @@ enum SimulateCommand {
             return value
         }
         let seedCount = try arguments.takeInt("--seeds", in: 1...1_000_000)
+        let tracing = arguments.takeSwitch("--trace")
         var template = ControlPlaneOptions(seed: 1)
         template.workers = try arguments.takeInt("--workers", in: 1...64) ?? 7
         if let text = arguments.takeValue("--duration") {
@@ -124,7 +125,9 @@ enum SimulateCommand {
             seedInProgress = current
             var options = template
             options.seed = current
-            let report = ControlPlaneSimulator(options: options).run()
+            let simulator = ControlPlaneSimulator(options: options)
+            if tracing { simulator.trace = { print($0) } }
+            let report = simulator.run()
             total.merge(report)
             if let violation = report.violation {
                 print("FAILED seed \(current): \(violation.message)")
