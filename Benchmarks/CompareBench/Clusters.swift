@@ -196,9 +196,13 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
                             applied: uint64(raft["AppliedIndex"]) ?? 0)
     }
 
-    /// The leader sees all three managers reachable (as `Benchmarks/failover/run.sh` requires).
+    /// The leader has three voters and no learner (a joined manager starts as a learner) and sees
+    /// all three managers reachable (as `Benchmarks/failover/run.sh` requires).
     func healthyExtra(leader index: Int) -> Bool {
         let client = HTTPClient(address: members[index].api, timeoutMillis: 1000)
+        guard let info = try? client.send("GET", "/v1.41/info"), info.status == 200,
+              let raft = jsonObject(info.body)?[path: "Swarm", "Raft"] as? [String: Any],
+              (raft["Voters"] as? [Any])?.count == 3, ((raft["Learners"] as? [Any]) ?? []).isEmpty else { return false }
         guard let answer = try? client.send("GET", "/v1.41/nodes"), answer.status == 200,
               let nodes = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [[String: Any]] else { return false }
         let managers = nodes.compactMap { $0["ManagerStatus"] as? [String: Any] }

@@ -13,13 +13,18 @@ struct FailoverRound {
 
 /// One round: wait until healthy, signal the leader, then measure (a) when a survivor first reports
 /// a new leader (one polling thread per survivor) and (b) when a write through a survivor first
-/// succeeds (retried in a loop, 1 ms apart after a failure); then restart or continue the victim.
-func failoverRound(_ system: ReplicatedSystem, signal: Int32, round: Int, valueSize: Int) throws -> FailoverRound {
+/// succeeds (retried in a loop, 1 ms apart after a failure, each attempt abandoned after
+/// `attemptTimeoutMillis`: etcd drops a proposal forwarded to a dead leader and the request then
+/// hangs until its own timeout, while swarmctl fails it when the leader changes); then restart or
+/// continue the victim.
+func failoverRound(_ system: ReplicatedSystem, signal: Int32, round: Int, valueSize: Int, attemptTimeoutMillis: Int) throws -> FailoverRound {
     let leader = try system.waitHealthy(timeoutSeconds: 60)
     guard let oldLeader = system.status(leader, timeoutMillis: 2000)?.id else { throw BenchError("\(system.label): leader did not answer") }
     let survivors = system.members.indices.filter { $0 != leader }
-    let writer = try system.makeWriter(member: survivors[round % 2], name: "fo\(round)s\(signal)", valueSize: valueSize, timeoutMillis: 5000)
-    if let failure = writer.write(0) { throw BenchError("\(system.label): write before the failure failed: \(failure)") }
+    let writer = try system.makeWriter(member: survivors[round % 2], name: "fo\(round)s\(signal)", valueSize: valueSize, timeoutMillis: attemptTimeoutMillis)
+    var warmed: String? = "not tried"
+    for _ in 0..<50 where warmed != nil { warmed = writer.write(0) }
+    if let failure = warmed { throw BenchError("\(system.label): writes before the failure fail: \(failure)") }
 
     let newLeaderAt = Atomic<UInt64>(0)
     let stopWatching = Atomic<Bool>(false)
@@ -77,13 +82,14 @@ func runFailover(_ options: Options) throws {
     try etcd.start()
     let systems: [ReplicatedSystem] = [swarm, etcd]
     print("swarmctl: tick 100 ms, election 5–10 ticks; etcd: heartbeat 100 ms, election timeout 1000 ms (defaults of both)")
-    print("write through a survivor: swarmctl \(swarm.writeMode), etcd /v3/kv/put")
+    print("write through a survivor: swarmctl \(swarm.writeMode), etcd /v3/kv/put; each attempt abandoned after \(options.attemptTimeoutMillis) ms")
     var rounds: [FailoverRound] = []
     let plan = Array(repeating: SIGKILL, count: options.kills) + Array(repeating: SIGSTOP, count: options.stops)
     for (number, signal) in plan.enumerated() {
         let order = number % 2 == 0 ? systems : systems.reversed()
         for system in order {
-            let result = try failoverRound(system, signal: signal, round: number, valueSize: options.valueSize)
+            let result = try failoverRound(system, signal: signal, round: number, valueSize: options.valueSize,
+                                         attemptTimeoutMillis: options.attemptTimeoutMillis)
             rounds.append(result)
             print(String(format: "%-8@ %-8@ #%-2d new leader %@ ms, first write %@ ms", system.label as NSString, result.signal as NSString,
                          number + 1, (result.newLeaderMillis.map { format($0) } ?? "-") as NSString,
@@ -121,8 +127,8 @@ func runFailover(_ options: Options) throws {
         "setup": [
             "swarmctl": "3 managers on 127.0.0.1, WAL with fsync, tick 100 ms, election 5–10 ticks; write = \(swarm.writeMode) through a survivor",
             "etcd": "etcd \(etcdVersion()) 3 members on 127.0.0.1, defaults (heartbeat 100 ms, election 1000 ms); write = /v3/kv/put through a survivor",
-            "measured_from": "the signal sent by the benchmark process; new leader = first survivor status naming another leader (polled every 2 ms per survivor); first write = first successful write retried 1 ms after each failure",
-            "kills": options.kills, "stops": options.stops,
+            "measured_from": "the signal sent by the benchmark process; new leader = first survivor status naming another leader (polled every 2 ms per survivor); first write = first successful write, retried 1 ms after each failure, each attempt abandoned after \(options.attemptTimeoutMillis) ms (both systems)",
+            "kills": options.kills, "stops": options.stops, "attempt_timeout_ms": options.attemptTimeoutMillis,
             "interleaving": "rounds alternate swarmctl and etcd (order alternating); a killed member is restarted, a stopped one continued, and the cluster waited healthy before the next round",
             "timeouts_counted_as_ms": 20_000,
         ] as [String: Any],

@@ -2,7 +2,7 @@
 //
 //   bash Benchmarks/compare/run.sh writes|failover|memory      (installs etcd, builds, runs)
 //   .build/release/compare-bench writes   [--clients 1,16,64] [--seconds 5] [--runs 5] [--value-size 128]
-//   .build/release/compare-bench failover [--kills 20] [--stops 10]
+//   .build/release/compare-bench failover [--kills 20] [--stops 10] [--attempt-timeout 250]
 //   .build/release/compare-bench memory   [--idle 15] [--samples 5] [--services 100] [--replicas 100]
 //   common: [--json PATH] [--tmp DIR]
 //
@@ -20,6 +20,7 @@ struct Options {
     var valueSize = 128
     var kills = 20
     var stops = 10
+    var attemptTimeoutMillis = 250
     var idleSeconds = 15.0
     var samples = 5
     var services = 100
@@ -43,6 +44,7 @@ struct Options {
             case "--value-size": valueSize = Int(value) ?? valueSize
             case "--kills": kills = Int(value) ?? kills
             case "--stops": stops = Int(value) ?? stops
+            case "--attempt-timeout": attemptTimeoutMillis = Int(value) ?? attemptTimeoutMillis
             case "--idle": idleSeconds = Double(value) ?? idleSeconds
             case "--samples": samples = Int(value) ?? samples
             case "--services": services = Int(value) ?? services
