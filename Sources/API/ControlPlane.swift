@@ -33,9 +33,45 @@ public protocol ControlPlane: AnyObject {
     /// Leaves the swarm (`docker swarm leave`). Refuses a manager without `force` with
     /// `APIError.leaveManager`. Completes before the node shuts its API down.
     func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// This node's identity on the cluster port and its injected faults (`enabled` false unless
+    /// the node runs with chaos enabled). The default: disabled.
+    var chaosStatus: ChaosStatus { get }
+
+    /// Replaces this node's injected faults. Only called when `chaosStatus.enabled`.
+    func applyChaos(_ settings: ChaosSettings, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// Carries out a one-off fault (pause the node, kill or freeze tasks). Only called when enabled.
+    func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void)
+
+    /// Reads tasks' output from the nodes that ran them (a node that does not answer in time
+    /// contributes nothing this round). Completes once, on the loop.
+    func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void)
+
+    /// Runs `body` on the loop after `millis` (log following).
+    func after(millis: Int, _ body: @escaping () -> Void)
 }
 
 extension ControlPlane {
+    public var chaosStatus: ChaosStatus {
+        ChaosStatus(nodeID: localNode.nodeID, transportID: 0, enabled: false, settings: ChaosSettings())
+    }
+
+    public func applyChaos(_ settings: ChaosSettings, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        done(.failure(.chaosDisabled))
+    }
+
+    public func performChaos(_ action: ChaosAction, _ done: @escaping (Result<Void, APIError>) -> Void) {
+        done(.failure(.chaosDisabled))
+    }
+
+    public func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
+        done([])
+    }
+
+    /// The default cannot schedule, so a followed stream stays open without new rounds.
+    public func after(millis: Int, _ body: @escaping () -> Void) {}
+
     public func updateNode(id: String, version: ObjectVersion, spec: NodeSpec, at: Timestamp,
                            _ done: @escaping (Result<Void, APIError>) -> Void) {
         propose(.updateNodeSpec(id: id, version: version, spec: spec, at: at), done)

@@ -14,16 +14,22 @@ public final class DockerAPI {
     private weak var controlPlane: (any ControlPlane)?
     let identity: ServerIdentity
     let now: () -> Timestamp
+    let newID: () -> String
 
-    /// `now` stamps the commands the routes propose (the pure state never reads a clock).
-    public init(controlPlane: any ControlPlane, identity: ServerIdentity, now: @escaping () -> Timestamp) {
+    /// `now` stamps the commands the routes propose (the pure state never reads a clock);
+    /// `newID` names new services (random by default, fixed in tests).
+    public init(controlPlane: any ControlPlane, identity: ServerIdentity, now: @escaping () -> Timestamp,
+                newID: @escaping () -> String = DockerNames.randomID) {
         self.controlPlane = controlPlane
         self.identity = identity
         self.now = now
+        self.newID = newID
     }
 
     /// The `HTTPServer` handler.
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        if case let .path(path) = negotiate(request.path),
+           serviceLogs(request, path.split(separator: "/").map(String.init), responder) { return }
         handle(request) { responder.respond($0) }
     }
 
@@ -85,6 +91,12 @@ public final class DockerAPI {
             if let handled = swarmRoute(request, segments, reply) { return handled }
         case "nodes":
             if let handled = nodesRoute(request, segments, reply) { return handled }
+        case "swarmctl":
+            if let handled = chaosRoute(request, segments, reply) { return handled }
+        case "services":
+            if let handled = servicesRoute(request, segments, reply) { return handled }
+        case "tasks":
+            if let handled = tasksRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -94,7 +106,8 @@ public final class DockerAPI {
     }
 
     /// First segment and depth of every route, to tell 405 from 404.
-    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3"]
+    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
+                                                  "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {
@@ -113,6 +126,26 @@ public final class DockerAPI {
         case ("GET", 2): return inspectNode(segments[1], reply)
         case ("DELETE", 2): return removeNode(segments[1], request, reply)
         case ("POST", 3) where segments[2] == "update": return updateNode(segments[1], request, reply)
+        default: return nil
+        }
+    }
+
+    private func servicesRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
+        switch (request.method, segments.count) {
+        case ("GET", 1): return listServices(request, reply)
+        case ("POST", 2) where segments[1] == "create": return createService(request, reply)
+        case ("GET", 2): return inspectService(segments[1], request, reply)
+        case ("DELETE", 2): return removeService(segments[1], reply)
+        case ("POST", 3) where segments[2] == "update": return updateService(segments[1], request, reply)
+        case ("GET", 3) where segments[2] == "logs": return serviceLogs(segments[1], reply)
+        default: return nil
+        }
+    }
+
+    private func tasksRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
+        switch (request.method, segments.count) {
+        case ("GET", 1): return listTasks(request, reply)
+        case ("GET", 2): return inspectTask(segments[1], reply)
         default: return nil
         }
     }

@@ -109,3 +109,8 @@ int cplatform_wait_exited_noreap(pid_t pid) {
 int cplatform_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
+
+#include <sys/xattr.h>
+int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size) {
+    return lsetxattr(path, name, value, size, 0);
+}

@@ -51,6 +51,19 @@ public struct TaskSpec: Sendable, Equatable {
     /// Time between SIGTERM and SIGKILL on stop.
     public var stopGraceMillis: Int
     public var logLimits: LogLimits
+    /// The image to run (`NAME[:TAG]` or an image id), from the node's image store (OCI backend;
+    /// the process backend records it only). Ignored when `rootfs` is set.
+    public var image: String? = nil
+    /// A host directory used as the container's root file system instead of an image (OCI backend).
+    public var rootfs: String? = nil
+    /// Limits enforced with cgroups (OCI backend).
+    public var resources = TaskResources()
+    /// The container's hostname; nil: the first 12 characters of its id (OCI backend).
+    public var hostname: String? = nil
+    /// Which network namespace the container joins (OCI backend).
+    public var network = TaskNetwork.host
+    /// Mounts the root file system read-only (OCI backend).
+    public var readOnlyRootfs = false
 
     public init(
         command: [String], environment: [String] = [], workingDirectory: String? = nil, user: String? = nil,
@@ -63,6 +76,30 @@ public struct TaskSpec: Sendable, Equatable {
         self.stopGraceMillis = stopGraceMillis
         self.logLimits = logLimits
     }
+}
+
+/// Resource limits of one container; nil means unlimited. Enforced by the OCI backend through
+/// cgroups (memory, cpu quota, pids); the process backend does not enforce them.
+public struct TaskResources: Sendable, Equatable {
+    /// Memory limit in bytes; the kernel OOM-kills inside the container beyond it.
+    public var memoryBytes: Int64?
+    /// CPU limit in units of 10^-9 CPUs (Docker's NanoCPUs): 1.5 CPUs is 1_500_000_000.
+    public var nanoCPUs: Int64?
+    /// Most processes and threads the container may have at once.
+    public var pidsLimit: Int64?
+
+    public init(memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil, pidsLimit: Int64? = nil) {
+        self.memoryBytes = memoryBytes
+        self.nanoCPUs = nanoCPUs
+        self.pidsLimit = pidsLimit
+    }
+}
+
+/// The network a container sees: the host's (the default until overlay networking lands) or
+/// an empty namespace with only loopback.
+public enum TaskNetwork: String, Sendable, Equatable {
+    case host
+    case none
 }
 
 /// Bounds on a container's captured output, so a chatty task cannot fill the node's disk:

@@ -48,6 +48,12 @@ public final class ChildProcess {
         return ChildProcess(pid: pid, stdoutDescriptor: fds[0])
     }
 
+    /// Lets the child outlive this object (and this process): it is no longer killed on deinit.
+    /// For launchers that exit and leave their children running (`testbed up`).
+    public func release() {
+        reaped = true
+    }
+
     /// Sends `signal` to the child.
     public func kill(_ signal: Int32 = SIGKILL) throws {
         guard Glibc.kill(pid, signal) == 0 else { throw SystemError("kill", "pid \(pid)") }

@@ -41,6 +41,8 @@ public final class RaftStorage {
     /// can report success without the data (the "fsyncgate" lesson), so after any failure every
     /// write throws this error again: the node must stop and reopen (recover) from disk.
     private var failure: StorageError?
+    /// Injected disk faults (chaos); none by default.
+    public var faults = StorageFaults()
 
     /// Opens (creating if absent) the Raft storage in `dataDirectory` and recovers its state:
     /// the hard state, the newest usable snapshot, and the entries after it. A torn WAL tail is
@@ -127,7 +129,10 @@ public final class RaftStorage {
     /// Appends `entries` (the first one replaces any persisted entry at its index or later) and
     /// then `hardState`, as one batch with at most one fdatasync (group commit).
     public func append(entries: [Entry], hardState: HardState?, sync: Bool) throws {
-        try guarded { try wal.append(entries: entries, hardState: hardState, sync: sync) }
+        try guarded {
+            if faults.isEnabled { try faults.apply(sync: sync, now: monotonicNanoseconds() / 1_000_000) }
+            try wal.append(entries: entries, hardState: hardState, sync: sync)
+        }
     }
 
     /// Makes the snapshot durable: the file first (temp, fsync, rename, directory fsync), then a

@@ -39,10 +39,16 @@ public struct NodeLogger: Sendable {
 }
 
 import ClusterState
+import Synchronization
 typealias RFC3339Clock = RFC3339
 
 /// The shell's clocks: monotonic for timeouts, wall for timestamps in commands.
 enum Clock {
+    /// Injected clock skew (chaos), added to the wall clock: the timestamps this node writes and
+    /// the leader's time-based decisions (restart delays, update monitors). The monotonic clock
+    /// that times out requests and heartbeats stays true, as a real NTP step would leave it.
+    static let skewMillis = Atomic<Int64>(0)
+
     static func monotonicMillis() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
@@ -50,6 +56,11 @@ enum Clock {
     }
 
     static func now() -> Timestamp {
-        Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000))
+        Timestamp(millisecondsSinceEpoch: skewed(UInt64(Date().timeIntervalSince1970 * 1000)))
+    }
+
+    private static func skewed(_ millis: UInt64) -> UInt64 {
+        let skew = skewMillis.load(ordering: .relaxed)
+        return skew >= 0 ? millis + UInt64(skew) : millis - min(millis, UInt64(-skew))
     }
 }

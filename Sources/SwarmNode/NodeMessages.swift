@@ -1,3 +1,4 @@
+import API
 import ClusterState
 import Foundation
 import Transport
@@ -14,6 +15,8 @@ enum NodeFrameKind: UInt8 {
     case heartbeatResponse = 7
     case assignments = 8
     case taskReports = 9
+    case logsRequest = 10
+    case logsResponse = 11
 }
 
 /// A new node's request to join, sent on a join-token session.
@@ -50,6 +53,17 @@ struct AssignmentUpdate: Codable {
     var index: UInt64
     var changed: [SwarmTask]
     var taskIDs: [String]
+}
+
+/// A manager asks the node that ran some tasks for their output (from byte offsets).
+struct LogsRequest: Codable {
+    var requestID: UInt64
+    var tasks: [TaskLogRequest]
+}
+
+struct LogsResponse: Codable {
+    var requestID: UInt64
+    var chunks: [TaskLogChunk]
 }
 
 /// An agent's status reports, sent to the leader (any manager forwards them).

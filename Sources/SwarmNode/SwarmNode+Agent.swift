@@ -7,10 +7,14 @@ import Transport
 // The agent's side of the dispatcher (every node): merge the leader's incremental updates
 // into this node's task set, hand it to the agent, and send the agent's reports to the leader.
 extension SwarmNode {
-    /// Starts the agent with this node's executor (the process backend until the OCI one is
-    /// wired in). Called once on the loop at start.
+    /// Starts the agent with this node's executor (`executor = auto|oci|process`). Called once on
+    /// the loop at start.
     func startAgent() throws {
-        let executor = try ProcessExecutor(root: dataDirectory + "/containers")
+        let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
+        let (executor, warning) = try ExecutorFactory.make(kind: kind, root: dataDirectory)
+        if let warning { logger.warn(warning) }
+        logger.info("executor: \(type(of: executor))")
+        taskExecutor = executor
         agent = try Agent(dataDirectory: dataDirectory, executor: executor, now: { Clock.now() }) { [weak self] in
             guard let self else { return }
             _ = loop.execute { [self] in sendTaskReports() }

@@ -32,6 +32,7 @@ extension SwarmNode {
         guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
               member.node.id == heartbeat.nodeID else { return }
         lastHeartbeat[heartbeat.nodeID] = Clock.monotonicMillis()
+        nodeConnections[heartbeat.nodeID] = connection.id
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
         let raftMember = raft!.confState.contains(connection.remoteNodeID)

@@ -54,6 +54,12 @@ extension SwarmNode: TransportDelegate {
         case .assignments?:
             guard let update = application.decode(AssignmentUpdate.self) else { return }
             receiveAssignments(update, from: connection.remoteNodeID)
+        case .logsRequest?:
+            guard let request = application.decode(LogsRequest.self) else { return }
+            serveLogs(request, on: connection.id)
+        case .logsResponse?:
+            guard let response = application.decode(LogsResponse.self) else { return }
+            receiveLogs(response)
         case .taskReports?:
             guard let reports = application.decode(TaskReports.self) else { return }
             bufferTaskReports(reports.updates)

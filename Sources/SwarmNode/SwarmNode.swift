@@ -78,6 +78,11 @@ public final class SwarmNode: @unchecked Sendable {
     var assignmentsIndex: UInt64 = 0
     var knownLeader: UInt64 = 0
     var readyScheduled = false
+    var taskExecutor: (any Executor)?
+    var chaosSettings = ChaosSettings()
+    // Service logs: every node's session on this manager, and log requests awaiting an answer.
+    var nodeConnections: [String: ConnectionID] = [:]
+    var pendingLogRequests: [UInt64: ([TaskLogChunk]) -> Void] = [:]
     var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
 
     static let requestTimeoutMillis: UInt64 = 5_000
@@ -168,6 +173,8 @@ public final class SwarmNode: @unchecked Sendable {
 
     /// Stops timers, closes sockets and the loop. Safe to call from any thread, once.
     public func stop() {
+        // Tasks stop with their node (as with dockerd without live-restore), before the loop does.
+        agent?.shutdown()
         _ = try? loop.executeAndWait { [self] in
             guard !isStopped else { return }
             isStopped = true

@@ -67,6 +67,7 @@ extension Transport {
     }
 
     private func deliver(_ frame: Frame, from result: HandshakeResult, on connection: TransportConnection) {
+        if faultRules.isEnabled && faultRules.shouldDrop(from: result.remoteNodeID) { return }
         switch frame {
         case let .raftMessage(message):
             guard result.purpose == .peer else {

@@ -9,8 +9,27 @@ extension Transport {
             droppedForUnknownPeer += 1
             return
         }
-        if faultRules.isEnabled && faultRules.shouldDrop(to: peer, roll: Double.random(in: 0..<1)) {
-            link.statistics.droppedByFaultRules += 1
+        if faultRules.isEnabled {
+            if faultRules.shouldDrop(to: peer, roll: Double.random(in: 0..<1)) {
+                link.statistics.droppedByFaultRules += 1
+                return
+            }
+            let copies = faultRules.shouldDuplicate(to: peer, roll: Double.random(in: 0..<1)) ? 2 : 1
+            let delay = faultRules.delay(to: peer, roll: Double.random(in: 0..<1))
+            if delay > 0 || copies > 1 {
+                for _ in 0..<copies {
+                    _ = loop.schedule(afterMillis: delay) { [weak self] in self?.enqueueNow(frame, to: peer) }
+                }
+                return
+            }
+        }
+        enqueueNow(frame, to: peer)
+    }
+
+    /// Queues `frame` on the link to `peer` without consulting the fault rules.
+    private func enqueueNow(_ frame: Frame, to peer: NodeID) {
+        guard let link = links[peer] else {
+            droppedForUnknownPeer += 1
             return
         }
         let bytes = frame.encoded()

@@ -70,7 +70,8 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
     func line(_ cells: [String]) -> String {
         cells.enumerated().map { column, cell in
-            column == cells.count - 1 ? cell : cell.padding(toLength: widths[column] + 3, withPad: " ", startingAt: 0)
+            // docker's tabwriter: minimum cell width 10, padding 3.
+            column == cells.count - 1 ? cell : cell.padding(toLength: max(10, widths[column] + 3), withPad: " ", startingAt: 0)
         }.joined()
     }
     var output = line(header) + "\n"

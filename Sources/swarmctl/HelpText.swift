@@ -23,7 +23,9 @@ enum HelpText {
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
-      chaos       Inject faults into a running cluster
+      testbed     Local cluster with chaos enabled for scripts (up, down, ls, kill, stop, cont, restart)
+      chaos       Inject faults into a running testbed (partition, delay, loss, kill-node, fsync-fail …)
+      check       Check a recorded history: check linearizable --history FILE
 
     Other:
       version     Show the version
@@ -56,6 +58,7 @@ enum HelpText {
       swarmctl service scale SERVICE=REPLICAS... [--detach]
       swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
       swarmctl service rollback SERVICE [--detach]
+      swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
       swarmctl service rm SERVICE...
 
     Options of create and update:
@@ -73,6 +76,29 @@ enum HelpText {
 
     Without --detach, create, update, scale and rollback exit 0 once the service has converged
     and 1 with the reason when an update pauses or is rolled back.
+    """
+
+    static let chaos = """
+    Usage: swarmctl chaos SUBCOMMAND [--dir TESTBED_DIR]     (default: $TESTBED_DIR, else the default testbed)
+
+    Faults on a running testbed ('swarmctl testbed up'; its nodes run with --enable-chaos):
+      partition --nodes A,B [--one-way] [--bridge C]   cut A,B off from the rest (one-way: A,B cannot send)
+      heal                                             remove every fault from every node
+      delay --from A --to B 200ms [--jitter 50ms]      delay what A sends to B
+      loss --from A --to B 20%                         drop a share of what A sends to B
+      duplicate --from A --to B 10%                    send a share of A's frames to B twice
+      kill-node NODE                                   SIGKILL a node and its tasks (a machine crash)
+      pause-node NODE --for 10s                        freeze a node's event loop
+      kill-task SERVICE [--count N]                    SIGKILL running tasks of a service
+      pause-task SERVICE [--count N]                   SIGSTOP running tasks of a service
+      fsync-fail NODE --for 10s                        fsync fails (the node stops rather than acknowledge)
+      fsync-slow NODE --for 10s [--by 500ms]           every fsync takes longer
+      disk-full NODE --for 10s                         writes fail with ENOSPC
+      skew NODE +3s                                    shift the node's wall clock
+      run [--schedule FILE | --random --seed S] --duration D [--workload register|services] [--out DIR]
+          a nemesis schedule against the testbed while a workload runs; heals everything at the end,
+          checks the history, writes DIR/report.md and DIR/timeline.svg; exit 1 on an anomaly or a
+          lost acknowledged write. Schedule lines: SECONDS COMMAND [ARGS…], e.g. '5 partition --nodes manager-1'.
     """
 
     static let simulate = """

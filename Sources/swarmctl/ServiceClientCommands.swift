@@ -8,7 +8,7 @@ enum ServiceClientCommands {
     static func run(_ rawArguments: [String]) throws -> Int32 {
         // Flags end at the image of `create`: the task's command keeps its own flags.
         let limit = rawArguments.first(where: { !$0.hasPrefix("-") }) == "create" ? 2 : nil
-        var arguments = try CommandLineArguments(rawArguments, switches: ServiceSpecFlags.switches.union(["--pretty", "--no-trunc", "--no-healthcheck"]),
+        var arguments = try CommandLineArguments(rawArguments, switches: ServiceSpecFlags.switches.union(["--pretty", "--no-trunc", "--no-healthcheck", "--follow", "-f", "--timestamps", "-t"]),
                                                  flagsEndAfter: limit)
         let connection = try APIConnection(host: arguments.takeValue("-H", "--host"))
         guard let subcommand = arguments.positionals.first else {
@@ -24,6 +24,7 @@ enum ServiceClientCommands {
         case "update": return try update(connection, &arguments, operands)
         case "rollback": return try rollback(connection, &arguments, operands)
         case "rm", "remove": return try remove(connection, &arguments, operands)
+        case "logs": return try ServiceLogsCommand.run(connection, &arguments, operands)
         default:
             throw UsageError(message: "unknown service subcommand '\(subcommand)': use create, ls, ps, inspect, scale, update, rollback or rm")
         }

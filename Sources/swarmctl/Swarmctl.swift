@@ -31,6 +31,14 @@ struct Swarmctl {
                 }
             case "dev":
                 exit(try DevCommand.run(arguments))
+            case "testbed":
+                exit(try TestbedCommand.run(arguments))
+            case "chaos":
+                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
+                    print(HelpText.chaos)
+                } else {
+                    exit(try ChaosCommand.run(arguments))
+                }
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
             case "service":
@@ -39,6 +47,10 @@ struct Swarmctl {
                 } else {
                     exit(try ServiceClientCommands.run(arguments))
                 }
+            case "image":
+                exit(try ImageCommands.run(arguments))
+            case "check":
+                exit(try CheckCommand.run(arguments))
             case "simulate":
                 if arguments.contains("--help") || arguments.contains("-h") {
                     print(HelpText.simulate)

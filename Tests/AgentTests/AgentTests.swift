@@ -1,15 +1,113 @@
+import ClusterState
 import Executor
 import Foundation
+import Glibc
+import Platform
 import XCTest
 @testable import Agent
 
+/// The agent against the real process executor: tasks start, exit, stop on request, are
+/// reported until recorded, and are reported lost after an agent restart.
 final class AgentTests: XCTestCase {
-    func testNothingAssignedMeansNothingToReport() throws {
-        let root = NSTemporaryDirectory() + "agent-stub-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let agent = try Agent(dataDirectory: root, executor: try ProcessExecutor(root: root + "/containers"),
-                              now: { .init(millisecondsSinceEpoch: 0) }, onReport: {})
-        agent.setAssignments([])
-        XCTAssertTrue(agent.pendingReports().isEmpty)
+    private var directory = ""
+    private var agents: [Agent] = []
+
+    override func setUpWithError() throws {
+        directory = try FileSystem.makeTemporaryDirectory(prefix: "agent-tests-")
+    }
+
+    override func tearDown() {
+        for agent in agents { agent.shutdown() }
+        try? FileSystem.removeTree(directory)
+    }
+
+    private func makeAgent() throws -> Agent {
+        let agent = try Agent(dataDirectory: directory, executor: try ProcessExecutor(root: directory),
+                              now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+        agents.append(agent)
+        return agent
+    }
+
+    private func task(_ id: String, _ args: [String], desired: TaskState = .running, state: TaskState = .assigned) -> SwarmTask {
+        SwarmTask(id: id, createdAt: Timestamp(millisecondsSinceEpoch: 1), serviceID: "s1", slot: 1, nodeID: "n1",
+                  spec: TaskTemplate(containerSpec: ContainerSpec(image: "busybox", args: args, stopGracePeriod: 2_000_000_000)),
+                  desiredState: desired, status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: state, message: ""))
+    }
+
+    /// Polls the agent's reports until one for `id` satisfies `condition` (deadline 10 s).
+    private func waitForReport(_ agent: Agent, _ id: String, _ what: String, _ condition: (TaskStatus) -> Bool) throws -> TaskStatus {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let status = agent.pendingReports().first(where: { $0.taskID == id })?.status, condition(status) { return status }
+            usleep(20_000)
+        }
+        XCTFail("timed out waiting for \(what)")
+        throw CancellationError()
+    }
+
+    /// Running or sleeping, not gone and not a zombie waiting to be reaped.
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(close, offsetBy: 2)] != "Z"
+    }
+
+    func testExitCodeBecomesAFailedStatusLikeDockers() throws {
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", ["sh", "-c", "exit 3"])])
+        let status = try waitForReport(agent, "t1", "failed") { $0.state == .failed }
+        XCTAssertEqual(status.err, "task: non-zero exit (3)")
+        XCTAssertEqual(status.containerStatus?.exitCode, 3)
+    }
+
+    func testCleanExitCompletes() throws {
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", ["true"])])
+        let status = try waitForReport(agent, "t1", "complete") { $0.state == .complete }
+        XCTAssertEqual(status.containerStatus?.exitCode, 0)
+    }
+
+    func testDesiredShutdownStopsTheProcessAndReportsShutdown() throws {
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", ["sleep", "30"])])
+        let running = try waitForReport(agent, "t1", "running") { $0.state == .running }
+        let pid = try XCTUnwrap(running.containerStatus?.pid)
+        agent.setAssignments([task("t1", ["sleep", "30"], desired: .shutdown, state: .running)])
+        _ = try waitForReport(agent, "t1", "shutdown") { $0.state == .shutdown }
+        XCTAssertFalse(Self.isAlive(pid_t(pid)), "the task's process is gone")
+    }
+
+    func testReportsStopOnceTheManagersRecordedThem() throws {
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", ["sleep", "30"])])
+        let running = try waitForReport(agent, "t1", "running") { $0.state == .running }
+        var recorded = task("t1", ["sleep", "30"])
+        recorded.status = running
+        agent.setAssignments([recorded])
+        XCTAssertTrue(agent.pendingReports().isEmpty, "nothing new to report: \(agent.pendingReports())")
+    }
+
+    func testATaskWithoutCommandIsRejectedWithTheReason() throws {
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", [])])
+        let status = try waitForReport(agent, "t1", "rejected") { $0.state == .rejected }
+        XCTAssertTrue(status.err?.contains("no command") == true, "\(status.err ?? "")")
+    }
+
+    func testAfterARestartRunningTasksAreReportedLostAndTheirProcessesEnded() throws {
+        let first = try makeAgent()
+        first.setAssignments([task("t1", ["sleep", "30"])])
+        let running = try waitForReport(first, "t1", "running") { $0.state == .running }
+        let pid = pid_t(try XCTUnwrap(running.containerStatus?.pid))
+        agents.removeAll()
+        // A new agent on the same data directory (the old one's executor is gone with it).
+        let second = try makeAgent()
+        let deadline = Date().addingTimeInterval(5)
+        while Self.isAlive(pid) && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(Self.isAlive(pid), "the leftover process was ended")
+        var assigned = task("t1", ["sleep", "30"])
+        assigned.status = running
+        second.setAssignments([assigned])
+        let lost = try waitForReport(second, "t1", "lost") { $0.state == .failed }
+        XCTAssertEqual(lost.err, "the agent restarted and the task's process was lost")
     }
 }

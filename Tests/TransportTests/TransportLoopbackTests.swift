@@ -181,6 +181,25 @@ final class TransportLoopbackTests: XCTestCase {
         XCTAssertEqual(a.statistics(for: 2)?.droppedByFaultRules, 10)
     }
 
+    func testFaultRulesDropIncomingDuplicateAndDelay() throws {
+        let a = try startNode(1)
+        let b = try startNode(2)
+        try link(a, to: b)
+        try b.onLoop { $0.faultRules = FaultRules(dropAllFrom: [1]) }
+        try send(5, from: a, to: 2, startingAt: 1)
+        try a.onLoop { $0.faultRules = FaultRules(duplicateProbability: [2: 1]) }
+        try b.onLoop { $0.faultRules = .none }
+        try send(1, from: a, to: 2, startingAt: 6)
+        waitUntil("the duplicated message twice") { b.recorder.read { $0.messages.count } == 2 }
+        XCTAssertEqual(b.recorder.read { $0.messages.map(\.index) }, [6, 6], "incoming drops hide 1–5; 6 arrives twice")
+
+        try a.onLoop { $0.faultRules = FaultRules(delayMillis: [2: 300]) }
+        let sent = monotonicNanoseconds()
+        try send(1, from: a, to: 2, startingAt: 7)
+        waitUntil("the delayed message") { b.recorder.read { $0.messages.count } == 3 }
+        XCTAssertGreaterThanOrEqual(monotonicNanoseconds() - sent, 300_000_000, "delivered no earlier than the delay")
+    }
+
     func testSlowPeerNeverBlocksOtherPeersAndItsQueueStaysBounded() throws {
         let a = try startNode(1) {
             $0.maxQueuedFramesPerPeer = 500

@@ -70,4 +70,6 @@ int cplatform_wait_exited_noreap(pid_t pid);
 /* Makes this process the reaper of orphaned descendants (prctl PR_SET_CHILD_SUBREAPER), so a
  * supervisor (a test harness, `swarmctl dev`) can find and end what its killed children left. */
 int cplatform_set_child_subreaper(void);
+/* lsetxattr(2) (sys/xattr.h is not in the Glibc module): marks overlayfs opaque directories. */
+int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size);
 #endif

@@ -1,0 +1,208 @@
+import Glibc
+import Platform
+
+/// One task run by `OCIExecutor`: its bundle, its state machine (created → running → exited), and
+/// the `runc run` process that owns it.
+///
+/// `runc run` stays in the foreground for the container's whole life (it is the container's
+/// parent and reaps it), so this process's child is runc: its exit is the container's exit, and
+/// its stdout/stderr, which runc passes through to the container, are the task's pipes. Signals go
+/// through `runc kill`; `--keep` leaves the cgroup in place after exit so the OOM counter can be
+/// read before `runc delete` removes it.
+final class OCIContainer: @unchecked Sendable {
+    let id: ContainerID
+    let spec: TaskSpec
+    let directory: String
+    let runtime: OCIRuntime
+    let cgroupsPath: String
+    /// The overlay (or copied) root file system, unmounted on removal.
+    let rootfs: PreparedRootfs
+
+    private let lock = ConditionLock()
+    private var state = ContainerState.created
+    private var starting = false
+    private var startFailure: String?
+    private var runtimePid: pid_t?
+    private var containerPid: pid_t?
+    private var reaped = false
+    private var startedAt: Double?
+    private var exitStatus: ExitStatus?
+    private var logsDrained = false
+    private var threads: [PlatformThread] = []
+    private var reaperThread: pthread_t?
+
+    init(id: ContainerID, spec: TaskSpec, directory: String, runtime: OCIRuntime, cgroupsPath: String,
+         rootfs: PreparedRootfs) {
+        self.id = id
+        self.spec = spec
+        self.directory = directory
+        self.runtime = runtime
+        self.cgroupsPath = cgroupsPath
+        self.rootfs = rootfs
+    }
+
+    var bundle: String { "\(directory)/bundle" }
+    var pidFile: String { "\(directory)/init.pid" }
+    func logBase(_ stream: LogStream) -> String { "\(directory)/\(stream.rawValue).log" }
+
+    /// Longest wait for runc to report the container running (image-less start is ~50–300 ms).
+    static let startTimeoutMillis = 30_000
+
+    func start(onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
+        try lock.withLock {
+            guard state == .created, !starting else { throw ExecutorError.invalidState(id, state, operation: "start") }
+            starting = true
+        }
+        let task: SpawnedTask
+        do {
+            let stdoutLog = try RotatingLog(base: logBase(.stdout), limits: spec.logLimits)
+            let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
+            task = try TaskSpawner.spawn(TaskSpec(
+                command: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile),
+                environment: [TaskSpawner.defaultPath]))
+            lock.withLock {
+                runtimePid = task.pid
+                threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in
+                    LogPump.run(stdout: task.stdoutDescriptor, stderr: task.stderrDescriptor,
+                                stdoutLog: stdoutLog, stderrLog: stderrLog)
+                    lock.withLock { logsDrained = true }
+                    lock.broadcast()
+                })
+                threads.append(PlatformThread(name: "reap-\(task.pid)") { [self] in
+                    reap(task.pid, onExit: onExit)
+                })
+            }
+        } catch {
+            lock.withLock { starting = false }
+            throw error
+        }
+        try awaitRunning(runtimePid: task.pid)
+    }
+
+    /// Waits until runc has written the init's pid (the process is running) or has failed.
+    private func awaitRunning(runtimePid: pid_t) throws {
+        let deadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMillis) * 1_000_000
+        while true {
+            if let pid = readPidFile() {
+                let notify = lock.withLock { () -> Bool in
+                    containerPid = pid
+                    guard state == .created else { return false }
+                    state = .running
+                    startedAt = wallClockSeconds()
+                    return true
+                }
+                if notify { lock.broadcast() }
+                return
+            }
+            if let failure = lock.withLock({ startFailure }) {
+                throw ExecutorError.spawnFailed(command: spec.command.first ?? "(image default)", reason: failure)
+            }
+            if monotonicNanoseconds() > deadline {
+                _ = try? runtime.kill(id, signal: SIGKILL, all: true)
+                throw ExecutorError.spawnFailed(
+                    command: spec.command.first ?? "(image default)",
+                    reason: "\(runtime.name) did not start the container within \(Self.startTimeoutMillis) ms")
+            }
+            // The pid file appears within milliseconds; a short nap keeps this cheap without inotify.
+            _ = lock.waitUntil(deadline: monotonicNanoseconds() + 1_000_000, { startFailure != nil }, then: {})
+        }
+    }
+
+    private func readPidFile() -> pid_t? {
+        guard let bytes = try? File.openForReading(pidFile).readAll(), !bytes.isEmpty else { return nil }
+        return pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace())
+    }
+
+    /// Reaper thread: waits for `runc run`, reads the OOM counter, deletes the runtime's state
+    /// (and with it the cgroups), lets the logs drain, then publishes the exit.
+    private func reap(_ pid: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
+        lock.withLock { reaperThread = pthread_self() }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 {
+            precondition(errno == EINTR, "waitpid for runc of \(id) pid \(pid): \(SystemError("waitpid"))")
+        }
+        let ran = readPidFile() != nil
+        var status = Self.decodeRuntimeExit(ExitStatus(waitStatus: raw))
+        if status != .exited(code: 0), Cgroups.oomKills(cgroupsPath: cgroupsPath) > 0 { status = .oomKilled }
+        runtime.deleteQuietly(id)
+        lock.withLock { reaped = true }
+        let deadline = monotonicNanoseconds() + UInt64(ProcessExecutor.logDrainMillis) * 1_000_000
+        _ = lock.waitUntil(deadline: deadline, { logsDrained }, then: {})
+        guard ran else {
+            let text = (try? lastLines(of: .stderr)) ?? ""
+            lock.withLock {
+                startFailure = text.isEmpty ? "\(runtime.name) exited with \(status) before the container ran" : text
+                starting = false
+            }
+            lock.broadcast()
+            return
+        }
+        lock.withLock {
+            if containerPid == nil { containerPid = readPidFile() }
+            if startedAt == nil { startedAt = wallClockSeconds() }
+            exitStatus = status
+            state = .exited
+        }
+        lock.broadcast()
+        onExit(status)
+    }
+
+    /// `runc run` exits with the container's exit code, or 128 + the signal that killed it.
+    static func decodeRuntimeExit(_ status: ExitStatus) -> ExitStatus {
+        if case .exited(let code) = status, code > 128, code <= 128 + 64 { return .signaled(signal: code - 128) }
+        return status
+    }
+
+    private func lastLines(of stream: LogStream) throws -> String {
+        let path = logBase(stream)
+        let bytes = try File.openForReading(path).readAll()
+        return String(decoding: bytes.suffix(2_000), as: UTF8.self).trimmingTrailingWhitespace()
+    }
+
+    func waitForExit(timeoutMillis: Int?) -> ExitStatus? {
+        let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }
+        return lock.waitUntil(deadline: deadline, { state == .exited }, then: { exitStatus }) ?? nil
+    }
+
+    /// SIGTERM to the container's init, SIGKILL to all its processes after `graceMillis`.
+    /// As in Docker, an init (PID 1) without a TERM handler ignores TERM and so waits for the KILL.
+    func stop(graceMillis: Int) throws -> ExitStatus? {
+        let current = lock.withLock { state }
+        switch current {
+        case .created: return nil
+        case .exited: return waitForExit(timeoutMillis: 0)
+        case .running: break
+        }
+        _ = try? runtime.kill(id, signal: SIGTERM, all: false)
+        if let status = waitForExit(timeoutMillis: graceMillis) { return status }
+        _ = try? runtime.kill(id, signal: SIGKILL, all: true)
+        if let status = waitForExit(timeoutMillis: ProcessContainer.killWaitMillis) { return status }
+        throw ExecutorError.stopTimedOut(id, pid: info().pid ?? 0,
+                                         waitedMillis: graceMillis + ProcessContainer.killWaitMillis)
+    }
+
+    /// Refuses a running container; joins the finished threads of an exited one.
+    func prepareForRemoval() throws {
+        let (joinable, drained, onReaper) = try lock.withLock { () -> ([PlatformThread], Bool, Bool) in
+            if state == .running || (starting && !reaped) {
+                throw ExecutorError.invalidState(id, .running, operation: "remove")
+            }
+            let onReaper = reaperThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            return (threads, logsDrained, onReaper)
+        }
+        guard drained, !onReaper else { return }
+        joinable.forEach { $0.join() }
+    }
+
+    func info() -> ContainerInfo {
+        lock.withLock {
+            ContainerInfo(id: id, state: state, pid: containerPid, startedAt: startedAt, exitStatus: exitStatus)
+        }
+    }
+}
+
+func wallClockSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Glibc
+import Platform
+
+/// The `Executor` backend that isolates each task in a container run by an OCI runtime (runc or
+/// crun): namespaces, cgroups, capabilities, masked paths.
+///
+/// Per task it writes a bundle under `root/containers/ID/bundle` (config.json per
+/// opencontainers/runtime-spec, `rootfs` an overlay of the image's shared layers), runs
+/// `runc run` in the foreground and captures the container's stdout/stderr into rotating logs.
+/// Images come from `images` (normally DATA/images); a task may instead name a host directory
+/// as its root file system.
+public final class OCIExecutor: Executor, @unchecked Sendable {
+    public let root: String
+    public let runtime: OCIRuntime
+    public let images: ImageStore
+    /// The parent of every container's cgroup, e.g. "/swarmctl" → /sys/fs/cgroup/memory/swarmctl/ID.
+    public let cgroupParent: String
+
+    private let lock = ConditionLock()
+    private var containers: [ContainerID: OCIContainer] = [:]
+
+    /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
+    /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
+    /// `OCIError.runtimeMissing` when no runtime binary is given or found.
+    public init(root: String, runtimePath: String? = nil, images: ImageStore? = nil,
+                cgroupParent: String = "/swarmctl") throws {
+        guard let path = runtimePath ?? OCIRuntime.find() else { throw OCIError.runtimeMissing }
+        self.root = root
+        try FileSystem.makeDirectories(root + "/containers")
+        try FileSystem.makeDirectories(root + "/runc")
+        self.runtime = OCIRuntime(path: path, stateDirectory: root + "/runc")
+        self.images = try images ?? ImageStore(root: root + "/images")
+        self.cgroupParent = cgroupParent
+    }
+
+    public func prepare(_ spec: TaskSpec) throws -> ContainerID {
+        let id = ContainerID(randomContainerHex())
+        let directory = "\(root)/containers/\(id)"
+        let image = try spec.rootfs == nil ? spec.image.map { try images.resolve($0) } : nil
+        let layers: [String]
+        if let rootfs = spec.rootfs {
+            layers = [rootfs]
+        } else if let image {
+            layers = images.layerDirectories(image)
+        } else {
+            throw OCIError.noRootfs
+        }
+        let imageConfig = image?.config ?? ImageStore.RunConfig()
+        let args = spec.command.isEmpty ? (imageConfig.Entrypoint ?? []) + (imageConfig.Cmd ?? []) : spec.command
+        guard let first = args.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
+        try FileSystem.makeDirectories(directory + "/bundle")
+        var prepared: PreparedRootfs?
+        do {
+            let rootfs = try PreparedRootfs.make(layers: layers, in: directory + "/bundle")
+            prepared = rootfs
+            let user = try UserResolver.resolve(spec.user ?? imageConfig.User, rootfs: rootfs.path)
+            var effective = spec
+            if effective.workingDirectory == nil { effective.workingDirectory = imageConfig.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } }
+            let config = OCIConfig.make(
+                spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
+                user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
+                cgroupsPath: "\(cgroupParent)/\(id)")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let file = try File.open(directory + "/bundle/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)
+            try file.write(Array(try encoder.encode(config)), at: 0)
+            let container = OCIContainer(id: id, spec: spec, directory: directory, runtime: runtime,
+                                         cgroupsPath: "\(cgroupParent)/\(id)", rootfs: rootfs)
+            lock.withLock { containers[id] = container }
+            return id
+        } catch {
+            try? prepared?.release()
+            try? Tree.remove(directory)
+            throw error
+        }
+    }
+
+    /// The image's environment overridden by the task's (same NAME), plus a default PATH.
+    static func environment(image: [String], task: [String]) -> [String] {
+        func name(_ entry: String) -> Substring { entry.split(separator: "=", maxSplits: 1).first ?? "" }
+        let overridden = Set(task.map(name))
+        let merged = image.filter { !overridden.contains(name($0)) } + task
+        return merged.contains(where: { $0.hasPrefix("PATH=") }) ? merged : merged + [TaskSpawner.defaultPath]
+    }
+
+    public func start(_ id: ContainerID, onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
+        try container(id).start(onExit: onExit)
+    }
+
+    public func wait(_ id: ContainerID, timeoutMillis: Int?) throws -> ExitStatus? {
+        try container(id).waitForExit(timeoutMillis: timeoutMillis)
+    }
+
+    public func stop(_ id: ContainerID, graceMillis: Int?) throws -> ExitStatus? {
+        let container = try container(id)
+        return try container.stop(graceMillis: graceMillis ?? container.spec.stopGraceMillis)
+    }
+
+    public func remove(_ id: ContainerID) throws {
+        let container = try container(id)
+        try container.prepareForRemoval()
+        runtime.deleteQuietly(id)
+        try container.rootfs.release()
+        try Tree.remove(container.directory)
+        lock.withLock { _ = containers.removeValue(forKey: id) }
+    }
+
+    public func inspect(_ id: ContainerID) throws -> ContainerInfo {
+        try container(id).info()
+    }
+
+    public func logs(_ id: ContainerID, stream: LogStream) throws -> [UInt8] {
+        let container = try container(id)
+        var bytes: [UInt8] = []
+        for path in RotatingLog.files(base: container.logBase(stream), maxFiles: container.spec.logLimits.maxFiles) {
+            bytes += try File.openForReading(path).readAll()
+        }
+        return bytes
+    }
+
+    /// Stops every container without grace and removes it: node shutdown and test tear-down.
+    public func removeAll() {
+        let all = lock.withLock { Array(containers.keys) }
+        for id in all {
+            _ = try? stop(id, graceMillis: 0)
+            try? remove(id)
+        }
+    }
+
+    /// The cgroup directories of a container that exist now (empty once it is deleted).
+    public func cgroupDirectories(_ id: ContainerID) -> [String] {
+        Cgroups.existingDirectories(cgroupsPath: "\(cgroupParent)/\(id)")
+    }
+
+    private func container(_ id: ContainerID) throws -> OCIContainer {
+        guard let container = lock.withLock({ containers[id] }) else { throw ExecutorError.unknownContainer(id) }
+        return container
+    }
+}
+
+/// 128 random bits as 32 hex digits: a container id.
+func randomContainerHex() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<2).map { _ in
+        let text = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }.joined()
+}

@@ -1,0 +1,90 @@
+import Glibc
+import Platform
+
+/// The OCI runtime binary (runc, or crun with the same command line) and the state directory it
+/// keeps its containers in.
+///
+/// Each executor passes its own `--root`, so two nodes (or a node and a test) on one machine never
+/// see each other's containers.
+public struct OCIRuntime: Sendable, Equatable {
+    /// Absolute path of the runtime binary.
+    public let path: String
+    /// The runtime's state directory (`--root`).
+    public let stateDirectory: String
+
+    public init(path: String, stateDirectory: String) {
+        self.path = path
+        self.stateDirectory = stateDirectory
+    }
+
+    /// The binary's base name, for messages.
+    public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
+
+    /// The first of `runc`, `crun` found in PATH (or the usual sbin directories), else nil.
+    public static func find(names: [String] = ["runc", "crun"]) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        for name in names {
+            for directory in directories where access("\(directory)/\(name)", X_OK) == 0 {
+                return "\(directory)/\(name)"
+            }
+        }
+        return nil
+    }
+
+    private var global: [String] { [path, "--root", stateDirectory] }
+
+    /// `runc run` in the foreground: creates and starts the container, then waits for it; keeps
+    /// the container (and its cgroups) after exit until `delete`.
+    func runArguments(id: ContainerID, bundle: String, pidFile: String) -> [String] {
+        global + ["run", "--bundle", bundle, "--pid-file", pidFile, "--keep", id.rawValue]
+    }
+
+    /// Sends `signal` to the container's init, or with `all` to every process in it.
+    func kill(_ id: ContainerID, signal: Int32, all: Bool) throws {
+        try HostCommand.check(global + ["kill"] + (all ? ["--all"] : []) + [id.rawValue, String(signal)]) {
+            OCIError.runtime($0)
+        }
+    }
+
+    /// Deletes the container's runtime state and cgroups, killing anything left; ignores
+    /// "does not exist".
+    func deleteQuietly(_ id: ContainerID) {
+        _ = try? HostCommand.run(global + ["delete", "--force", id.rawValue])
+    }
+
+    /// Ids of the containers the runtime knows in this state directory.
+    func list() throws -> [String] {
+        let result = try HostCommand.check(global + ["list", "--quiet"]) { OCIError.runtime($0) }
+        return String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
+
+/// Why the OCI backend or the image store refused, with what to do about it.
+public enum OCIError: Error, CustomStringConvertible, Equatable {
+    /// The runtime binary failed; the text includes the command and what it printed.
+    case runtime(String)
+    /// No runc or crun on this node.
+    case runtimeMissing
+    /// The task names neither an image nor a root file system.
+    case noRootfs
+    /// The user name is not in the image's /etc/passwd.
+    case unknownUser(String)
+    /// Setting up the container's root file system failed.
+    case rootfs(String)
+
+    public var description: String {
+        switch self {
+        case .runtime(let text):
+            return "OCI runtime: \(text)"
+        case .runtimeMissing:
+            return "no OCI runtime found (runc or crun in PATH); install one (apt-get install runc) or use executor = process"
+        case .noRootfs:
+            return "the task has neither an image nor a root file system; give the service an image"
+        case .unknownUser(let user):
+            return "user \(user) is not in the image's /etc/passwd; give a numeric uid[:gid] or add the user to the image"
+        case .rootfs(let text):
+            return "container root file system: \(text)"
+        }
+    }
+}

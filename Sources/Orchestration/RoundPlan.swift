@@ -1,0 +1,80 @@
+import ClusterState
+
+/// The commands one round proposes, plus the intent they carry, so later loops in the same round
+/// see earlier decisions (a task the node-loss pass stopped frees its slot for the replicated
+/// orchestrator; a task created here is scheduled here). Nothing is proposed twice in a round.
+struct RoundPlan {
+    let now: Timestamp
+    /// Desired states changed this round, by task id.
+    private(set) var desiredOverrides: [String: TaskState] = [:]
+    private(set) var stateCommands: [ClusterCommand] = []
+    /// Tasks created this round, grouped per service (one createTasks per chunk of a service).
+    private(set) var created: [SwarmTask] = []
+    private(set) var assignments: [ClusterCommand] = []
+    private(set) var statusUpdates: [TaskStatusUpdate] = []
+    private(set) var serviceCommands: [ClusterCommand] = []
+    private(set) var removals: [String] = []
+    private var statusTouched: Set<String> = []
+
+    /// At most this many tasks per createTasks command, so no Raft entry grows without bound.
+    static let createChunk = 100
+    /// At most this many ids per removeTasks command.
+    static let removeChunk = 1000
+
+    init(now: Timestamp) { self.now = now }
+
+    func desired(_ task: SwarmTask) -> TaskState { desiredOverrides[task.id] ?? task.desiredState }
+
+    /// The task holds its slot: wanted running and not stopped.
+    func isOccupying(_ task: SwarmTask) -> Bool { desired(task) <= .running && !task.status.state.isTerminal }
+
+    /// Moves the task's desired state forward to `state` (never backward, never twice).
+    mutating func setDesired(_ task: SwarmTask, _ state: TaskState) {
+        guard desired(task) < state else { return }
+        desiredOverrides[task.id] = state
+        stateCommands.append(.setTaskDesiredState(id: task.id, state: state, at: now))
+    }
+
+    mutating func create(_ task: SwarmTask) {
+        precondition(task.status.state == .pending && task.desiredState == .running, "new tasks start pending")
+        created.append(task)
+    }
+
+    mutating func assign(_ taskID: String, to nodeID: String) {
+        assignments.append(.assignTask(id: taskID, nodeID: nodeID, at: now))
+    }
+
+    mutating func report(_ taskID: String, _ status: TaskStatus) {
+        precondition(statusTouched.insert(taskID).inserted, "status of task \(taskID) set twice in one round")
+        statusUpdates.append(TaskStatusUpdate(taskID: taskID, status: status))
+    }
+
+    mutating func service(_ command: ClusterCommand) { serviceCommands.append(command) }
+
+    mutating func remove(_ taskID: String) { removals.append(taskID) }
+
+    /// Everything in a safe order: intent first, then creations, assignments, reports, service
+    /// progress and deletions (a deletion never precedes a command about the same task).
+    func commands() -> [ClusterCommand] {
+        var commands = stateCommands
+        var start = 0
+        while start < created.count {
+            var end = min(start + Self.createChunk, created.count)
+            // Keep chunks within one service so a removed service refuses only its own tasks.
+            let service = created[start].serviceID
+            if let boundary = created[start..<end].firstIndex(where: { $0.serviceID != service }) { end = boundary }
+            commands.append(.createTasks(tasks: Array(created[start..<end])))
+            start = end
+        }
+        commands += assignments
+        if !statusUpdates.isEmpty { commands.append(.updateTaskStatuses(updates: statusUpdates)) }
+        commands += serviceCommands
+        start = 0
+        while start < removals.count {
+            let end = min(start + Self.removeChunk, removals.count)
+            commands.append(.removeTasks(ids: Array(removals[start..<end])))
+            start = end
+        }
+        return commands
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+@testable import Executor
+
+/// Skips the calling test unless it runs as root with an OCI runtime and busybox-static
+/// installed (CI installs them: `.ci/run`).
+func requireContainerSupport() throws -> String {
+    guard getuid() == 0 else { throw XCTSkip("OCI tests need root (runc creates namespaces and cgroups)") }
+    guard let runtime = OCIRuntime.find() else {
+        throw XCTSkip("OCI tests need runc or crun in PATH: apt-get install -y runc")
+    }
+    guard access(BusyboxImage.binary, X_OK) == 0 else {
+        throw XCTSkip("OCI tests need a static busybox at \(BusyboxImage.binary): apt-get install -y busybox-static")
+    }
+    return runtime
+}
+
+/// A minimal root file system built from the host's static busybox: /bin/busybox, a symlink
+/// per applet, /etc/passwd and /etc/group with root and nobody, and empty /tmp, /proc, /sys, /dev.
+enum BusyboxImage {
+    static let binary = "/bin/busybox"
+
+    static func makeRootfs(at directory: String) throws {
+        for sub in ["bin", "etc", "tmp", "proc", "sys", "dev", "root"] {
+            try FileSystem.makeDirectories("\(directory)/\(sub)")
+        }
+        let result = try HostCommand.check(["cp", binary, "\(directory)/bin/busybox"]) { OCIError.rootfs($0) }
+        _ = result
+        let applets = try HostCommand.check([binary, "--list"]) { OCIError.rootfs($0) }
+        for applet in String(decoding: applets.stdout, as: UTF8.self).split(separator: "\n") where applet != "busybox" {
+            _ = symlink("busybox", "\(directory)/bin/\(applet)")
+        }
+        try write("\(directory)/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        try write("\(directory)/etc/group", "root:x:0:\nnogroup:x:65534:\n")
+        chmod("\(directory)/tmp", 0o1777)
+    }
+
+    static func write(_ path: String, _ text: String) throws {
+        let file = try File.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try file.write(Array(text.utf8), at: 0)
+    }
+}
+
+/// Mount points whose path contains `fragment` (from /proc/self/mountinfo).
+func mounts(containing fragment: String) -> [String] {
+    let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4].contains(fragment) ? String(fields[4]) : nil
+    }
+}
+
+/// A task running busybox `sh -c script` in the test rootfs.
+func containerShell(_ script: String, rootfs: String, graceMillis: Int = 5_000,
+                    configure: (inout TaskSpec) -> Void = { _ in }) -> TaskSpec {
+    var spec = TaskSpec(command: ["/bin/sh", "-c", script], stopGraceMillis: graceMillis)
+    spec.rootfs = rootfs
+    configure(&spec)
+    return spec
+}
