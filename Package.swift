@@ -36,6 +36,7 @@ let package = Package(
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState"], path: "Benchmarks/SchedulerBench"),
         .executableTarget(name: "api-bench", dependencies: ["API", "Platform"], path: "Benchmarks/APIBench"),
+        .executableTarget(name: "compare-bench", dependencies: ["API", "Platform"], path: "Benchmarks/CompareBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
