@@ -59,7 +59,7 @@ public enum LinearizabilityChecker {
         let keys = undecided.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ") + (undecided.count > 5 ? ", …" : "")
         let why = meter.stopped
             ? "the time budget ran out" + (ranOutOfStates ? " (and the state budget of \(budget.maxStates) for some keys)" : "")
-            : "the search exceeded \(budget.maxStates) states"
+            : "the search exceeded \(budget.maxStates) states (or \(budget.maxCacheBytes >> 20) MiB of cache)"
         let others = byKey.count - undecided.count
         let rest = others == 0 ? "" : "; the other \(others) key\(others == 1 ? " is" : "s are") linearizable"
         return .unknown("could not decide \(undecided.count) key\(undecided.count == 1 ? "" : "s") (\(keys)): \(why)\(rest)")

@@ -6,13 +6,17 @@ public struct CheckBudget: Sendable {
     /// per key, and one per re-check while shrinking a window) gets this many. A pair costs about
     /// `operations on the key / 8 + 40` bytes.
     public var maxStates: Int
+    /// The most memory one search's cache may use; on keys with very many operations (each pair
+    /// stores a bitset of them) this binds before `maxStates` does.
+    public var maxCacheBytes: Int
     /// Polled every few hundred steps; once it returns true the check stops and answers `.unknown`
     /// (or, while shrinking, returns the smallest window verified so far). The shell passes a
     /// deadline here; this module reads no clock.
     public var shouldStop: (@Sendable () -> Bool)?
 
-    public init(maxStates: Int = 1_000_000, shouldStop: (@Sendable () -> Bool)? = nil) {
+    public init(maxStates: Int = 1_000_000, maxCacheBytes: Int = 1 << 30, shouldStop: (@Sendable () -> Bool)? = nil) {
         self.maxStates = maxStates
+        self.maxCacheBytes = maxCacheBytes
         self.shouldStop = shouldStop
     }
 }
@@ -139,7 +143,7 @@ struct RegisterSearch {
         var chain: [Int32] = []
         var cachedStates: [Int32] = []
         var cachedSets: [UInt64] = []
-        let maxStates = maxStates ?? meter.budget.maxStates
+        let maxStates = min(maxStates ?? meter.budget.maxStates, max(1, meter.budget.maxCacheBytes / (words * 8 + 24)))
 
         /// Inserts (linearized, state) unless present; true when it was new.
         func remember(_ state: Int32) -> Bool {

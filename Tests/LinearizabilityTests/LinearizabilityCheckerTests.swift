@@ -209,6 +209,8 @@ final class LinearizabilityCheckerTests: XCTestCase {
         }
         XCTAssertTrue(reason.contains("5 states"), reason)
         XCTAssertTrue(reason.contains("\"k\""), reason)
+        // A memory budget of 200 bytes holds a handful of states only.
+        XCTAssertEqual(check(operations, budget: CheckBudget(maxCacheBytes: 200)).isLinearizable, nil)
         // With the default budget it decides.
         XCTAssertEqual(check(operations), .linearizable)
     }
