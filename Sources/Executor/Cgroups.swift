@@ -10,6 +10,12 @@ enum Cgroups {
     /// True when /sys/fs/cgroup is the unified (v2) hierarchy.
     static var isUnified: Bool { FileSystem.exists("\(mountPoint)/cgroup.controllers") }
 
+    /// Whether runc can bound memory plus swap: v1 needs swap accounting (memory.memsw.*), v2
+    /// has memory.swap.max wherever swap is compiled in.
+    static let swapLimitSupported: Bool = isUnified
+        ? FileSystem.exists("/proc/swaps")
+        : FileSystem.exists("\(mountPoint)/memory/memory.memsw.limit_in_bytes")
+
     /// The directories of the cgroup `cgroupsPath` (e.g. "/swarmctl/ID") that exist now.
     static func existingDirectories(cgroupsPath: String) -> [String] {
         if isUnified {

@@ -81,6 +81,8 @@ struct OCIConfig: Encodable, Equatable {
 
     struct Memory: Encodable, Equatable {
         var limit: Int64
+        /// Memory plus swap; equal to `limit` means no swap, so the limit is a real bound.
+        var swap: Int64?
     }
 
     struct CPU: Encodable, Equatable {
@@ -143,7 +145,7 @@ extension OCIConfig {
             // Deny every device node; runc still creates and allows its defaults (null, zero,
             // full, random, urandom, tty, ptmx), as for Docker containers.
             devices: [DeviceRule(allow: false, access: "rwm")],
-            memory: spec.resources.memoryBytes.map { Memory(limit: $0) },
+            memory: spec.resources.memoryBytes.map { Memory(limit: $0, swap: Cgroups.swapLimitSupported ? $0 : nil) },
             cpu: spec.resources.nanoCPUs.map {
                 CPU(quota: max(1_000, $0 * Int64(cpuPeriodMicros) / 1_000_000_000), period: cpuPeriodMicros)
             },

@@ -20,7 +20,8 @@ final class OCIConfigTests: XCTestCase {
 
     func testResourcesMapToCgroupLimits() {
         let config = make { $0.resources = TaskResources(memoryBytes: 64 << 20, nanoCPUs: 1_500_000_000, pidsLimit: 50) }
-        XCTAssertEqual(config.linux.resources.memory, OCIConfig.Memory(limit: 64 << 20))
+        XCTAssertEqual(config.linux.resources.memory?.limit, 64 << 20)
+        if Cgroups.swapLimitSupported { XCTAssertEqual(config.linux.resources.memory?.swap, 64 << 20, "no swap beyond the limit") }
         XCTAssertEqual(config.linux.resources.cpu, OCIConfig.CPU(quota: 150_000, period: 100_000))
         XCTAssertEqual(config.linux.resources.pids, OCIConfig.Pids(limit: 50))
         let unlimited = make()

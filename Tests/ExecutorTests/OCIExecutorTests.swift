@@ -216,6 +216,19 @@ final class OCIExecutorTests: XCTestCase {
         XCTAssertEqual(try executor.stop(id, graceMillis: 0), .signaled(signal: SIGKILL))
     }
 
+    func testRestartedNodeRemovesContainersItNoLongerKnows() throws {
+        let id = try run(containerShell("sleep 300", rootfs: rootfs))
+        let pid = try XCTUnwrap(try executor.inspect(id).pid)
+        // A second executor on the same data directory: the node after a crash.
+        let restarted = try OCIExecutor(root: executor.root, runtimePath: executor.runtime.path, cgroupParent: cgroupParent)
+        XCTAssertEqual(try restarted.removeLeftovers(), [id.rawValue])
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 10_000), .signaled(signal: SIGKILL))
+        XCTAssertTrue(eventually { kill(pid, 0) != 0 }, "the container's process survived")
+        XCTAssertEqual(restarted.cgroupDirectories(id), [])
+        XCTAssertFalse(FileSystem.exists("\(executor.root)/containers/\(id)"))
+        XCTAssertEqual(mounts(containing: root), [])
+    }
+
     func testLogsRotate() throws {
         let spec = containerShell("seq 1 3000", rootfs: rootfs) { $0.logLimits = LogLimits(maxFileBytes: 1_000, maxFiles: 3) }
         let id = try run(spec)
