@@ -35,6 +35,7 @@ let package = Package(
                                                            "Linearizability"]),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState"], path: "Benchmarks/SchedulerBench"),
+        .executableTarget(name: "cluster-bench", dependencies: ["API", "Platform"], path: "Benchmarks/ClusterBench"),
         .executableTarget(name: "api-bench", dependencies: ["API", "Platform"], path: "Benchmarks/APIBench"),
         .executableTarget(name: "compare-bench", dependencies: ["API", "Platform"], path: "Benchmarks/CompareBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),

@@ -177,9 +177,42 @@ public final class Agent: @unchecked Sendable {
         }
         let pid = (try? executor.inspect(container).pid).flatMap { $0 }
         lock.withLock { tasks[task.id]?.pid = pid }
-        record(task.id, TaskStatus(timestamp: now(), state: .running, message: "started",
-                                   containerStatus: ContainerStatus(containerID: container.rawValue, pid: pid.map(Int64.init))),
+        if let check = TaskSpecMapping.healthCheck(task.spec.containerSpec.healthcheck) {
+            // A task with a health check counts as running only once it is healthy.
+            record(task.id, TaskStatus(timestamp: now(), state: .starting, message: "waiting for the health check",
+                                       containerStatus: ContainerStatus(containerID: container.rawValue, pid: pid.map(Int64.init))))
+            return watchHealth(task.id, container, pid: pid, every: min(500, max(50, check.intervalMillis / 2)))
+        }
+        markRunning(task.id, container, pid: pid)
+    }
+
+    private func markRunning(_ id: String, _ container: ContainerID, pid: Int32?) {
+        record(id, TaskStatus(timestamp: now(), state: .running, message: "started",
+                              containerStatus: ContainerStatus(containerID: container.rawValue, pid: pid.map(Int64.init))),
                onlyBefore: .running)
+    }
+
+    /// Follows the executor's health verdict on the task's queue: healthy makes the task
+    /// running; unhealthy stops it and reports it failed, so the restart policy replaces it.
+    private func watchHealth(_ id: String, _ container: ContainerID, pid: Int32?, every millis: Int) {
+        guard let queue = lock.withLock({ tasks[id]?.queue }) else { return }
+        queue.asyncAfter(deadline: .now() + .milliseconds(millis)) { [self] in
+            let (stopping, state) = lock.withLock { (tasks[id]?.stopping ?? true, tasks[id]?.status?.state ?? .shutdown) }
+            guard !stopping, !state.isTerminal else { return }
+            switch (try? executor.inspect(container))?.health {
+            case .healthy?:
+                markRunning(id, container, pid: pid)
+            case .unhealthy?:
+                lock.withLock { tasks[id]?.stopping = true }
+                let exit = try? executor.stop(container)
+                record(id, TaskStatus(timestamp: now(), state: .failed, message: "started", err: "task: unhealthy container",
+                                      containerStatus: ContainerStatus(containerID: container.rawValue, exitCode: exit.map { Int64($0.exitCode) })))
+                return
+            default:
+                break
+            }
+            watchHealth(id, container, pid: pid, every: millis)
+        }
     }
 
     /// False (after reporting shutdown) when the task was told to stop while it was starting.

@@ -21,6 +21,22 @@ enum TaskSpecMapping {
         spec.hostname = container.hostname
         let limits = task.spec.resources?.limits
         spec.resources = TaskResources(memoryBytes: limits?.memoryBytes, nanoCPUs: limits?.nanoCPUs, pidsLimit: limits?.pids)
+        spec.healthCheck = healthCheck(container.healthcheck)
         return spec
+    }
+
+    /// Docker's `Healthcheck` (`CMD-SHELL cmd`, `CMD argv…`, `NONE`; durations in ns, 0 meaning
+    /// the default) as the executor's probe.
+    static func healthCheck(_ config: HealthConfig?) -> HealthCheck? {
+        guard let config, let test = config.test, let kind = test.first else { return nil }
+        let command: [String]
+        switch kind {
+        case "CMD-SHELL" where test.count >= 2: command = ["/bin/sh", "-c", test.dropFirst().joined(separator: " ")]
+        case "CMD" where test.count >= 2: command = Array(test.dropFirst())
+        default: return nil
+        }
+        func millis(_ nanos: Int64?, _ fallback: Int) -> Int { nanos.map { $0 > 0 ? Int($0 / 1_000_000) : fallback } ?? fallback }
+        return HealthCheck(command: command, intervalMillis: max(1, millis(config.interval, 30_000)), timeoutMillis: max(1, millis(config.timeout, 30_000)),
+                           retries: max(1, Int(config.retries ?? 3)), startPeriodMillis: millis(config.startPeriod, 0))
     }
 }

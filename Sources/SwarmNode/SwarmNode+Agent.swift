@@ -13,6 +13,9 @@ extension SwarmNode {
         let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
         let (executor, warning) = try ExecutorFactory.make(kind: kind, root: dataDirectory)
         if let warning { logger.warn(warning) }
+        if let oci = executor as? OCIExecutor, let removed = try? oci.removeLeftovers(), !removed.isEmpty {
+            logger.warn("removed \(removed.count) containers left by a previous run of this node")
+        }
         logger.info("executor: \(type(of: executor))")
         taskExecutor = executor
         agent = try Agent(dataDirectory: dataDirectory, executor: executor, now: { Clock.now() }) { [weak self] in

@@ -111,3 +111,50 @@ final class AgentTests: XCTestCase {
         XCTAssertEqual(lost.err, "the agent restarted and the task's process was lost")
     }
 }
+
+/// Health checks: a task runs only once healthy; an unhealthy one is stopped and failed.
+final class AgentHealthTests: XCTestCase {
+    private var directory = ""
+    private var agent: Agent!
+
+    override func setUpWithError() throws {
+        directory = try FileSystem.makeTemporaryDirectory(prefix: "agent-health-")
+        agent = try Agent(dataDirectory: directory, executor: try ProcessExecutor(root: directory),
+                          now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+    }
+
+    override func tearDown() {
+        agent?.shutdown()
+        try? FileSystem.removeTree(directory)
+    }
+
+    private func task(_ id: String, health: String) -> SwarmTask {
+        var container = ContainerSpec(image: "busybox", args: ["sleep", "30"], stopGracePeriod: 1_000_000_000)
+        container.healthcheck = HealthConfig(test: ["CMD-SHELL", health], interval: 100_000_000, timeout: 1_000_000_000, retries: 1)
+        return SwarmTask(id: id, createdAt: Timestamp(millisecondsSinceEpoch: 1), serviceID: "s1", slot: 1, nodeID: "n1",
+                         spec: TaskTemplate(containerSpec: container), status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .assigned, message: ""))
+    }
+
+    private func latest(_ id: String) -> TaskStatus? { agent.pendingReports().first { $0.taskID == id }?.status }
+
+    private func waitFor(_ what: String, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(10)
+        while !condition() && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(condition(), "timed out waiting for \(what)")
+    }
+
+    func testRunningOnlyOnceHealthy() throws {
+        let marker = directory + "/healthy"
+        agent.setAssignments([task("t1", health: "test -f \(marker)")])
+        waitFor("starting") { latest("t1")?.state == .starting && latest("t1")?.message == "waiting for the health check" }
+        XCTAssertNotEqual(latest("t1")?.state, .running)
+        FileManager.default.createFile(atPath: marker, contents: Data())
+        waitFor("running once healthy") { latest("t1")?.state == .running }
+    }
+
+    func testUnhealthyTaskIsStoppedAndFailed() throws {
+        agent.setAssignments([task("t1", health: "false")])
+        waitFor("failed as unhealthy") { latest("t1")?.state == .failed }
+        XCTAssertEqual(latest("t1")?.err, "task: unhealthy container")
+    }
+}

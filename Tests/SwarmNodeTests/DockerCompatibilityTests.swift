@@ -106,6 +106,15 @@ final class DockerCompatibilityTests: XCTestCase {
         XCTAssertEqual(row.count >= 5 ? Array(row[1...2]) : [], ["web", "replicated"], list.stdout)
         XCTAssertTrue(row.count >= 4 && row[3].hasSuffix("/3"), "replicas N/3: \(list.stdout)")
         XCTAssertTrue(row.count >= 5 && row[4].hasPrefix("busybox"), list.stdout)
+        // Once the tasks run (process executor), `docker service ls` shows 3/3 as against dockerd.
+        let converged = Date().addingTimeInterval(20)
+        var replicas = ""
+        while Date() < converged {
+            replicas = (try docker("service", "ls").lines.dropFirst().first?.split(separator: " ").map(String.init) ?? []).dropFirst(3).first ?? ""
+            if replicas == "3/3" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(replicas, "3/3", "docker service ls once the tasks run")
 
         let tasks = try docker("service", "ps", "web")
         XCTAssertEqual(header(tasks), ["ID", "NAME", "IMAGE", "NODE", "DESIRED", "STATE", "CURRENT", "STATE", "ERROR", "PORTS"], "cli/15-service-ps.md")
