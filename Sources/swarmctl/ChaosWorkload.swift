@@ -16,6 +16,20 @@ struct HistoryOperation: Codable, Sendable {
     var invoke: UInt64
     var complete: UInt64?
     var outcome: String
+
+    /// Every field is written, `null` included: the checker tells "absent" from "not recorded".
+    func encode(to encoder: any Encoder) throws {
+        enum Keys: String, CodingKey { case process, key, kind, value, expected, invoke, complete, outcome }
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(process, forKey: .process)
+        try container.encode(key, forKey: .key)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(value, forKey: .value)
+        if kind == "cas" { try container.encode(expected, forKey: .expected) }
+        try container.encode(invoke, forKey: .invoke)
+        try container.encode(complete, forKey: .complete)
+        try container.encode(outcome, forKey: .outcome)
+    }
 }
 
 /// The register workload: clients read, write and compare-and-set values held in a label of a
