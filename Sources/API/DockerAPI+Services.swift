@@ -121,17 +121,6 @@ extension DockerAPI {
         }
     }
 
-    /// `GET /services/{ref}/logs`: not served yet (task logs live on the workers).
-    func serviceLogs(_ reference: String, _ reply: @escaping Reply) {
-        guard let controlPlane = manager(reply) else { return }
-        withState(controlPlane, reply) { view in
-            switch Self.resolveService(reference, in: view.state) {
-            case let .failure(error): reply(error.response)
-            case .success: reply(APIError(status: 501, "service logs are not implemented yet").response)
-            }
-        }
-    }
-
     // MARK: Tasks
 
     /// `GET /tasks?filters=`: tasks ordered by id, as swarmkit lists them.

@@ -137,7 +137,6 @@ public final class DockerAPI {
         case ("GET", 2): return inspectService(segments[1], request, reply)
         case ("DELETE", 2): return removeService(segments[1], reply)
         case ("POST", 3) where segments[2] == "update": return updateService(segments[1], request, reply)
-        case ("GET", 3) where segments[2] == "logs": return serviceLogs(segments[1], reply)
         default: return nil
         }
     }

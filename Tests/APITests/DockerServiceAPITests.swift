@@ -408,10 +408,32 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertEqual(message(again), "service web not found")
     }
 
-    func testLogsAreNotServedYet() {
-        create("web")
-        XCTAssertEqual(call("GET", "/v1.41/services/web/logs?details=1&stderr=1&stdout=1&tail=all").status, 501)
-        XCTAssertEqual(call("GET", "/services/nosuchservice/logs").status, 404)
+    func testLogsStreamEveryTasksOutputInStdcopyFramesWithDetails() throws {
+        let id = create("web")
+        let task = SwarmTask(id: "task1xxxxxxxxxxxxxxxxxxxxx", createdAt: Timestamp(millisecondsSinceEpoch: 1), serviceID: id, slot: 1,
+                             nodeID: "node2bbbbbbbbbbbbbbbbbbbbb", spec: TaskTemplate(containerSpec: ContainerSpec(image: "busybox")),
+                             status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .running, message: "started"))
+        plane.apply(.createTasks(tasks: [task]))
+        plane.taskOutput[task.id] = [1: Array("hello\nworld\npartial".utf8), 2: Array("oops\n".utf8)]
+        // The API is loop-confined: the server calls it on its loop thread only.
+        nonisolated(unsafe) let api = self.api!
+        let server = try startServer { request, responder in api.handle(request, responder) }
+        let client = HTTPClient(address: server.address, timeoutMillis: 5_000)
+        let response = try client.send("GET", "/v1.41/services/web/logs", query: QueryParameters([("details", "1"), ("stdout", "1"), ("stderr", "1"), ("tail", "all")]))
+        XCTAssertEqual(response.status, 200)
+        XCTAssertNil(response.headers["Content-Type"], "dockerd sends the log stream without a content type")
+        var frames: [(UInt8, String)] = []
+        var body = response.body[...]
+        while body.count >= 8 {
+            let length = Int(body[body.startIndex + 4]) << 24 | Int(body[body.startIndex + 5]) << 16 | Int(body[body.startIndex + 6]) << 8 | Int(body[body.startIndex + 7])
+            frames.append((body[body.startIndex], String(decoding: body.dropFirst(8).prefix(length), as: UTF8.self)))
+            body = body.dropFirst(8 + length)
+        }
+        let details = "com.docker.swarm.node.id=node2bbbbbbbbbbbbbbbbbbbbb,com.docker.swarm.service.id=\(id),com.docker.swarm.task.id=\(task.id) "
+        XCTAssertEqual(frames.map(\.0), [1, 1, 2], "a line still being written is held back")
+        XCTAssertEqual(frames.map(\.1), [details + "hello\n", details + "world\n", details + "oops\n"])
+        XCTAssertEqual(try client.send("GET", "/services/nosuchservice/logs", query: QueryParameters([("stdout", "1")])).status, 404)
+        XCTAssertEqual(try client.send("GET", "/services/web/logs").status, 400, "no stream chosen")
     }
 
     func testUnknownServiceAndTaskMethodsAre405() {

@@ -234,6 +234,23 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         leaves.append(force)
         done(local.isManager && !force ? .failure(.leaveManager) : .success(()))
     }
+
+    /// Each task's captured output per stream (1 stdout, 2 stderr), served from the asked offsets.
+    var taskOutput: [String: [UInt8: [UInt8]]] = [:]
+    var logRequests: [[TaskLogRequest]] = []
+
+    func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
+        logRequests.append(requests)
+        var chunks: [TaskLogChunk] = []
+        for request in requests {
+            for (stream, offset) in [(UInt8(1), request.stdoutOffset), (UInt8(2), request.stderrOffset)] {
+                let all = taskOutput[request.taskID]?[stream] ?? []
+                let start = Int(min(offset, UInt64(all.count)))
+                chunks.append(TaskLogChunk(taskID: request.taskID, stream: stream, data: Array(all[start...]), nextOffset: UInt64(all.count)))
+            }
+        }
+        complete { done(chunks) }
+    }
 }
 
 func makeDescription(_ hostname: String) -> NodeDescription {
