@@ -29,7 +29,7 @@ enum UpdateSupervisor {
         case dirty(old: [SwarmTask], hasRunning: Bool)
     }
 
-    static func supervise(_ service: Service, slots: [SlotKey: [SwarmTask]], limit: UInt64?, tracker: inout UpdateTracker,
+    static func supervise(_ service: Service, slots: [SlotKey: [SwarmTask]], order: [SlotKey], limit: UInt64?, tracker: inout UpdateTracker,
                           plan: inout RoundPlan, index: RoundIndex, factory: inout TaskFactory) {
         guard let status = service.updateStatus, isActive(service) else { return }
         let rollingBack = status.state == .rollbackStarted
@@ -41,7 +41,7 @@ enum UpdateSupervisor {
         var dirty: [(key: SlotKey, old: [SwarmTask], hasRunning: Bool)] = []
         var inFlight = 0
         var considered = 0
-        for key in slots.keys.sorted() {
+        for key in order {
             if let limit, key.slot > limit || key.slot == 0 { continue }
             considered += 1
             switch classify(slots[key]!, template: template, plan: &plan) {
