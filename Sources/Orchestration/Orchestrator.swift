@@ -48,11 +48,15 @@ public struct Orchestrator: Sendable {
         let order = index.slotOrder[service.id] ?? []
         let updating = UpdateSupervisor.isActive(service)
         var limit: UInt64?
-        if case let .replicated(replicas) = service.spec.mode { limit = replicas }
+        var nodes: Set<String>?
+        switch service.spec.mode {
+        case let .replicated(replicas): limit = replicas
+        case .global: if updating { nodes = GlobalOrchestrator.eligibleNodes(for: service, index: index) }
+        }
         if updating {
             var tracker = updates[service.id] ?? UpdateTracker()
             if !explainRollback(service, tracker: &tracker, plan: &plan) {
-                UpdateSupervisor.supervise(service, slots: slots, order: order, limit: limit, tracker: &tracker, plan: &plan, index: index,
+                UpdateSupervisor.supervise(service, slots: slots, order: order, limit: limit, nodes: nodes, tracker: &tracker, plan: &plan, index: index,
                                            factory: &factory)
             }
             updates[service.id] = tracker
