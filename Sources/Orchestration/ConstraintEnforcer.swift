@@ -8,9 +8,9 @@ struct ConstraintEnforcer {
     private var parsed: [[String]: [PlacementConstraint]] = [:]
 
     mutating func enforce(_ index: RoundIndex, _ plan: inout RoundPlan) {
-        for serviceID in index.tasksByService.keys.sorted() {
-            for task in index.tasksByService[serviceID]! where plan.isOccupying(task) {
-                guard let nodeID = task.nodeID else { continue }
+        for serviceID in index.servicesWithTasks {
+            index.forEachTask(ofService: serviceID) { task in
+                guard plan.isOccupying(task), let nodeID = task.nodeID else { return }
                 if mustLeave(task, node: index.node(nodeID)) { plan.setDesired(task, .shutdown) }
             }
         }

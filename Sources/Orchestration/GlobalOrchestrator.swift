@@ -14,11 +14,22 @@ enum GlobalOrchestrator {
             if occupying.count > 1 && !updating {
                 SlotDeduplicator.keepOne(occupying, template: service.spec.taskTemplate, plan: &plan)
             }
-            guard occupying.isEmpty, node.status.state == .ready, node.spec.availability == .active,
-                  let constraints, constraints.firstUnmet(by: node) == nil else { continue }
+            guard occupying.isEmpty, node.spec.availability == .active, isEligible(node, constraints) else { continue }
             guard RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) == .now else { continue }
             if let latest = history.last, plan.desired(latest) <= .running { plan.setDesired(latest, .shutdown) }
             plan.create(factory.make(for: service, slot: nil, nodeID: node.id, index: index))
         }
+    }
+
+    /// Ready, not drained, matching the constraints (a paused node keeps its task).
+    static func isEligible(_ node: Node, _ constraints: [PlacementConstraint]?) -> Bool {
+        guard let constraints else { return false }
+        return node.status.state == .ready && node.spec.availability != .drain && constraints.firstUnmet(by: node) == nil
+    }
+
+    /// The nodes a global service should run on now.
+    static func eligibleNodes(for service: Service, index: RoundIndex) -> Set<String> {
+        let constraints = try? PlacementConstraint.parseAll(service.spec.taskTemplate.placement?.constraints)
+        return Set(index.nodes.filter { isEligible($0, constraints) }.map(\.id))
     }
 }

@@ -44,21 +44,26 @@ public struct Orchestrator: Sendable {
     }
 
     private mutating func reconcileService(_ service: Service, index: RoundIndex, plan: inout RoundPlan) {
-        let slots = (index.tasksByService[service.id] ?? []).groupedBySlot()
+        let slots = index.slotsByService[service.id] ?? [:]
+        let order = index.slotOrder[service.id] ?? []
         let updating = UpdateSupervisor.isActive(service)
         var limit: UInt64?
-        if case let .replicated(replicas) = service.spec.mode { limit = replicas }
+        var nodes: Set<String>?
+        switch service.spec.mode {
+        case let .replicated(replicas): limit = replicas
+        case .global: if updating { nodes = GlobalOrchestrator.eligibleNodes(for: service, index: index) }
+        }
         if updating {
             var tracker = updates[service.id] ?? UpdateTracker()
             if !explainRollback(service, tracker: &tracker, plan: &plan) {
-                UpdateSupervisor.supervise(service, slots: slots, limit: limit, tracker: &tracker, plan: &plan, index: index,
+                UpdateSupervisor.supervise(service, slots: slots, order: order, limit: limit, nodes: nodes, tracker: &tracker, plan: &plan, index: index,
                                            factory: &factory)
             }
             updates[service.id] = tracker
         }
         switch service.spec.mode {
         case let .replicated(replicas):
-            ReplicatedOrchestrator.reconcile(service, replicas: replicas, slots: slots, updating: updating, plan: &plan,
+            ReplicatedOrchestrator.reconcile(service, replicas: replicas, slots: slots, order: order, updating: updating, plan: &plan,
                                              index: index, factory: &factory)
         case .global:
             GlobalOrchestrator.reconcile(service, slots: slots, updating: updating, plan: &plan, index: index,

@@ -4,14 +4,16 @@ import ClusterState
 /// on scale-down (desired `remove`), and refills a slot whose task stopped, following the
 /// restart policy. It never touches tasks of an update in progress beyond filling empty slots.
 enum ReplicatedOrchestrator {
-    static func reconcile(_ service: Service, replicas: UInt64, slots: [SlotKey: [SwarmTask]], updating: Bool,
+    static func reconcile(_ service: Service, replicas: UInt64, slots: [SlotKey: [SwarmTask]], order: [SlotKey], updating: Bool,
                           plan: inout RoundPlan, index: RoundIndex, factory: inout TaskFactory) {
-        for key in slots.keys.sorted() {
+        for key in order {
             let history = slots[key]!
             guard key.slot >= 1, key.slot <= replicas else {
                 for task in history where plan.desired(task) < .remove { plan.setDesired(task, .remove) }
                 continue
             }
+            // The common case, one live task, allocates nothing.
+            if history.count == 1 && plan.isOccupying(history[0]) { continue }
             let occupying = history.filter(plan.isOccupying)
             if occupying.count > 1 && !updating {
                 SlotDeduplicator.keepOne(occupying, template: service.spec.taskTemplate, plan: &plan)

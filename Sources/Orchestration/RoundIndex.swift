@@ -9,8 +9,11 @@ struct RoundIndex {
     /// Nodes by id order; positions index the scheduler's per-node arrays.
     let nodes: [Node]
     let nodePosition: [String: Int]
-    /// Each service's tasks (including tasks whose service is gone), in creation order.
-    let tasksByService: [String: [SwarmTask]]
+    /// Each service's tasks (including services that are gone but still have tasks), grouped
+    /// by slot (or node for global services), each group in creation order.
+    let slotsByService: [String: [SlotKey: [SwarmTask]]]
+    /// Each service's slot keys in order, so every walk over the tasks is deterministic.
+    let slotOrder: [String: [SlotKey]]
     /// Task history kept per slot or node (negative: keep everything).
     let historyLimit: Int
 
@@ -22,11 +25,31 @@ struct RoundIndex {
         positions.reserveCapacity(nodes.count)
         for (position, node) in nodes.enumerated() { positions[node.id] = position }
         nodePosition = positions
-        var byService: [String: [SwarmTask]] = [:]
-        for task in state.tasks.values { byService[task.serviceID, default: []].append(task) }
-        for key in byService.keys { byService[key]!.sort(by: SwarmTask.creationOrder) }
-        tasksByService = byService
+        // Grouped in place (no per-service copy), then only the small groups are sorted.
+        var slots: [String: [SlotKey: [SwarmTask]]] = [:]
+        for task in state.tasks.values { slots[task.serviceID, default: [:]][SlotKey(task), default: []].append(task) }
+        var order: [String: [SlotKey]] = [:]
+        for service in Array(slots.keys) {
+            let keys = slots[service]!.keys.sorted()
+            for key in keys where slots[service]![key]!.count > 1 {
+                slots[service]![key]!.sort(by: SwarmTask.creationOrder)
+            }
+            order[service] = keys
+        }
+        slotsByService = slots
+        slotOrder = order
         historyLimit = Int(state.cluster?.spec.orchestration.taskHistoryRetentionLimit ?? 5)
+    }
+
+    /// Every service id with tasks, sorted (including removed services).
+    var servicesWithTasks: [String] { slotOrder.keys.sorted() }
+
+    /// Calls `body` with each task of `serviceID`, slot by slot, oldest first within a slot.
+    func forEachTask(ofService serviceID: String, _ body: (SwarmTask) -> Void) {
+        guard let keys = slotOrder[serviceID], let slots = slotsByService[serviceID] else { return }
+        for key in keys {
+            for task in slots[key]! { body(task) }
+        }
     }
 
     func node(_ id: String?) -> Node? {
@@ -36,7 +59,6 @@ struct RoundIndex {
 
     /// Service ids in order, services first and then ids of removed services that still have tasks.
     var serviceIDs: [String] { state.services.keys.sorted() }
-    var orphanedServiceIDs: [String] { tasksByService.keys.filter { state.services[$0] == nil }.sorted() }
 }
 
 /// Where a task lives inside its service: its replica slot, or its node for global services.

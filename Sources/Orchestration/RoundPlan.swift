@@ -7,10 +7,12 @@ struct RoundPlan {
     let now: Timestamp
     /// Desired states changed this round, by task id.
     private(set) var desiredOverrides: [String: TaskState] = [:]
-    private(set) var stateCommands: [ClusterCommand] = []
+    /// Kept compact until `commands()`: a `ClusterCommand` is over a kilobyte inline, and a large
+    /// round makes a hundred thousand of them.
+    private(set) var desiredChanges: [(taskID: String, state: TaskState)] = []
     /// Tasks created this round, grouped per service (one createTasks per chunk of a service).
     private(set) var created: [SwarmTask] = []
-    private(set) var assignments: [ClusterCommand] = []
+    private(set) var assignments: [(taskID: String, nodeID: String)] = []
     private(set) var statusUpdates: [TaskStatusUpdate] = []
     private(set) var serviceCommands: [ClusterCommand] = []
     private(set) var removals: [String] = []
@@ -32,7 +34,7 @@ struct RoundPlan {
     mutating func setDesired(_ task: SwarmTask, _ state: TaskState) {
         guard desired(task) < state else { return }
         desiredOverrides[task.id] = state
-        stateCommands.append(.setTaskDesiredState(id: task.id, state: state, at: now))
+        desiredChanges.append((task.id, state))
     }
 
     mutating func create(_ task: SwarmTask) {
@@ -41,7 +43,7 @@ struct RoundPlan {
     }
 
     mutating func assign(_ taskID: String, to nodeID: String) {
-        assignments.append(.assignTask(id: taskID, nodeID: nodeID, at: now))
+        assignments.append((taskID, nodeID))
     }
 
     mutating func report(_ taskID: String, _ status: TaskStatus) {
@@ -56,7 +58,10 @@ struct RoundPlan {
     /// Everything in a safe order: intent first, then creations, assignments, reports, service
     /// progress and deletions (a deletion never precedes a command about the same task).
     func commands() -> [ClusterCommand] {
-        var commands = stateCommands
+        var commands: [ClusterCommand] = []
+        commands.reserveCapacity(desiredChanges.count + created.count / Self.createChunk + 1 + assignments.count + 1
+                                 + serviceCommands.count + removals.count / Self.removeChunk + 1)
+        for change in desiredChanges { commands.append(.setTaskDesiredState(id: change.taskID, state: change.state, at: now)) }
         var start = 0
         while start < created.count {
             var end = min(start + Self.createChunk, created.count)
@@ -66,7 +71,7 @@ struct RoundPlan {
             commands.append(.createTasks(tasks: Array(created[start..<end])))
             start = end
         }
-        commands += assignments
+        for assignment in assignments { commands.append(.assignTask(id: assignment.taskID, nodeID: assignment.nodeID, at: now)) }
         if !statusUpdates.isEmpty { commands.append(.updateTaskStatuses(updates: statusUpdates)) }
         commands += serviceCommands
         start = 0

@@ -22,11 +22,24 @@ struct Scheduler {
     static let failureThreshold = 5
     static let failureWindowMillis: UInt64 = 5 * 60_000
 
+    /// What placement needs of a pending task (a whole task is large to copy around).
+    private struct Candidate {
+        var id: String
+        var nodeID: String?
+        var message: String
+
+        init(_ task: SwarmTask) {
+            id = task.id
+            nodeID = task.nodeID
+            message = task.status.message
+        }
+    }
+
     /// Tasks of one service with one template: they are interchangeable for placement.
     private struct Group {
         var serviceID: String
         var spec: TaskTemplate
-        var tasks: [SwarmTask] = []
+        var tasks: [Candidate] = []
     }
 
     /// Schedules every pending task of `index` and of `plan.created`, adding to `plan`.
@@ -41,16 +54,18 @@ struct Scheduler {
         var byService: [String: [Group]] = [:]
         func add(_ task: SwarmTask) {
             guard task.status.state <= .pending, plan.desired(task) <= .running else { return }
-            var groups = byService[task.serviceID] ?? []
-            if let position = groups.firstIndex(where: { $0.spec == task.spec }) {
-                groups[position].tasks.append(task)
+            // Mutated in place: copying a group out and back would copy its tasks every time.
+            if let position = byService[task.serviceID]?.firstIndex(where: { $0.spec == task.spec }) {
+                byService[task.serviceID]![position].tasks.append(Candidate(task))
             } else {
-                groups.append(Group(serviceID: task.serviceID, spec: task.spec, tasks: [task]))
+                byService[task.serviceID, default: []].append(Group(serviceID: task.serviceID, spec: task.spec,
+                                                                    tasks: [Candidate(task)]))
             }
-            byService[task.serviceID] = groups
         }
         for serviceID in index.serviceIDs {
-            for task in index.tasksByService[serviceID] ?? [] where task.status.state <= .pending { add(task) }
+            index.forEachTask(ofService: serviceID) { task in
+                if task.status.state <= .pending { add(task) }
+            }
         }
         for task in plan.created { add(task) }
         return byService.keys.sorted().flatMap { byService[$0]! }
@@ -104,7 +119,7 @@ struct Scheduler {
                             maxReplicas: Int(group.spec.placement?.maxReplicas ?? 0), constraints: constraints)
         var counts = serviceCounts.removeValue(forKey: group.serviceID)!
         defer { serviceCounts[group.serviceID] = counts }
-        var free: [SwarmTask] = []
+        var free: [Candidate] = []
         for task in group.tasks {
             guard let nodeID = task.nodeID else {
                 free.append(task)
@@ -130,7 +145,7 @@ struct Scheduler {
     }
 
     /// A global service's task names its node: it goes there or stays pending.
-    private mutating func placePreassigned(_ task: SwarmTask, nodeID: String, demand: Demand, counts: inout [Int],
+    private mutating func placePreassigned(_ task: Candidate, nodeID: String, demand: Demand, counts: inout [Int],
                                            plan: inout RoundPlan) {
         guard let position = index.nodePosition[nodeID] else {
             reportPending(task, "no suitable node (node \(nodeID) is gone)", plan: &plan)
@@ -143,7 +158,7 @@ struct Scheduler {
         }
     }
 
-    private mutating func commit(_ task: SwarmTask, position: Int, demand: Demand, counts: inout [Int], plan: inout RoundPlan) {
+    private mutating func commit(_ task: Candidate, position: Int, demand: Demand, counts: inout [Int], plan: inout RoundPlan) {
         plan.assign(task.id, to: index.nodes[position].id)
         cpu[position] -= demand.cpu
         memory[position] -= demand.memory
@@ -209,8 +224,8 @@ struct Scheduler {
         return nil
     }
 
-    private func reportPending(_ task: SwarmTask, _ message: String, plan: inout RoundPlan) {
-        guard task.status.message != message else { return }
+    private func reportPending(_ task: Candidate, _ message: String, plan: inout RoundPlan) {
+        guard task.message != message else { return }
         plan.report(task.id, TaskStatus(timestamp: index.now, state: .pending, message: message, err: message))
     }
 

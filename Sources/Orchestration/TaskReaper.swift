@@ -9,20 +9,20 @@ enum TaskReaper {
     static let neverAssignedMessage = "task stopped before it was assigned"
 
     static func reap(_ index: RoundIndex, _ plan: inout RoundPlan) {
-        for serviceID in index.tasksByService.keys.sorted() {
-            let tasks = index.tasksByService[serviceID]!
+        for serviceID in index.servicesWithTasks {
             var removed = Set<String>()
             let serviceGone = index.state.services[serviceID] == nil
-            for task in tasks where isUnwanted(task, serviceGone: serviceGone, plan, index) && isStopped(task, index) {
-                plan.remove(task.id)
-                removed.insert(task.id)
-            }
-            for task in tasks where !removed.contains(task.id) && neverAssigned(task) && plan.desired(task) > .running
-                && task.status.state < .shutdown {
-                plan.report(task.id, TaskStatus(timestamp: index.now, state: .shutdown, message: neverAssignedMessage))
+            index.forEachTask(ofService: serviceID) { task in
+                if isUnwanted(task, serviceGone: serviceGone, plan, index) && isStopped(task, index) {
+                    plan.remove(task.id)
+                    removed.insert(task.id)
+                } else if neverAssigned(task) && plan.desired(task) > .running && task.status.state < .shutdown {
+                    plan.report(task.id, TaskStatus(timestamp: index.now, state: .shutdown, message: neverAssignedMessage))
+                }
             }
             guard index.historyLimit >= 0, !serviceGone else { continue }
-            trimHistory(tasks.filter { !removed.contains($0.id) }, limit: index.historyLimit, plan: &plan)
+            trimHistory(index.slotsByService[serviceID]!, order: index.slotOrder[serviceID]!, removed: removed,
+                        limit: index.historyLimit, plan: &plan)
         }
     }
 
@@ -41,11 +41,12 @@ enum TaskReaper {
 
     /// Keeps the newest `limit` stopped tasks of each slot; a stopped task still wanted running
     /// (waiting out its restart delay) is not history yet.
-    private static func trimHistory(_ tasks: [SwarmTask], limit: Int, plan: inout RoundPlan) {
-        let slots = tasks.groupedBySlot()
-        for key in slots.keys.sorted() {
+    private static func trimHistory(_ slots: [SlotKey: [SwarmTask]], order: [SlotKey], removed: Set<String>, limit: Int,
+                                    plan: inout RoundPlan) {
+        for key in order {
             let slot = slots[key]!
-            let history = slot.filter { $0.status.state.isTerminal && plan.desired($0) > .running }
+            guard slot.count > limit else { continue }
+            let history = slot.filter { $0.status.state.isTerminal && plan.desired($0) > .running && !removed.contains($0.id) }
             guard history.count > limit else { continue }
             for task in history.prefix(history.count - limit) { plan.remove(task.id) }
         }

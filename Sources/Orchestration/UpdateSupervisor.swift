@@ -29,7 +29,9 @@ enum UpdateSupervisor {
         case dirty(old: [SwarmTask], hasRunning: Bool)
     }
 
-    static func supervise(_ service: Service, slots: [SlotKey: [SwarmTask]], limit: UInt64?, tracker: inout UpdateTracker,
+    /// `limit` is the replica count (slots above it are being removed); `nodes`, for a global
+    /// service, the nodes it should run on (other nodes' slots are left to empty out).
+    static func supervise(_ service: Service, slots: [SlotKey: [SwarmTask]], order: [SlotKey], limit: UInt64?, nodes: Set<String>?, tracker: inout UpdateTracker,
                           plan: inout RoundPlan, index: RoundIndex, factory: inout TaskFactory) {
         guard let status = service.updateStatus, isActive(service) else { return }
         let rollingBack = status.state == .rollbackStarted
@@ -41,8 +43,9 @@ enum UpdateSupervisor {
         var dirty: [(key: SlotKey, old: [SwarmTask], hasRunning: Bool)] = []
         var inFlight = 0
         var considered = 0
-        for key in slots.keys.sorted() {
+        for key in order {
             if let limit, key.slot > limit || key.slot == 0 { continue }
+            if let nodes, !nodes.contains(key.nodeID) { continue }
             considered += 1
             switch classify(slots[key]!, template: template, plan: &plan) {
             case .done: break

@@ -184,4 +184,19 @@ final class UpdateSupervisorTests: XCTestCase {
         XCTAssertEqual(harness.runningPerNode(), ["n1": 1, "n2": 1, "n3": 1])
         XCTAssertEqual(harness.state.services["s1"]?.updateStatus?.state, .completed)
     }
+
+    func testGlobalUpdateCompletesDespiteADrainedNode() {
+        var harness = Harness()
+        var spec = Harness.spec(name: "agent")
+        spec.mode = .global
+        spec.updateConfig = UpdateConfig(parallelism: 1, monitor: 0)
+        harness.createService(spec)
+        harness.converge()
+        harness.updateNode("n3") { $0.availability = .drain }
+        harness.converge()
+        harness.updateService { $0.taskTemplate.containerSpec.image = "busybox:2" }
+        harness.converge(rounds: 100)
+        XCTAssertEqual(image(harness), ["busybox:2": 2])
+        XCTAssertEqual(harness.state.services["s1"]?.updateStatus?.state, .completed)
+    }
 }
