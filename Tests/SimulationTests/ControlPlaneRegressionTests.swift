@@ -10,9 +10,10 @@ import XCTest
 /// ids, placements): after a change to either, check that these seeds still show the bug, and
 /// look for fresh ones with `--seeds 500 --workers 12` if not.
 final class ControlPlaneRegressionTests: XCTestCase {
-    private func replay(_ seed: UInt64, workers: Int, file: StaticString = #filePath, line: UInt = #line) {
+    private func replay(_ seed: UInt64, workers: Int, durationMillis: Int = 30_000, file: StaticString = #filePath, line: UInt = #line) {
         var options = ControlPlaneOptions(seed: seed)
         options.workers = workers
+        options.durationMillis = durationMillis
         let report = ControlPlaneSimulator(options: options).run()
         XCTAssertNil(report.violation?.message, "seed \(seed)", file: file, line: line)
     }
@@ -29,5 +30,13 @@ final class ControlPlaneRegressionTests: XCTestCase {
     /// the v1 task keeps running beside it after the heal.
     func testSeed19InterruptedStartFirstUpdateLeavesTwoTasksOnANode() {
         replay(19, workers: 12)
+    }
+
+    /// A replicated service too (`--workers 5 --duration 60s --seed 3`): the v7 start-first
+    /// task of slot 6 is placed on worker-03 just after it crashed, the stop-first v8 update
+    /// commits, worker-03 restarts and runs the v7 task at 54.0 s, and slot 6's v6 task on
+    /// worker-01 is never shut down.
+    func testSeed3InterruptedStartFirstUpdateLeavesTwoTasksInASlot() {
+        replay(3, workers: 5, durationMillis: 60_000)
     }
 }
