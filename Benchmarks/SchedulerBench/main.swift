@@ -70,7 +70,10 @@ func run(seed: UInt64) -> Run {
         let commands = orchestrator.reconcile(state, now: now)
         let t2 = clock.now
         rounds += 1
-        if commands.isEmpty { break }
+        if commands.isEmpty {
+            if verbose { print("  round \(rounds): reconcile \(seconds(t2 - t1)) s, nothing to do") }
+            break
+        }
         commandCount += commands.count
         for command in commands {
             if case let .failure(error) = state.apply(command, index: state.appliedIndex + 1) { fatalError("refused: \(error)") }
@@ -80,6 +83,14 @@ func run(seed: UInt64) -> Run {
         precondition(rounds < 10, "the scheduler did not converge")
     }
     let elapsed = seconds(clock.now - began)
+    if CommandLine.arguments.contains("--steady") {
+        // Profiling aid: the cost of a round that finds nothing to do.
+        for _ in 0..<5 {
+            let before = clock.now
+            precondition(orchestrator.reconcile(state, now: now).isEmpty)
+            print("  steady round: \(seconds(clock.now - before)) s")
+        }
+    }
     var perNode: [String: Int] = [:]
     for task in state.tasks.values {
         guard task.status.state == .assigned, let nodeID = task.nodeID else { fatalError("task \(task.id) not assigned") }

@@ -16,6 +16,7 @@ public struct PlacementConstraint: Sendable, Equatable, CustomStringConvertible 
     /// The text as written, for pending-reason messages.
     public var description: String
 
+    /// Why a constraint was refused, in words a user can act on.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var description: String
     }

@@ -22,7 +22,9 @@ enum ReplicatedOrchestrator {
                 refill(service, slot: key.slot, history: history, plan: &plan, index: index, factory: &factory)
             }
         }
-        guard replicas > 0 else { return }
+        // Slot keys are unique: if as many keys as replicas lie in 1...replicas, none is missing.
+        let present = order.reduce(0) { $0 + ($1.slot >= 1 && $1.slot <= replicas ? 1 : 0) }
+        guard replicas > 0, present < replicas else { return }
         for slot in 1...replicas where slots[SlotKey(slot: slot)] == nil {
             plan.create(factory.make(for: service, slot: slot, nodeID: nil, index: index))
         }

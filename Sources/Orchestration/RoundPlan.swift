@@ -25,7 +25,9 @@ struct RoundPlan {
 
     init(now: Timestamp) { self.now = now }
 
-    func desired(_ task: SwarmTask) -> TaskState { desiredOverrides[task.id] ?? task.desiredState }
+    func desired(_ task: SwarmTask) -> TaskState {
+        desiredOverrides.isEmpty ? task.desiredState : desiredOverrides[task.id] ?? task.desiredState
+    }
 
     /// The task holds its slot: wanted running and not stopped.
     func isOccupying(_ task: SwarmTask) -> Bool { desired(task) <= .running && !task.status.state.isTerminal }
