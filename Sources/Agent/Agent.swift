@@ -52,13 +52,16 @@ public final class Agent: @unchecked Sendable {
     /// The full set of tasks the managers currently assign to this node, as they know them.
     public func setAssignments(_ assigned: [SwarmTask]) {
         var actions: [() -> Void] = []
-        lock.withLock {
+        let membershipChanged: Bool = lock.withLock {
             let current = Set(assigned.map(\.id))
+            let changed = current != Set(tasks.keys)
             for task in assigned { actions += update(task) }
             for id in tasks.keys.sorted() where !current.contains(id) { actions += forget(id) }
+            return changed
         }
         for action in actions { action() }
-        persist()
+        // Status changes persist as they happen; here only a changed set of tasks needs writing.
+        if membershipChanged { persist() }
     }
 
     /// Statuses the managers have not recorded yet: the agent's latest status of each task

@@ -31,6 +31,9 @@ public struct ControlPlaneOptions: Sendable {
     public var controlLoopMillis: Int = 100
     public var tickMillis: Int = 100
     public var faults: Set<ControlPlaneFault> = Set(ControlPlaneFault.allCases)
+    /// Enforce invariant 2 (no slot runs twice for longer than a heartbeat period after the
+    /// heal). Off only to see what a run that breaks it does next.
+    public var enforceSingleRunningTaskPerSlot = true
 
     public init(seed: UInt64) { self.seed = seed }
 }

@@ -537,7 +537,7 @@ public final class ControlPlaneSimulator {
 
     private func probe() {
         if let state = freshestState() {
-            let enforceFrom = leaderReadyAfterHealAt
+            let enforceFrom = options.enforceSingleRunningTaskPerSlot ? leaderReadyAfterHealAt : nil
             checker.checkDuplicates(observedRunning(), state: state, now: now, enforceFrom: enforceFrom)
         }
         closeFinishedWindows()

@@ -55,9 +55,11 @@ extension SwarmNode {
 
     /// The leader's own agent gets its tasks without the network.
     func pushAssignmentsToSelf() {
-        let update = AssignmentUpdate(index: state.appliedIndex, changed: assignedTasks(onNode: identity.nodeID),
-                                      taskIDs: assignedTasks(onNode: identity.nodeID).map(\.id))
-        receiveAssignments(update, from: identity.transportID)
+        let tasks = assignedTasks(onNode: identity.nodeID)
+        let versions = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.version.index) })
+        guard versions != selfAssignmentVersions else { return }
+        selfAssignmentVersions = versions
+        receiveAssignments(AssignmentUpdate(index: state.appliedIndex, changed: tasks, taskIDs: tasks.map(\.id)), from: identity.transportID)
     }
 
     /// The update for one node, or nil when it already has everything.

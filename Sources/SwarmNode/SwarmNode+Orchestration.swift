@@ -8,14 +8,22 @@ extension SwarmNode {
     /// The timer period that lets time-based decisions (restart delays, update monitors) happen.
     static let orchestrationPeriodMillis = 100
 
-    /// Asks for a round at the end of this loop iteration (coalesces many triggers into one).
+    /// Rounds start at least this far apart, so a stream of writes does not turn into a full
+    /// reconciliation per applied batch.
+    static let minimumRoundGapMillis: UInt64 = 20
+
+    /// Asks for a round at the end of this loop iteration, or once the minimum gap since the
+    /// last round has passed (many triggers coalesce into one round).
     func scheduleOrchestration() {
         guard !orchestrationScheduled, raft?.role == .leader else { return }
         orchestrationScheduled = true
-        loop.afterCurrentIteration { [self] in
+        let wait = lastOrchestrationMillis + Self.minimumRoundGapMillis > Clock.monotonicMillis()
+            ? Int(lastOrchestrationMillis + Self.minimumRoundGapMillis - Clock.monotonicMillis()) : 0
+        let run = { [self] in
             orchestrationScheduled = false
             runOrchestrationRound()
         }
+        if wait > 0 { _ = loop.schedule(afterMillis: wait, run) } else { loop.afterCurrentIteration(run) }
     }
 
     /// A leader may only act on a state that includes everything committed before its term:
@@ -27,6 +35,7 @@ extension SwarmNode {
 
     func runOrchestrationRound() {
         guard !isStopped, orchestrationInFlight == 0, leaderStateIsCurrent, state.cluster != nil else { return }
+        lastOrchestrationMillis = Clock.monotonicMillis()
         let commands = orchestrator.reconcile(state, now: Clock.now())
         guard !commands.isEmpty else { return }
         orchestrationInFlight = commands.count

@@ -37,7 +37,8 @@ extension SwarmNode: TransportDelegate {
     public func transport(_ transport: Transport, didReceive message: Message, from peer: NodeID) {
         guard raft != nil else { return }
         raft!.step(message)
-        processReady()
+        // Every message that arrives in this loop iteration shares one Ready (one fsync).
+        scheduleProcessReady()
     }
 
     public func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo) {

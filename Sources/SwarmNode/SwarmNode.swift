@@ -67,16 +67,21 @@ public final class SwarmNode: @unchecked Sendable {
     var bufferedReports: [String: TaskStatusUpdate] = [:]
     var reportFlushScheduled = false
     var assignmentsChanged = false
+    /// The own tasks last handed to this node's agent (id → version), to skip unchanged pushes.
+    var selfAssignmentVersions: [String: UInt64] = [:]
     // Orchestration (leader): the pure control loops and the round in flight.
     var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
     var orchestrationInFlight = 0
     var orchestrationScheduled = false
+    var lastOrchestrationMillis: UInt64 = 0
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: Agent?
     var assignedTasks: [String: SwarmTask] = [:]
     var assignmentsIndex: UInt64 = 0
     var knownLeader: UInt64 = 0
     var readyScheduled = false
+    /// Completions collected while a Ready is processed, run right after it.
+    var deferredCallbacks: [() -> Void] = []
     var taskExecutor: (any Executor)?
     var chaosSettings = ChaosSettings()
     // Service logs: every node's session on this manager, and log requests awaiting an answer.
@@ -203,22 +208,12 @@ public final class SwarmNode: @unchecked Sendable {
         isProcessingReady = true
         defer { isProcessingReady = false }
         while let current = raft, current.hasReady, !isStopped {
-            let ready = raft!.ready()
-            do {
-                try storage!.save(ready)
-            } catch {
-                logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
-                fatalStop()
-                return
-            }
-            for message in ready.messages { transport.send(message, to: message.to) }
-            if let snapshot = ready.snapshot { installSnapshot(snapshot) }
-            for entry in ready.committedEntries { apply(entry) }
-            for readState in ready.readStates { readIsReady(readState) }
-            raft!.advance(ready)
-            if let soft = ready.softState { roleChanged(soft) }
-            serveWaitingReads()
-            maybeTakeSnapshot()
+            guard processOneReady() else { return }
+            // Completions run only once the Ready is gone: a proposal made while it still
+            // shared the log's storage would copy the whole log (copy-on-write).
+            let callbacks = deferredCallbacks
+            deferredCallbacks = []
+            for callback in callbacks { callback() }
         }
         followOwnRole()
         if raft?.role == .leader && assignmentsChanged {
@@ -230,6 +225,28 @@ public final class SwarmNode: @unchecked Sendable {
             appliedCommandsSinceConnect = false
             connectToManagers()
         }
+    }
+
+    /// One Ready: persist, send, apply (completions deferred), advance. False after a storage
+    /// failure (the node stops).
+    private func processOneReady() -> Bool {
+        let ready = raft!.ready()
+        do {
+            try storage!.save(ready)
+        } catch {
+            logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
+            fatalStop()
+            return false
+        }
+        for message in ready.messages { transport.send(message, to: message.to) }
+        if let snapshot = ready.snapshot { installSnapshot(snapshot) }
+        for entry in ready.committedEntries { apply(entry) }
+        for readState in ready.readStates { readIsReady(readState) }
+        raft!.advance(ready)
+        if let soft = ready.softState { roleChanged(soft) }
+        serveWaitingReads()
+        maybeTakeSnapshot()
+        return true
     }
 
     private func fatalStop() {
@@ -275,11 +292,10 @@ public final class SwarmNode: @unchecked Sendable {
     func complete(index: UInt64, term: UInt64, result: Result<Void, ClusterError>) {
         guard let pending = pendingProposals.removeValue(forKey: index) else { return }
         pendingProposalDeadlines[index] = nil
-        if pending.term != term {
-            pending.done(.failure(.noQuorum("leadership changed before the write committed; retry")))
-        } else {
-            pending.done(result.mapError { .rejected($0) })
-        }
+        let outcome: Result<Void, RequestFailure> = pending.term != term
+            ? .failure(.noQuorum("leadership changed before the write committed; retry"))
+            : result.mapError { .rejected($0) }
+        deferredCallbacks.append { pending.done(outcome) }
     }
 
     func roleChanged(_ soft: SoftState) {
@@ -287,6 +303,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .leader:
             heartbeatMonitor.leadershipStarted(at: Clock.now())
             workerSessions = [:]
+            selfAssignmentVersions = [:]
             assignmentsChanged = true
             logger.info("became leader in term \(raft!.term)")
         case .follower where soft.leader != noNode:
@@ -404,7 +421,7 @@ public final class SwarmNode: @unchecked Sendable {
             return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
         }
         pendingReads[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
-        processReady()
+        scheduleProcessReady()
     }
 
     func readIsReady(_ readState: ReadState) {
@@ -417,7 +434,7 @@ public final class SwarmNode: @unchecked Sendable {
         guard !waitingReads.isEmpty, let applied = raft?.appliedIndex else { return }
         let ready = waitingReads.filter { $0.index <= applied }
         waitingReads.removeAll { $0.index <= applied }
-        for read in ready { read.done(.success(())) }
+        for read in ready { deferredCallbacks.append { read.done(.success(())) } }
     }
 
     func expireRequests() {

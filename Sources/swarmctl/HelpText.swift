@@ -105,6 +105,7 @@ enum HelpText {
     static let simulate = """
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
             swarmctl simulate --control-plane [--seed S | --seeds N] [--workers M] [--duration D]
+                              [--faults LIST] [--trace] [--allow-slot-twice]
 
     Runs a deterministic cluster of Raft nodes in one process on a virtual clock, with a simulated
     network and disk, clients writing and reading linearizably, and a nemesis injecting faults.
@@ -128,7 +129,16 @@ enum HelpText {
     a nemesis isolates and crashes workers and managers. After the heal it checks that every
     service converges (and reports the virtual convergence times), that no slot runs twice for
     longer than a heartbeat period, that restart policies and max replicas per node hold, and
-    that rolling updates keep their availability bound. Faults: worker-isolated,
-    manager-isolated, worker-crash, manager-crash.
+    that rolling updates keep their availability bound. Each failing seed is printed with its
+    replay command; the summary gives the median, p99 and maximum virtual convergence times.
+
+    Control-plane options:
+      --workers M          Worker nodes, 1 to 64 (default 7)
+      --duration D         Virtual time with workload and faults before the heal (default 30s)
+      --faults LIST        'all', 'none', or some of: worker-isolated, manager-isolated,
+                           worker-crash, manager-crash
+      --trace              Print the run's timeline (commits, task starts and stops, faults)
+      --allow-slot-twice   Do not fail on a slot running twice after the heal (to see how
+                           such a run ends)
     """
 }

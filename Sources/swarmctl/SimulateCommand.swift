@@ -14,7 +14,7 @@ nonisolated(unsafe) private var replayPrefix: [CChar] = []
 /// `swarmctl simulate`: runs seeded simulations and prints their report.
 enum SimulateCommand {
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane", "--trace"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane", "--trace", "--allow-slot-twice"])
         if arguments.takeSwitch("--control-plane") { return try runControlPlane(&arguments) }
         let seed = try arguments.takeValue("--seed").map { text throws(UsageError) -> UInt64 in
             guard let value = UInt64(text) else { throw UsageError(message: "--seed \(text): expected a non-negative whole number") }
@@ -85,8 +85,10 @@ enum SimulateCommand {
         }
         let seedCount = try arguments.takeInt("--seeds", in: 1...1_000_000)
         let tracing = arguments.takeSwitch("--trace")
+        let allowTwice = arguments.takeSwitch("--allow-slot-twice")
         var template = ControlPlaneOptions(seed: 1)
         template.workers = try arguments.takeInt("--workers", in: 1...64) ?? 7
+        template.enforceSingleRunningTaskPerSlot = !allowTwice
         if let text = arguments.takeValue("--duration") {
             guard let millis = parseDurationMillis(text), millis >= 1000 else {
                 throw UsageError(message: "--duration \(text): expected a duration of at least 1s, like 30s or 2m")

@@ -103,6 +103,37 @@ final class ControlPlaneSimulatorTests: XCTestCase {
         XCTAssertNil(ControlPlaneInvariants.convergenceProblem(state: state, running: healthy))
     }
 
+    func testCheckerFindsTooManyReplicasOnOneNode() {
+        var state = ClusterState()
+        var index: UInt64 = 0
+        func apply(_ command: ClusterCommand) {
+            index += 1
+            if case let .failure(error) = state.apply(command, index: index) { XCTFail("\(command): \(error)") }
+        }
+        let at = Timestamp(millisecondsSinceEpoch: 1_767_225_600_000)
+        let node = Node(id: "worker-01", version: ObjectVersion(index: 0), createdAt: at, spec: NodeSpec(role: .worker),
+                        description: NodeDescription(hostname: "worker-01", platform: .init(architecture: "x86_64", os: "linux"),
+                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "test")),
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1"), managerStatus: nil)
+        apply(.initialize(cluster: Cluster(id: "c", version: ObjectVersion(index: 0), createdAt: at, spec: ClusterSpec(),
+                                           joinTokens: JoinTokens(worker: "w", manager: "m")),
+                          firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
+        let template = TaskTemplate(containerSpec: ContainerSpec(image: "api:v1"), placement: Placement(maxReplicas: 2))
+        apply(.createService(service: Service(id: "s1", createdAt: at, spec: ServiceSpec(name: "api", taskTemplate: template,
+                                                                                            mode: .replicated(replicas: 3)))))
+        var checker = ControlPlaneInvariants()
+        for slot in UInt64(1)...3 {
+            let task = SwarmTask(id: "t\(slot)", createdAt: at, serviceID: "s1", slot: slot, spec: template,
+                                 status: TaskStatus(timestamp: at, state: .pending, message: ""))
+            apply(.createTasks(tasks: [task]))
+            let assign = ClusterCommand.assignTask(id: task.id, nodeID: "worker-01", at: at)
+            apply(assign)
+            checker.observeCommitted(assign, result: .success(()), state: state)
+            XCTAssertEqual(checker.violation == nil, slot <= 2, "slot \(slot): \(checker.violation ?? "no violation")")
+        }
+        XCTAssertEqual(checker.violation, "max replicas per node: service api has 3 active tasks on worker-01, max 2")
+    }
+
     // MARK: The production control loops
 
     /// Until the orchestrator lands it proposes nothing: nothing to check then.
