@@ -100,6 +100,14 @@ enum UpdateSupervisor {
     /// Done: every live task is up to date and running (or the slot is empty on its own).
     /// In flight: a replacement is not running yet, or the old task is stopping before it.
     private static func classify(_ history: [SwarmTask], template: TaskTemplate, plan: inout RoundPlan) -> SlotState {
+        // An update that replaced an unfinished start-first update leaves two out-of-date tasks
+        // in a slot (the old one and its replacement): keep the best, stop the other now rather
+        // than when the rolling update reaches the slot (found by the control-plane simulator,
+        // seeds 3, 19 and 114).
+        for group in [history.filter(plan.isOccupying).filter { $0.spec != template },
+                      history.filter(plan.isOccupying).filter { $0.spec == template }] where group.count > 1 {
+            SlotDeduplicator.keepOne(group, template: template, plan: &plan)
+        }
         let occupying = history.filter(plan.isOccupying)
         let old = occupying.filter { $0.spec != template }
         let new = occupying.filter { $0.spec == template }
