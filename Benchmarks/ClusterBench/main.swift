@@ -152,7 +152,9 @@ final class BenchCluster {
     func removeService(_ id: String) throws {
         _ = try request("DELETE", "/services/\(id)")
         try waitUntil("the service's tasks are gone", seconds: 60) {
-            let tasks = (try? self.json("GET", "/tasks", query: [("filters", "{\"service\":{\"\(id)\":true}}")]) as? [[String: Any]]) ?? [["x": 1]]
+            // The `service` filter refuses a removed service: list all tasks and pick its own.
+            guard let all = try? self.json("GET", "/tasks") as? [[String: Any]] else { return false }
+            let tasks = all.filter { $0["ServiceID"] as? String == id }
             return tasks.allSatisfy { (($0["Status"] as? [String: Any])?["State"] as? String).map { ["shutdown", "complete", "failed", "rejected", "remove", "orphaned"].contains($0) } ?? false }
         }
     }
@@ -237,12 +239,13 @@ func nodeFailure(_ cluster: BenchCluster) throws {
         let elapsed = Double(monotonicNanoseconds() - killed) / 1e9
         seconds.append(elapsed)
         print(String(format: "run %d  %d tasks back after %.2f s", run, taskCount, elapsed))
-        try cluster.removeService(id)
+        // The victim comes back first: its agent reports the lost tasks, so they end too.
         try cluster.restart(victim)
         try cluster.waitUntil("the victim is ready again", seconds: 60) {
             let nodes = try cluster.json("GET", "/nodes") as? [[String: Any]] ?? []
             return nodes.first { $0["ID"] as? String == victimID }.map { ($0["Status"] as? [String: Any])?["State"] as? String == "ready" } ?? false
         }
+        try cluster.removeService(id)
     }
     print(String(format: "\nworker loss → all %d tasks running elsewhere: median %.2f s (%.2f–%.2f), heartbeat 1 s, down after 5 missed",
                  taskCount, median(seconds), seconds.min()!, seconds.max()!))
