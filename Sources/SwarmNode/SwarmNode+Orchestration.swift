@@ -17,8 +17,11 @@ extension SwarmNode {
     func scheduleOrchestration() {
         guard !orchestrationScheduled, raft?.role == .leader else { return }
         orchestrationScheduled = true
-        let wait = lastOrchestrationMillis + Self.minimumRoundGapMillis > Clock.monotonicMillis()
-            ? Int(lastOrchestrationMillis + Self.minimumRoundGapMillis - Clock.monotonicMillis()) : 0
+        // The gap grows with the last round's cost (at least twice its length), so a large state
+        // cannot keep the loop busy reconciling while writes wait.
+        let gap = max(Self.minimumRoundGapMillis, 2 * lastOrchestrationCostMillis)
+        let now = Clock.monotonicMillis()
+        let wait = lastOrchestrationMillis + gap > now ? Int(lastOrchestrationMillis + gap - now) : 0
         let run = { [self] in
             orchestrationScheduled = false
             runOrchestrationRound()
@@ -37,6 +40,7 @@ extension SwarmNode {
         guard !isStopped, orchestrationInFlight == 0, leaderStateIsCurrent, state.cluster != nil else { return }
         lastOrchestrationMillis = Clock.monotonicMillis()
         let commands = orchestrator.reconcile(state, now: Clock.now())
+        lastOrchestrationCostMillis = Clock.monotonicMillis() - lastOrchestrationMillis
         guard !commands.isEmpty else { return }
         orchestrationInFlight = commands.count
         proposeCommands(commands) { [self] results in

@@ -74,6 +74,7 @@ public final class SwarmNode: @unchecked Sendable {
     var orchestrationInFlight = 0
     var orchestrationScheduled = false
     var lastOrchestrationMillis: UInt64 = 0
+    var lastOrchestrationCostMillis: UInt64 = 0
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: Agent?
     var assignedTasks: [String: SwarmTask] = [:]
