@@ -161,13 +161,29 @@ struct ClusterInfo: Encodable {
         try container.encode(cluster.version, forKey: DynamicKey("Version"))
         try container.encode(cluster.createdAt, forKey: DynamicKey("CreatedAt"))
         try container.encode(cluster.updatedAt, forKey: DynamicKey("UpdatedAt"))
-        try container.encode(cluster.spec, forKey: DynamicKey("Spec"))
+        try container.encode(ClusterSpecResponse.shown(cluster.spec), forKey: DynamicKey("Spec"))
         try container.encode([String: String](), forKey: DynamicKey("TLSInfo"))
         try container.encode(false, forKey: DynamicKey("RootRotationInProgress"))
         try container.encodeNil(forKey: DynamicKey("DefaultAddrPool"))
         try container.encode(24, forKey: DynamicKey("SubnetSize"))
         try container.encode(4789, forKey: DynamicKey("DataPathPort"))
         if includeJoinTokens { try container.encode(cluster.joinTokens, forKey: DynamicKey("JoinTokens")) }
+    }
+}
+
+/// The cluster spec as dockerd shows it: the stored fields plus the sections this cluster does
+/// not configure, with dockerd's defaults (`docker info` prints the CA certificate expiry).
+enum ClusterSpecResponse {
+    static let dockerDefaults: [(String, JSONValue)] = [
+        ("CAConfig", .object([("NodeCertExpiry", .number("7776000000000000"))])),
+        ("TaskDefaults", .object([])),
+        ("EncryptionConfig", .object([("AutoLockManagers", .bool(false))])),
+    ]
+
+    static func shown(_ spec: ClusterSpec) -> JSONValue {
+        guard let bytes = try? DockerAPI.encode(spec), case var .object(members)? = try? JSONValue.parse(bytes) else { return .null }
+        for (key, value) in dockerDefaults where !members.contains(where: { $0.0 == key }) { members.append((key, value)) }
+        return .object(members)
     }
 }
 

@@ -285,3 +285,36 @@ struct JSONParser {
         return value
     }
 }
+
+/// Lets a parsed document be part of an `Encodable` answer (numbers keep their value; integers
+/// that fit 64 bits are written as integers).
+extension JSONValue: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case let .bool(value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case let .number(text):
+            var container = encoder.singleValueContainer()
+            if let integer = Int64(text) {
+                try container.encode(integer)
+            } else if let unsigned = UInt64(text) {
+                try container.encode(unsigned)
+            } else {
+                try container.encode(Double(text) ?? 0)
+            }
+        case let .string(text):
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        case let .array(items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(item) }
+        case let .object(members):
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            for (key, value) in members { try container.encode(value, forKey: DynamicKey(key)) }
+        }
+    }
+}

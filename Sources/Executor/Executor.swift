@@ -64,6 +64,8 @@ public struct TaskSpec: Sendable, Equatable {
     public var network = TaskNetwork.host
     /// Mounts the root file system read-only (OCI backend).
     public var readOnlyRootfs = false
+    /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
+    public var healthCheck: HealthCheck? = nil
 
     public init(
         command: [String], environment: [String] = [], workingDirectory: String? = nil, user: String? = nil,
@@ -156,6 +158,8 @@ public struct ContainerInfo: Sendable, Equatable {
     /// Wall-clock start time, seconds since the epoch.
     public var startedAt: Double?
     public var exitStatus: ExitStatus?
+    /// The health check's verdict while the container has one (nil without a health check).
+    public var health: HealthStatus? = nil
 }
 
 /// Why an executor call failed, with what to do about it.

@@ -12,6 +12,7 @@ struct HostCommand {
         let status: ExitStatus
         let stdout: [UInt8]
         let stderr: [UInt8]
+        var timedOut = false
 
         var succeeded: Bool { status == .exited(code: 0) }
         /// The error text a failed helper printed, trimmed, for error messages.
@@ -24,17 +25,33 @@ struct HostCommand {
     /// Most bytes kept per stream; a helper printing more is truncated (never blocked).
     static let outputLimit = 16 << 20
 
-    /// Runs `arguments` (argv[0] looked up in PATH) and waits for it.
-    static func run(_ arguments: [String], workingDirectory: String? = nil) throws -> Result {
-        var spec = TaskSpec(command: arguments, environment: [TaskSpawner.defaultPath])
+    /// Runs `arguments` (argv[0] looked up in PATH) and waits for it. After `timeoutMillis`,
+    /// `onTimeout` runs once (default: SIGKILL to the helper's process group) and the result is
+    /// marked `timedOut`; the output is still drained to its end.
+    static func run(_ arguments: [String], workingDirectory: String? = nil, environment: [String]? = nil,
+                    timeoutMillis: Int? = nil, onTimeout: ((pid_t) -> Void)? = nil) throws -> Result {
+        var spec = TaskSpec(command: arguments, environment: environment ?? [TaskSpawner.defaultPath])
         spec.workingDirectory = workingDirectory
         let task = try TaskSpawner.spawn(spec)
         var outputs: [Int32: [UInt8]] = [task.stdoutDescriptor: [], task.stderrDescriptor: []]
         var open = [task.stdoutDescriptor, task.stderrDescriptor]
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }
+        var timedOut = false
         while !open.isEmpty {
             var pollers = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&pollers, nfds_t(pollers.count), -1)
+            var wait: Int32 = -1
+            if let deadline, !timedOut {
+                let now = monotonicNanoseconds()
+                if now >= deadline {
+                    timedOut = true
+                    if let onTimeout { onTimeout(task.pid) } else { _ = Glibc.kill(-task.pid, SIGKILL) }
+                } else {
+                    wait = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
+                }
+            }
+            let ready = poll(&pollers, nfds_t(pollers.count), wait)
+            if ready == 0 { continue }
             if ready < 0 && errno == EINTR { continue }
             precondition(ready >= 0, "poll on helper output failed: \(SystemError("poll"))")
             for poller in pollers where poller.revents != 0 {
@@ -51,7 +68,7 @@ struct HostCommand {
         var raw: Int32 = 0
         _ = try retryingEINTR("waitpid", "pid \(task.pid)") { waitpid(task.pid, &raw, 0) }
         return Result(status: ExitStatus(waitStatus: raw), stdout: outputs[task.stdoutDescriptor]!,
-                      stderr: outputs[task.stderrDescriptor]!)
+                      stderr: outputs[task.stderrDescriptor]!, timedOut: timedOut)
     }
 
     /// Runs `arguments` and throws `failure(errorText)` unless it exits 0.

@@ -19,6 +19,9 @@ import Platform
 public final class ImageStore: @unchecked Sendable {
     public let root: String
     private let lock = ConditionLock()
+    /// Pulls in flight by reference, so simultaneous tasks of one image download it once.
+    let pullLock = ConditionLock()
+    var pullsInFlight: [String: OneShot<Result<Image, any Error>>] = [:]
 
     /// The default tag when a reference has none.
     public static let defaultTag = "latest"
@@ -255,6 +258,25 @@ public final class ImageStore: @unchecked Sendable {
         let actual = Digest.of(bytes)
         guard actual == digest else { throw ImageError.digestMismatch(expected: digest, actual: actual, what: archive) }
         return bytes
+    }
+
+    func hasBlob(_ digest: Digest) -> Bool { FileSystem.exists(blobPath(digest)) }
+
+    /// Adds a pulled image whose verified blobs (those the store lacked) are in `staging`, named
+    /// by their hex digests.
+    func commitPulled(staging: String, config: Digest, layers: [Digest], name: String) throws -> Image {
+        let reference = try Self.validatedName(name)
+        return try withWriteLock {
+            for digest in [config] + layers where !hasBlob(digest) {
+                try FileSystem.rename("\(staging)/\(digest.hex)", to: blobPath(digest))
+            }
+            try FileSystem.syncDirectory("\(root)/blobs/sha256")
+            for layer in layers { try unpackLayer(layer) }
+            let image = try makeImage(id: config, layers: layers)
+            try writeImage(image)
+            try tag(reference, config)
+            return image
+        }
     }
 
     // MARK: - Removing

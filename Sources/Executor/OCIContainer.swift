@@ -30,6 +30,8 @@ final class OCIContainer: @unchecked Sendable {
     private var logsDrained = false
     private var threads: [PlatformThread] = []
     private var reaperThread: pthread_t?
+    private var health: HealthStatus?
+    private var monitor: HealthMonitor?
 
     init(id: ContainerID, spec: TaskSpec, directory: String, runtime: OCIRuntime, cgroupsPath: String,
          rootfs: PreparedRootfs) {
@@ -74,6 +76,7 @@ final class OCIContainer: @unchecked Sendable {
             }
         } catch {
             lock.withLock { starting = false }
+            lock.broadcast()
             throw error
         }
         try awaitRunning(runtimePid: task.pid)
@@ -91,7 +94,10 @@ final class OCIContainer: @unchecked Sendable {
                     startedAt = wallClockSeconds()
                     return true
                 }
-                if notify { lock.broadcast() }
+                if notify {
+                    lock.broadcast()
+                    startHealthMonitor()
+                }
                 return
             }
             if let failure = lock.withLock({ startFailure }) {
@@ -121,6 +127,7 @@ final class OCIContainer: @unchecked Sendable {
         while waitpid(pid, &raw, 0) < 0 {
             precondition(errno == EINTR, "waitpid for runc of \(id) pid \(pid): \(SystemError("waitpid"))")
         }
+        lock.withLock { monitor }?.stop(join: false)
         let ran = readPidFile() != nil
         var status = Self.decodeRuntimeExit(ExitStatus(waitStatus: raw))
         if status != .exited(code: 0), Cgroups.oomKills(cgroupsPath: cgroupsPath) > 0 { status = .oomKilled }
@@ -159,6 +166,37 @@ final class OCIContainer: @unchecked Sendable {
         return String(decoding: bytes.suffix(2_000), as: UTF8.self).trimmingTrailingWhitespace()
     }
 
+    private func startHealthMonitor() {
+        guard let check = spec.healthCheck else { return }
+        lock.withLock { health = .starting }
+        let monitor = HealthMonitor(id: id, check: check, probe: { [weak self] in
+            guard let self, let result = try? self.exec(check.command, timeoutMillis: check.timeoutMillis) else { return false }
+            return result.status == .exited(code: 0) && !result.timedOut
+        }, update: { [weak self] status in
+            self?.lock.withLock { self?.health = status }
+        })
+        lock.withLock { self.monitor = monitor }
+    }
+
+    /// Runs `command` in the running container with `runc exec` (the container's environment,
+    /// user, working directory and limits); on timeout kills the process and reports `timedOut`.
+    func exec(_ command: [String], timeoutMillis: Int) throws -> ExecResult {
+        let current = lock.withLock { state }
+        guard current == .running else { throw ExecutorError.invalidState(id, current, operation: "exec in") }
+        let pidFile = "\(directory)/exec-\(randomContainerHex().prefix(8)).pid"
+        defer { try? FileSystem.remove(pidFile) }
+        let result = try HostCommand.run(runtime.execArguments(id: id, pidFile: pidFile, command: command),
+                                         timeoutMillis: timeoutMillis) { runtimePid in
+            if let bytes = try? File.openForReading(pidFile).readAll(),
+               let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace()) {
+                _ = Glibc.kill(pid, SIGKILL)
+            }
+            _ = Glibc.kill(-runtimePid, SIGKILL)
+        }
+        let output = Array((result.stdout + result.stderr).prefix(ExecResult.outputLimit))
+        return ExecResult(status: Self.decodeRuntimeExit(result.status), output: output, timedOut: result.timedOut)
+    }
+
     func waitForExit(timeoutMillis: Int?) -> ExitStatus? {
         let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }
         return lock.waitUntil(deadline: deadline, { state == .exited }, then: { exitStatus }) ?? nil
@@ -167,7 +205,11 @@ final class OCIContainer: @unchecked Sendable {
     /// SIGTERM to the container's init, SIGKILL to all its processes after `graceMillis`.
     /// As in Docker, an init (PID 1) without a TERM handler ignores TERM and so waits for the KILL.
     func stop(graceMillis: Int) throws -> ExitStatus? {
-        let current = lock.withLock { state }
+        // A stop racing a start waits for the start's outcome: a container runc is still
+        // creating must not be reported as never started and then run on.
+        let startDeadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMillis) * 1_000_000
+        let current = lock.waitUntil(deadline: startDeadline, { !(state == .created && starting) }, then: { state })
+            ?? .running
         switch current {
         case .created: return nil
         case .exited: return waitForExit(timeoutMillis: 0)
@@ -190,13 +232,15 @@ final class OCIContainer: @unchecked Sendable {
             let onReaper = reaperThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
             return (threads, logsDrained, onReaper)
         }
+        lock.withLock { monitor }?.stop(join: !onReaper)
         guard drained, !onReaper else { return }
         joinable.forEach { $0.join() }
     }
 
     func info() -> ContainerInfo {
         lock.withLock {
-            ContainerInfo(id: id, state: state, pid: containerPid, startedAt: startedAt, exitStatus: exitStatus)
+            ContainerInfo(id: id, state: state, pid: containerPid, startedAt: startedAt, exitStatus: exitStatus,
+                          health: health)
         }
     }
 }

@@ -10,7 +10,7 @@ import Platform
 /// `runc run` in the foreground and captures the container's stdout/stderr into rotating logs.
 /// Images come from `images` (normally DATA/images); a task may instead name a host directory
 /// as its root file system.
-public final class OCIExecutor: Executor, @unchecked Sendable {
+public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     public let root: String
     public let runtime: OCIRuntime
     public let images: ImageStore
@@ -37,7 +37,8 @@ public final class OCIExecutor: Executor, @unchecked Sendable {
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
         let id = ContainerID(randomContainerHex())
         let directory = "\(root)/containers/\(id)"
-        let image = try spec.rootfs == nil ? spec.image.map { try images.resolve($0) } : nil
+        // A missing image with a registry in its name is pulled (once, however many tasks wait for it).
+        let image = try spec.rootfs == nil ? spec.image.map { try images.resolveOrPull($0) } : nil
         let layers: [String]
         if let rootfs = spec.rootfs {
             layers = [rootfs]
@@ -106,6 +107,10 @@ public final class OCIExecutor: Executor, @unchecked Sendable {
         lock.withLock { _ = containers.removeValue(forKey: id) }
     }
 
+    func execInContainer(_ id: ContainerID, command: [String], timeoutMillis: Int) throws -> ExecResult {
+        try container(id).exec(command, timeoutMillis: timeoutMillis)
+    }
+
     public func inspect(_ id: ContainerID) throws -> ContainerInfo {
         try container(id).info()
     }
@@ -126,6 +131,26 @@ public final class OCIExecutor: Executor, @unchecked Sendable {
             _ = try? stop(id, graceMillis: 0)
             try? remove(id)
         }
+    }
+
+    /// Kills and deletes every container the runtime knows in this executor's state directory and
+    /// removes their bundles and mounts: what a node must do at start-up after a crash, before it
+    /// runs tasks again (the agent restarts them from its own records). Returns the ids removed.
+    @discardableResult
+    public func removeLeftovers() throws -> [String] {
+        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }
+        var removed: [String] = []
+        for id in try runtime.list() where !known.contains(id) {
+            runtime.deleteQuietly(ContainerID(id))
+            removed.append(id)
+        }
+        for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
+            let rootfs = "\(root)/containers/\(name)/bundle/rootfs"
+            _ = umount2(rootfs, Int32(MNT_DETACH))
+            try Tree.remove("\(root)/containers/\(name)")
+            if !removed.contains(name) { removed.append(name) }
+        }
+        return removed
     }
 
     /// The cgroup directories of a container that exist now (empty once it is deleted).

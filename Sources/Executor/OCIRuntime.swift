@@ -40,6 +40,11 @@ public struct OCIRuntime: Sendable, Equatable {
         global + ["run", "--bundle", bundle, "--pid-file", pidFile, "--keep", id.rawValue]
     }
 
+    /// `runc exec` of `command` in the running container, in the foreground.
+    func execArguments(id: ContainerID, pidFile: String, command: [String]) -> [String] {
+        global + ["exec", "--pid-file", pidFile, id.rawValue] + command
+    }
+
     /// Sends `signal` to the container's init, or with `all` to every process in it.
     func kill(_ id: ContainerID, signal: Int32, all: Bool) throws {
         try HostCommand.check(global + ["kill"] + (all ? ["--all"] : []) + [id.rawValue, String(signal)]) {

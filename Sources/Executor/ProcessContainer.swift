@@ -21,6 +21,8 @@ final class ProcessContainer: @unchecked Sendable {
     private var threads: [PlatformThread] = []
     /// The reaper's pthread, so `remove` called from `onExit` (which runs on it) does not join itself.
     private var reaperThread: pthread_t?
+    private var health: HealthStatus?
+    private var monitor: HealthMonitor?
 
     init(id: ContainerID, spec: TaskSpec, directory: String) {
         self.id = id
@@ -49,6 +51,30 @@ final class ProcessContainer: @unchecked Sendable {
                 reap(task.pid, onExit: onExit)
             })
         }
+        startHealthMonitor()
+    }
+
+    private func startHealthMonitor() {
+        guard let check = spec.healthCheck else { return }
+        lock.withLock { health = .starting }
+        let monitor = HealthMonitor(id: id, check: check, probe: { [weak self] in
+            guard let self, let result = try? self.exec(check.command, timeoutMillis: check.timeoutMillis) else { return false }
+            return result.status == .exited(code: 0) && !result.timedOut
+        }, update: { [weak self] status in
+            self?.lock.withLock { self?.health = status }
+        })
+        lock.withLock { self.monitor = monitor }
+    }
+
+    /// Runs `command` on the host with the task's environment and working directory (there is
+    /// no container to enter); on timeout kills its process group.
+    func exec(_ command: [String], timeoutMillis: Int) throws -> ExecResult {
+        let current = lock.withLock { state }
+        guard current == .running else { throw ExecutorError.invalidState(id, current, operation: "exec in") }
+        let result = try HostCommand.run(command, workingDirectory: spec.workingDirectory,
+                                         environment: TaskSpawner.environment(of: spec), timeoutMillis: timeoutMillis)
+        let output = Array((result.stdout + result.stderr).prefix(ExecResult.outputLimit))
+        return ExecResult(status: result.status, output: output, timedOut: result.timedOut)
     }
 
     /// Reaper thread: waits for the main process, kills what is left of its group, reaps it,
@@ -56,6 +82,7 @@ final class ProcessContainer: @unchecked Sendable {
     private func reap(_ pid: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
         lock.withLock { reaperThread = pthread_self() }
         precondition(cplatform_wait_exited_noreap(pid) == 0, "waitid for task \(id) pid \(pid): \(SystemError("waitid"))")
+        lock.withLock { monitor }?.stop(join: false)
         let status: ExitStatus = lock.withLock {
             _ = Glibc.kill(-pid, SIGKILL)
             var raw: Int32 = 0
@@ -111,13 +138,14 @@ final class ProcessContainer: @unchecked Sendable {
         }
         // The log thread may outlive the drain deadline if an escaped process holds a pipe, and
         // the reaper cannot join itself (remove called from onExit); those threads end on their own.
+        lock.withLock { monitor }?.stop(join: !onReaper)
         guard drained, !onReaper else { return }
         joinable.forEach { $0.join() }
     }
 
     func info() -> ContainerInfo {
         lock.withLock {
-            ContainerInfo(id: id, state: state, pid: pid, startedAt: startedAt, exitStatus: exitStatus)
+            ContainerInfo(id: id, state: state, pid: pid, startedAt: startedAt, exitStatus: exitStatus, health: health)
         }
     }
 

@@ -8,7 +8,7 @@ import Platform
 /// process group; stop signals the whole group, and when the main process exits the rest of its
 /// group is killed, as a container's processes die with its init. Output goes to
 /// `root/containers/ID/{stdout,stderr}.log` with rotation.
-public final class ProcessExecutor: Executor, @unchecked Sendable {
+public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     /// Longest wait for the output pipes to close after the main process exited (a process that
     /// left the group with setsid could hold them open forever).
     static let logDrainMillis = 2_000
@@ -52,6 +52,10 @@ public final class ProcessExecutor: Executor, @unchecked Sendable {
         try container.prepareForRemoval()
         try FileSystem.removeTree(container.directory)
         lock.withLock { _ = containers.removeValue(forKey: id) }
+    }
+
+    func execInContainer(_ id: ContainerID, command: [String], timeoutMillis: Int) throws -> ExecResult {
+        try container(id).exec(command, timeoutMillis: timeoutMillis)
     }
 
     public func inspect(_ id: ContainerID) throws -> ContainerInfo {

@@ -18,14 +18,16 @@ public enum Verdict: Sendable, Equatable {
 /// The history format is described on `History`; the sequential specification on
 /// `RegisterModel`. The check is:
 /// 1. **Per key** (P-compositionality, Horn & Kroening): a history is linearizable iff each key's
-///    sub-history is, so keys are searched independently, in sorted order. `fail` operations and
-///    `unknown` reads are dropped first; other `unknown` operations complete at +∞.
+///    sub-history is, so keys are searched independently, in sorted order. `fail` operations,
+///    `unknown` reads and `unknown` writes whose value nobody observed are dropped first; other
+///    `unknown` operations complete at +∞.
 /// 2. A quick scan for a read (or cas) that observed a value no operation on the key wrote: that
 ///    operation alone is the window.
 /// 3. **`RegisterSearch`**: the Wing–Gong search with Lowe's cache, bounded by `CheckBudget`.
-/// 4. On failure, **shrinking** to a small window: the shortest failing prefix (by invoke order)
-///    found by doubling then bisection, then greedy removal of single operations, re-checking
-///    each time, until none can go. A prefix or removal is only tried when the subset keeps every
+/// 4. On failure, **shrinking** to a small window: the operations up to where the search got
+///    stuck, then the shortest failing suffix of those (by invoke order, doubling then
+///    bisection), then greedy removal of single operations, re-checking each time, until none
+///    can go (`shrink`). A subset or removal is only tried when the subset keeps every
 ///    writer of every value its operations observed: that makes a failing subset a true witness
 ///    (a linearization of the whole history, restricted to such a subset, would linearize it), and
 ///    stops the shrinker from "explaining" a violation as a read of a value nobody wrote.
@@ -57,8 +59,10 @@ public enum LinearizabilityChecker {
         let keys = undecided.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ") + (undecided.count > 5 ? ", …" : "")
         let why = meter.stopped
             ? "the time budget ran out" + (ranOutOfStates ? " (and the state budget of \(budget.maxStates) for some keys)" : "")
-            : "the search exceeded \(budget.maxStates) states"
-        return .unknown("could not decide \(undecided.count) key\(undecided.count == 1 ? "" : "s") (\(keys)): \(why); other keys are linearizable")
+            : "the search exceeded \(budget.maxStates) states (or \(budget.maxCacheBytes >> 20) MiB of cache)"
+        let others = byKey.count - undecided.count
+        let rest = others == 0 ? "" : "; the other \(others) key\(others == 1 ? " is" : "s are") linearizable"
+        return .unknown("could not decide \(undecided.count) key\(undecided.count == 1 ? "" : "s") (\(keys)): \(why)\(rest)")
     }
 
     enum KeyResult {
@@ -68,7 +72,8 @@ public enum LinearizabilityChecker {
     }
 
     /// Checks one key's relevant operations and, when they fail, shrinks them to a window.
-    static func checkKey(_ operations: [RegisterOperation], meter: inout BudgetMeter) -> KeyResult {
+    static func checkKey(_ relevant: [RegisterOperation], meter: inout BudgetMeter) -> KeyResult {
+        let operations = withoutUnobservedUnknownWrites(relevant)
         let witnesses = Witnesses(operations)
         if let unwritten = witnesses.firstObservationOfUnwrittenValue() {
             return .notLinearizable([operations[unwritten]])
@@ -76,62 +81,90 @@ public enum LinearizabilityChecker {
         switch RegisterSearch.run(operations, meter: &meter) {
         case .linearizable: return .linearizable
         case let .budgetExhausted(byStates): return .budgetExhausted(byStates: byStates)
-        case .notLinearizable:
-            let window = shrink(operations, witnesses: witnesses, meter: &meter)
+        case let .notLinearizable(frontier):
+            let window = shrink(operations, frontier: frontier, witnesses: witnesses, meter: &meter)
             return .notLinearizable(window.map { operations[$0] })
         }
     }
 
-    /// Shrinks a failing key history to a window: indices into `operations`, sorted by invoke.
-    static func shrink(_ operations: [RegisterOperation], witnesses: Witnesses, meter: inout BudgetMeter) -> [Int] {
-        let order = witnesses.invokeOrder
-        let count = operations.count
-        func fails(_ subset: [Int]) -> Bool {
-            RegisterSearch.run(subset.map { operations[$0] }, meter: &meter) == .notLinearizable
+    /// Drops `unknown` writes and cas whose value no operation observes, repeatedly. Such an
+    /// operation can always be placed after everything else instead, where it harms nothing, and
+    /// leaving it in multiplies the states the search must visit (it could take effect anywhere
+    /// after its invoke), which is what makes histories full of timeouts slow to refute.
+    static func withoutUnobservedUnknownWrites(_ operations: [RegisterOperation]) -> [RegisterOperation] {
+        var kept = operations
+        while true {
+            var observed = Set<String?>()
+            for operation in kept {
+                if let value = operation.observedValue { observed.insert(value) }
+            }
+            let before = kept.count
+            kept.removeAll { $0.outcome == .unknown && $0.mayWrite && !observed.contains($0.value) }
+            if kept.count == before { return kept }
         }
-        func prefix(_ length: Int) -> [Int] { witnesses.closure(of: order.prefix(length)) }
+    }
 
-        // The shortest failing prefix: double until one fails, then bisect. Only subsets verified to
-        // fail are kept, so the result fails even where failure is not monotone in the length.
+    /// The most states one re-check may use while shrinking: a re-check that needs more is
+    /// treated as "not shown to fail", which only makes the window larger, never wrong.
+    static let shrinkStates = 200_000
+
+    /// Shrinks a failing key history to a window: indices into `operations`, sorted by invoke.
+    ///
+    /// 1. The search reports the latest completion it had to backtrack at (its frontier); the
+    ///    operations invoked by then, with the writers of what they observed, fail the same way.
+    /// 2. The shortest failing suffix of those (by invoke order): doubling, then bisection.
+    /// 3. Greedy removal of single operations, latest-invoked first, until a pass removes none.
+    /// Only subsets verified to fail replace the current one, and every subset tried keeps the
+    /// writers of every value it observes (see `Witnesses`).
+    static func shrink(_ operations: [RegisterOperation], frontier: Int64, witnesses: Witnesses,
+                       meter: inout BudgetMeter) -> [Int] {
+        func fails(_ subset: [Int]) -> Bool {
+            let result = RegisterSearch.run(subset.map { operations[$0] }, meter: &meter,
+                                            maxStates: min(meter.budget.maxStates, shrinkStates))
+            if case .notLinearizable = result { return true }
+            return false
+        }
+        let prefix = witnesses.invokeOrder.filter { operations[$0].invoke <= frontier }
+        var failingSet = witnesses.closure(of: prefix)
+        func suffix(_ length: Int) -> [Int] { witnesses.closure(of: prefix.suffix(length)) }
+
         var passing = 0
-        var failing = count
-        var failingSet = Array(0..<count)
+        var failing = prefix.count
         var length = 1
-        while length < count {
-            let candidate = prefix(length)
+        while length < prefix.count && !meter.stopped {
+            let candidate = suffix(length)
             if candidate.count < failingSet.count, fails(candidate) {
                 failing = length
                 failingSet = candidate
                 break
             }
-            if meter.stopped { return witnesses.sortedByInvoke(failingSet) }
             passing = length
             length *= 2
         }
-        while failing - passing > 1 {
+        while failing - passing > 1 && !meter.stopped {
             let middle = passing + (failing - passing) / 2
-            let candidate = prefix(middle)
+            let candidate = suffix(middle)
             if candidate.count < failingSet.count, fails(candidate) {
                 failing = middle
                 failingSet = candidate
             } else {
-                if meter.stopped { break }
                 passing = middle
             }
         }
 
-        // Greedy removal, latest-invoked first, until a full pass removes nothing.
-        var window = witnesses.sortedByInvoke(failingSet)
+        var window = failingSet
         var removedAny = true
         while removedAny && !meter.stopped {
             removedAny = false
             var position = window.count - 1
             while position >= 0 && !meter.stopped {
-                var candidate = window
-                candidate.remove(at: position)
-                if witnesses.isClosed(candidate, without: window[position]), fails(candidate) {
-                    window = candidate
-                    removedAny = true
+                if position < window.count {
+                    var candidate = window
+                    candidate.remove(at: position)
+                    if witnesses.isClosed(candidate, without: window[position]), fails(candidate) {
+                        window = candidate
+                        removedAny = true
+                    }
                 }
                 position -= 1
             }
@@ -174,9 +207,9 @@ public enum LinearizabilityChecker {
                     && writersOfObserved.allSatisfy { $0.effectiveComplete < writer.invoke }
             }
             if let overwriter {
-                let before = observed == nil ? "" : " and after every write of \(quoted(observed)) had"
-                return "\(name(observer)) \(observes(observer)), but \(name(overwriter)) had completed before it began\(before): "
-                    + (observed == nil ? "an acknowledged write was lost" : "a stale read")
+                let after = observed == nil ? "" : " began after every write of \(quoted(observed)) had completed, and"
+                return "\(name(observer)) \(observes(observer)), but \(name(overwriter))\(after) completed before the "
+                    + "\(observer.kind.rawValue) began: " + (observed == nil ? "an acknowledged write was lost" : "a stale read")
             }
         }
         return "no order of these \(relevant.count) operations respects both real time (each takes effect between its invoke "
@@ -189,11 +222,24 @@ public enum LinearizabilityChecker {
 }
 
 /// Which operations may have written the values others observed, for one key: the basis of the
-/// shrinker's rule that a subset must keep every possible writer of every value it observed.
+/// shrinker's rule that a subset must keep, for each operation in it that observes a value, every
+/// operation that may have been the source of that value.
+///
+/// A writer `w` of `v` may be the source of observer `o` unless `w` was invoked after `o`
+/// completed, or `w` was certainly overwritten before `o` began: some acknowledged write of
+/// another value was invoked after `w` completed and completed before `o` was invoked. Why this
+/// is enough: in any linearization of the whole history, `o`'s source is one of these; a subset
+/// holding them all is linearized by the same order restricted to it (moving `unknown` cas that
+/// did nothing to the end). So a subset closed this way that fails proves the whole history
+/// fails. When every writer of `v` was certainly overwritten, the latest of them and the write
+/// that overwrote it are kept instead, so the window shows the stale read rather than a read of
+/// a value nobody wrote.
 struct Witnesses {
     private let operations: [RegisterOperation]
     /// Indices of operations that may store each value.
     private var writers: [String?: [Int]] = [:]
+    /// For each operation, the operations a subset holding it must also hold.
+    private var protected: [[Int]]
     /// Indices sorted by invoke time (then by position, for determinism).
     let invokeOrder: [Int]
     private let rank: [Int]
@@ -207,6 +253,57 @@ struct Witnesses {
         var rank = [Int](repeating: 0, count: operations.count)
         for (position, index) in invokeOrder.enumerated() { rank[index] = position }
         self.rank = rank
+
+        // Acknowledged writers by completion; for each prefix, the latest-invoked one (`best`) and
+        // the latest-invoked one of a different value (`second`): enough to find, for an observer
+        // of `v`, the latest-invoked acknowledged write of another value that completed before it.
+        let acknowledged = operations.indices
+            .filter { operations[$0].outcome == .ok && operations[$0].mayWrite }
+            .sorted { (operations[$0].effectiveComplete, $0) < (operations[$1].effectiveComplete, $1) }
+        var best: [Int] = [], second: [Int] = []
+        var currentBest = -1, currentSecond = -1
+        for index in acknowledged {
+            let operation = operations[index]
+            if currentBest < 0 || operation.invoke > operations[currentBest].invoke {
+                if currentBest >= 0 && operations[currentBest].value != operation.value { currentSecond = currentBest }
+                currentBest = index
+            } else if operation.value != operations[currentBest].value
+                        && (currentSecond < 0 || operation.invoke > operations[currentSecond].invoke) {
+                currentSecond = index
+            }
+            best.append(currentBest)
+            second.append(currentSecond)
+        }
+        let completions = acknowledged.map { operations[$0].effectiveComplete }
+
+        var protected = [[Int]](repeating: [], count: operations.count)
+        for (index, observer) in operations.enumerated() {
+            guard let observed = observer.observedValue else { continue }
+            // How many acknowledged writers completed before the observer was invoked.
+            var low = 0, high = completions.count
+            while low < high {
+                let middle = (low + high) / 2
+                if completions[middle] < observer.invoke { low = middle + 1 } else { high = middle }
+            }
+            var overwriter: Int? = nil
+            if low > 0 {
+                let candidate = operations[best[low - 1]].value != observed ? best[low - 1] : second[low - 1]
+                if candidate >= 0 { overwriter = candidate }
+            }
+            let bound = overwriter.map { operations[$0].invoke } ?? .min
+            let all = writers[observed] ?? []
+            let sources = all.filter {
+                operations[$0].invoke <= observer.effectiveComplete && operations[$0].effectiveComplete >= bound
+            }
+            if sources.isEmpty, let overwriter, !all.isEmpty {
+                let earlier = all.filter { operations[$0].invoke <= observer.effectiveComplete }
+                let latest = earlier.max { operations[$0].effectiveComplete < operations[$1].effectiveComplete } ?? all[0]
+                protected[index] = [latest, overwriter]
+            } else {
+                protected[index] = sources
+            }
+        }
+        self.protected = protected
     }
 
     /// The first `ok` operation (by invoke) that observed a value no operation on the key may have
@@ -224,8 +321,7 @@ struct Witnesses {
         indices.sorted { rank[$0] < rank[$1] }
     }
 
-    /// `indices` plus every operation that may have written a value observed by one of them,
-    /// repeatedly; sorted by invoke.
+    /// `indices` plus every operation they protect, repeatedly; sorted by invoke.
     func closure<S: Sequence>(of indices: S) -> [Int] where S.Element == Int {
         var included = [Bool](repeating: false, count: operations.count)
         var pending: [Int] = []
@@ -236,21 +332,20 @@ struct Witnesses {
         var result: [Int] = []
         while let index = pending.popLast() {
             result.append(index)
-            guard let observed = operations[index].observedValue else { continue }
-            for writer in writers[observed] ?? [] where !included[writer] {
-                included[writer] = true
-                pending.append(writer)
+            for other in protected[index] where !included[other] {
+                included[other] = true
+                pending.append(other)
             }
         }
         return sortedByInvoke(result)
     }
 
-    /// Whether `subset` (which no longer holds `removed`) still holds every writer of what it
-    /// observes, given it did with `removed`: true unless `removed` may have written a value
-    /// some operation of `subset` observed.
+    /// Whether a subset holding `holder` must hold `other` too.
+    func protects(_ holder: Int, _ other: Int) -> Bool { protected[holder].contains(other) }
+
+    /// Whether `subset` (which no longer holds `removed`) is still closed, given it was with
+    /// `removed`: true unless an operation of `subset` protects `removed`.
     func isClosed(_ subset: [Int], without removed: Int) -> Bool {
-        let removedOperation = operations[removed]
-        guard removedOperation.mayWrite else { return true }
-        return !subset.contains { operations[$0].observedValue == .some(removedOperation.value) }
+        !subset.contains { protected[$0].contains(removed) }
     }
 }

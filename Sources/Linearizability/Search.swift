@@ -6,13 +6,17 @@ public struct CheckBudget: Sendable {
     /// per key, and one per re-check while shrinking a window) gets this many. A pair costs about
     /// `operations on the key / 8 + 40` bytes.
     public var maxStates: Int
+    /// The most memory one search's cache may use; on keys with very many operations (each pair
+    /// stores a bitset of them) this binds before `maxStates` does.
+    public var maxCacheBytes: Int
     /// Polled every few hundred steps; once it returns true the check stops and answers `.unknown`
     /// (or, while shrinking, returns the smallest window verified so far). The shell passes a
     /// deadline here; this module reads no clock.
     public var shouldStop: (@Sendable () -> Bool)?
 
-    public init(maxStates: Int = 1_000_000, shouldStop: (@Sendable () -> Bool)? = nil) {
+    public init(maxStates: Int = 1_000_000, maxCacheBytes: Int = 1 << 30, shouldStop: (@Sendable () -> Bool)? = nil) {
         self.maxStates = maxStates
+        self.maxCacheBytes = maxCacheBytes
         self.shouldStop = shouldStop
     }
 }
@@ -37,7 +41,10 @@ struct BudgetMeter {
 
 enum SearchResult: Equatable {
     case linearizable
-    case notLinearizable
+    /// `frontier`: the latest completion time at which the search had to backtrack. Every
+    /// subset holding at least the operations invoked by then fails the same way (the search
+    /// never looked past it), so the shrinker can start from those.
+    case notLinearizable(frontier: Int64)
     /// Ran out of states (`byStates`) or was told to stop.
     case budgetExhausted(byStates: Bool)
 }
@@ -59,7 +66,7 @@ enum SearchResult: Equatable {
 /// `2i + 1` and its return `2i + 2`. The linearized set is a bitset hashed incrementally (Zobrist),
 /// so a step costs no allocation.
 struct RegisterSearch {
-    static func run(_ operations: [RegisterOperation], meter: inout BudgetMeter) -> SearchResult {
+    static func run(_ operations: [RegisterOperation], meter: inout BudgetMeter, maxStates: Int? = nil) -> SearchResult {
         let count = operations.count
         if count == 0 { return .linearizable }
         precondition(count < Int(Int32.max / 2) - 1, "too many operations on one key for 32-bit node indices")
@@ -136,7 +143,7 @@ struct RegisterSearch {
         var chain: [Int32] = []
         var cachedStates: [Int32] = []
         var cachedSets: [UInt64] = []
-        let maxStates = meter.budget.maxStates
+        let maxStates = min(maxStates ?? meter.budget.maxStates, max(1, meter.budget.maxCacheBytes / (words * 8 + 24)))
 
         /// Inserts (linearized, state) unless present; true when it was new.
         func remember(_ state: Int32) -> Bool {
@@ -166,6 +173,7 @@ struct RegisterSearch {
         var undoStates: [Int32] = []
         var state: Int32 = 0
         var entry = next[0]
+        var frontier = Int64.min
         while next[0] >= 0 {
             if meter.shouldStop() { return .budgetExhausted(byStates: false) }
             // The list always ends in a return, and the walk stops at the first return, so
@@ -193,8 +201,9 @@ struct RegisterSearch {
             } else {
                 // A return whose call is still in the list: that operation had to be linearized by
                 // now. Undo the last choice and try the entry after it.
+                frontier = max(frontier, operations[Int((entry - 1) >> 1)].effectiveComplete)
                 guard let call = undoCalls.popLast(), let previousState = undoStates.popLast() else {
-                    return .notLinearizable
+                    return .notLinearizable(frontier: frontier)
                 }
                 let operation = Int(call >> 1)
                 state = previousState

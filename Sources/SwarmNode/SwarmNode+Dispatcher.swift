@@ -6,15 +6,13 @@ import Transport
 // leader marks nodes ready or down and keeps Raft membership in line with the managers in the
 // cluster state (learner first, voter once caught up).
 extension SwarmNode {
-    var heartbeatGraceMillis: UInt64 { UInt64(configuration.dispatcherHeartbeatMillis) * 5 }
-
     func dispatcherRound() {
         guard !isStopped else { return }
         sendHeartbeats()
         connectToManagers()
         sendTaskReports()
         guard raft?.role == .leader else { return }
-        lastHeartbeat[identity.nodeID] = Clock.monotonicMillis()
+        heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
         updateNodeStatuses()
         reconcileRaftMembership()
     }
@@ -31,7 +29,7 @@ extension SwarmNode {
     func handleHeartbeat(_ heartbeat: Heartbeat, on connection: ConnectionInfo) {
         guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
               member.node.id == heartbeat.nodeID else { return }
-        lastHeartbeat[heartbeat.nodeID] = Clock.monotonicMillis()
+        heartbeatMonitor.recordHeartbeat(nodeID: heartbeat.nodeID, at: Clock.now())
         nodeConnections[heartbeat.nodeID] = connection.id
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
@@ -88,26 +86,14 @@ extension SwarmNode {
         stepDownToWorker()
     }
 
+    /// Node liveness from heartbeats (the pure `HeartbeatMonitor`, shared with the simulator):
+    /// proposes READY or DOWN for nodes whose liveness changed.
     private func updateNodeStatuses() {
-        let now = Clock.monotonicMillis()
-        let settled = now - leaderSinceMillis > heartbeatGraceMillis
-        for node in state.sortedNodes where !statusProposals.contains(node.id) {
-            let alive = lastHeartbeat[node.id].map { now - $0 <= heartbeatGraceMillis } ?? false
-            let wanted: NodeState?
-            if alive && node.status.state != .ready {
-                wanted = .ready
-            } else if !alive && settled && node.status.state != .down {
-                wanted = .down
-            } else {
-                wanted = nil
-            }
-            guard let wanted else { continue }
-            statusProposals.insert(node.id)
-            let message = wanted == .down ? "heartbeat failure" : nil
-            logger.info("node \(node.id.prefix(12)) is \(wanted.rawValue)")
-            proposeCommand(.setNodeStatus(id: node.id, state: wanted, message: message, at: Clock.now())) { [self] _ in
-                statusProposals.remove(node.id)
-            }
+        for command in heartbeatMonitor.evaluate(state, now: Clock.now()) {
+            guard case let .setNodeStatus(id, wanted, _, _) = command, !statusProposals.contains(id) else { continue }
+            statusProposals.insert(id)
+            logger.info("node \(id.prefix(12)) is \(wanted.rawValue)")
+            proposeCommand(command) { [self] _ in statusProposals.remove(id) }
         }
     }
 

@@ -55,9 +55,8 @@ public final class SwarmNode: @unchecked Sendable {
     var pendingReads: [UInt64: (deadline: UInt64, done: Completion)] = [:]
     var waitingReads: [(index: UInt64, done: Completion)] = []
     var pendingProposalDeadlines: [UInt64: UInt64] = [:]
-    var lastHeartbeat: [String: UInt64] = [:]
+    var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
-    var leaderSinceMillis: UInt64 = 0
     var timers: [TimerHandle] = []
     var isStopped = false
     var isProcessingReady = false
@@ -286,7 +285,7 @@ public final class SwarmNode: @unchecked Sendable {
     func roleChanged(_ soft: SoftState) {
         switch soft.role {
         case .leader:
-            leaderSinceMillis = Clock.monotonicMillis()
+            heartbeatMonitor.leadershipStarted(at: Clock.now())
             workerSessions = [:]
             assignmentsChanged = true
             logger.info("became leader in term \(raft!.term)")

@@ -59,6 +59,7 @@ enum HelpText {
       swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
       swarmctl service rollback SERVICE [--detach]
       swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
+      swarmctl service rebalance SERVICE [--detach]   spread tasks evenly again after nodes rejoined
       swarmctl service rm SERVICE...
 
     Options of create and update:
@@ -103,6 +104,7 @@ enum HelpText {
 
     static let simulate = """
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
+            swarmctl simulate --control-plane [--seed S | --seeds N] [--workers M] [--duration D]
 
     Runs a deterministic cluster of Raft nodes in one process on a virtual clock, with a simulated
     network and disk, clients writing and reading linearizably, and a nemesis injecting faults.
@@ -119,5 +121,14 @@ enum HelpText {
                        \(FaultNames.list)
 
     On a violated invariant it prints the seed and the command that replays it, and exits 1.
+
+    With --control-plane it runs the whole control plane instead: 3 managers (Raft, the cluster
+    state, the leader's heartbeat monitor and orchestrator) and M workers (default 7) whose agents
+    run tasks on a fake executor, while a workload creates, scales and rolling-updates services and
+    a nemesis isolates and crashes workers and managers. After the heal it checks that every
+    service converges (and reports the virtual convergence times), that no slot runs twice for
+    longer than a heartbeat period, that restart policies and max replicas per node hold, and
+    that rolling updates keep their availability bound. Faults: worker-isolated,
+    manager-isolated, worker-crash, manager-crash.
     """
 }

@@ -10,6 +10,7 @@ enum ImageCommands {
       swarmctl image load ARCHIVE --data-dir DIR          # docker save or OCI layout tar
       swarmctl image ls [-q] [--format json] --data-dir DIR
       swarmctl image rm NAME[:TAG]|ID... --data-dir DIR
+      swarmctl image pull HOST:PORT/NAME[:TAG] [--username U --password-stdin] --data-dir DIR   # plain HTTP
 
     Manages the images of the node whose data directory is DIR ($SWARMCTL_DATA_DIR if not given):
     content-addressed under DIR/images, layers unpacked once and shared by containers (overlayfs).
@@ -20,7 +21,9 @@ enum ImageCommands {
             print(help)
             return rawArguments.isEmpty ? 2 : 0
         }
-        var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet", "--password-stdin"])
+        let username = arguments.takeValue("--username", "-u")
+        let passwordFromStdin = arguments.takeSwitch("--password-stdin")
         let dataDirectory = arguments.takeValue("--data-dir")
             ?? ProcessInfo.processInfo.environment["SWARMCTL_DATA_DIR"]
         let quiet = arguments.takeSwitch("-q", "--quiet")
@@ -56,11 +59,21 @@ enum ImageCommands {
                     print("Untagged: \(reference)")
                 }
             case "pull":
-                throw CommandFailure(message: "image pull: not implemented yet; use image load with a docker save archive")
+                guard positionals.count == 1 else { throw UsageError(message: "image pull takes one HOST:PORT/NAME[:TAG]") }
+                var credentials: RegistryCredentials?
+                if let username {
+                    guard passwordFromStdin else { throw UsageError(message: "--username needs --password-stdin") }
+                    let password = (readLine(strippingNewline: true) ?? "")
+                    credentials = RegistryCredentials(username: username, password: password)
+                }
+                let image = try store.pull(positionals[0], credentials: credentials)
+                print("Pulled \(positionals[0]): \(image.id)")
             default:
                 throw UsageError(message: "unknown command 'image \(subcommand)': see 'swarmctl image --help'")
             }
         } catch let error as ImageError {
+            throw CommandFailure(message: "image \(subcommand): \(error)")
+        } catch let error as RegistryError {
             throw CommandFailure(message: "image \(subcommand): \(error)")
         }
         return 0

@@ -25,6 +25,7 @@ enum ServiceClientCommands {
         case "rollback": return try rollback(connection, &arguments, operands)
         case "rm", "remove": return try remove(connection, &arguments, operands)
         case "logs": return try ServiceLogsCommand.run(connection, &arguments, operands)
+        case "rebalance": return try rebalance(connection, &arguments, operands)
         default:
             throw UsageError(message: "unknown service subcommand '\(subcommand)': use create, ls, ps, inspect, scale, update, rollback or rm")
         }
@@ -116,6 +117,35 @@ enum ServiceClientCommands {
         if detach { return 0 }
         return try ServiceProgress(connection: connection, serviceID: service.id, quiet: quiet, statusBefore: service.updateStatus,
                                    expectRollback: true).waitForConvergence()
+    }
+
+    /// Spreads a service's tasks evenly again (after nodes rejoined): when the running tasks
+    /// differ by more than one between eligible nodes, the service is redeployed slot by slot
+    /// under its update config, as `docker service update --force` would (start-first keeps
+    /// capacity), and the spread scheduler places each new task on the least loaded node.
+    static func rebalance(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ operands: [String]) throws -> Int32 {
+        let detach = arguments.takeSwitch("--detach", "-d")
+        try arguments.finish(command: "service rebalance")
+        guard operands.count == 1 else { throw UsageError(message: "service rebalance needs exactly one service") }
+        let service = try connection.decode(Service.self, "GET", "/services/\(operands[0])")
+        guard !service.spec.mode.isGlobal else { throw CommandFailure(message: "\(operands[0]) is global: it already runs one task per node") }
+        let nodes = try connection.decode([Node].self, "GET", "/nodes").filter { $0.status.state == .ready && $0.spec.availability == .active }
+        let filter = "{\"service\":{\"\(service.id)\":true},\"desired-state\":{\"running\":true}}"
+        let tasks = try connection.decode([SwarmTask].self, "GET", "/tasks", query: [("filters", filter)])
+        var counts = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, 0) })
+        for task in tasks where task.status.state == .running { if let node = task.nodeID, counts[node] != nil { counts[node]! += 1 } }
+        let spread = (counts.values.max() ?? 0) - (counts.values.min() ?? 0)
+        guard spread > 1 else {
+            writeStandardOutput("\(operands[0]) is balanced: \(counts.values.sorted(by: >).map(String.init).joined(separator: "/")) tasks on \(counts.count) eligible nodes\n")
+            return 0
+        }
+        writeStandardOutput("\(operands[0]): \(counts.values.sorted(by: >).map(String.init).joined(separator: "/")) tasks on \(counts.count) eligible nodes; redeploying slot by slot\n")
+        var spec = service.spec
+        spec.taskTemplate.forceUpdate = (spec.taskTemplate.forceUpdate ?? 0) + 1
+        _ = try connection.request("POST", "/services/\(service.id)/update", query: [("version", String(service.version.index))],
+                                   body: Array(try JSONEncoder().encode(spec)))
+        if detach { return 0 }
+        return try ServiceProgress(connection: connection, serviceID: service.id, quiet: false, statusBefore: service.updateStatus).waitForConvergence()
     }
 
     static func remove(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ operands: [String]) throws -> Int32 {

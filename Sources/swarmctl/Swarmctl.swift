@@ -8,14 +8,13 @@ struct Swarmctl {
 
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
-        // Global `-H ADDR` before the command, as docker takes it: passed on to the command.
-        var global: [String] = []
+        // Global `-H ADDR` before the command, as docker takes it: it becomes $SWARMCTL_HOST for
+        // this process (a flag appended after `service create IMAGE CMD` would be the command's).
         while arguments.count >= 2, ["-H", "--host"].contains(arguments[0]) {
-            global += [arguments[0], arguments[1]]
+            setenv("SWARMCTL_HOST", arguments[1], 1)
             arguments.removeFirst(2)
         }
         let command = arguments.isEmpty ? "--help" : arguments.removeFirst()
-        arguments += global
         do {
             switch command {
             case "--help", "-h", "help":

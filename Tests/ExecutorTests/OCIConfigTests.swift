@@ -58,3 +58,26 @@ final class OCIConfigTests: XCTestCase {
         XCTAssertEqual(OCIContainer.decodeRuntimeExit(.exited(code: 255)), .exited(code: 255))
     }
 }
+
+/// Docker's health rules as a pure state machine.
+final class HealthStateTests: XCTestCase {
+    func testStartPeriodForgivesFailuresUntilTheFirstSuccess() {
+        var state = HealthState(check: HealthCheck(command: ["x"], retries: 2, startPeriodMillis: 1_000), startedAtMillis: 0)
+        XCTAssertFalse(state.record(success: false, nowMillis: 100))
+        XCTAssertFalse(state.record(success: false, nowMillis: 200))
+        XCTAssertEqual(state.status, .starting)
+        XCTAssertTrue(state.record(success: true, nowMillis: 300))
+        XCTAssertEqual(state.status, .healthy)
+        XCTAssertFalse(state.record(success: false, nowMillis: 400), "one failure is within the retries")
+        XCTAssertTrue(state.record(success: false, nowMillis: 500))
+        XCTAssertEqual(state.status, .unhealthy)
+        XCTAssertTrue(state.record(success: true, nowMillis: 600))
+        XCTAssertEqual(state.failingStreak, 0)
+    }
+
+    func testFailuresAfterTheStartPeriodCount() {
+        var state = HealthState(check: HealthCheck(command: ["x"], retries: 1, startPeriodMillis: 100), startedAtMillis: 0)
+        XCTAssertTrue(state.record(success: false, nowMillis: 150))
+        XCTAssertEqual(state.status, .unhealthy)
+    }
+}

@@ -105,7 +105,7 @@ final class OCIExecutorTests: XCTestCase {
     }
 
     func testStopWithTrappedTermReturnsPromptly() throws {
-        let id = try run(containerShell("trap 'exit 3' TERM; echo ready; while true; do sleep 1; done", rootfs: rootfs))
+        let id = try run(containerShell("trap 'exit 3' TERM; echo ready; sleep 300 & wait", rootfs: rootfs))
         XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try output(id).contains("ready") })
         let start = monotonicNanoseconds()
         XCTAssertEqual(try executor.stop(id, graceMillis: 5_000), .exited(code: 3))
@@ -185,6 +185,35 @@ final class OCIExecutorTests: XCTestCase {
         XCTAssertEqual(try executor.stop(id, graceMillis: 0), .signaled(signal: SIGKILL))
         try executor.remove(id)
         XCTAssertThrowsError(try executor.inspect(id))
+    }
+
+    func testExecRunsInsideTheContainerAndTimesOut() throws {
+        let id = try run(containerShell("echo marker > /tmp/m; sleep 300", rootfs: rootfs) { $0.environment = ["X=inside"] })
+        XCTAssertTrue(eventually(timeoutMillis: 10_000) {
+            (try? executor.exec(id, command: ["cat", "/tmp/m"], timeoutMillis: 5_000).status) == .exited(code: 0)
+        })
+        let result = try executor.exec(id, command: ["sh", "-c", "echo $X $$; exit 4"], timeoutMillis: 5_000)
+        XCTAssertEqual(result.status, .exited(code: 4))
+        XCTAssertTrue(text(result.output).hasPrefix("inside "), text(result.output))
+        XCTAssertNotEqual(text(result.output), "inside 1\n", "exec must not be the container's init")
+        let start = monotonicNanoseconds()
+        let slow = try executor.exec(id, command: ["sleep", "30"], timeoutMillis: 200)
+        XCTAssertTrue(slow.timedOut)
+        XCTAssertLessThan(milliseconds(since: start), 3_000)
+        XCTAssertEqual(try executor.stop(id, graceMillis: 0), .signaled(signal: SIGKILL))
+        XCTAssertThrowsError(try executor.exec(id, command: ["true"], timeoutMillis: 1_000))
+    }
+
+    func testHealthGoesStartingHealthyUnhealthy() throws {
+        let script = "sleep 0.4; touch /tmp/ready; sleep 1; rm /tmp/ready; sleep 300"
+        let id = try run(containerShell(script, rootfs: rootfs) {
+            $0.healthCheck = HealthCheck(command: ["test", "-f", "/tmp/ready"], intervalMillis: 100, timeoutMillis: 2_000,
+                                         retries: 2)
+        })
+        XCTAssertEqual(try executor.inspect(id).health, .starting)
+        XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try executor.inspect(id).health == .healthy })
+        XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try executor.inspect(id).health == .unhealthy })
+        XCTAssertEqual(try executor.stop(id, graceMillis: 0), .signaled(signal: SIGKILL))
     }
 
     func testLogsRotate() throws {

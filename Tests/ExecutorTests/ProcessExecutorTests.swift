@@ -199,6 +199,21 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertThrowsError(try executor.inspect(id))
     }
 
+    func testHealthCheckRunsOnTheHostWithTheTasksEnvironment() throws {
+        let marker = root + "/ready"
+        var spec = shell("sleep 0.3; touch \(marker); sleep 300", environment: ["MARKER=\(marker)"])
+        spec.healthCheck = HealthCheck(command: ["/bin/sh", "-c", "test -f $MARKER"], intervalMillis: 100,
+                                       timeoutMillis: 2_000, retries: 1)
+        let id = try run(spec)
+        XCTAssertEqual(try executor.inspect(id).health, .starting)
+        XCTAssertTrue(try eventually { try executor.inspect(id).health == .healthy })
+        try FileSystem.remove(marker)
+        XCTAssertTrue(try eventually { try executor.inspect(id).health == .unhealthy })
+        let result = try executor.exec(id, command: ["/bin/sh", "-c", "echo $MARKER; exit 2"], timeoutMillis: 2_000)
+        XCTAssertEqual(result, ExecResult(status: .exited(code: 2), output: Array("\(marker)\n".utf8), timedOut: false))
+        XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
+    }
+
     func testTaskLeadsItsOwnProcessGroup() throws {
         let id = try run(shell("sleep 300"))
         let pid = try XCTUnwrap(try executor.inspect(id).pid)

@@ -62,7 +62,8 @@ final class OrchestrationEndToEndTests: XCTestCase {
 
     func testReplicasSpreadSurviveWorkerLossAndReturnAndLeaveADrainedNode() throws {
         try form(managers: ["m1", "m2", "m3"], workers: ["w1", "w2"])
-        try create(["--name", "web", "--replicas", "12", "busybox", "sleep", "3600"])
+        try create(["--name", "web", "--replicas", "12", "--update-parallelism", "3", "--update-monitor", "500ms",
+                    "--update-order", "start-first", "busybox", "sleep", "3600"])
         try cluster.waitUntil("12/12 running", timeoutSeconds: 30) { self.running(try self.tasks("web")).count == 12 }
         var perNode: [String: Int] = [:]
         for task in running(try tasks("web")) { perNode[task["NodeID"] as? String ?? "", default: 0] += 1 }
@@ -91,6 +92,15 @@ final class OrchestrationEndToEndTests: XCTestCase {
         for _ in 0..<20 {
             XCTAssertEqual(doubledSlots(try tasks("web")), [], "a slot runs twice after w1 returned")
             usleep(100_000)
+        }
+
+        // The returned worker is empty until a rebalance spreads the service again.
+        let rebalance = try cluster.cli("m1", ["service", "rebalance", "web"])
+        XCTAssertEqual(rebalance.status, 0, rebalance.output)
+        try cluster.waitUntil("web spread over all 5 nodes again", timeoutSeconds: 30) {
+            var counts: [String: Int] = [:]
+            for task in self.running(try self.tasks("web")) { counts[task["NodeID"] as? String ?? "", default: 0] += 1 }
+            return counts.count == 5 && counts.values.reduce(0, +) == 12 && counts.values.max()! - counts.values.min()! <= 1
         }
 
         let w2 = try nodeID("w2")
@@ -147,7 +157,7 @@ final class OrchestrationEndToEndTests: XCTestCase {
             let live = self.running(try self.tasks("api"))
             return inspect.contains("rollback_completed") && live.count == 6
         }
-        let args = try tasks("api").filter { $0["DesiredState"] as? String == "running" }.map { $0[path: "Spec", "ContainerSpec", "Args"] as? [String] }
+        let args = running(try tasks("api")).map { $0[path: "Spec", "ContainerSpec", "Args"] as? [String] }
         XCTAssertTrue(args.allSatisfy { $0 == ["sleep", "3600"] }, "\(args)")
     }
 }

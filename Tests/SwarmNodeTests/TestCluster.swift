@@ -66,7 +66,7 @@ final class TestCluster {
     func initialize(_ name: String) throws {
         var member = try newMember(name)
         member.process = try spawnNode(name, ["init", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms"])
+                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms", "--executor", "process"])
         members[name] = member
         try waitUntil("\(name) answers", timeoutSeconds: 20) { (try? self.cli(name, ["info"]))?.status == 0 }
     }
@@ -75,7 +75,7 @@ final class TestCluster {
         let token = try cli(manager, ["join-token", role, "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         var member = try newMember(name)
         member.process = try spawnNode(name, ["join", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms",
+                                              "--api-addr", member.apiAddress, "--raft-tick", "50ms", "--executor", "process",
                                               "--token", token, members[manager]!.clusterAddress])
         members[name] = member
     }
@@ -89,7 +89,7 @@ final class TestCluster {
 
     func restart(_ name: String) throws {
         guard let member = members[name] else { return }
-        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory, "--raft-tick", "50ms"])
+        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory, "--raft-tick", "50ms", "--executor", "process"])
     }
 
     /// Runs a client command against NAME's API and returns its exit status and output

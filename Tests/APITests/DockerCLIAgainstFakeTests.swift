@@ -1,0 +1,150 @@
+@testable import API
+import ClusterState
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+/// The real docker CLI against the routes and a fake control plane holding tasks in every
+/// state, so the task JSON is checked by the client that renders it (`service ps`, `service ls`
+/// counts, `node ps`) before orchestration produces real tasks. Skipped without the CLI.
+final class DockerCLIAgainstFakeTests: XCTestCase {
+    private static let dockerBinary = "/usr/local/bin/docker"
+
+    private struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    private func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
+        let quoted = ([Self.dockerBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let errorFile = "\(directory)/docker.err"
+        let process = try ChildProcess.spawn("/bin/sh", arguments: [
+            "-c", "DOCKER_HOST='unix://\(socket)' DOCKER_CONFIG='\(directory)/config' DOCKER_CLI_HINTS=false exec \(quoted) 2>'\(errorFile)'",
+        ])
+        var output: [UInt8] = []
+        let deadline = monotonicNanoseconds() + 30_000_000_000
+        while let chunk = try process.readOutput(timeoutMilliseconds: 200) {
+            output += chunk
+            if monotonicNanoseconds() > deadline {
+                try? process.kill()
+                break
+            }
+        }
+        let status = try process.wait().exitCode ?? -1
+        let stderr = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+        return Output(status: status, stdout: String(decoding: output, as: UTF8.self), stderr: stderr)
+    }
+
+    private func words(_ line: String) -> [String] { line.split(separator: " ").map(String.init) }
+
+    func testServicePsLsAndNodePsRenderOurTasks() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let plane = FakeControlPlane()
+        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
+                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
+                            newID: { "websvc0000000000000000000" })
+        nonisolated(unsafe) let router = api
+        let harness = try startServer { request, responder in router.handle(request, responder) }
+        let socket = harness.directory.path + "/api.sock"
+        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+
+        let created = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "web",
+                                                                  "--replicas", "3", "busybox:1", "sleep", "3600"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertEqual(created.lines, ["websvc0000000000000000000"])
+
+        // One running task per node for slots 1 and 2 (slot 1 with a shut-down predecessor), slot 3 pending.
+        try harness.onLoop {
+            let service = plane.state.services["websvc0000000000000000000"]!
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            func task(_ id: String, slot: UInt64, node: String?, desired: TaskState, state: TaskState, age: UInt64) -> SwarmTask {
+                SwarmTask(id: id, createdAt: Timestamp(millisecondsSinceEpoch: now - age - 1000), serviceID: service.id, slot: slot, nodeID: node,
+                          spec: service.spec.taskTemplate, desiredState: desired,
+                          status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: now - age), state: state, message: state.rawValue,
+                                             err: state == .shutdown ? "task: non-zero exit (137)" : nil,
+                                             containerStatus: ContainerStatus(containerID: "c\(id)", pid: 1, exitCode: 0)))
+            }
+            _ = plane.apply(.createTasks(tasks: [
+                task("taskold1aaaaaaaaaaaaaaaaaa", slot: 1, node: "node1aaaaaaaaaaaaaaaaaaaaa", desired: .shutdown, state: .shutdown, age: 60_000),
+                task("tasknew1bbbbbbbbbbbbbbbbbb", slot: 1, node: "node1aaaaaaaaaaaaaaaaaaaaa", desired: .running, state: .running, age: 30_000),
+                task("tasknew2cccccccccccccccccc", slot: 2, node: "node2bbbbbbbbbbbbbbbbbbbbb", desired: .running, state: .running, age: 30_000),
+                task("tasknew3dddddddddddddddddd", slot: 3, node: nil, desired: .running, state: .pending, age: 5_000),
+            ]))
+        }
+
+        let list = try docker(socket, harness.directory.path, ["service", "ls"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.lines.count, 2, list.stdout)
+        XCTAssertEqual(words(list.lines.last ?? ""), ["websvc000000", "web", "replicated", "2/3", "busybox:1"])
+
+        let ps = try docker(socket, harness.directory.path, ["service", "ps", "web"])
+        XCTAssertEqual(ps.status, 0, ps.stderr)
+        let rows = ps.lines.dropFirst().map(words)
+        XCTAssertEqual(rows.count, 4, ps.stdout)
+        guard rows.count == 4 else { return }
+        // As cli/15-service-ps.md: ID, NAME, IMAGE, NODE, DESIRED STATE, CURRENT STATE (humanised), ERROR.
+        XCTAssertEqual(Array(rows[0].prefix(6)), ["tasknew1bbbb", "web.1", "busybox:1", "alpha", "Running", "Running"])
+        XCTAssertEqual(Array(rows[1].prefix(7)), ["taskold1aaaa", "\\_", "web.1", "busybox:1", "alpha", "Shutdown", "Shutdown"])
+        XCTAssertTrue(ps.lines[2].contains(#""task: non-zero exit (137)""#), ps.stdout)
+        XCTAssertEqual(Array(rows[2].prefix(6)), ["tasknew2cccc", "web.2", "busybox:1", "beta", "Running", "Running"])
+        XCTAssertEqual(Array(rows[3].prefix(5)), ["tasknew3dddd", "web.3", "busybox:1", "Running", "Pending"])
+        XCTAssertTrue(ps.lines[1].contains("30 seconds ago"), ps.stdout)
+
+        let running = try docker(socket, harness.directory.path, ["service", "ps", "--filter", "desired-state=running", "-q", "web"])
+        XCTAssertEqual(running.lines, ["tasknew1bbbbbbbbbbbbbbbbbb", "tasknew2cccccccccccccccccc", "tasknew3dddddddddddddddddd"], "-q prints full ids")
+
+        let nodePs = try docker(socket, harness.directory.path, ["node", "ps", "beta"])
+        XCTAssertEqual(nodePs.status, 0, nodePs.stderr)
+        XCTAssertEqual(nodePs.lines.dropFirst().map { Array(words($0).prefix(4)) }, [["tasknew2cccc", "web.2", "busybox:1", "beta"]])
+
+        let inspectTask = try docker(socket, harness.directory.path, ["inspect", "--type", "task", "tasknew2"])
+        XCTAssertEqual(inspectTask.status, 0, inspectTask.stderr)
+        XCTAssertTrue(inspectTask.stdout.contains(#""ServiceID": "websvc0000000000000000000""#), inspectTask.stdout)
+    }
+
+    /// Without `--detach` the CLI polls the service, `_up-to-date` tasks and nodes until every slot
+    /// runs an up-to-date task for `UpdateConfig.Monitor`; here the "orchestrator" is a thread
+    /// that adds running tasks once the service exists.
+    func testCreateProgressConvergesOnUpToDateRunningTasks() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let plane = FakeControlPlane()
+        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
+                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
+                            newID: { "progsvc000000000000000000" })
+        nonisolated(unsafe) let router = api
+        let harness = try startServer { request, responder in router.handle(request, responder) }
+        let socket = harness.directory.path + "/api.sock"
+        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+
+        let orchestrator = PlatformThread(name: "fake-orchestrator") {
+            let deadline = monotonicNanoseconds() + 20_000_000_000
+            while monotonicNanoseconds() < deadline {
+                let done = (try? harness.onLoop { () -> Bool in
+                    guard let service = plane.state.services["progsvc000000000000000000"] else { return false }
+                    let now = Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000))
+                    let tasks = [("node1aaaaaaaaaaaaaaaaaaaaa", UInt64(1)), ("node2bbbbbbbbbbbbbbbbbbbbb", UInt64(2))].map { node, slot in
+                        SwarmTask(id: "progtask\(slot)" + String(repeating: "x", count: 16), createdAt: now, serviceID: service.id, slot: slot,
+                                  nodeID: node, spec: service.spec.taskTemplate,
+                                  status: TaskStatus(timestamp: now, state: .running, message: "started"))
+                    }
+                    _ = plane.apply(.createTasks(tasks: tasks))
+                    return true
+                }) ?? false
+                if done { return }
+                usleep(20_000)
+            }
+        }
+        defer { orchestrator.join() }
+        let started = monotonicNanoseconds()
+        let created = try docker(socket, harness.directory.path, ["service", "create", "--name", "prog", "--replicas", "2", "--update-monitor", "300ms",
+                                                                  "--no-resolve-image", "busybox:1", "sleep", "3600"])
+        XCTAssertEqual(created.status, 0, created.stdout + created.stderr)
+        XCTAssertEqual(created.lines.first, "progsvc000000000000000000")
+        XCTAssertTrue(created.stdout.contains("overall progress: 2 out of 2 tasks"), created.stdout)
+        XCTAssertTrue(created.stdout.contains("verify: Service progsvc000000000000000000 converged"), created.stdout)
+        XCTAssertLessThan(monotonicNanoseconds() - started, 15_000_000_000)
+    }
+}

@@ -1,0 +1,87 @@
+"""docker-py 7.1 against a swarmctl manager: the calls of reference/docker-api/sdk, checked.
+
+Usage: python3 docker_py_compat.py /path/to/api.sock
+Prints one line per step and "ok" at the end; exits 1 with the failing step on any mismatch.
+Run by Tests/SwarmNodeTests/DockerCompatibilityTests.swift.
+"""
+import sys
+
+import docker
+from docker.types import ServiceMode
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAILED: {what}", flush=True)
+        sys.exit(1)
+
+
+def main(socket_path):
+    client = docker.DockerClient(base_url="unix://" + socket_path, version="auto", timeout=30)
+    print("api version", client.api.api_version, flush=True)
+    check(client.api.api_version == "1.41", "version negotiation picks 1.41")
+
+    attrs = client.swarm.attrs
+    check(len(attrs["ID"]) > 0, "swarm.attrs has an ID")
+    check(attrs["JoinTokens"]["Worker"].startswith("SWMTKN-"), "swarm.attrs has join tokens")
+    print("swarm", attrs["ID"], flush=True)
+
+    nodes = client.nodes.list()
+    check(len(nodes) == 1, f"one node, got {len(nodes)}")
+    check(nodes[0].attrs["Spec"]["Role"] == "manager", "the node is a manager")
+    check(nodes[0].attrs["ManagerStatus"].get("Leader") is True, "the node leads")
+    check([n.id for n in client.nodes.list(filters={"role": "manager"})] == [nodes[0].id], "role filter")
+    print("nodes", [n.attrs["Description"]["Hostname"] for n in nodes], flush=True)
+
+    service = client.services.create(
+        "busybox", command=["sleep", "3600"], name="pyweb",
+        mode=ServiceMode("replicated", replicas=3), env=["A=1"], labels={"team": "x"})
+    check(service.name == "pyweb", "created service is named pyweb")
+    check(len(service.id) == 25 and service.id.isalnum() and service.id.islower(), f"docker-style id {service.id}")
+    spec = service.attrs["Spec"]
+    check(spec["Mode"] == {"Replicated": {"Replicas": 3}}, f"mode stored as Replicated: {spec['Mode']}")
+    check(spec["TaskTemplate"]["ContainerSpec"]["Command"] == ["sleep", "3600"], "command")
+    check(spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"], "env")
+    check(spec["Labels"] == {"team": "x"}, "labels")
+    print("created", service.id, flush=True)
+
+    listed = client.services.list(filters={"name": "pyweb"}, status=True)
+    check([s.id for s in listed] == [service.id], "list by name")
+    status = listed[0].attrs["ServiceStatus"]
+    check(status["DesiredTasks"] == 3, f"ServiceStatus.DesiredTasks: {status}")
+    check(client.services.get("pyweb").id == service.id, "get by name")
+    check(client.services.get(service.id[:6]).id == service.id, "get by id prefix")
+    try:
+        client.services.get("nosuchservice")
+        check(False, "get of a missing service raises NotFound")
+    except docker.errors.NotFound as error:
+        check("service nosuchservice not found" in str(error), f"NotFound text: {error}")
+
+    stale_version = service.version
+    check(service.scale(5) == {"Warnings": None}, "scale answers Warnings: null")
+    service.reload()
+    check(service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 5, "scaled to 5")
+    print("scaled", service.version, flush=True)
+
+    try:
+        client.api.update_service(service.id, stale_version, task_template=spec["TaskTemplate"], name="pyweb",
+                                  mode=ServiceMode("replicated", replicas=9))
+        check(False, "a stale version is refused")
+    except docker.errors.APIError as error:
+        check(error.response.status_code == 500 and "update out of sequence" in str(error), f"stale update: {error}")
+    service.reload()
+    check(service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 5, "the stale update changed nothing")
+
+    tasks = service.tasks()
+    check(all(t["ServiceID"] == service.id for t in tasks), "tasks belong to the service")
+    running = service.tasks(filters={"desired-state": "running"})
+    check(all(t["DesiredState"] == "running" for t in running), "desired-state filter")
+    print("tasks", len(tasks), "desired running", len(running), flush=True)
+
+    check(service.remove() is True, "remove")
+    check(client.services.list() == [], "no services left")
+    print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
