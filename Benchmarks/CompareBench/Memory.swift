@@ -34,8 +34,14 @@ final class Dockerd {
         try waitUntil("dockerd answers /_ping (log: \(directory)/dockerd.log)", timeoutSeconds: 40) {
             (try? client.send("GET", "/_ping"))?.status == 200
         }
-        // Its managed containerd is a child process.
-        if let children = readText("/proc/\(process!.pid)/task/\(process!.pid)/children") {
+        findContainerd()
+    }
+
+    /// Its managed containerd is a child process (of one of dockerd's threads).
+    func findContainerd() {
+        guard let process, containerdPID == 0 else { return }
+        for task in (try? FileSystem.list("/proc/\(process.pid)/task")) ?? [] {
+            let children = readText("/proc/\(process.pid)/task/\(task)/children") ?? ""
             for child in children.split(separator: " ").compactMap({ pid_t($0) }) where (readText("/proc/\(child)/comm") ?? "").hasPrefix("containerd") {
                 containerdPID = child
             }
@@ -76,7 +82,7 @@ func runMemory(_ options: Options) throws {
         }
     }
     if !dockerNote.isEmpty { note(dockerNote) }
-    let swarmLeader = try swarm.waitHealthy()
+    var swarmLeader = try swarm.waitHealthy()
     let etcdLeader = try etcd.waitHealthy()
     print("idle for \(Int(options.idleSeconds)) s, then \(options.samples) samples 1 s apart")
     sleepMillis(options.idleSeconds * 1000)
@@ -85,6 +91,7 @@ func runMemory(_ options: Options) throws {
                                  "etcd member (leader)": etcd.members[etcdLeader].pid]
     for (index, member) in swarm.members.enumerated() where index != swarmLeader { pids["swarmctl manager (follower \(member.name))"] = member.pid }
     for (index, member) in etcd.members.enumerated() where index != etcdLeader { pids["etcd member (follower \(member.name))"] = member.pid }
+    dockerd.findContainerd()
     if let process = dockerd.process { pids["dockerd"] = process.pid }
     if dockerd.containerdPID > 0 { pids["containerd (started by dockerd)"] = dockerd.containerdPID }
     let idle = sampleRSS(pids, count: options.samples)
@@ -94,14 +101,27 @@ func runMemory(_ options: Options) throws {
     var loadedNote = ""
     var taskCount = 0
     var taskBytes = 0.0
+    var retriedCreates = 0
+    var leaderChanges = 0
     if swarm.writeMode != "service-create" {
         loadedNote = "not measured: this build does not serve POST /services/create, so no tasks can be created through the API"
     } else {
         let client = HTTPClient(address: swarm.members[swarmLeader].api, timeoutMillis: 30_000)
+        let termBefore = swarm.status(swarmLeader, timeoutMillis: 2000)?.term ?? 0
         for index in 0..<options.services {
             let body = SwarmCluster.serviceSpec(name: "mem-\(index)", value: "x", replicas: options.replicas, constraint: "node.labels.none==1")
-            let answer = try client.send("POST", "/v1.41/services/create", body: body, headers: HTTPHeaders([("Content-Type", "application/json")]))
-            guard answer.status == 201 else { throw BenchError("service create answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))") }
+            // 503 (no leader for a moment) is retried like a client would; 409 means an earlier
+            // attempt did commit.
+            var attempt = 0
+            while true {
+                attempt += 1
+                let answer = try? client.send("POST", "/v1.41/services/create", body: body, headers: HTTPHeaders([("Content-Type", "application/json")]))
+                if let answer, answer.status == 201 || (answer.status == 409 && attempt > 1) { break }
+                if let answer, answer.status != 503 { throw BenchError("service create answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))") }
+                retriedCreates += 1
+                guard attempt < 300 else { throw BenchError("service create kept failing: \(answer.map { String(decoding: $0.body, as: UTF8.self) } ?? "no answer")") }
+                sleepMillis(100)
+            }
         }
         let wanted = options.services * options.replicas
         let deadline = nowMillis() + 180_000
@@ -119,6 +139,13 @@ func runMemory(_ options: Options) throws {
         if taskCount < wanted {
             loadedNote = "only \(taskCount) of \(wanted) tasks appeared in the state within 180 s (orchestrator not creating tasks for unplaceable replicas?)"
         }
+        // Leader elections while the tasks were created (the leader's loop busy past the election timeout).
+        let newLeader = (try? swarm.waitHealthy()) ?? swarmLeader
+        leaderChanges = Int((swarm.status(newLeader, timeoutMillis: 2000)?.term ?? termBefore) - termBefore)
+        if leaderChanges > 0 || retriedCreates > 0 {
+            note("while creating \(wanted) tasks: term advanced by \(leaderChanges), \(retriedCreates) create attempts answered 503 and were retried")
+        }
+        swarmLeader = newLeader
         print("state holds \(taskCount) tasks (\(format(taskBytes)) bytes of JSON each); idle for \(Int(options.idleSeconds)) s")
         // A comparable etcd: the same number of keys with values the size of our task objects.
         let etcdClient = HTTPClient(address: etcd.members[etcdLeader].api, timeoutMillis: 10_000)
@@ -148,6 +175,9 @@ func runMemory(_ options: Options) throws {
     let dockerIdle = median(idle["dockerd"] ?? [])
     print("")
     print("ratio idle manager / idle etcd leader: \(format(ratio(managerIdle, etcdIdle), 2))×" + (dockerIdle > 0 ? "; idle worker / idle dockerd: \(format(ratio(workerIdle, dockerIdle), 2))×" : ""))
+    let managerLoaded = median(loaded.first { $0.key.hasPrefix("swarmctl manager (leader)") }?.value ?? [])
+    let etcdLoaded = median(loaded.first { $0.key.hasPrefix("etcd member (leader)") }?.value ?? [])
+    if managerLoaded > 0 { print("ratio leader with \(taskCount) tasks / etcd leader with as many keys: \(format(ratio(managerLoaded, etcdLoaded), 2))×") }
     print("goal idle RSS ≤ 30 MB: manager \(format(managerIdle * 1.048576, 1)) MB, worker \(format(workerIdle * 1.048576, 1)) MB — \(max(managerIdle, workerIdle) * 1.048576 <= 30 ? "met" : "MISSED")")
     if !loadedNote.isEmpty { print("10,000 tasks: \(loadedNote)") }
     if !dockerNote.isEmpty { print(dockerNote) }
@@ -163,8 +193,10 @@ func runMemory(_ options: Options) throws {
         ] as [String: Any],
         "rss_mib": rows,
         "tasks_in_state": taskCount, "task_json_bytes": taskBytes,
+        "swarmctl_terms_advanced_while_creating_tasks": leaderChanges, "swarmctl_create_attempts_retried_after_503": retriedCreates,
         "notes": [loadedNote, dockerNote].filter { !$0.isEmpty },
-        "ratios": ["idle_manager_over_idle_etcd": ratio(managerIdle, etcdIdle), "idle_worker_over_idle_dockerd": ratio(workerIdle, dockerIdle)],
+        "ratios": ["idle_manager_over_idle_etcd": ratio(managerIdle, etcdIdle),
+                   "leader_with_tasks_over_etcd_leader_with_as_many_keys": ratio(managerLoaded, etcdLoaded), "idle_worker_over_idle_dockerd": ratio(workerIdle, dockerIdle)],
         "goal": ["idle_rss_mb_at_most": 30, "manager_mb": managerIdle * 1.048576, "worker_mb": workerIdle * 1.048576,
                  "met": max(managerIdle, workerIdle) * 1.048576 <= 30],
         "peer_reference_from_issue": ["etcd_idle_mb": 27],
