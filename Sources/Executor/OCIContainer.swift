@@ -217,8 +217,16 @@ final class OCIContainer: @unchecked Sendable {
         }
         _ = try? runtime.kill(id, signal: SIGTERM, all: false)
         if let status = waitForExit(timeoutMillis: graceMillis) { return status }
-        _ = try? runtime.kill(id, signal: SIGKILL, all: true)
-        if let status = waitForExit(timeoutMillis: ProcessContainer.killWaitMillis) { return status }
+        // SIGKILL again every second: a `runc kill` can fail while runc holds the container's
+        // state lock (seen under load, e.g. during a `runc exec`), and a lost KILL must not
+        // turn into a stop that never ends.
+        var waited = 0
+        while waited < ProcessContainer.killWaitMillis {
+            _ = try? runtime.kill(id, signal: SIGKILL, all: true)
+            let slice = min(1_000, ProcessContainer.killWaitMillis - waited)
+            if let status = waitForExit(timeoutMillis: slice) { return status }
+            waited += slice
+        }
         throw ExecutorError.stopTimedOut(id, pid: info().pid ?? 0,
                                          waitedMillis: graceMillis + ProcessContainer.killWaitMillis)
     }
