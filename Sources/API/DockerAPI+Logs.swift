@@ -81,7 +81,7 @@ final class ServiceLogStream {
 
     /// One round: read the service's tasks, fetch what is new, write it; again after a second
     /// when following.
-    func round(first: Bool) {
+    func round() {
         guard stream.isOpen else { return }
         controlPlane.readState { [self] result in
             guard case let .success(view) = result, case let .success(service) = view.state.findService(reference) else {
@@ -97,7 +97,7 @@ final class ServiceLogStream {
             controlPlane.fetchLogs(requests) { [self] chunks in
                 write(chunks, tasks: byID, serviceID: service.id)
                 if options.follow && stream.isOpen {
-                    controlPlane.after(millis: Self.pollMillis) { [self] in round(first: false) }
+                    controlPlane.after(millis: Self.pollMillis) { [self] in round() }
                 } else {
                     stream.finish()
                 }
@@ -165,7 +165,7 @@ extension DockerAPI {
                 if case let .failure(error) = view.state.findService(segments[1]) { return reply(APIError(error).response) }
                 let headers = Self.withStandardHeaders(HTTPResponse(status: 200), identity).headers
                 guard let stream = responder.startStream(status: 200, headers: headers) else { return }
-                ServiceLogStream(controlPlane: controlPlane, reference: segments[1], options: options, stream: stream).round(first: true)
+                ServiceLogStream(controlPlane: controlPlane, reference: segments[1], options: options, stream: stream).round()
             }
         }
         return true

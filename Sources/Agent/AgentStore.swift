@@ -1,4 +1,5 @@
 import ClusterState
+import Executor
 import Foundation
 import Platform
 
@@ -44,10 +45,7 @@ final class AgentStore: @unchecked Sendable {
 /// recycled pid belonging to something else is never touched).
 enum LeftoverProcesses {
     static func end(pid: Int32, nodeDirectory: String) {
-        let marker = Array("\(TaskSpecMapping.nodeMarker)=\(nodeDirectory)".utf8)
-        guard let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
-              environment.split(separator: 0).contains(where: { Array($0) == marker }) else { return }
-        if getpgid(pid) == pid { _ = kill(-pid, SIGKILL) }
-        _ = kill(pid, SIGKILL)
+        guard ProcessTable.environment(of: pid, contains: "\(TaskSpec.nodeDirectoryVariable)=\(nodeDirectory)") else { return }
+        ProcessTable.kill(processGroupOf: pid)
     }
 }

@@ -40,6 +40,11 @@ public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
 
 /// What to run, independent of the backend: the part of a task the executor needs.
 public struct TaskSpec: Sendable, Equatable {
+    /// The environment variable naming the node's data directory in every task's environment,
+    /// so what a node that died left running can be found (process backend) and ended without
+    /// touching anything else.
+    public static let nodeDirectoryVariable = "SWARMCTL_NODE_DIR"
+
     /// argv[0] (a path, or a name looked up in this node's PATH) followed by the arguments.
     public var command: [String]
     /// The complete environment as NAME=value; PATH gets a default when missing.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Executor
 import Platform
 
 /// `swarmctl testbed up|down|kill|stop|cont|restart|ls`: a local cluster of real node processes
@@ -140,28 +141,23 @@ enum TestbedCommand {
     private static func waitForExit(_ pid: pid_t, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if kill(pid, 0) != 0 || processState(pid) == "zombie" { return true }
+            if [.gone, .zombie].contains(ProcessTable.state(of: pid)) { return true }
             usleep(50_000)
         }
         return false
     }
 
-    /// "running", "stopped", "zombie" or "down", from /proc/PID/stat.
+    /// "running", "stopped", "zombie" or "down", as `testbed ls` shows it.
     static func processState(_ pid: pid_t) -> String {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return "down" }
-        switch stat[stat.index(close, offsetBy: 2)] {
-        case "T", "t": return "stopped"
-        case "Z": return "zombie"
-        default: return "running"
-        }
+        let state = ProcessTable.state(of: pid)
+        return state == .gone ? "down" : state.rawValue
     }
 
     /// Ends the task processes a node started (they carry SWARMCTL_NODE_DIR in their environment).
     static func endTasks(of dataDirectory: String) {
-        for pid in TaskProcesses.started(byNodeAt: dataDirectory) {
-            if getpgid(pid) == pid { _ = kill(-pid, SIGKILL) }
-            _ = kill(pid, SIGKILL)
+        let marker = "\(TaskSpec.nodeDirectoryVariable)=\(dataDirectory)"
+        for pid in ProcessTable.allPIDs() where ProcessTable.environment(of: pid, contains: marker) {
+            ProcessTable.kill(processGroupOf: pid)
         }
     }
 }
@@ -221,18 +217,5 @@ struct TestbedEnvironment {
         let text = "# swarmctl testbed: `set -a; . testbed.env; set +a` exports these to a shell\n"
             + values.map { "\($0.0)='\($0.1)'" }.joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/testbed.env"), options: .atomic)
-    }
-}
-
-/// Finds the task processes a node started, by the SWARMCTL_NODE_DIR marker the agent puts in
-/// every task's environment (process backend: nothing else ties them to their node).
-enum TaskProcesses {
-    static func started(byNodeAt dataDirectory: String) -> [pid_t] {
-        let marker = Array("SWARMCTL_NODE_DIR=\(dataDirectory)".utf8)
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return entries.compactMap { pid_t($0) }.filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
-            return data.split(separator: 0).contains { Array($0) == marker }
-        }
     }
 }
