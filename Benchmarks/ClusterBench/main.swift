@@ -1,11 +1,11 @@
 // cluster-bench: service convergence and worker-loss recovery on real node processes (issue 6/9).
 //
 //   swift build -c release --product swarmctl --product cluster-bench
-//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci]
+//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--poll-ms 10]
 //   .build/release/cluster-bench node-failure [--tasks 20] [--runs 5]
 //
 // converge: one node (a manager, as docker's one-node swarm); time from `POST /services/create`
-// to every replica RUNNING, polling the API every 10 ms; the service is removed (and its tasks
+// to every replica RUNNING, polling the API every 10 ms (--poll-ms); the service is removed (and its tasks
 // gone) before the next run. node-failure: a manager and two workers; a service's tasks all run
 // on one worker, which is killed with SIGKILL; time until every task runs on the other worker.
 // Each prints a table and writes Benchmarks/results/{converge,node-failure}.json.
@@ -190,13 +190,14 @@ func write(_ document: [String: Any], to path: String) throws {
 func converge(_ cluster: BenchCluster) throws {
     let counts = option("--replicas", "1,10,50,100").split(separator: ",").compactMap { Int($0) }
     let runs = Int(option("--runs", "5")) ?? 5
+    let pollMillis = UInt32(option("--poll-ms", "10")) ?? 10
     try cluster.start(managers: 1, workers: 0)
     var seconds: [Int: [Double]] = [:]
     for run in 1...runs {
         for count in counts {
             let started = monotonicNanoseconds()
             let id = try cluster.createService("converge-\(run)-\(count)", replicas: count)
-            try cluster.waitUntil("\(count) replicas running", seconds: 120, pollMillis: 10) { try cluster.running(id).values.reduce(0, +) == count }
+            try cluster.waitUntil("\(count) replicas running", seconds: 120, pollMillis: pollMillis) { try cluster.running(id).values.reduce(0, +) == count }
             let elapsed = Double(monotonicNanoseconds() - started) / 1e9
             seconds[count, default: []].append(elapsed)
             print(String(format: "run %d  %4d replicas  %.3f s", run, count, elapsed))

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# converge: `service create --replicas N` to N/N running, swarmctl (process executor) side by side
+# with Docker 20.10 swarm mode (Debian docker.io), same run, interleaved.
+#
+#   bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]
+#
+# Installs docker.io if dockerd is missing; builds swarmctl and cluster-bench (release, under the
+# shared build lock); starts a private dockerd as a child (own --data-root, --exec-root, --pidfile
+# and unix socket in a temp dir, --bridge=none --iptables=false --ip-masq=false,
+# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1), makes it a one-node swarm on 127.0.0.1 and imports a
+# busybox image built from /bin/busybox (no registry, nothing beyond loopback).
+# Per repetition and N, both sides run once, alternating which goes first:
+#   ours:   .build/release/cluster-bench converge --replicas N --runs 1 (one fresh manager node,
+#           POST /services/create to N running tasks, polled every --poll-ms)
+#   docker: `docker service create --detach --no-resolve-image --replicas N` timed from the
+#           command start until the API's ServiceStatus says N running (polled every --poll-ms),
+#           then `docker service rm` and wait until its containers are gone.
+# Prints a table and writes Benchmarks/results/converge.json. Cleans up on exit, also on failure:
+# swarm leave, dockerd stopped by its pid, leftover shims (processes naming our temp dir) killed by
+# pid, mounts under the temp dir unmounted, the dir removed. A system dockerd is never touched.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPLICAS=1,10,50,100
+RUNS=5
+POLL_MS=50
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --replicas) REPLICAS=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --poll-ms) POLL_MS=$2; shift 2 ;;
+    *) echo "usage: bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]" >&2; exit 2 ;;
+  esac
+done
+POLL_S=$(printf '0.%03d' "$POLL_MS")
+
+if ! command -v dockerd >/dev/null; then
+  echo "installing docker.io (Debian's Docker 20.10)" >&2
+  apt-get install -y docker.io >/dev/null 2>&1 \
+    || { apt-get update >/dev/null 2>&1 && apt-get install -y docker.io >/dev/null 2>&1; } \
+    || { echo "cannot install docker.io: apt-get failed" >&2; exit 1; }
+fi
+[ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null 2>&1 || { echo "no /bin/busybox" >&2; exit 1; }
+# Debian's client (20.10) goes with Debian's daemon; another docker on PATH may be newer.
+DOCKER_BIN=/usr/bin/docker
+[ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
+
+for product in swarmctl cluster-bench; do
+  flock /tmp/swift-build.lock swift build -c release --product "$product" 2>&1 | grep -E 'error|Compiling|Build' | tail -3
+done
+
+TMP=$(mktemp -d /tmp/converge-bench-XXXXXX)
+SOCK="$TMP/docker.sock"
+DOCKERD_PID=""
+BENCH_PID=""
+docker_() { "$DOCKER_BIN" -H "unix://$SOCK" "$@"; }
+api() { curl -sf --unix-socket "$SOCK" "http://docker/v1.41$1"; }
+
+# Pids of processes whose command line names our temp dir (dockerd, its containerd and shims), and
+# their descendants (container processes).
+our_processes() {
+  local pid cmd roots=() all=()
+  for pid in /proc/[0-9]*; do
+    pid=${pid#/proc/}
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    [[ $cmd == *"$TMP/"* ]] && roots+=("$pid")
+  done
+  all=("${roots[@]}")
+  while [ ${#roots[@]} -gt 0 ]; do
+    local next=()
+    for pid in "${roots[@]}"; do
+      for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do next+=("$child"); all+=("$child"); done
+    done
+    roots=("${next[@]}")
+  done
+  echo "${all[@]}"
+}
+
+cleanup() {
+  set +e
+  if [ -n "$BENCH_PID" ] && kill -0 "$BENCH_PID" 2>/dev/null; then kill "$BENCH_PID"; wait "$BENCH_PID"; fi
+  if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    ids=$(docker_ ps -aq 2>/dev/null)
+    [ -n "$ids" ] && docker_ rm -f $ids >/dev/null 2>&1
+    docker_ swarm leave --force >/dev/null 2>&1
+    kill "$DOCKERD_PID"
+    for _ in $(seq 200); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$DOCKERD_PID" 2>/dev/null && kill -9 "$DOCKERD_PID"
+    wait "$DOCKERD_PID" 2>/dev/null
+  fi
+  leftovers=$(our_processes)
+  [ -n "$leftovers" ] && { echo "killing leftover pids: $leftovers" >&2; kill -9 $leftovers 2>/dev/null; sleep 0.3; }
+  grep -o " $TMP[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf --one-file-system "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A private dockerd, a child of this script.
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 /usr/sbin/dockerd --data-root "$TMP/data" --exec-root "$TMP/exec" \
+  --pidfile "$TMP/docker.pid" -H "unix://$SOCK" --bridge=none --iptables=false --ip-masq=false \
+  >"$TMP/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+deadline=$((SECONDS + 60))
+until curl -sf --unix-socket "$SOCK" http://docker/_ping >/dev/null 2>&1; do
+  kill -0 "$DOCKERD_PID" 2>/dev/null || { echo "dockerd exited:" >&2; tail -20 "$TMP/dockerd.log" >&2; exit 1; }
+  [ $SECONDS -lt $deadline ] || { echo "dockerd did not answer within 60 s:" >&2; tail -20 "$TMP/dockerd.log" >&2; exit 1; }
+  sleep 0.1
+done
+docker_ swarm init --advertise-addr 127.0.0.1 >/dev/null
+mkdir -p "$TMP/rootfs/bin"
+cp /bin/busybox "$TMP/rootfs/bin/busybox"
+ln -s busybox "$TMP/rootfs/bin/sleep"
+ln -s busybox "$TMP/rootfs/bin/sh"
+tar -C "$TMP/rootfs" -c . | docker_ import - localbusybox:1 >/dev/null
+DOCKER_VERSION=$(docker_ version --format '{{.Server.Version}}')
+echo "dockerd $DOCKER_VERSION (pid $DOCKERD_PID) in $TMP; swarm on 127.0.0.1; image localbusybox:1 imported" >&2
+
+now_ns() { date +%s%N; }
+RESULTS="$TMP/results.tsv"   # side N run seconds
+: >"$RESULTS"
+
+run_docker() {
+  local n=$1 run=$2 name="c$n-$2" start end body
+  start=$(now_ns)
+  # --stop-signal KILL: sleep as pid 1 ignores TERM, so removal would wait out the 10 s grace period.
+  docker_ service create --detach --no-resolve-image --stop-signal KILL --replicas "$n" --name "$name" \
+    localbusybox:1 sleep 3600 >/dev/null
+  local deadline=$((SECONDS + 120))
+  while :; do
+    body=$(api "/services?status=true&filters=%7B%22name%22%3A%5B%22$name%22%5D%7D" || true)
+    if [[ $body =~ \"RunningTasks\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$n" ]; then end=$(now_ns); break; fi
+    [ $SECONDS -lt $deadline ] || { echo "docker: $name not converged in 120 s" >&2; exit 1; }
+    sleep "$POLL_S"
+  done
+  printf 'docker\t%d\t%d\t%s\n' "$n" "$run" "$(awk -v d=$((end - start)) 'BEGIN{printf "%.4f", d / 1e9}')" >>"$RESULTS"
+  docker_ service rm "$name" >/dev/null
+  deadline=$((SECONDS + 120))
+  until [ "$(api "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22com.docker.swarm.service.name%3D$name%22%5D%7D")" = "[]" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "docker: $name's containers not gone in 120 s" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
+run_ours() {
+  local n=$1 run=$2
+  .build/release/cluster-bench converge --replicas "$n" --runs 1 --poll-ms "$POLL_MS" --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || { echo "cluster-bench failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
+  BENCH_PID=""
+  printf 'ours\t%d\t%d\t%s\n' "$n" "$run" "$(jq -r '.results[0].seconds_median' "$TMP/ours.json")" >>"$RESULTS"
+}
+
+IFS=, read -r -a COUNTS <<<"$REPLICAS"
+for run in $(seq 1 "$RUNS"); do
+  for n in "${COUNTS[@]}"; do
+    # Alternate who goes first so a drift in the machine's load hits both alike.
+    if [ $(((run + n) % 2)) -eq 0 ]; then run_ours "$n" "$run"; run_docker "$n" "$run"
+    else run_docker "$n" "$run"; run_ours "$n" "$run"; fi
+    echo "run $run  N=$n  ours $(awk -v n="$n" -v r="$run" '$1=="ours"&&$2==n&&$3==r{print $4}' "$RESULTS") s" \
+         " docker $(awk -v n="$n" -v r="$run" '$1=="docker"&&$2==n&&$3==r{print $4}' "$RESULTS") s" >&2
+  done
+done
+
+python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" <<'EOF'
+import json, os, platform, sys, datetime, subprocess
+path, runs, poll_ms, docker_version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+data = {}
+for line in open(path):
+    side, n, run, seconds = line.split("\t")
+    data.setdefault(int(n), {}).setdefault(side, []).append(float(seconds))
+def stats(values):
+    s = sorted(values)
+    return {"median": s[len(s) // 2], "min": s[0], "max": s[-1], "runs": values}
+rows = []
+print("\n%8s  %-26s  %-26s  %s" % ("replicas", "ours s, median (min–max)", "docker s, median (min–max)", "docker/ours"))
+for n in sorted(data):
+    ours, docker = stats(data[n]["ours"]), stats(data[n]["docker"])
+    ratio = docker["median"] / ours["median"]
+    print("%8d  %-26s  %-26s  %.2f×" % (n, "%.3f (%.3f–%.3f)" % (ours["median"], ours["min"], ours["max"]),
+                                         "%.3f (%.3f–%.3f)" % (docker["median"], docker["min"], docker["max"]), ratio))
+    rows.append({"replicas": n, "ours_seconds": ours, "docker_seconds": docker, "ratio_docker_over_ours": ratio})
+goal = next((r for r in rows if r["replicas"] == 50), None)
+if goal:
+    print("goal: 50 replicas converge in ≤ 1 s: ours median %.3f s — %s" % (goal["ours_seconds"]["median"], "met" if goal["ours_seconds"]["median"] <= 1 else "NOT met"))
+mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+doc = {
+    "benchmark": "converge: service create --replicas N to N/N running on one node, swarmctl (process executor) vs Docker swarm, same run, interleaved",
+    "runs": runs, "poll_ms": poll_ms,
+    "ours": "cluster-bench converge --runs 1 per repetition: fresh one-node swarmctl manager, POST /services/create to N tasks running",
+    "docker": "dockerd %s, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1; docker service create --detach --no-resolve-image --stop-signal KILL, from command start to ServiceStatus.RunningTasks == N; image imported from /bin/busybox" % docker_version,
+    "results": rows,
+    "goal": {"converge_50_replicas_seconds_max": 1.0, "met": bool(goal and goal["ours_seconds"]["median"] <= 1)},
+    "machine": {"nproc": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
+                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "loadavg": open("/proc/loadavg").read().split()[:3]},
+}
+os.makedirs("Benchmarks/results", exist_ok=True)
+json.dump(doc, open("Benchmarks/results/converge.json", "w"), indent=2, ensure_ascii=False)
+print("wrote Benchmarks/results/converge.json")
+EOF
