@@ -14,6 +14,11 @@ public protocol ControlPlane: AnyObject {
     /// with `APIError.noQuorum` (503) when no leader can confirm it, `.notManager` on a worker.
     func readState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void)
 
+    /// This manager's applied state without a quorum round: possibly stale, so only for checks
+    /// the apply repeats (a create's name check), where it saves a round trip per write.
+    /// `.notManager` on a worker. The default is `readState`.
+    func readLocalState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void)
+
     /// Proposes `command` (forwarded to the leader if needed) and completes once it is committed
     /// and applied, with the apply result (a refused command maps through `APIError(_:)`).
     func propose(_ command: ClusterCommand, _ done: @escaping (Result<Void, APIError>) -> Void)
@@ -53,6 +58,10 @@ public protocol ControlPlane: AnyObject {
 }
 
 extension ControlPlane {
+    public func readLocalState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {
+        readState(done)
+    }
+
     public var chaosStatus: ChaosStatus {
         ChaosStatus(nodeID: localNode.nodeID, transportID: 0, enabled: false, settings: ChaosSettings())
     }

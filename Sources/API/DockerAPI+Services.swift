@@ -48,7 +48,9 @@ extension DockerAPI {
         case let .failure(error): return reply(error.response)
         case let .success(decoded): spec = decoded
         }
-        withState(controlPlane, reply) { [weak self] view in
+        // The name check reads the local state: the apply refuses a taken name anyway (409), so
+        // a stale view costs nothing but saves a quorum round per create.
+        withLocalState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
             if spec.name.isEmpty { spec.name = DockerNames.randomName { view.state.service(named: $0) != nil } }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }

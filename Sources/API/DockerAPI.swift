@@ -172,7 +172,17 @@ public final class DockerAPI {
 
     /// Reads the state and continues with it, or answers the failure.
     func withState(_ controlPlane: any ControlPlane, _ reply: @escaping Reply, _ body: @escaping (ClusterStateView) -> Void) {
-        controlPlane.readState { result in
+        controlPlane.readState(Self.viewOrError(reply, body))
+    }
+
+    /// `withState` on the manager's local state, for a write whose checks the apply repeats.
+    func withLocalState(_ controlPlane: any ControlPlane, _ reply: @escaping Reply, _ body: @escaping (ClusterStateView) -> Void) {
+        controlPlane.readLocalState(Self.viewOrError(reply, body))
+    }
+
+    private static func viewOrError(_ reply: @escaping Reply, _ body: @escaping (ClusterStateView) -> Void)
+        -> (Result<ClusterStateView, APIError>) -> Void {
+        { result in
             switch result {
             case let .success(view): body(view)
             case let .failure(error): reply(error.response)

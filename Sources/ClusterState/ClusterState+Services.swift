@@ -2,7 +2,7 @@ extension ClusterState {
     // MARK: Reads (deterministic orders, so every reader sees the same lists)
 
     /// Services ordered by id.
-    public var sortedServices: [Service] { services.keys.sorted().map { services[$0]! } }
+    public var sortedServices: [Service] { sortedServiceIDs.map { services[$0]! } }
 
     /// Tasks ordered by id.
     public var sortedTasks: [SwarmTask] { tasks.keys.sorted().map { tasks[$0]! } }
@@ -29,7 +29,7 @@ extension ClusterState {
     }
 
     public func service(named name: String) -> Service? {
-        services.values.first { $0.spec.name == name }
+        serviceIDsByName[name].flatMap { services[$0] }
     }
 
     /// Finds a service by full id, name, or unique id prefix (as `docker service inspect` does).
@@ -66,7 +66,7 @@ extension ClusterState {
             var created = newService
             created.version = version
             created.updatedAt = created.createdAt
-            services[created.id] = created
+            store(created)
         case let .updateService(id, expected, spec, at):
             var service = try existingService(id)
             try checkVersion(expected, against: service.version, kind: "service", id: id)
@@ -83,7 +83,7 @@ extension ClusterState {
             }
             service.version = version
             service.updatedAt = at
-            services[id] = service
+            store(service)
         case let .rollbackService(id, expected, at):
             var service = try existingService(id)
             try checkVersion(expected, against: service.version, kind: "service", id: id)
@@ -96,7 +96,7 @@ extension ClusterState {
             service.updateStatus = UpdateStatus(state: .rollbackStarted, startedAt: at, message: "manually requested rollback")
             service.version = version
             service.updatedAt = at
-            services[id] = service
+            store(service)
         case let .setServiceUpdateStatus(id, expected, status, at):
             var service = try existingService(id)
             try checkVersion(expected, against: service.version, kind: "service", id: id)
@@ -111,10 +111,10 @@ extension ClusterState {
             service.updateStatus = status
             service.version = version
             service.updatedAt = at
-            services[id] = service
+            store(service)
         case let .removeService(id, at):
             _ = try existingService(id)
-            services[id] = nil
+            dropService(id)
             for task in tasks(ofService: id) where task.desiredState < .remove {
                 var marked = task
                 marked.desiredState = .remove

@@ -5,7 +5,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public private(set) var cluster: Cluster?
     public private(set) var nodes: [String: Node] = [:]
     public private(set) var secrets: ClusterSecrets?
-    public internal(set) var services: [String: Service] = [:]
+    /// Written only through `store(_:)` and `dropService(_:)`, which keep `serviceIDsByName`.
+    public private(set) var services: [String: Service] = [:]
     public internal(set) var tasks: [String: SwarmTask] = [:]
     /// Raft index of the last applied command.
     public private(set) var appliedIndex: UInt64 = 0
@@ -13,6 +14,13 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// so the dispatcher and the API answer per-node and per-service lists without a scan.
     var taskIDsByNode: [String: Set<String>] = [:]
     var taskIDsByService: [String: Set<String>] = [:]
+    /// Service ids by name, derived from `services` (not encoded; rebuilt on decode): creates and
+    /// the API's name checks look a name up instead of scanning every service.
+    var serviceIDsByName: [String: String] = [:]
+    /// Every service id in ascending order, derived like the indexes above: control loops walk
+    /// services in this order every round, and sorting thousands of ids each time was a round's
+    /// largest cost.
+    public private(set) var sortedServiceIDs: [String] = []
 
     public init() {}
 
@@ -28,6 +36,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         tasks = try container.decodeIfPresent([String: SwarmTask].self, forKey: .tasks) ?? [:]
         appliedIndex = try container.decode(UInt64.self, forKey: .appliedIndex)
         for task in tasks.values { indexTask(task) }
+        for service in services.values { serviceIDsByName[service.spec.name] = service.id }
+        sortedServiceIDs = services.keys.sorted()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -40,7 +50,37 @@ public struct ClusterState: Codable, Sendable, Equatable {
         try container.encode(appliedIndex, forKey: .appliedIndex)
     }
 
-    // MARK: Task indexes
+    // MARK: Indexes
+
+    /// Stores `service` (new or changed) and keeps the name index current.
+    mutating func store(_ service: Service) {
+        if let old = services[service.id]?.spec.name, old != service.spec.name, serviceIDsByName[old] == service.id {
+            serviceIDsByName[old] = nil
+        }
+        if services.updateValue(service, forKey: service.id) == nil {
+            sortedServiceIDs.insert(service.id, at: Self.insertionPoint(of: service.id, in: sortedServiceIDs))
+        }
+        serviceIDsByName[service.spec.name] = service.id
+    }
+
+    /// Removes service `id` and its name from the index.
+    mutating func dropService(_ id: String) {
+        guard let removed = services.removeValue(forKey: id) else { return }
+        if serviceIDsByName[removed.spec.name] == id { serviceIDsByName[removed.spec.name] = nil }
+        let position = Self.insertionPoint(of: id, in: sortedServiceIDs)
+        precondition(position < sortedServiceIDs.count && sortedServiceIDs[position] == id, "service \(id) missing from the id order")
+        sortedServiceIDs.remove(at: position)
+    }
+
+    /// The first position in ascending `ids` whose element is not below `id` (binary search).
+    static func insertionPoint(of id: String, in ids: [String]) -> Int {
+        var low = 0, high = ids.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ids[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
 
     /// Adds `task` to the per-node and per-service indexes.
     mutating func indexTask(_ task: SwarmTask) {

@@ -57,8 +57,8 @@ struct RoundIndex {
         return nodes[position]
     }
 
-    /// Service ids in order, services first and then ids of removed services that still have tasks.
-    var serviceIDs: [String] { state.services.keys.sorted() }
+    /// Ids of the current services in ascending order (kept sorted by `ClusterState`).
+    var serviceIDs: [String] { state.sortedServiceIDs }
 }
 
 /// Where a task lives inside its service: its replica slot, or its node for global services.

@@ -35,6 +35,11 @@ extension SwarmNode: ControlPlane {
         }
     }
 
+    public func readLocalState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {
+        guard raft != nil else { return done(.failure(.notManager)) }
+        done(.success(stateView()))
+    }
+
     func stateView() -> ClusterStateView {
         var reachable: Set<UInt64> = [identity.transportID]
         if let current = raft {

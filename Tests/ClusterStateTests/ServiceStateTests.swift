@@ -177,6 +177,32 @@ final class ServiceStateTests: XCTestCase {
         XCTAssertEqual(decoded.tasks(onNode: "n1").map(\.id), ["t1"])
     }
 
+    func testServiceNameAndOrderIndexesFollowCreateRenameRemoveAndDecode() throws {
+        var state = withService("s5", name: "web")
+        try apply(&state, .createService(service: Service(id: "s2", createdAt: t0, spec: spec("api")))).get()
+        try apply(&state, .createService(service: Service(id: "s9", createdAt: t0, spec: spec("db")))).get()
+        XCTAssertEqual(state.sortedServiceIDs, ["s2", "s5", "s9"])
+        XCTAssertEqual(state.service(named: "api")?.id, "s2")
+        XCTAssertEqual(apply(&state, .createService(service: Service(id: "s3", createdAt: t0, spec: spec("api")))).failureValue,
+                       .conflict(ClusterState.nameConflict))
+
+        let version = try XCTUnwrap(state.services["s2"]?.version)
+        try apply(&state, .updateService(id: "s2", version: version, spec: spec("gateway"), at: t1)).get()
+        XCTAssertNil(state.service(named: "api"), "the old name is free after a rename")
+        XCTAssertEqual(state.service(named: "gateway")?.id, "s2")
+        try apply(&state, .createService(service: Service(id: "s1", createdAt: t0, spec: spec("api")))).get()
+        XCTAssertEqual(state.service(named: "api")?.id, "s1")
+
+        try apply(&state, .removeService(id: "s5", at: t1)).get()
+        XCTAssertNil(state.service(named: "web"))
+        XCTAssertEqual(state.sortedServiceIDs, ["s1", "s2", "s9"])
+        XCTAssertEqual(state.sortedServices.map(\.id), ["s1", "s2", "s9"])
+
+        let decoded = try CommandCodec.decodeState(CommandCodec.encodeState(state))
+        XCTAssertEqual(decoded, state, "the derived indexes are rebuilt identically on decode")
+        XCTAssertEqual(decoded.service(named: "gateway")?.id, "s2")
+    }
+
     func testTasksByServiceNodeAndDesiredState() throws {
         var state = withService()
         try apply(&state, .addNode(node: node("n2"), transportID: 2, credential: [2])).get()
