@@ -73,7 +73,16 @@ extension RaftNode {
     /// have made the snapshot durable first.
     @discardableResult
     public mutating func takeSnapshot(data: [UInt8], retainEntries: UInt64) -> Snapshot {
-        let index = log.applied
+        takeSnapshot(data: data, index: log.applied, confState: confState, retainEntries: retainEntries)
+    }
+
+    /// `takeSnapshot` of a state captured earlier, at applied index `index` with the membership
+    /// `confState` of that moment: the shell encodes large states off its loop thread while
+    /// entries keep being applied. `index` must be applied; the caller skips a capture that a
+    /// newer snapshot (e.g. one installed from the leader) has overtaken.
+    @discardableResult
+    public mutating func takeSnapshot(data: [UInt8], index: UInt64, confState: ConfState, retainEntries: UInt64) -> Snapshot {
+        precondition(index <= log.applied, "snapshot at \(index) beyond the applied index \(log.applied)")
         let metadata = SnapshotMetadata(index: index, term: log.term(at: index) ?? 0, confState: confState)
         let snapshot = Snapshot(metadata: metadata, data: data)
         latestSnapshot = snapshot

@@ -47,6 +47,8 @@ public final class SwarmNode: @unchecked Sendable {
     var raft: RaftNode?
     var storage: RaftStorage?
     var lastSnapshotIndex: UInt64 = 0
+    /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
+    var snapshotInFlight = false
     public internal(set) var state = ClusterState()
 
     var nextRequestID: UInt64 = 1
@@ -330,11 +332,28 @@ public final class SwarmNode: @unchecked Sendable {
         }
     }
 
+    /// Every `snapshotEvery` applied entries: captures the state (a copy-on-write value), encodes
+    /// it on a background queue, so a large state does not stall the loop, and back on the loop
+    /// records and persists it at the captured index (one snapshot in flight).
     func maybeTakeSnapshot() {
-        guard var current = raft, current.appliedIndex >= lastSnapshotIndex + configuration.snapshotEvery,
+        guard !snapshotInFlight, let current = raft, current.appliedIndex >= lastSnapshotIndex + configuration.snapshotEvery,
               state.appliedIndex <= current.appliedIndex else { return }
-        let snapshot = current.takeSnapshot(data: CommandCodec.encodeState(state), retainEntries: configuration.snapshotRetainEntries)
-        raft = current
+        snapshotInFlight = true
+        let (captured, index, membership) = (state, current.appliedIndex, current.confState)
+        DispatchQueue.global().async { [self] in
+            let data = CommandCodec.encodeState(captured)
+            _ = loop.execute { [self] in
+                snapshotInFlight = false
+                persistSnapshot(data: data, index: index, confState: membership)
+            }
+        }
+    }
+
+    private func persistSnapshot(data: [UInt8], index: UInt64, confState: ConfState) {
+        // A snapshot installed from the leader meanwhile is newer: the capture is dropped.
+        guard !isStopped, raft != nil, index > raft!.snapshotIndex, index > lastSnapshotIndex else { return }
+        let snapshot = raft!.takeSnapshot(data: data, index: index, confState: confState,
+                                          retainEntries: configuration.snapshotRetainEntries)
         do {
             try storage!.saveSnapshot(snapshot)
             try storage!.compact()

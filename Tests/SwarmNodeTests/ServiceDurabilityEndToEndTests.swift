@@ -43,7 +43,12 @@ final class ServiceDurabilityEndToEndTests: XCTestCase {
         return services.compactMap { $0[path: "Spec", "Name"] as? String }
     }
 
+    /// Snapshots every 25 entries (encoded off the loop while writes continue) and a short
+    /// retained log, so the kill lands among snapshots and restarts recover from one.
     func testEveryAcknowledgedCreateSurvivesKillingAllManagers() throws {
+        let config = cluster.directory + "/snapshots.conf"
+        try "snapshot-every = 25\nsnapshot-retain-entries = 10\n".write(toFile: config, atomically: true, encoding: .utf8)
+        cluster.nodeFlags += ["--config", config]
         try formManagers()
         let acknowledged = Mutex<[String]>([])
         let attempts = Mutex(0)
@@ -82,6 +87,8 @@ final class ServiceDurabilityEndToEndTests: XCTestCase {
         let lost = before.filter { !present.contains($0) }
         XCTAssertEqual(lost, [], "acknowledged creates lost after kill -9 of every manager")
         XCTAssertLessThanOrEqual(present.count, attempts.withLock { $0 })
+        let snapshots = try FileSystem.list(cluster.members["m1"]!.dataDirectory + "/raft/snap")
+        XCTAssertFalse(snapshots.isEmpty, "m1 took no snapshot: \(snapshots)")
     }
 
     func testRacingVersionedUpdatesLoseNothing() throws {
