@@ -48,20 +48,29 @@ extension DockerAPI {
         case let .failure(error): return reply(error.response)
         case let .success(decoded): spec = decoded
         }
-        // The name check reads the local state: the apply refuses a taken name anyway (409), so
-        // a stale view costs nothing but saves a quorum round per create.
-        withLocalState(controlPlane, reply) { [weak self] view in
+        // The name check reads the local state, saving a quorum round per create: a name it
+        // misses is refused by the apply (409) anyway; a conflict it sees may be stale (the
+        // service removed since), so a conflict is confirmed by a linearizable read.
+        withLocalState(controlPlane, reply) { [weak self] local in
             guard let self else { return }
-            if spec.name.isEmpty { spec.name = DockerNames.randomName { view.state.service(named: $0) != nil } }
+            if spec.name.isEmpty { spec.name = DockerNames.randomName { local.state.service(named: $0) != nil } }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
-            if view.state.service(named: spec.name) != nil { return reply(Self.nameConflict(spec.name).response) }
-            let service = Service(id: newID(), createdAt: now(), spec: spec)
-            controlPlane.propose(.createService(service: service)) { [weak self] result in
+            guard local.state.service(named: spec.name) != nil else { return proposeCreate(spec, controlPlane, reply) }
+            withState(controlPlane, reply) { [weak self] current in
                 guard let self else { return }
-                switch result {
-                case .success: reply(json(201, ServiceCreateResponse(id: service.id)))
-                case let .failure(error): reply(Self.dockerWording(error, name: spec.name).response)
-                }
+                if current.state.service(named: spec.name) != nil { return reply(Self.nameConflict(spec.name).response) }
+                proposeCreate(spec, controlPlane, reply)
+            }
+        }
+    }
+
+    private func proposeCreate(_ spec: ServiceSpec, _ controlPlane: any ControlPlane, _ reply: @escaping Reply) {
+        let service = Service(id: newID(), createdAt: now(), spec: spec)
+        controlPlane.propose(.createService(service: service)) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success: reply(json(201, ServiceCreateResponse(id: service.id)))
+            case let .failure(error): reply(Self.dockerWording(error, name: spec.name).response)
             }
         }
     }

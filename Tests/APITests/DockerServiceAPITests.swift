@@ -175,6 +175,28 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertEqual(plane.state.services.count, 1)
     }
 
+    func testCreateChecksTheNameLocallyAndConfirmsAConflictLinearizably() throws {
+        let viewWithoutWeb = plane.state
+        let id = create("web")
+        let viewWithWeb = plane.state
+        // A lagging manager that misses "web": the apply refuses the duplicate, in Docker's wording.
+        plane.staleLocalState = viewWithoutWeb
+        let refused = call("POST", "/services/create", body: cliCreateBody(name: "web"))
+        XCTAssertEqual(refused.status, 409)
+        XCTAssertEqual(message(refused), "rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists")
+        XCTAssertEqual(plane.state.services.values.filter { $0.spec.name == "web" }.count, 1)
+
+        // A lagging manager that still sees a removed "web": the conflict is confirmed by a
+        // linearizable read, which finds the name free.
+        plane.staleLocalState = nil
+        XCTAssertEqual(call("DELETE", "/services/\(id)").status, 200)
+        plane.staleLocalState = viewWithWeb
+        let reads = plane.localReads
+        XCTAssertEqual(call("POST", "/services/create", body: cliCreateBody(name: "web")).status, 201)
+        XCTAssertEqual(plane.localReads, reads + 1)
+        XCTAssertNotEqual(plane.state.service(named: "web")?.id, id)
+    }
+
     func testServiceRoutesNeedAManager() {
         plane.local.role = .worker
         for (method, target) in [("GET", "/services?status=true"), ("POST", "/services/create"), ("GET", "/services/web"),

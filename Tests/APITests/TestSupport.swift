@@ -219,6 +219,16 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         complete { done(result) }
     }
 
+    /// When set, `readLocalState` answers this (a lagging manager's view) instead of `state`.
+    var staleLocalState: ClusterState?
+    var localReads = 0
+
+    func readLocalState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {
+        localReads += 1
+        guard let stale = staleLocalState else { return readState(done) }
+        complete { done(.success(ClusterStateView(state: stale, leaderRaftID: self.leaderRaftID, reachableRaftIDs: self.reachable))) }
+    }
+
     func propose(_ command: ClusterCommand, _ done: @escaping (Result<Void, APIError>) -> Void) {
         proposals.append(command)
         let result = apply(command).mapError(APIError.init)
