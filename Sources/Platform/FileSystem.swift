@@ -58,10 +58,12 @@ public enum FileSystem {
         _ = try retryingEINTR("unlink", path) { unlink(path) }
     }
 
-    /// Removes a directory tree (tests and benchmarks only; never used on live data).
+    /// Removes a directory tree. Symbolic links are removed, never followed: a link to a
+    /// directory outside the tree (or a dangling one) must not take what it points to.
     public static func removeTree(_ path: String) throws {
-        guard FileSystem.exists(path) else { return }
-        if isDirectory(path) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
             for name in try list(path) { try removeTree(path + "/" + name) }
             _ = try retryingEINTR("rmdir", path) { rmdir(path) }
         } else {

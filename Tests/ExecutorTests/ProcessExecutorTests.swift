@@ -28,6 +28,23 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertFalse(FileSystem.exists(root), "the test directory \(root) was left behind")
     }
 
+    /// A container directory is removed with `FileSystem.removeTree`, which must remove links
+    /// and never follow them (a task can leave a link to `/` in its directory).
+    func testRemovingATreeRemovesLinksWithoutFollowingThem() throws {
+        let outside = root + "/outside"
+        try FileSystem.makeDirectories(outside)
+        let kept = outside + "/kept"
+        XCTAssertTrue(FileManager.default.createFile(atPath: kept, contents: Data("x".utf8)))
+        let tree = root + "/tree"
+        try FileSystem.makeDirectories(tree + "/sub")
+        XCTAssertEqual(symlink(outside, tree + "/sub/to-outside"), 0)
+        XCTAssertEqual(symlink(root + "/missing", tree + "/dangling"), 0)
+        try FileSystem.removeTree(tree)
+        var info = stat()
+        XCTAssertNotEqual(lstat(tree, &info), 0, "the tree is gone, links included")
+        XCTAssertTrue(FileSystem.exists(kept), "a linked directory outside the tree was emptied")
+    }
+
     /// Prepares and starts `spec`; remembers its process group for tear-down.
     private func run(_ spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void = { _ in }) throws -> ContainerID {
         let id = try executor.prepare(spec)
