@@ -10,7 +10,8 @@
 # and unix socket in a temp dir, --bridge=none --iptables=false --ip-masq=false,
 # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1), makes it a one-node swarm on 127.0.0.1 and imports a
 # busybox image built from /bin/busybox (no registry, nothing beyond loopback).
-# Per repetition and N, the three sides run once each, rotating which goes first:
+# Per repetition and N, the three sides run once each, rotating which goes first, each after a
+# `sync` and a 1 s pause (untimed) so one side's write-back does not land on the next:
 #   process: cluster-bench converge --executor process --replicas N --runs 1 (one fresh manager
 #            node, POST /services/create to N running tasks, polled every --poll-ms)
 #   oci:     the same with --executor oci: each task a runc container on an overlay of the image
@@ -70,7 +71,7 @@ our_processes() {
   local pid cmd roots=() all=()
   for pid in /proc/[0-9]*; do
     pid=${pid#/proc/}
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
     [[ $cmd == *"$TMP/"* ]] && roots+=("$pid")
   done
   all=("${roots[@]}")
@@ -175,7 +176,12 @@ for run in $(seq 1 "$RUNS"); do
     # Rotate who goes first (and second) so a drift in the machine's load hits all three alike.
     sides=(process oci docker)
     first=$(((run + index) % 3))
-    for k in 0 1 2; do run_side "${sides[$(((first + k) % 3))]}" "$n" "$run"; done
+    for k in 0 1 2; do
+      # Untimed: flush what the previous side left to write back (container removal, logs), so
+      # it does not land on the next side's fsyncs.
+      sync; sleep 1
+      run_side "${sides[$(((first + k) % 3))]}" "$n" "$run"
+    done
     index=$((index + 1))
     line="run $run  N=$n "
     for side in process oci docker; do
