@@ -6,9 +6,10 @@
 #   bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]
 #
 # Installs docker.io, runc and busybox-static if missing; builds swarmctl and cluster-bench
-# (release, under the shared build lock, scratch path $BUILD_PATH, default .build-bdock); starts a private dockerd as a child (own --data-root, --exec-root, --pidfile
-# and unix socket in a temp dir, --bridge=none --iptables=false --ip-masq=false,
-# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1), makes it a one-node swarm on 127.0.0.1 and imports a
+# (release, under the shared build lock, scratch path $BUILD_PATH, default .build); starts a
+# private dockerd as a child (own --data-root, --exec-root, --pidfile and unix socket in a temp
+# dir, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1),
+# makes it a one-node swarm on 127.0.0.1 and imports a
 # busybox image built from /bin/busybox (no registry, nothing beyond loopback).
 # Per repetition and N, the three sides run once each, rotating which goes first, each after a
 # `sync` and a 1 s pause (untimed) so one side's write-back does not land on the next:
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/../.."
 REPLICAS=1,10,50,100
 RUNS=5
 POLL_MS=50
-BUILD=${BUILD_PATH:-.build-bdock}
+BUILD=${BUILD_PATH:-.build}
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) REPLICAS=$2; shift 2 ;;

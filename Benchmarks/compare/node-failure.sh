@@ -27,10 +27,11 @@
 # that run to another --json file). swarmkit also waits the restart policy's delay (default 5 s)
 # before replacing a task whose node went down (it skips it only for drained nodes);
 # --restart-delay 0s passes `--restart-delay 0s` to `docker service create` to take that out.
-# Cleans up on exit, also on failure: swarm left, dockerds stopped by pid, leftover processes
-# naming the temp dir (containerd, shims) and their children killed by pid, the cgroups of the
-# containers we made removed, mounts under the temp dir unmounted, the dir removed. A system
-# dockerd or containerd is never touched.
+# Builds swarmctl and cluster-bench (release, under the shared build lock, scratch path
+# $BUILD_PATH, default .build). Cleans up on exit, also on failure: swarm left, dockerds stopped
+# by pid, leftover processes naming the temp dir (containerd, shims) and their children killed by
+# pid, the cgroups of the containers we made removed, mounts under the temp dir unmounted, the dir
+# removed. A system dockerd or containerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TASKS=20
@@ -39,7 +40,7 @@ POLL_MS=20
 HEARTBEAT=""
 RESTART_DELAY=""
 JSON=Benchmarks/results/node-failure.json
-BUILD=${BUILD_PATH:-.build-bdock}
+BUILD=${BUILD_PATH:-.build}
 usage="usage: bash Benchmarks/compare/node-failure.sh [--tasks 20] [--runs 5] [--poll-ms 20] [--dispatcher-heartbeat 1s] [--restart-delay 0s] [--json FILE]"
 while [ $# -gt 0 ]; do
   case "$1" in
