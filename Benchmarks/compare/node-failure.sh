@@ -4,7 +4,8 @@
 # (Debian docker.io), same run, interleaved.
 #
 #   bash Benchmarks/compare/node-failure.sh [--tasks 20] [--runs 5] [--poll-ms 20]
-#        [--dispatcher-heartbeat 1s] [--restart-delay 0s] [--json Benchmarks/results/node-failure.json]
+#        [--dispatcher-heartbeat 1s] [--restart-delay 0s] [--executor process|oci]
+#        [--json Benchmarks/results/node-failure.json]
 #
 # Docker side: three private dockerds started as children of this script, each with its own
 # --data-root, --exec-root (so its own managed containerd), --pidfile, unix socket and an empty
@@ -20,8 +21,8 @@
 #   every --poll-ms). Then the victim's mounts are unmounted, its dockerd restarted (it rejoins),
 #   the service removed.
 # Ours: `cluster-bench node-failure --tasks 20 --runs 1` per repetition (a fresh manager + 2
-# workers, process executor, heartbeat 1 s, down after 5 missed); the two sides alternate who
-# goes first.
+# workers, --executor process by default, or oci: runc containers of an image made from
+# /bin/busybox; heartbeat 1 s, down after 5 missed); the two sides alternate who goes first.
 # Docker's dispatcher heartbeat is 5 s by default (a node is down after 3 periods);
 # --dispatcher-heartbeat 1s runs `docker swarm update --dispatcher-heartbeat 1s` first (write
 # that run to another --json file). swarmkit also waits the restart policy's delay (default 5 s)
@@ -39,9 +40,10 @@ RUNS=5
 POLL_MS=20
 HEARTBEAT=""
 RESTART_DELAY=""
+EXECUTOR=process
 JSON=Benchmarks/results/node-failure.json
 BUILD=${BUILD_PATH:-.build}
-usage="usage: bash Benchmarks/compare/node-failure.sh [--tasks 20] [--runs 5] [--poll-ms 20] [--dispatcher-heartbeat 1s] [--restart-delay 0s] [--json FILE]"
+usage="usage: bash Benchmarks/compare/node-failure.sh [--tasks 20] [--runs 5] [--poll-ms 20] [--dispatcher-heartbeat 1s] [--restart-delay 0s] [--executor process|oci] [--json FILE]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --tasks) TASKS=$2; shift 2 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
     --poll-ms) POLL_MS=$2; shift 2 ;;
     --dispatcher-heartbeat) HEARTBEAT=$2; shift 2 ;;
     --restart-delay) RESTART_DELAY=$2; shift 2 ;;
+    --executor) EXECUTOR=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -62,6 +65,12 @@ if ! command -v dockerd >/dev/null; then
     || { echo "cannot install docker.io: apt-get failed" >&2; exit 1; }
 fi
 [ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null 2>&1 || { echo "no /bin/busybox" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "dockerd needs root" >&2; exit 1; }
+case "$EXECUTOR" in
+  process) ;;
+  oci) command -v runc >/dev/null || apt-get install -y runc >/dev/null 2>&1 || { echo "no runc (apt-get install runc)" >&2; exit 1; } ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
 command -v jq >/dev/null || apt-get install -y jq >/dev/null 2>&1 || { echo "no jq" >&2; exit 1; }
 DOCKER_BIN=/usr/bin/docker
 [ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
@@ -245,7 +254,8 @@ run_docker() {
 
 run_ours() {
   local run=$1
-  "$BENCH" node-failure --tasks "$TASKS" --runs 1 --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
+  mkdir -p "$TMP/ours"
+  TMPDIR="$TMP/ours" "$BENCH" node-failure --executor "$EXECUTOR" --tasks "$TASKS" --runs 1 --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
   BENCH_PID=$!
   wait "$BENCH_PID" || { echo "cluster-bench failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
   BENCH_PID=""
@@ -259,9 +269,9 @@ for run in $(seq 1 "$RUNS"); do
        " docker $(awk -v r="$run" '$1=="docker"&&$2==r{print $3}' "$RESULTS") s  (repetition took $((SECONDS - t0)) s)" >&2
 done
 
-python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" "$TASKS" "$HEARTBEAT_EFFECTIVE" "$JSON" "$RESTART_DELAY_EFFECTIVE" <<'EOF'
+python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" "$TASKS" "$HEARTBEAT_EFFECTIVE" "$JSON" "$RESTART_DELAY_EFFECTIVE" "$EXECUTOR" <<'EOF'
 import json, os, platform, sys, datetime
-path, runs, poll_ms, docker_version, tasks, heartbeat, out, restart_delay = sys.argv[1:9]
+path, runs, poll_ms, docker_version, tasks, heartbeat, out, restart_delay, executor = sys.argv[1:10]
 data = {}
 for line in open(path):
     side, run, seconds = line.split("\t")
@@ -272,14 +282,14 @@ def stats(values):
 ours, docker = stats(data["ours"]), stats(data["docker"])
 ratio = docker["median"] / ours["median"]
 print("\n%-40s  %s" % ("", "s to all %s tasks running elsewhere, median (min–max)" % tasks))
-print("%-40s  %.2f (%.2f–%.2f)" % ("ours (heartbeat 1 s, down after 5)", ours["median"], ours["min"], ours["max"]))
+print("%-40s  %.2f (%.2f–%.2f)" % ("ours (%s executor, heartbeat 1 s, down after 5)" % executor, ours["median"], ours["min"], ours["max"]))
 print("%-40s  %.2f (%.2f–%.2f)" % ("docker %s (heartbeat %s, down after 3, restart delay %s)" % (docker_version, heartbeat, restart_delay), docker["median"], docker["min"], docker["max"]))
 print("docker / ours: %.2f×" % ratio)
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 doc = {
     "benchmark": "node-failure: SIGKILL a worker (its whole process tree) running %s tasks, time until all run on the other worker; swarmctl vs Docker swarm, same run, interleaved" % tasks,
     "runs": int(runs), "tasks": int(tasks), "poll_ms": int(poll_ms),
-    "ours": "cluster-bench node-failure --runs 1 per repetition: fresh manager (drained) + 2 workers, process executor, heartbeat 1 s, node down after 5 missed; polled every 20 ms",
+    "ours": "cluster-bench node-failure --runs 1 per repetition: fresh manager (drained) + 2 workers, %s executor, heartbeat 1 s, node down after 5 missed; polled every 20 ms" % executor, "ours_executor": executor,
     "docker": "3 dockerds %s on 127.0.77.1-3 (manager drained, 2 workers), --bridge=none --iptables=false --ip-masq=false, dispatcher heartbeat %s (down after 3 periods), service restart delay %s; victim's dockerd, containerd, shims and containers killed with SIGKILL at once; until the manager's /tasks lists %s running on the survivor, polled every %s ms" % (docker_version, heartbeat, restart_delay, tasks, poll_ms),
     "ours_seconds": ours, "docker_seconds": docker, "docker_dispatcher_heartbeat": heartbeat, "docker_restart_delay": restart_delay,
     "ratio_docker_over_ours": ratio,
