@@ -12,7 +12,8 @@
 // to every replica RUNNING, polling the API every 10 ms (--poll-ms); the service is removed (and its tasks
 // gone) before the next run. node-failure: a manager and two workers; a service's tasks all run
 // on one worker, which is killed with SIGKILL; time until every task runs on the other worker.
-// Each prints a table and writes Benchmarks/results/{converge,node-failure}.json.
+// Each prints a table and writes Benchmarks/results/{converge,node-failure}-EXECUTOR.json (the
+// side-by-side scripts in Benchmarks/compare write converge.json and node-failure.json).
 import API
 import Foundation
 import Glibc
@@ -278,7 +279,7 @@ func nodeFailure(_ cluster: BenchCluster) throws {
                  taskCount, median(seconds), seconds.min()!, seconds.max()!))
     try write(["benchmark": "node-failure: SIGKILL a worker running \(taskCount) tasks, time until all run on the other worker",
                "runs": runs, "seconds": seconds, "seconds_median": median(seconds), "machine": machine()],
-              to: option("--json", "Benchmarks/results/node-failure.json"))
+              to: option("--json", "Benchmarks/results/node-failure-\(cluster.executor).json"))
 }
 
 let mode = CommandLine.arguments.dropFirst().first ?? ""
