@@ -4,11 +4,16 @@
 //   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--poll-ms 10]
 //   .build/release/cluster-bench node-failure [--tasks 20] [--runs 5]
 //
+// With --executor oci (root, runc or crun in PATH) each node's image store gets `busybox`,
+// imported with `swarmctl image import` from a root file system made of /bin/busybox (a static
+// build: apt-get install busybox-static) and `sleep`/`sh` links to it; --busybox PATH picks another.
+//
 // converge: one node (a manager, as docker's one-node swarm); time from `POST /services/create`
 // to every replica RUNNING, polling the API every 10 ms (--poll-ms); the service is removed (and its tasks
 // gone) before the next run. node-failure: a manager and two workers; a service's tasks all run
 // on one worker, which is killed with SIGKILL; time until every task runs on the other worker.
-// Each prints a table and writes Benchmarks/results/{converge,node-failure}.json.
+// Each prints a table and writes Benchmarks/results/{converge,node-failure}-EXECUTOR.json (the
+// side-by-side scripts in Benchmarks/compare write converge.json and node-failure.json).
 import API
 import Foundation
 import Glibc
@@ -68,12 +73,30 @@ final class BenchCluster {
             }
             members.append(Member(name: name, process: try spawn(name, arguments), api: "unix:\(directory)/\(name).sock", address: address))
             try waitUntil("\(name) answers", seconds: 30) { (try? self.cli(self.members.last!.api, ["info"])) != nil }
+            if executor == "oci" { try importBusybox(into: "\(directory)/\(name)") }
         }
         let total = managers + workers
         try waitUntil("\(total) nodes ready", seconds: 60) {
             let nodes = (try? self.json("GET", "/nodes") as? [[String: Any]]) ?? []
             return nodes.count == total && nodes.allSatisfy { ($0["Status"] as? [String: Any])?["State"] as? String == "ready" }
         }
+    }
+
+    /// The OCI executor runs images from the node's own store: `busybox` made of a static busybox.
+    func importBusybox(into dataDirectory: String) throws {
+        let rootfs = "\(directory)/busybox-rootfs"
+        if !FileSystem.exists(rootfs + "/bin/busybox") {
+            let busybox = option("--busybox", "/bin/busybox")
+            guard FileSystem.exists(busybox) else {
+                throw BenchError(description: "--executor oci needs a static busybox at \(busybox) (apt-get install busybox-static)")
+            }
+            let script = "mkdir -p '\(rootfs)/bin' && cp '\(busybox)' '\(rootfs)/bin/busybox' && ln -s busybox '\(rootfs)/bin/sleep' && ln -s busybox '\(rootfs)/bin/sh'"
+            let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", script])
+            guard try process.wait().exitCode == 0 else { throw BenchError(description: "cannot make the busybox root file system in \(rootfs)") }
+        }
+        let quoted = [binary, "image", "import", "busybox", rootfs, "--data-dir", dataDirectory].map { "'\($0)'" }.joined(separator: " ")
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) >/dev/null 2>>'\(directory)/image-import.log'"])
+        guard try process.wait().exitCode == 0 else { throw BenchError(description: "swarmctl image import busybox failed; see \(directory)/image-import.log") }
     }
 
     func spawn(_ name: String, _ arguments: [String]) throws -> ChildProcess {
@@ -97,7 +120,9 @@ final class BenchCluster {
     func stop() {
         for index in members.indices { kill(index) }
         OrphanReaper.endAdoptedChildren()
-        try? FileSystem.removeTree(directory)
+        // rm, not FileSystem.removeTree: that follows links (stat), so the busybox root file
+        // system's `sleep`/`sh` links (dangling once busybox is gone) would keep the tree.
+        if let process = try? ChildProcess.spawn("/bin/rm", arguments: ["-rf", "--one-file-system", directory]) { _ = try? process.wait() }
     }
 
     func cli(_ api: String, _ arguments: [String]) throws -> String {
@@ -142,7 +167,9 @@ final class BenchCluster {
     }
 
     func createService(_ name: String, replicas: Int) throws -> String {
-        let body = #"{"Name":"\#(name)","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Args":["sleep","3600"]}},"Mode":{"Replicated":{"Replicas":\#(replicas)}}}"#
+        // No stop grace (docker's side uses --stop-signal KILL): `sleep` as a container's pid 1
+        // ignores TERM, so every removal would wait out 10 s. Only the untimed removal is affected.
+        let body = #"{"Name":"\#(name)","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Args":["sleep","3600"],"StopGracePeriod":0}},"Mode":{"Replicated":{"Replicas":\#(replicas)}}}"#
         let response = try request("POST", "/services/create", body: body)
         guard response.status == 201, let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
               let id = object["ID"] as? String else { throw BenchError(description: "create \(name): \(response.status)") }
@@ -252,7 +279,7 @@ func nodeFailure(_ cluster: BenchCluster) throws {
                  taskCount, median(seconds), seconds.min()!, seconds.max()!))
     try write(["benchmark": "node-failure: SIGKILL a worker running \(taskCount) tasks, time until all run on the other worker",
                "runs": runs, "seconds": seconds, "seconds_median": median(seconds), "machine": machine()],
-              to: option("--json", "Benchmarks/results/node-failure.json"))
+              to: option("--json", "Benchmarks/results/node-failure-\(cluster.executor).json"))
 }
 
 let mode = CommandLine.arguments.dropFirst().first ?? ""

@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# converge: `service create --replicas N` to N/N running, swarmctl (process executor) side by side
-# with Docker 20.10 swarm mode (Debian docker.io), same run, interleaved.
+# converge: `service create --replicas N` to N/N running, swarmctl with the process executor and
+# with the OCI executor (runc) side by side with Docker 20.10 swarm mode (Debian docker.io), same
+# run, interleaved.
 #
 #   bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]
 #
-# Installs docker.io if dockerd is missing; builds swarmctl and cluster-bench (release, under the
-# shared build lock); starts a private dockerd as a child (own --data-root, --exec-root, --pidfile
-# and unix socket in a temp dir, --bridge=none --iptables=false --ip-masq=false,
-# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1), makes it a one-node swarm on 127.0.0.1 and imports a
+# Installs docker.io, runc and busybox-static if missing; builds swarmctl and cluster-bench
+# (release, under the shared build lock, scratch path $BUILD_PATH, default .build); starts a
+# private dockerd as a child (own --data-root, --exec-root, --pidfile and unix socket in a temp
+# dir, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1),
+# makes it a one-node swarm on 127.0.0.1 and imports a
 # busybox image built from /bin/busybox (no registry, nothing beyond loopback).
-# Per repetition and N, both sides run once, alternating which goes first:
-#   ours:   .build/release/cluster-bench converge --replicas N --runs 1 (one fresh manager node,
-#           POST /services/create to N running tasks, polled every --poll-ms)
+# Per repetition and N, the three sides run once each, rotating which goes first, each after a
+# `sync` and a 1 s pause (untimed) so one side's write-back does not land on the next:
+#   process: cluster-bench converge --executor process --replicas N --runs 1 (one fresh manager
+#            node, POST /services/create to N running tasks, polled every --poll-ms)
+#   oci:     the same with --executor oci: each task a runc container on an overlay of the image
+#            `busybox` (cluster-bench imports it from /bin/busybox into the node's store)
 #   docker: `docker service create --detach --no-resolve-image --replicas N` timed from the
 #           command start until the API's ServiceStatus says N running (polled every --poll-ms),
 #           then `docker service rm` and wait until its containers are gone.
 # Prints a table and writes Benchmarks/results/converge.json. Cleans up on exit, also on failure:
-# swarm leave, dockerd stopped by its pid, leftover shims (processes naming our temp dir) killed by
-# pid, mounts under the temp dir unmounted, the dir removed. A system dockerd is never touched.
+# swarm leave, dockerd stopped by its pid, leftovers (processes naming our temp dir: shims,
+# cluster-bench's nodes, which run with TMPDIR inside it) killed by pid with their children,
+# mounts under the temp dir unmounted, the dir removed. A system dockerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPLICAS=1,10,50,100
 RUNS=5
 POLL_MS=50
+BUILD=${BUILD_PATH:-.build}
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) REPLICAS=$2; shift 2 ;;
@@ -40,13 +47,17 @@ if ! command -v dockerd >/dev/null; then
     || { echo "cannot install docker.io: apt-get failed" >&2; exit 1; }
 fi
 [ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null 2>&1 || { echo "no /bin/busybox" >&2; exit 1; }
+command -v runc >/dev/null || apt-get install -y runc >/dev/null 2>&1 || { echo "no runc (apt-get install runc)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "the OCI executor and dockerd need root" >&2; exit 1; }
 # Debian's client (20.10) goes with Debian's daemon; another docker on PATH may be newer.
 DOCKER_BIN=/usr/bin/docker
 [ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
 
 for product in swarmctl cluster-bench; do
-  flock /tmp/swift-build.lock swift build -c release --product "$product" 2>&1 | grep -E 'error|Compiling|Build' | tail -3
+  flock /tmp/swift-build.lock swift build -c release --scratch-path "$BUILD" --product "$product" 2>&1 | grep -E 'error|Compiling|Build' | tail -3
 done
+BENCH="$BUILD/release/cluster-bench"
+[ -x "$BENCH" ] || { echo "no $BENCH after the build" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/converge-bench-XXXXXX)
 SOCK="$TMP/docker.sock"
@@ -61,7 +72,7 @@ our_processes() {
   local pid cmd roots=() all=()
   for pid in /proc/[0-9]*; do
     pid=${pid#/proc/}
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
     [[ $cmd == *"$TMP/"* ]] && roots+=("$pid")
   done
   all=("${roots[@]}")
@@ -116,7 +127,7 @@ DOCKER_VERSION=$(docker_ version --format '{{.Server.Version}}')
 echo "dockerd $DOCKER_VERSION (pid $DOCKERD_PID) in $TMP; swarm on 127.0.0.1; image localbusybox:1 imported" >&2
 
 now_ns() { date +%s%N; }
-RESULTS="$TMP/results.tsv"   # side N run seconds
+RESULTS="$TMP/results.tsv"   # side (process, oci, docker) N run seconds
 : >"$RESULTS"
 
 run_docker() {
@@ -141,29 +152,49 @@ run_docker() {
   done
 }
 
+mkdir -p "$TMP/ours"
 run_ours() {
-  local n=$1 run=$2
-  .build/release/cluster-bench converge --replicas "$n" --runs 1 --poll-ms "$POLL_MS" --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
+  local executor=$1 n=$2 run=$3
+  TMPDIR="$TMP/ours" "$BENCH" converge --executor "$executor" --replicas "$n" --runs 1 --poll-ms "$POLL_MS" \
+    --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
   BENCH_PID=$!
-  wait "$BENCH_PID" || { echo "cluster-bench failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
+  wait "$BENCH_PID" || { echo "cluster-bench ($executor) failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
   BENCH_PID=""
-  printf 'ours\t%d\t%d\t%s\n' "$n" "$run" "$(jq -r '.results[0].seconds_median' "$TMP/ours.json")" >>"$RESULTS"
+  printf '%s\t%d\t%d\t%s\n' "$executor" "$n" "$run" "$(jq -r '.results[0].seconds_median' "$TMP/ours.json")" >>"$RESULTS"
+}
+
+run_side() {
+  case "$1" in
+    docker) run_docker "$2" "$3" ;;
+    *) run_ours "$1" "$2" "$3" ;;
+  esac
 }
 
 IFS=, read -r -a COUNTS <<<"$REPLICAS"
+index=0
 for run in $(seq 1 "$RUNS"); do
   for n in "${COUNTS[@]}"; do
-    # Alternate who goes first so a drift in the machine's load hits both alike.
-    if [ $(((run + n) % 2)) -eq 0 ]; then run_ours "$n" "$run"; run_docker "$n" "$run"
-    else run_docker "$n" "$run"; run_ours "$n" "$run"; fi
-    echo "run $run  N=$n  ours $(awk -v n="$n" -v r="$run" '$1=="ours"&&$2==n&&$3==r{print $4}' "$RESULTS") s" \
-         " docker $(awk -v n="$n" -v r="$run" '$1=="docker"&&$2==n&&$3==r{print $4}' "$RESULTS") s" >&2
+    # Rotate who goes first (and second) so a drift in the machine's load hits all three alike.
+    sides=(process oci docker)
+    first=$(((run + index) % 3))
+    for k in 0 1 2; do
+      # Untimed: flush what the previous side left to write back (container removal, logs), so
+      # it does not land on the next side's fsyncs.
+      sync; sleep 1
+      run_side "${sides[$(((first + k) % 3))]}" "$n" "$run"
+    done
+    index=$((index + 1))
+    line="run $run  N=$n "
+    for side in process oci docker; do
+      line+=" $side $(awk -v s="$side" -v n="$n" -v r="$run" '$1==s&&$2==n&&$3==r{print $4}' "$RESULTS") s"
+    done
+    echo "$line" >&2
   done
 done
 
-python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" <<'EOF'
-import json, os, platform, sys, datetime, subprocess
-path, runs, poll_ms, docker_version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" "$(runc --version | head -1)" <<'EOF'
+import json, os, platform, sys, datetime
+path, runs, poll_ms, docker_version, runc_version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 data = {}
 for line in open(path):
     side, n, run, seconds = line.split("\t")
@@ -171,25 +202,32 @@ for line in open(path):
 def stats(values):
     s = sorted(values)
     return {"median": s[len(s) // 2], "min": s[0], "max": s[-1], "runs": values}
+def cell(st):
+    return "%.3f (%.3f–%.3f)" % (st["median"], st["min"], st["max"])
 rows = []
-print("\n%8s  %-26s  %-26s  %s" % ("replicas", "ours s, median (min–max)", "docker s, median (min–max)", "docker/ours"))
+print("\nseconds to N/N running, median (min–max) of %d runs" % runs)
+print("%5s  %-22s  %-22s  %-22s  %-12s  %s" % ("N", "ours, process", "ours, OCI (runc)", "docker 20.10", "docker/OCI", "docker/process"))
 for n in sorted(data):
-    ours, docker = stats(data[n]["ours"]), stats(data[n]["docker"])
-    ratio = docker["median"] / ours["median"]
-    print("%8d  %-26s  %-26s  %.2f×" % (n, "%.3f (%.3f–%.3f)" % (ours["median"], ours["min"], ours["max"]),
-                                         "%.3f (%.3f–%.3f)" % (docker["median"], docker["min"], docker["max"]), ratio))
-    rows.append({"replicas": n, "ours_seconds": ours, "docker_seconds": docker, "ratio_docker_over_ours": ratio})
+    process, oci, docker = stats(data[n]["process"]), stats(data[n]["oci"]), stats(data[n]["docker"])
+    over_oci, over_process = docker["median"] / oci["median"], docker["median"] / process["median"]
+    print("%5d  %-22s  %-22s  %-22s  %-12s  %.2f×" % (n, cell(process), cell(oci), cell(docker), "%.2f×" % over_oci, over_process))
+    rows.append({"replicas": n, "ours_process_seconds": process, "ours_oci_seconds": oci, "docker_seconds": docker,
+                 "ratio_docker_over_ours_oci": over_oci, "ratio_docker_over_ours_process": over_process})
 goal = next((r for r in rows if r["replicas"] == 50), None)
 if goal:
-    print("goal: 50 replicas converge in ≤ 1 s: ours median %.3f s — %s" % (goal["ours_seconds"]["median"], "met" if goal["ours_seconds"]["median"] <= 1 else "NOT met"))
+    for key, label in (("ours_process_seconds", "process"), ("ours_oci_seconds", "OCI")):
+        print("goal: 50 replicas converge in ≤ 1 s: ours (%s) median %.3f s — %s" % (label, goal[key]["median"], "met" if goal[key]["median"] <= 1 else "NOT met"))
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 doc = {
-    "benchmark": "converge: service create --replicas N to N/N running on one node, swarmctl (process executor) vs Docker swarm, same run, interleaved",
+    "benchmark": "converge: service create --replicas N to N/N running on one node; swarmctl with the process executor, swarmctl with the OCI executor (runc) and Docker swarm, same run, interleaved (order rotating)",
     "runs": runs, "poll_ms": poll_ms,
-    "ours": "cluster-bench converge --runs 1 per repetition: fresh one-node swarmctl manager, POST /services/create to N tasks running",
+    "ours_process": "cluster-bench converge --executor process --runs 1 per repetition: fresh one-node swarmctl manager, POST /services/create to N tasks running (host processes, no isolation)",
+    "ours_oci": "cluster-bench converge --executor oci --runs 1 per repetition: the same, each task a container run by %s (overlay root of the image `busybox` imported from /bin/busybox, namespaces, cgroup)" % runc_version,
     "docker": "dockerd %s, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1; docker service create --detach --no-resolve-image --stop-signal KILL, from command start to ServiceStatus.RunningTasks == N; image imported from /bin/busybox" % docker_version,
     "results": rows,
-    "goal": {"converge_50_replicas_seconds_max": 1.0, "met": bool(goal and goal["ours_seconds"]["median"] <= 1)},
+    "goal": {"converge_50_replicas_seconds_max": 1.0,
+             "met_process": bool(goal and goal["ours_process_seconds"]["median"] <= 1),
+             "met_oci": bool(goal and goal["ours_oci_seconds"]["median"] <= 1)},
     "machine": {"nproc": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "loadavg": open("/proc/loadavg").read().split()[:3]},
