@@ -187,14 +187,37 @@ final class OCIContainer: @unchecked Sendable {
         defer { try? FileSystem.remove(pidFile) }
         let result = try HostCommand.run(runtime.execArguments(id: id, pidFile: pidFile, command: command),
                                          timeoutMillis: timeoutMillis) { runtimePid in
-            if let bytes = try? File.openForReading(pidFile).readAll(),
-               let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace()) {
-                _ = Glibc.kill(pid, SIGKILL)
-            }
-            _ = Glibc.kill(-runtimePid, SIGKILL)
+            Self.killTimedOutExec(runtimePid: runtimePid, pidFile: pidFile)
         }
         let output = Array((result.stdout + result.stderr).prefix(ExecResult.outputLimit))
         return ExecResult(status: Self.decodeRuntimeExit(result.status), output: output, timedOut: result.timedOut)
+    }
+
+    /// Longest wait, after an exec timed out, for `runc exec` to write the pid of the process it
+    /// started (it is still setting the process up, slow on a loaded machine).
+    static let execKillWaitMillis = 10_000
+
+    /// Ends a timed-out exec by killing only the process `runc exec` started, so `runc exec` reaps
+    /// it and exits by itself. Killing `runc exec` as well would orphan its children, which are in
+    /// the container's PID namespace (and in their own session, out of reach of a group kill): the
+    /// command kept running, and every orphan's zombie waits for the host's init to reap it. Until
+    /// then the container's init cannot finish exiting (the kernel's zap_pid_ns_processes waits for
+    /// every process of the namespace), so `runc run` does not exit and a stop times out wherever
+    /// PID 1 reaps late or never. Only if runc never reports the pid is its process group killed.
+    static func killTimedOutExec(runtimePid: pid_t, pidFile: String) {
+        let deadline = monotonicNanoseconds() + UInt64(execKillWaitMillis) * 1_000_000
+        while monotonicNanoseconds() < deadline {
+            if let bytes = try? File.openForReading(pidFile).readAll(),
+               let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace()), pid > 0 {
+                _ = Glibc.kill(pid, SIGKILL)
+                return
+            }
+            // runc exec failed or finished without a pid file: nothing of it is left to kill.
+            if [.zombie, .gone].contains(ProcessTable.state(of: runtimePid)) { return }
+            // runc writes the pid file within milliseconds of the process starting; poll for it.
+            _ = poll(nil, 0, 2)
+        }
+        _ = Glibc.kill(-runtimePid, SIGKILL)
     }
 
     func waitForExit(timeoutMillis: Int?) -> ExitStatus? {

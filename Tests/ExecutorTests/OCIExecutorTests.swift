@@ -204,6 +204,27 @@ final class OCIExecutorTests: XCTestCase {
         XCTAssertThrowsError(try executor.exec(id, command: ["true"], timeoutMillis: 1_000))
     }
 
+    /// An exec whose timeout fires while `runc exec` is still setting it up (before its pid file)
+    /// must leave nothing in the container that keeps a later stop from ending it.
+    func testExecsTimedOutDuringSetupDoNotBlockStop() throws {
+        let id = try run(containerShell("sleep 300", rootfs: rootfs))
+        let initPid = try XCTUnwrap(try executor.inspect(id).pid)
+        for timeout in [0, 1, 2, 5, 10, 20, 30, 50, 80, 150] {
+            let result = try executor.exec(id, command: ["sleep", "30"], timeoutMillis: timeout)
+            XCTAssertTrue(result.timedOut, "timeout \(timeout) ms: \(result)")
+            // Nothing of the exec may be left in the container's PID namespace, not even a zombie
+            // for the host's init to reap: the container's init could not finish exiting until then.
+            XCTAssertEqual(processes(inPIDNamespaceOf: initPid), [initPid], "after a timeout of \(timeout) ms")
+        }
+        XCTAssertEqual(try executor.stop(id, graceMillis: 0), .signaled(signal: SIGKILL))
+    }
+
+    private func processes(inPIDNamespaceOf pid: pid_t) -> [pid_t] {
+        func namespace(_ pid: pid_t) -> String? { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid") }
+        guard let target = namespace(pid) else { return [] }
+        return ProcessTable.allPIDs().filter { namespace($0) == target }.sorted()
+    }
+
     func testHealthGoesStartingHealthyUnhealthy() throws {
         let script = "sleep 0.4; touch /tmp/ready; sleep 1; rm /tmp/ready; sleep 300"
         let id = try run(containerShell(script, rootfs: rootfs) {
