@@ -26,6 +26,7 @@
 # mounts under the temp dir unmounted, the dir removed. A system dockerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. Benchmarks/compare/processes.sh
 REPLICAS=1,10,50,100
 RUNS=5
 POLL_MS=50
@@ -66,26 +67,6 @@ BENCH_PID=""
 docker_() { "$DOCKER_BIN" -H "unix://$SOCK" "$@"; }
 api() { curl -sf --unix-socket "$SOCK" "http://docker/v1.41$1"; }
 
-# Pids of processes whose command line names our temp dir (dockerd, its containerd and shims), and
-# their descendants (container processes).
-our_processes() {
-  local pid cmd roots=() all=()
-  for pid in /proc/[0-9]*; do
-    pid=${pid#/proc/}
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-    [[ $cmd == *"$TMP/"* ]] && roots+=("$pid")
-  done
-  all=("${roots[@]}")
-  while [ ${#roots[@]} -gt 0 ]; do
-    local next=()
-    for pid in "${roots[@]}"; do
-      for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do next+=("$child"); all+=("$child"); done
-    done
-    roots=("${next[@]}")
-  done
-  echo "${all[@]}"
-}
-
 cleanup() {
   set +e
   if [ -n "$BENCH_PID" ] && kill -0 "$BENCH_PID" 2>/dev/null; then kill "$BENCH_PID"; wait "$BENCH_PID"; fi
@@ -98,7 +79,7 @@ cleanup() {
     kill -0 "$DOCKERD_PID" 2>/dev/null && kill -9 "$DOCKERD_PID"
     wait "$DOCKERD_PID" 2>/dev/null
   fi
-  leftovers=$(our_processes)
+  leftovers=$(processes_naming "$TMP/")
   [ -n "$leftovers" ] && { echo "killing leftover pids: $leftovers" >&2; kill -9 $leftovers 2>/dev/null; sleep 0.3; }
   grep -o " $TMP[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf --one-file-system "$TMP"

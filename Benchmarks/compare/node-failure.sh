@@ -35,6 +35,7 @@
 # removed. A system dockerd or containerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. Benchmarks/compare/processes.sh
 TASKS=20
 RUNS=5
 POLL_MS=20
@@ -91,24 +92,6 @@ CONTAINER_IDS="$TMP/container-ids"   # every container id we saw, for the cgroup
 dk() { local node=$1; shift; "$DOCKER_BIN" -H "unix://$TMP/$node/docker.sock" "$@"; }
 api() { curl -sf --max-time 5 --unix-socket "$TMP/$1/docker.sock" "http://docker/v1.41$2"; }
 
-# Pids of processes whose command line names $1 (a directory), and all their descendants.
-processes_naming() {
-  local prefix=$1 pid cmd roots=() all=()
-  for pid in /proc/[0-9]*; do
-    pid=${pid#/proc/}
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-    [[ $cmd == *"$prefix"* ]] && roots+=("$pid")
-  done
-  all=("${roots[@]}")
-  while [ ${#roots[@]} -gt 0 ]; do
-    local next=()
-    for pid in "${roots[@]}"; do
-      for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do next+=("$child"); all+=("$child"); done
-    done
-    roots=("${next[@]}")
-  done
-  echo "${all[@]}"
-}
 
 unmount_under() { grep -o " $1[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true; }
 
