@@ -25,11 +25,16 @@ struct HostCommand {
     /// Most bytes kept per stream; a helper printing more is truncated (never blocked).
     static let outputLimit = 16 << 20
 
+    /// After a timeout, how long the output may still drain before the helper's process group is
+    /// killed and its pipes closed: an orphan holding a pipe open must not hang the caller.
+    static let drainAfterTimeoutMillis = 5_000
+
     /// Runs `arguments` (argv[0] looked up in PATH) and waits for it. After `timeoutMillis`,
     /// `onTimeout` runs once (default: SIGKILL to the helper's process group) and the result is
-    /// marked `timedOut`; the output is still drained to its end.
+    /// marked `timedOut`; the output is still drained to its end, for at most `drainMillis`.
     static func run(_ arguments: [String], workingDirectory: String? = nil, environment: [String]? = nil,
-                    timeoutMillis: Int? = nil, onTimeout: ((pid_t) -> Void)? = nil) throws -> Result {
+                    timeoutMillis: Int? = nil, drainMillis: Int = drainAfterTimeoutMillis,
+                    onTimeout: ((pid_t) -> Void)? = nil) throws -> Result {
         var spec = TaskSpec(command: arguments, environment: environment ?? [TaskSpawner.defaultPath])
         spec.workingDirectory = workingDirectory
         let task = try TaskSpawner.spawn(spec)
@@ -38,6 +43,7 @@ struct HostCommand {
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }
         var timedOut = false
+        var drainDeadline: UInt64?
         while !open.isEmpty {
             var pollers = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             var wait: Int32 = -1
@@ -46,9 +52,19 @@ struct HostCommand {
                 if now >= deadline {
                     timedOut = true
                     if let onTimeout { onTimeout(task.pid) } else { _ = Glibc.kill(-task.pid, SIGKILL) }
+                    drainDeadline = monotonicNanoseconds() + UInt64(max(drainMillis, 0)) * 1_000_000
                 } else {
                     wait = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
                 }
+            }
+            if let drainDeadline {
+                let now = monotonicNanoseconds()
+                if now >= drainDeadline {
+                    _ = Glibc.kill(-task.pid, SIGKILL)
+                    open.forEach { _ = Glibc.close($0) }
+                    break
+                }
+                wait = Int32((drainDeadline - now) / 1_000_000 + 1)
             }
             let ready = poll(&pollers, nfds_t(pollers.count), wait)
             if ready == 0 { continue }

@@ -203,17 +203,21 @@ final class OCIContainer: @unchecked Sendable {
     /// command kept running, and every orphan's zombie waits for the host's init to reap it. Until
     /// then the container's init cannot finish exiting (the kernel's zap_pid_ns_processes waits for
     /// every process of the namespace), so `runc run` does not exit and a stop times out wherever
-    /// PID 1 reaps late or never. Only if runc never reports the pid is its process group killed.
+    /// PID 1 reaps late or never. The process's own group goes with it (a shell's children), so
+    /// none of them keeps the output pipes open. Only if runc never reports the pid is runc's
+    /// process group killed; `HostCommand` stops draining after a grace period either way.
     static func killTimedOutExec(runtimePid: pid_t, pidFile: String) {
         let deadline = monotonicNanoseconds() + UInt64(execKillWaitMillis) * 1_000_000
         while monotonicNanoseconds() < deadline {
+            // runc exec failed or finished: nothing of it is left to kill, and the pid in its pid
+            // file may already belong to another process.
+            if [.zombie, .gone].contains(ProcessTable.state(of: runtimePid)) { return }
             if let bytes = try? File.openForReading(pidFile).readAll(),
                let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace()), pid > 0 {
+                _ = Glibc.kill(-pid, SIGKILL)
                 _ = Glibc.kill(pid, SIGKILL)
                 return
             }
-            // runc exec failed or finished without a pid file: nothing of it is left to kill.
-            if [.zombie, .gone].contains(ProcessTable.state(of: runtimePid)) { return }
             // runc writes the pid file within milliseconds of the process starting; poll for it.
             _ = poll(nil, 0, 2)
         }

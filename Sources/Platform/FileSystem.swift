@@ -6,7 +6,18 @@ import Glibc
 public enum FileSystem {
     /// Names in `directory` (without "." and ".."), sorted.
     public static func list(_ directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw SystemError("opendir", directory) }
+        try list(directory, followingLink: true)
+    }
+
+    private static func list(_ directory: String, followingLink: Bool) throws -> [String] {
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followingLink ? 0 : O_NOFOLLOW)
+        let descriptor = open(directory, flags)
+        guard descriptor >= 0 else { throw SystemError("open", directory) }
+        guard let handle = fdopendir(descriptor) else {
+            let error = SystemError("fdopendir", directory)
+            close(descriptor)
+            throw error
+        }
         defer { closedir(handle) }
         var names: [String] = []
         while true {
@@ -59,12 +70,16 @@ public enum FileSystem {
     }
 
     /// Removes a directory tree. Symbolic links are removed, never followed: a link to a
-    /// directory outside the tree (or a dangling one) must not take what it points to.
+    /// directory outside the tree (or a dangling one) must not take what it points to, even if it
+    /// replaces a directory while the removal runs (the directory is opened with O_NOFOLLOW).
     public static func removeTree(_ path: String) throws {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw SystemError("lstat", path)
+        }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in try list(path) { try removeTree(path + "/" + name) }
+            for name in try list(path, followingLink: false) { try removeTree(path + "/" + name) }
             _ = try retryingEINTR("rmdir", path) { rmdir(path) }
         } else {
             try remove(path)

@@ -83,7 +83,10 @@ extension RaftNode {
     @discardableResult
     public mutating func takeSnapshot(data: [UInt8], index: UInt64, confState: ConfState, retainEntries: UInt64) -> Snapshot {
         precondition(index <= log.applied, "snapshot at \(index) beyond the applied index \(log.applied)")
-        let metadata = SnapshotMetadata(index: index, term: log.term(at: index) ?? 0, confState: confState)
+        guard let term = log.term(at: index) else {
+            preconditionFailure("snapshot at \(index): the log no longer holds its term (compacted through \(snapshotIndex))")
+        }
+        let metadata = SnapshotMetadata(index: index, term: term, confState: confState)
         let snapshot = Snapshot(metadata: metadata, data: data)
         latestSnapshot = snapshot
         if index > retainEntries { log.compact(through: index - retainEntries) }

@@ -49,6 +49,8 @@ public final class SwarmNode: @unchecked Sendable {
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
+    /// Counts `startRaft`s: a snapshot captured from one Raft log is never recorded into the next.
+    var raftGeneration = 0
     public internal(set) var state = ClusterState()
 
     var nextRequestID: UInt64 = 1
@@ -151,6 +153,7 @@ public final class SwarmNode: @unchecked Sendable {
     }
 
     func startRaft(bootstrap: PersistentState?) throws {
+        raftGeneration += 1
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
@@ -340,10 +343,13 @@ public final class SwarmNode: @unchecked Sendable {
               state.appliedIndex <= current.appliedIndex else { return }
         snapshotInFlight = true
         let (captured, index, membership) = (state, current.appliedIndex, current.confState)
+        let generation = raftGeneration
         DispatchQueue.global().async { [self] in
             let data = CommandCodec.encodeState(captured)
             _ = loop.execute { [self] in
                 snapshotInFlight = false
+                // A demotion (and promotion) meanwhile replaced the Raft log: the capture is stale.
+                guard raftGeneration == generation else { return }
                 persistSnapshot(data: data, index: index, confState: membership)
             }
         }
@@ -351,7 +357,8 @@ public final class SwarmNode: @unchecked Sendable {
 
     private func persistSnapshot(data: [UInt8], index: UInt64, confState: ConfState) {
         // A snapshot installed from the leader meanwhile is newer: the capture is dropped.
-        guard !isStopped, raft != nil, index > raft!.snapshotIndex, index > lastSnapshotIndex else { return }
+        guard !isStopped, raft != nil, index > raft!.snapshotIndex, index > lastSnapshotIndex,
+              index <= raft!.appliedIndex else { return }
         let snapshot = raft!.takeSnapshot(data: data, index: index, confState: confState,
                                           retainEntries: configuration.snapshotRetainEntries)
         do {
