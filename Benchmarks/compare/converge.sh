@@ -26,7 +26,7 @@
 # mounts under the temp dir unmounted, the dir removed. A system dockerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. Benchmarks/compare/processes.sh
+. Benchmarks/compare/common.sh
 REPLICAS=1,10,50,100
 RUNS=5
 POLL_MS=50
@@ -41,14 +41,9 @@ while [ $# -gt 0 ]; do
 done
 POLL_S=$(printf '0.%03d' "$POLL_MS")
 
-if ! command -v dockerd >/dev/null; then
-  echo "installing docker.io (Debian's Docker 20.10)" >&2
-  apt-get install -y docker.io >/dev/null 2>&1 \
-    || { apt-get update >/dev/null 2>&1 && apt-get install -y docker.io >/dev/null 2>&1; } \
-    || { echo "cannot install docker.io: apt-get failed" >&2; exit 1; }
-fi
-[ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null 2>&1 || { echo "no /bin/busybox" >&2; exit 1; }
-command -v runc >/dev/null || apt-get install -y runc >/dev/null 2>&1 || { echo "no runc (apt-get install runc)" >&2; exit 1; }
+command -v dockerd >/dev/null || apt_install docker.io
+[ -x /bin/busybox ] || apt_install busybox-static
+command -v runc >/dev/null || apt_install runc
 [ "$(id -u)" -eq 0 ] || { echo "the OCI executor and dockerd need root" >&2; exit 1; }
 # Debian's client (20.10) goes with Debian's daemon; another docker on PATH may be newer.
 DOCKER_BIN=/usr/bin/docker

@@ -35,7 +35,7 @@
 # removed. A system dockerd or containerd is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. Benchmarks/compare/processes.sh
+. Benchmarks/compare/common.sh
 TASKS=20
 RUNS=5
 POLL_MS=20
@@ -59,20 +59,15 @@ while [ $# -gt 0 ]; do
 done
 POLL_S=$(printf '0.%03d' "$POLL_MS")
 
-if ! command -v dockerd >/dev/null; then
-  echo "installing docker.io (Debian's Docker 20.10)" >&2
-  apt-get install -y docker.io >/dev/null 2>&1 \
-    || { apt-get update >/dev/null 2>&1 && apt-get install -y docker.io >/dev/null 2>&1; } \
-    || { echo "cannot install docker.io: apt-get failed" >&2; exit 1; }
-fi
-[ -x /bin/busybox ] || apt-get install -y busybox-static >/dev/null 2>&1 || { echo "no /bin/busybox" >&2; exit 1; }
+command -v dockerd >/dev/null || apt_install docker.io
+[ -x /bin/busybox ] || apt_install busybox-static
 [ "$(id -u)" -eq 0 ] || { echo "dockerd needs root" >&2; exit 1; }
 case "$EXECUTOR" in
   process) ;;
-  oci) command -v runc >/dev/null || apt-get install -y runc >/dev/null 2>&1 || { echo "no runc (apt-get install runc)" >&2; exit 1; } ;;
+  oci) command -v runc >/dev/null || apt_install runc ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
-command -v jq >/dev/null || apt-get install -y jq >/dev/null 2>&1 || { echo "no jq" >&2; exit 1; }
+command -v jq >/dev/null || apt_install jq
 DOCKER_BIN=/usr/bin/docker
 [ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
 

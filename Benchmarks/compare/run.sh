@@ -13,18 +13,14 @@
 # temporary directory is removed, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. Benchmarks/compare/common.sh
 WHAT=${1:-}
 case "$WHAT" in
   writes|failover|memory) shift ;;
   *) echo "usage: bash Benchmarks/compare/run.sh writes|failover|memory [options]" >&2; exit 2 ;;
 esac
 
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-  echo "installing etcd-server and etcd-client (Debian's etcd 3.4)" >&2
-  apt-get install -y etcd-server etcd-client >/dev/null 2>&1 \
-    || { apt-get update >/dev/null 2>&1 && apt-get install -y etcd-server etcd-client >/dev/null 2>&1; } \
-    || { echo "cannot install etcd-server: apt-get failed" >&2; exit 1; }
-fi
+command -v etcd >/dev/null && command -v etcdctl >/dev/null || apt_install etcd-server etcd-client
 if [ "$WHAT" = memory ] && ! command -v dockerd >/dev/null; then
   echo "installing docker.io for the dockerd idle figure" >&2
   apt-get install -y docker.io >/dev/null 2>&1 || echo "docker.io did not install: dockerd will be skipped" >&2

@@ -58,20 +58,10 @@ final class ControlPlaneSimulatorTests: XCTestCase {
     }
 
     func testCheckerFindsTwoRunningTasksInOneSlot() {
-        var state = ClusterState()
-        var index: UInt64 = 0
-        func apply(_ command: ClusterCommand) {
-            index += 1
-            if case let .failure(error) = state.apply(command, index: index) { XCTFail("\(command): \(error)") }
-        }
-        let at = Timestamp(millisecondsSinceEpoch: 1_767_225_600_000)
-        let node = Node(id: "worker-01", version: ObjectVersion(index: 0), createdAt: at, spec: NodeSpec(role: .worker),
-                        description: NodeDescription(hostname: "worker-01", platform: .init(architecture: "x86_64", os: "linux"),
-                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "test")),
-                        status: NodeStatus(state: .ready, addr: "192.0.2.1"), managerStatus: nil)
-        apply(.initialize(cluster: Cluster(id: "c", version: ObjectVersion(index: 0), createdAt: at, spec: ClusterSpec(),
-                                           joinTokens: JoinTokens(worker: "w", manager: "m")),
-                          firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
+        let cluster = OneWorkerCluster()
+        let at = cluster.at
+        var state: ClusterState { cluster.state }
+        func apply(_ command: ClusterCommand) { cluster.apply(command) }
         let template = TaskTemplate(containerSpec: ContainerSpec(image: "web:v1"))
         apply(.createService(service: Service(id: "s1", createdAt: at, spec: ServiceSpec(name: "web", taskTemplate: template,
                                                                                             mode: .replicated(replicas: 2)))))
@@ -104,20 +94,10 @@ final class ControlPlaneSimulatorTests: XCTestCase {
     }
 
     func testCheckerFindsTooManyReplicasOnOneNode() {
-        var state = ClusterState()
-        var index: UInt64 = 0
-        func apply(_ command: ClusterCommand) {
-            index += 1
-            if case let .failure(error) = state.apply(command, index: index) { XCTFail("\(command): \(error)") }
-        }
-        let at = Timestamp(millisecondsSinceEpoch: 1_767_225_600_000)
-        let node = Node(id: "worker-01", version: ObjectVersion(index: 0), createdAt: at, spec: NodeSpec(role: .worker),
-                        description: NodeDescription(hostname: "worker-01", platform: .init(architecture: "x86_64", os: "linux"),
-                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "test")),
-                        status: NodeStatus(state: .ready, addr: "192.0.2.1"), managerStatus: nil)
-        apply(.initialize(cluster: Cluster(id: "c", version: ObjectVersion(index: 0), createdAt: at, spec: ClusterSpec(),
-                                           joinTokens: JoinTokens(worker: "w", manager: "m")),
-                          firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
+        let cluster = OneWorkerCluster()
+        let at = cluster.at
+        var state: ClusterState { cluster.state }
+        func apply(_ command: ClusterCommand) { cluster.apply(command) }
         let template = TaskTemplate(containerSpec: ContainerSpec(image: "api:v1"), placement: Placement(maxReplicas: 2))
         apply(.createService(service: Service(id: "s1", createdAt: at, spec: ServiceSpec(name: "api", taskTemplate: template,
                                                                                             mode: .replicated(replicas: 3)))))
@@ -172,5 +152,28 @@ final class ControlPlaneSweep: XCTestCase {
         }
         for line in total.lines() { print(line) }
         XCTAssertEqual(total.violations.count, 0)
+    }
+}
+
+/// A cluster state with one ready worker ("worker-01"), for checking the invariants on states
+/// built command by command.
+private final class OneWorkerCluster {
+    let at = Timestamp(millisecondsSinceEpoch: 1_767_225_600_000)
+    private(set) var state = ClusterState()
+    private var index: UInt64 = 0
+
+    init() {
+        let node = Node(id: "worker-01", version: ObjectVersion(index: 0), createdAt: at, spec: NodeSpec(role: .worker),
+                        description: NodeDescription(hostname: "worker-01", platform: .init(architecture: "x86_64", os: "linux"),
+                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "test")),
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1"), managerStatus: nil)
+        apply(.initialize(cluster: Cluster(id: "c", version: ObjectVersion(index: 0), createdAt: at, spec: ClusterSpec(),
+                                           joinTokens: JoinTokens(worker: "w", manager: "m")),
+                          firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
+    }
+
+    func apply(_ command: ClusterCommand, file: StaticString = #filePath, line: UInt = #line) {
+        index += 1
+        if case let .failure(error) = state.apply(command, index: index) { XCTFail("\(command): \(error)", file: file, line: line) }
     }
 }

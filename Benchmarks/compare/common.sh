@@ -1,5 +1,14 @@
-# Shared by the compare scripts (sourced): finding the processes a benchmark started, so they can
-# be ended by pid.
+# Shared by the compare scripts (sourced): installing what a benchmark needs from Debian, and
+# finding the processes it started, so they can be ended by pid.
+
+# Installs Debian packages $@ (refreshing the package lists once if the first attempt fails);
+# exits the script with a clear error if apt-get cannot.
+apt_install() {
+  echo "installing $* (Debian)" >&2
+  apt-get install -y "$@" >/dev/null 2>&1 \
+    || { apt-get update >/dev/null 2>&1 && apt-get install -y "$@" >/dev/null 2>&1; } \
+    || { echo "cannot install $*: apt-get failed" >&2; exit 1; }
+}
 
 # Pids of processes whose command line names $1 (a directory), and all their descendants.
 processes_naming() {
