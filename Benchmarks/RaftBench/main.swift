@@ -1,3 +1,4 @@
+import BenchResults
 import Foundation
 import Raft
 import Simulation
@@ -78,18 +79,6 @@ func median(_ values: [Double]) -> Double {
     return sorted[sorted.count / 2]
 }
 
-func shell(_ command: String) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try? process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
 let runs = 5
 var throughput: [Double] = []
 for run in 1...runs {
@@ -119,15 +108,6 @@ let result: [String: Any] = [
     "unbatched_entries_per_second_median": Int(median(unbatched)),
     "simulated_seconds_per_wall_second_median": Int(median(speeds)),
     "simulated_seconds_per_wall_second_runs": speeds.map { Int($0) },
-    "machine": [
-        "nproc": shell("nproc"),
-        "memory": shell("grep MemTotal /proc/meminfo | tr -s ' '"),
-        "kernel": shell("uname -r"),
-        "date": shell("date -u +%Y-%m-%dT%H:%M:%SZ"),
-    ],
+    "machine": BenchResults.machine(),
 ]
-let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Benchmarks/results")
-try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
-try json.write(to: directory.appendingPathComponent("raft.json"))
-print("\nwrote Benchmarks/results/raft.json")
+try BenchResults.write(result, name: "raft.json")

@@ -1,4 +1,5 @@
 import ClusterState
+import BenchResults
 import Foundation
 import Orchestration
 
@@ -101,18 +102,6 @@ func run(seed: UInt64) -> Run {
                minPerNode: perNode.values.min()!)
 }
 
-func shell(_ command: String) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try? process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
 if verbose {
     print("sizes: ClusterCommand \(MemoryLayout<ClusterCommand>.size) B, SwarmTask \(MemoryLayout<SwarmTask>.size) B, TaskTemplate \(MemoryLayout<TaskTemplate>.size) B")
 }
@@ -143,15 +132,6 @@ let result: [String: Any] = [
     "tasks_per_node_min_max": [runs[0].minPerNode, runs[0].maxPerNode],
     "target_placements_per_second": Int(target),
     "ratio_to_target": (median / target * 100).rounded() / 100,
-    "machine": [
-        "nproc": shell("nproc"),
-        "memory": shell("grep MemTotal /proc/meminfo | tr -s ' '"),
-        "kernel": shell("uname -r"),
-        "date": shell("date -u +%Y-%m-%dT%H:%M:%SZ"),
-    ],
+    "machine": BenchResults.machine(),
 ]
-let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Benchmarks/results")
-try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
-try json.write(to: directory.appendingPathComponent("scheduler.json"))
-print("\nwrote Benchmarks/results/scheduler.json")
+try BenchResults.write(result, name: "scheduler.json")
