@@ -167,6 +167,10 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
+        // index): applying a log onto a state built from another would break `apply`'s order.
+        state = ClusterState()
+        lastSnapshotIndex = 0
         if !persistent.snapshot.isEmpty {
             state = try CommandCodec.decodeState(persistent.snapshot.data)
             lastSnapshotIndex = persistent.snapshot.metadata.index
