@@ -24,8 +24,8 @@ int ccs_ctx_set_tls13_only(SSL_CTX *context) {
     return SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1
         && SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1;
 }
-int ccs_ctx_set_mode_release_buffers(SSL_CTX *context) {
-    long mode = SSL_MODE_RELEASE_BUFFERS;
+int ccs_ctx_set_modes(SSL_CTX *context) {
+    long mode = SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN;
     return (SSL_CTX_set_mode(context, mode) & mode) == mode;
 }
 int ccs_ctx_disable_session_cache(SSL_CTX *context) {

@@ -31,7 +31,7 @@ public enum TLSRole: Sendable { case client, server }
 ///
 /// Settings: TLS 1.3 minimum and maximum; no session tickets and no session cache (connections are
 /// long-lived, and resumption would skip client-certificate checks); AES-128-GCM preferred; buffers
-/// released while idle; only `trustedRoots` are trusted (never the system store). Names are not
+/// released while idle; exactly the identity's chain is sent (no auto-chaining); only `trustedRoots` are trusted (never the system store). Names are not
 /// checked here: after the handshake the caller reads `peerCertificateChain` (CN = node id, OU = role).
 public final class TLSContext: @unchecked Sendable {
     public let role: TLSRole
@@ -75,7 +75,7 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_set_num_tickets(context, 0) == 1 else { throw OpenSSL.error("TLS context: disabling session tickets") }
         guard ccs_ctx_set_no_tickets(context) == 1 else { throw OpenSSL.error("TLS context: disabling session tickets") }
         _ = ccs_ctx_disable_session_cache(context)
-        _ = ccs_ctx_set_mode_release_buffers(context)
+        guard ccs_ctx_set_modes(context) == 1 else { throw OpenSSL.error("TLS context: setting modes") }
         guard SSL_CTX_set_ciphersuites(context, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384") == 1 else {
             throw OpenSSL.error("TLS context: setting cipher suites")
         }
@@ -91,10 +91,9 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
         try OpenSSL.withKey(identity.key) { pkey in
-            guard SSL_CTX_use_PrivateKey(context, pkey) == 1 else { throw OpenSSL.error("TLS context: using the private key") }
-        }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            throw CryptoError("TLS context: the private key does not match certificate \(identity.chain[0].subject.commonName) (\(OpenSSL.drainErrors()))")
+            guard SSL_CTX_use_PrivateKey(context, pkey) == 1, SSL_CTX_check_private_key(context) == 1 else {
+                throw CryptoError("TLS context: the private key does not match certificate \(identity.chain[0].subject.commonName) (\(OpenSSL.drainErrors()))")
+            }
         }
     }
 

@@ -102,6 +102,9 @@ public final class TLSSession {
     /// True once the handshake finished and nothing failed since.
     public var isHandshakeComplete: Bool { handshakeDone && failure == nil }
 
+    /// The negotiated protocol, "TLSv1.3" once the handshake completed.
+    public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+
     /// The peer sent close_notify.
     public var isClosedByPeer: Bool { peerClosed }
 

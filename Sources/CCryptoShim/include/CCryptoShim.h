@@ -22,7 +22,9 @@ size_t ccs_bio_pending(BIO *bio);
 
 /* SSL_CTX macros. */
 int ccs_ctx_set_tls13_only(SSL_CTX *context);
-int ccs_ctx_set_mode_release_buffers(SSL_CTX *context);
+/* SSL_MODE_RELEASE_BUFFERS (idle connections hold no record buffers) | SSL_MODE_NO_AUTO_CHAIN (send exactly the
+   configured chain, never roots pulled from the trust store). */
+int ccs_ctx_set_modes(SSL_CTX *context);
 int ccs_ctx_disable_session_cache(SSL_CTX *context);
 /* SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION (SSL_OP_BIT is a macro). */
 int ccs_ctx_set_no_tickets(SSL_CTX *context);
