@@ -1,5 +1,6 @@
 #include "CCryptoShim.h"
 #include <string.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
@@ -49,3 +50,5 @@ void ccs_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
 int ccs_x509_is_ca(X509 *certificate) {
     return (X509_get_extension_flags(certificate) & EXFLAG_CA) != 0;
 }
+
+size_t ccs_heap_bytes_in_use(void) { return mallinfo2().uordblks; }

@@ -39,7 +39,6 @@ public final class TLSSession {
     private var peerClosed = false
     private var receivedApplicationData = false
     private var peerChain: [Certificate] = []
-    private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
 
     public init(context: TLSContext) throws {
         self.context = context
@@ -146,31 +145,34 @@ public final class TLSSession {
     }
 
     private func readApplicationData() throws(TLSError) -> [UInt8] {
-        var output: [UInt8] = []
-        while true {
-            ERR_clear_error()
-            let count = readBuffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
-            if count > 0 {
-                output.append(contentsOf: readBuffer[0..<Int(count)])
-                receivedApplicationData = true
-                continue
-            }
-            let code = SSL_get_error(ssl, count)
-            switch code {
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-                return output
-            case SSL_ERROR_ZERO_RETURN:
-                peerClosed = true
-                if output.isEmpty { throw TLSError.closedByPeer }
-                return output
-            default:
-                let reason = failureReason(code)
-                // TLS 1.3: a client's handshake completes before the server has checked the client's
-                // certificate, so a refusal arrives here, before any application data.
-                let lateRejection = context.role == .client && !receivedApplicationData
-                throw fail(lateRejection ? .handshakeFailed(reason) : .protocolError(reason))
+        // A stack buffer: an idle session holds no read buffer (thousands of connections may be idle).
+        let result: Result<[UInt8], TLSError> = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16 * 1024) { buffer in
+            var output: [UInt8] = []
+            while true {
+                ERR_clear_error()
+                let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+                if count > 0 {
+                    output.append(contentsOf: buffer[0..<Int(count)])
+                    receivedApplicationData = true
+                    continue
+                }
+                let code = SSL_get_error(ssl, count)
+                switch code {
+                case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                    return .success(output)
+                case SSL_ERROR_ZERO_RETURN:
+                    peerClosed = true
+                    return output.isEmpty ? .failure(.closedByPeer) : .success(output)
+                default:
+                    let reason = failureReason(code)
+                    // TLS 1.3: a client's handshake completes before the server has checked the client's
+                    // certificate, so a refusal arrives here, before any application data.
+                    let lateRejection = context.role == .client && !receivedApplicationData
+                    return .failure(fail(lateRejection ? .handshakeFailed(reason) : .protocolError(reason)))
+                }
             }
         }
+        return try result.get()
     }
 
     /// Records the first failure so the session stays dead, and returns it for throwing.

@@ -39,4 +39,6 @@ void ccs_x509_stack_free(STACK_OF(X509) *stack);
 
 /* 1 if basicConstraints says CA:TRUE. */
 int ccs_x509_is_ca(X509 *certificate);
+/* Bytes the C heap has handed out and not freed (glibc mallinfo2), for leak tests. */
+size_t ccs_heap_bytes_in_use(void);
 #endif
