@@ -25,6 +25,11 @@ int ccs_ctx_set_tls13_only(SSL_CTX *context) {
     return SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1
         && SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1;
 }
+int ccs_ctx_set_tls12_or_13(SSL_CTX *context) {
+    return SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1
+        && SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1;
+}
+int ccs_set_server_name_indication(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 int ccs_ctx_set_modes(SSL_CTX *context) {
     long mode = SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN;
     return (SSL_CTX_set_mode(context, mode) & mode) == mode;

@@ -1,5 +1,8 @@
 import COpenSSL
 import CCryptoShim
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a TLS session stopped. Every failure is one of these, never a trap.
 public enum TLSError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -40,7 +43,10 @@ public final class TLSSession {
     private var receivedApplicationData = false
     private var peerChain: [Certificate] = []
 
-    public init(context: TLSContext) throws {
+    /// `serverName` (client only): the DNS name or IP address the server's certificate must carry in its
+    /// subjectAltName, also sent as SNI when it is a name. For clients of a `tcp:` API and of registries;
+    /// cluster peers check the CN themselves instead. Requires peer verification.
+    public init(context: TLSContext, serverName: String? = nil) throws {
         self.context = context
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else { throw OpenSSL.error("SSL_new") }
@@ -50,12 +56,40 @@ public final class TLSSession {
         }
         SSL_set_bio(ssl, incoming, outgoing)   // ssl owns both from here
         if context.role == .server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
+        if let serverName {
+            do { try Self.expect(serverName: serverName, ssl: ssl, context: context) } catch {
+                SSL_free(ssl)
+                throw error
+            }
+        }
         self.ssl = ssl
         self.incoming = incoming
         self.outgoing = outgoing
     }
 
     deinit { SSL_free(ssl) }
+
+    private static func expect(serverName: String, ssl: OpaquePointer, context: TLSContext) throws {
+        guard context.role == .client else { throw CryptoError("TLS session: only a client checks a server name") }
+        guard context.peerVerification != .none else {
+            throw CryptoError("TLS session: a server name check needs peer verification (the context uses .none)")
+        }
+        guard !serverName.isEmpty, !serverName.utf8.contains(0), serverName.utf8.count <= 253 else {
+            throw CryptoError("TLS session: \"\(serverName)\" is not a server name")
+        }
+        var address = [UInt8](repeating: 0, count: 16)
+        let isAddress = inet_pton(AF_INET, serverName, &address) == 1 || inet_pton(AF_INET6, serverName, &address) == 1
+        ERR_clear_error()
+        if isAddress {
+            guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName) == 1 else {
+                throw OpenSSL.error("TLS session: expecting IP address \(serverName)")
+            }
+        } else {
+            guard SSL_set1_host(ssl, serverName) == 1, ccs_set_server_name_indication(ssl, serverName) == 1 else {
+                throw OpenSSL.error("TLS session: expecting server name \(serverName)")
+            }
+        }
+    }
 
     /// Client: writes the ClientHello into the outgoing buffer. Server: nothing to do (it waits for one).
     public func start() throws(TLSError) {

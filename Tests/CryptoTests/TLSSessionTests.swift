@@ -225,3 +225,54 @@ final class TLSSessionTests: XCTestCase {
         }
     }
 }
+
+/// Clients that check the server's name (a `tcp:` API, image registries), and the system-trust client.
+final class TLSServerNameTests: XCTestCase {
+    private func server(_ pki: TestPKI) throws -> TLSContext {
+        let key = try PrivateKey.generateP256()
+        let csr = try CertificateSigningRequest(key: key, subject: CertificateSubject(commonName: "x"))
+        let leaf = try pki.ca.issue(csr: csr, subject: CertificateSubject(commonName: "node-m1", organizationalUnit: "swarm-manager"),
+                                    validitySeconds: 3600, now: TestPKI.now, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        return try TLSContext(role: .server, identity: TLSIdentity(chain: [leaf], key: key), trustedRoots: [pki.ca.certificate],
+                              peerVerification: .ifPresented)
+    }
+
+    private func connect(_ client: TLSContext, _ server: TLSContext, serverName: String) throws -> TLSPair {
+        let pair = try TLSPair(client: client, server: server, serverName: serverName)
+        pair.handshake()
+        return pair
+    }
+
+    func testClientAcceptsOnlyTheNamesInTheServerCertificate() throws {
+        let pki = try TestPKI()
+        let serverContext = try server(pki)
+        let client = try TLSContext(role: .client, identity: nil, trustedRoots: [pki.ca.certificate], peerVerification: .required)
+        for name in ["localhost", "127.0.0.1"] {
+            let pair = try connect(client, serverContext, serverName: name)
+            XCTAssertNil(pair.clientError, name)
+            XCTAssertTrue(pair.client.isHandshakeComplete, name)
+        }
+        for (name, reason) in [("other.example", "hostname mismatch"), ("10.0.0.1", "IP address mismatch")] {
+            let pair = try connect(client, serverContext, serverName: name)
+            XCTAssertEqual(pair.clientError?.isHandshakeFailure, true, name)
+            XCTAssertTrue(pair.clientError?.reason.contains(reason) == true, "\(String(describing: pair.clientError))")
+        }
+        let none = try TLSContext(role: .client, identity: nil, trustedRoots: [], peerVerification: .none)
+        XCTAssertThrowsError(try TLSSession(context: none, serverName: "localhost"), "a name check without verification would be ignored")
+        XCTAssertThrowsError(try TLSSession(context: serverContext, serverName: "localhost"))
+        XCTAssertThrowsError(try TLSSession(context: client, serverName: ""))
+    }
+
+    func testSystemTrustClientRefusesAClusterCAAndAcceptsItOnlyWhenAdded() throws {
+        let pki = try TestPKI()
+        let serverContext = try server(pki)
+        let system = try TLSContext.systemTrustClient()
+        let refused = try connect(system, serverContext, serverName: "localhost")
+        XCTAssertEqual(refused.clientError?.isHandshakeFailure, true)
+        XCTAssertTrue(refused.clientError?.reason.contains("unable to get local issuer certificate") == true,
+                      "\(String(describing: refused.clientError))")
+        let withRoot = try connect(TLSContext.systemTrustClient(additionalRoots: [pki.ca.certificate]), serverContext, serverName: "localhost")
+        XCTAssertNil(withRoot.clientError)
+        XCTAssertEqual(withRoot.client.protocolVersion, "TLSv1.3")
+    }
+}

@@ -39,8 +39,8 @@ final class TLSPair {
     /// Bytes the server wrote after its handshake completed (session tickets would show up here).
     var serverBytesAfterHandshake = 0
 
-    init(client: TLSContext, server: TLSContext) throws {
-        self.client = try TLSSession(context: client)
+    init(client: TLSContext, server: TLSContext, serverName: String? = nil) throws {
+        self.client = try TLSSession(context: client, serverName: serverName)
         self.server = try TLSSession(context: server)
     }
 

@@ -30,6 +30,11 @@ int ccs_ctx_disable_session_cache(SSL_CTX *context);
 int ccs_ctx_set_no_tickets(SSL_CTX *context);
 int ccs_ctx_add1_chain_cert(SSL_CTX *context, X509 *certificate);
 
+/* TLS 1.2 as the minimum, 1.3 the maximum (public HTTPS clients only). */
+int ccs_ctx_set_tls12_or_13(SSL_CTX *context);
+/* SSL_set_tlsext_host_name (SNI). */
+int ccs_set_server_name_indication(SSL *ssl, const char *name);
+
 /* STACK_OF(X509) accessors (the typed sk_X509_* helpers). */
 int ccs_x509_stack_count(const STACK_OF(X509) *stack);
 X509 *ccs_x509_stack_value(const STACK_OF(X509) *stack, int index);
