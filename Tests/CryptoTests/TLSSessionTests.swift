@@ -36,6 +36,19 @@ final class TLSSessionTests: XCTestCase {
         XCTAssertNil(pair.serverError)
     }
 
+    func testDataSentRightAfterTheClientHandshakeArrivesWithItsFinished() throws {
+        let pair = try TLSPair(client: context(.client, pki.identity(node: "node-w1")), server: context(.server, pki.identity(node: "node-m1")))
+        try pair.client.start()
+        XCTAssertEqual(try pair.server.receive(pair.client.takeOutgoing()), [])
+        XCTAssertEqual(try pair.client.receive(pair.server.takeOutgoing()), [])
+        XCTAssertTrue(pair.client.isHandshakeComplete)
+        XCTAssertFalse(pair.server.isHandshakeComplete)
+        try pair.client.send(Array("hello".utf8))
+        XCTAssertEqual(try pair.server.receive(pair.client.takeOutgoing()), Array("hello".utf8), "Finished and data in one read")
+        XCTAssertTrue(pair.server.isHandshakeComplete)
+        XCTAssertEqual(pair.server.takeOutgoing(), [], "no session tickets")
+    }
+
     func testClientCertificateFromAnotherCAIsRefusedAndTheClientLearnsItOnItsFirstRead() throws {
         let other = try TestPKI(cluster: "cluster-a")   // same names, different root key
         let pair = try TLSPair(client: context(.client, other.identity(node: "node-m9"), roots: [pki.ca.certificate]),
