@@ -41,6 +41,11 @@ public final class TLSSession {
     private var failure: TLSError?
     private var peerClosed = false
     private var receivedApplicationData = false
+    /// Records sent since the last key update (upper estimate: one per started 16 KiB per write).
+    private var recordsSinceKeyUpdate = 0
+    /// After this many records the session updates its keys (RFC 8446 §5.5: AES-GCM keys must change
+    /// well before 2^24.5 records; OpenSSL 3.0 does not do it by itself). Connections here live for months.
+    static let recordsPerKey = 1 << 22
     private var peerChain: [Certificate] = []
 
     /// `serverName` (client only): the DNS name or IP address the server's certificate must carry in its
@@ -116,6 +121,8 @@ public final class TLSSession {
     public func send(_ plaintext: [UInt8]) throws(TLSError) {
         if let failure { throw failure }
         guard handshakeDone else { throw TLSError.protocolError("send before the TLS handshake completed") }
+        recordsSinceKeyUpdate += (plaintext.count + 16_383) / 16_384
+        if recordsSinceKeyUpdate >= Self.recordsPerKey { try updateKeys() }
         var offset = 0
         while offset < plaintext.count {
             let chunk = min(plaintext.count - offset, 1 << 30)
@@ -127,6 +134,18 @@ public final class TLSSession {
             }
             offset += Int(written)
         }
+    }
+
+    /// Sends a TLS 1.3 KeyUpdate asking the peer to update too (takes effect with the next write).
+    /// `send` does this by itself every `recordsPerKey` records.
+    public func updateKeys() throws(TLSError) {
+        if let failure { throw failure }
+        guard handshakeDone else { throw TLSError.protocolError("key update before the TLS handshake completed") }
+        ERR_clear_error()
+        guard SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 else {
+            throw fail(.protocolError("SSL_key_update failed: \(OpenSSL.drainErrors())"))
+        }
+        recordsSinceKeyUpdate = 0
     }
 
     /// Ciphertext to write to the socket; drain after every call.

@@ -210,6 +210,29 @@ final class TLSSessionTests: XCTestCase {
         XCTAssertFalse(pair.server.isHandshakeComplete)
     }
 
+    func testKeyUpdatesKeepTheConnectionWorkingBothWays() throws {
+        let pair = try TLSPair(client: context(.client, pki.identity(node: "node-w1")), server: context(.server, pki.identity(node: "node-m1")))
+        pair.handshake()
+        XCTAssertThrowsError(try TLSSession(context: context(.client, nil)).updateKeys(), "not before the handshake")
+        try pair.client.send([0])
+        let first = pair.client.takeOutgoing()
+        let plainRecord = first.count
+        XCTAssertEqual(try pair.server.receive(first), [0])
+        for round in 1...3 {
+            try pair.client.updateKeys()
+            try pair.client.send([UInt8(round)])
+            let withUpdate = pair.client.takeOutgoing()
+            XCTAssertGreaterThan(withUpdate.count, plainRecord, "a KeyUpdate record precedes the data")
+            XCTAssertEqual(try pair.server.receive(withUpdate), [UInt8(round)])
+            try pair.server.send([UInt8(round + 10)])
+            let answer = pair.server.takeOutgoing()
+            XCTAssertGreaterThan(answer.count, plainRecord, "the server answers the requested update with its own")
+            XCTAssertEqual(try pair.client.receive(answer), [UInt8(round + 10)])
+        }
+        XCTAssertNil(pair.clientError)
+        XCTAssertNil(pair.serverError)
+    }
+
     func testShutdownReachesThePeerAsClosedByPeerAfterPendingData() throws {
         let pair = try TLSPair(client: context(.client, pki.identity(node: "node-w1")), server: context(.server, pki.identity(node: "node-m1")))
         pair.handshake()
