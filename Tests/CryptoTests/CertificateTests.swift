@@ -15,6 +15,15 @@ final class CertificateTests: XCTestCase {
         XCTAssertThrowsError(try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\n\0\n-----END PRIVATE KEY-----\n"))
     }
 
+    func testOnlyUnencryptedP256KeysAndRequestsAreAccepted() throws {
+        XCTAssertThrowsError(try PrivateKey(pem: ForeignKeyFixtures.p384Key)) { XCTAssertTrue("\($0)".contains("P-256"), "\($0)") }
+        XCTAssertThrowsError(try CertificateSigningRequest(pem: ForeignKeyFixtures.p384Request)) {
+            XCTAssertTrue("\($0)".contains("P-256"), "\($0)")
+        }
+        // Refused without prompting for a passphrase on the terminal.
+        XCTAssertThrowsError(try PrivateKey(pem: ForeignKeyFixtures.encryptedP256Key))
+    }
+
     func testRootCertificateFields() throws {
         let now: Int64 = 1_800_000_000
         let ca = try CertificateAuthority.createRoot(commonName: "swarm-ca", organization: "cluster-a", validitySeconds: 10 * 86_400, now: now)
