@@ -55,7 +55,12 @@ public final class TLSSession {
         self.context = context
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else { throw OpenSSL.error("SSL_new") }
-        guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+        guard let incoming = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw OpenSSL.error("BIO_new")
+        }
+        guard let outgoing = BIO_new(BIO_s_mem()) else {
+            BIO_free(incoming)
             SSL_free(ssl)
             throw OpenSSL.error("BIO_new")
         }
