@@ -35,6 +35,7 @@ enum NodeCommands {
                     throw UsageError(message: "join needs exactly one MANAGER_HOST:PORT argument")
                 }
                 node = try SwarmNode.join(configuration, token: token, manager: arguments.positionals[0])
+                if node.isManager { waitUntilVoting(node) }
                 writeStandardOutput("This node joined a swarm as a \(node.isManager ? "manager" : "worker").\n")
             default:
                 try requireNoPositionals(arguments, command)
@@ -55,6 +56,18 @@ enum NodeCommands {
         waitForTermination(signals)
         node.stop()
         return 0
+    }
+
+    /// A manager joins as a Raft learner and votes once it has caught up; until then it does not
+    /// count toward a quorum, so success is printed only once it votes (progress meanwhile).
+    private static func waitUntilVoting(_ node: SwarmNode, timeoutSeconds: Int = 300) {
+        writeStandardError("Waiting for this manager to catch up with the leader and become a Raft voter…\n")
+        for _ in 0..<(timeoutSeconds * 10) {
+            if (try? node.onLoop { $0.isRaftVoter }) == true { return }
+            usleep(100_000)
+        }
+        writeStandardError("swarmctl: warning: this manager is still catching up after \(timeoutSeconds) s: "
+            + "wait until 'swarmctl node ls' shows it Reachable before stopping another manager\n")
     }
 
     /// Keeps the settings the node runs with in its data dir, so a later `run` restores them.

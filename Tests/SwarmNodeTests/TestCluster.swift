@@ -138,6 +138,18 @@ final class TestCluster {
         return nodes
     }
 
+    private var standardOutputs: [String: [UInt8]] = [:]
+
+    /// What NAME's node process has written to stdout so far (read without blocking).
+    func output(_ name: String) -> String {
+        if let process = members[name]?.process {
+            while let chunk = try? process.readOutput(timeoutMilliseconds: 0), !chunk.isEmpty {
+                standardOutputs[name, default: []] += chunk
+            }
+        }
+        return String(decoding: standardOutputs[name] ?? [], as: UTF8.self)
+    }
+
     func log(_ name: String) -> String {
         (try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? ""
     }
