@@ -14,51 +14,21 @@ struct Swarmctl {
             setenv("SWARMCTL_HOST", arguments[1], 1)
             arguments.removeFirst(2)
         }
-        let command = arguments.isEmpty ? "--help" : arguments.removeFirst()
+        let name = arguments.isEmpty ? "help" : arguments.removeFirst()
+        guard let command = CommandTable.command(name) else {
+            writeStandardError("swarmctl: unknown command '\(name)': see 'swarmctl --help'\n")
+            exit(2)
+        }
         do {
-            switch command {
-            case "--help", "-h", "help":
-                print(HelpText.main)
-            case "version", "--version", "-v":
-                print("swarmctl version \(version)")
-                print("raft: prevote, checkquorum, readindex, learners, leadership transfer, chunked snapshots")
-            case "init", "join", "run":
-                if arguments.contains("--help") || arguments.contains("-h") {
-                    print(HelpText.node)
-                } else {
-                    exit(try NodeCommands.run(command, arguments))
-                }
-            case "dev":
-                exit(try DevCommand.run(arguments))
-            case "testbed":
-                exit(try TestbedCommand.run(arguments))
-            case "chaos":
-                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
-                    print(HelpText.chaos)
-                } else {
-                    exit(try ChaosCommand.run(arguments))
-                }
-            case "info", "join-token", "leave", "node":
-                exit(try ClientCommands.run(command, arguments))
-            case "service":
-                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
-                    print(HelpText.service)
-                } else {
-                    exit(try ServiceClientCommands.run(arguments))
-                }
-            case "image":
-                exit(try ImageCommands.run(arguments))
-            case "check":
-                exit(try CheckCommand.run(arguments))
-            case "simulate":
-                if arguments.contains("--help") || arguments.contains("-h") {
-                    print(HelpText.simulate)
-                } else {
-                    exit(try SimulateCommand.run(arguments))
-                }
-            default:
-                throw UsageError(message: "unknown command '\(command)': see 'swarmctl --help'")
+            // A group without a subcommand shows what it offers, as docker does.
+            if arguments.isEmpty, !command.subcommands.isEmpty {
+                print(command.usage)
+                exit(0)
             }
+            exit(try command.run!(arguments))
+        } catch let error as UsageError where error.helpFor != nil {
+            print(CommandTable.usage(command: command, positionals: error.helpFor ?? []))
+            exit(0)
         } catch let error as UsageError {
             writeStandardError("swarmctl: \(error.message)\n")
             exit(2)
