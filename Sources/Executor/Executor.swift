@@ -173,6 +173,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case invalidState(ContainerID, ContainerState, operation: String)
     case emptyCommand
     case unsupported(String)
+    /// `--user` names a user the node cannot run the task as (unknown, or the node is not root).
+    case userUnavailable(user: String, reason: String)
     case spawnFailed(command: String, reason: String)
     case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
 
@@ -186,6 +188,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
             return "the task has no command; give the service a command or an image with one"
         case .unsupported(let what):
             return "\(what) is not supported by this executor backend; use the OCI backend (executor = oci)"
+        case .userUnavailable(let user, let reason):
+            return "cannot run the task as user \(user): \(reason)"
         case .spawnFailed(let command, let reason):
             return "could not start \(command): \(reason); check that the command exists and is executable"
         case .stopTimedOut(let id, let pid, let waited):
