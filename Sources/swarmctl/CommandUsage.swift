@@ -92,7 +92,7 @@ enum NodeUsage {
         Lists the tasks on one or more nodes (default: this node) with docker's columns.
 
         Options:
-          -q, --quiet            Only print the task IDs
+          -q, --quiet            Only print the task IDs (in full)
           -f, --filter K=V       Keep tasks matching: id, name, desired-state (running|shutdown|accepted), label
           --no-trunc             Do not truncate ids, images and errors
           --format json          Print the API's task objects
@@ -154,7 +154,7 @@ enum ServiceUsage {
         Lists the tasks of services with docker's columns, each slot's history indented below it.
 
         Options:
-          -q, --quiet            Only print the task IDs
+          -q, --quiet            Only print the task IDs (in full)
           -f, --filter K=V       Keep tasks matching: id, name, node, desired-state (running|shutdown|accepted)
           --no-trunc             Do not truncate ids, images and errors
           --format json          Print the API's task objects

@@ -2,8 +2,7 @@ import ClusterState
 import Foundation
 
 /// Prints the tasks `GET /tasks` returns for a filter the way `service ps` and `node ps` both
-/// do in docker: the API's objects (`--format json`), ids only (`-q`, truncated unless
-/// `--no-trunc`), or the task table.
+/// do in docker: the API's objects (`--format json`), full ids only (`-q`), or the task table.
 struct TaskListing {
     let connection: APIConnection
     let options: ListOptions
@@ -24,7 +23,7 @@ struct TaskListing {
         }
         let table = TaskTable(tasks: tasks, serviceNames: names, hostnames: try hostnames(), noTrunc: noTrunc)
         if options.quiet {
-            writeStandardOutput(table.orderedTasks().map { (noTrunc ? $0.id : String($0.id.prefix(12))) + "\n" }.joined())
+            writeStandardOutput(table.orderedTasks().map { $0.id + "\n" }.joined())
             return 0
         }
         printTable(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], table.rows())
