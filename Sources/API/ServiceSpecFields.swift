@@ -34,7 +34,7 @@ enum ServiceSpecFields {
 
     static let containerSpec: [String: Rule] = [
         "Image": .leaf, "Labels": .leaf, "Command": .leaf, "Args": .leaf, "Hostname": .leaf, "Env": .leaf, "Dir": .leaf,
-        "User": .leaf, "StopGracePeriod": .leaf,
+        "User": .leaf, "StopGracePeriod": .leaf, "StopSignal": .leaf,
         "HealthCheck": .implemented(children: [
             "Test": .leaf, "Interval": .leaf, "Timeout": .leaf, "Retries": .leaf, "StartPeriod": .leaf,
             "StartInterval": .refused("a health-check start interval \(notYet) (--health-start-interval)"),
@@ -45,7 +45,6 @@ enum ServiceSpecFields {
         "OpenStdin": .refused("an open stdin for the task \(notYet)"),
         "ReadOnly": .refused("a read-only root file system \(notYet) (--read-only)"),
         "Mounts": .refused("mounts \(notYet) (--mount); bake the files into the image for now"),
-        "StopSignal": .refused("a stop signal other than SIGTERM \(notYet) (--stop-signal); trap SIGTERM in the task", unless: ["sigterm", "term", "15"]),
         "Hosts": .refused("extra /etc/hosts entries \(notYet) (--host)"),
         "DNSConfig": .refused("DNS settings \(notYet) (--dns, --dns-search, --dns-option); tasks use the node's resolver"),
         "Secrets": .refused("secrets \(notYet) (--secret)"),

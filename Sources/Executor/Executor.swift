@@ -1,3 +1,4 @@
+import Glibc
 /// The seam between the agent and whatever runs a task's process: the agent drives a task
 /// through prepare → start → (exit | stop) → remove and reads state and logs, without knowing
 /// whether an OCI runtime or a plain host process is underneath.
@@ -53,8 +54,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var workingDirectory: String?
     /// User to run as; nil keeps the executor's user.
     public var user: String?
-    /// Time between SIGTERM and SIGKILL on stop.
+    /// Time between the stop signal and SIGKILL on stop.
     public var stopGraceMillis: Int
+    /// What stop sends first (docker's `--stop-signal`), SIGKILL following after the grace period.
+    public var stopSignal: Int32 = SIGTERM
     public var logLimits: LogLimits
     /// The image to run (`NAME[:TAG]` or an image id), from the node's image store (OCI backend;
     /// the process backend records it only). Ignored when `rootfs` is set.

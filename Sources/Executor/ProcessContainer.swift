@@ -122,10 +122,11 @@ final class ProcessContainer: @unchecked Sendable {
     /// How long stop waits after SIGKILL before reporting that the task would not die.
     static let killWaitMillis = ProcessExecutor.logDrainMillis + 5_000
 
-    /// SIGTERM to the group, SIGKILL after `graceMillis`; returns the exit status (nil if never started).
+    /// The stop signal (SIGTERM unless the spec says otherwise) to the group, SIGKILL after
+    /// `graceMillis`; returns the exit status (nil if never started).
     func stop(graceMillis: Int) throws -> ExitStatus? {
         let started = lock.withLock { () -> Bool in
-            if state == .running { signalGroup(SIGTERM) }
+            if state == .running { signalGroup(spec.stopSignal) }
             return state != .created
         }
         guard started else { return nil }

@@ -172,7 +172,6 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
             (["--group", "wheel"], "TaskTemplate.ContainerSpec.Groups"),
             (["--init"], "TaskTemplate.ContainerSpec.Init"),
             (["--host", "db:192.0.2.1"], "TaskTemplate.ContainerSpec.Hosts"),
-            (["--stop-signal", "SIGUSR1"], "TaskTemplate.ContainerSpec.StopSignal"),
             (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
             (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
             (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),

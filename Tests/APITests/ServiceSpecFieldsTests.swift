@@ -1,6 +1,7 @@
 @testable import API
 import ClusterState
 import Foundation
+import Platform
 import XCTest
 
 /// Every field of the Docker API's service spec objects is either implemented or refused when
@@ -68,7 +69,6 @@ final class ServiceSpecFieldsTests: XCTestCase {
         "TaskTemplate.ContainerSpec.OpenStdin": true,
         "TaskTemplate.ContainerSpec.ReadOnly": true,
         "TaskTemplate.ContainerSpec.Mounts": [["Type": "bind", "Source": "/srv", "Target": "/data"]],
-        "TaskTemplate.ContainerSpec.StopSignal": "SIGKILL",
         "TaskTemplate.ContainerSpec.Hosts": ["10.0.0.1 db"],
         "TaskTemplate.ContainerSpec.DNSConfig": ["Nameservers": ["8.8.8.8"]],
         "TaskTemplate.ContainerSpec.Secrets": [["SecretName": "s", "SecretID": "x", "File": ["Name": "s"]]],
@@ -154,8 +154,11 @@ final class ServiceSpecFieldsTests: XCTestCase {
         XCTAssertEqual(lowercase.status, 400)
         XCTAssertTrue(jsonBody(lowercase)["message"]?.stringValue?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.ReadOnly: ") == true,
                       lowercase.bodyText)
-        // The stop signal docker uses anyway is fine; json-file with options is not.
-        XCTAssertEqual(create(#"{"Name":"term","TaskTemplate":{"ContainerSpec":{"Image":"busybox","StopSignal":"SIGTERM"}}}"#).status, 201)
+        // Stop signals are implemented; a name that is no signal is refused. json-file with options is not implemented.
+        XCTAssertEqual(create(#"{"Name":"kill","TaskTemplate":{"ContainerSpec":{"Image":"busybox","StopSignal":"SIGKILL"}}}"#).status, 201)
+        let badSignal = create(#"{"Name":"bad","TaskTemplate":{"ContainerSpec":{"Image":"busybox","StopSignal":"SIGNOPE"}}}"#)
+        XCTAssertEqual(badSignal.status, 400)
+        XCTAssertTrue(jsonBody(badSignal)["message"]?.stringValue?.contains(#"invalid stop signal "SIGNOPE""#) == true, badSignal.bodyText)
         let options = create(#"{"Name":"opts","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"LogDriver":{"Name":"json-file","Options":{"max-size":"1m"}}}}"#)
         XCTAssertTrue(jsonBody(options)["message"]?.stringValue?.hasPrefix("unsupported field TaskTemplate.LogDriver: ") == true, options.bodyText)
     }
@@ -169,5 +172,11 @@ final class ServiceSpecFieldsTests: XCTestCase {
         }
         XCTAssertEqual(answers.first?.status, 400)
         XCTAssertTrue(answers.first.map { jsonBody($0)["message"]?.stringValue ?? "" }?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.Mounts: ") == true)
+    }
+
+    func testStopSignalNamesAsDockerTakesThem() {
+        XCTAssertEqual(["SIGKILL", "KILL", "kill", "9", "SIGTERM", "sigint", "SIGRTMIN+3", "RTMAX"].map(Signals.number(named:)),
+                       [9, 9, 9, 9, 15, 2, 37, 64])
+        XCTAssertEqual(["SIGNOPE", "0", "65", "", "SIGRTMIN+40", "RTMAX-31"].map(Signals.number(named:)), [nil, nil, nil, nil, nil, nil])
     }
 }

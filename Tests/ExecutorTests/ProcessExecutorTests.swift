@@ -152,6 +152,18 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertLessThan(milliseconds(since: start), 2_000, "a task that exits on TERM must not wait for the grace")
     }
 
+    /// `--stop-signal`: stop sends the spec's signal instead of SIGTERM.
+    func testStopSendsTheSpecsStopSignal() throws {
+        var spec = shell("trap '' TERM; trap 'echo got INT; exit 3' INT; echo ready; while true; do sleep 0.05; done", graceMillis: 10_000)
+        spec.stopSignal = SIGINT
+        let id = try run(spec)
+        try waitForOutput(id, "ready")
+        let started = monotonicNanoseconds()
+        XCTAssertEqual(try executor.stop(id, graceMillis: nil), .exited(code: 3))
+        XCTAssertLessThan(milliseconds(since: started), 5_000, "the INT handler ended the task, not the KILL after the grace period")
+        XCTAssertTrue(text(try executor.logs(id, stream: .stdout)).contains("got INT"))
+    }
+
     func testTaskIgnoringTermIsKilledAfterTheGracePeriod() throws {
         let grace = 300
         let id = try run(shell("trap '' TERM; echo ready; sleep 300 & wait", graceMillis: grace))
