@@ -53,7 +53,7 @@ struct ServiceProgress {
             }
             let elapsed = start.duration(to: clock.now)
             let nowMillis = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-            let monitor = monitorMillis ?? StabilityWait.monitorMillis(of: service.spec)
+            let monitor = monitorMillis ?? StabilityWait.monitorMillis(of: service.spec, rollback: expectRollback)
             let step = stability.observe(converged: snapshot.outcome == .converged, nowMillis: nowMillis, monitorMillis: monitor)
             if !quiet, let line = step.line { writeStandardOutput("verify: \(line)\n") }
             if step.done {
@@ -82,9 +82,10 @@ struct StabilityWait {
     /// docker's default `--update-monitor`.
     static let defaultMonitorMillis = 5_000
 
-    /// The service's `UpdateConfig.Monitor` (nanoseconds), or docker's 5 s when unset or zero.
-    static func monitorMillis(of spec: ServiceSpec) -> Int {
-        guard let nanos = spec.updateConfig?.monitor, nanos > 0 else { return defaultMonitorMillis }
+    /// The service's `UpdateConfig.Monitor` (`RollbackConfig.Monitor` for a rollback), in
+    /// nanoseconds, or docker's 5 s when unset or zero.
+    static func monitorMillis(of spec: ServiceSpec, rollback: Bool = false) -> Int {
+        guard let nanos = (rollback ? spec.rollbackConfig : spec.updateConfig)?.monitor, nanos > 0 else { return defaultMonitorMillis }
         return Int(nanos / 1_000_000)
     }
 

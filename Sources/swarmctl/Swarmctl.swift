@@ -25,7 +25,8 @@ struct Swarmctl {
                 print(command.usage)
                 exit(0)
             }
-            exit(try command.run!(arguments))
+            guard let run = command.run else { preconditionFailure("top-level command \(command.name) has no runner in CommandTable") }
+            exit(try run(arguments))
         } catch let error as UsageError where error.helpFor != nil {
             print(CommandTable.usage(command: command, positionals: error.helpFor ?? []))
             exit(0)

@@ -100,6 +100,8 @@ final class ProgressAndTableTests: XCTestCase {
         XCTAssertEqual(StabilityWait.monitorMillis(of: spec), 5_000, "zero means docker's default")
         spec.updateConfig = UpdateConfig(monitor: 250_000_000)
         XCTAssertEqual(StabilityWait.monitorMillis(of: spec), 250)
+        spec.rollbackConfig = UpdateConfig(monitor: 750_000_000)
+        XCTAssertEqual(StabilityWait.monitorMillis(of: spec, rollback: true), 750, "a rollback waits for the rollback monitor")
     }
 
     func testServicePsGroupsHistoryUnderTheCurrentTask() {
