@@ -105,6 +105,7 @@ enum ServiceUsage {
     static let group = HelpText.service
 
     static let specOptions = """
+
     Options:
       --name NAME                          Service name
       --mode replicated|global             Service mode (create only)
@@ -127,6 +128,9 @@ enum ServiceUsage {
       --stop-grace-period D  --stop-signal SIG (e.g. SIGINT, KILL)  -w, --workdir DIR  -u, --user USER[:GROUP]  --hostname H
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
+
+    Mounts, published ports, networks, secrets, configs and other settings of docker's that are not
+    listed are not implemented: the node refuses a spec that sets them, naming the field.
     """
 
     static let subcommands = [
