@@ -46,16 +46,20 @@ struct Swarmctl {
 /// Writes to fd 2 directly (the C `stderr` global is not concurrency-safe in Swift 6).
 func writeStandardError(_ text: String) { writeAll(2, text) }
 
-/// Writes to fd 1 at once, unbuffered: long-running commands print before they block.
-func writeStandardOutput(_ text: String) { writeAll(1, text) }
+/// Writes to fd 1 at once, unbuffered: long-running commands print before they block, also
+/// into a pipe. False when the reader is gone (EPIPE with SIGPIPE ignored), so a follower stops.
+@discardableResult
+func writeStandardOutput(_ text: String) -> Bool { writeAll(1, text) }
 
-func writeAll(_ descriptor: Int32, _ text: String) {
+@discardableResult
+func writeAll(_ descriptor: Int32, _ text: String) -> Bool {
     var bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
         let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
         if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { return }
+        guard written > 0 else { return false }
         offset += written
     }
+    return true
 }

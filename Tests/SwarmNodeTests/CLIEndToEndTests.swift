@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Platform
 import XCTest
 
 /// `swarmctl` as a user types it against real node processes (process executor): the printed
@@ -126,6 +127,25 @@ final class CLIEndToEndTests: XCTestCase {
         let failure = try rejected.finish()
         XCTAssertEqual(failure.status, 1, failure.output)
         XCTAssertTrue(failure.output.contains("every task of nouser was rejected: cannot run the task as user no-such-user-xyz"), failure.output)
+
+        // `logs -f` into a pipe: each line arrives at once (not when a stdio buffer fills), and the
+        // follower ends at its next line after the reader has gone.
+        XCTAssertEqual(try cluster.cli("m1", ["service", "create", "--detach", "--name", "talker", "busybox", "sh", "-c",
+                                              "while true; do echo hello from talker; sleep 0.2; done"]).status, 0)
+        try cluster.waitUntil("talker printed", timeoutSeconds: 20) {
+            try self.cluster.cli("m1", ["service", "logs", "talker"]).output.contains("hello from talker")
+        }
+        let follower = try ChildProcess.spawn("/bin/sh", arguments: [
+            "-c", "'\(cluster.binary)' -H '\(cluster.members["m1"]!.apiAddress)' service logs -f talker | head -1",
+        ])
+        var piped: [UInt8] = []
+        // Well under the ~15 s that 4 KiB of buffered lines at 5 lines/s would take.
+        let deadline = Date().addingTimeInterval(8)
+        while Date() < deadline, let chunk = try follower.readOutput(timeoutMilliseconds: 200) { piped += chunk }
+        if Date() >= deadline { try? follower.kill(SIGKILL) }
+        XCTAssertEqual(try follower.wait().exitCode, 0)
+        XCTAssertLessThan(Date(), deadline, "logs -f | head -1 did not return")
+        XCTAssertTrue(String(decoding: piped, as: UTF8.self).contains("| hello from talker"), String(decoding: piped, as: UTF8.self))
 
         guard geteuid() == 0 else { return }
         let asUser = try cluster.cli("m1", ["service", "create", "--name", "asuser", "--user", "nobody", "--update-monitor", "200ms",
