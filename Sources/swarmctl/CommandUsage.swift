@@ -125,6 +125,7 @@ enum ServiceUsage {
       --rollback-parallelism N …           The same keys as --update-* for rollbacks
       --health-cmd CMD  --health-interval D  --health-timeout D  --health-retries N  --health-start-period D
       --no-healthcheck                     Disable the image's health check
+      --entrypoint "CMD ARGS"              Run this instead of the image's entrypoint ("" restores it)
       --stop-grace-period D  --stop-signal SIG (e.g. SIGINT, KILL)  -w, --workdir DIR  -u, --user USER[:GROUP]  --hostname H
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress

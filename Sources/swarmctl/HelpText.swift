@@ -57,7 +57,7 @@ enum HelpText {
       --update-monitor D  --update-max-failure-ratio R  --update-order stop-first|start-first
       --rollback-parallelism N ... (the same keys as --update-*)
       --health-cmd CMD  --health-interval D  --health-timeout D  --health-retries N  --health-start-period D
-      --stop-grace-period D  --workdir DIR  --user U  --hostname H
+      --stop-grace-period D  --stop-signal SIG  --workdir DIR  --user U  --hostname H  --entrypoint "CMD ARGS"
       --detach     Return at once instead of showing per-slot progress until the service converged
 
     Without --detach, create, update, scale and rollback exit 0 once the service's tasks have run
