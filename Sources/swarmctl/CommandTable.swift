@@ -21,6 +21,7 @@ struct CommandEntry: Sendable {
     }
 }
 
+/// The table itself: every top-level command, its runner and its subcommands' usages.
 enum CommandTable {
     static let commands: [CommandEntry] = [
         CommandEntry(name: "init", usage: NodeUsage.initialize, run: { try NodeCommands.run("init", $0) }),
