@@ -92,7 +92,7 @@ enum NodeUsage {
         Lists the tasks on one or more nodes (default: this node) with docker's columns.
 
         Options:
-          -q, --quiet            Only print the task IDs (in full)
+          -q, --quiet            Only print the task IDs (12 characters unless --no-trunc)
           -f, --filter K=V       Keep tasks matching: id, name, desired-state (running|shutdown|accepted), label
           --no-trunc             Do not truncate ids, images and errors
           --format json          Print the API's task objects

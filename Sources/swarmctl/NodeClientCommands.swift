@@ -58,7 +58,7 @@ enum NodeClientCommands {
         for reference in targets.isEmpty ? ["self"] : targets {
             options.require("node", reference == "self" ? try selfNodeID(connection) : reference)
         }
-        return try TaskListing(connection: connection, options: options, format: format, noTrunc: noTrunc).print()
+        return try TaskListing(connection: connection, options: options, format: format, noTrunc: noTrunc, quietFullIDs: false).print()
     }
 
     static func managerStatusText(_ node: Node) -> String {

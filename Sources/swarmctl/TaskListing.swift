@@ -2,7 +2,7 @@ import ClusterState
 import Foundation
 
 /// Prints the tasks `GET /tasks` returns for a filter the way `service ps` and `node ps` both
-/// do in docker: the API's objects (`--format json`), full ids only (`-q`), or the task table.
+/// do in docker: the API's objects (`--format json`), ids only (`-q`), or the task table.
 struct TaskListing {
     let connection: APIConnection
     let options: ListOptions
@@ -10,6 +10,9 @@ struct TaskListing {
     let noTrunc: Bool
     /// Service names by id where the caller knows them; the rest are looked up.
     var serviceNames: [String: String] = [:]
+    /// docker 28 prints full ids for `service ps -q` but 12 characters for `node ps -q` (unless
+    /// `--no-trunc`).
+    var quietFullIDs = true
 
     func print() throws -> Int32 {
         if format == "json" {
@@ -23,7 +26,8 @@ struct TaskListing {
         }
         let table = TaskTable(tasks: tasks, serviceNames: names, hostnames: try hostnames(), noTrunc: noTrunc)
         if options.quiet {
-            writeStandardOutput(table.orderedTasks().map { $0.id + "\n" }.joined())
+            let full = quietFullIDs || noTrunc
+            writeStandardOutput(table.orderedTasks().map { (full ? $0.id : String($0.id.prefix(12))) + "\n" }.joined())
             return 0
         }
         printTable(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], table.rows())
