@@ -93,7 +93,7 @@ enum NodeCommands {
 
         To add a worker to this swarm, run the following command:
 
-            swarmctl join --token \(result.workerToken) \(result.advertiseAddress)
+        \(JoinCommand.text(token: result.workerToken, manager: result.advertiseAddress))
 
         To add a manager to this swarm, run 'swarmctl join-token manager' and follow the instructions.
 
