@@ -182,6 +182,9 @@ enum ServiceSpecValidation {
         if let signal = spec.taskTemplate.containerSpec.stopSignal, !signal.isEmpty, Signals.number(named: signal) == nil {
             return invalidArgument("ContainerSpec: invalid stop signal \"\(signal)\": use a name such as SIGTERM, SIGINT or SIGKILL, or a number")
         }
+        if let problem = ContainerSettingsValidation.problem(spec.taskTemplate.containerSpec) {
+            return invalidArgument("ContainerSpec: \(problem)")
+        }
         if let restart = spec.taskTemplate.restartPolicy {
             if let delay = restart.delay, delay < 0 { return invalidArgument("TaskSpec: restart-delay cannot be negative") }
             if let window = restart.window, window < 0 { return invalidArgument("TaskSpec: restart-window cannot be negative") }

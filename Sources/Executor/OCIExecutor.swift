@@ -55,13 +55,15 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         do {
             let rootfs = try PreparedRootfs.make(layers: layers, in: directory + "/bundle")
             prepared = rootfs
-            let user = try UserResolver.resolve(spec.user ?? imageConfig.User, rootfs: rootfs.path)
+            var user = try UserResolver.resolve(spec.user ?? imageConfig.User, rootfs: rootfs.path)
+            if !spec.groups.isEmpty { user.additionalGids = try UserResolver.groups(spec.groups, rootfs: rootfs.path) }
             var effective = spec
             if effective.workingDirectory == nil { effective.workingDirectory = imageConfig.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } }
+            let mounts = try spec.mounts.map { try OCIConfig.mount($0, source: mountSource($0, rootfs: rootfs.path)) }
             let config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
-                cgroupsPath: "\(cgroupParent)/\(id)")
+                cgroupsPath: "\(cgroupParent)/\(id)", mounts: mounts, files: try writeNameFiles(spec, bundle: directory + "/bundle"))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let file = try File.open(directory + "/bundle/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)
@@ -75,6 +77,72 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             try? Tree.remove(directory)
             throw error
         }
+    }
+
+    /// Named volumes of this node: DATA/volumes/NAME, made on first use, kept when tasks go.
+    public var volumesDirectory: String { root + "/volumes" }
+
+    /// The host side of a task mount: a bind's source, which must exist on this node; a volume's
+    /// directory, made (and filled with the image's files at the target, unless `noCopy`) on
+    /// first use; nothing for tmpfs.
+    func mountSource(_ mount: TaskMount, rootfs: String) throws -> String {
+        switch mount.kind {
+        case .tmpfs:
+            return "tmpfs"
+        case .bind:
+            guard mount.source.hasPrefix("/") else {
+                throw OCIError.mount("bind source \(mount.source) is not an absolute path; give the node's path, e.g. /srv/data")
+            }
+            guard FileSystem.exists(mount.source) else {
+                throw OCIError.mount("bind source path \(mount.source) does not exist on this node; create it on every node "
+                    + "the task may run on, or constrain the service to the nodes that have it")
+            }
+            return mount.source
+        case .volume:
+            let name = mount.source
+            guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+                throw OCIError.mount("volume name \"\(name)\" is not a single name; use letters, digits, '_', '.' and '-'")
+            }
+            let path = "\(volumesDirectory)/\(name)"
+            try lock.withLock { () throws -> Void in
+                guard !FileSystem.exists(path) else { return }
+                let fresh = "\(volumesDirectory)/.new-\(name)-\(randomContainerHex().prefix(8))"
+                try FileSystem.makeDirectories(fresh)
+                let imageFiles = rootfs + mount.target
+                if !mount.noCopy, FileSystem.isDirectory(imageFiles) {
+                    try HostCommand.check(["cp", "-a", "\(imageFiles)/.", "\(fresh)/"]) {
+                        OCIError.mount("copying the image's \(mount.target) into the new volume \(name): \($0)")
+                    }
+                }
+                try FileSystem.rename(fresh, to: path)
+            }
+            return path
+        }
+    }
+
+    /// The container's own /etc/resolv.conf and /etc/hosts in the bundle, when the task sets
+    /// DNS or extra hosts (the rest of each comes from the node's files, as in Docker).
+    func writeNameFiles(_ spec: TaskSpec, bundle: String) throws -> OCIConfig.BundleFiles {
+        var files = OCIConfig.BundleFiles()
+        if let dns = spec.dns {
+            files.resolvConf = bundle + "/resolv.conf"
+            try Self.write(files.resolvConf!, NameFiles.resolvConf(dns, node: Self.read("/etc/resolv.conf")))
+        }
+        if !spec.extraHosts.isEmpty {
+            files.hosts = bundle + "/hosts"
+            let base = spec.network == .host ? Self.read("/etc/hosts") : NameFiles.loopbackHosts
+            try Self.write(files.hosts!, NameFiles.hosts(base: base, extra: spec.extraHosts))
+        }
+        return files
+    }
+
+    private static func read(_ path: String) -> String {
+        (try? File.openForReading(path).readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    private static func write(_ path: String, _ text: String) throws {
+        let file = try File.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try file.write(Array(text.utf8), at: 0)
     }
 
     /// The image's environment overridden by the task's (same NAME), plus a default PATH.

@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+@testable import Executor
+
+/// The container settings of a task, each observed from inside a real runc container: mounts
+/// (bind, volume, tmpfs), read-only root, capabilities, ulimits, sysctls, DNS, hosts, groups,
+/// and the default seccomp filter.
+final class OCIContainerSettingsTests: OCITestCase {
+    /// Runs `script` to completion and returns its stdout; fails the test on a non-zero exit.
+    private func outputOf(_ script: String, expecting status: ExitStatus = .exited(code: 0),
+                          configure: (inout TaskSpec) -> Void) throws -> String {
+        let id = try run(containerShell(script, rootfs: rootfs, configure: configure))
+        let exit = try executor.wait(id, timeoutMillis: 20_000)
+        let result = try output(id)
+        let errors = try output(id, .stderr)
+        XCTAssertEqual(exit, status, "stdout: \(result) stderr: \(errors)")
+        try executor.remove(id)
+        return result
+    }
+
+    func testBindMountShowsTheHostDirectoryAndReadOnlyRefusesWrites() throws {
+        let source = root + "/shared"
+        try FileSystem.makeDirectories(source)
+        try BusyboxImage.write(source + "/hello.txt", "from the host\n")
+        let script = "cat /data/hello.txt; echo more > /data/new 2>/dev/null && echo writable || echo refused"
+        XCTAssertEqual(try outputOf(script) { $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", readOnly: true)] },
+                       "from the host\nrefused\n")
+        XCTAssertFalse(FileSystem.exists(source + "/new"))
+        XCTAssertEqual(try outputOf("echo more > /data/new && echo writable") {
+            $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data")]
+        }, "writable\n")
+        XCTAssertTrue(FileSystem.exists(source + "/new"), "a writable bind mount writes through to the host")
+    }
+
+    func testBindSourceMissingOnTheNodeRejectsTheTask() throws {
+        let spec = containerShell("true", rootfs: rootfs) {
+            $0.mounts = [TaskMount(kind: .bind, source: "/nonexistent/srv", target: "/data")]
+        }
+        XCTAssertThrowsError(try executor.prepare(spec)) { error in
+            XCTAssertTrue("\(error)".contains("bind source path /nonexistent/srv does not exist on this node"), "\(error)")
+        }
+        XCTAssertEqual(try FileSystem.list(executor.root + "/containers"), [], "a refused task leaves no bundle")
+    }
+
+    func testBindPropagationReachesTheRuntime() throws {
+        let source = root + "/prop"
+        try FileSystem.makeDirectories(source)
+        // rslave: the mount in the container is a slave of the host's (mountinfo's "master:" field).
+        let script = "grep ' /data ' /proc/self/mountinfo"
+        let line = try outputOf(script) { $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", propagation: .rprivate)] }
+        XCTAssertFalse(line.contains("master:") || line.contains("shared:"), "rprivate propagates nothing: \(line)")
+    }
+
+    func testVolumeIsCreatedOnFirstUseAndOutlivesTheTask() throws {
+        let volume = TaskMount(kind: .volume, source: "v1", target: "/v")
+        XCTAssertEqual(try outputOf("ls /v | wc -l; echo kept > /v/file") { $0.mounts = [volume] }.trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertTrue(FileSystem.exists(executor.volumesDirectory + "/v1/file"))
+        XCTAssertEqual(try outputOf("cat /v/file") { $0.mounts = [volume] }, "kept\n", "the next task sees the volume")
+        XCTAssertThrowsError(try executor.prepare(containerShell("true", rootfs: rootfs) {
+            $0.mounts = [TaskMount(kind: .volume, source: "../escape", target: "/v")]
+        }))
+    }
+
+    func testNewVolumeIsFilledFromTheImageUnlessNoCopy() throws {
+        try FileSystem.makeDirectories(rootfs + "/seed")
+        try BusyboxImage.write(rootfs + "/seed/a", "from the image\n")
+        XCTAssertEqual(try outputOf("cat /seed/a") { $0.mounts = [TaskMount(kind: .volume, source: "copied", target: "/seed")] },
+                       "from the image\n")
+        var empty = TaskMount(kind: .volume, source: "empty", target: "/seed")
+        empty.noCopy = true
+        XCTAssertEqual(try outputOf("ls /seed | wc -l") { $0.mounts = [empty] }.trimmingCharacters(in: .whitespaces), "0\n")
+    }
+
+    func testTmpfsWithSizeAndModeInMountinfo() throws {
+        let script = "grep ' /t ' /proc/self/mountinfo; stat -c %a /t; echo x > /t/f && echo writable"
+        let out = try outputOf(script) {
+            $0.mounts = [TaskMount(kind: .tmpfs, target: "/t", tmpfsSizeBytes: 1 << 20, tmpfsMode: 0o1770)]
+        }
+        let lines = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, out)
+        XCTAssertTrue(lines[0].contains(" - tmpfs ") && lines[0].contains("size=1024k"), lines[0])
+        XCTAssertEqual(Array(lines.dropFirst()), ["1770", "writable"])
+    }
+
+    func testReadOnlyRootRefusesWritesButMountsStayWritable() throws {
+        let script = "touch /probe 2>/dev/null && echo root-writable || echo root-readonly; touch /t/ok && echo tmpfs-writable"
+        XCTAssertEqual(try outputOf(script) {
+            $0.readOnlyRootfs = true
+            $0.mounts = [TaskMount(kind: .tmpfs, target: "/t")]
+        }, "root-readonly\ntmpfs-writable\n")
+    }
+
+    func testCapabilityDropAllLeavesNoneAndAddGrantsOne() throws {
+        XCTAssertEqual(try outputOf("grep CapEff /proc/self/status") { $0.capabilityDrop = ["ALL"] }, "CapEff:\t0000000000000000\n")
+        // CAP_NET_ADMIN is bit 12: the default set plus it.
+        XCTAssertEqual(try outputOf("grep CapEff /proc/self/status") { $0.capabilityAdd = ["CAP_NET_ADMIN"] },
+                       "CapEff:\t00000000a80435fb\n")
+        XCTAssertEqual(try outputOf("grep CapEff /proc/self/status") {
+            $0.capabilityDrop = ["ALL"]
+            $0.capabilityAdd = ["CAP_CHOWN"]
+        }, "CapEff:\t0000000000000001\n")
+        let chown = try outputOf("touch /tmp/f; chown 65534 /tmp/f 2>/dev/null && echo allowed || echo refused") {
+            $0.capabilityDrop = ["CAP_CHOWN"]
+        }
+        XCTAssertEqual(chown, "refused\n")
+    }
+
+    func testUlimitsApplyInside() throws {
+        XCTAssertEqual(try outputOf("ulimit -n; ulimit -Hn") { $0.ulimits = [TaskUlimit(name: "nofile", soft: 512, hard: 1024)] },
+                       "512\n1024\n")
+    }
+
+    func testNamespacedSysctlIsSetInTheContainerOnly() throws {
+        let host = try String(contentsOfFile: "/proc/sys/kernel/shmmni", encoding: .utf8)
+        XCTAssertEqual(try outputOf("cat /proc/sys/kernel/shmmni") { $0.sysctls = ["kernel.shmmni": "1234"] }, "1234\n")
+        XCTAssertEqual(try String(contentsOfFile: "/proc/sys/kernel/shmmni", encoding: .utf8), host, "the node's value is untouched")
+    }
+
+    func testDNSAndHostsFilesAreTheTasks() throws {
+        let out = try outputOf("cat /etc/resolv.conf; echo ---; grep db /etc/hosts; grep -c localhost /etc/hosts") {
+            $0.dns = TaskDNS(nameservers: ["10.0.0.53"], search: ["example.internal"], options: ["ndots:2"])
+            $0.extraHosts = ["10.0.0.7 db db.internal"]
+        }
+        let parts = out.components(separatedBy: "---\n")
+        XCTAssertEqual(parts.first, "nameserver 10.0.0.53\nsearch example.internal\noptions ndots:2\n")
+        let hosts = parts.last?.split(separator: "\n").map(String.init) ?? []
+        XCTAssertEqual(hosts.first, "10.0.0.7\tdb\tdb.internal")
+        XCTAssertGreaterThanOrEqual(Int(hosts.last ?? "") ?? 0, 1, "the node's entries stay: \(out)")
+    }
+
+    func testSupplementaryGroups() throws {
+        XCTAssertEqual(try outputOf("id -G") {
+            $0.user = "nobody"
+            $0.groups = ["nogroup", "1234"]
+        }.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.sorted(), ["1234", "65534"])
+        XCTAssertThrowsError(try executor.prepare(containerShell("true", rootfs: rootfs) { $0.groups = ["wheel"] })) {
+            XCTAssertEqual($0 as? OCIError, .unknownGroup("wheel"))
+        }
+    }
+
+    func testDefaultSeccompRefusesNamespacesAndUnconfinedAllowsThem() throws {
+        let script = "unshare -U -r true 2>&1 && echo unshared || echo refused"
+        let confined = try outputOf(script) { _ in }
+        XCTAssertTrue(confined.hasSuffix("refused\n"), confined)
+        XCTAssertTrue(confined.contains("Operation not permitted"), confined)
+        let unconfined = try outputOf(script) { $0.seccomp = .unconfined }
+        guard unconfined.hasSuffix("unshared\n") else {
+            throw XCTSkip("this kernel refuses user namespaces even unconfined: \(unconfined)")
+        }
+    }
+
+    func testOrdinaryWorkRunsUnderTheDefaultFilter() throws {
+        // Pipes, forks, files, a background job and a signal, the clock.
+        let script = "echo hi | sha256sum | wc -c; sleep 30 & kill $!; wait; "
+            + "seq 1 100 > /tmp/n && tail -1 /tmp/n; date +%Y >/dev/null && echo done"
+        XCTAssertEqual(try outputOf(script) { _ in }, "68\n100\ndone\n")
+    }
+}
+
+/// The process executor cannot mount or confine: it refuses such tasks instead of ignoring them.
+final class ProcessExecutorContainerSettingsTests: XCTestCase {
+
+    func testProcessExecutorRefusesContainerSettings() throws {
+        let root = try FileSystem.makeTemporaryDirectory(prefix: "process-settings-")
+        defer { try? Tree.remove(root) }
+        let process = try ProcessExecutor(root: root)
+        var spec = TaskSpec(command: ["true"])
+        spec.mounts = [TaskMount(kind: .tmpfs, target: "/t")]
+        spec.readOnlyRootfs = true
+        XCTAssertThrowsError(try process.prepare(spec)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("mounts (--mount)") && message.contains("read-only") && message.contains("--executor oci"), message)
+        }
+        var unconfined = TaskSpec(command: ["true"])
+        unconfined.seccomp = .unconfined
+        XCTAssertNoThrow(try process.prepare(unconfined), "unconfined is what the process executor is anyway")
+        process.removeAll()
+    }
+}
