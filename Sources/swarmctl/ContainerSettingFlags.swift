@@ -7,8 +7,10 @@ import ClusterState
 enum ContainerSettingFlags {
     static func apply(_ arguments: inout CommandLineArguments, _ container: inout ContainerSpec) throws(UsageError) {
         try applyMounts(&arguments, &container)
-        if arguments.takeSwitch("--read-only") { container.readOnly = true }
-        if let value = arguments.takeValue("--read-only") { container.readOnly = try boolean(value, flag: "--read-only") }
+        // `--read-only` or, as docker's boolean flags, `--read-only=false` (the last one given wins).
+        if let last = arguments.takeSwitchValues("--read-only").last {
+            container.readOnly = try last.map { value throws(UsageError) in try boolean(value, flag: "--read-only") } ?? true
+        }
         container.capabilityAdd = listed(&arguments, "--cap-add", container.capabilityAdd, removing: "--cap-add-rm")
         container.capabilityDrop = listed(&arguments, "--cap-drop", container.capabilityDrop, removing: "--cap-drop-rm")
         try applyUlimits(&arguments, &container)
