@@ -241,12 +241,15 @@ extension OCIConfig {
     /// volume's directory; unused for tmpfs).
     static func mount(_ mount: TaskMount, source: String) -> Mount {
         let access = mount.readOnly ? "ro" : "rw"
+        // Read-only binds are read-only all the way down (`rro`, mount_setattr), as in Docker 25+:
+        // a mount below the source must not be a way to write.
+        let recursive = mount.readOnly ? ["rro"] : []
         switch mount.kind {
         case .bind:
             return Mount(destination: mount.target, type: "bind", source: source,
-                         options: ["rbind", access, (mount.propagation ?? .rprivate).rawValue])
+                         options: ["rbind", access] + recursive + [(mount.propagation ?? .rprivate).rawValue])
         case .volume:
-            return Mount(destination: mount.target, type: "bind", source: source, options: ["rbind", access, "rprivate"])
+            return Mount(destination: mount.target, type: "bind", source: source, options: ["rbind", access] + recursive + ["rprivate"])
         case .tmpfs:
             var options = ["nosuid", "nodev", "noexec", access, "mode=\(String(mount.tmpfsMode ?? 0o1777, radix: 8))"]
             if let size = mount.tmpfsSizeBytes, size > 0 { options.append("size=\(size)") }

@@ -116,7 +116,7 @@ final class OCIConfigSettingsTests: XCTestCase {
 
     func testMountOptions() {
         XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .bind, source: "/srv", target: "/data", readOnly: true), source: "/srv"),
-                       OCIConfig.Mount(destination: "/data", type: "bind", source: "/srv", options: ["rbind", "ro", "rprivate"]))
+                       OCIConfig.Mount(destination: "/data", type: "bind", source: "/srv", options: ["rbind", "ro", "rro", "rprivate"]))
         XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .bind, source: "/srv", target: "/d", propagation: .rslave), source: "/srv").options,
                        ["rbind", "rw", "rslave"])
         XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .tmpfs, target: "/t", tmpfsSizeBytes: 65536, tmpfsMode: 0o700), source: "tmpfs"),

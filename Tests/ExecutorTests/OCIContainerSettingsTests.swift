@@ -29,6 +29,13 @@ final class OCIContainerSettingsTests: OCITestCase {
         XCTAssertEqual(try outputOf(script) { $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", readOnly: true)] },
                        "from the host\nrefused\n")
         XCTAssertFalse(FileSystem.exists(source + "/new"))
+        // A mount below the source is read-only too (recursive read-only).
+        try FileSystem.makeDirectories(source + "/sub")
+        XCTAssertEqual(mount("tmpfs", source + "/sub", "tmpfs", 0, "size=64k"), 0, String(cString: strerror(errno)))
+        defer { _ = umount2(source + "/sub", Int32(MNT_DETACH)) }
+        XCTAssertEqual(try outputOf("echo x > /data/sub/f 2>/dev/null && echo sub-writable || echo sub-refused") {
+            $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", readOnly: true)]
+        }, "sub-refused\n")
         XCTAssertEqual(try outputOf("echo more > /data/new && echo writable") {
             $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data")]
         }, "writable\n")
