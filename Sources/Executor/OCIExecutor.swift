@@ -221,6 +221,12 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         return removed
     }
 
+    /// Runs `body` with the containers (of any state, until removed) while no container is
+    /// prepared or removed, and no volume made.
+    func withContainersLocked<T>(_ body: ([ContainerID: OCIContainer]) throws -> T) throws -> T {
+        try lock.withLock { try body(containers) }
+    }
+
     /// The cgroup directories of a container that exist now (empty once it is deleted).
     public func cgroupDirectories(_ id: ContainerID) -> [String] {
         Cgroups.existingDirectories(cgroupsPath: "\(cgroupParent)/\(id)")

@@ -52,15 +52,18 @@ final class ContainerSettingsEndToEndTests: XCTestCase {
     /// `docker ARGS` against the node; its stdout and stderr together.
     @discardableResult
     private func docker(_ arguments: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let (exitCode, text) = try runDocker(arguments)
+        XCTAssertEqual(exitCode, status, "docker \(arguments.joined(separator: " ")): \(text)", file: file, line: line)
+        return text
+    }
+
+    private func runDocker(_ arguments: [String]) throws -> (Int32?, String) {
         let quoted = ([Self.dockerBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }.joined(separator: " ")
         let environment = "DOCKER_HOST='\(dockerHost)' DOCKER_CONFIG='\(cluster.directory)/docker-config' DOCKER_CLI_HINTS=false"
         let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "\(environment) exec \(quoted) 2>&1"])
         var output: [UInt8] = []
         while let chunk = try process.readOutput(timeoutMilliseconds: 60_000), !chunk.isEmpty { output += chunk }
-        let result = try process.wait()
-        let text = String(decoding: output, as: UTF8.self)
-        XCTAssertEqual(result.exitCode, status, "docker \(arguments.joined(separator: " ")): \(text)", file: file, line: line)
-        return text
+        return (try process.wait().exitCode, String(decoding: output, as: UTF8.self))
     }
 
     /// Waits until the service's output holds every one of `expected`, and returns it.
@@ -101,6 +104,15 @@ final class ContainerSettingsEndToEndTests: XCTestCase {
         XCTAssertFalse(FileSystem.exists(shared + "/y"))
         // The task exits after a second and is restarted: the next one sees what the first wrote.
         try awaitOutput("vol", ["runs=0", "runs=1"])
+        // The node lists its volume; it cannot be removed while a task mounts it, and can after.
+        XCTAssertEqual(try docker(["volume", "ls", "-q"]), "v1\n")
+        XCTAssertTrue(try docker(["volume", "inspect", "v1"]).contains(cluster.directory + "/m1/volumes/v1"))
+        XCTAssertTrue(try docker(["volume", "rm", "v1"], expect: 1).contains("volume is in use"))
+        try docker(["service", "rm", "vol"])
+        try cluster.waitUntil("v1 is removed once its tasks are gone", timeoutSeconds: 30) {
+            try runDocker(["volume", "rm", "v1"]).0 == 0
+        }
+        XCTAssertFalse(FileSystem.exists(cluster.directory + "/m1/volumes/v1"))
         let tmpfs = try awaitOutput("tmp", [" /t "])
         XCTAssertTrue(tmpfs.contains(" - tmpfs ") && tmpfs.contains("size=1024k"), tmpfs)
         try awaitOutput("ro", ["root-read-only"])
