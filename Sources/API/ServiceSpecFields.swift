@@ -60,7 +60,7 @@ enum ServiceSpecFields {
         "Configs": .refused("configs \(notYet) (--config)"),
         "OomScoreAdj": .refused("an OOM score adjustment \(notYet) (--oom-score-adj)"),
         "Isolation": .refused("only the default isolation exists on Linux (--isolation default)", unless: ["default"]),
-        "Init": .refused("an init process in the task \(notYet) (--init); the executor reaps the task's processes itself"),
+        "Init": .leaf,
         "Sysctls": .leaf,
         "CapabilityAdd": .leaf,
         "CapabilityDrop": .leaf,

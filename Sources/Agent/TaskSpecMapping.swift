@@ -24,7 +24,7 @@ enum TaskSpecMapping {
         return spec
     }
 
-    /// Mounts, root file system, capabilities, limits, name resolution, groups and seccomp; the
+    /// Mounts, root file system, capabilities, limits, name resolution, groups, seccomp and init; the
     /// API validated them (`ContainerSettingsValidation`), so what is unknown here is skipped.
     static func applyContainerSettings(_ container: ContainerSpec, to spec: inout TaskSpec) {
         spec.mounts = (container.mounts ?? []).compactMap(mount)
@@ -42,6 +42,7 @@ enum TaskSpecMapping {
         spec.extraHosts = container.hosts ?? []
         spec.groups = container.groups ?? []
         spec.seccomp = container.privileges?.seccomp?.mode == "unconfined" ? .unconfined : .default
+        spec.initProcess = container.initProcess ?? false
     }
 
     static func mount(_ mount: Mount) -> TaskMount? {

@@ -84,6 +84,9 @@ public struct TaskSpec: Sendable, Equatable {
     public var groups: [String] = []
     /// Whether system calls are filtered (OCI backend; the process backend filters nothing).
     public var seccomp = SeccompMode.default
+    /// Runs the command under swarmctl-init as PID 1, which forwards signals and reaps orphans
+    /// (`--init`; OCI backend).
+    public var initProcess = false
     /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
     public var healthCheck: HealthCheck? = nil
 
@@ -99,6 +102,7 @@ public struct TaskSpec: Sendable, Equatable {
         if dns != nil { names.append("DNS settings (--dns, --dns-search, --dns-option)") }
         if !extraHosts.isEmpty { names.append("extra hosts (--host)") }
         if !groups.isEmpty { names.append("supplementary groups (--group)") }
+        if initProcess { names.append("an init process (--init)") }
         return names
     }
 

@@ -16,6 +16,11 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     public let images: ImageStore
     /// The parent of every container's cgroup, e.g. "/swarmctl" → /sys/fs/cgroup/memory/swarmctl/ID.
     public let cgroupParent: String
+    /// The static init bind-mounted into tasks with `--init` (swarmctl-init next to this binary).
+    public let initBinary: String
+
+    /// Where `/sbin/docker-init` comes from in containers of tasks with `--init`.
+    static let initTarget = "/sbin/docker-init"
 
     private let lock = ConditionLock()
     private var containers: [ContainerID: OCIContainer] = [:]
@@ -24,7 +29,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
     /// `OCIError.runtimeMissing` when no runtime binary is given or found.
     public init(root: String, runtimePath: String? = nil, images: ImageStore? = nil,
-                cgroupParent: String = "/swarmctl") throws {
+                cgroupParent: String = "/swarmctl", initBinary: String = OCIExecutor.defaultInitBinary) throws {
         guard let path = runtimePath ?? OCIRuntime.find() else { throw OCIError.runtimeMissing }
         self.root = root
         try FileSystem.makeDirectories(root + "/containers")
@@ -32,6 +37,14 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         self.runtime = OCIRuntime(path: path, stateDirectory: root + "/runc")
         self.images = try images ?? ImageStore(root: root + "/images")
         self.cgroupParent = cgroupParent
+        self.initBinary = initBinary
+    }
+
+    /// `swarmctl-init` in the directory of the running executable (swarmctl, or the test bundle's
+    /// build directory).
+    public static var defaultInitBinary: String {
+        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? ""
+        return FileSystem.parentDirectory(of: executable) + "/swarmctl-init"
     }
 
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
@@ -48,8 +61,12 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             throw OCIError.noRootfs
         }
         let imageConfig = image?.config ?? ImageStore.RunConfig()
-        let args = spec.command.isEmpty ? (imageConfig.Entrypoint ?? []) + (imageConfig.Cmd ?? []) : spec.command
+        var args = spec.command.isEmpty ? (imageConfig.Entrypoint ?? []) + (imageConfig.Cmd ?? []) : spec.command
         guard let first = args.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
+        if spec.initProcess {
+            guard FileSystem.exists(initBinary) else { throw OCIError.initMissing(initBinary) }
+            args = [Self.initTarget, "--"] + args
+        }
         try FileSystem.makeDirectories(directory + "/bundle")
         var prepared: PreparedRootfs?
         do {
@@ -59,7 +76,10 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             if !spec.groups.isEmpty { user.additionalGids = try UserResolver.groups(spec.groups, rootfs: rootfs.path) }
             var effective = spec
             if effective.workingDirectory == nil { effective.workingDirectory = imageConfig.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } }
-            let mounts = try spec.mounts.map { try OCIConfig.mount($0, source: mountSource($0, rootfs: rootfs.path)) }
+            var mounts = try spec.mounts.map { try OCIConfig.mount($0, source: mountSource($0, rootfs: rootfs.path)) }
+            if spec.initProcess {
+                mounts.append(OCIConfig.Mount(destination: Self.initTarget, type: "bind", source: initBinary, options: ["bind", "ro"]))
+            }
             let config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),

@@ -85,6 +85,8 @@ public enum OCIError: Error, CustomStringConvertible, Equatable {
     case rootfs(String)
     /// A supplementary group name is not in the image's /etc/group.
     case unknownGroup(String)
+    /// `--init` was asked for but swarmctl-init is not installed next to swarmctl.
+    case initMissing(String)
     /// A mount of the task cannot be made on this node (the text says which and why).
     case mount(String)
 
@@ -104,6 +106,9 @@ public enum OCIError: Error, CustomStringConvertible, Equatable {
             return "group \(group) is not in the image's /etc/group; give a numeric gid or add the group to the image"
         case .mount(let text):
             return "mount: \(text)"
+        case .initMissing(let path):
+            return "--init needs the static swarmctl-init binary at \(path) (built with swarmctl: swift build --product swarmctl-init); "
+                + "install it next to swarmctl, or remove --init from the service"
         }
     }
 }

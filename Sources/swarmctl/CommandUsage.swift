@@ -131,6 +131,7 @@ enum ServiceUsage {
                                            A mount of each task (update: --mount-add, --mount-rm TARGET); bind
                                            sources must exist on the node, volumes live in DATA/volumes/NAME
       --read-only                          Mount the task's root file system read-only
+      --init                               Run the command under an init that forwards signals and reaps orphans
       --cap-add CAP  --cap-drop CAP        Add or drop capabilities (NET_ADMIN, …, ALL) (update: --cap-add-rm, --cap-drop-rm)
       --ulimit NAME=SOFT[:HARD]            A resource limit, e.g. nofile=512 (update: --ulimit-add, --ulimit-rm NAME)
       --sysctl K=V                         A namespaced sysctl (kernel.shm*, fs.mqueue.*) (update: --sysctl-add, --sysctl-rm)
@@ -141,7 +142,7 @@ enum ServiceUsage {
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Published ports, networks, secrets, configs, --init, --tty and other settings of docker's that are
+    Published ports, networks, secrets, configs, --tty and other settings of docker's that are
     not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
     settings (--mount … --security-opt) need a node with the OCI executor; the process executor
     rejects such tasks saying so.

@@ -1,7 +1,7 @@
 import ClusterState
 
 /// The container settings among the `service create/update` flags, as docker spells them:
-/// `--mount`, `--read-only`, `--cap-add/--cap-drop`, `--ulimit`, `--sysctl`, `--dns*`, `--host`,
+/// `--mount`, `--read-only`, `--init`, `--cap-add/--cap-drop`, `--ulimit`, `--sysctl`, `--dns*`, `--host`,
 /// `--group`, `--security-opt seccomp=…`. On update the list flags take `-add`/`-rm` forms as in
 /// docker (`--mount-add`, `--mount-rm TARGET`, `--ulimit-rm NAME`, …), and the create forms add.
 enum ContainerSettingFlags {
@@ -10,6 +10,9 @@ enum ContainerSettingFlags {
         // `--read-only` or, as docker's boolean flags, `--read-only=false` (the last one given wins).
         if let last = arguments.takeSwitchValues("--read-only").last {
             container.readOnly = try last.map { value throws(UsageError) in try boolean(value, flag: "--read-only") } ?? true
+        }
+        if let last = arguments.takeSwitchValues("--init").last {
+            container.initProcess = try last.map { value throws(UsageError) in try boolean(value, flag: "--init") } ?? true
         }
         container.capabilityAdd = listed(&arguments, "--cap-add", container.capabilityAdd, removing: "--cap-add-rm")
         container.capabilityDrop = listed(&arguments, "--cap-drop", container.capabilityDrop, removing: "--cap-drop-rm")

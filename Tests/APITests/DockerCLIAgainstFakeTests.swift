@@ -163,7 +163,6 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
         let cases: [([String], String)] = [
             (["--tty"], "TaskTemplate.ContainerSpec.TTY"),
-            (["--init"], "TaskTemplate.ContainerSpec.Init"),
             (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
             (["--mount", "type=bind,src=/srv,dst=/d,bind-recursive=disabled"], "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive"),
             (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
@@ -185,7 +184,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         let settings = try docker(socket, harness.directory.path, [
             "service", "create", "--detach", "--no-resolve-image", "--name", "settings", "--read-only", "--mount", "type=tmpfs,dst=/t",
             "--mount", "type=bind,src=/srv,dst=/data,readonly", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--ulimit", "nofile=512",
-            "--dns", "192.0.2.53", "--sysctl", "kernel.shmmni=1234", "--group", "wheel", "--host", "db:192.0.2.1", "busybox:1", "true"])
+            "--dns", "192.0.2.53", "--sysctl", "kernel.shmmni=1234", "--group", "wheel", "--host", "db:192.0.2.1", "--init", "busybox:1", "true"])
         XCTAssertEqual(settings.status, 0, settings.stderr)
         let container = plane.state.services.values.first { $0.spec.name == "settings" }?.spec.taskTemplate.containerSpec
         XCTAssertEqual(container?.readOnly, true)
@@ -197,6 +196,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertEqual(container?.sysctls, ["kernel.shmmni": "1234"])
         XCTAssertEqual(container?.groups, ["wheel"])
         XCTAssertEqual(container?.hosts, ["192.0.2.1 db"])
+        XCTAssertEqual(container?.initProcess, true)
         // A net.* sysctl would change the node's own network settings: refused, naming it.
         let net = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "net",
                                                               "--sysctl", "net.core.somaxconn=1024", "busybox:1", "true"])

@@ -83,7 +83,6 @@ final class ServiceSpecFieldsTests: XCTestCase {
         "TaskTemplate.ContainerSpec.OomScoreAdj": 100,
         "TaskTemplate.ContainerSpec.Configs": [["ConfigName": "c", "ConfigID": "y"]],
         "TaskTemplate.ContainerSpec.Isolation": "hyperv",
-        "TaskTemplate.ContainerSpec.Init": true,
     ]
 
     /// A minimal valid spec with `value` set at `path`.
@@ -123,11 +122,11 @@ final class ServiceSpecFieldsTests: XCTestCase {
             object.fields.map { object.path.isEmpty ? $0 : "\(object.path).\($0)" }
         }.filter { !refusedPaths().contains($0) }
         XCTAssertTrue(implemented.contains("TaskTemplate.ContainerSpec.User") && implemented.contains("TaskTemplate.ContainerSpec.HealthCheck"))
-        XCTAssertTrue(refusedPaths().isSuperset(of: ["TaskTemplate.ContainerSpec.Init", "TaskTemplate.ContainerSpec.TTY",
+        XCTAssertTrue(refusedPaths().isSuperset(of: ["TaskTemplate.ContainerSpec.OpenStdin", "TaskTemplate.ContainerSpec.TTY",
                                                       "TaskTemplate.ContainerSpec.Mounts.ImageOptions", "TaskTemplate.LogDriver"]))
         XCTAssertTrue(Set(implemented).isSuperset(of: ["TaskTemplate.ContainerSpec.Mounts", "TaskTemplate.ContainerSpec.ReadOnly",
                                                        "TaskTemplate.ContainerSpec.CapabilityDrop", "TaskTemplate.ContainerSpec.Ulimits",
-                                                       "TaskTemplate.ContainerSpec.Privileges.Seccomp.Mode"]))
+                                                       "TaskTemplate.ContainerSpec.Privileges.Seccomp.Mode", "TaskTemplate.ContainerSpec.Init"]))
     }
 
     func testANonDefaultValueOfEachRefusedFieldIsA400NamingIt() throws {

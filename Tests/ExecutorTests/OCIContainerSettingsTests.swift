@@ -159,6 +159,35 @@ final class OCIContainerSettingsTests: OCITestCase {
         }
     }
 
+    func testInitRunsTheCommandAsItsChildForwardsTheStopSignalAndReapsOrphans() throws {
+        guard FileSystem.exists(executor.initBinary) else {
+            throw XCTSkip("swarmctl-init is not built next to the tests (\(executor.initBinary)): swift build --build-tests")
+        }
+        // An orphan: a background job whose parent exits at once; it must not stay a zombie.
+        let script = "echo pid=$$; tr '\\0' ' ' < /proc/1/cmdline; echo; (sleep 0.1 &); sleep 0.5; "
+            + "echo zombies=$(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l); echo ready; sleep 300"
+        let id = try run(containerShell(script, rootfs: rootfs, graceMillis: 5_000) { $0.initProcess = true })
+        XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try output(id).contains("\nzombies=") })
+        let lines = try output(id).split(separator: "\n").map(String.init)
+        // Not 1: the init is; the pids between went to the runtime's threads before it exec'd the init.
+        XCTAssertNotEqual(lines.first, "pid=1", "the command is the init's child")
+        XCTAssertTrue(lines.dropFirst().first?.hasPrefix("/sbin/docker-init -- /bin/sh -c") == true, "\(lines)")
+        XCTAssertTrue(lines.contains("zombies=0"), "\(lines)")
+        // sh as PID 1 would ignore TERM and wait for the KILL after the grace period.
+        let start = monotonicNanoseconds()
+        // The init exits as the command did: 128 + SIGTERM, which the runtime reports as the signal.
+        XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
+        XCTAssertLessThan(milliseconds(since: start), 3_000, "TERM reached the command through the init")
+    }
+
+    func testInitMissingRejectsTheTask() throws {
+        let other = try OCIExecutor(root: root + "/other", runtimePath: executor.runtime.path, cgroupParent: cgroupParent,
+                                    initBinary: root + "/nonexistent-init")
+        XCTAssertThrowsError(try other.prepare(containerShell("true", rootfs: rootfs) { $0.initProcess = true })) {
+            XCTAssertEqual($0 as? OCIError, .initMissing(self.root + "/nonexistent-init"))
+        }
+    }
+
     func testOrdinaryWorkRunsUnderTheDefaultFilter() throws {
         // Pipes, forks, files, a background job and a signal, the clock.
         let script = "echo hi | sha256sum | wc -c; sleep 30 & kill $!; wait; "

@@ -100,6 +100,9 @@ final class ContainerSettingsEndToEndTests: XCTestCase {
                              "--sysctl", "kernel.shmmni=1234", "bb:1", "sh", "-c",
                              "cat /etc/resolv.conf; grep db /etc/hosts; id -G; cat /proc/sys/kernel/shmmni; sleep 3600"])
 
+        try docker(create + ["--name", "init", "--init", "bb:1", "sh", "-c", "echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); sleep 3600"])
+
+        try awaitOutput("init", ["pid1=/sbin/docker-init -- sh -c"])
         try awaitOutput("bind", ["hello from the node", "Read-only file system", "write-refused"])
         XCTAssertFalse(FileSystem.exists(shared + "/y"))
         // The task exits after a second and is restarted: the next one sees what the first wrote.
@@ -123,7 +126,7 @@ final class ContainerSettingsEndToEndTests: XCTestCase {
         // What the node cannot honour is refused, naming it: at create, or by rejecting the task.
         XCTAssertTrue(try docker(["service", "create", "--name", "netsys", "--sysctl", "net.ipv4.ip_forward=1", "bb:1", "true"], expect: 1)
             .contains("share the node's network namespace"))
-        XCTAssertTrue(try docker(["service", "create", "--name", "tty", "-t", "bb:1", "true"], expect: 1)
+        XCTAssertTrue(try docker(["service", "create", "--name", "tty", "--tty", "bb:1", "true"], expect: 1)
             .contains("unsupported field TaskTemplate.ContainerSpec.TTY"))
         try docker(create + ["--name", "missing", "--mount", "type=bind,src=/nonexistent/dir,dst=/data", "bb:1", "true"])
         try cluster.waitUntil("the task with a missing bind source is rejected", timeoutSeconds: 30) {
