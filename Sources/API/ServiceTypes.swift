@@ -165,7 +165,6 @@ enum ServicePresentation {
         copy.capabilityDrop = emptyToNil(copy.capabilityDrop)
         copy.ulimits = emptyToNil(copy.ulimits)
         if copy.readOnly == false { copy.readOnly = nil }
-        if copy.initProcess == false { copy.initProcess = nil }
         if copy.dnsConfig?.isEmpty == true { copy.dnsConfig = nil }
         if var privileges = copy.privileges {
             if ["", "default"].contains(privileges.seccomp?.mode ?? "") { privileges.seccomp = nil }
