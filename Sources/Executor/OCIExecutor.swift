@@ -133,6 +133,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
                     try HostCommand.check(["cp", "-a", "\(imageFiles)/.", "\(fresh)/"]) {
                         OCIError.mount("copying the image's \(mount.target) into the new volume \(name): \($0)")
                     }
+                    // The volume's root takes the owner and mode of the image's directory, as in
+                    // Docker, so a task running as that directory's user can write to it.
+                    var info = stat()
+                    if stat(imageFiles, &info) == 0 {
+                        _ = chown(fresh, info.st_uid, info.st_gid)
+                        _ = chmod(fresh, info.st_mode & 0o7777)
+                    }
                 }
                 try FileSystem.rename(fresh, to: path)
             }

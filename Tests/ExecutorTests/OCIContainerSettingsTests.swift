@@ -74,8 +74,11 @@ final class OCIContainerSettingsTests: OCITestCase {
     func testNewVolumeIsFilledFromTheImageUnlessNoCopy() throws {
         try FileSystem.makeDirectories(rootfs + "/seed")
         try BusyboxImage.write(rootfs + "/seed/a", "from the image\n")
-        XCTAssertEqual(try outputOf("cat /seed/a") { $0.mounts = [TaskMount(kind: .volume, source: "copied", target: "/seed")] },
-                       "from the image\n")
+        XCTAssertEqual(chown(rootfs + "/seed", 65534, 65534), 0)
+        XCTAssertEqual(try outputOf("cat /seed/a; touch /seed/b && echo writable") {
+            $0.mounts = [TaskMount(kind: .volume, source: "copied", target: "/seed")]
+            $0.user = "nobody"
+        }, "from the image\nwritable\n", "the volume's root is owned as the image's directory")
         var empty = TaskMount(kind: .volume, source: "empty", target: "/seed")
         empty.noCopy = true
         XCTAssertEqual(try outputOf("ls /seed | wc -l") { $0.mounts = [empty] }.trimmingCharacters(in: .whitespaces), "0\n")
