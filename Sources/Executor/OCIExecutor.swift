@@ -24,6 +24,8 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var containers: [ContainerID: OCIContainer] = [:]
+    /// Volume name → prepares in progress that mount it (not yet in `containers`).
+    private var preparingVolumes: [String: Int] = [:]
 
     /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
@@ -66,6 +68,16 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         if spec.initProcess {
             guard FileSystem.exists(initBinary) else { throw OCIError.initMissing(initBinary) }
             args = [Self.initTarget, "--"] + args
+        }
+        let volumeNames = spec.mounts.filter { $0.kind == .volume }.map(\.source)
+        lock.withLock { for name in volumeNames { preparingVolumes[name, default: 0] += 1 } }
+        defer {
+            lock.withLock {
+                for name in volumeNames {
+                    preparingVolumes[name, default: 1] -= 1
+                    if preparingVolumes[name] == 0 { preparingVolumes[name] = nil }
+                }
+            }
         }
         try FileSystem.makeDirectories(directory + "/bundle")
         var prepared: PreparedRootfs?
@@ -248,10 +260,17 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         return removed
     }
 
-    /// Runs `body` with the containers (of any state, until removed) while no container is
-    /// prepared or removed, and no volume made.
-    func withContainersLocked<T>(_ body: ([ContainerID: OCIContainer]) throws -> T) throws -> T {
-        try lock.withLock { try body(containers) }
+    /// Deletes volume `name` at `path` unless a container (of any state, until removed) or a
+    /// prepare in progress mounts it; checked and deleted under the lock, so none can start
+    /// mounting it in between.
+    func removeUnusedVolume(_ name: String, at path: String) throws {
+        try lock.withLock {
+            var users = containers.filter { $0.value.spec.mounts.contains { $0.kind == .volume && $0.source == name } }.keys
+                .map(\.rawValue).sorted()
+            if preparingVolumes[name] != nil { users.append("a task being prepared") }
+            guard users.isEmpty else { throw VolumeError.inUse(name, containers: users) }
+            try Tree.remove(path)
+        }
     }
 
     /// The cgroup directories of a container that exist now (empty once it is deleted).

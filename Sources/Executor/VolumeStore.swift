@@ -37,14 +37,10 @@ extension OCIExecutor {
         }
     }
 
-    /// Deletes a volume and its files; refused while a container of this node mounts it (checked
-    /// and removed under the executor's lock, so no task can mount it in between).
+    /// Deletes a volume and its files; refused while a container of this node mounts it or is
+    /// being prepared to.
     public func removeVolume(_ name: String) throws {
         guard let volume = volumes().first(where: { $0.name == name }) else { throw VolumeError.notFound(name) }
-        try withContainersLocked { containers in
-            let users = containers.filter { $0.value.spec.mounts.contains { $0.kind == .volume && $0.source == name } }.keys
-            guard users.isEmpty else { throw VolumeError.inUse(name, containers: users.map(\.rawValue).sorted()) }
-            try Tree.remove(volume.path)
-        }
+        try removeUnusedVolume(name, at: volume.path)
     }
 }

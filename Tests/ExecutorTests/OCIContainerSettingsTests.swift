@@ -219,3 +219,22 @@ final class ProcessExecutorContainerSettingsTests: XCTestCase {
         process.removeAll()
     }
 }
+
+/// `docker volume ls/rm` on the node: the executor's volumes and their removal.
+final class OCIVolumeTests: OCITestCase {
+    func testVolumesAreListedAndRemovedOnlyWhenNoContainerMountsThem() throws {
+        let id = try run(containerShell("echo x > /v/f; sleep 300", rootfs: rootfs) {
+            $0.mounts = [TaskMount(kind: .volume, source: "data", target: "/v")]
+        })
+        XCTAssertEqual(executor.volumes().map(\.name), ["data"])
+        XCTAssertThrowsError(try executor.removeVolume("data")) {
+            XCTAssertEqual($0 as? VolumeError, .inUse("data", containers: [id.rawValue]))
+        }
+        _ = try executor.stop(id, graceMillis: 0)
+        XCTAssertThrowsError(try executor.removeVolume("data"), "an exited container not yet removed still holds it")
+        try executor.remove(id)
+        try executor.removeVolume("data")
+        XCTAssertEqual(executor.volumes(), [])
+        XCTAssertThrowsError(try executor.removeVolume("data")) { XCTAssertEqual($0 as? VolumeError, .notFound("data")) }
+    }
+}
