@@ -53,12 +53,27 @@ final class OCIContainerSettingsTests: OCITestCase {
     }
 
     func testBindPropagationReachesTheRuntime() throws {
+        // A shared mount on the host: what is mounted below it later reaches an rslave bind in a
+        // running container, and does not reach an rprivate one.
         let source = root + "/prop"
-        try FileSystem.makeDirectories(source)
-        // rslave: the mount in the container is a slave of the host's (mountinfo's "master:" field).
-        let script = "grep ' /data ' /proc/self/mountinfo"
-        let line = try outputOf(script) { $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", propagation: .rprivate)] }
-        XCTAssertFalse(line.contains("master:") || line.contains("shared:"), "rprivate propagates nothing: \(line)")
+        try FileSystem.makeDirectories(source + "/later")
+        XCTAssertEqual(mount(source, source, nil, UInt(MS_BIND), nil), 0)
+        defer { _ = umount2(source, Int32(MNT_DETACH)) }
+        XCTAssertEqual(mount(nil, source, nil, UInt(MS_SHARED), nil), 0, String(cString: strerror(errno)))
+        let script = "echo started; while ! grep -q ' /data/later ' /proc/self/mountinfo; do sleep 0.05; done; echo propagated; sleep 300"
+        let slave = try run(containerShell(script, rootfs: rootfs) {
+            $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", propagation: .rslave)]
+        })
+        let isolated = try run(containerShell(script, rootfs: rootfs) {
+            $0.mounts = [TaskMount(kind: .bind, source: source, target: "/data", propagation: .rprivate)]
+        })
+        XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try output(slave).contains("started") && output(isolated).contains("started") })
+        XCTAssertEqual(mount("tmpfs", source + "/later", "tmpfs", 0, "size=64k"), 0)
+        defer { _ = umount2(source + "/later", Int32(MNT_DETACH)) }
+        XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try output(slave).contains("propagated") }, "rslave sees the host's new mount")
+        XCTAssertFalse(try output(isolated).contains("propagated"), "rprivate does not")
+        _ = try executor.stop(slave, graceMillis: 0)
+        _ = try executor.stop(isolated, graceMillis: 0)
     }
 
     func testVolumeIsCreatedOnFirstUseAndOutlivesTheTask() throws {
