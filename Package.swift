@@ -7,6 +7,9 @@ let package = Package(
     name: "swarmctl",
     products: [
         .executable(name: "swarmctl", targets: ["swarmctl"]),
+        // The init of tasks started with --init, bind-mounted into their containers (static: it
+        // runs inside any image). Installed next to swarmctl.
+        .executable(name: "swarmctl-init", targets: ["swarmctl-init"]),
     ],
     targets: [
         // Syscalls the Glibc overlay does not export (_GNU_SOURCE lives only in the .c file).
@@ -35,6 +38,7 @@ let package = Package(
                                                   "Orchestration", "Agent", "Executor"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor",
                                                            "Linearizability"]),
+        .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .target(name: "BenchResults", path: "Benchmarks/BenchResults"),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation", "BenchResults"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState", "BenchResults"],

@@ -55,6 +55,13 @@ public protocol ControlPlane: AnyObject {
 
     /// Runs `body` on the loop after `millis` (log following).
     func after(millis: Int, _ body: @escaping () -> Void)
+
+    /// This node's named volumes (DATA/volumes). The default: none.
+    func localVolumes() -> [LocalVolume]
+
+    /// Removes one of this node's volumes: 404 if there is none of that name, 409 while a task of
+    /// this node mounts it. The default: 404.
+    func removeVolume(_ name: String) -> Result<Void, APIError>
 }
 
 extension ControlPlane {
@@ -76,6 +83,12 @@ extension ControlPlane {
 
     public func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
         done([])
+    }
+
+    public func localVolumes() -> [LocalVolume] { [] }
+
+    public func removeVolume(_ name: String) -> Result<Void, APIError> {
+        .failure(APIError(status: 404, "get \(name): no such volume"))
     }
 
     /// The default cannot schedule, so a followed stream stays open without new rounds.

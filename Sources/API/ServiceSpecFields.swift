@@ -39,23 +39,58 @@ enum ServiceSpecFields {
             "Test": .leaf, "Interval": .leaf, "Timeout": .leaf, "Retries": .leaf, "StartPeriod": .leaf,
             "StartInterval": .refused("a health-check start interval \(notYet) (--health-start-interval)"),
         ]),
-        "Groups": .refused("supplementary groups \(notYet) (--group); add the groups to the user's entry instead"),
-        "Privileges": .refused("credential specs, SELinux, seccomp, AppArmor and no-new-privileges settings \(notYet)"),
+        "Groups": .leaf,
+        "Privileges": .implemented(children: [
+            "CredentialSpec": .refused("credential specs are for Windows services; remove --credential-spec"),
+            "SELinuxContext": .refused("SELinux labels \(notYet)"),
+            "Seccomp": .implemented(children: [
+                "Mode": .leaf,
+                "Profile": .refused("custom seccomp profiles \(notYet); use the default (Mode default) or Mode unconfined"),
+            ]),
+            "AppArmor": .refused("AppArmor profiles \(notYet)"),
+            "NoNewPrivileges": .leaf,
+        ]),
         "TTY": .refused("a TTY for the task \(notYet) (--tty)"),
         "OpenStdin": .refused("an open stdin for the task \(notYet)"),
-        "ReadOnly": .refused("a read-only root file system \(notYet) (--read-only)"),
-        "Mounts": .refused("mounts \(notYet) (--mount); bake the files into the image for now"),
-        "Hosts": .refused("extra /etc/hosts entries \(notYet) (--host)"),
-        "DNSConfig": .refused("DNS settings \(notYet) (--dns, --dns-search, --dns-option); tasks use the node's resolver"),
+        "ReadOnly": .leaf,
+        "Mounts": .implemented(children: mount),
+        "Hosts": .leaf,
+        "DNSConfig": .implemented(children: ["Nameservers": .leaf, "Search": .leaf, "Options": .leaf]),
         "Secrets": .refused("secrets \(notYet) (--secret)"),
         "Configs": .refused("configs \(notYet) (--config)"),
         "OomScoreAdj": .refused("an OOM score adjustment \(notYet) (--oom-score-adj)"),
         "Isolation": .refused("only the default isolation exists on Linux (--isolation default)", unless: ["default"]),
-        "Init": .refused("an init process in the task \(notYet) (--init); the executor reaps the task's processes itself"),
-        "Sysctls": .refused("sysctls \(notYet) (--sysctl)"),
-        "CapabilityAdd": .refused("adding capabilities \(notYet) (--cap-add)"),
-        "CapabilityDrop": .refused("dropping capabilities \(notYet) (--cap-drop)"),
-        "Ulimits": .refused("ulimits \(notYet) (--ulimit)"),
+        "Init": .leaf,
+        "Sysctls": .leaf,
+        "CapabilityAdd": .leaf,
+        "CapabilityDrop": .leaf,
+        "Ulimits": .implemented(children: ["Name": .leaf, "Soft": .leaf, "Hard": .leaf]),
+    ]
+
+    /// One of `ContainerSpec.Mounts` (bind, volume and tmpfs; the types are checked by the validation).
+    static let mount: [String: Rule] = [
+        "Target": .leaf, "Source": .leaf, "Type": .leaf, "ReadOnly": .leaf,
+        "Consistency": .refused("mount consistency is for Docker Desktop file sharing; remove consistency=", unless: ["default"]),
+        "BindOptions": .implemented(children: [
+            "Propagation": .leaf,
+            "NonRecursive": .refused("non-recursive bind mounts \(notYet) (bind-recursive=disabled)"),
+            "CreateMountpoint": .refused("creating a missing bind source \(notYet) (bind-create-src); create the path on the node"),
+            "ReadOnlyNonRecursive": .refused("non-recursive read-only bind mounts \(notYet) (bind-recursive=writable)"),
+            "ReadOnlyForceRecursive": .refused("forcing recursive read-only \(notYet) (bind-recursive=readonly); read-only "
+                                               + "bind mounts are recursive where the kernel can"),
+        ]),
+        "VolumeOptions": .implemented(children: [
+            "NoCopy": .leaf,
+            "Labels": .refused("volume labels \(notYet) (volume-label)"),
+            "DriverConfig": .refused(advice: "volume drivers other than local without options \(notYet) (volume-driver, volume-opt)",
+                                     accepts: isLocalDriver),
+            "Subpath": .refused("volume subpaths \(notYet) (volume-subpath)"),
+        ]),
+        "ImageOptions": .refused("image mounts \(notYet) (type=image)"),
+        "TmpfsOptions": .implemented(children: [
+            "SizeBytes": .leaf, "Mode": .leaf,
+            "Options": .refused("tmpfs options other than size and mode \(notYet)"),
+        ]),
     ]
 
     static let taskSpec: [String: Rule] = [
@@ -106,6 +141,13 @@ enum ServiceSpecFields {
     }
 
     private static func check(_ value: JSONValue, rules: [String: Rule], path: String) -> APIError? {
+        if case let .array(items) = value {
+            // A list of objects (Mounts, Ulimits): each is checked against the same rules.
+            for item in items {
+                if let problem = check(item, rules: rules, path: path) { return problem }
+            }
+            return nil
+        }
         guard case let .object(members) = value else { return nil }
         for (key, member) in members {
             let name = rules.keys.first { $0 == key } ?? rules.keys.first { $0.lowercased() == key.lowercased() }
@@ -159,6 +201,14 @@ enum ServiceSpecFields {
         let known = members.allSatisfy { ["name", "options"].contains($0.0.lowercased()) }
         let name = member(value, "Name")?.stringValue ?? ""
         return known && ["", "json-file"].contains(name) && member(value, "Options").map(isZero) ?? true
+    }
+
+    /// `{"Name": "local"}` without options is the only volume driver there is.
+    @Sendable private static func isLocalDriver(_ value: JSONValue) -> Bool {
+        guard case let .object(members) = value else { return false }
+        let known = members.allSatisfy { ["name", "options"].contains($0.0.lowercased()) }
+        let name = member(value, "Name")?.stringValue ?? ""
+        return known && ["", "local"].contains(name) && member(value, "Options").map(isZero) ?? true
     }
 
     /// Ingress ports are left to the validation, which refuses them as dockerd without an

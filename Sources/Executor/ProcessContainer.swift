@@ -51,6 +51,8 @@ final class ProcessContainer: @unchecked Sendable {
             let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
             let task = try TaskSpawner.spawn(spawnedSpec)
             pid = task.pid
+            // Best effort: without the record a leftover is only found by its process group.
+            try? TaskProcessRecord.write(pid: task.pid, directory: directory)
             state = .running
             startedAt = Self.wallClockSeconds()
             threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in

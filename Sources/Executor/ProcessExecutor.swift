@@ -26,6 +26,8 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
 
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
         guard let first = spec.command.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
+        let needsContainer = spec.containerOnlySettings
+        guard needsContainer.isEmpty else { throw ExecutorError.needsContainer(needsContainer) }
         // `--user` is resolved now, so a user the node cannot honour rejects the task at once.
         let launchPrefix = try spec.user.flatMap { user throws(ExecutorError) in try HostUser.resolve(user).launchPrefix(for: user) } ?? []
         let id = ContainerID(Self.randomHex())

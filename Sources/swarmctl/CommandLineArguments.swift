@@ -69,6 +69,14 @@ struct CommandLineArguments {
         return value
     }
 
+    /// Each occurrence of a switch that may also take `=VALUE` (`--read-only`, `--read-only=false`):
+    /// nil for the bare form, in order.
+    mutating func takeSwitchValues(_ name: String) -> [String?] {
+        let values = flags.filter { $0.name == name }.map(\.value)
+        flags.removeAll { $0.name == name }
+        return values
+    }
+
     /// Every value of a repeatable flag, in order.
     mutating func takeValues(_ name: String) -> [String] {
         let values = flags.filter { $0.name == name }.compactMap(\.value)

@@ -127,11 +127,25 @@ enum ServiceUsage {
       --no-healthcheck                     Disable the image's health check
       --entrypoint "CMD ARGS"              Run this instead of the image's entrypoint ("" restores it)
       --stop-grace-period D  --stop-signal SIG (e.g. SIGINT, KILL)  -w, --workdir DIR  -u, --user USER[:GROUP]  --hostname H
+      --mount type=bind|volume|tmpfs,src=…,dst=PATH[,readonly][,bind-propagation=P][,tmpfs-size=S][,tmpfs-mode=M]
+                                           A mount of each task (update: --mount-add, --mount-rm TARGET); bind
+                                           sources must exist on the node, volumes live in DATA/volumes/NAME
+      --read-only                          Mount the task's root file system read-only
+      --init                               Run the command under an init that forwards signals and reaps orphans
+      --cap-add CAP  --cap-drop CAP        Add or drop capabilities (NET_ADMIN, …, ALL) (update: --cap-add-rm, --cap-drop-rm)
+      --ulimit NAME=SOFT[:HARD]            A resource limit, e.g. nofile=512 (update: --ulimit-add, --ulimit-rm NAME)
+      --sysctl K=V                         A namespaced sysctl (kernel.shm*, fs.mqueue.*) (update: --sysctl-add, --sysctl-rm)
+      --dns IP  --dns-search D  --dns-option O   The task's resolv.conf (update: --dns-add, --dns-rm, …)
+      --host NAME:IP                       An extra /etc/hosts entry (update: --host-add, --host-rm)
+      --group G                            A supplementary group (update: --group-add, --group-rm)
+      --security-opt seccomp=unconfined    Run without the default seccomp filter (seccomp=default restores it)
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Mounts, published ports, networks, secrets, configs and other settings of docker's that are not
-    listed are not implemented: the node refuses a spec that sets them, naming the field.
+    Published ports, networks, secrets, configs, --tty and other settings of docker's that are
+    not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
+    settings (--mount … --security-opt) need a node with the OCI executor; the process executor
+    rejects such tasks saying so.
     """
 
     static let subcommands = [

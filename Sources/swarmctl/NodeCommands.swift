@@ -1,3 +1,4 @@
+import Executor
 import Glibc
 import Platform
 import SwarmNode
@@ -15,6 +16,15 @@ enum NodeCommands {
             try configuration.validate()
         } catch {
             throw UsageError(message: error.message)
+        }
+        // A node whose executor cannot work must say so before it initialises or joins a cluster
+        // (`run` checks once its saved settings are restored, when the node starts its agent).
+        if command != "run", let kind = ExecutorKind(rawValue: configuration.executor) {
+            do {
+                _ = try ExecutorFactory.choose(kind: kind, isRoot: geteuid() == 0, runtimePath: OCIRuntime.find())
+            } catch {
+                throw CommandFailure(message: "\(error)")
+            }
         }
         if arguments.takeSwitch("--enable-chaos") { try? configuration.set("enable-chaos", "true") }
         let token = arguments.takeValue("--token")

@@ -5,7 +5,7 @@ import SwarmNode
 /// commands so a flag means the same in each; `update` starts from the current spec.
 struct ServiceSpecFlags {
     /// Flags that take no value.
-    static let switches: Set<String> = ["--detach", "-d", "--force", "--no-resolve-image", "--quiet", "-q"]
+    static let switches: Set<String> = ["--detach", "-d", "--force", "--no-resolve-image", "--quiet", "-q", "--read-only", "--init"]
 
     /// Applies every flag present in `arguments` to `spec` (consuming them).
     static func apply(_ arguments: inout CommandLineArguments, to spec: inout ServiceSpec, creating: Bool) throws(UsageError) {
@@ -76,6 +76,7 @@ struct ServiceSpecFlags {
             container.healthcheck = health
         }
         if arguments.takeSwitch("--no-healthcheck") { container.healthcheck = HealthConfig(test: ["NONE"]) }
+        try ContainerSettingFlags.apply(&arguments, &container)
     }
 
     private static func applyResources(_ arguments: inout CommandLineArguments, _ template: inout TaskTemplate) throws(UsageError) {

@@ -63,23 +63,26 @@ final class ServiceSpecFieldsTests: XCTestCase {
         "TaskTemplate.Resources.Reservations.GenericResources": [["DiscreteResourceSpec": ["Kind": "gpu", "Value": 1]]],
         "TaskTemplate.Placement.Platforms": [["Architecture": "amd64", "OS": "linux"]],
         "TaskTemplate.ContainerSpec.HealthCheck.StartInterval": 1_000_000_000,
-        "TaskTemplate.ContainerSpec.Groups": ["wheel"],
-        "TaskTemplate.ContainerSpec.Privileges": ["NoNewPrivileges": true],
+        "TaskTemplate.ContainerSpec.Privileges.CredentialSpec": ["File": "spec.json"],
+        "TaskTemplate.ContainerSpec.Privileges.SELinuxContext": ["User": "system_u"],
+        "TaskTemplate.ContainerSpec.Privileges.AppArmor": ["Mode": "disabled"],
+        "TaskTemplate.ContainerSpec.Privileges.Seccomp.Profile": "{}",
         "TaskTemplate.ContainerSpec.TTY": true,
         "TaskTemplate.ContainerSpec.OpenStdin": true,
-        "TaskTemplate.ContainerSpec.ReadOnly": true,
-        "TaskTemplate.ContainerSpec.Mounts": [["Type": "bind", "Source": "/srv", "Target": "/data"]],
-        "TaskTemplate.ContainerSpec.Hosts": ["10.0.0.1 db"],
-        "TaskTemplate.ContainerSpec.DNSConfig": ["Nameservers": ["8.8.8.8"]],
+        "TaskTemplate.ContainerSpec.Mounts.Consistency": "cached",
+        "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive": true,
+        "TaskTemplate.ContainerSpec.Mounts.BindOptions.CreateMountpoint": true,
+        "TaskTemplate.ContainerSpec.Mounts.BindOptions.ReadOnlyNonRecursive": true,
+        "TaskTemplate.ContainerSpec.Mounts.BindOptions.ReadOnlyForceRecursive": true,
+        "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.Labels": ["a": "b"],
+        "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig": ["Name": "nfs"],
+        "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.Subpath": "sub",
+        "TaskTemplate.ContainerSpec.Mounts.ImageOptions": ["Subpath": "x"],
+        "TaskTemplate.ContainerSpec.Mounts.TmpfsOptions.Options": [["exec"]],
         "TaskTemplate.ContainerSpec.Secrets": [["SecretName": "s", "SecretID": "x", "File": ["Name": "s"]]],
         "TaskTemplate.ContainerSpec.OomScoreAdj": 100,
         "TaskTemplate.ContainerSpec.Configs": [["ConfigName": "c", "ConfigID": "y"]],
         "TaskTemplate.ContainerSpec.Isolation": "hyperv",
-        "TaskTemplate.ContainerSpec.Init": true,
-        "TaskTemplate.ContainerSpec.Sysctls": ["net.ipv4.ip_forward": "1"],
-        "TaskTemplate.ContainerSpec.CapabilityAdd": ["CAP_NET_ADMIN"],
-        "TaskTemplate.ContainerSpec.CapabilityDrop": ["ALL"],
-        "TaskTemplate.ContainerSpec.Ulimits": [["Name": "nofile", "Soft": 512, "Hard": 512]],
     ]
 
     /// A minimal valid spec with `value` set at `path`.
@@ -91,7 +94,18 @@ final class ServiceSpecFieldsTests: XCTestCase {
             return copy
         }
         let base: [String: Any] = ["Name": "web", "TaskTemplate": ["ContainerSpec": ["Image": "busybox", "Args": ["sleep", "1"]]]]
-        let data = try JSONSerialization.data(withJSONObject: set(base, ArraySlice(path.split(separator: ".").map(String.init))))
+        var document = set(base, ArraySlice(path.split(separator: ".").map(String.init)))
+        // Mounts is a list: the field goes into its one mount, a valid tmpfs mount otherwise.
+        if var task = document["TaskTemplate"] as? [String: Any], var container = task["ContainerSpec"] as? [String: Any],
+           var mount = container["Mounts"] as? [String: Any] {
+            mount["Type"] = mount["Type"] ?? "volume"
+            mount["Source"] = mount["Source"] ?? "v1"
+            mount["Target"] = mount["Target"] ?? "/data"
+            container["Mounts"] = [mount]
+            task["ContainerSpec"] = container
+            document["TaskTemplate"] = task
+        }
+        let data = try JSONSerialization.data(withJSONObject: document)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -108,8 +122,11 @@ final class ServiceSpecFieldsTests: XCTestCase {
             object.fields.map { object.path.isEmpty ? $0 : "\(object.path).\($0)" }
         }.filter { !refusedPaths().contains($0) }
         XCTAssertTrue(implemented.contains("TaskTemplate.ContainerSpec.User") && implemented.contains("TaskTemplate.ContainerSpec.HealthCheck"))
-        XCTAssertTrue(refusedPaths().isSuperset(of: ["TaskTemplate.ContainerSpec.Mounts", "TaskTemplate.ContainerSpec.ReadOnly",
-                                                      "TaskTemplate.ContainerSpec.CapabilityDrop", "TaskTemplate.LogDriver"]))
+        XCTAssertTrue(refusedPaths().isSuperset(of: ["TaskTemplate.ContainerSpec.OpenStdin", "TaskTemplate.ContainerSpec.TTY",
+                                                      "TaskTemplate.ContainerSpec.Mounts.ImageOptions", "TaskTemplate.LogDriver"]))
+        XCTAssertTrue(Set(implemented).isSuperset(of: ["TaskTemplate.ContainerSpec.Mounts", "TaskTemplate.ContainerSpec.ReadOnly",
+                                                       "TaskTemplate.ContainerSpec.CapabilityDrop", "TaskTemplate.ContainerSpec.Ulimits",
+                                                       "TaskTemplate.ContainerSpec.Privileges.Seccomp.Mode", "TaskTemplate.ContainerSpec.Init"]))
     }
 
     func testANonDefaultValueOfEachRefusedFieldIsA400NamingIt() throws {
@@ -150,9 +167,9 @@ final class ServiceSpecFieldsTests: XCTestCase {
         XCTAssertEqual(create(#"{"Name":"empty","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Args":["true"],"Tmpfs":{}}}}"#).status, 201,
                        "an unknown field left empty is harmless")
         // Keys match case-insensitively, as in Go; the message uses Docker's spelling.
-        let lowercase = create(#"{"name":"low","tasktemplate":{"containerspec":{"image":"busybox","readonly":true}}}"#)
+        let lowercase = create(#"{"name":"low","tasktemplate":{"containerspec":{"image":"busybox","tty":true}}}"#)
         XCTAssertEqual(lowercase.status, 400)
-        XCTAssertTrue(jsonBody(lowercase)["message"]?.stringValue?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.ReadOnly: ") == true,
+        XCTAssertTrue(jsonBody(lowercase)["message"]?.stringValue?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.TTY: ") == true,
                       lowercase.bodyText)
         // Stop signals are implemented; a name that is no signal is refused. json-file with options is not implemented.
         XCTAssertEqual(create(#"{"Name":"kill","TaskTemplate":{"ContainerSpec":{"Image":"busybox","StopSignal":"SIGKILL"}}}"#).status, 201)
@@ -167,16 +184,58 @@ final class ServiceSpecFieldsTests: XCTestCase {
         XCTAssertEqual(create(try body(setting: "TaskTemplate.ForceUpdate", to: 0)).status, 201)
         var answers: [HTTPResponse] = []
         api.handle(HTTPRequest(method: "POST", target: "/v1.41/services/web/update?version=1",
-                               body: Array(try body(setting: "TaskTemplate.ContainerSpec.Mounts", to: [["Type": "tmpfs", "Target": "/t"]]).utf8))) {
+                               body: Array(try body(setting: "TaskTemplate.ContainerSpec.TTY", to: true).utf8))) {
             answers.append($0)
         }
         XCTAssertEqual(answers.first?.status, 400)
-        XCTAssertTrue(answers.first.map { jsonBody($0)["message"]?.stringValue ?? "" }?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.Mounts: ") == true)
+        XCTAssertTrue(answers.first.map { jsonBody($0)["message"]?.stringValue ?? "" }?.hasPrefix("unsupported field TaskTemplate.ContainerSpec.TTY: ") == true)
     }
 
     func testStopSignalNamesAsDockerTakesThem() {
         XCTAssertEqual(["SIGKILL", "KILL", "kill", "9", "SIGTERM", "sigint", "SIGRTMIN+3", "RTMAX"].map(Signals.number(named:)),
                        [9, 9, 9, 9, 15, 2, 37, 64])
         XCTAssertEqual(["SIGNOPE", "0", "65", "", "SIGRTMIN+40", "RTMAX-31"].map(Signals.number(named:)), [nil, nil, nil, nil, nil, nil])
+    }
+
+    func testContainerSettingsAreStoredAndBadOnesRefusedNamingTheSetting() throws {
+        let good = #"{"Name":"full","TaskTemplate":{"ContainerSpec":{"Image":"busybox","ReadOnly":true,"#
+            + #""Mounts":[{"Type":"bind","Source":"/srv","Target":"/data","ReadOnly":true,"BindOptions":{"Propagation":"rslave"}},"#
+            + #"{"Type":"volume","Source":"v1","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local"}}},"#
+            + #"{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1023}}],"#
+            + #""CapabilityAdd":["NET_ADMIN"],"CapabilityDrop":["ALL"],"Ulimits":[{"Name":"nofile","Soft":512,"Hard":512}],"#
+            + #""Sysctls":{"kernel.shmmni":"1234"},"DNSConfig":{"Nameservers":["10.0.0.53"]},"Hosts":["10.0.0.7 db"],"#
+            + #""Groups":["audio"],"Privileges":{"Seccomp":{"Mode":"unconfined"},"NoNewPrivileges":true}}}}"#
+        XCTAssertEqual(create(good).status, 201, create(good).bodyText)
+        let container = try XCTUnwrap(plane.state.services.values.first { $0.spec.name == "full" }?.spec.taskTemplate.containerSpec)
+        XCTAssertEqual(container.mounts?.map(\.type), ["bind", "volume", "tmpfs"])
+        XCTAssertEqual(container.mounts?.first?.bindOptions?.propagation, "rslave")
+        XCTAssertEqual(container.mounts?.last?.tmpfsOptions, Mount.TmpfsOptions(sizeBytes: 1 << 20, mode: 1023))
+        XCTAssertEqual(container.readOnly, true)
+        XCTAssertEqual(container.ulimits, [Ulimit(name: "nofile", soft: 512, hard: 512)])
+        XCTAssertEqual(container.privileges?.seccomp?.mode, "unconfined")
+        XCTAssertEqual(container.dnsConfig?.nameservers, ["10.0.0.53"])
+
+        let bad: [(String, String)] = [
+            (#""Mounts":[{"Type":"bind","Source":"relative","Target":"/d"}]"#, "bind source \"relative\" must be an absolute path"),
+            (#""Mounts":[{"Type":"volume","Target":"/d"}]"#, "anonymous volumes are not implemented"),
+            (#""Mounts":[{"Type":"volume","Source":"../x","Target":"/d"}]"#, "volume name \"../x\""),
+            (#""Mounts":[{"Type":"npipe","Source":"x","Target":"/d"}]"#, "mount type \"npipe\" is not implemented"),
+            (#""Mounts":[{"Type":"tmpfs","Target":"relative"}]"#, "must be an absolute path other than /"),
+            (#""Mounts":[{"Type":"tmpfs","Target":"/t"},{"Type":"tmpfs","Target":"/t/"}]"#, "more than one mount"),
+            (#""Mounts":[{"Type":"bind","Source":"/s","Target":"/d","BindOptions":{"Propagation":"sideways"}}]"#, "bind propagation"),
+            (#""CapabilityAdd":["CAP_FLY"]"#, "unknown capability \"CAP_FLY\""),
+            (#""Ulimits":[{"Name":"nofile","Soft":2048,"Hard":1024}]"#, "soft limit 2048 must be between 0 and the hard limit 1024"),
+            (#""Ulimits":[{"Name":"files","Soft":1,"Hard":1}]"#, "unknown ulimit \"files\""),
+            (#""Sysctls":{"net.ipv4.ip_forward":"1"}"#, "share the node's network namespace"),
+            (#""Sysctls":{"vm.swappiness":"1"}"#, "is not namespaced"),
+            (#""Hosts":["db"]"#, "is not \"IP NAME [ALIAS...]\""),
+            (#""Privileges":{"Seccomp":{"Mode":"custom"}}"#, "Seccomp.Mode: \"custom\""),
+        ]
+        for (index, (field, expected)) in bad.enumerated() {
+            let response = create(#"{"Name":"bad\#(index)","TaskTemplate":{"ContainerSpec":{"Image":"busybox",\#(field)}}}"#)
+            XCTAssertEqual(response.status, 400, field)
+            let message = jsonBody(response)["message"]?.stringValue ?? ""
+            XCTAssertTrue(message.contains("ContainerSpec: ") && message.contains(expected), "\(field): \(message)")
+        }
     }
 }

@@ -186,6 +186,18 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
     /// When set, completions are held here instead of being called (asynchronous answers).
     var held: [() -> Void]?
     var tokenCounter = 0
+    /// This node's volumes, and those a task mounts (refused removal).
+    var volumes: [LocalVolume] = []
+    var volumesInUse: Set<String> = []
+
+    func localVolumes() -> [LocalVolume] { volumes }
+
+    func removeVolume(_ name: String) -> Result<Void, APIError> {
+        guard volumes.contains(where: { $0.name == name }) else { return .failure(APIError(status: 404, "get \(name): no such volume")) }
+        guard !volumesInUse.contains(name) else { return .failure(APIError(status: 409, "remove \(name): volume is in use - [c1]")) }
+        volumes.removeAll { $0.name == name }
+        return .success(())
+    }
 
     init() {
         local = LocalNodeInfo(nodeID: "node1aaaaaaaaaaaaaaaaaaaaa", role: .manager, addr: "127.0.0.1",

@@ -278,7 +278,7 @@ final class ServiceStateTests: XCTestCase {
         let template = try XCTUnwrap(spec["TaskTemplate"] as? [String: Any])
         XCTAssertEqual(Set(template.keys), Set((originalSpec["TaskTemplate"] as! [String: Any]).keys))
         let container = try XCTUnwrap(template["ContainerSpec"] as? [String: Any])
-        XCTAssertEqual(Set(container.keys), ["Image", "Args", "Init", "StopGracePeriod", "Isolation"])
+        XCTAssertEqual(Set(container.keys), ["Image", "Args", "Init", "StopGracePeriod", "Isolation", "DNSConfig"], "as dockerd shows them")
         XCTAssertEqual(container["StopGracePeriod"] as? Int, 10_000_000_000)
         XCTAssertEqual((spec["Mode"] as? [String: Any])?["Replicated"] as? [String: Int], ["Replicas": 3])
         XCTAssertEqual(spec["UpdateConfig"] as? NSDictionary, originalSpec["UpdateConfig"] as? NSDictionary)
