@@ -32,6 +32,10 @@ int ccs_ctx_disable_session_cache(SSL_CTX *context) {
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
     return 1;
 }
+int ccs_ctx_set_no_tickets(SSL_CTX *context) {
+    uint64_t options = SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION;
+    return (SSL_CTX_set_options(context, options) & options) == options;
+}
 int ccs_ctx_add1_chain_cert(SSL_CTX *context, X509 *certificate) {
     return (int)SSL_CTX_add1_chain_cert(context, certificate);
 }

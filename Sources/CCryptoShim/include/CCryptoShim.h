@@ -24,6 +24,8 @@ size_t ccs_bio_pending(BIO *bio);
 int ccs_ctx_set_tls13_only(SSL_CTX *context);
 int ccs_ctx_set_mode_release_buffers(SSL_CTX *context);
 int ccs_ctx_disable_session_cache(SSL_CTX *context);
+/* SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION (SSL_OP_BIT is a macro). */
+int ccs_ctx_set_no_tickets(SSL_CTX *context);
 int ccs_ctx_add1_chain_cert(SSL_CTX *context, X509 *certificate);
 
 /* STACK_OF(X509) accessors (the typed sk_X509_* helpers). */
