@@ -41,7 +41,9 @@ extension Transport {
     }
 
     /// Feeds decrypted bytes to the frame decoder and delivers every complete frame, keeping the
-    /// bytes of partial frames inside the transport-wide budget.
+    /// bytes of partial frames inside the transport-wide budget. Managers are exempt (they hold
+    /// the root key; nothing is gained by limiting them): the budget is for worker and join
+    /// connections, so those can never crowd out the managers' traffic.
     private func decode(_ plaintext: [UInt8], on connection: TransportConnection) {
         bufferedFrameBytes -= connection.accountedBytes
         connection.accountedBytes = 0
@@ -56,7 +58,7 @@ extension Transport {
             }
             deliver(frame, on: connection)
         }
-        guard connection.io.state == .open else { return }
+        guard connection.io.state == .open, connection.peer?.role != .manager else { return }
         connection.accountedBytes = connection.decoder.bufferedByteCount
         bufferedFrameBytes += connection.accountedBytes
         if bufferedFrameBytes > configuration.maxBufferedFrameBytes {

@@ -39,7 +39,8 @@ public final class Transport: @unchecked Sendable {
     /// Connections closed for a failed handshake, a refused certificate, a framing error, a
     /// timeout or a limit.
     public internal(set) var refusedConnections: UInt64 = 0
-    /// Bytes of partial frames held over all connections (bounded by `maxBufferedFrameBytes`).
+    /// Bytes of partial frames held by worker and join-only connections (bounded by
+    /// `maxBufferedFrameBytes`).
     public internal(set) var bufferedFrameBytes = 0
 
     public init(loop: EventLoop, configuration: TransportConfiguration, logger: @escaping @Sendable (String) -> Void) {
@@ -63,7 +64,9 @@ public final class Transport: @unchecked Sendable {
         assertInLoop()
         precondition(listener == nil, "Transport is already listening")
         precondition(!isShutDown, "listen after shutdown")
-        let socket = try Socket.listen(on: address)
+        // A deep accept queue: a flood of connection attempts must not crowd out SYNs from other
+        // sources before the pre-auth table gets to evict them.
+        let socket = try Socket.listen(on: address, backlog: 1024)
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in
             self?.acceptPending()
         }

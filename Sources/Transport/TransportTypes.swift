@@ -24,8 +24,8 @@ public struct TransportConfiguration: Sendable {
     public var maxPendingHandshakesPerSource = 32
     /// Authenticated inbound connections per peer node; the oldest is closed for a newer one.
     public var maxConnectionsPerPeer = 8
-    /// Bytes of partial frames buffered over all connections; the connection that would exceed
-    /// it is closed.
+    /// Bytes of partial frames buffered over all worker and join-only connections (managers are
+    /// exempt); the connection that would exceed it is closed.
     public var maxBufferedFrameBytes = 256 << 20
     /// An authenticated inbound connection that receives nothing for this long is closed.
     public var idleTimeoutMillis = 300_000
@@ -65,6 +65,7 @@ public struct TransportConfiguration: Sendable {
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public var description: String { "#\(rawValue)" }
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
 /// An established connection as the node shell sees it. It exists so the shell decides what to
@@ -83,6 +84,12 @@ public struct ConnectionInfo: Sendable, Equatable {
     /// caller checks against the token, see `Transport.peerCertificateChain(of:)`).
     public var peer: PeerIdentity?
     public var direction: Direction
+
+    public init(id: ConnectionID, peer: PeerIdentity?, direction: Direction) {
+        self.id = id
+        self.peer = peer
+        self.direction = direction
+    }
 
     /// The peer's transport id, 0 without a certificate.
     public var remoteNodeID: NodeID { peer?.transportID ?? 0 }

@@ -154,7 +154,8 @@ final class TestNode: @unchecked Sendable {
 
     init(
         name: String, role: PeerIdentity.Role = .manager, listenOn requested: SocketAddress? = .loopback(port: 0),
-        recorder: Recorder = Recorder(), tls: TransportTLS? = nil, configure: (inout TransportConfiguration) -> Void = { _ in }
+        recorder: Recorder = Recorder(), tls: TransportTLS? = nil, withoutCertificate: Bool = false,
+        configure: (inout TransportConfiguration) -> Void = { _ in }
     ) throws {
         self.name = name
         self.id = PeerIdentity.transportID(forNodeID: name)
@@ -164,7 +165,7 @@ final class TestNode: @unchecked Sendable {
         thread = try EventLoopThread(name: "node-\(name)")
         transport = Transport(loop: thread.loop, configuration: configuration, logger: logs.logger)
         let transport = transport
-        let contexts = try tls ?? TestPKI.shared.tls(name, role: role)
+        let contexts = withoutCertificate ? nil : try tls ?? TestPKI.shared.tls(name, role: role)
         try thread.loop.executeAndWait {
             transport.delegate = recorder
             transport.tls = contexts
@@ -196,9 +197,11 @@ extension XCTestCase {
     /// Starts a node that is shut down when the test ends, whether it passes or fails.
     func startNode(
         _ name: String, role: PeerIdentity.Role = .manager, listenOn address: SocketAddress? = .loopback(port: 0),
-        recorder: Recorder = Recorder(), tls: TransportTLS? = nil, configure: (inout TransportConfiguration) -> Void = { _ in }
+        recorder: Recorder = Recorder(), tls: TransportTLS? = nil, withoutCertificate: Bool = false,
+        configure: (inout TransportConfiguration) -> Void = { _ in }
     ) throws -> TestNode {
-        let node = try TestNode(name: name, role: role, listenOn: address, recorder: recorder, tls: tls, configure: configure)
+        let node = try TestNode(name: name, role: role, listenOn: address, recorder: recorder, tls: tls,
+                                withoutCertificate: withoutCertificate, configure: configure)
         addTeardownBlock { node.shutdown() }
         return node
     }
@@ -292,17 +295,24 @@ final class RawSocket {
     }
 }
 
-/// A TLS client driven by hand over a `RawSocket`, so tests can present any certificate (or
-/// none), misbehave after the handshake, or stop reading. Blocking with `poll`; test thread only.
+/// A TLS endpoint driven by hand over a `RawSocket` (a client, or the server side of an
+/// accepted socket), so tests can present any certificate (or none), misbehave after the
+/// handshake, or stop reading. Blocking with `poll`; test thread only.
 final class TLSClient {
     let raw: RawSocket
     let session: TLSSession
+    private let isClient: Bool
     private var decoder = FrameDecoder()
     private var closed = false
 
-    init(connectingTo address: SocketAddress, context: TLSContext) throws {
-        raw = try RawSocket.connect(to: address)
+    init(raw: RawSocket, context: TLSContext) throws {
+        self.raw = raw
         session = try TLSSession(context: context)
+        isClient = context.role == .client
+    }
+
+    convenience init(connectingTo address: SocketAddress, context: TLSContext) throws {
+        try self.init(raw: RawSocket.connect(to: address), context: context)
     }
 
     /// A client presenting `identity` (nil: none) that verifies the server against the test CA.
@@ -316,8 +326,10 @@ final class TLSClient {
     /// Runs the handshake to completion (as far as the client can tell: a TLS 1.3 server may
     /// still refuse our certificate, which shows on the next read).
     func handshake(timeoutMillis: Int = 5_000) throws {
-        try session.start()
-        try raw.send(session.takeOutgoing())
+        if isClient {
+            try session.start()
+            try raw.send(session.takeOutgoing())
+        }
         let deadline = monotonicNanoseconds() + UInt64(timeoutMillis) * 1_000_000
         while !session.isHandshakeComplete {
             guard monotonicNanoseconds() < deadline else { throw TLSError.handshakeFailed("test client timed out") }
