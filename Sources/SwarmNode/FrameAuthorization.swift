@@ -59,8 +59,9 @@ struct AuthorizationFacts {
     var stateRole: (String) -> NodeRole?
     /// Removed nodes, whose certificates are refused.
     var isDenied: (String) -> Bool
-    /// Raft voters and learners (before the first snapshot: the managers the join named).
-    var raftMembers: Set<NodeID>
+    /// Raft voters and learners; nil before this manager has learned its membership (a new
+    /// manager before its first snapshot), when any manager certificate may speak Raft to it.
+    var raftMembers: Set<NodeID>?
     /// The Raft leader as this node knows it (`noNode` if none).
     var leader: NodeID
     var taskOwner: (String) -> TaskOwner
@@ -80,7 +81,8 @@ enum FrameVerdict: Equatable {
 ///
 /// A sender's rights are those of BOTH its certificate (OU) and the replicated state: a manager
 /// certificate of a node the state has demoted gives worker rights only, and a promoted
-/// worker keeps worker rights until it holds a manager certificate.
+/// worker keeps worker rights until it holds a manager certificate. Raft alone follows the Raft
+/// membership (with a manager certificate), so a demotion can commit.
 enum FrameAuthorization {
     static func check(_ request: FrameRequest, from peer: PeerIdentity?, direction: ConnectionInfo.Direction,
                       facts: AuthorizationFacts) -> FrameVerdict {
@@ -92,11 +94,15 @@ enum FrameAuthorization {
             return .refused(reason: "joins are only accepted on connections without a certificate", close: true)
         case let .raftMessage(from):
             guard facts.localIsManager else { return refuse("this node does not run Raft") }
-            guard manager else { return refuse("Raft messages are accepted from managers only") }
+            // Raft membership, not the state's role, is the authority here: a node being demoted
+            // must keep answering until the membership change that removes it commits.
+            guard peer.role == .manager else { return refuse("Raft messages are accepted from manager certificates only") }
             guard from == peer.transportID else {
                 return .refused(reason: "Raft message from \(from) on a connection of transport id \(peer.transportID)", close: true)
             }
-            guard facts.raftMembers.contains(peer.transportID) else { return refuse("transport id \(peer.transportID) is not a Raft member") }
+            if let members = facts.raftMembers, !members.contains(peer.transportID) {
+                return refuse("transport id \(peer.transportID) is not a Raft member")
+            }
             return .allowed
         case let .heartbeat(nodeID):
             guard facts.localIsManager else { return refuse("this node is not a manager") }

@@ -51,8 +51,8 @@ final class JoinClient: TransportDelegate, @unchecked Sendable {
         let chain = transport.peerCertificateChain(of: connection.id)
         switch Self.pin(chain, to: token, now: Clock.unixSeconds()) {
         case let .failure(error):
-            transport.close(connection: connection.id, reason: "join refused before sending the token: \(error.message)")
             box.set(.failure(error))
+            transport.close(connection: connection.id, reason: "join refused before sending the token: \(error.message)")
         case let .success(root):
             pinnedRoot = root
             transport.reply(application: ApplicationFrame(.joinRequest, request), on: connection.id)
@@ -62,8 +62,8 @@ final class JoinClient: TransportDelegate, @unchecked Sendable {
     func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo) {
         guard connection.id == session, application.nodeKind == .joinResponse, let pinnedRoot,
               let response = application.decode(JoinResponse.self) else { return }
-        transport.close(connection: connection.id, reason: "join answered")
         box.set(.success((response, pinnedRoot)))
+        transport.close(connection: connection.id, reason: "join answered")
     }
 
     func transport(_ transport: Transport, sessionFailed connection: ConnectionID, reason: String) {

@@ -36,10 +36,14 @@ extension SwarmNode {
     }
 
     /// The role the replicated state gives this node (managers read it; workers heard it in a
-    /// heartbeat answer).
+    /// heartbeat answer). A manager being demoted keeps its manager certificate until it has
+    /// left the Raft membership: its votes are needed to commit that very change.
     private func desiredRole() -> NodeRole? {
-        if raft != nil, state.cluster != nil { return state.nodes[identity.nodeID]?.spec.role }
-        return identity.role == certificates.role ? nil : identity.role
+        if raft != nil {
+            guard state.cluster != nil, let role = state.nodes[identity.nodeID]?.spec.role else { return .manager }
+            return role == .worker ? .manager : role
+        }
+        return identity.role
     }
 
     private func requestCertificate(reason: String) {

@@ -96,10 +96,17 @@ extension SwarmNode {
                                   csrPEM: try CertificateSigningRequest(key: key, subject: CertificateSubject(commonName: "joining")).pem,
                                   advertiseAddress: advertise, description: LocalMachine.description())
         let log = NodeLogger(nodeID: "joining", levelName: configuration.logLevel)
-        let (response, pinnedRoot) = try JoinClient.join(manager: managerAddress, token: token, request: request, timeoutMillis: 20_000) {
-            log.debug("join transport: \($0)")
+        let (response, pinnedRoot): (JoinResponse, Certificate)
+        do {
+            (response, pinnedRoot) = try JoinClient.join(manager: managerAddress, token: token, request: request, timeoutMillis: 20_000) {
+                log.debug("join transport: \($0)")
+            }
+        } catch let error as NodeError {
+            throw NodeError("could not join through \(manager): \(error.message)")
         }
-        guard response.accepted else { throw NodeError("the manager refused the join: \(response.reason ?? "no reason given")") }
+        guard response.accepted else {
+            throw NodeError("could not join through \(manager): the manager refused: \(response.reason ?? "no reason given")")
+        }
         let certificates = try acceptedCertificates(response, key: key, pinnedRoot: pinnedRoot)
         try FileSystem.makeDirectories(dataDirectory, mode: 0o700)
         try certificates.save(to: dataDirectory)

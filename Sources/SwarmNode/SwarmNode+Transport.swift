@@ -54,6 +54,8 @@ extension SwarmNode: TransportDelegate {
                   let response = decode(application, HeartbeatResponse.self, on: connection) else { return }
             noteHeartbeatResponse(response)
             followHeartbeatResponse(response)
+            // A promotion or demotion just seen: ask for the matching certificate now.
+            certificateRound()
         case .assignments:
             guard authorize(.assignments, on: connection), let update = decode(application, AssignmentUpdate.self, on: connection) else { return }
             receiveAssignments(update, from: connection.remoteNodeID)
@@ -121,22 +123,23 @@ extension SwarmNode: TransportDelegate {
     private func refuseFrame(_ reason: String, kind: String, on connection: ConnectionInfo, close: Bool) {
         refusedFrames[kind, default: 0] += 1
         let who = connection.peer.map { "node \($0.nodeID) (\($0.role.rawValue))" } ?? "a connection without a certificate"
-        logger.warn("refused \(kind) from \(who): \(reason)")
+        // Every refusal is counted; the log gets the first of a kind and then one in 100, so a
+        // flood (or a peer racing a role change) cannot flood the log.
+        let count = refusedFrames[kind]!
+        if count == 1 || count % 100 == 0 {
+            logger.warn("refused \(kind) from \(who): \(reason) (\(count) \(kind) refusals so far)")
+        }
         if close && connection.id != .none { transport.close(connection: connection.id, reason: "refused \(kind): \(reason)") }
     }
 
     /// What this node knows for the authorization table, read from the live state.
     func authorizationFacts() -> AuthorizationFacts {
-        let members: Set<NodeID>
+        var members: Set<NodeID>?
         if let current = raft, !(current.confState.voters.isEmpty && current.confState.learners.isEmpty) {
             members = Set(current.confState.voters + current.confState.learners)
-        } else {
-            // A manager that has not received the state yet: the managers its join or the last
-            // heartbeat answer named.
-            members = Set(identity.managerAddresses.keys)
         }
         let state = self.state
-        let leader = raft.map { $0.leader } ?? knownLeader
+        let leader = raft.map { $0.leader != noNode ? $0.leader : knownLeader } ?? knownLeader
         return AuthorizationFacts(
             localIsManager: raft != nil, hasState: raft != nil && state.cluster != nil,
             stateRole: { state.nodes[$0]?.spec.role }, isDenied: { state.isDenied(nodeID: $0) },

@@ -80,10 +80,10 @@ extension Transport {
         case let .success(identity): peer = identity
         }
         if let expected = connection.linkPeer {
+            // Its role is the node's business: the authorization table checks every frame.
             guard peer.transportID == expected else {
                 return refuseAfterHandshake(connection, reason: "expected transport id \(expected) but \(peer) (transport id \(peer.transportID)) answered")
             }
-            guard peer.role == .manager else { return refuseAfterHandshake(connection, reason: "\(peer) is not a manager") }
         }
         if let reason = delegate?.transport(self, shouldRefuse: peer) { return refuseAfterHandshake(connection, reason: reason) }
         if connection.kind == .inbound { makeRoomForConnection(of: peer) }

@@ -34,15 +34,22 @@ final class FrameAuthorizationTests: XCTestCase {
     func testRaftMessagesOnlyFromManagerMembersUnderTheirOwnID() {
         XCTAssertEqual(check(.raftMessage(from: manager.transportID), manager), .allowed)
         assertRefused(check(.raftMessage(from: worker.transportID), worker))
-        assertRefused(check(.raftMessage(from: demoted.transportID), demoted), closes: false)
+        XCTAssertEqual(check(.raftMessage(from: demoted.transportID), demoted), .allowed,
+                       "a node being demoted answers Raft until the membership change removing it commits")
+        var removedFromRaft = facts()
+        removedFromRaft.raftMembers = [manager.transportID]
+        assertRefused(check(.raftMessage(from: demoted.transportID), demoted, facts: removedFromRaft), closes: false)
         assertRefused(check(.raftMessage(from: 42), manager), closes: true)
         let outsider = PeerIdentity(nodeID: "manager9", role: .manager)
         var view = facts()
         view.stateRole = { _ in .manager }
         assertRefused(check(.raftMessage(from: outsider.transportID), outsider, facts: view))
         assertRefused(check(.raftMessage(from: manager.transportID), manager, facts: facts(localIsManager: false)))
-        XCTAssertEqual(check(.raftMessage(from: manager.transportID), manager, facts: facts(hasState: false)), .allowed,
-                       "before its first snapshot a new manager trusts manager certificates of the managers it was told about")
+        var fresh = facts(hasState: false)
+        fresh.raftMembers = nil
+        XCTAssertEqual(check(.raftMessage(from: outsider.transportID), outsider, facts: fresh), .allowed,
+                       "before it knows the membership a new manager accepts Raft from manager certificates")
+        assertRefused(check(.raftMessage(from: worker.transportID), worker, facts: fresh))
     }
 
     func testForwardedCommandsOnlyFromManagers() {
