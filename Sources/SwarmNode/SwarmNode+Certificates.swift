@@ -125,7 +125,9 @@ extension SwarmNode {
         do {
             let tls = try new.transportTLS()
             try new.save(to: dataDirectory)
-            let reconnect = new.role != certificates.role || new.leaf.issuer != certificates.leaf.issuer
+            // A new leaf (role, root, or plain renewal) is shown to peers at once; new roots alone
+            // only matter for connections still to come.
+            let reconnect = new.leaf != certificates.leaf
             certificates = new
             certificateRenewalTime = new.renewalTime()
             transport.tls = tls

@@ -4,11 +4,13 @@ import Foundation
 /// Commands that talk to a running node over its API: info, join-token, leave, node ….
 enum ClientCommands {
     static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet", "--rotate", "--force", "-f", "--pretty", "--no-trunc"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet", "--rotate", "--force", "-f", "--pretty", "--no-trunc",
+                                                                          "-d", "--detach"])
         let connection = try APIConnection(host: arguments.takeValue("-H", "--host"))
         switch command {
         case "info": return try info(connection, &arguments)
         case "join-token": return try joinToken(connection, &arguments)
+        case "ca": return try CACommand.run(connection, &arguments)
         case "leave": return try leave(connection, &arguments)
         case "node": return try NodeClientCommands.run(connection, &arguments)
         default: throw UsageError(message: "unknown command '\(command)'")

@@ -16,6 +16,7 @@ enum HelpText {
     Talking to a node (-H ADDR, $SWARMCTL_HOST, or the default socket):
       info        Cluster id, node id, role, raft leader/term/commit
       join-token  Show or rotate the join tokens
+      ca          Show or rotate the root CA, set the node certificate expiry
       leave       Leave the cluster
       node        Manage nodes (ls, inspect, update, promote, demote, rm)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
@@ -47,6 +48,12 @@ enum HelpText {
     Options:
       --executor auto|oci|process   How tasks run (default auto)
       --enable-chaos                Accept fault-injection requests
+      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
+
+    The cluster port speaks mutual TLS 1.3 only. init creates the cluster's root CA and this node's
+    certificate in DIR/certificates (0600); join checks that the manager's CA matches the digest in
+    the token before sending the token's secret, and receives a certificate naming the node id the
+    manager assigned.
     """
 
     static let service = """

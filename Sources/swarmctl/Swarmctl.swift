@@ -38,7 +38,9 @@ struct Swarmctl {
                 } else {
                     exit(try ChaosCommand.run(arguments))
                 }
-            case "info", "join-token", "leave", "node":
+            case "ca" where arguments.contains("--help") || arguments.contains("-h"):
+                print(CACommand.help)
+            case "info", "join-token", "leave", "node", "ca":
                 exit(try ClientCommands.run(command, arguments))
             case "service":
                 if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {

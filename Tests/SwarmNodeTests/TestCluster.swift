@@ -129,6 +129,18 @@ final class TestCluster {
         return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
     }
 
+    /// Runs a shell command line to completion, returning status and combined output.
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec 2>&1; " + command])
+        var output: [UInt8] = []
+        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
     /// `node ls --format json` as seen by NAME.
     func nodes(via name: String) throws -> [[String: Any]] {
         let result = try cli(name, ["node", "ls", "--format", "json"])

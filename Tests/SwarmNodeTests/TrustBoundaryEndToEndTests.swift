@@ -97,6 +97,17 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
         let nodes = try cluster.nodes(via: "m1")
         XCTAssertEqual(nodes.count, 2)
         XCTAssertEqual(nodes.first { $0["ID"] as? String == m1 }?[path: "ManagerStatus", "Leader"] as? Bool, true, "m1 still leads")
+        attacker.shutdown()
+
+        // Once the worker is removed, its certificate is refused outright.
+        cluster.kill("w1")
+        XCTAssertEqual(try cluster.cli("m1", ["node", "rm", "--force", w1]).status, 0)
+        let again = try Attacker(certificates: stolen, clusterID: try XCTUnwrap(stolen.leaf.subject.organization))
+        defer { again.shutdown() }
+        try again.link(to: manager, at: try SocketAddress(parsing: cluster.members["m1"]!.clusterAddress), expectConnected: false)
+        try cluster.waitUntil("m1 refuses the removed node's certificate", timeoutSeconds: 10) {
+            self.cluster.log("m1").contains("refused: node \(w1) was removed from the cluster")
+        }
     }
 
     func testAJoinNeverGetsAnExistingIdAndAWrongCADigestNeverSeesTheSecret() throws {
@@ -137,6 +148,51 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
         }
         XCTAssertFalse(cluster.log("m1").contains("join refused"), "m1 never received a join request from it")
         XCTAssertEqual(try cluster.nodes(via: "m1").count, 3)
+
+        // openssl s_client without a client certificate gets a join-only connection, which closes
+        // on anything but one small join request.
+        let address = cluster.members["m1"]!.clusterAddress
+        let probe = try cluster.shell("printf 'hello' | timeout 10 openssl s_client -connect \(address) -quiet 2>&1")
+        XCTAssertTrue(probe.output.contains("CN = \(m1)") || probe.output.contains("CN=\(m1)"), probe.output)
+        try cluster.waitUntil("m1 closed the probe", timeoutSeconds: 10) {
+            self.cluster.log("m1").contains("(join-only) closed: frame of 1819043176 bytes exceeds the limit")
+        }
+    }
+
+    func testCARotationMovesEveryNodeToTheNewRootWithoutRestartingTasks() throws {
+        try formOneManagerOneWorker()
+        XCTAssertEqual(try cluster.cli("m1", ["service", "create", "--detach", "--name", "steady", "--replicas", "2",
+                                              "busybox", "sleep", "3600"]).status, 0)
+        try cluster.waitUntil("2 tasks run", timeoutSeconds: 30) { try self.runningTasks("steady").count == 2 }
+        let tasksBefore = Set(try runningTasks("steady").compactMap { $0["ID"] as? String })
+        let oldRoot = try cluster.cli("m1", ["ca", "-q"]).output
+        let oldToken = try XCTUnwrap(JoinToken(parsing: try cluster.cli("m1", ["join-token", "worker", "-q"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        let rotated = try cluster.cli("m1", ["ca", "--rotate", "-q"])
+        XCTAssertEqual(rotated.status, 0, rotated.output)
+        let newRoot = try Certificate(pem: rotated.output)
+        XCTAssertNotEqual(rotated.output, oldRoot)
+        XCTAssertTrue(try cluster.log("m1").contains("audit: CA rotation started by node \(nodeID("m1"))"))
+        for name in ["m1", "w1"] {
+            let certificates = try NodeCertificates.load(from: cluster.members[name]!.dataDirectory)
+            XCTAssertNoThrow(try Certificate.verify(certificates.leaf, intermediates: [], roots: [newRoot], at: Clock.unixSeconds()),
+                             "\(name) holds a certificate from the new root")
+            try cluster.waitUntil("\(name) trusts only the new root", timeoutSeconds: 10) {
+                try NodeCertificates.load(from: self.cluster.members[name]!.dataDirectory).roots == [newRoot]
+            }
+        }
+        let newToken = try XCTUnwrap(JoinToken(parsing: try cluster.cli("m1", ["join-token", "worker", "-q"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(newToken.secret, oldToken.secret)
+        XCTAssertTrue(newToken.pins(newRoot), "the token pins the new root")
+        XCTAssertEqual(Set(try runningTasks("steady").compactMap { $0["ID"] as? String }), tasksBefore, "no task restarted")
+
+        try cluster.join("w2", as: "worker", via: "m1")
+        try cluster.waitUntil("a node joins with the new token", timeoutSeconds: 30) {
+            let nodes = try self.cluster.nodes(via: "m1")
+            return nodes.count == 3 && nodes.allSatisfy { $0[path: "Status", "State"] as? String == "ready" }
+        }
     }
 
     func testAPassiveRelayBetweenTwoManagersSeesNoSecrets() throws {
@@ -193,8 +249,9 @@ private final class Attacker: TransportDelegate, @unchecked Sendable {
         }
     }
 
-    func link(to peer: NodeID, at address: SocketAddress) throws {
+    func link(to peer: NodeID, at address: SocketAddress, expectConnected: Bool = true) throws {
         try thread.loop.executeAndWait { [self] in transport.connect(to: peer, at: address) }
+        guard expectConnected else { return }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, !connected.withLock({ $0.contains(peer) }) { usleep(10_000) }
         XCTAssertTrue(connected.withLock { $0.contains(peer) }, "the stolen certificate connects (it is a valid member's)")
