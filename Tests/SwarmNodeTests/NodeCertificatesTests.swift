@@ -1,6 +1,7 @@
 import ClusterState
 import Crypto
 import Foundation
+import Glibc
 import Platform
 @testable import SwarmNode
 import XCTest
