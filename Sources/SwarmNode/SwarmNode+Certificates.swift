@@ -133,7 +133,12 @@ extension SwarmNode {
             transport.tls = tls
             logger.info("certificate installed (\(reason)): \(new.role?.rawValue ?? "?"), serial \(new.leaf.serialNumber), "
                 + "valid until \(new.leaf.notAfter)")
-            if reconnect { transport.reconnectLinks(reason: "this node's certificate changed") }
+            if reconnect {
+                // Our own reconnects are not a sign that the leader is gone.
+                reconnectingForCertificate = true
+                transport.reconnectLinks(reason: "this node's certificate changed")
+                reconnectingForCertificate = false
+            }
         } catch {
             logger.error("cannot install the new certificate: \(error)")
         }

@@ -96,7 +96,7 @@ extension SwarmNode: TransportDelegate {
     }
 
     public func transport(_ transport: Transport, peerDisconnected peer: NodeID) {
-        guard raft != nil, raft!.leader == peer else { return }
+        guard raft != nil, raft!.leader == peer, !reconnectingForCertificate else { return }
         logger.info("connection to leader \(peer) broke: starting a pre-vote at once")
         raft!.reportLeaderUnreachable()
         processReady()

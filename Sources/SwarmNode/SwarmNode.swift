@@ -102,6 +102,8 @@ public final class SwarmNode: @unchecked Sendable {
     /// Leader, during a root rotation: nodes seen with a certificate from the new root.
     var nodesOnNewRoot: Set<String> = []
     var caRotationProposed = false
+    /// Set while this node closes its own links to present a new certificate.
+    var reconnectingForCertificate = false
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
