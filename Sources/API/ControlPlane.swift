@@ -175,18 +175,28 @@ public struct ClusterStateView: Sendable, Equatable {
     public var leaderRaftID: UInt64?
     /// Raft ids of managers the reader has heard from recently (itself included).
     public var reachableRaftIDs: Set<UInt64>
+    /// Raft ids that vote in the reader's applied membership; nil if unknown. A manager of the
+    /// cluster state that does not vote yet (a learner catching up) is shown `joining`: it does
+    /// not count toward a quorum, so stopping another manager meanwhile can lose it.
+    public var voterRaftIDs: Set<UInt64>?
 
-    public init(state: ClusterState, leaderRaftID: UInt64?, reachableRaftIDs: Set<UInt64>) {
+    public init(state: ClusterState, leaderRaftID: UInt64?, reachableRaftIDs: Set<UInt64>, voterRaftIDs: Set<UInt64>? = nil) {
         self.state = state
         self.leaderRaftID = leaderRaftID
         self.reachableRaftIDs = reachableRaftIDs
+        self.voterRaftIDs = voterRaftIDs
     }
 
-    /// `node` with `ManagerStatus.Leader` (true or absent, as dockerd) and `Reachability` set.
+    /// `node` with `ManagerStatus.Leader` (true or absent, as dockerd) and `Reachability` set:
+    /// `joining` until it votes, then `reachable` or `unreachable`.
     public func presented(_ node: Node) -> Node {
         guard var status = node.managerStatus else { return node }
         status.leader = status.raftID == leaderRaftID ? true : nil
-        status.reachability = reachableRaftIDs.contains(status.raftID) ? "reachable" : "unreachable"
+        if let voterRaftIDs, !voterRaftIDs.contains(status.raftID) {
+            status.reachability = "joining"
+        } else {
+            status.reachability = reachableRaftIDs.contains(status.raftID) ? "reachable" : "unreachable"
+        }
         var copy = node
         copy.managerStatus = status
         return copy

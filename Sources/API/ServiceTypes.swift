@@ -1,4 +1,5 @@
 import ClusterState
+import Platform
 
 /// Docker's `Service` as dockerd 20.10 answers it: the stored object plus `Endpoint` and, when
 /// asked (`status=true`, API ≥ 1.41), `ServiceStatus`.
@@ -177,6 +178,9 @@ enum ServiceSpecValidation {
         }
         if let grace = spec.taskTemplate.containerSpec.stopGracePeriod, grace < 0 {
             return invalidArgument("TaskSpec: stop grace period cannot be negative")
+        }
+        if let signal = spec.taskTemplate.containerSpec.stopSignal, !signal.isEmpty, Signals.number(named: signal) == nil {
+            return invalidArgument("ContainerSpec: invalid stop signal \"\(signal)\": use a name such as SIGTERM, SIGINT or SIGKILL, or a number")
         }
         if let restart = spec.taskTemplate.restartPolicy {
             if let delay = restart.delay, delay < 0 { return invalidArgument("TaskSpec: restart-delay cannot be negative") }

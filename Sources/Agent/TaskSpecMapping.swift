@@ -1,5 +1,6 @@
 import ClusterState
 import Executor
+import Platform
 
 /// What the executor needs from a swarm task: the command, environment, limits, stop grace.
 enum TaskSpecMapping {
@@ -15,6 +16,8 @@ enum TaskSpecMapping {
                             stopGraceMillis: max(0, graceMillis))
         spec.image = container.image
         spec.hostname = container.hostname
+        // The API refuses a name that is no signal, so nil here is only an empty or absent one.
+        if let signal = container.stopSignal.flatMap(Signals.number(named:)) { spec.stopSignal = signal }
         let limits = task.spec.resources?.limits
         spec.resources = TaskResources(memoryBytes: limits?.memoryBytes, nanoCPUs: limits?.nanoCPUs, pidsLimit: limits?.pids)
         spec.healthCheck = healthCheck(container.healthcheck)

@@ -1,5 +1,6 @@
 #include "CCryptoShim.h"
 #include <string.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
@@ -24,8 +25,13 @@ int ccs_ctx_set_tls13_only(SSL_CTX *context) {
     return SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1
         && SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1;
 }
-int ccs_ctx_set_mode_release_buffers(SSL_CTX *context) {
-    long mode = SSL_MODE_RELEASE_BUFFERS;
+int ccs_ctx_set_tls12_or_13(SSL_CTX *context) {
+    return SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1
+        && SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1;
+}
+int ccs_set_server_name_indication(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+int ccs_ctx_set_modes(SSL_CTX *context) {
+    long mode = SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN;
     return (SSL_CTX_set_mode(context, mode) & mode) == mode;
 }
 int ccs_ctx_disable_session_cache(SSL_CTX *context) {
@@ -49,3 +55,5 @@ void ccs_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
 int ccs_x509_is_ca(X509 *certificate) {
     return (X509_get_extension_flags(certificate) & EXFLAG_CA) != 0;
 }
+
+size_t ccs_heap_bytes_in_use(void) { return mallinfo2().uordblks; }

@@ -62,6 +62,9 @@ public struct Certificate: Sendable, Equatable, Hashable, CustomStringConvertibl
     /// SHA-256 of `der` (what a join token pins).
     public var sha256Digest: [UInt8] { Crypto.sha256(der) }
 
+    /// `sha256Digest` as lowercase hex (deny lists, logs).
+    public var sha256Hex: String { Crypto.hex(sha256Digest) }
+
     public var description: String {
         "certificate CN=\(subject.commonName) OU=\(subject.organizationalUnit ?? "-") O=\(subject.organization ?? "-") serial \(serialNumber)"
     }

@@ -40,16 +40,18 @@ enum OpenSSL {
         return try body(bio)
     }
 
-    /// Everything pending in a memory BIO.
+    /// Everything pending in a memory BIO, read straight into the result (one copy).
     static func readAll(_ bio: OpaquePointer) -> [UInt8] {
         var output: [UInt8] = []
         while true {
-            let pending = ccs_bio_pending(bio)
+            let pending = min(ccs_bio_pending(bio), Int(Int32.max))
             if pending == 0 { break }
-            var chunk = [UInt8](repeating: 0, count: min(pending, 1 << 20))
-            let count = chunk.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32($0.count)) }
+            let start = output.count
+            var count: Int32 = 0
+            output.append(contentsOf: repeatElement(0, count: pending))
+            output.withUnsafeMutableBytes { count = BIO_read(bio, $0.baseAddress! + start, Int32(pending)) }
+            output.removeLast(pending - Int(max(count, 0)))
             if count <= 0 { break }
-            output.append(contentsOf: chunk[0..<Int(count)])
         }
         return output
     }

@@ -31,7 +31,7 @@ public enum TLSRole: Sendable { case client, server }
 ///
 /// Settings: TLS 1.3 minimum and maximum; no session tickets and no session cache (connections are
 /// long-lived, and resumption would skip client-certificate checks); AES-128-GCM preferred; buffers
-/// released while idle; only `trustedRoots` are trusted (never the system store). Names are not
+/// released while idle; exactly the identity's chain is sent (no auto-chaining); only `trustedRoots` are trusted (never the system store). Names are not
 /// checked here: after the handshake the caller reads `peerCertificateChain` (CN = node id, OU = role).
 public final class TLSContext: @unchecked Sendable {
     public let role: TLSRole
@@ -39,9 +39,25 @@ public final class TLSContext: @unchecked Sendable {
     /// The OpenSSL context. Never mutated after init (SSL_new only takes references), hence Sendable.
     let context: OpaquePointer
 
-    public init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification) throws {
+    /// True for `systemTrustClient` (TLS 1.2 allowed, system CA store); false for cluster contexts (TLS 1.3 only).
+    public let isPublicClient: Bool
+
+    public convenience init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification) throws {
+        try self.init(role: role, identity: identity, trustedRoots: trustedRoots, peerVerification: peerVerification, publicClient: false)
+    }
+
+    /// A client for public HTTPS servers such as image registries: TLS 1.2 or 1.3 (registries are not
+    /// all on 1.3), ECDHE with AEAD ciphers only, trusts the system CA store plus `additionalRoots`, and
+    /// requires a valid server certificate. Make its sessions with `TLSSession(context:serverName:)` so the
+    /// server's name is checked and sent (SNI).
+    public static func systemTrustClient(additionalRoots: [Certificate] = []) throws -> TLSContext {
+        try TLSContext(role: .client, identity: nil, trustedRoots: additionalRoots, peerVerification: .required, publicClient: true)
+    }
+
+    private init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification,
+                 publicClient: Bool) throws {
         if role == .server && identity == nil { throw CryptoError("TLS server context: a server needs an identity (certificate and key)") }
-        if peerVerification != .none && trustedRoots.isEmpty {
+        if peerVerification != .none && trustedRoots.isEmpty && !publicClient {
             throw CryptoError("TLS context: peer verification is on but no trusted root was given")
         }
         if let identity, identity.chain.isEmpty { throw CryptoError("TLS context: the identity's certificate chain is empty") }
@@ -52,8 +68,9 @@ public final class TLSContext: @unchecked Sendable {
         self.context = context
         self.role = role
         self.peerVerification = peerVerification
+        self.isPublicClient = publicClient
         // From here on, deinit frees `context` if a step below throws.
-        try configureProtocol()
+        if publicClient { try configurePublicClient() } else { try configureProtocol() }
         if let identity { try install(identity) }
         try trust(trustedRoots)
         SSL_CTX_set_verify(context, Self.verifyMode(role: role, peerVerification: peerVerification), nil)
@@ -75,10 +92,19 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_set_num_tickets(context, 0) == 1 else { throw OpenSSL.error("TLS context: disabling session tickets") }
         guard ccs_ctx_set_no_tickets(context) == 1 else { throw OpenSSL.error("TLS context: disabling session tickets") }
         _ = ccs_ctx_disable_session_cache(context)
-        _ = ccs_ctx_set_mode_release_buffers(context)
+        guard ccs_ctx_set_modes(context) == 1 else { throw OpenSSL.error("TLS context: setting modes") }
         guard SSL_CTX_set_ciphersuites(context, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384") == 1 else {
             throw OpenSSL.error("TLS context: setting cipher suites")
         }
+    }
+
+    private func configurePublicClient() throws {
+        guard ccs_ctx_set_tls12_or_13(context) == 1 else { throw OpenSSL.error("TLS context: restricting to TLS 1.2 and 1.3") }
+        guard SSL_CTX_set_cipher_list(context, "ECDHE+AESGCM:ECDHE+CHACHA20") == 1 else {
+            throw OpenSSL.error("TLS context: setting TLS 1.2 ciphers")
+        }
+        guard ccs_ctx_set_modes(context) == 1 else { throw OpenSSL.error("TLS context: setting modes") }
+        guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw OpenSSL.error("TLS context: loading the system CA store") }
     }
 
     private func install(_ identity: TLSIdentity) throws {
@@ -91,10 +117,9 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
         try OpenSSL.withKey(identity.key) { pkey in
-            guard SSL_CTX_use_PrivateKey(context, pkey) == 1 else { throw OpenSSL.error("TLS context: using the private key") }
-        }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            throw CryptoError("TLS context: the private key does not match certificate \(identity.chain[0].subject.commonName) (\(OpenSSL.drainErrors()))")
+            guard SSL_CTX_use_PrivateKey(context, pkey) == 1, SSL_CTX_check_private_key(context) == 1 else {
+                throw CryptoError("TLS context: the private key does not match certificate \(identity.chain[0].subject.commonName) (\(OpenSSL.drainErrors()))")
+            }
         }
     }
 

@@ -1,5 +1,8 @@
 import COpenSSL
 import CCryptoShim
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a TLS session stopped. Every failure is one of these, never a trap.
 public enum TLSError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -38,25 +41,65 @@ public final class TLSSession {
     private var failure: TLSError?
     private var peerClosed = false
     private var receivedApplicationData = false
+    /// Records sent since the last key update (upper estimate: one per started 16 KiB per write).
+    private var recordsSinceKeyUpdate = 0
+    /// After this many records the session updates its keys (RFC 8446 §5.5: AES-GCM keys must change
+    /// well before 2^24.5 records; OpenSSL 3.0 does not do it by itself). Connections here live for months.
+    static let recordsPerKey = 1 << 22
     private var peerChain: [Certificate] = []
-    private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
 
-    public init(context: TLSContext) throws {
+    /// `serverName` (client only): the DNS name or IP address the server's certificate must carry in its
+    /// subjectAltName, also sent as SNI when it is a name. For clients of a `tcp:` API and of registries;
+    /// cluster peers check the CN themselves instead. Requires peer verification.
+    public init(context: TLSContext, serverName: String? = nil) throws {
         self.context = context
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else { throw OpenSSL.error("SSL_new") }
-        guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+        guard let incoming = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw OpenSSL.error("BIO_new")
+        }
+        guard let outgoing = BIO_new(BIO_s_mem()) else {
+            BIO_free(incoming)
             SSL_free(ssl)
             throw OpenSSL.error("BIO_new")
         }
         SSL_set_bio(ssl, incoming, outgoing)   // ssl owns both from here
         if context.role == .server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
+        if let serverName {
+            do { try Self.expect(serverName: serverName, ssl: ssl, context: context) } catch {
+                SSL_free(ssl)
+                throw error
+            }
+        }
         self.ssl = ssl
         self.incoming = incoming
         self.outgoing = outgoing
     }
 
     deinit { SSL_free(ssl) }
+
+    private static func expect(serverName: String, ssl: OpaquePointer, context: TLSContext) throws {
+        guard context.role == .client else { throw CryptoError("TLS session: only a client checks a server name") }
+        guard context.peerVerification != .none else {
+            throw CryptoError("TLS session: a server name check needs peer verification (the context uses .none)")
+        }
+        guard !serverName.isEmpty, !serverName.utf8.contains(0), serverName.utf8.count <= 253 else {
+            throw CryptoError("TLS session: \"\(serverName)\" is not a server name")
+        }
+        var address = [UInt8](repeating: 0, count: 16)
+        let isAddress = inet_pton(AF_INET, serverName, &address) == 1 || inet_pton(AF_INET6, serverName, &address) == 1
+        ERR_clear_error()
+        if isAddress {
+            guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName) == 1 else {
+                throw OpenSSL.error("TLS session: expecting IP address \(serverName)")
+            }
+        } else {
+            guard SSL_set1_host(ssl, serverName) == 1, ccs_set_server_name_indication(ssl, serverName) == 1 else {
+                throw OpenSSL.error("TLS session: expecting server name \(serverName)")
+            }
+        }
+    }
 
     /// Client: writes the ClientHello into the outgoing buffer. Server: nothing to do (it waits for one).
     public func start() throws(TLSError) {
@@ -83,6 +126,8 @@ public final class TLSSession {
     public func send(_ plaintext: [UInt8]) throws(TLSError) {
         if let failure { throw failure }
         guard handshakeDone else { throw TLSError.protocolError("send before the TLS handshake completed") }
+        recordsSinceKeyUpdate += (plaintext.count + 16_383) / 16_384
+        if recordsSinceKeyUpdate >= Self.recordsPerKey { try updateKeys() }
         var offset = 0
         while offset < plaintext.count {
             let chunk = min(plaintext.count - offset, 1 << 30)
@@ -96,11 +141,26 @@ public final class TLSSession {
         }
     }
 
+    /// Sends a TLS 1.3 KeyUpdate asking the peer to update too (takes effect with the next write).
+    /// `send` does this by itself every `recordsPerKey` records.
+    public func updateKeys() throws(TLSError) {
+        if let failure { throw failure }
+        guard handshakeDone else { throw TLSError.protocolError("key update before the TLS handshake completed") }
+        ERR_clear_error()
+        guard SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 else {
+            throw fail(.protocolError("SSL_key_update failed: \(OpenSSL.drainErrors())"))
+        }
+        recordsSinceKeyUpdate = 0
+    }
+
     /// Ciphertext to write to the socket; drain after every call.
     public func takeOutgoing() -> [UInt8] { OpenSSL.readAll(outgoing) }
 
     /// True once the handshake finished and nothing failed since.
     public var isHandshakeComplete: Bool { handshakeDone && failure == nil }
+
+    /// The negotiated protocol, "TLSv1.3" once the handshake completed.
+    public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
     /// The peer sent close_notify.
     public var isClosedByPeer: Bool { peerClosed }
@@ -143,31 +203,34 @@ public final class TLSSession {
     }
 
     private func readApplicationData() throws(TLSError) -> [UInt8] {
-        var output: [UInt8] = []
-        while true {
-            ERR_clear_error()
-            let count = readBuffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
-            if count > 0 {
-                output.append(contentsOf: readBuffer[0..<Int(count)])
-                receivedApplicationData = true
-                continue
-            }
-            let code = SSL_get_error(ssl, count)
-            switch code {
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-                return output
-            case SSL_ERROR_ZERO_RETURN:
-                peerClosed = true
-                if output.isEmpty { throw TLSError.closedByPeer }
-                return output
-            default:
-                let reason = failureReason(code)
-                // TLS 1.3: a client's handshake completes before the server has checked the client's
-                // certificate, so a refusal arrives here, before any application data.
-                let lateRejection = context.role == .client && !receivedApplicationData
-                throw fail(lateRejection ? .handshakeFailed(reason) : .protocolError(reason))
+        // A stack buffer: an idle session holds no read buffer (thousands of connections may be idle).
+        let result: Result<[UInt8], TLSError> = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16 * 1024) { buffer in
+            var output: [UInt8] = []
+            while true {
+                ERR_clear_error()
+                let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+                if count > 0 {
+                    output.append(contentsOf: buffer[0..<Int(count)])
+                    receivedApplicationData = true
+                    continue
+                }
+                let code = SSL_get_error(ssl, count)
+                switch code {
+                case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                    return .success(output)
+                case SSL_ERROR_ZERO_RETURN:
+                    peerClosed = true
+                    return output.isEmpty ? .failure(.closedByPeer) : .success(output)
+                default:
+                    let reason = failureReason(code)
+                    // TLS 1.3: a client's handshake completes before the server has checked the client's
+                    // certificate, so a refusal arrives here, before any application data.
+                    let lateRejection = context.role == .client && !receivedApplicationData
+                    return .failure(fail(lateRejection ? .handshakeFailed(reason) : .protocolError(reason)))
+                }
             }
         }
+        return try result.get()
     }
 
     /// Records the first failure so the session stays dead, and returns it for throwing.

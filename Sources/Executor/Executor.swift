@@ -1,3 +1,4 @@
+import Glibc
 /// The seam between the agent and whatever runs a task's process: the agent drives a task
 /// through prepare → start → (exit | stop) → remove and reads state and logs, without knowing
 /// whether an OCI runtime or a plain host process is underneath.
@@ -53,8 +54,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var workingDirectory: String?
     /// User to run as; nil keeps the executor's user.
     public var user: String?
-    /// Time between SIGTERM and SIGKILL on stop.
+    /// Time between the stop signal and SIGKILL on stop.
     public var stopGraceMillis: Int
+    /// What stop sends first (docker's `--stop-signal`), SIGKILL following after the grace period.
+    public var stopSignal: Int32 = SIGTERM
     public var logLimits: LogLimits
     /// The image to run (`NAME[:TAG]` or an image id), from the node's image store (OCI backend;
     /// the process backend records it only). Ignored when `rootfs` is set.
@@ -173,6 +176,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case invalidState(ContainerID, ContainerState, operation: String)
     case emptyCommand
     case unsupported(String)
+    /// `--user` names a user the node cannot run the task as (unknown, or the node is not root).
+    case userUnavailable(user: String, reason: String)
     case spawnFailed(command: String, reason: String)
     case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
 
@@ -186,6 +191,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
             return "the task has no command; give the service a command or an image with one"
         case .unsupported(let what):
             return "\(what) is not supported by this executor backend; use the OCI backend (executor = oci)"
+        case .userUnavailable(let user, let reason):
+            return "cannot run the task as user \(user): \(reason)"
         case .spawnFailed(let command, let reason):
             return "could not start \(command): \(reason); check that the command exists and is executable"
         case .stopTimedOut(let id, let pid, let waited):

@@ -41,6 +41,12 @@ extension SwarmNode: ControlPlane {
         done(.success(stateView()))
     }
 
+    /// Whether this node votes in its applied Raft membership (a joining manager is a learner
+    /// until it has caught up). Call on the loop (`onLoop`).
+    public var isRaftVoter: Bool {
+        raft.map { $0.confState.voters.contains(identity.transportID) } ?? false
+    }
+
     func stateView() -> ClusterStateView {
         var reachable: Set<UInt64> = [identity.transportID]
         if let current = raft {
@@ -54,7 +60,7 @@ extension SwarmNode: ControlPlane {
             }
         }
         return ClusterStateView(state: state, leaderRaftID: raft.flatMap { $0.leader == noNode ? nil : $0.leader },
-                                reachableRaftIDs: reachable)
+                                reachableRaftIDs: reachable, voterRaftIDs: raft.map { Set($0.confState.voters) })
     }
 
     public func propose(_ command: ClusterCommand, _ done: @escaping (Result<Void, APIError>) -> Void) {

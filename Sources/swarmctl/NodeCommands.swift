@@ -1,4 +1,5 @@
 import Glibc
+import Platform
 import SwarmNode
 
 /// `swarmctl init | join | run`: start a node in the foreground until SIGTERM or SIGINT.
@@ -15,7 +16,7 @@ enum NodeCommands {
         } catch {
             throw UsageError(message: error.message)
         }
-        if arguments.takeSwitch("--enable-chaos") { configuration.enableChaos = true }
+        if arguments.takeSwitch("--enable-chaos") { try? configuration.set("enable-chaos", "true") }
         let token = arguments.takeValue("--token")
         try arguments.finish(command: command)
         let signals = blockTerminationSignals()
@@ -34,17 +35,50 @@ enum NodeCommands {
                     throw UsageError(message: "join needs exactly one MANAGER_HOST:PORT argument")
                 }
                 node = try SwarmNode.join(configuration, token: token, manager: arguments.positionals[0])
+                if node.isManager { waitUntilVoting(node) }
                 writeStandardOutput("This node joined a swarm as a \(node.isManager ? "manager" : "worker").\n")
             default:
                 try requireNoPositionals(arguments, command)
+                guard let dataDirectory = configuration.dataDirectory else {
+                    throw UsageError(message: "run needs --data-dir DIR (the directory given to init or join)")
+                }
+                do {
+                    configuration = try NodeConfiguration.restored(in: dataDirectory, overriddenBy: configuration)
+                } catch {
+                    throw CommandFailure(message: "\(error.message): fix or remove \(NodeConfiguration.savedPath(in: dataDirectory))")
+                }
                 node = try SwarmNode.run(configuration)
             }
+            try saveSettings(configuration)
         } catch let error as NodeError {
             throw CommandFailure(message: error.message)
         }
         waitForTermination(signals)
         node.stop()
         return 0
+    }
+
+    /// A manager joins as a Raft learner and votes once it has caught up; until then it does not
+    /// count toward a quorum, so success is printed only once it votes (progress meanwhile).
+    private static func waitUntilVoting(_ node: SwarmNode, timeoutSeconds: Int = 300) {
+        writeStandardError("Waiting for this manager to catch up with the leader and become a Raft voter…\n")
+        for _ in 0..<(timeoutSeconds * 10) {
+            if (try? node.onLoop { $0.isRaftVoter }) == true { return }
+            usleep(100_000)
+        }
+        writeStandardError("swarmctl: warning: this manager is still catching up after \(timeoutSeconds) s: "
+            + "wait until 'swarmctl node ls' shows it Reachable before stopping another manager\n")
+    }
+
+    /// Keeps the settings the node runs with in its data dir, so a later `run` restores them.
+    private static func saveSettings(_ configuration: NodeConfiguration) throws {
+        guard let dataDirectory = configuration.dataDirectory else { return }
+        let path = NodeConfiguration.savedPath(in: dataDirectory)
+        do {
+            try FileSystem.replaceAtomically(path, with: Array(configuration.savedText().utf8), mode: 0o600)
+        } catch {
+            writeStandardError("swarmctl: warning: could not save the node's settings to \(path) (\(error)); 'swarmctl run' will need them as flags\n")
+        }
     }
 
     private static func requireNoPositionals(_ arguments: CommandLineArguments, _ command: String) throws {
@@ -59,7 +93,7 @@ enum NodeCommands {
 
         To add a worker to this swarm, run the following command:
 
-            swarmctl join --token \(result.workerToken) \(result.advertiseAddress)
+        \(JoinCommand.text(token: result.workerToken, manager: result.advertiseAddress))
 
         To add a manager to this swarm, run 'swarmctl join-token manager' and follow the instructions.
 

@@ -147,4 +147,45 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(created.stdout.contains("verify: Service progsvc000000000000000000 converged"), created.stdout)
         XCTAssertLessThan(monotonicNanoseconds() - started, 15_000_000_000)
     }
+
+    /// The docker CLI's flags for settings this cluster does not implement reach the API as set
+    /// fields, and each is refused with a message naming the field (never created and ignored).
+    func testUnimplementedDockerFlagsAreRefusedNamingTheField() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let plane = FakeControlPlane()
+        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
+                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
+                            newID: { DockerNames.randomID() })
+        nonisolated(unsafe) let router = api
+        let harness = try startServer { request, responder in router.handle(request, responder) }
+        let socket = harness.directory.path + "/api.sock"
+        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let cases: [([String], String)] = [
+            (["--read-only"], "TaskTemplate.ContainerSpec.ReadOnly"),
+            (["--mount", "type=tmpfs,dst=/t"], "TaskTemplate.ContainerSpec.Mounts"),
+            (["--cap-drop", "ALL"], "TaskTemplate.ContainerSpec.CapabilityDrop"),
+            (["--cap-add", "NET_ADMIN"], "TaskTemplate.ContainerSpec.CapabilityAdd"),
+            (["--ulimit", "nofile=512"], "TaskTemplate.ContainerSpec.Ulimits"),
+            (["--tty"], "TaskTemplate.ContainerSpec.TTY"),
+            (["--dns", "192.0.2.53"], "TaskTemplate.ContainerSpec.DNSConfig"),
+            (["--sysctl", "net.core.somaxconn=1024"], "TaskTemplate.ContainerSpec.Sysctls"),
+            (["--group", "wheel"], "TaskTemplate.ContainerSpec.Groups"),
+            (["--init"], "TaskTemplate.ContainerSpec.Init"),
+            (["--host", "db:192.0.2.1"], "TaskTemplate.ContainerSpec.Hosts"),
+            (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
+            (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
+            (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),
+        ]
+        for (index, (flags, field)) in cases.enumerated() {
+            let result = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "s\(index)"]
+                                    + flags + ["busybox:1", "sleep", "3600"])
+            XCTAssertNotEqual(result.status, 0, "\(flags) was accepted: \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains("unsupported field \(field): "), "\(flags): \(result.stderr)")
+        }
+        XCTAssertTrue(plane.state.services.isEmpty, "no refused service was created")
+        // The CLI's defaults on a plain create still pass.
+        let plain = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "plain", "busybox:1", "true"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plane.state.services.count, 1)
+    }
 }

@@ -89,9 +89,10 @@ final class TestCluster {
         members[name]?.process = nil
     }
 
-    func restart(_ name: String) throws {
+    /// Restarts NAME from its data dir with `flags` (default: the flags every node gets).
+    func restart(_ name: String, flags: [String]? = nil) throws {
         guard let member = members[name] else { return }
-        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory] + nodeFlags)
+        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory] + (flags ?? nodeFlags))
     }
 
     /// Runs a client command against NAME's API and returns its exit status and output
@@ -147,6 +148,18 @@ final class TestCluster {
         guard result.status == 0, let data = result.output.data(using: .utf8),
               let nodes = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
         return nodes
+    }
+
+    private var standardOutputs: [String: [UInt8]] = [:]
+
+    /// What NAME's node process has written to stdout so far (read without blocking).
+    func output(_ name: String) -> String {
+        if let process = members[name]?.process {
+            while let chunk = try? process.readOutput(timeoutMilliseconds: 0), !chunk.isEmpty {
+                standardOutputs[name, default: []] += chunk
+            }
+        }
+        return String(decoding: standardOutputs[name] ?? [], as: UTF8.self)
     }
 
     func log(_ name: String) -> String {

@@ -64,4 +64,14 @@ final class ServiceSpecFlagsTests: XCTestCase {
                                                  switches: ServiceSpecFlags.switches, flagsEndAfter: 2)
         XCTAssertEqual(arguments.positionals, ["create", "busybox", "sh", "-c", "echo --name"])
     }
+
+    func testEntrypointIsSplitLikeAShellAndEmptyRestoresTheImages() throws {
+        XCTAssertEqual(try spec(["--entrypoint", #"sh -c 'echo "a b"; exit 3'"#]).taskTemplate.containerSpec.command,
+                       ["sh", "-c", #"echo "a b"; exit 3"#])
+        XCTAssertEqual(try spec(["--entrypoint", #"/bin/echo "x \"y\"" z\ w"#]).taskTemplate.containerSpec.command, ["/bin/echo", #"x "y""#, "z w"])
+        XCTAssertNil(try spec(["--entrypoint", ""]).taskTemplate.containerSpec.command)
+        XCTAssertThrowsError(try spec(["--entrypoint", "sh -c 'unclosed"])) { error in
+            XCTAssertTrue((error as? UsageError)?.message.contains("a quote is not closed") == true, "\(error)")
+        }
+    }
 }

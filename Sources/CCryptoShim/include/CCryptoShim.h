@@ -22,11 +22,18 @@ size_t ccs_bio_pending(BIO *bio);
 
 /* SSL_CTX macros. */
 int ccs_ctx_set_tls13_only(SSL_CTX *context);
-int ccs_ctx_set_mode_release_buffers(SSL_CTX *context);
+/* SSL_MODE_RELEASE_BUFFERS (idle connections hold no record buffers) | SSL_MODE_NO_AUTO_CHAIN (send exactly the
+   configured chain, never roots pulled from the trust store). */
+int ccs_ctx_set_modes(SSL_CTX *context);
 int ccs_ctx_disable_session_cache(SSL_CTX *context);
 /* SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION (SSL_OP_BIT is a macro). */
 int ccs_ctx_set_no_tickets(SSL_CTX *context);
 int ccs_ctx_add1_chain_cert(SSL_CTX *context, X509 *certificate);
+
+/* TLS 1.2 as the minimum, 1.3 the maximum (public HTTPS clients only). */
+int ccs_ctx_set_tls12_or_13(SSL_CTX *context);
+/* SSL_set_tlsext_host_name (SNI). */
+int ccs_set_server_name_indication(SSL *ssl, const char *name);
 
 /* STACK_OF(X509) accessors (the typed sk_X509_* helpers). */
 int ccs_x509_stack_count(const STACK_OF(X509) *stack);
@@ -37,4 +44,6 @@ void ccs_x509_stack_free(STACK_OF(X509) *stack);
 
 /* 1 if basicConstraints says CA:TRUE. */
 int ccs_x509_is_ca(X509 *certificate);
+/* Bytes the C heap has handed out and not freed (glibc mallinfo2), for leak tests. */
+size_t ccs_heap_bytes_in_use(void);
 #endif
