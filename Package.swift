@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import API
 import ClusterState
+import Crypto
 import Glibc
 import Platform
 import Raft
@@ -68,7 +69,10 @@ extension SwarmNode: ControlPlane {
 
     public func newJoinToken(role: NodeRole) -> (secret: String, token: String) {
         let secret = (try? RandomID.base36(count: 25)) ?? ""
-        return (secret, JoinToken(fingerprint: identity.clusterFingerprint, secret: secret).description)
+        let root = state.secrets?.ca.flatMap { try? Certificate(pem: $0.rootCertificatePEM) }
+        let digest = root.map(JoinToken.digest(of:)) ?? String(repeating: "0", count: 50)
+        logger.info("audit: \(role.rawValue) join token rotated through the API of node \(identity.nodeID)")
+        return (secret, JoinToken(caDigest: digest, secret: secret).description)
     }
 
     public func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void) {

@@ -6,12 +6,14 @@ enum ClientCommands {
     static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
         // `-f` is `--filter` for `node ls|ps` and `--force` elsewhere, as in docker.
         let listing = command == "node" && ["ls", "list", "ps"].contains(rawArguments.first(where: { !$0.hasPrefix("-") }) ?? "")
-        var arguments = try CommandLineArguments(rawArguments, switches: Set(["-q", "--quiet", "--rotate", "--force", "--pretty", "--no-trunc"])
+        var arguments = try CommandLineArguments(rawArguments, switches: Set(["-q", "--quiet", "--rotate", "--force", "--pretty", "--no-trunc",
+                                                                              "-d", "--detach"])
                                                      .union(listing ? [] : ["-f"]))
         let connection = try APIConnection(host: arguments.takeValue("-H", "--host"))
         switch command {
         case "info": return try info(connection, &arguments)
         case "join-token": return try joinToken(connection, &arguments)
+        case "ca": return try CACommand.run(connection, &arguments)
         case "leave": return try leave(connection, &arguments)
         case "node": return try NodeClientCommands.run(connection, &arguments)
         default: throw UsageError(message: "unknown command '\(command)'")

@@ -12,6 +12,12 @@ enum NodeUsage {
     Options:
       --executor auto|oci|process   How tasks run (default auto)
       --enable-chaos                Accept fault-injection requests
+      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
+
+    The cluster port speaks mutual TLS 1.3 only. init creates the cluster's root CA and this node's
+    certificate in DIR/certificates (0600); join checks that the manager's CA matches the digest in
+    the token before sending the token's secret, and receives a certificate naming the node id the
+    manager assigned.
     """
 
     static let initialize = """

@@ -16,6 +16,7 @@ enum HelpText {
     Talking to a node (-H ADDR, $SWARMCTL_HOST, or the default socket):
       info        Cluster id, node id, role, raft leader/term/commit
       join-token  Show or rotate the join tokens
+      ca          Show or rotate the root CA, set the node certificate expiry
       leave       Leave the cluster
       node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)

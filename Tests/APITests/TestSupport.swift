@@ -208,9 +208,9 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         let first = makeNode("node1aaaaaaaaaaaaaaaaaaaaa", hostname: "alpha", role: .manager, raftID: 1)
         apply(.initialize(cluster: cluster, firstNode: first, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
         apply(.addNode(node: makeNode("node2bbbbbbbbbbbbbbbbbbbbb", hostname: "beta", role: .worker, raftID: nil, labels: ["zone": "east"]),
-                       transportID: 2, credential: [2]))
+                       transportID: 2))
         apply(.addNode(node: makeNode("node3ccccccccccccccccccccc", hostname: "gamma", role: .worker, raftID: nil, labels: ["zone": "west", "ssd": ""]),
-                       transportID: 3, credential: [3]))
+                       transportID: 3))
     }
 
     @discardableResult

@@ -65,20 +65,20 @@ final class TestCluster {
         return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>>'\(directory)/\(name).log'"])
     }
 
-    func initialize(_ name: String) throws {
+    func initialize(_ name: String, extraFlags: [String] = []) throws {
         var member = try newMember(name)
         member.process = try spawnNode(name, ["init", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress] + nodeFlags)
+                                              "--api-addr", member.apiAddress] + nodeFlags + extraFlags)
         members[name] = member
         try waitUntil("\(name) answers", timeoutSeconds: 20) { (try? self.cli(name, ["info"]))?.status == 0 }
     }
 
-    func join(_ name: String, as role: String, via manager: String) throws {
+    func join(_ name: String, as role: String, via manager: String, managerAddress: String? = nil, extraFlags: [String] = []) throws {
         let token = try cli(manager, ["join-token", role, "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         var member = try newMember(name)
         member.process = try spawnNode(name, ["join", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress] + nodeFlags + [
-                                              "--token", token, members[manager]!.clusterAddress])
+                                              "--api-addr", member.apiAddress] + nodeFlags + extraFlags + [
+                                              "--token", token, managerAddress ?? members[manager]!.clusterAddress])
         members[name] = member
     }
 
@@ -123,6 +123,18 @@ final class TestCluster {
         let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
         var output: [UInt8] = []
         while let chunk = try process.readOutput(timeoutMilliseconds: 60_000) {
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Runs a shell command line to completion, returning status and combined output.
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec 2>&1; " + command])
+        var output: [UInt8] = []
+        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
             if chunk.isEmpty { break }
             output += chunk
         }
