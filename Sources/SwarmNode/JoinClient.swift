@@ -81,7 +81,9 @@ final class JoinClient: TransportDelegate, @unchecked Sendable {
             return .failure(NodeError("the manager's CA does not match the token's CA digest: the token is for another cluster, "
                 + "or something is in the middle; get the token again with 'swarmctl join-token' on a manager"))
         }
-        let intermediates = chain.dropFirst().filter { $0.subject != $0.issuer }
+        // Intermediates are the certificates that are not self-signed. Rotated roots share their
+        // subject, so a cross-signed root has subject == issuer too: compare signatures, not names.
+        let intermediates = chain.dropFirst().filter { (try? Certificate.verify($0, intermediates: [], roots: [$0], at: now)) == nil }
         do {
             try Certificate.verify(leaf, intermediates: Array(intermediates), roots: [root], at: now)
         } catch {
