@@ -372,7 +372,8 @@ public final class ImageStore: @unchecked Sendable {
         if FileSystem.isDirectory(target) { return }
         let staging = "\(root)/tmp/layer-\(digest.hex)"
         try? Tree.remove(staging)
-        try FileSystem.makeDirectories(staging)
+        // A layer's root becomes a container's `/` in the copy fallback: traversable by its users.
+        try FileSystem.makeDirectories(staging, mode: 0o755)
         try HostCommand.check(["tar", "--numeric-owner", "-xf", blobPath(digest), "-C", staging]) {
             ImageError.invalidArchive("layer \(digest)", $0)
         }

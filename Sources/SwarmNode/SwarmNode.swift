@@ -101,6 +101,7 @@ public final class SwarmNode: @unchecked Sendable {
         self.dataDirectory = dataDirectory
         self.identity = identity
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
+        for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 
