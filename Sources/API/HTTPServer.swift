@@ -14,6 +14,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// long before closing, so the client reads the error instead of a reset.
     public var lingerMillis = 2_000
     public var maxConnections = 1_024
+    /// Mode and group of a unix socket listener (ignored for TCP): owner and group read-write,
+    /// nothing for others, whatever the umask.
+    public var unixPermissions = Socket.UnixPermissions(mode: 0o660)
     /// Called on the loop thread with one line per notable event (accept failures, bad requests).
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -140,7 +143,7 @@ public final class HTTPServer: @unchecked Sendable {
     public init(loop: EventLoop, address: SocketAddress, configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
                 handler: @escaping Handler) throws {
         precondition(loop.inEventLoop, "HTTPServer must be created on its loop thread")
-        let socket = try Socket.listen(on: address)
+        let socket = try Socket.listen(on: address, unixPermissions: configuration.unixPermissions)
         self.loop = loop
         self.address = socket.address
         self.configuration = configuration

@@ -47,6 +47,12 @@ enum HelpText {
     Options:
       --executor auto|oci|process   How tasks run (default auto)
       --enable-chaos                Accept fault-injection requests
+      --api-group GROUP             unix: API socket (0660, root-owned) is also open to GROUP
+      --api-tlscert FILE --api-tlskey FILE --api-tlscacert FILE
+                                    Serve a tcp: API over TLS; clients need a certificate from the CA
+      --api-insecure                Serve a tcp: API without TLS (anyone who connects is root); warns
+
+    The data dir is made 0700 at every start; files in it are 0600.
     """
 
     static let service = """
