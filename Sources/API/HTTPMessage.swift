@@ -194,6 +194,7 @@ public enum HTTPStatus {
         case 411: "Length Required"
         case 413: "Payload Too Large"
         case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"

@@ -13,7 +13,15 @@ public struct HTTPServerConfiguration: Sendable {
     /// After an error response the server stops writing and discards input for at most this
     /// long before closing, so the client reads the error instead of a reset.
     public var lingerMillis = 2_000
-    public var maxConnections = 1_024
+    /// Open connections at once; more are closed at accept. Each costs a read buffer
+    /// (`readChunkBytes`) and at most a head (`limits.maxHeadBytes`) outside the body budget.
+    public var maxConnections = 512
+    public var readChunkBytes = 16 * 1024
+    /// Request body bytes all connections may hold together (on top of `limits.maxBodyBytes` per
+    /// request): a body that does not fit is answered 503 without being read.
+    public var maxBufferedBodyBytes = 64 << 20
+    /// Which request heads are accepted (JSON bodies only, no browser requests).
+    public var admission = HTTPAdmissionPolicy()
     /// Mode and group of a unix socket listener (ignored for TCP): owner and group read-write,
     /// nothing for others, whatever the umask.
     public var unixPermissions = Socket.UnixPermissions(mode: 0o660)
@@ -135,6 +143,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let loop: EventLoop
     let configuration: HTTPServerConfiguration
     let handler: Handler
+    let bodyBudget: HTTPBodyBudget
     private var listener: Socket?
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
     private var sweepTimer: TimerHandle?
@@ -148,6 +157,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.address = socket.address
         self.configuration = configuration
         self.handler = handler
+        bodyBudget = HTTPBodyBudget(limit: configuration.maxBufferedBodyBytes)
         listener = socket
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in self?.acceptPending() }
         let period = max(5, min(1_000, min(configuration.idleTimeoutMillis, configuration.requestTimeoutMillis, configuration.lingerMillis) / 4))
@@ -158,6 +168,12 @@ public final class HTTPServer: @unchecked Sendable {
     public var connectionCount: Int {
         precondition(loop.inEventLoop, "HTTPServer.connectionCount off the loop thread")
         return connections.count
+    }
+
+    /// Request body bytes reserved by all connections now (see `maxBufferedBodyBytes`).
+    public var bufferedBodyBytes: Int {
+        precondition(loop.inEventLoop, "HTTPServer.bufferedBodyBytes off the loop thread")
+        return bodyBudget.used
     }
 
     /// Closes the listener and every connection (unanswered requests are dropped). Idempotent.
@@ -206,7 +222,8 @@ public final class HTTPServer: @unchecked Sendable {
             return socket.close()
         }
         do {
-            let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false)
+            let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false,
+                                                  readChunkSize: configuration.readChunkBytes)
             let connection = HTTPServerConnection(server: self, connection: buffered)
             connections[ObjectIdentifier(connection)] = connection
         } catch {
@@ -253,11 +270,14 @@ final class HTTPServerConnection {
     /// HEAD responses carry headers only.
     private var currentIsHead = false
     private var currentMinorVersion = 1
+    /// Bytes this connection holds in the server's body budget (bodies, excess pipelined input).
+    private var reservedBytes = 0
 
     init(server: HTTPServer, connection: BufferedConnection) {
         self.server = server
         self.connection = connection
         parser = HTTPRequestParser(limits: server.configuration.limits)
+        parser.admission = { [unowned self] request, declared in self.admit(request, declaredBodyBytes: declared) }
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onDrained = { [unowned self] in self.drained() }
         connection.onClose = { [unowned self] reason in self.closed(reason) }
@@ -290,7 +310,12 @@ final class HTTPServerConnection {
         case .handling, .streaming:
             parser.append(bytes)
             let cap = server.configuration.limits.maxHeadBytes + server.configuration.limits.maxBodyBytes
-            if parser.bufferedBytes > cap { connection.close(reason: "client pipelined more than \(cap) bytes") }
+            if parser.bufferedBytes > cap { return connection.close(reason: "client pipelined more than \(cap) bytes") }
+            // Input sent ahead of the answer beyond one head counts against the shared budget.
+            let excess = parser.bufferedBytes - server.configuration.limits.maxHeadBytes
+            if excess > 0 && !reserve(upTo: reservedBytes + excess) {
+                connection.close(reason: "client pipelined \(parser.bufferedBytes) bytes while the body budget is exhausted")
+            }
         case .reading:
             parser.append(bytes)
             parseNext()
@@ -323,9 +348,12 @@ final class HTTPServerConnection {
             return fail(error)
         }
         guard let request else {
+            // A chunked body is charged as it grows.
+            if parser.partialBodyBytes > reservedBytes && !reserve(upTo: parser.partialBodyBytes) { return fail(overBudget()) }
             if parser.takeContinueRequest() { write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
             return noteProgress()
         }
+        if request.body.count > reservedBytes && !reserve(upTo: request.body.count) { return fail(overBudget()) }
         dispatch(request)
     }
 
@@ -347,7 +375,38 @@ final class HTTPServerConnection {
         server.handler(request, responder)
     }
 
+    // MARK: Admission and the body budget
+
+    /// The parser's admission hook: the head policy, then room in the budget for a declared body.
+    private func admit(_ request: HTTPRequest, declaredBodyBytes: Int?) -> HTTPParseError? {
+        if let refusal = server.configuration.admission.check(request, hasBody: declaredBodyBytes != 0) { return refusal }
+        if let declared = declaredBodyBytes, declared > 0, !reserve(upTo: reservedBytes + declared) { return overBudget() }
+        return nil
+    }
+
+    /// Grows this connection's reservation to `total` bytes; false if the budget has no room.
+    private func reserve(upTo total: Int) -> Bool {
+        guard total > reservedBytes else { return true }
+        guard server.bodyBudget.reserve(total - reservedBytes) else { return false }
+        reservedBytes = total
+        return true
+    }
+
+    /// Gives back everything this connection reserved (its request was answered, or it ended).
+    private func releaseReservation() {
+        guard reservedBytes > 0 else { return }
+        server.bodyBudget.release(reservedBytes)
+        reservedBytes = 0
+    }
+
+    private func overBudget() -> HTTPParseError {
+        HTTPParseError(status: 503, "the node already holds \(server.bodyBudget.used >> 20) MiB of request bodies from other "
+                       + "clients (its limit is \(server.bodyBudget.limit >> 20) MiB): retry the request later")
+    }
+
     private func fail(_ error: HTTPParseError) {
+        releaseReservation()
+        parser = HTTPRequestParser(limits: server.configuration.limits)   // drops a partial body now
         server.configuration.log("http: bad request from \(connection.socket.address): \(error.message)")
         beginErrorResponse()
         send(.error(error.status, error.message), sequence: sequence, linger: true)
@@ -398,6 +457,7 @@ final class HTTPServerConnection {
 
     private func finishResponse(linger: Bool) {
         guard connection.state == .open else { return }
+        releaseReservation()
         if linger {
             phase = .lingering
             closeWhenDrained = true
@@ -451,6 +511,8 @@ final class HTTPServerConnection {
     private func closed(_ reason: String) {
         let previous = phase
         phase = .closed
+        releaseReservation()
+        parser = HTTPRequestParser(limits: server.configuration.limits)
         server.forget(self)
         if case let .streaming(stream) = previous { stream.connectionClosed() }
     }
