@@ -12,9 +12,11 @@ let package = Package(
         // Syscalls the Glibc overlay does not export (_GNU_SOURCE lives only in the .c file).
         .target(name: "CPlatform", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Platform", dependencies: ["CPlatform"]),
-        // The system OpenSSL through a system-library target: HMAC, SHA-256, randomness.
+        // The system OpenSSL through a system-library target: digests, randomness, X.509 and TLS 1.3.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // OpenSSL macros and variadic calls Swift cannot import, as plain C functions.
+        .target(name: "CCryptoShim", dependencies: ["COpenSSL"]),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "CCryptoShim"]),
         .target(name: "Wire"),
         // Pure: the register-history format and the linearizability checker (Wing–Gong/Lowe search).
         .target(name: "Linearizability"),
