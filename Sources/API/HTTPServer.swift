@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 import Platform
 
@@ -22,6 +23,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBufferedBodyBytes = 64 << 20
     /// Which request heads are accepted (JSON bodies only, no browser requests).
     public var admission = HTTPAdmissionPolicy()
+    /// Serve TLS (TCP listeners): a server context that requires client certificates.
+    public var tls: TLSContext?
+    /// With `tls`: the OUs a client certificate must carry (nil: any certificate of the CA, as
+    /// dockerd --tlsverify). A refused certificate gets 403 to every request.
+    public var allowedClientUnits: Set<String>?
     /// Mode and group of a unix socket listener (ignored for TCP): owner and group read-write,
     /// nothing for others, whatever the umask.
     public var unixPermissions = Socket.UnixPermissions(mode: 0o660)
@@ -162,6 +168,10 @@ public final class HTTPServer: @unchecked Sendable {
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in self?.acceptPending() }
         let period = max(5, min(1_000, min(configuration.idleTimeoutMillis, configuration.requestTimeoutMillis, configuration.lingerMillis) / 4))
         sweepTimer = loop.scheduleRepeating(everyMillis: period) { [weak self] in self?.sweep() }
+        if let tls = configuration.tls {
+            precondition(tls.role == .server, "HTTPServer needs a server TLS context")
+            if case .unix = address { configuration.log("http: TLS on the unix socket \(address)") }
+        }
     }
 
     /// Open client connections.
@@ -224,7 +234,10 @@ public final class HTTPServer: @unchecked Sendable {
         do {
             let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false,
                                                   readChunkSize: configuration.readChunkBytes)
-            let connection = HTTPServerConnection(server: self, connection: buffered)
+            let stream: any HTTPByteStream = try configuration.tls.map {
+                try TLSServerStream(connection: buffered, context: $0, allowedUnits: configuration.allowedClientUnits)
+            } ?? buffered
+            let connection = HTTPServerConnection(server: self, connection: stream)
             connections[ObjectIdentifier(connection)] = connection
         } catch {
             configuration.log("http: cannot register a connection on \(address): \(error)")
@@ -256,7 +269,7 @@ final class HTTPServerConnection {
     }
 
     private unowned let server: HTTPServer
-    private let connection: BufferedConnection
+    private let connection: any HTTPByteStream
     private var parser: HTTPRequestParser
     private var phase = Phase.reading
     private var sequence: UInt64 = 0
@@ -273,7 +286,7 @@ final class HTTPServerConnection {
     /// Bytes this connection holds in the server's body budget (bodies, excess pipelined input).
     private var reservedBytes = 0
 
-    init(server: HTTPServer, connection: BufferedConnection) {
+    init(server: HTTPServer, connection: any HTTPByteStream) {
         self.server = server
         self.connection = connection
         parser = HTTPRequestParser(limits: server.configuration.limits)
@@ -282,6 +295,11 @@ final class HTTPServerConnection {
         connection.onDrained = { [unowned self] in self.drained() }
         connection.onClose = { [unowned self] reason in self.closed(reason) }
         armIdleDeadline()
+        if !connection.isEstablished {
+            // A TLS handshake gets the request timeout, not the idle one.
+            deadline = monotonicNanoseconds() + UInt64(min(server.configuration.requestTimeoutMillis,
+                                                           server.configuration.idleTimeoutMillis)) * 1_000_000
+        }
     }
 
     var pendingWriteBytes: Int { connection.pendingWriteBytes }
@@ -379,6 +397,7 @@ final class HTTPServerConnection {
 
     /// The parser's admission hook: the head policy, then room in the budget for a declared body.
     private func admit(_ request: HTTPRequest, declaredBodyBytes: Int?) -> HTTPParseError? {
+        if let refusal = connection.refusal { return HTTPParseError(status: 403, refusal) }
         if let refusal = server.configuration.admission.check(request, hasBody: declaredBodyBytes != 0) { return refusal }
         if let declared = declaredBodyBytes, declared > 0, !reserve(upTo: reservedBytes + declared) { return overBudget() }
         return nil
@@ -407,7 +426,7 @@ final class HTTPServerConnection {
     private func fail(_ error: HTTPParseError) {
         releaseReservation()
         parser = HTTPRequestParser(limits: server.configuration.limits)   // drops a partial body now
-        server.configuration.log("http: bad request from \(connection.socket.address): \(error.message)")
+        server.configuration.log("http: bad request from \(connection.peerDescription): \(error.message)")
         beginErrorResponse()
         send(.error(error.status, error.message), sequence: sequence, linger: true)
     }
@@ -423,9 +442,7 @@ final class HTTPServerConnection {
     // MARK: Output
 
     func write(_ bytes: [UInt8]) {
-        guard connection.state == .open else { return }
-        connection.enqueue(bytes)
-        connection.flush()
+        connection.write(bytes)
     }
 
     func send(_ response: HTTPResponse, sequence: UInt64, linger: Bool = false) {
@@ -456,7 +473,7 @@ final class HTTPServerConnection {
 
 
     private func finishResponse(linger: Bool) {
-        guard connection.state == .open else { return }
+        guard connection.isOpen else { return }
         releaseReservation()
         if linger {
             phase = .lingering
@@ -479,7 +496,7 @@ final class HTTPServerConnection {
         guard closeWhenDrained else { return }
         closeWhenDrained = false
         if case .lingering = phase {
-            connection.socket.shutdownWrite()
+            connection.shutdownWrite()
         } else {
             connection.close(reason: "response sent; the client asked to close")
         }

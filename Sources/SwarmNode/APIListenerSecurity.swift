@@ -1,4 +1,6 @@
 import API
+import Crypto
+import Foundation
 import Glibc
 import Platform
 
@@ -19,6 +21,9 @@ struct APIListenerSecurity: Equatable {
 
     var unixPermissions = Socket.UnixPermissions(mode: 0o660)
     var tls: TLSFiles?
+    /// With the node's own cluster certificate, only client certificates (`swarmctl client-cert`)
+    /// and managers may use the API: a worker's certificate must not make it root on the cluster.
+    var allowedClientUnits: Set<String>?
     /// Set when a TCP listener runs without TLS: logged at every start.
     var insecureWarning: String?
 
@@ -35,8 +40,9 @@ struct APIListenerSecurity: Equatable {
     /// Checks the settings before a node is created, so a refused API leaves no data dir behind.
     static func check(_ configuration: NodeConfiguration, dataDirectory: String) throws {
         guard let apiAddress = configuration.apiAddress, !apiAddress.isEmpty else { return }
-        _ = try resolve(apiAddress: apiAddress, configuration: configuration, dataDirectory: dataDirectory,
-                        nodeCertificateComing: nodeCertificateIssuedAtJoin)
+        let security = try resolve(apiAddress: apiAddress, configuration: configuration, dataDirectory: dataDirectory,
+                                   nodeCertificateComing: nodeCertificateIssuedAtJoin)
+        if let files = security.tls, files != nodeCertificateFiles(in: dataDirectory) { _ = try serverContext(files) }
     }
 
     /// Resolves the settings for `apiAddress`; throws a message naming the setting to change.
@@ -74,6 +80,7 @@ struct APIListenerSecurity: Equatable {
                                     + "anyone who can connect run commands as root")
                 }
                 security.tls = own
+                security.allowedClientUnits = allowedClusterUnits
             }
             if let files = security.tls, !(nodeCertificateComing && files == nodeCertificateFiles(in: dataDirectory)) {
                 for (key, path) in [("api-tlscert", files.certificate), ("api-tlskey", files.key), ("api-tlscacert", files.clientCA)]
@@ -83,6 +90,31 @@ struct APIListenerSecurity: Equatable {
             }
         }
         return security
+    }
+
+    /// OUs of cluster-CA certificates admitted to the API: clients and managers, never workers.
+    static let allowedClusterUnits: Set<String> = ["client", "swarm-manager"]
+
+    /// The server context for `files`: the chain to present, its key, and the CA client
+    /// certificates must chain to (required, like dockerd --tlsverify).
+    static func serverContext(_ files: TLSFiles) throws -> TLSContext {
+        func text(_ path: String, _ key: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw NodeError("\(key) \(path): cannot read it: check the path and permissions")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        do {
+            let chain = try Certificate.parseChain(pem: try text(files.certificate, "api-tlscert"))
+            let key = try PrivateKey(pem: try text(files.key, "api-tlskey"))
+            let roots = try Certificate.parseChain(pem: try text(files.clientCA, "api-tlscacert"))
+            return try TLSContext(role: .server, identity: TLSIdentity(chain: chain, key: key), trustedRoots: roots, peerVerification: .required)
+        } catch let error as NodeError {
+            throw error
+        } catch {
+            throw NodeError("cannot serve the API over TLS with \(files.certificate), \(files.key) and \(files.clientCA): \(error) "
+                            + "(PEM files; the key must be ECDSA P-256)")
+        }
     }
 
     /// A group name or number, as `chown :GROUP` takes it.
@@ -107,8 +139,11 @@ extension SwarmNode {
                                                        dataDirectory: dataDirectory)
         if let warning = security.insecureWarning { logger.warn(warning) }
         serverConfiguration.unixPermissions = security.unixPermissions
-        if security.tls != nil {
-            throw NodeError("TLS on the API is not available in this build yet: use a unix: api-addr, or --api-insecure")
+        if let files = security.tls {
+            serverConfiguration.tls = try APIListenerSecurity.serverContext(files)
+            serverConfiguration.allowedClientUnits = security.allowedClientUnits
+            logger.info("API over TLS with \(files.certificate); client certificates from \(files.clientCA) required"
+                        + (security.allowedClientUnits.map { " (OU \($0.sorted().joined(separator: " or ")))" } ?? ""))
         }
     }
 }

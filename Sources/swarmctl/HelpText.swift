@@ -30,6 +30,12 @@ enum HelpText {
     Other:
       version     Show the version
 
+    Global options (before COMMAND), as the docker CLI:
+      -H ADDR                  unix:PATH or tcp:HOST:PORT (default $SWARMCTL_HOST, else unix:/var/run/swarmctl.sock)
+      --tlsverify              Use TLS and verify the node (also DOCKER_TLS_VERIFY=1)
+      --tlscacert FILE --tlscert FILE --tlskey FILE
+                               Default: ca.pem, cert.pem, key.pem in $DOCKER_CERT_PATH (else ~/.docker)
+
     Run 'swarmctl COMMAND --help' for more information on a command.
     Exit codes: 0 success, 1 failure, 2 usage error.
     """
