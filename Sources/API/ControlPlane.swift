@@ -1,4 +1,5 @@
 import ClusterState
+import Crypto
 
 /// What the Docker API routes need from the node, implemented by the node shell (`SwarmNode`).
 ///
@@ -55,6 +56,18 @@ public protocol ControlPlane: AnyObject {
 
     /// Runs `body` on the loop after `millis` (log following).
     func after(millis: Int, _ body: @escaping () -> Void)
+
+    /// Signs `csr` as an API client certificate (OU client) with the cluster CA. The default
+    /// refuses with 503: a node without a cluster CA cannot issue one.
+    func issueClientCertificate(_ csr: CertificateSigningRequest,
+                                _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void)
+}
+
+extension ControlPlane {
+    public func issueClientCertificate(_ csr: CertificateSigningRequest,
+                                       _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {
+        done(.failure(APIError(status: 503, "this node cannot issue client certificates: the cluster has no certificate authority")))
+    }
 }
 
 extension ControlPlane {

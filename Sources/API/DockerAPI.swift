@@ -92,7 +92,7 @@ public final class DockerAPI {
         case "nodes":
             if let handled = nodesRoute(request, segments, reply) { return handled }
         case "swarmctl":
-            if let handled = chaosRoute(request, segments, reply) { return handled }
+            if let handled = clientCertificateRoute(request, segments, reply) ?? chaosRoute(request, segments, reply) { return handled }
         case "services":
             if let handled = servicesRoute(request, segments, reply) { return handled }
         case "tasks":

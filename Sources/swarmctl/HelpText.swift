@@ -20,6 +20,7 @@ enum HelpText {
       node        Manage nodes (ls, inspect, update, promote, demote, rm)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
+      client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules

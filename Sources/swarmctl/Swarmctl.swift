@@ -51,6 +51,8 @@ struct Swarmctl {
                 }
             case "info", "join-token", "leave", "node":
                 exit(try ClientCommands.run(command, arguments))
+            case "client-cert":
+                exit(try ClientCertificateCommand.run(arguments))
             case "service":
                 if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
                     print(HelpText.service)
