@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
-        .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL"]),
+        .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL", "Crypto"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform", "Crypto"]),
         // Pure control loops (orchestrators, scheduler, update supervisor), run by the leader.
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform"]),
+        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform", "Crypto"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),

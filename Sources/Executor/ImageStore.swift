@@ -21,6 +21,8 @@ public final class ImageStore: @unchecked Sendable {
     private let lock = ConditionLock()
     /// Pulls in flight by reference, so simultaneous tasks of one image download it once.
     let pullLock = ConditionLock()
+    /// How pulls reach registries (set once, before the first pull: the node's insecure-registries).
+    public var registryPolicy = RegistryPolicy()
     var pullsInFlight: [String: OneShot<Result<Image, any Error>>] = [:]
 
     /// The default tag when a reference has none.

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Everything a node process is configured with, from `cluster.conf` and command-line flags
@@ -16,6 +17,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var apiTLSKey: String?
     public var apiTLSCACert: String?
     public var executor = "auto"
+    /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
+    public var insecureRegistries: [String] = []
     public var enableChaos = false
     public var logLevel = "info"
     public var raftTickMillis = 100
@@ -41,7 +44,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Every key the file and the flags accept (flag `--KEY`).
     public static let keys = [
         "data-dir", "listen-addr", "advertise-addr", "api-addr", "api-group", "api-insecure", "api-tlscert", "api-tlskey",
-        "api-tlscacert", "executor", "enable-chaos", "log-level",
+        "api-tlscacert", "executor", "insecure-registries", "enable-chaos", "log-level",
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
         "dispatcher-heartbeat", "task-history-limit",
@@ -97,6 +100,10 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw ParseError(message: "executor '\(value)': use auto, oci or process")
             }
             executor = value
+        case "insecure-registries":
+            let entries = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let problem = entries.lazy.compactMap(RegistryPolicy.validateEntry).first { throw ParseError(message: problem) }
+            insecureRegistries += entries
         case "enable-chaos": enableChaos = try Self.bool(key, value)
         case "log-level":
             guard ["debug", "info", "warn", "error"].contains(value) else {
