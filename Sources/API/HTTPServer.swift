@@ -150,6 +150,8 @@ public final class HTTPServer: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: Handler
     let bodyBudget: HTTPBodyBudget
+    /// The TLS context new connections get (replaced by `replaceTLS` after a certificate renewal).
+    private var tls: TLSContext?
     private var listener: Socket?
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
     private var sweepTimer: TimerHandle?
@@ -164,6 +166,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.handler = handler
         bodyBudget = HTTPBodyBudget(limit: configuration.maxBufferedBodyBytes)
+        tls = configuration.tls
         listener = socket
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in self?.acceptPending() }
         let period = max(5, min(1_000, min(configuration.idleTimeoutMillis, configuration.requestTimeoutMillis, configuration.lingerMillis) / 4))
@@ -178,6 +181,14 @@ public final class HTTPServer: @unchecked Sendable {
     public var connectionCount: Int {
         precondition(loop.inEventLoop, "HTTPServer.connectionCount off the loop thread")
         return connections.count
+    }
+
+    /// Serves new connections with `context` (a renewed certificate); open ones keep theirs.
+    /// Only for a server started with TLS.
+    public func replaceTLS(_ context: TLSContext) {
+        precondition(loop.inEventLoop, "HTTPServer.replaceTLS off the loop thread")
+        precondition(tls != nil && context.role == .server, "replaceTLS on a server without TLS, or with a client context")
+        tls = context
     }
 
     /// Request body bytes reserved by all connections now (see `maxBufferedBodyBytes`).
@@ -234,7 +245,7 @@ public final class HTTPServer: @unchecked Sendable {
         do {
             let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false,
                                                   readChunkSize: configuration.readChunkBytes)
-            let stream: any HTTPByteStream = try configuration.tls.map {
+            let stream: any HTTPByteStream = try tls.map {
                 try TLSServerStream(connection: buffered, context: $0, allowedUnits: configuration.allowedClientUnits)
             } ?? buffered
             let connection = HTTPServerConnection(server: self, connection: stream)

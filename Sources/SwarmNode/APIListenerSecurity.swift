@@ -147,3 +147,21 @@ extension SwarmNode {
         }
     }
 }
+
+extension SwarmNode {
+    /// Re-reads the API's TLS files (after the node certificate was renewed or reissued) and
+    /// serves new API connections with them. Call on the loop; a failure is logged and the
+    /// previous certificate stays in use.
+    func reloadAPITLS() {
+        guard let apiServer, !identity.apiAddress.isEmpty,
+              let security = try? APIListenerSecurity.resolve(apiAddress: identity.apiAddress, configuration: configuration,
+                                                              dataDirectory: dataDirectory),
+              let files = security.tls else { return }
+        do {
+            apiServer.replaceTLS(try APIListenerSecurity.serverContext(files))
+            logger.info("API TLS reloaded from \(files.certificate)")
+        } catch {
+            logger.warn("API TLS not reloaded, the previous certificate stays in use: \(error)")
+        }
+    }
+}

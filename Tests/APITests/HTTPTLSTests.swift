@@ -78,6 +78,20 @@ final class HTTPTLSTests: XCTestCase {
         }
     }
 
+    func testARenewedCertificateServesNewConnections() throws {
+        let pki = try PKI()
+        let harness = try startTLSServer(pki, allowedUnits: nil)
+        let renewed = try PKI()   // another root: only a client trusting it can tell the switch
+        let trustsRenewed = try TLSContext(role: .client, identity: try PKI.identity(pki.ca, subject: CertificateSubject(commonName: "c"), now: pki.now),
+                                           trustedRoots: [renewed.ca.certificate], peerVerification: .required)
+        XCTAssertThrowsError(try HTTPClient(address: harness.address, tls: HTTPClientTLS(context: trustsRenewed, serverName: "127.0.0.1"))
+            .send("GET", "/v1.41/_ping"))
+        let context = try TLSContext(role: .server, identity: renewed.server, trustedRoots: [pki.ca.certificate], peerVerification: .required)
+        try harness.onLoop { harness.server.replaceTLS(context) }
+        let client = HTTPClient(address: harness.address, tls: HTTPClientTLS(context: trustsRenewed, serverName: "127.0.0.1"))
+        XCTAssertEqual(try client.send("GET", "/v1.41/_ping").status, 200)
+    }
+
     func testPlainHTTPToATLSServerGetsNoAnswer() throws {
         let pki = try PKI()
         let harness = try startTLSServer(pki, allowedUnits: nil)
