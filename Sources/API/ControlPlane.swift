@@ -61,9 +61,15 @@ public protocol ControlPlane: AnyObject {
     /// refuses with 503: a node without a cluster CA cannot issue one.
     func issueClientCertificate(_ csr: CertificateSigningRequest,
                                 _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void)
+
+    /// Records one privileged action done through the API (promote, demote, rm, token rotation,
+    /// leave, client certificate) with who asked. The default does nothing.
+    func audit(_ line: String)
 }
 
 extension ControlPlane {
+    public func audit(_ line: String) {}
+
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
                                        _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {
         done(.failure(APIError(status: 503, "this node cannot issue client certificates: the cluster has no certificate authority")))

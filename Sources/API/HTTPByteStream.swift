@@ -20,6 +20,8 @@ protocol HTTPByteStream: AnyObject {
     var refusal: String? { get }
     /// False until the stream can carry application data (a TLS handshake is still running).
     var isEstablished: Bool { get }
+    /// The authenticated client (TLS certificate CN and OU), nil without authentication.
+    var clientIdentity: String? { get }
     func write(_ bytes: [UInt8])
     func close(reason: String)
     /// Ends our sending side (after an error answer) while still reading.
@@ -31,6 +33,7 @@ extension BufferedConnection: HTTPByteStream {
     var peerDescription: String { "\(socket.address)" }
     var refusal: String? { nil }
     var isEstablished: Bool { true }
+    var clientIdentity: String? { nil }
 
     func write(_ bytes: [UInt8]) {
         guard state == .open else { return }
@@ -74,6 +77,9 @@ final class TLSServerStream: HTTPByteStream {
 
     var isOpen: Bool { connection.state == .open }
     var isEstablished: Bool { session.isHandshakeComplete }
+    var clientIdentity: String? {
+        session.peerCertificateChain.first.map { "CN=\($0.subject.commonName) OU=\($0.subject.organizationalUnit ?? "-")" }
+    }
     var pendingWriteBytes: Int { connection.pendingWriteBytes }
     var peerDescription: String {
         let subject = session.peerCertificateChain.first.map { " (\($0.subject.commonName), OU=\($0.subject.organizationalUnit ?? "-"))" }

@@ -394,6 +394,8 @@ final class HTTPServerConnection {
     }
 
     private func dispatch(_ request: HTTPRequest) {
+        var request = request
+        request.client = connection.clientIdentity
         sequence += 1
         phase = .handling
         requestStarted = false

@@ -46,3 +46,10 @@ extension SwarmNode {
         }
     }
 }
+
+extension SwarmNode {
+    /// Privileged API actions, one line each with the client that asked.
+    public func audit(_ line: String) {
+        logger.info("audit: \(line)")
+    }
+}

@@ -241,6 +241,11 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         return ("secret\(tokenCounter)", "SWMTKN-1-abc-\(role.rawValue)\(tokenCounter)")
     }
 
+    /// Audit lines the API recorded.
+    var audits: [String] = []
+
+    func audit(_ line: String) { audits.append(line) }
+
     /// Signs client certificates when set; otherwise the protocol's default (503) answers.
     var clientCA: CertificateAuthority?
 
