@@ -57,12 +57,16 @@ final class TLSServerStream: HTTPByteStream {
     private let connection: BufferedConnection
     private let session: TLSSession
     private let allowedUnits: Set<String>?
+    private let authorize: ((Certificate) -> String?)?
     private var checkedPeer = false
 
-    /// `allowedUnits`: the OUs a client certificate may carry (nil: any certificate of the CA).
-    init(connection: BufferedConnection, context: TLSContext, allowedUnits: Set<String>?) throws {
+    /// `allowedUnits`: the OUs a client certificate may carry (nil: any certificate of the CA);
+    /// `authorize`: a further check returning a refusal reason.
+    init(connection: BufferedConnection, context: TLSContext, allowedUnits: Set<String>?,
+         authorize: ((Certificate) -> String?)? = nil) throws {
         self.connection = connection
         self.allowedUnits = allowedUnits
+        self.authorize = authorize
         session = try TLSSession(context: context)
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onDrained = { [unowned self] in self.onDrained() }
@@ -103,11 +107,13 @@ final class TLSServerStream: HTTPByteStream {
     /// Records a refusal when the client certificate's role is not admitted (answered as 403).
     private func checkPeer() {
         checkedPeer = true
-        guard let allowedUnits else { return }
-        let unit = session.peerCertificateChain.first?.subject.organizationalUnit ?? ""
-        if !allowedUnits.contains(unit) {
+        guard let leaf = session.peerCertificateChain.first else { return }
+        let unit = leaf.subject.organizationalUnit ?? ""
+        if let allowedUnits, !allowedUnits.contains(unit) {
             refusal = "a certificate with OU=\(unit.isEmpty ? "-" : unit) may not use this API: "
                 + "use a client certificate ('swarmctl client-cert --out DIR' on a manager)"
+        } else if let reason = authorize?(leaf) {
+            refusal = reason
         }
     }
 

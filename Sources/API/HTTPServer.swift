@@ -28,6 +28,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// With `tls`: the OUs a client certificate must carry (nil: any certificate of the CA, as
     /// dockerd --tlsverify). A refused certificate gets 403 to every request.
     public var allowedClientUnits: Set<String>?
+    /// With `tls`: a further check of the client's certificate (e.g. a removed node's deny
+    /// list), on the loop thread; a returned reason is answered as 403 to every request.
+    public var authorizeClient: (@Sendable (Certificate) -> String?)?
     /// Mode and group of a unix socket listener (ignored for TCP): owner and group read-write,
     /// nothing for others, whatever the umask.
     public var unixPermissions = Socket.UnixPermissions(mode: 0o660)
@@ -246,7 +249,8 @@ public final class HTTPServer: @unchecked Sendable {
             let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false,
                                                   readChunkSize: configuration.readChunkBytes)
             let stream: any HTTPByteStream = try tls.map {
-                try TLSServerStream(connection: buffered, context: $0, allowedUnits: configuration.allowedClientUnits)
+                try TLSServerStream(connection: buffered, context: $0, allowedUnits: configuration.allowedClientUnits,
+                                    authorize: configuration.authorizeClient)
             } ?? buffered
             let connection = HTTPServerConnection(server: self, connection: stream)
             connections[ObjectIdentifier(connection)] = connection

@@ -142,6 +142,9 @@ extension SwarmNode {
         if let files = security.tls {
             serverConfiguration.tls = try APIListenerSecurity.serverContext(files)
             serverConfiguration.allowedClientUnits = security.allowedClientUnits
+            if security.allowedClientUnits != nil {
+                serverConfiguration.authorizeClient = { [weak self] leaf in self?.apiClientRefusal(leaf) }
+            }
             logger.info("API over TLS with \(files.certificate); client certificates from \(files.clientCA) required"
                         + (security.allowedClientUnits.map { " (OU \($0.sorted().joined(separator: " or ")))" } ?? ""))
         }
@@ -163,5 +166,14 @@ extension SwarmNode {
         } catch {
             logger.warn("API TLS not reloaded, the previous certificate stays in use: \(error)")
         }
+    }
+}
+
+extension SwarmNode {
+    /// Why a cluster-CA certificate may not use the API beyond its OU, on the loop: PLUG-IN
+    /// POINT for the cluster's deny list of removed nodes (refuse when the certificate's CN is a
+    /// removed node id). Nil: allowed.
+    func apiClientRefusal(_ leaf: Certificate) -> String? {
+        nil
     }
 }

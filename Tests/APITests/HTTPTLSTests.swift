@@ -69,6 +69,18 @@ final class HTTPTLSTests: XCTestCase {
         XCTAssertEqual(try manager.send("GET", "/v1.41/_ping").status, 200)
     }
 
+    func testAFurtherCheckCanRefuseACertificate() throws {
+        let pki = try PKI()
+        var configuration = HTTPServerConfiguration()
+        configuration.tls = try TLSContext(role: .server, identity: pki.server, trustedRoots: [pki.ca.certificate], peerVerification: .required)
+        configuration.authorizeClient = { leaf in leaf.subject.commonName == "c" ? "node c was removed from the cluster" : nil }
+        let harness = try startServer(tcp: true, configuration: configuration, handler: echoHandler)
+        let client = HTTPClient(address: harness.address, tls: HTTPClientTLS(context: try pki.client(unit: "client"), serverName: "127.0.0.1"))
+        let response = try client.send("GET", "/v1.41/_ping")
+        XCTAssertEqual(response.status, 403)
+        XCTAssertTrue(response.bodyText.contains("node c was removed"), response.bodyText)
+    }
+
     func testTheServerCertificateMustNameTheAddress() throws {
         let pki = try PKI()
         let harness = try startTLSServer(pki, allowedUnits: nil)
