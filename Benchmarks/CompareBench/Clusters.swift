@@ -138,7 +138,7 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
             let listen = "127.0.0.1:\(try freePort())"
             let apiPort = try freePort()
             var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", listen, "--api-addr", "tcp:127.0.0.1:\(apiPort)",
-                             "--executor", "process"]
+                             "--executor", "process", "--api-insecure"]
             if index == 1 {
                 arguments = ["init"] + arguments
                 firstAddress = listen
@@ -149,7 +149,7 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
                                 restartArguments: [binary] + arguments)
             try member.start()
             // Later starts resume from the data directory.
-            member.restartArguments = [binary, "run", "--data-dir", "\(directory)/\(name)"]
+            member.restartArguments = [binary, "run", "--data-dir", "\(directory)/\(name)", "--api-insecure"]
             members.append(member)
             try waitUntil("\(name) answers") { (try? self.cli(index - 1, ["info"])) != nil }
             if index == 1 {
@@ -172,7 +172,7 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
         let name = "w\(workers.count + 1)"
         let apiPort = try freePort()
         let arguments = [binary, "join", "--token", joinTokens.worker, "--executor", "process", "--data-dir", "\(directory)/\(name)",
-                         "--listen-addr", "127.0.0.1:\(try freePort())", "--api-addr", "tcp:127.0.0.1:\(apiPort)", firstAddress]
+                         "--listen-addr", "127.0.0.1:\(try freePort())", "--api-addr", "tcp:127.0.0.1:\(apiPort)", "--api-insecure", firstAddress]
         let member = Member(name: name, api: .loopback(port: UInt16(apiPort)), log: "\(directory)/\(name).log", restartArguments: arguments)
         try member.start()
         workers.append(member)

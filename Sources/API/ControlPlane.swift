@@ -1,4 +1,5 @@
 import ClusterState
+import Crypto
 
 /// What the Docker API routes need from the node, implemented by the node shell (`SwarmNode`).
 ///
@@ -62,6 +63,23 @@ public protocol ControlPlane: AnyObject {
     /// Removes one of this node's volumes: 404 if there is none of that name, 409 while a task of
     /// this node mounts it. The default: 404.
     func removeVolume(_ name: String) -> Result<Void, APIError>
+    /// Signs `csr` as an API client certificate (OU client) with the cluster CA. The default
+    /// refuses with 503: a node without a cluster CA cannot issue one.
+    func issueClientCertificate(_ csr: CertificateSigningRequest,
+                                _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void)
+
+    /// Records one privileged action done through the API (promote, demote, rm, token rotation,
+    /// leave, client certificate) with who asked. The default does nothing.
+    func audit(_ line: String)
+}
+
+extension ControlPlane {
+    public func audit(_ line: String) {}
+
+    public func issueClientCertificate(_ csr: CertificateSigningRequest,
+                                       _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {
+        done(.failure(APIError(status: 503, "this node cannot issue client certificates: the cluster has no certificate authority")))
+    }
 }
 
 extension ControlPlane {

@@ -35,11 +35,30 @@ public final class DockerAPI {
 
     /// Answers `request` through `reply`, now or after the control plane completes.
     public func handle(_ request: HTTPRequest, reply: @escaping Reply) {
-        let decorated: Reply = { [identity] response in reply(Self.withStandardHeaders(response, identity)) }
+        let decorated: Reply = { [identity, weak self] response in
+            if (200..<300).contains(response.status), let line = Self.auditLine(request) { self?.controlPlane?.audit(line) }
+            reply(Self.withStandardHeaders(response, identity))
+        }
         switch negotiate(request.path) {
         case let .refused(response): decorated(response)
         case let .path(path): route(request, segments: path.split(separator: "/").map(String.init), reply: decorated)
         }
+    }
+
+    /// The audit line of a privileged request that succeeded, nil for the others.
+    static func auditLine(_ request: HTTPRequest) -> String? {
+        guard request.method == "POST" || request.method == "DELETE" else { return nil }
+        let segments = request.path.split(separator: "/").map(String.init).drop { $0.hasPrefix("v1.") || $0.hasPrefix("v2.") }
+        let privileged: Bool = switch (segments.first, segments.count) {
+        case ("swarm"?, 2): segments.last == "update" || segments.last == "leave"
+        case ("nodes"?, 2): request.method == "DELETE"
+        case ("nodes"?, 3): segments.last == "update"
+        case ("swarmctl"?, 2): segments.last == "client-certificate"
+        default: false
+        }
+        guard privileged else { return nil }
+        let query = request.query.items.isEmpty ? "" : "?" + request.query.encoded
+        return "API \(request.method) /\(segments.joined(separator: "/"))\(query) by \(request.client ?? "a client of the unix socket or plain TCP")"
     }
 
     /// Headers dockerd sends on every response.
@@ -92,7 +111,7 @@ public final class DockerAPI {
         case "nodes":
             if let handled = nodesRoute(request, segments, reply) { return handled }
         case "swarmctl":
-            if let handled = chaosRoute(request, segments, reply) { return handled }
+            if let handled = clientCertificateRoute(request, segments, reply) ?? chaosRoute(request, segments, reply) { return handled }
         case "services":
             if let handled = servicesRoute(request, segments, reply) { return handled }
         case "tasks":

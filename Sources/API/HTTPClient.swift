@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 import Platform
 
@@ -10,6 +11,8 @@ public struct HTTPClientError: Error, Equatable, Sendable, CustomStringConvertib
         case connectionClosed
         case malformedResponse
         case ioFailed
+        /// The TLS handshake failed or the server refused our certificate.
+        case tlsFailed
     }
 
     public let kind: Kind
@@ -27,8 +30,20 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var headers: HTTPHeaders
 }
 
+/// How a client talks TLS to a `tcp:` API: the context (trusted CA, client certificate) and the
+/// name or IP the server's certificate must carry (as the docker CLI checks; nil: not checked).
+public struct HTTPClientTLS: Sendable {
+    public var context: TLSContext
+    public var serverName: String?
+
+    public init(context: TLSContext, serverName: String?) {
+        self.context = context
+        self.serverName = serverName
+    }
+}
+
 /// A blocking HTTP/1.1 client for the CLI: one connection, reused while the server keeps it
-/// alive, with a deadline on every request.
+/// alive, with a deadline on every request; optionally over TLS.
 ///
 /// It exists because the CLI is a short sequential program: blocking calls with timeouts are the
 /// simplest correct shape there, and the event loop stays a node-only concern. Not thread-safe;
@@ -38,12 +53,15 @@ public final class HTTPClient {
     /// Deadline for connecting, and for each wait for response bytes.
     public var timeoutMillis: Int
     public var userAgent = "swarmctl"
+    public let tls: HTTPClientTLS?
     private var socket: Socket?
+    private var session: TLSSession?
     private var pending = ByteQueue()
 
-    public init(address: SocketAddress, timeoutMillis: Int = 30_000) {
+    public init(address: SocketAddress, timeoutMillis: Int = 30_000, tls: HTTPClientTLS? = nil) {
         self.address = address
         self.timeoutMillis = timeoutMillis
+        self.tls = tls
     }
 
     deinit { close() }
@@ -52,6 +70,7 @@ public final class HTTPClient {
     public func close() {
         socket?.close()
         socket = nil
+        session = nil
         pending = ByteQueue()
     }
 
@@ -146,7 +165,41 @@ public final class HTTPClient {
         }
         socket = started.socket
         pending = ByteQueue()
+        if let tls {
+            do {
+                try handshake(tls, on: started.socket)
+            } catch {
+                close()
+                throw error
+            }
+        }
         return started.socket
+    }
+
+    // MARK: TLS
+
+    /// Runs the client handshake to completion (a server that refuses our certificate says so
+    /// only on the first read after it: TLS 1.3's late rejection surfaces in `readMore`).
+    private func handshake(_ tls: HTTPClientTLS, on socket: Socket) throws(HTTPClientError) {
+        let started: TLSSession
+        do {
+            started = try TLSSession(context: tls.context, serverName: tls.serverName)
+            try started.start()
+        } catch {
+            throw tlsFailure("\(error)")
+        }
+        session = started
+        try writeRaw(started.takeOutgoing(), to: socket)
+        while !started.isHandshakeComplete {
+            if try readMore(from: socket) {
+                throw tlsFailure("the server closed the connection during the TLS handshake")
+            }
+        }
+    }
+
+    private func tlsFailure(_ reason: String) -> HTTPClientError {
+        HTTPClientError(.tlsFailed, "TLS with swarmctl at \(displayAddress) failed: \(reason): check the CA and client certificate "
+                        + "(--tlscacert, --tlscert, --tlskey or DOCKER_CERT_PATH), and that the node serves TLS")
     }
 
     private func cannotConnect(_ code: Int32) -> HTTPClientError {
@@ -170,6 +223,16 @@ public final class HTTPClient {
     }
 
     private func writeAll(_ bytes: [UInt8], to socket: Socket) throws(HTTPClientError) {
+        guard let session else { return try writeRaw(bytes, to: socket) }
+        do {
+            try session.send(bytes)
+        } catch {
+            throw tlsFailure("\(error)")
+        }
+        try writeRaw(session.takeOutgoing(), to: socket)
+    }
+
+    private func writeRaw(_ bytes: [UInt8], to socket: Socket) throws(HTTPClientError) {
         var offset = 0
         while offset < bytes.count {
             let result: IOResult
@@ -237,8 +300,21 @@ public final class HTTPClient {
             switch result {
             case .endOfFile: return true
             case let .transferred(count):
-                buffer.withUnsafeBytes { pending.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                return false
+                guard let session else {
+                    buffer.withUnsafeBytes { pending.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                    return false
+                }
+                let plaintext: [UInt8]
+                do {
+                    plaintext = try session.receive(Array(buffer[..<count]))
+                } catch TLSError.closedByPeer {
+                    return true
+                } catch {
+                    throw tlsFailure("\(error)")
+                }
+                try writeRaw(session.takeOutgoing(), to: socket)
+                pending.append(plaintext)
+                return session.isClosedByPeer && plaintext.isEmpty
             case .wouldBlock:
                 guard try waitFor(Int16(POLLIN), on: socket, what: "read") else { throw timedOut() }
             }

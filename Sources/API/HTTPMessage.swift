@@ -103,6 +103,9 @@ public struct HTTPRequest: Sendable, Equatable {
     public var minorVersion: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Who sent it, when the connection authenticated the client (its TLS certificate's CN and
+    /// OU); nil on a unix socket or plain TCP. For audit lines.
+    public var client: String?
 
     public init(method: String, target: String, minorVersion: Int = 1, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.method = method
@@ -194,6 +197,7 @@ public enum HTTPStatus {
         case 411: "Length Required"
         case 413: "Payload Too Large"
         case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"

@@ -224,6 +224,9 @@ struct BodyDecoder {
         self.maxBodyBytes = maxBodyBytes
         self.maxLineBytes = maxLineBytes
         self.accumulate = accumulate
+        // One allocation of the declared size: no doubling copies while it arrives, and what is
+        // held matches what the server's body budget reserved.
+        if accumulate, case let .length(length) = framing { body.reserveCapacity(length) }
     }
 
     var isDone: Bool { state == .done }
@@ -323,6 +326,10 @@ public struct HTTPRequestParser {
     }
 
     public let limits: HTTPLimits
+    /// Decides from a head, before its body is read, whether to accept the request:
+    /// `declaredBodyBytes` is the Content-Length (0 without a body), nil for a chunked body.
+    /// A returned error fails the parser like a syntax error.
+    var admission: ((_ request: HTTPRequest, _ declaredBodyBytes: Int?) -> HTTPParseError?)?
     private var queue = ByteQueue()
     private var scanner = HeadScanner()
     private var state = State.head
@@ -334,6 +341,12 @@ public struct HTTPRequestParser {
 
     /// Bytes received but not yet part of a returned request.
     public var bufferedBytes: Int { queue.count }
+
+    /// Body bytes of the request in progress held so far (a chunked body grows with its chunks).
+    var partialBodyBytes: Int {
+        if case let .body(_, decoder) = state { return decoder.body.count }
+        return 0
+    }
 
     /// True while a request has started arriving but is not complete (for the slow-request timer).
     public var hasPartialRequest: Bool {
@@ -403,6 +416,14 @@ public struct HTTPRequestParser {
         scanner.reset()
         let request = try Self.request(fromHead: head)
         let framing = try BodyFraming.forRequest(request.headers, limits: limits)
+        if let admission {
+            let declared: Int? = switch framing {
+            case .none: 0
+            case let .length(length): length
+            case .chunked, .untilClose: nil
+            }
+            if let refusal = admission(request, declared) { throw refusal }
+        }
         if framing != .none, request.headers["Expect"]?.lowercased() == "100-continue" { continueOwed = true }
         return (request, BodyDecoder(framing, maxBodyBytes: limits.maxBodyBytes, maxLineBytes: limits.maxHeadBytes))
     }

@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 import Platform
 
@@ -13,7 +14,26 @@ public struct HTTPServerConfiguration: Sendable {
     /// After an error response the server stops writing and discards input for at most this
     /// long before closing, so the client reads the error instead of a reset.
     public var lingerMillis = 2_000
-    public var maxConnections = 1_024
+    /// Open connections at once; more are closed at accept. Each costs a read buffer
+    /// (`readChunkBytes`) and at most a head (`limits.maxHeadBytes`) outside the body budget.
+    public var maxConnections = 512
+    public var readChunkBytes = 16 * 1024
+    /// Request body bytes all connections may hold together (on top of `limits.maxBodyBytes` per
+    /// request): a body that does not fit is answered 503 without being read.
+    public var maxBufferedBodyBytes = 64 << 20
+    /// Which request heads are accepted (JSON bodies only, no browser requests).
+    public var admission = HTTPAdmissionPolicy()
+    /// Serve TLS (TCP listeners): a server context that requires client certificates.
+    public var tls: TLSContext?
+    /// With `tls`: the OUs a client certificate must carry (nil: any certificate of the CA, as
+    /// dockerd --tlsverify). A refused certificate gets 403 to every request.
+    public var allowedClientUnits: Set<String>?
+    /// With `tls`: a further check of the client's certificate (e.g. a removed node's deny
+    /// list), on the loop thread; a returned reason is answered as 403 to every request.
+    public var authorizeClient: (@Sendable (Certificate) -> String?)?
+    /// Mode and group of a unix socket listener (ignored for TCP): owner and group read-write,
+    /// nothing for others, whatever the umask.
+    public var unixPermissions = Socket.UnixPermissions(mode: 0o660)
     /// Called on the loop thread with one line per notable event (accept failures, bad requests).
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -132,6 +152,9 @@ public final class HTTPServer: @unchecked Sendable {
     public let loop: EventLoop
     let configuration: HTTPServerConfiguration
     let handler: Handler
+    let bodyBudget: HTTPBodyBudget
+    /// The TLS context new connections get (replaced by `replaceTLS` after a certificate renewal).
+    private var tls: TLSContext?
     private var listener: Socket?
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
     private var sweepTimer: TimerHandle?
@@ -140,21 +163,41 @@ public final class HTTPServer: @unchecked Sendable {
     public init(loop: EventLoop, address: SocketAddress, configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
                 handler: @escaping Handler) throws {
         precondition(loop.inEventLoop, "HTTPServer must be created on its loop thread")
-        let socket = try Socket.listen(on: address)
+        let socket = try Socket.listen(on: address, unixPermissions: configuration.unixPermissions)
         self.loop = loop
         self.address = socket.address
         self.configuration = configuration
         self.handler = handler
+        bodyBudget = HTTPBodyBudget(limit: configuration.maxBufferedBodyBytes)
+        tls = configuration.tls
         listener = socket
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in self?.acceptPending() }
         let period = max(5, min(1_000, min(configuration.idleTimeoutMillis, configuration.requestTimeoutMillis, configuration.lingerMillis) / 4))
         sweepTimer = loop.scheduleRepeating(everyMillis: period) { [weak self] in self?.sweep() }
+        if let tls = configuration.tls {
+            precondition(tls.role == .server, "HTTPServer needs a server TLS context")
+            if case .unix = address { configuration.log("http: TLS on the unix socket \(address)") }
+        }
     }
 
     /// Open client connections.
     public var connectionCount: Int {
         precondition(loop.inEventLoop, "HTTPServer.connectionCount off the loop thread")
         return connections.count
+    }
+
+    /// Serves new connections with `context` (a renewed certificate); open ones keep theirs.
+    /// Only for a server started with TLS.
+    public func replaceTLS(_ context: TLSContext) {
+        precondition(loop.inEventLoop, "HTTPServer.replaceTLS off the loop thread")
+        precondition(tls != nil && context.role == .server, "replaceTLS on a server without TLS, or with a client context")
+        tls = context
+    }
+
+    /// Request body bytes reserved by all connections now (see `maxBufferedBodyBytes`).
+    public var bufferedBodyBytes: Int {
+        precondition(loop.inEventLoop, "HTTPServer.bufferedBodyBytes off the loop thread")
+        return bodyBudget.used
     }
 
     /// Closes the listener and every connection (unanswered requests are dropped). Idempotent.
@@ -203,8 +246,13 @@ public final class HTTPServer: @unchecked Sendable {
             return socket.close()
         }
         do {
-            let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false)
-            let connection = HTTPServerConnection(server: self, connection: buffered)
+            let buffered = try BufferedConnection(socket: socket, loop: loop, connecting: false,
+                                                  readChunkSize: configuration.readChunkBytes)
+            let stream: any HTTPByteStream = try tls.map {
+                try TLSServerStream(connection: buffered, context: $0, allowedUnits: configuration.allowedClientUnits,
+                                    authorize: configuration.authorizeClient)
+            } ?? buffered
+            let connection = HTTPServerConnection(server: self, connection: stream)
             connections[ObjectIdentifier(connection)] = connection
         } catch {
             configuration.log("http: cannot register a connection on \(address): \(error)")
@@ -236,7 +284,7 @@ final class HTTPServerConnection {
     }
 
     private unowned let server: HTTPServer
-    private let connection: BufferedConnection
+    private let connection: any HTTPByteStream
     private var parser: HTTPRequestParser
     private var phase = Phase.reading
     private var sequence: UInt64 = 0
@@ -250,15 +298,23 @@ final class HTTPServerConnection {
     /// HEAD responses carry headers only.
     private var currentIsHead = false
     private var currentMinorVersion = 1
+    /// Bytes this connection holds in the server's body budget (bodies, excess pipelined input).
+    private var reservedBytes = 0
 
-    init(server: HTTPServer, connection: BufferedConnection) {
+    init(server: HTTPServer, connection: any HTTPByteStream) {
         self.server = server
         self.connection = connection
         parser = HTTPRequestParser(limits: server.configuration.limits)
+        parser.admission = { [unowned self] request, declared in self.admit(request, declaredBodyBytes: declared) }
         connection.onData = { [unowned self] bytes in self.received(bytes) }
         connection.onDrained = { [unowned self] in self.drained() }
         connection.onClose = { [unowned self] reason in self.closed(reason) }
         armIdleDeadline()
+        if !connection.isEstablished {
+            // A TLS handshake gets the request timeout, not the idle one.
+            deadline = monotonicNanoseconds() + UInt64(min(server.configuration.requestTimeoutMillis,
+                                                           server.configuration.idleTimeoutMillis)) * 1_000_000
+        }
     }
 
     var pendingWriteBytes: Int { connection.pendingWriteBytes }
@@ -287,7 +343,12 @@ final class HTTPServerConnection {
         case .handling, .streaming:
             parser.append(bytes)
             let cap = server.configuration.limits.maxHeadBytes + server.configuration.limits.maxBodyBytes
-            if parser.bufferedBytes > cap { connection.close(reason: "client pipelined more than \(cap) bytes") }
+            if parser.bufferedBytes > cap { return connection.close(reason: "client pipelined more than \(cap) bytes") }
+            // Input sent ahead of the answer beyond one head counts against the shared budget.
+            let excess = parser.bufferedBytes - server.configuration.limits.maxHeadBytes
+            if excess > 0 && !reserve(upTo: reservedBytes + excess) {
+                connection.close(reason: "client pipelined \(parser.bufferedBytes) bytes while the body budget is exhausted")
+            }
         case .reading:
             parser.append(bytes)
             parseNext()
@@ -320,9 +381,12 @@ final class HTTPServerConnection {
             return fail(error)
         }
         guard let request else {
+            // A chunked body is charged as it grows.
+            if parser.partialBodyBytes > reservedBytes && !reserve(upTo: parser.partialBodyBytes) { return fail(overBudget()) }
             if parser.takeContinueRequest() { write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
             return noteProgress()
         }
+        if request.body.count > reservedBytes && !reserve(upTo: request.body.count) { return fail(overBudget()) }
         dispatch(request)
     }
 
@@ -334,6 +398,8 @@ final class HTTPServerConnection {
     }
 
     private func dispatch(_ request: HTTPRequest) {
+        var request = request
+        request.client = connection.clientIdentity
         sequence += 1
         phase = .handling
         requestStarted = false
@@ -344,8 +410,40 @@ final class HTTPServerConnection {
         server.handler(request, responder)
     }
 
+    // MARK: Admission and the body budget
+
+    /// The parser's admission hook: the head policy, then room in the budget for a declared body.
+    private func admit(_ request: HTTPRequest, declaredBodyBytes: Int?) -> HTTPParseError? {
+        if let refusal = connection.refusal { return HTTPParseError(status: 403, refusal) }
+        if let refusal = server.configuration.admission.check(request, hasBody: declaredBodyBytes != 0) { return refusal }
+        if let declared = declaredBodyBytes, declared > 0, !reserve(upTo: reservedBytes + declared) { return overBudget() }
+        return nil
+    }
+
+    /// Grows this connection's reservation to `total` bytes; false if the budget has no room.
+    private func reserve(upTo total: Int) -> Bool {
+        guard total > reservedBytes else { return true }
+        guard server.bodyBudget.reserve(total - reservedBytes) else { return false }
+        reservedBytes = total
+        return true
+    }
+
+    /// Gives back everything this connection reserved (its request was answered, or it ended).
+    private func releaseReservation() {
+        guard reservedBytes > 0 else { return }
+        server.bodyBudget.release(reservedBytes)
+        reservedBytes = 0
+    }
+
+    private func overBudget() -> HTTPParseError {
+        HTTPParseError(status: 503, "the node already holds \(server.bodyBudget.used >> 20) MiB of request bodies from other "
+                       + "clients (its limit is \(server.bodyBudget.limit >> 20) MiB): retry the request later")
+    }
+
     private func fail(_ error: HTTPParseError) {
-        server.configuration.log("http: bad request from \(connection.socket.address): \(error.message)")
+        releaseReservation()
+        parser = HTTPRequestParser(limits: server.configuration.limits)   // drops a partial body now
+        server.configuration.log("http: bad request from \(connection.peerDescription): \(error.message)")
         beginErrorResponse()
         send(.error(error.status, error.message), sequence: sequence, linger: true)
     }
@@ -361,9 +459,7 @@ final class HTTPServerConnection {
     // MARK: Output
 
     func write(_ bytes: [UInt8]) {
-        guard connection.state == .open else { return }
-        connection.enqueue(bytes)
-        connection.flush()
+        connection.write(bytes)
     }
 
     func send(_ response: HTTPResponse, sequence: UInt64, linger: Bool = false) {
@@ -394,7 +490,8 @@ final class HTTPServerConnection {
 
 
     private func finishResponse(linger: Bool) {
-        guard connection.state == .open else { return }
+        guard connection.isOpen else { return }
+        releaseReservation()
         if linger {
             phase = .lingering
             closeWhenDrained = true
@@ -416,7 +513,7 @@ final class HTTPServerConnection {
         guard closeWhenDrained else { return }
         closeWhenDrained = false
         if case .lingering = phase {
-            connection.socket.shutdownWrite()
+            connection.shutdownWrite()
         } else {
             connection.close(reason: "response sent; the client asked to close")
         }
@@ -448,6 +545,8 @@ final class HTTPServerConnection {
     private func closed(_ reason: String) {
         let previous = phase
         phase = .closed
+        releaseReservation()
+        parser = HTTPRequestParser(limits: server.configuration.limits)
         server.forget(self)
         if case let .streaming(stream) = previous { stream.connectionClosed() }
     }

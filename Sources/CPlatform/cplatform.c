@@ -114,3 +114,8 @@ int cplatform_set_child_subreaper(void) {
 int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size) {
     return lsetxattr(path, name, value, size, 0);
 }
+
+#include <malloc.h>
+int cplatform_malloc_trim(void) {
+    return malloc_trim(0);
+}

@@ -1,9 +1,11 @@
+import Crypto
 import Foundation
 import Glibc
 import Platform
 
-/// A minimal blocking HTTP/1.1 client for the registry: GET only, plain HTTP, one request per
-/// connection (`Connection: close`), bodies by Content-Length, chunked or to end of stream.
+/// A minimal blocking HTTP/1.1 client for the registry: GET only, over HTTPS (the system CA
+/// store, host name checked) or plain HTTP, one request per connection (`Connection: close`),
+/// bodies by Content-Length, chunked or to end of stream.
 ///
 /// It exists because the executor may not depend on the API module, and a pull needs only this;
 /// it runs on the caller's (worker) thread with socket timeouts, never on the event loop.
@@ -15,17 +17,23 @@ enum HTTPClient {
     }
 
     struct Location: Equatable {
+        /// https (TLS) rather than plain http.
+        var secure: Bool
         var host: String
         var port: UInt16
         /// Path and query, starting with "/".
         var target: String
 
-        /// Parses `http://host[:port]/path`; https is refused (no TLS yet).
+        /// Parses `https://host[:port]/path` or `http://host[:port]/path`.
         init(url: String) throws {
-            guard url.hasPrefix("http://") else {
-                throw RegistryError.unsupported("\(url): only plain-HTTP registries are supported (no TLS yet)")
+            if url.hasPrefix("https://") {
+                secure = true
+            } else if url.hasPrefix("http://") {
+                secure = false
+            } else {
+                throw RegistryError.unsupported("\(url): only https:// and http:// URLs are supported")
             }
-            let rest = url.dropFirst(7)
+            let rest = url.dropFirst(secure ? 8 : 7)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
             let authority = rest[..<slash]
             target = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -34,20 +42,22 @@ enum HTTPClient {
                 self.port = port
             } else {
                 host = String(authority)
-                port = 80
+                port = secure ? 443 : 80
             }
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             guard !host.isEmpty else { throw RegistryError.unsupported("\(url): no host") }
         }
 
-        var url: String { "http://\(host):\(port)\(target)" }
+        var url: String { "\(secure ? "https" : "http")://\(host):\(port)\(target)" }
 
         /// A redirect target: absolute, or a path on the same server.
         func resolving(_ location: String) throws -> Location {
-            if location.hasPrefix("/") { return Location(host: host, port: port, target: location) }
+            if location.hasPrefix("/") { return Location(secure: secure, host: host, port: port, target: location) }
             return try Location(url: location)
         }
 
-        private init(host: String, port: UInt16, target: String) {
+        private init(secure: Bool, host: String, port: UInt16, target: String) {
+            self.secure = secure
             self.host = host
             self.port = port
             self.target = target
@@ -58,18 +68,20 @@ enum HTTPClient {
     static let maxHeaderBytes = 64 << 10
 
     /// Sends `GET location` and streams the body into `sink` (at most `maxBody` bytes).
-    /// `onHead` sees the status and headers before the body streams.
-    static func get(_ location: Location, headers: [String: String], maxBody: Int,
+    /// `onHead` sees the status and headers before the body streams. An https location needs
+    /// `tls` (a client context; the server's certificate must name `location.host`).
+    static func get(_ location: Location, headers: [String: String], maxBody: Int, tls: TLSContext?,
                     sink: (UnsafeRawBufferPointer) throws -> Void,
                     onHead: (Response) -> Void = { _ in }) throws -> Response {
         let descriptor = try connect(location.host, location.port)
         defer { _ = Glibc.close(descriptor) }
+        let connection = try RegistryConnection(descriptor: descriptor, location: location, tls: location.secure ? tls : nil)
         var request = "GET \(location.target) HTTP/1.1\r\nHost: \(location.host):\(location.port)\r\n"
         request += "User-Agent: swarmctl\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request += "\(name): \(value)\r\n" }
         request += "\r\n"
-        try sendAll(descriptor, Array(request.utf8), location)
-        var reader = Reader(descriptor: descriptor, location: location)
+        try connection.send(Array(request.utf8))
+        var reader = Reader(connection: connection, location: location)
         let head = try reader.readHead()
         var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
         let statusLine = lines.removeFirst().split(separator: " ")
@@ -103,10 +115,10 @@ enum HTTPClient {
     }
 
     /// GET into memory.
-    static func getBytes(_ location: Location, headers: [String: String], maxBody: Int = 8 << 20) throws
+    static func getBytes(_ location: Location, headers: [String: String], maxBody: Int = 8 << 20, tls: TLSContext?) throws
         -> (Response, [UInt8]) {
         var body: [UInt8] = []
-        let response = try get(location, headers: headers, maxBody: maxBody) { body += $0 }
+        let response = try get(location, headers: headers, maxBody: maxBody, tls: tls) { body += $0 }
         return (response, body)
     }
 
@@ -137,26 +149,16 @@ enum HTTPClient {
         throw RegistryError.unreachable("\(host):\(port): \(String(cString: strerror(lastError)))")
     }
 
-    private static func sendAll(_ descriptor: Int32, _ bytes: [UInt8], _ location: Location) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 && errno == EINTR { continue }
-            guard sent > 0 else { throw RegistryError.unreachable("\(location.url): send: \(String(cString: strerror(errno)))") }
-            offset += sent
-        }
-    }
-
     /// Buffered reads from the connection.
     private struct Reader {
-        let descriptor: Int32
+        let connection: RegistryConnection
         let location: Location
         var buffer: [UInt8] = []
         var start = 0
         var atEnd = false
 
-        init(descriptor: Int32, location: Location) {
-            self.descriptor = descriptor
+        init(connection: RegistryConnection, location: Location) {
+            self.connection = connection
             self.location = location
         }
 
@@ -166,20 +168,13 @@ enum HTTPClient {
                 buffer.removeAll(keepingCapacity: true)
                 start = 0
             }
-            var chunk = [UInt8](repeating: 0, count: 64 << 10)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
-                if count < 0 && errno == EINTR { continue }
-                if count < 0 {
-                    throw RegistryError.unreachable("\(location.url): receive: \(String(cString: strerror(errno)))")
-                }
-                if count == 0 {
-                    atEnd = true
-                    return false
-                }
-                buffer += chunk[0..<count]
-                return true
+            let chunk = try connection.receive()
+            if chunk.isEmpty {
+                atEnd = true
+                return false
             }
+            buffer += chunk
+            return true
         }
 
         mutating func readHead() throws -> String {
@@ -255,6 +250,102 @@ enum HTTPClient {
                 try readExactly(size, sink)
                 _ = try readLine()
             }
+        }
+    }
+}
+
+/// One registry connection on a blocking socket: plain, or TLS through a memory-BIO session.
+///
+/// It exists so the HTTP reader above is the same for http and https: `send` and `receive`
+/// carry plaintext, and the TLS handshake (with the host name check) happens at creation.
+final class RegistryConnection {
+    private let descriptor: Int32
+    private let location: HTTPClient.Location
+    private let session: TLSSession?
+    private var pendingPlaintext: [UInt8] = []
+
+    init(descriptor: Int32, location: HTTPClient.Location, tls: TLSContext?) throws {
+        self.descriptor = descriptor
+        self.location = location
+        guard location.secure else {
+            session = nil
+            return
+        }
+        guard let tls else { throw RegistryError.unsupported("\(location.url): no TLS settings for an https URL") }
+        do {
+            let started = try TLSSession(context: tls, serverName: location.host)
+            session = started
+            try started.start()
+        } catch {
+            throw RegistryError.unreachable("\(location.url): TLS: \(error)")
+        }
+        try flushTLS()
+        while !session!.isHandshakeComplete {
+            guard try readTLS() else { throw RegistryError.unreachable("\(location.url): TLS: closed during the handshake") }
+        }
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        guard let session else { return try sendRaw(bytes) }
+        do {
+            try session.send(bytes)
+        } catch {
+            throw RegistryError.unreachable("\(location.url): TLS: \(error)")
+        }
+        try flushTLS()
+    }
+
+    /// The next plaintext bytes; empty at the end of the stream.
+    func receive() throws -> [UInt8] {
+        guard session != nil else { return try receiveRaw() }
+        while pendingPlaintext.isEmpty {
+            guard try readTLS() else { break }
+        }
+        defer { pendingPlaintext = [] }
+        return pendingPlaintext
+    }
+
+    /// Feeds one read of ciphertext to the session; false at the end of the stream.
+    private func readTLS() throws -> Bool {
+        guard let session, !session.isClosedByPeer else { return false }
+        let raw = try receiveRaw()
+        guard !raw.isEmpty else { return false }
+        do {
+            pendingPlaintext += try session.receive(raw)
+        } catch TLSError.closedByPeer {
+            return false
+        } catch {
+            throw RegistryError.unreachable("\(location.url): TLS: \(error)")
+        }
+        try flushTLS()
+        return true
+    }
+
+    private func flushTLS() throws {
+        guard let session else { return }
+        let outgoing = session.takeOutgoing()
+        if !outgoing.isEmpty { try sendRaw(outgoing) }
+    }
+
+    private func sendRaw(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else { throw RegistryError.unreachable("\(location.url): send: \(String(cString: strerror(errno)))") }
+            offset += sent
+        }
+    }
+
+    private func receiveRaw() throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 {
+                throw RegistryError.unreachable("\(location.url): receive: \(String(cString: strerror(errno)))")
+            }
+            return Array(chunk[0..<count])
         }
     }
 }

@@ -21,6 +21,8 @@ public final class ImageStore: @unchecked Sendable {
     private let lock = ConditionLock()
     /// Pulls in flight by reference, so simultaneous tasks of one image download it once.
     let pullLock = ConditionLock()
+    /// How pulls reach registries (set once, before the first pull: the node's insecure-registries).
+    public var registryPolicy = RegistryPolicy()
     var pullsInFlight: [String: OneShot<Result<Image, any Error>>] = [:]
 
     /// The default tag when a reference has none.
@@ -372,7 +374,8 @@ public final class ImageStore: @unchecked Sendable {
         if FileSystem.isDirectory(target) { return }
         let staging = "\(root)/tmp/layer-\(digest.hex)"
         try? Tree.remove(staging)
-        try FileSystem.makeDirectories(staging)
+        // A layer's root becomes a container's `/` in the copy fallback: traversable by its users.
+        try FileSystem.makeDirectories(staging, mode: 0o755)
         try HostCommand.check(["tar", "--numeric-owner", "-xf", blobPath(digest), "-C", staging]) {
             ImageError.invalidArchive("layer \(digest)", $0)
         }

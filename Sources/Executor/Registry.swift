@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Glibc
 import Platform
@@ -44,6 +45,66 @@ public struct ImageReference: Equatable, Sendable {
     var manifestReference: String { digest?.description ?? tag }
 }
 
+/// How registries are reached: HTTPS with the system CA store and the host name checked,
+/// except loopback registries and those listed in `insecure-registries` (like dockerd's), which
+/// are spoken to over plain HTTP.
+///
+/// It exists so an image (and the root command it runs) cannot be swapped by anyone on the path
+/// to a registry, while a local test registry keeps working without certificates.
+public struct RegistryPolicy: Sendable {
+    /// `HOST` or `HOST:PORT` entries reached over plain HTTP.
+    public var insecureRegistries: [String]
+    /// 127.0.0.0/8, ::1 and localhost are reached over plain HTTP (as dockerd treats them insecure).
+    public var loopbackIsInsecure: Bool
+    /// CAs trusted besides the system store (/etc/ssl/certs).
+    public var additionalRoots: [Certificate]
+
+    public init(insecureRegistries: [String] = [], loopbackIsInsecure: Bool = true, additionalRoots: [Certificate] = []) {
+        self.insecureRegistries = insecureRegistries
+        self.loopbackIsInsecure = loopbackIsInsecure
+        self.additionalRoots = additionalRoots
+    }
+
+    /// Checks an `insecure-registries` entry: HOST or HOST:PORT (no scheme, path or CIDR range).
+    public static func validateEntry(_ entry: String) -> String? {
+        if entry.isEmpty || entry.contains("/") || entry.contains("://") || entry.contains(" ") {
+            return "insecure-registries entry '\(entry)': give HOST or HOST:PORT (no scheme, path or CIDR range)"
+        }
+        return nil
+    }
+
+    /// True when `host` (`port`) may be reached over plain HTTP.
+    public func allowsPlainHTTP(host: String, port: UInt16) -> Bool {
+        if loopbackIsInsecure && Self.isLoopback(host) { return true }
+        let lowered = host.lowercased()
+        return insecureRegistries.contains { entry in
+            let entry = entry.lowercased()
+            return entry == lowered || entry == "\(lowered):\(port)" || entry == "[\(lowered)]:\(port)"
+        }
+    }
+
+    /// The URL scheme for `registry` (`host[:port]`).
+    func scheme(for registry: String) -> String {
+        guard let location = try? HTTPClient.Location(url: "http://\(registry)/") else { return "https" }
+        return allowsPlainHTTP(host: location.host, port: location.port) ? "http" : "https"
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".")
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// The client context for https registries.
+    func tlsContext() throws -> TLSContext {
+        do {
+            return try TLSContext.systemTrustClient(additionalRoots: additionalRoots)
+        } catch {
+            throw RegistryError.unsupported("cannot set up TLS with the system CA store: \(error)")
+        }
+    }
+}
+
 /// A user name and password for a registry's basic or token authentication.
 public struct RegistryCredentials: Sendable, Equatable {
     public var username: String
@@ -73,12 +134,15 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Fetches manifests and blobs from an OCI distribution registry over plain HTTP, anonymously,
-/// with basic credentials, or with a bearer token obtained from the registry's token realm.
+/// Fetches manifests and blobs from an OCI distribution registry over HTTPS (plain HTTP where
+/// the policy allows), anonymously, with basic credentials, or with a bearer token obtained from
+/// the registry's token realm.
 struct RegistryClient {
     let reference: ImageReference
     let credentials: RegistryCredentials?
+    let policy: RegistryPolicy
     private var token: String?
+    private var tls: TLSContext?
 
     static let manifestTypes = [
         "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -86,12 +150,27 @@ struct RegistryClient {
     ]
     static let maxRedirects = 5
 
-    init(reference: ImageReference, credentials: RegistryCredentials?) {
+    init(reference: ImageReference, credentials: RegistryCredentials?, policy: RegistryPolicy = RegistryPolicy()) {
         self.reference = reference
         self.credentials = credentials
+        self.policy = policy
     }
 
-    private var base: String { "http://\(reference.registry)/v2/\(reference.repository)" }
+    private var base: String { "\(policy.scheme(for: reference.registry))://\(reference.registry)/v2/\(reference.repository)" }
+
+    /// Refuses plain HTTP to a host the policy does not allow it for (a redirect or token
+    /// realm must not downgrade a pull); builds the TLS context on first use.
+    private mutating func checked(_ location: HTTPClient.Location) throws -> TLSContext? {
+        guard location.secure else {
+            guard policy.allowsPlainHTTP(host: location.host, port: location.port) else {
+                throw RegistryError.unsupported("\(location.url): plain HTTP to a registry that is not in insecure-registries; "
+                                                + "use https, or list \(location.host):\(location.port) in insecure-registries")
+            }
+            return nil
+        }
+        if tls == nil { tls = try policy.tlsContext() }
+        return tls
+    }
 
     /// The manifest bytes and media type for `ref` (a tag or digest).
     mutating func manifest(_ ref: String) throws -> (bytes: [UInt8], mediaType: String) {
@@ -117,7 +196,7 @@ struct RegistryClient {
             }
             var errorBody: [UInt8] = []
             var success = false
-            let response = try HTTPClient.get(location, headers: headers, maxBody: maxBody) { bytes in
+            let response = try HTTPClient.get(location, headers: headers, maxBody: maxBody, tls: try checked(location)) { bytes in
                 if success { try sink(bytes) } else if errorBody.count < 4_096 { errorBody += bytes }
             } onHead: { success = (200..<300).contains($0.status) }
             switch response.status {
@@ -168,7 +247,11 @@ struct RegistryClient {
         if let credentials {
             headers["Authorization"] = "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
         }
-        let (response, body) = try HTTPClient.getBytes(try HTTPClient.Location(url: url), headers: headers, maxBody: 1 << 20)
+        let realmLocation = try HTTPClient.Location(url: url)
+        if !realmLocation.secure, credentials != nil, !policy.allowsPlainHTTP(host: realmLocation.host, port: realmLocation.port) {
+            throw RegistryError.unsupported("\(url): the token realm is plain HTTP: credentials are only sent over https")
+        }
+        let (response, body) = try HTTPClient.getBytes(realmLocation, headers: headers, maxBody: 1 << 20, tls: try checked(realmLocation))
         guard response.status == 200 else {
             throw RegistryError.status(url, response.status, String(decoding: body, as: UTF8.self))
         }
@@ -180,16 +263,13 @@ struct RegistryClient {
 }
 
 extension ImageStore {
-    /// `image pull`: fetches `reference` from its registry (plain HTTP), verifies every blob by
-    /// its sha256, unpacks the layers and tags the image with the reference's local name.
-    /// Concurrent pulls of one reference in this process share one download.
+    /// `image pull`: fetches `reference` from its registry (HTTPS; plain HTTP for loopback and
+    /// `registryPolicy.insecureRegistries`), verifies the manifest against a pinned digest and
+    /// every blob by its sha256, unpacks the layers and tags the image with the reference's local
+    /// name. Concurrent pulls of one reference in this process share one download.
     @discardableResult
     public func pull(_ reference: String, credentials: RegistryCredentials? = nil) throws -> Image {
         let parsed = try ImageReference(parsing: reference)
-        guard parsed.registry != ImageReference.dockerHub else {
-            throw RegistryError.unsupported("pulling \(reference) from Docker Hub needs HTTPS, which is not implemented yet; "
-                + "use a plain-HTTP registry (HOST:PORT/NAME) or image load")
-        }
         let key = parsed.localName + (parsed.digest.map { "@\($0)" } ?? "")
         let (waiter, isLeader) = pullLock.withLock { () -> (OneShot<Result<Image, any Error>>, Bool) in
             if let existing = pullsInFlight[key] { return (existing, false) }
@@ -230,7 +310,7 @@ extension ImageStore {
     }
 
     private func download(_ reference: ImageReference, credentials: RegistryCredentials?) throws -> Image {
-        var client = RegistryClient(reference: reference, credentials: credentials)
+        var client = RegistryClient(reference: reference, credentials: credentials, policy: registryPolicy)
         var (bytes, _) = try client.manifest(reference.manifestReference)
         if let digest = reference.digest { try Self.verify(bytes, digest, "manifest of \(reference.localName)") }
         var manifest = try JSONDecoder().decode(PulledManifest.self, from: Data(bytes))

@@ -18,7 +18,9 @@ struct PreparedRootfs: Sendable {
         let path = "\(directory)/rootfs"
         let upper = "\(directory)/upper"
         let work = "\(directory)/work"
-        for made in [path, upper, work] { try FileSystem.makeDirectories(made) }
+        // 0755: the overlay's root takes the upper directory's mode, and a container's non-root
+        // user must be able to traverse `/` (the data dir above stays 0700 for host users).
+        for made in [path, upper, work] { try FileSystem.makeDirectories(made, mode: 0o755) }
         // overlayfs lists lower directories top first.
         let options = "lowerdir=\(layers.reversed().joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
         if options.utf8.count < 4_000, mount("overlay", path, "overlay", 0, options) == 0 {

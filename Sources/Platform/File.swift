@@ -18,8 +18,9 @@ public final class File {
 
     deinit { _ = Glibc.close(descriptor) }
 
-    /// Opens `path` with `flags` (O_CLOEXEC is always added).
-    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> File {
+    /// Opens `path` with `flags` (O_CLOEXEC is always added). A created file is private to its
+    /// owner by default (0600): a node's files hold join tokens, credentials and task env values.
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws -> File {
         let fd = try retryingEINTR("open", path) { Glibc.open(path, flags | CPLATFORM_O_CLOEXEC, mode) }
         return File(descriptor: fd, path: path)
     }
@@ -34,8 +35,8 @@ public final class File {
         try open(path, flags: O_RDWR)
     }
 
-    /// Creates `path`, failing if it exists.
-    public static func create(_ path: String, mode: mode_t = 0o644) throws -> File {
+    /// Creates `path` (0600 unless told otherwise), failing if it exists.
+    public static func create(_ path: String, mode: mode_t = 0o600) throws -> File {
         try open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
     }
 

@@ -44,8 +44,9 @@ public enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Creates `path` and any missing parents, fsyncing each parent whose entries changed.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    /// Creates `path` and any missing parents, fsyncing each parent whose entries changed. New
+    /// directories are private to their owner (0700) unless `mode` says otherwise.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         if isDirectory(path) { return }
         let parent = parentDirectory(of: path)
         if parent != path { try makeDirectories(parent, mode: mode) }

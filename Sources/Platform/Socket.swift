@@ -41,14 +41,36 @@ public final class Socket {
 
     // MARK: Listening
 
+    /// Who may connect to a unix socket: its file mode and group, set before `listen` so no
+    /// connection is accepted under looser permissions.
+    public struct UnixPermissions: Sendable, Equatable {
+        public var mode: mode_t
+        /// nil keeps the creating process's group.
+        public var group: gid_t?
+
+        public init(mode: mode_t, group: gid_t? = nil) {
+            self.mode = mode
+            self.group = group
+        }
+    }
+
     /// A listening socket on `address`; port 0 picks an ephemeral port (see `localAddress()`).
-    /// A stale unix socket file at the path is removed first.
-    public static func listen(on address: SocketAddress, backlog: Int32 = 128) throws -> Socket {
+    /// A stale unix socket file at the path is removed first; `unixPermissions` (unix sockets
+    /// only) are applied between bind and listen.
+    public static func listen(on address: SocketAddress, backlog: Int32 = 128, unixPermissions: UnixPermissions? = nil) throws -> Socket {
         let socket = try Socket(descriptor: makeDescriptor(for: address), address: address)
         if case .tcp = address { try socket.setOption(CPLATFORM_SOL_SOCKET, CPLATFORM_SO_REUSEADDR, "SO_REUSEADDR") }
         if case let .unix(path) = address { try removeStaleSocketFile(path) }
+        // The socket inode's mode is the bound file's mode (less the umask) on Linux.
+        if let unixPermissions { _ = fchmod(socket.descriptor, unixPermissions.mode) }
         try withSocketAddress(address) { pointer, length in
             _ = try retryingEINTR("bind", "\(address)") { Glibc.bind(socket.descriptor, pointer, length) }
+        }
+        if case let .unix(path) = address, let unixPermissions {
+            _ = try retryingEINTR("chmod", path) { chmod(path, unixPermissions.mode) }
+            if let group = unixPermissions.group {
+                _ = try retryingEINTR("chown", path) { chown(path, geteuid(), group) }
+            }
         }
         _ = try retryingEINTR("listen", "\(address)") { Glibc.listen(socket.descriptor, backlog) }
         socket.address = try socket.localAddress()

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Everything a node process is configured with, from `cluster.conf` and command-line flags
@@ -7,7 +8,17 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var listenAddress: String?
     public var advertiseAddress: String?
     public var apiAddress: String?
+    /// The unix API socket's group (name or gid), like dockerd's `-G`; nil: root (the owner) only.
+    public var apiGroup: String?
+    /// Serve a `tcp:` API without TLS (anyone who can connect is root on every node).
+    public var apiInsecure = false
+    /// TLS for a `tcp:` API: server certificate, its key, and the CA client certificates must chain to.
+    public var apiTLSCert: String?
+    public var apiTLSKey: String?
+    public var apiTLSCACert: String?
     public var executor = "auto"
+    /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
+    public var insecureRegistries: [String] = []
     public var enableChaos = false
     public var logLevel = "info"
     public var raftTickMillis = 100
@@ -62,11 +73,15 @@ public struct NodeConfiguration: Sendable, Equatable {
 
     /// Every key the file and the flags accept (flag `--KEY`).
     public static let keys = [
-        "data-dir", "listen-addr", "advertise-addr", "api-addr", "executor", "enable-chaos", "log-level",
+        "data-dir", "listen-addr", "advertise-addr", "api-addr", "api-group", "api-insecure", "api-tlscert", "api-tlskey",
+        "api-tlscacert", "executor", "insecure-registries", "enable-chaos", "log-level",
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
         "dispatcher-heartbeat", "task-history-limit", "cert-expiry",
     ]
+
+    /// Keys that are switches on the command line (`--KEY` without a value; `KEY = true` in the file).
+    public static let switchKeys: Set<String> = ["enable-chaos", "api-insecure"]
 
     /// Reads `KEY = VALUE` lines; `#` starts a comment. Unknown keys and bad values are errors
     /// naming the file and line.
@@ -108,11 +123,22 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "listen-addr": listenAddress = value
         case "advertise-addr": advertiseAddress = value
         case "api-addr": apiAddress = value
+        case "api-group":
+            guard !value.isEmpty else { throw ParseError(message: "api-group is empty: name a group, e.g. docker") }
+            apiGroup = value
+        case "api-insecure": apiInsecure = try Self.bool(key, value)
+        case "api-tlscert": apiTLSCert = value
+        case "api-tlskey": apiTLSKey = value
+        case "api-tlscacert": apiTLSCACert = value
         case "executor":
             guard ["auto", "oci", "process"].contains(value) else {
                 throw ParseError(message: "executor '\(value)': use auto, oci or process")
             }
             executor = value
+        case "insecure-registries":
+            let entries = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let problem = entries.lazy.compactMap(RegistryPolicy.validateEntry).first { throw ParseError(message: problem) }
+            insecureRegistries += entries
         case "enable-chaos": enableChaos = try Self.bool(key, value)
         case "log-level":
             guard ["debug", "info", "warn", "error"].contains(value) else {
@@ -140,6 +166,13 @@ public struct NodeConfiguration: Sendable, Equatable {
     public func validate() throws(ParseError) {
         if electionTicks <= heartbeatTicks {
             throw ParseError(message: "election-ticks (\(electionTicks)) must exceed heartbeat-ticks (\(heartbeatTicks))")
+        }
+        let tlsFiles = [apiTLSCert, apiTLSKey, apiTLSCACert]
+        if tlsFiles.contains(where: { $0 != nil }) && tlsFiles.contains(where: { $0 == nil }) {
+            throw ParseError(message: "api-tlscert, api-tlskey and api-tlscacert go together: give all three")
+        }
+        if apiInsecure && apiTLSCert != nil {
+            throw ParseError(message: "api-insecure and api-tlscert contradict each other: drop one")
         }
     }
 

@@ -12,6 +12,11 @@ extension SwarmNode {
     func startAgent() throws {
         let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
         let executor = try ExecutorFactory.make(kind: kind, root: dataDirectory)
+        if let oci = executor as? OCIExecutor {
+            oci.images.registryPolicy = RegistryPolicy(insecureRegistries: configuration.insecureRegistries)
+        } else if !configuration.insecureRegistries.isEmpty {
+            logger.warn("insecure-registries has no effect with the process executor: it pulls no images")
+        }
         if let oci = executor as? OCIExecutor, let removed = try? oci.removeLeftovers(), !removed.isEmpty {
             logger.warn("removed \(removed.count) containers left by a previous run of this node")
         }

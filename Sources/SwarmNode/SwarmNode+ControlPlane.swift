@@ -92,6 +92,7 @@ extension SwarmNode: ControlPlane {
                                    now: { Clock.now() })
             var serverConfiguration = HTTPServerConfiguration()
             serverConfiguration.log = { [logger] in logger.debug("api: \($0)") }
+            try applyAPISecurity(to: &serverConfiguration)
             apiServer = try HTTPServer(loop: loop, address: address, configuration: serverConfiguration) { request, responder in
                 docker.handle(request, responder)
             }

@@ -154,6 +154,9 @@ extension SwarmNode {
         var identity = try NodeIdentity.load(from: dataDirectory)
         if let listen = configuration.listenAddress { identity.listenAddress = listen }
         if let api = configuration.apiAddress { identity.apiAddress = api }
+        if !identity.apiAddress.isEmpty {
+            _ = try APIListenerSecurity.resolve(apiAddress: identity.apiAddress, configuration: configuration, dataDirectory: dataDirectory)
+        }
         let certificates = try NodeCertificates.load(from: dataDirectory)
         let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity, certificates: certificates)
         try node.startTransport()
@@ -165,6 +168,7 @@ extension SwarmNode {
     private static func requireAddresses(_ configuration: NodeConfiguration) throws -> (String, String, String) {
         guard let dataDirectory = configuration.dataDirectory else { throw NodeError("--data-dir is required") }
         guard let listen = configuration.listenAddress else { throw NodeError("--listen-addr HOST:PORT is required") }
+        try APIListenerSecurity.check(configuration, dataDirectory: dataDirectory)
         let advertise = configuration.advertiseAddress ?? listen
         if advertise.hasPrefix("0.0.0.0") {
             throw NodeError("--advertise-addr is required when listening on 0.0.0.0: give the address other nodes dial")

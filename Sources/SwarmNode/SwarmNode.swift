@@ -114,6 +114,7 @@ public final class SwarmNode: @unchecked Sendable {
         self.certificates = certificates
         certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
+        for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 

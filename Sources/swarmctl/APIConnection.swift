@@ -12,11 +12,13 @@ struct APIConnection {
     init(host explicit: String?) throws {
         let environment = ProcessInfo.processInfo.environment
         host = explicit ?? environment["SWARMCTL_HOST"] ?? Self.defaultHost
+        let address: SocketAddress
         do {
-            client = HTTPClient(address: try SocketAddress(parsing: host), timeoutMillis: 30_000)
+            address = try SocketAddress(parsing: host)
         } catch {
             throw UsageError(message: "-H \(host): \(error): use unix:PATH or tcp:HOST:PORT")
         }
+        client = HTTPClient(address: address, timeoutMillis: 30_000, tls: try ClientTLS.settings(for: address, environment: environment))
     }
 
     /// Sends a request; non-2xx answers become a failure carrying the API's message.

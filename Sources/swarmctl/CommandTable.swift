@@ -32,6 +32,7 @@ enum CommandTable {
         CommandEntry(name: "join-token", usage: MiscUsage.joinToken, run: { try ClientCommands.run("join-token", $0) }),
         CommandEntry(name: "leave", usage: MiscUsage.leave, run: { try ClientCommands.run("leave", $0) }),
         CommandEntry(name: "ca", usage: CACommand.help, run: { try ClientCommands.run("ca", $0) }),
+        CommandEntry(name: "client-cert", usage: ClientCertificateCommand.usage, run: ClientCertificateCommand.run),
         CommandEntry(name: "node", usage: NodeUsage.group, subcommands: NodeUsage.subcommands, run: { try ClientCommands.run("node", $0) }),
         CommandEntry(name: "service", usage: ServiceUsage.group, subcommands: ServiceUsage.subcommands, run: ServiceClientCommands.run),
         CommandEntry(name: "image", usage: ImageCommands.help, subcommands: MiscUsage.image, run: ImageCommands.run),

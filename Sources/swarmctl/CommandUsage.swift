@@ -13,6 +13,15 @@ enum NodeUsage {
       --executor auto|oci|process   How tasks run (default auto)
       --enable-chaos                Accept fault-injection requests
       --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
+      --api-group GROUP             unix: API socket (0660, root-owned) is also open to GROUP
+      --api-tlscert FILE --api-tlskey FILE --api-tlscacert FILE
+                                    Serve a tcp: API over TLS; clients need a certificate from the CA
+                                    (default on a cluster node: its own certificate and the cluster CA)
+      --api-insecure                Serve a tcp: API without TLS (anyone who connects is root); warns
+      --insecure-registries LIST    Registries pulled from over plain HTTP (loopback always is)
+
+    The data dir is made 0700 at every start; files in it are 0600. init, join and run keep the
+    settings they were given in DIR/node.conf; run restores them (its own flags win and are kept).
 
     The cluster port speaks mutual TLS 1.3 only. init creates the cluster's root CA and this node's
     certificate in DIR/certificates (0600); join checks that the manager's CA matches the digest in

@@ -21,6 +21,7 @@ enum HelpText {
       node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
+      client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
@@ -30,6 +31,12 @@ enum HelpText {
 
     Other:
       version     Show the version
+
+    Global options (before COMMAND), as the docker CLI:
+      -H ADDR                  unix:PATH or tcp:HOST:PORT (default $SWARMCTL_HOST, else unix:/var/run/swarmctl.sock)
+      --tlsverify              Use TLS and verify the node (also DOCKER_TLS_VERIFY=1)
+      --tlscacert FILE --tlscert FILE --tlskey FILE
+                               Default: ca.pem, cert.pem, key.pem in $DOCKER_CERT_PATH (else ~/.docker)
 
     Run 'swarmctl COMMAND --help' for more information on a command.
     Exit codes: 0 success, 1 failure, 2 usage error.

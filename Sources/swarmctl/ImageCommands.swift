@@ -10,10 +10,14 @@ enum ImageCommands {
       swarmctl image load ARCHIVE --data-dir DIR          # docker save or OCI layout tar
       swarmctl image ls [-q] [--format json] --data-dir DIR
       swarmctl image rm NAME[:TAG]|ID... --data-dir DIR
-      swarmctl image pull HOST:PORT/NAME[:TAG] [--username U --password-stdin] --data-dir DIR   # plain HTTP
+      swarmctl image pull [REGISTRY/]NAME[:TAG][@DIGEST] [--username U --password-stdin]
+                          [--insecure-registry HOST[:PORT]]... --data-dir DIR
 
     Manages the images of the node whose data directory is DIR ($SWARMCTL_DATA_DIR if not given):
     content-addressed under DIR/images, layers unpacked once and shared by containers (overlayfs).
+    Pulls use HTTPS (system CA store, host name checked); plain HTTP only for loopback registries
+    and those given with --insecure-registry (the node's insecure-registries key). The manifest
+    is checked against a pinned @DIGEST and every blob against its digest.
     """
 
     static func run(_ rawArguments: [String]) throws -> Int32 {
@@ -23,6 +27,8 @@ enum ImageCommands {
         let dataDirectory = arguments.takeValue("--data-dir")
             ?? ProcessInfo.processInfo.environment["SWARMCTL_DATA_DIR"]
         let quiet = arguments.takeSwitch("-q", "--quiet")
+        let insecureRegistries = arguments.takeValues("--insecure-registry")
+        if let problem = insecureRegistries.lazy.compactMap(RegistryPolicy.validateEntry).first { throw UsageError(message: problem) }
         let format = arguments.takeValue("--format")
         var positionals = arguments.positionals
         guard !positionals.isEmpty else { throw UsageError(message: "image needs a command: see 'swarmctl image --help'") }
@@ -33,6 +39,7 @@ enum ImageCommands {
         }
         do {
             let store = try ImageStore(root: dataDirectory + "/images")
+            store.registryPolicy = RegistryPolicy(insecureRegistries: insecureRegistries)
             switch subcommand {
             case "import":
                 guard positionals.count == 2 else {

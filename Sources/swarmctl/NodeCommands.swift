@@ -6,12 +6,16 @@ import SwarmNode
 /// `swarmctl init | join | run`: start a node in the foreground until SIGTERM or SIGINT.
 enum NodeCommands {
     static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--enable-chaos"])
+        var arguments = try CommandLineArguments(rawArguments, switches: Set(NodeConfiguration.switchKeys.map { "--" + $0 }))
         var configuration = NodeConfiguration()
         do {
             if let file = arguments.takeValue("--config") { try configuration.load(file: file) }
-            for key in NodeConfiguration.keys where key != "enable-chaos" {
-                if let value = arguments.takeValue("--" + key) { try configuration.set(key, value) }
+            for key in NodeConfiguration.keys {
+                if NodeConfiguration.switchKeys.contains(key) {
+                    if arguments.takeSwitch("--" + key) { try configuration.set(key, "true") }
+                } else if let value = arguments.takeValue("--" + key) {
+                    try configuration.set(key, value)
+                }
             }
             try configuration.validate()
         } catch {
@@ -26,7 +30,6 @@ enum NodeCommands {
                 throw CommandFailure(message: "\(error)")
             }
         }
-        if arguments.takeSwitch("--enable-chaos") { try? configuration.set("enable-chaos", "true") }
         let token = arguments.takeValue("--token")
         try arguments.finish(command: command)
         let signals = blockTerminationSignals()

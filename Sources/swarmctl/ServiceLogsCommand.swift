@@ -20,7 +20,8 @@ enum ServiceLogsCommand {
         if follow { query.append(("follow", "1")) }
         if timestamps { query.append(("timestamps", "1")) }
         // Following waits for output indefinitely; a plain read still has a deadline.
-        let client = HTTPClient(address: try SocketAddress(parsing: connection.host), timeoutMillis: follow ? Int(Int32.max) : 30_000)
+        let client = HTTPClient(address: try SocketAddress(parsing: connection.host), timeoutMillis: follow ? Int(Int32.max) : 30_000,
+                                tls: connection.client.tls)
         var decoder = StdcopyDecoder()
         let head: HTTPResponseHead
         do {

@@ -10,9 +10,20 @@ struct Swarmctl {
         var arguments = Array(CommandLine.arguments.dropFirst())
         // Global `-H ADDR` before the command, as docker takes it: it becomes $SWARMCTL_HOST for
         // this process (a flag appended after `service create IMAGE CMD` would be the command's).
-        while arguments.count >= 2, ["-H", "--host"].contains(arguments[0]) {
-            setenv("SWARMCTL_HOST", arguments[1], 1)
-            arguments.removeFirst(2)
+        // The docker CLI's TLS flags, also before the command.
+        while let first = arguments.first {
+            if arguments.count >= 2, ["-H", "--host"].contains(first) {
+                setenv("SWARMCTL_HOST", arguments[1], 1)
+                arguments.removeFirst(2)
+            } else if first == "--tlsverify" {
+                setenv(ClientTLS.flagVariables[first]!, "1", 1)
+                arguments.removeFirst()
+            } else if arguments.count >= 2, let variable = ClientTLS.flagVariables[first] {
+                setenv(variable, arguments[1], 1)
+                arguments.removeFirst(2)
+            } else {
+                break
+            }
         }
         let name = arguments.isEmpty ? "help" : arguments.removeFirst()
         guard let command = CommandTable.command(name) else {

@@ -160,14 +160,14 @@ final class HTTPServerTests: XCTestCase {
     func testChunkedRequestBodyReachesTheHandler() throws {
         let harness = try startServer(handler: echoHandler)
         let raw = try RawClient(harness.address)
-        try raw.send("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        try raw.send("POST /c HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
         XCTAssertEqual(try raw.readResponse()?.bodyText, "POST /c  body=abcde")
     }
 
     func testExpectContinueGetsInterimResponse() throws {
         let harness = try startServer(handler: echoHandler)
         let raw = try RawClient(harness.address)
-        try raw.send("POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        try raw.send("POST /e HTTP/1.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
         XCTAssertTrue(try raw.readMore(), "100 Continue arrives before the body is sent")
         try raw.send("ok")
         XCTAssertEqual(try raw.readResponse()?.bodyText, "POST /e  body=ok")
@@ -199,7 +199,7 @@ final class HTTPServerTests: XCTestCase {
     func testBurstOfMalformedRequestsLeavesServerAnswering() throws {
         let harness = try startServer(tcp: true, handler: echoHandler)
         let garbage = ["\u{0}\u{1}\u{2}\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-                       "GET / HTTP/1.1\r\n: empty\r\n\r\n", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n"]
+                       "GET / HTTP/1.1\r\n: empty\r\n\r\n", "POST / HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n"]
         for index in 0..<200 {
             let raw = try RawClient(harness.address)
             try raw.send(garbage[index % garbage.count])

@@ -1,5 +1,6 @@
 @testable import API
 import ClusterState
+import Crypto
 import Glibc
 import Platform
 import Synchronization
@@ -250,6 +251,28 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
     func newJoinToken(role: NodeRole) -> (secret: String, token: String) {
         tokenCounter += 1
         return ("secret\(tokenCounter)", "SWMTKN-1-abc-\(role.rawValue)\(tokenCounter)")
+    }
+
+    /// Audit lines the API recorded.
+    var audits: [String] = []
+
+    func audit(_ line: String) { audits.append(line) }
+
+    /// Signs client certificates when set; otherwise the protocol's default (503) answers.
+    var clientCA: CertificateAuthority?
+
+    func issueClientCertificate(_ csr: CertificateSigningRequest, _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {
+        guard let clientCA else {
+            return done(.failure(APIError(status: 503, "this node cannot issue client certificates: the cluster has no certificate authority")))
+        }
+        do {
+            let leaf = try clientCA.issue(csr: csr, subject: CertificateSubject(commonName: "client-1", organizationalUnit: "client",
+                                                                                 organization: "cluster0123456789abcdefgh"),
+                                          validitySeconds: 600, now: Int64(time(nil)))
+            done(.success(ClientCertificateResponse(certificate: leaf.pem, ca: clientCA.certificate.pem)))
+        } catch {
+            done(.failure(APIError(status: 500, "\(error)")))
+        }
     }
 
     func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void) {

@@ -25,7 +25,8 @@ enum BusyboxImage {
 
     static func makeRootfs(at directory: String) throws {
         for sub in ["bin", "etc", "tmp", "proc", "sys", "dev", "root"] {
-            try FileSystem.makeDirectories("\(directory)/\(sub)")
+            // A root file system is traversable by a container's non-root users.
+            try FileSystem.makeDirectories("\(directory)/\(sub)", mode: 0o755)
         }
         let result = try HostCommand.check(["cp", binary, "\(directory)/bin/busybox"]) { OCIError.rootfs($0) }
         _ = result
@@ -39,7 +40,7 @@ enum BusyboxImage {
     }
 
     static func write(_ path: String, _ text: String) throws {
-        let file = try File.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let file = try File.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         try file.write(Array(text.utf8), at: 0)
     }
 }

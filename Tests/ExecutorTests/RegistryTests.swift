@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Glibc
 import Platform
@@ -110,9 +111,11 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(hub.registry, "registry-1.docker.io")
         XCTAssertEqual(hub.repository, "library/busybox")
         XCTAssertEqual(hub.tag, "latest")
-        // Refused before any network access (tests stay on loopback).
-        XCTAssertThrowsError(try store.pull("busybox")) { XCTAssertTrue("\($0)".contains("HTTPS"), "\($0)") }
-        XCTAssertThrowsError(try HTTPClient.Location(url: "https://registry.example/v2/"))
+        // Docker Hub is spoken to over HTTPS (no request is made here: tests stay on loopback).
+        XCTAssertEqual(RegistryPolicy().scheme(for: hub.registry), "https")
+        XCTAssertEqual(RegistryPolicy().scheme(for: local.registry), "http")
+        XCTAssertEqual(try HTTPClient.Location(url: "https://registry.example/v2/").port, 443)
+        XCTAssertThrowsError(try HTTPClient.Location(url: "ftp://registry.example/v2/"))
         XCTAssertThrowsError(try store.resolveOrPull("busybox")) { XCTAssertEqual($0 as? ImageError, .notFound("busybox")) }
     }
 }
@@ -195,8 +198,11 @@ final class FakeRegistry: @unchecked Sendable {
     private var _requireToken: String?
     private var _challenge = ""
     private var _delay = 0
+    /// Serve HTTPS with this server context (nil: plain HTTP).
+    private let tls: TLSContext?
 
-    init() throws {
+    init(tls: TLSContext? = nil) throws {
+        self.tls = tls
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         _ = fcntl(listener, F_SETFD, FD_CLOEXEC)
         var address = sockaddr_in()
@@ -232,18 +238,36 @@ final class FakeRegistry: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            handle(connection)
+            if let tls {
+                if let stream = try? BlockingTLSStream(descriptor: connection, context: tls) {
+                    handle(receive: { stream.receive() }, send: { stream.send($0) })
+                }
+            } else {
+                handle(receive: {
+                    var chunk = [UInt8](repeating: 0, count: 4_096)
+                    let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress!, $0.count, 0) }
+                    return count > 0 ? Array(chunk[0..<count]) : []
+                }, send: { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let sent = bytes.withUnsafeBytes { send(connection, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                        guard sent > 0 else { return }
+                        offset += sent
+                    }
+                })
+            }
             _ = close(connection)
         }
     }
 
-    private func handle(_ connection: Int32) {
+    private func handle(receive: () -> [UInt8], send: ([UInt8]) -> Void) {
         var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4_096)
         while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
-            let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress!, $0.count, 0) }
-            guard count > 0 else { return }
-            received += chunk[0..<count]
+            let chunk = receive()
+            guard !chunk.isEmpty else { return }
+            received += chunk
+            // A TLS ClientHello to this plain server: answer 400 at once, as Go's net/http does.
+            if received.first == 0x16 { return send(Array("HTTP/1.0 400 Bad Request\r\n\r\n".utf8)) }
         }
         let lines = String(decoding: received, as: UTF8.self).components(separatedBy: "\r\n")
         let target = lines[0].split(separator: " ").dropFirst().first.map(String.init) ?? "/"
@@ -263,10 +287,53 @@ final class FakeRegistry: @unchecked Sendable {
         }
         var head = "HTTP/1.1 \(status) X\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
         for (name, value) in responseHeaders { head += "\(name): \(value)\r\n" }
-        let bytes = Array((head + "\r\n").utf8) + body
+        send(Array((head + "\r\n").utf8) + body)
+    }
+}
+
+/// The server side of TLS on a blocking socket, for the fake registry.
+final class BlockingTLSStream {
+    private let descriptor: Int32
+    private let session: TLSSession
+    private var pending: [UInt8] = []
+
+    init(descriptor: Int32, context: TLSContext) throws {
+        self.descriptor = descriptor
+        session = try TLSSession(context: context)
+        while !session.isHandshakeComplete {
+            let raw = receiveRaw()
+            guard !raw.isEmpty else { throw TLSError.closedByPeer }
+            pending += try session.receive(raw)
+            sendRaw(session.takeOutgoing())
+        }
+    }
+
+    func receive() -> [UInt8] {
+        while pending.isEmpty {
+            let raw = receiveRaw()
+            guard !raw.isEmpty, let plaintext = try? session.receive(raw) else { return [] }
+            sendRaw(session.takeOutgoing())
+            pending += plaintext
+        }
+        defer { pending = [] }
+        return pending
+    }
+
+    func send(_ bytes: [UInt8]) {
+        guard (try? session.send(bytes)) != nil else { return }
+        sendRaw(session.takeOutgoing())
+    }
+
+    private func receiveRaw() -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+        return count > 0 ? Array(chunk[0..<count]) : []
+    }
+
+    private func sendRaw(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(connection, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             guard sent > 0 else { return }
             offset += sent
         }

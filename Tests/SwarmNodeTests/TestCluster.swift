@@ -54,9 +54,9 @@ final class TestCluster {
         return port
     }
 
-    private func newMember(_ name: String) throws -> Member {
-        Member(name: name, dataDirectory: "\(directory)/\(name)", clusterAddress: "127.0.0.1:\(try Self.freePort())",
-               apiAddress: "unix:\(directory)/\(name).sock", process: nil)
+    private func newMember(_ name: String, dataDirectory: String? = nil, apiAddress: String? = nil) throws -> Member {
+        Member(name: name, dataDirectory: dataDirectory ?? "\(directory)/\(name)", clusterAddress: "127.0.0.1:\(try Self.freePort())",
+               apiAddress: apiAddress ?? "unix:\(directory)/\(name).sock", process: nil)
     }
 
     /// Starts `swarmctl ARGS` with stderr appended to NAME.log; stdout is the returned process's pipe.
@@ -65,12 +65,16 @@ final class TestCluster {
         return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>>'\(directory)/\(name).log'"])
     }
 
-    func initialize(_ name: String, extraFlags: [String] = []) throws {
-        var member = try newMember(name)
+    /// Starts NAME as a new cluster's first manager; `dataDirectory` and `apiAddress` replace the
+    /// defaults under the test directory, `extraFlags` are added to `nodeFlags`. Without `ready`
+    /// it waits until `swarmctl info` answers through the API.
+    func initialize(_ name: String, dataDirectory: String? = nil, apiAddress: String? = nil, extraFlags: [String] = [],
+                    ready: (() throws -> Bool)? = nil) throws {
+        var member = try newMember(name, dataDirectory: dataDirectory, apiAddress: apiAddress)
         member.process = try spawnNode(name, ["init", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
                                               "--api-addr", member.apiAddress] + nodeFlags + extraFlags)
         members[name] = member
-        try waitUntil("\(name) answers", timeoutSeconds: 20) { (try? self.cli(name, ["info"]))?.status == 0 }
+        try waitUntil("\(name) answers", timeoutSeconds: 20) { try ready?() ?? ((try? self.cli(name, ["info"]))?.status == 0) }
     }
 
     func join(_ name: String, as role: String, via manager: String, managerAddress: String? = nil, extraFlags: [String] = []) throws {

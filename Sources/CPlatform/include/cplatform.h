@@ -72,4 +72,7 @@ int cplatform_wait_exited_noreap(pid_t pid);
 int cplatform_set_child_subreaper(void);
 /* lsetxattr(2) (sys/xattr.h is not in the Glibc module): marks overlayfs opaque directories. */
 int cplatform_setxattr(const char *path, const char *name, const void *value, size_t size);
+/* malloc_trim(0) (malloc.h is not in the Glibc module): returns freed heap memory to the system,
+ * e.g. after large request bodies were released. Returns 1 if memory was released. */
+int cplatform_malloc_trim(void);
 #endif
