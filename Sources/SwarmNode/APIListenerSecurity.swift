@@ -35,7 +35,7 @@ struct APIListenerSecurity: Equatable {
 
     /// True once `init` and `join` write this node's cluster certificate (DATA/certificates)
     /// before the API starts; until then a `tcp:` API needs the explicit api-tls* files.
-    static let nodeCertificateIssuedAtJoin = false
+    static let nodeCertificateIssuedAtJoin = true
 
     /// Checks the settings before a node is created, so a refused API leaves no data dir behind.
     static func check(_ configuration: NodeConfiguration, dataDirectory: String) throws {
@@ -170,10 +170,10 @@ extension SwarmNode {
 }
 
 extension SwarmNode {
-    /// Why a cluster-CA certificate may not use the API beyond its OU, on the loop: PLUG-IN
-    /// POINT for the cluster's deny list of removed nodes (refuse when the certificate's CN is a
-    /// removed node id). Nil: allowed.
+    /// Why a cluster-CA certificate may not use the API beyond its OU, on the loop: a removed
+    /// node's certificate is refused (the deny list in the replicated state). Nil: allowed.
     func apiClientRefusal(_ leaf: Certificate) -> String? {
-        nil
+        let id = leaf.subject.commonName
+        return state.isDenied(nodeID: id) ? "node \(id) was removed from the cluster: its certificate is no longer accepted" : nil
     }
 }

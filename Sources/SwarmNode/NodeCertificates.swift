@@ -1,3 +1,4 @@
+import Glibc
 import ClusterState
 import Crypto
 import Foundation
@@ -129,14 +130,37 @@ enum ClusterSigner {
     /// Signs `csr` for `nodeID` with the signing root of `ca` (the next root during a rotation);
     /// returns the chain to present (leaf, plus the cross-signed root during a rotation) and
     /// the roots to trust.
+    /// `addresses` (HOST:PORT) are the node's own: their IP literals, with loopback and
+    /// `localhost`, become subjectAltNames, since the docker CLI checks a `tcp:` API's server name
+    /// against them when the API serves the node's own certificate.
     static func issue(csr: CertificateSigningRequest, nodeID: String, role: NodeRole, clusterID: String, ca: ClusterCA,
-                      validitySeconds: Int64, now: Int64) throws -> (chain: [Certificate], roots: [Certificate]) {
+                      validitySeconds: Int64, now: Int64, addresses: [String] = []) throws -> (chain: [Certificate], roots: [Certificate]) {
         let signer = try CertificateAuthority(certificate: Certificate(pem: ca.signingCertificatePEM), key: PrivateKey(pem: ca.signingKeyPEM))
         let leaf = try signer.issue(csr: csr, subject: subject(nodeID: nodeID, role: role, clusterID: clusterID),
-                                    validitySeconds: validitySeconds, now: now)
+                                    validitySeconds: validitySeconds, now: now, dnsNames: ["localhost"],
+                                    ipAddresses: subjectAlternativeIPs(addresses))
         var chain = [leaf]
         if let rotation = ca.rotation { chain.append(try Certificate(pem: rotation.crossSignedCertificatePEM)) }
         return (chain, try ca.trustedRootsPEM.map(Certificate.init(pem:)))
+    }
+
+    /// Loopback plus the IP literals among `addresses` ("10.0.0.1:4242", "[::1]:4242"); host
+    /// names are left out (a name is not proof of an address).
+    static func subjectAlternativeIPs(_ addresses: [String]) -> [String] {
+        var ips = ["127.0.0.1", "::1"]
+        for address in addresses {
+            var host = Substring(address)
+            if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+                host = host[host.index(after: host.startIndex)..<close]
+            } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+                host = host[..<colon]
+            }
+            let text = String(host)
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let isIP = inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
+            if isIP, !ips.contains(text), text != "0.0.0.0", text != "::" { ips.append(text) }
+        }
+        return ips
     }
 
     /// The node certificate validity the cluster spec asks for.

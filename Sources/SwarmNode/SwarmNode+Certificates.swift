@@ -59,7 +59,7 @@ extension SwarmNode {
             do {
                 let issued = try ClusterSigner.issue(csr: csr, nodeID: identity.nodeID, role: node.spec.role, clusterID: identity.clusterID,
                                                      ca: ca, validitySeconds: ClusterSigner.nodeValiditySeconds(state.cluster?.spec),
-                                                     now: Clock.unixSeconds())
+                                                     now: Clock.unixSeconds(), addresses: [node.status.addr, identity.advertiseAddress])
                 install(NodeCertificates(key: key, chain: issued.chain, roots: issued.roots), reason: reason)
             } catch {
                 logger.error("cannot sign this manager's own certificate: \(error)")
@@ -87,7 +87,7 @@ extension SwarmNode {
             let csr = try CertificateSigningRequest(pem: request.csrPEM)
             let issued = try ClusterSigner.issue(csr: csr, nodeID: peer.nodeID, role: node.spec.role, clusterID: identity.clusterID, ca: ca,
                                                  validitySeconds: ClusterSigner.nodeValiditySeconds(state.cluster?.spec),
-                                                 now: Clock.unixSeconds())
+                                                 now: Clock.unixSeconds(), addresses: [node.status.addr])
             let previous = peer.role == .manager ? NodeRole.manager : .worker
             if previous != node.spec.role {
                 logger.info("audit: certificate of node \(peer.nodeID) reissued as \(node.spec.role.rawValue) (was \(previous.rawValue)) "
@@ -131,6 +131,7 @@ extension SwarmNode {
             certificates = new
             certificateRenewalTime = new.renewalTime()
             transport.tls = tls
+            reloadAPITLS()
             logger.info("certificate installed (\(reason)): \(new.role?.rawValue ?? "?"), serial \(new.leaf.serialNumber), "
                 + "valid until \(new.leaf.notAfter)")
             if reconnect {

@@ -20,10 +20,8 @@ extension SwarmNode {
     /// renewed automatically: run `swarmctl client-cert` again.
     static let clientCertificateValiditySeconds: Int64 = 90 * 86_400
 
-    /// PLUG-IN POINT for the cluster CA: the signer built from the CA in the replicated state
-    /// (`CertificateAuthority(certificate:key:)` of the signing root; during a rotation the chain
-    /// also carries the cross-signed new root). Nil while this build has no cluster CA.
-    var clientCertificateSigner: (any ClientCertificateSigner)? { nil }
+    /// The cluster CA in the replicated state (managers only), nil before it has arrived.
+    var clientCertificateSigner: (any ClientCertificateSigner)? { state.secrets?.ca.map(ClusterCASigner.init) }
 
     /// Issues an API client certificate: CN client-<random>, OU client, O the cluster id.
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
@@ -51,5 +49,19 @@ extension SwarmNode {
     /// Privileged API actions, one line each with the client that asked.
     public func audit(_ line: String) {
         logger.info("audit: \(line)")
+    }
+}
+
+/// Signs API client certificates with the cluster's signing root (the next root during a
+/// rotation, with the cross-signed certificate in the chain), as node certificates are signed.
+struct ClusterCASigner: ClientCertificateSigner {
+    let ca: ClusterCA
+
+    func sign(_ csr: CertificateSigningRequest, subject: CertificateSubject, validitySeconds: Int64,
+              now: Int64) throws -> (chain: [Certificate], roots: [Certificate]) {
+        let signer = try CertificateAuthority(certificate: Certificate(pem: ca.signingCertificatePEM), key: PrivateKey(pem: ca.signingKeyPEM))
+        var chain = [try signer.issue(csr: csr, subject: subject, validitySeconds: validitySeconds, now: now)]
+        if let rotation = ca.rotation { chain.append(try Certificate(pem: rotation.crossSignedCertificatePEM)) }
+        return (chain, try ca.trustedRootsPEM.map(Certificate.init(pem:)))
     }
 }

@@ -37,7 +37,7 @@ extension SwarmNode {
             do {
                 issued = try ClusterSigner.issue(csr: csr, nodeID: nodeID, role: role, clusterID: cluster.id, ca: state.secrets?.ca ?? ca,
                                                  validitySeconds: ClusterSigner.nodeValiditySeconds(state.cluster?.spec),
-                                                 now: Clock.unixSeconds())
+                                                 now: Clock.unixSeconds(), addresses: [request.advertiseAddress])
             } catch {
                 return refuseJoin(on: connection, "signing the node's certificate failed: \(error)")
             }

@@ -30,7 +30,7 @@ extension SwarmNode {
         let issued = try ClusterSigner.issue(
             csr: CertificateSigningRequest(key: key, subject: CertificateSubject(commonName: nodeID)), nodeID: nodeID, role: .manager,
             clusterID: clusterID, ca: ca, validitySeconds: configuration.certificateExpirySeconds ?? ClusterSigner.defaultNodeValiditySeconds,
-            now: now)
+            now: now, addresses: [advertise])
         let identity = NodeIdentity(
             nodeID: nodeID, transportID: PeerIdentity.transportID(forNodeID: nodeID), clusterID: clusterID, role: .manager,
             listenAddress: listen, advertiseAddress: advertise, apiAddress: configuration.apiAddress ?? "", managerAddresses: [:])
