@@ -52,23 +52,25 @@ final class APIListenerEndToEndTests: XCTestCase {
         }
     }
 
-    func testATCPAPIWithoutTLSIsRefusedUnlessInsecureAndThenWarnedAboutAtEveryStart() throws {
-        let data = base + "/data"
+    /// A `tcp:` API never serves plain text by default: without --api-tls* files it serves TLS with
+    /// the node's own cluster certificate (clients need a certificate from the cluster CA).
+    func testATCPAPIServesTLSWithTheNodeCertificateUnlessInsecureAndInsecureIsWarnedAboutAtEveryStart() throws {
         let api = "tcp:127.0.0.1:\(try TestCluster.freePort())"
-        let refused = try cluster.runOnce(["init", "--data-dir", data, "--listen-addr", "127.0.0.1:\(try TestCluster.freePort())",
-                                           "--api-addr", api, "--executor", "process"])
-        XCTAssertEqual(refused.status, 1, refused.output)
-        XCTAssertTrue(refused.output.contains("without TLS") && refused.output.contains("--api-insecure"), refused.output)
-        XCTAssertFalse(FileSystem.exists(data), "a refused init leaves no data dir")
+        try cluster.initialize("m0", dataDirectory: base + "/secure", apiAddress: api) {
+            self.cluster.log("m0").contains("API listening")
+        }
+        let plain = try cluster.runOnce(["-H", api, "info"])
+        XCTAssertEqual(plain.status, 1, "a plain-text client must not get in: \(plain.output)")
+        XCTAssertEqual(warnings(in: cluster.log("m0")), 0)
+        cluster.kill("m0", signal: SIGTERM)
 
-        try cluster.initialize("m1", dataDirectory: data, apiAddress: api, extraFlags: ["--api-insecure"])
+        let data = base + "/data"
+        let insecureAPI = "tcp:127.0.0.1:\(try TestCluster.freePort())"
+        try cluster.initialize("m1", dataDirectory: data, apiAddress: insecureAPI, extraFlags: ["--api-insecure"])
         XCTAssertEqual(warnings(in: cluster.log("m1")), 1)
         cluster.kill("m1", signal: SIGTERM)
-        let rerun = try cluster.runOnce(["run", "--data-dir", data])
-        XCTAssertEqual(rerun.status, 1, rerun.output)
-        XCTAssertTrue(rerun.output.contains("--api-insecure"), rerun.output)
-        cluster.nodeFlags += ["--api-insecure"]
-        try cluster.restart("m1")
+        // run restores --api-insecure from DATA/node.conf, and warns again.
+        try cluster.restart("m1", flags: [])
         try cluster.waitUntil("m1 answers after the restart", timeoutSeconds: 20) { (try? self.cluster.cli("m1", ["info"]))?.status == 0 }
         XCTAssertEqual(warnings(in: cluster.log("m1")), 2, cluster.log("m1"))
     }
