@@ -20,9 +20,16 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var snapshotRetainEntries: UInt64 = 500
     public var walSegmentSize = 64 << 20
     public var dispatcherHeartbeatMillis = 1_000
+    /// `dispatcher-ack-timeout`: how long a task may stay assigned or accepted on a ready node
+    /// before the leader resends it (and as long again before it marks it failed). nil: five
+    /// heartbeat periods (`effectiveDispatcherAckTimeoutMillis`).
+    public var dispatcherAckTimeoutMillis: Int?
     public var taskHistoryLimit = 5
 
     public init() {}
+
+    /// The acknowledgement bound in force: the configured one or five heartbeat periods.
+    public var effectiveDispatcherAckTimeoutMillis: Int { dispatcherAckTimeoutMillis ?? 5 * dispatcherHeartbeatMillis }
 
     /// A bad key or value, with where it was found.
     public struct ParseError: Error, CustomStringConvertible, Equatable {
@@ -35,7 +42,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "data-dir", "listen-addr", "advertise-addr", "api-addr", "executor", "enable-chaos", "log-level",
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
-        "dispatcher-heartbeat", "task-history-limit",
+        "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit",
     ]
 
     /// Reads `KEY = VALUE` lines; `#` starts a comment. Unknown keys and bad values are errors
@@ -94,6 +101,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "snapshot-retain-entries": snapshotRetainEntries = UInt64(try Self.integer(key, value, 0...100_000_000))
         case "wal-segment-size": walSegmentSize = try Self.size(key, value)
         case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
+        case "dispatcher-ack-timeout": dispatcherAckTimeoutMillis = try Self.duration(key, value, minimum: 1)
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
@@ -104,6 +112,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     public func validate() throws(ParseError) {
         if electionTicks <= heartbeatTicks {
             throw ParseError(message: "election-ticks (\(electionTicks)) must exceed heartbeat-ticks (\(heartbeatTicks))")
+        }
+        if let ackTimeout = dispatcherAckTimeoutMillis, ackTimeout < 2 * dispatcherHeartbeatMillis {
+            throw ParseError(message: "dispatcher-ack-timeout (\(ackTimeout) ms) must be at least twice dispatcher-heartbeat "
+                + "(\(dispatcherHeartbeatMillis) ms): a node acknowledges its tasks through its heartbeats")
         }
     }
 

@@ -1,5 +1,6 @@
 import ClusterState
 import Crypto
+import Dispatcher
 import Raft
 import Transport
 
@@ -53,8 +54,8 @@ extension SwarmNode: TransportDelegate {
             guard let response = application.decode(HeartbeatResponse.self) else { return }
             followHeartbeatResponse(response)
         case .assignments?:
-            guard let update = application.decode(AssignmentUpdate.self) else { return }
-            receiveAssignments(update, from: connection.remoteNodeID)
+            guard let message = application.decode(AssignmentMessage.self) else { return }
+            receiveAssignments(message, from: connection.remoteNodeID)
         case .logsRequest?:
             guard let request = application.decode(LogsRequest.self) else { return }
             serveLogs(request, on: connection.id)
