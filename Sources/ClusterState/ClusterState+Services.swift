@@ -196,6 +196,10 @@ extension ClusterState {
         guard !spec.taskTemplate.containerSpec.image.isEmpty else {
             throw ClusterError.invalid("ContainerSpec: image reference must be provided")
         }
+        if case let .replicated(replicas) = spec.mode, replicas > ClusterLimits.maxReplicas {
+            throw ClusterError.invalid("Mode.Replicated.Replicas: \(replicas) replicas is over the limit of \(ClusterLimits.maxReplicas) "
+                + "per service: use several services, or fewer replicas")
+        }
     }
 
     private func requireInitialized() throws {

@@ -22,6 +22,9 @@ struct RoundPlan {
     static let createChunk = 100
     /// At most this many ids per removeTasks command.
     static let removeChunk = 1000
+    /// At most this many status reports per updateTaskStatuses command (a report is a few
+    /// hundred bytes: 100,000 unschedulable tasks made one 26.5 MB entry that no frame could carry).
+    static let statusChunk = 1000
 
     init(now: Timestamp) { self.now = now }
 
@@ -61,7 +64,7 @@ struct RoundPlan {
     /// progress and deletions (a deletion never precedes a command about the same task).
     func commands() -> [ClusterCommand] {
         var commands: [ClusterCommand] = []
-        commands.reserveCapacity(desiredChanges.count + created.count / Self.createChunk + 1 + assignments.count + 1
+        commands.reserveCapacity(desiredChanges.count + created.count / Self.createChunk + 1 + assignments.count + statusUpdates.count / Self.statusChunk + 1
                                  + serviceCommands.count + removals.count / Self.removeChunk + 1)
         for change in desiredChanges { commands.append(.setTaskDesiredState(id: change.taskID, state: change.state, at: now)) }
         var start = 0
@@ -74,7 +77,12 @@ struct RoundPlan {
             start = end
         }
         for assignment in assignments { commands.append(.assignTask(id: assignment.taskID, nodeID: assignment.nodeID, at: now)) }
-        if !statusUpdates.isEmpty { commands.append(.updateTaskStatuses(updates: statusUpdates)) }
+        start = 0
+        while start < statusUpdates.count {
+            let end = min(start + Self.statusChunk, statusUpdates.count)
+            commands.append(.updateTaskStatuses(updates: Array(statusUpdates[start..<end])))
+            start = end
+        }
         commands += serviceCommands
         start = 0
         while start < removals.count {

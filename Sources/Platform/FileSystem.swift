@@ -54,6 +54,24 @@ public enum FileSystem {
     }
 
     /// fsync(2) on a directory: makes creations, renames and removals in it durable.
+    /// Replaces the file at `path` with `bytes`, all or nothing: a fresh temporary file (a stale
+    /// one from a crash is removed first, so it never blocks later writes) is written with `mode`,
+    /// fsynced, renamed over `path`, and the directory fsynced. Every failure is thrown.
+    public static func replaceAtomically(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let temporary = path + ".tmp"
+        try? remove(temporary)  // absent normally; if it cannot go, the exclusive create below says why
+        let file = try File.create(temporary, mode: mode)
+        do {
+            try file.write(bytes, at: 0)
+            try file.sync()
+        } catch {
+            try? remove(temporary)
+            throw error
+        }
+        try rename(temporary, to: path)
+        try syncDirectory(parentDirectory(of: path))
+    }
+
     public static func syncDirectory(_ path: String) throws {
         try File.openDirectory(path).sync()
     }

@@ -44,6 +44,10 @@ public final class RaftStorage {
     /// Injected disk faults (chaos); none by default.
     public var faults = StorageFaults()
 
+    /// The directory holding everything Raft persists for the node at `dataDirectory` (WAL,
+    /// snapshots, lock): what a demoted manager removes.
+    public static func directory(in dataDirectory: String) -> String { Paths(dataDirectory).raft }
+
     /// Opens (creating if absent) the Raft storage in `dataDirectory` and recovers its state:
     /// the hard state, the newest usable snapshot, and the entries after it. A torn WAL tail is
     /// repaired (and logged); anything else that does not fit throws `StorageError.corruption`.

@@ -25,11 +25,39 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// heartbeat periods (`effectiveDispatcherAckTimeoutMillis`).
     public var dispatcherAckTimeoutMillis: Int?
     public var taskHistoryLimit = 5
+    /// Every setting given explicitly (file or flag), as given: what `save(in:)` keeps so `run`
+    /// restarts the node with the settings of its `init`/`join`.
+    public private(set) var explicitSettings: [String: String] = [:]
 
     public init() {}
 
     /// The acknowledgement bound in force: the configured one or five heartbeat periods.
     public var effectiveDispatcherAckTimeoutMillis: Int { dispatcherAckTimeoutMillis ?? 5 * dispatcherHeartbeatMillis }
+
+    /// Where a node keeps the settings it was started with (`DATA/node.conf`).
+    public static func savedPath(in dataDirectory: String) -> String { dataDirectory + "/node.conf" }
+
+    /// The settings saved in `dataDirectory` (if any), with `overrides`' explicit settings on top:
+    /// what `run` starts with, so `--executor` and the rest given to `init`/`join` are not forgotten.
+    public static func restored(in dataDirectory: String, overriddenBy overrides: NodeConfiguration) throws(ParseError) -> NodeConfiguration {
+        var configuration = NodeConfiguration()
+        let saved = savedPath(in: dataDirectory)
+        if FileManager.default.fileExists(atPath: saved) { try configuration.load(file: saved) }
+        for key in keys { if let value = overrides.explicitSettings[key] { try configuration.set(key, value) } }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// The explicit settings as `KEY = VALUE` lines (the file format `load(file:)` reads), without
+    /// the data dir (the file lives in it).
+    public func savedText() -> String {
+        var text = "# Written by swarmctl init/join/run: the settings this node was started with. Flags given to\n"
+            + "# 'swarmctl run' override these and are saved here.\n"
+        for key in Self.keys where key != "data-dir" {
+            if let value = explicitSettings[key] { text += "\(key) = \(value)\n" }
+        }
+        return text
+    }
 
     /// A bad key or value, with where it was found.
     public struct ParseError: Error, CustomStringConvertible, Equatable {
@@ -75,6 +103,11 @@ public struct NodeConfiguration: Sendable, Equatable {
 
     /// Sets one setting from its textual form (shared by the file and the flags).
     public mutating func set(_ key: String, _ value: String) throws(ParseError) {
+        try apply(key, value)
+        explicitSettings[key] = value
+    }
+
+    private mutating func apply(_ key: String, _ value: String) throws(ParseError) {
         switch key {
         case "data-dir": dataDirectory = value
         case "listen-addr": listenAddress = value

@@ -42,14 +42,7 @@ public struct NodeIdentity: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(self)
-        let path = Self.path(in: dataDirectory)
-        let temporary = path + ".tmp"
-        try? FileSystem.remove(temporary)
-        let file = try File.create(temporary, mode: 0o600)
-        try file.write(Array(data), at: 0)
-        try file.sync()
-        try FileSystem.rename(temporary, to: path)
-        try FileSystem.syncDirectory(dataDirectory)
+        try FileSystem.replaceAtomically(Self.path(in: dataDirectory), with: Array(data), mode: 0o600)
     }
 }
 

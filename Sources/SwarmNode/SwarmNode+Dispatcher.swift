@@ -1,5 +1,7 @@
 import ClusterState
+import Platform
 import Raft
+import Storage
 import Transport
 
 // The dispatcher's liveness half: every node heartbeats the managers once per period; the
@@ -76,6 +78,17 @@ extension SwarmNode {
         failAllPending(.notManager)
         raft = nil
         storage = nil
+        // A worker keeps no replicated state: the old log would be re-applied from index 1 onto
+        // the state it already built if the node were promoted again (a crash loop), and it holds
+        // the join tokens. A later promotion starts empty and catches up from the leader.
+        raftGeneration += 1
+        state = ClusterState()
+        lastSnapshotIndex = 0
+        do {
+            try FileSystem.removeTree(RaftStorage.directory(in: dataDirectory))
+        } catch {
+            logger.warn("demoted: could not remove the old Raft log (\(error)); it is ignored from now on")
+        }
         identity.role = .worker
         try? identity.save(to: dataDirectory)
     }

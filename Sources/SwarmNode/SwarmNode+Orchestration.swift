@@ -41,6 +41,9 @@ extension SwarmNode {
         lastOrchestrationMillis = Clock.monotonicMillis()
         let commands = orchestrator.reconcile(state, now: Clock.now())
         lastOrchestrationCostMillis = Clock.monotonicMillis() - lastOrchestrationMillis
+        if lastOrchestrationCostMillis >= UInt64(configuration.raftTickMillis) {
+            logger.warn("orchestration round took \(lastOrchestrationCostMillis) ms for \(commands.count) commands (the event loop waits meanwhile)")
+        }
         guard !commands.isEmpty else { return }
         orchestrationInFlight = commands.count
         proposeCommands(commands) { [self] results in

@@ -168,6 +168,10 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
+        // index): applying a log onto a state built from another would break `apply`'s order.
+        state = ClusterState()
+        lastSnapshotIndex = 0
         if !persistent.snapshot.isEmpty {
             state = try CommandCodec.decodeState(persistent.snapshot.data)
             lastSnapshotIndex = persistent.snapshot.metadata.index
@@ -380,9 +384,11 @@ public final class SwarmNode: @unchecked Sendable {
     /// the leader from a follower manager.
     func proposeCommand(_ command: ClusterCommand, _ done: @escaping Completion) {
         guard raft != nil else { return done(.failure(.notManager)) }
+        let encoded = CommandCodec.encode(command)
+        if let refusal = ClusterLimits.entryRefusal(byteCount: encoded.count) { return done(.failure(.rejected(refusal))) }
         if raft!.role == .leader {
             do {
-                let position = try raft!.propose(CommandCodec.encode(command))
+                let position = try raft!.propose(encoded)
                 pendingProposals[position.index] = (position.term, done)
                 pendingProposalDeadlines[position.index] = Clock.monotonicMillis() + Self.requestTimeoutMillis
                 scheduleProcessReady()
@@ -408,9 +414,17 @@ public final class SwarmNode: @unchecked Sendable {
         guard raft?.role == .leader else {
             return done(commands.map { _ in .failure(.noQuorum("this manager is no longer the leader")) })
         }
+        let entries = commands.map(CommandCodec.encode)
+        // Control loops chunk what they propose; an oversized command here is a bug in a loop.
+        // Refusing the batch (never proposing it) keeps the cluster writable instead of wedged.
+        if let oversized = entries.first(where: { ClusterLimits.entryRefusal(byteCount: $0.count) != nil }),
+           let refusal = ClusterLimits.entryRefusal(byteCount: oversized.count) {
+            logger.error("a control loop proposed an oversized entry; batch of \(commands.count) refused: \(refusal)")
+            return done(commands.map { _ in .failure(.rejected(refusal)) })
+        }
         let position: LogPosition
         do {
-            position = try raft!.propose(batch: commands.map(CommandCodec.encode))
+            position = try raft!.propose(batch: entries)
         } catch {
             return done(commands.map { _ in .failure(.noQuorum("the leader refused the write (\(error)); retry")) })
         }

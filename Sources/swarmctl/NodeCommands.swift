@@ -1,4 +1,5 @@
 import Glibc
+import Platform
 import SwarmNode
 
 /// `swarmctl init | join | run`: start a node in the foreground until SIGTERM or SIGINT.
@@ -15,7 +16,7 @@ enum NodeCommands {
         } catch {
             throw UsageError(message: error.message)
         }
-        if arguments.takeSwitch("--enable-chaos") { configuration.enableChaos = true }
+        if arguments.takeSwitch("--enable-chaos") { try? configuration.set("enable-chaos", "true") }
         let token = arguments.takeValue("--token")
         try arguments.finish(command: command)
         let signals = blockTerminationSignals()
@@ -37,14 +38,34 @@ enum NodeCommands {
                 writeStandardOutput("This node joined a swarm as a \(node.isManager ? "manager" : "worker").\n")
             default:
                 try requireNoPositionals(arguments, command)
+                guard let dataDirectory = configuration.dataDirectory else {
+                    throw UsageError(message: "run needs --data-dir DIR (the directory given to init or join)")
+                }
+                do {
+                    configuration = try NodeConfiguration.restored(in: dataDirectory, overriddenBy: configuration)
+                } catch {
+                    throw CommandFailure(message: "\(error.message): fix or remove \(NodeConfiguration.savedPath(in: dataDirectory))")
+                }
                 node = try SwarmNode.run(configuration)
             }
+            try saveSettings(configuration)
         } catch let error as NodeError {
             throw CommandFailure(message: error.message)
         }
         waitForTermination(signals)
         node.stop()
         return 0
+    }
+
+    /// Keeps the settings the node runs with in its data dir, so a later `run` restores them.
+    private static func saveSettings(_ configuration: NodeConfiguration) throws {
+        guard let dataDirectory = configuration.dataDirectory else { return }
+        let path = NodeConfiguration.savedPath(in: dataDirectory)
+        do {
+            try FileSystem.replaceAtomically(path, with: Array(configuration.savedText().utf8), mode: 0o600)
+        } catch {
+            writeStandardError("swarmctl: warning: could not save the node's settings to \(path) (\(error)); 'swarmctl run' will need them as flags\n")
+        }
     }
 
     private static func requireNoPositionals(_ arguments: CommandLineArguments, _ command: String) throws {

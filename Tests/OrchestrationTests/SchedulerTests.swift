@@ -82,6 +82,26 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(harness.running().count, 4)
     }
 
+    /// Reports of unschedulable tasks are split across entries: 100,000 of them made one 26.5 MB
+    /// entry that no frame could carry, and the cluster wedged.
+    func testPendingReasonsOfManyTasksAreSplitIntoBoundedCommands() throws {
+        var harness = Harness()
+        var spec = Harness.spec(replicas: 2_500)
+        spec.taskTemplate.placement = Placement(constraints: ["node.labels.none==1"])
+        harness.createService(spec)
+        var statusBatches: [Int] = []
+        for _ in 0..<3 {
+            for case let .updateTaskStatuses(updates) in harness.reconcile() { statusBatches.append(updates.count) }
+        }
+        XCTAssertEqual(statusBatches.reduce(0, +), 2_500, "every pending task gets its reason once")
+        XCTAssertGreaterThan(statusBatches.count, 1)
+        XCTAssertTrue(statusBatches.allSatisfy { $0 <= 1_000 }, "\(statusBatches)")
+        for command in harness.lastCommands {
+            XCTAssertNil(ClusterLimits.entryRefusal(byteCount: CommandCodec.encode(command).count))
+        }
+        XCTAssertTrue(harness.refused.isEmpty, "\(harness.refused.prefix(1))")
+    }
+
     func testMaxReplicasPerNode() {
         var harness = Harness()
         var spec = Harness.spec(replicas: 5)

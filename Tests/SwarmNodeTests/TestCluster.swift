@@ -89,9 +89,10 @@ final class TestCluster {
         members[name]?.process = nil
     }
 
-    func restart(_ name: String) throws {
+    /// Restarts NAME from its data dir with `flags` (default: the flags every node gets).
+    func restart(_ name: String, flags: [String]? = nil) throws {
         guard let member = members[name] else { return }
-        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory] + nodeFlags)
+        members[name]?.process = try spawnNode(name, ["run", "--data-dir", member.dataDirectory] + (flags ?? nodeFlags))
     }
 
     /// Runs a client command against NAME's API and returns its exit status and output
