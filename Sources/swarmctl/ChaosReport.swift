@@ -105,21 +105,22 @@ struct ChaosReport {
             + "<rect width='100%' height='100%' fill='white'/>\n" + parts.joined(separator: "\n") + "\n</svg>\n"
     }
 
-    /// A colour per leader, with its name written where leadership changes (grey: no leader).
+    /// A colour per leader, with its name written where leadership changes to another node
+    /// (grey: no leader known at that moment, e.g. during an election or while no API answered).
     private func leaderBand(x: (Double) -> Double) -> [String] {
-        var parts = ["<text x='10' y='100' font-size='12'>leader</text>"]
+        var parts = ["<text x='10' y='100' font-size='12'>leader</text>",
+                     "<text x='10' y='114' font-size='8' fill='#777'>grey: none known</text>"]
         let palette = ["#5bc0de", "#5cb85c", "#f0ad4e", "#9b59b6", "#34495e", "#e67e22"]
         var colours: [String: String] = [:]
-        var shown: String??
+        var named: String?
         for (sample, next) in zip(samples, samples.dropFirst()) {
             let fill = sample.leader.map { leader in
                 colours[leader] ?? { colours[leader] = palette[colours.count % palette.count]; return colours[leader]! }()
             } ?? "#cccccc"
             parts.append("<rect x='\(String(format: "%.1f", x(sample.time)))' y='90' width='\(String(format: "%.1f", max(1, x(next.time) - x(sample.time))))' height='14' fill='\(fill)'/>")
-            if shown != .some(sample.leader) {
-                shown = .some(sample.leader)
-                let name = sample.leader.map { leaderName($0) } ?? "none"
-                parts.append("<text x='\(String(format: "%.1f", x(sample.time)))' y='86' font-size='9'>\(escape(name))</text>")
+            if let leader = sample.leader, leader != named {
+                named = leader
+                parts.append("<text x='\(String(format: "%.1f", x(sample.time)))' y='86' font-size='9'>\(escape(leaderName(leader)))</text>")
             }
         }
         return parts
