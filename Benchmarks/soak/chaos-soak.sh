@@ -2,7 +2,8 @@
 # Chaos soak (issue 19; not run by CI): random nemesis schedules against a fresh 3-manager,
 # 2-worker testbed each, with the services workload for SERVICES_SEEDS seeds and the register
 # workload for REGISTER_SEEDS seeds. Prints one line per run (seed, PASS/FAIL, operations, worst
-# "full replicas after" of its report) and a summary; exits 1 if any run failed.
+# "full replicas after" of its report, the dispatcher's repair counters summed over the nodes)
+# and a summary; exits 1 if any run failed.
 #
 #   bash Benchmarks/soak/chaos-soak.sh                       # 20 services + 10 register seeds, 120 s each
 #   SERVICES_SEEDS=3 REGISTER_SEEDS=1 DURATION=60s bash Benchmarks/soak/chaos-soak.sh   # a short check
@@ -26,6 +27,24 @@ rmdir "$TESTBED"
 cleanup() { "$BIN" testbed down --dir "$TESTBED" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# The dispatcher's repair counters summed over the testbed's nodes (swarmctl info, Swarm.Dispatcher):
+# holes seen / full resyncs / unacknowledged resends / tasks failed unacknowledged.
+dispatcher_counters() {
+  local total="0 0 0 0" api
+  for api in $(grep -o "_API='[^']*'" "$TESTBED/testbed.env" | sed "s/_API='//; s/'$//"); do
+    total=$("$BIN" -H "$api" info --format json 2>/dev/null | python3 -c '
+import json, sys
+a = [int(x) for x in sys.argv[1].split()]
+try:
+    d = json.load(sys.stdin).get("Swarm", {}).get("Dispatcher", {})
+except ValueError:
+    d = {}
+keys = ["GapsSeen", "Resyncs", "UnacknowledgedResends", "UnacknowledgedFailures"]
+print(" ".join(str(a[i] + int(d.get(k, 0))) for i, k in enumerate(keys)))' "$total" || echo "$total")
+  done
+  echo "$total" | tr ' ' '/'
+}
+
 # The worst "full replicas after s" of a report: the largest number, or "never" if any row says so.
 worst_replicas() {
   awk -F'|' '/^\| [0-9]+ \|/ { v = $7; gsub(/ /, "", v); if (v == "never") never = 1; else if (v != "–" && v + 0 > worst) worst = v + 0 }
@@ -35,7 +54,7 @@ worst_replicas() {
 failed=()
 worst_all=0
 worst_never=0
-printf '%-9s %5s  %-4s %10s  %s\n' workload seed verdict operations "worst full replicas after (s)"
+printf '%-9s %5s  %-4s %10s  %-13s  %s\n' workload seed verdict operations "worst repl. (s)" "dispatcher holes/resyncs/unack-resends/unack-failed"
 run_one() {
   local workload=$1 seed=$2 report="$OUT/$1-seed$2"
   mkdir -p "$report"
@@ -44,6 +63,8 @@ run_one() {
   local status=0
   "$BIN" chaos run --dir "$TESTBED" --random --seed "$seed" --duration "$DURATION" --workload "$workload" --out "$report" \
     >"$report/run.log" 2>&1 || status=$?
+  local repairs
+  repairs=$(dispatcher_counters)
   cleanup
   local verdict=PASS
   [[ $status -eq 0 ]] || verdict=FAIL
@@ -53,7 +74,7 @@ run_one() {
     worst=$(worst_replicas "$report/report.md")
     if [[ $worst == never ]]; then worst_never=1; else worst_all=$(awk -v a="$worst_all" -v b="$worst" 'BEGIN { print (b > a ? b : a) }'); fi
   fi
-  printf '%-9s %5s  %-4s %10s  %s\n' "$workload" "$seed" "$verdict" "${operations:-?}" "$worst"
+  printf '%-9s %5s  %-4s %10s  %-13s  %s\n' "$workload" "$seed" "$verdict" "${operations:-?}" "$worst" "$repairs"
   [[ $verdict == PASS ]] || failed+=("$workload seed $seed: $(head -1 "$report/run.log" 2>/dev/null; grep -m1 -E '^(PASS|FAIL)' "$report/run.log" || true)")
 }
 
