@@ -24,8 +24,17 @@ public struct AssignmentDispatcher: Sendable {
 
     public let term: UInt64
     /// How long a message may be on its way before a heartbeat that does not acknowledge it
-    /// means it was lost (one heartbeat period).
+    /// means it was lost (`inFlightMillis(heartbeatPeriodMillis:)` in the shell and simulator).
     public let inFlightMillis: UInt64
+
+    /// The in-flight bound for a heartbeat period: a quarter of it, at least 50 ms. Far above a
+    /// message's trip on a healthy link, yet short enough that the first heartbeat after a heal
+    /// repairs what the partition lost (a whole period made a node that healed just after a lost
+    /// change wait one more heartbeat: a replaced task then ran twice for over a period).
+    /// Too short only costs an extra full set, never correctness.
+    public static func inFlightMillis(heartbeatPeriodMillis: UInt64) -> UInt64 {
+        max(50, heartbeatPeriodMillis / 4)
+    }
     private var sessions: [String: Session] = [:]
     private var counter: UInt32 = 0
     /// Full sets sent because a node had a hole, another stream or fell behind (not first sets).

@@ -344,7 +344,8 @@ public final class ControlPlaneSimulator {
         loops.leadershipStarted(at: nowStamp)
         managers[slot].loops = loops
         managers[slot].roundLastIndex = nil
-        managers[slot].dispatcher = AssignmentDispatcher(term: term, inFlightMillis: UInt64(options.heartbeatPeriodMillis))
+        let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(options.heartbeatPeriodMillis))
+        managers[slot].dispatcher = AssignmentDispatcher(term: term, inFlightMillis: inFlight)
         managers[slot].acknowledgements = options.acknowledgementTimeoutMillis.map { AcknowledgementGuard(timeoutMillis: UInt64($0)) }
     }
 

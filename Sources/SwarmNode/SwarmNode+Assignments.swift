@@ -31,7 +31,8 @@ extension SwarmNode {
         guard let current = raft, current.role == .leader, current.appliedIndex > 0,
               current.term(at: current.appliedIndex) == current.term else { return false }
         if assignmentDispatcher?.term != current.term {
-            assignmentDispatcher = AssignmentDispatcher(term: current.term, inFlightMillis: UInt64(configuration.dispatcherHeartbeatMillis))
+            let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis))
+            assignmentDispatcher = AssignmentDispatcher(term: current.term, inFlightMillis: inFlight)
             acknowledgementGuard = AcknowledgementGuard(timeoutMillis: UInt64(configuration.effectiveDispatcherAckTimeoutMillis))
         }
         return true

@@ -72,6 +72,11 @@ final class AssignmentStreamTests: XCTestCase {
         XCTAssertEqual(node.sortedTasks.map(\.id), ["t"])
     }
 
+    func testTheInFlightBoundIsAQuarterHeartbeatAndAtLeast50Milliseconds() {
+        XCTAssertEqual(AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: 1_000), 250)
+        XCTAssertEqual(AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: 100), 50)
+    }
+
     func testANewLinkOrARestartedNodeGetsTheFullSet() throws {
         var dispatcher = AssignmentDispatcher(term: 2, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
