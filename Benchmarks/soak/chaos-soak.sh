@@ -82,7 +82,8 @@ for ((i = 0; i < SERVICES_SEEDS; i++)); do run_one services $((FIRST_SEED + i));
 for ((i = 0; i < REGISTER_SEEDS; i++)); do run_one register $((FIRST_SEED + i)); done
 
 echo
-echo "runs: $((SERVICES_SEEDS + REGISTER_SEEDS)) (services seeds $FIRST_SEED..$((FIRST_SEED + SERVICES_SEEDS - 1)), register seeds $FIRST_SEED..$((FIRST_SEED + REGISTER_SEEDS - 1)), $DURATION each)"
+seeds() { (($1 > 0)) && echo "$FIRST_SEED..$((FIRST_SEED + $1 - 1))" || echo none; }
+echo "runs: $((SERVICES_SEEDS + REGISTER_SEEDS)) (services seeds $(seeds "$SERVICES_SEEDS"), register seeds $(seeds "$REGISTER_SEEDS"), $DURATION each)"
 echo "worst full replicas after a fault: $([[ $worst_never -eq 1 ]] && echo never || echo "${worst_all} s")"
 echo "reports: $OUT"
 if ((${#failed[@]})); then
