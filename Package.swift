@@ -7,14 +7,19 @@ let package = Package(
     name: "swarmctl",
     products: [
         .executable(name: "swarmctl", targets: ["swarmctl"]),
+        // The init of tasks started with --init, bind-mounted into their containers (static: it
+        // runs inside any image). Installed next to swarmctl.
+        .executable(name: "swarmctl-init", targets: ["swarmctl-init"]),
     ],
     targets: [
         // Syscalls the Glibc overlay does not export (_GNU_SOURCE lives only in the .c file).
         .target(name: "CPlatform", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Platform", dependencies: ["CPlatform"]),
-        // The system OpenSSL through a system-library target: HMAC, SHA-256, randomness.
+        // The system OpenSSL through a system-library target: digests, randomness, X.509 and TLS 1.3.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // OpenSSL macros and variadic calls Swift cannot import, as plain C functions.
+        .target(name: "CCryptoShim", dependencies: ["COpenSSL"]),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "CCryptoShim"]),
         .target(name: "Wire"),
         // Pure: the register-history format and the linearizability checker (Wing–Gong/Lowe search).
         .target(name: "Linearizability"),
@@ -36,6 +41,7 @@ let package = Package(
                                                   "Orchestration", "Agent", "Executor", "Dispatcher"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor",
                                                            "Linearizability"]),
+        .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .target(name: "BenchResults", path: "Benchmarks/BenchResults"),
         .executableTarget(name: "raft-bench", dependencies: ["Raft", "Simulation", "BenchResults"], path: "Benchmarks/RaftBench"),
         .executableTarget(name: "scheduler-bench", dependencies: ["Orchestration", "ClusterState", "BenchResults"],
@@ -58,7 +64,7 @@ let package = Package(
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher"]),
     ],
     swiftLanguageModes: [.v6]
 )

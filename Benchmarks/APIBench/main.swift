@@ -65,7 +65,8 @@ final class LocalCluster {
             let name = "m\(index)"
             let port = try freePort()
             let api = "unix:\(directory)/\(name).sock"
-            var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", "127.0.0.1:\(port)", "--api-addr", api]
+            var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", "127.0.0.1:\(port)", "--api-addr", api,
+                             "--executor", "process"]
             if index == 1 {
                 arguments = ["init"] + arguments
                 firstAddress = "127.0.0.1:\(port)"

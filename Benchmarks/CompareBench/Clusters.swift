@@ -137,7 +137,8 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
             let name = "m\(index)"
             let listen = "127.0.0.1:\(try freePort())"
             let apiPort = try freePort()
-            var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", listen, "--api-addr", "tcp:127.0.0.1:\(apiPort)"]
+            var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", listen, "--api-addr", "tcp:127.0.0.1:\(apiPort)",
+                             "--executor", "process"]
             if index == 1 {
                 arguments = ["init"] + arguments
                 firstAddress = listen

@@ -36,7 +36,7 @@ func clusterWithService() -> ClusterState {
     }
     apply(.initialize(cluster: cluster, firstNode: node(0),
                       secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
-    for number in 1..<nodeCount { apply(.addNode(node: node(number), transportID: UInt64(number + 1), credential: [1])) }
+    for number in 1..<nodeCount { apply(.addNode(node: node(number), transportID: UInt64(number + 1))) }
     let spec = ServiceSpec(name: "bench",
                            taskTemplate: TaskTemplate(containerSpec: ContainerSpec(image: "busybox:1", args: ["sleep", "inf"]),
                                                       resources: ResourceRequirements(reservations: ResourceAmounts(

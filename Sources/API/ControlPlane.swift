@@ -55,6 +55,13 @@ public protocol ControlPlane: AnyObject {
 
     /// Runs `body` on the loop after `millis` (log following).
     func after(millis: Int, _ body: @escaping () -> Void)
+
+    /// This node's named volumes (DATA/volumes). The default: none.
+    func localVolumes() -> [LocalVolume]
+
+    /// Removes one of this node's volumes: 404 if there is none of that name, 409 while a task of
+    /// this node mounts it. The default: 404.
+    func removeVolume(_ name: String) -> Result<Void, APIError>
 }
 
 extension ControlPlane {
@@ -76,6 +83,12 @@ extension ControlPlane {
 
     public func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
         done([])
+    }
+
+    public func localVolumes() -> [LocalVolume] { [] }
+
+    public func removeVolume(_ name: String) -> Result<Void, APIError> {
+        .failure(APIError(status: 404, "get \(name): no such volume"))
     }
 
     /// The default cannot schedule, so a followed stream stays open without new rounds.
@@ -205,18 +218,28 @@ public struct ClusterStateView: Sendable, Equatable {
     public var leaderRaftID: UInt64?
     /// Raft ids of managers the reader has heard from recently (itself included).
     public var reachableRaftIDs: Set<UInt64>
+    /// Raft ids that vote in the reader's applied membership; nil if unknown. A manager of the
+    /// cluster state that does not vote yet (a learner catching up) is shown `joining`: it does
+    /// not count toward a quorum, so stopping another manager meanwhile can lose it.
+    public var voterRaftIDs: Set<UInt64>?
 
-    public init(state: ClusterState, leaderRaftID: UInt64?, reachableRaftIDs: Set<UInt64>) {
+    public init(state: ClusterState, leaderRaftID: UInt64?, reachableRaftIDs: Set<UInt64>, voterRaftIDs: Set<UInt64>? = nil) {
         self.state = state
         self.leaderRaftID = leaderRaftID
         self.reachableRaftIDs = reachableRaftIDs
+        self.voterRaftIDs = voterRaftIDs
     }
 
-    /// `node` with `ManagerStatus.Leader` (true or absent, as dockerd) and `Reachability` set.
+    /// `node` with `ManagerStatus.Leader` (true or absent, as dockerd) and `Reachability` set:
+    /// `joining` until it votes, then `reachable` or `unreachable`.
     public func presented(_ node: Node) -> Node {
         guard var status = node.managerStatus else { return node }
         status.leader = status.raftID == leaderRaftID ? true : nil
-        status.reachability = reachableRaftIDs.contains(status.raftID) ? "reachable" : "unreachable"
+        if let voterRaftIDs, !voterRaftIDs.contains(status.raftID) {
+            status.reachability = "joining"
+        } else {
+            status.reachability = reachableRaftIDs.contains(status.raftID) ? "reachable" : "unreachable"
+        }
         var copy = node
         copy.managerStatus = status
         return copy

@@ -9,7 +9,7 @@ extension DockerAPI {
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
             guard let cluster = view.state.cluster else { return reply(APIError.notManager.response) }
-            reply(json(200, ClusterInfo(cluster: cluster, includeJoinTokens: true)))
+            reply(json(200, ClusterInfo(cluster: cluster, includeJoinTokens: true, ca: view.state.certificateAuthority)))
         }
     }
 
@@ -44,6 +44,7 @@ extension DockerAPI {
         if spec.raft.heartbeatTick == 0 { spec.raft.heartbeatTick = current.raft.heartbeatTick }
         if spec.raft.snapshotInterval == 0 { spec.raft.snapshotInterval = current.raft.snapshotInterval }
         if spec.dispatcher.heartbeatPeriod == 0 { spec.dispatcher.heartbeatPeriod = current.dispatcher.heartbeatPeriod }
+        if spec.caConfig == nil { spec.caConfig = current.caConfig }
         return spec
     }
 
@@ -52,6 +53,9 @@ extension DockerAPI {
         if spec.raft.electionTick <= spec.raft.heartbeatTick { return "election tick must be greater than heartbeat tick" }
         if spec.dispatcher.heartbeatPeriod < 0 { return "heartbeat period must not be negative" }
         if spec.orchestration.taskHistoryRetentionLimit < 0 { return "task history retention limit must not be negative" }
+        if let expiry = spec.caConfig?.nodeCertExpiry, expiry < 3_600 * 1_000_000_000 {
+            return "minimum certificate expiry time is 1h0m0s"
+        }
         return nil
     }
 

@@ -203,7 +203,8 @@ extension DockerAPI {
 
     /// A ServiceSpec body decoded like dockerd (Go's `encoding/json`: case-insensitive keys,
     /// zero values for what is missing), with Go's messages for empty and truncated bodies, then
-    /// stored without the values dockerd only shows (`ServicePresentation.canonical`).
+    /// stored without the values dockerd only shows (`ServicePresentation.canonical`). Unlike
+    /// dockerd, a set field this cluster does not implement is a 400 (`ServiceSpecFields`).
     static func decodeServiceSpec(_ request: HTTPRequest) -> Result<ServiceSpec, APIError> {
         let body = request.body
         guard body.contains(where: { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }) else {
@@ -224,6 +225,8 @@ extension DockerAPI {
            let job = members.first(where: { ["replicatedjob", "globaljob"].contains($0.0.lowercased()) }) {
             return .failure(ServiceSpecValidation.invalidArgument("\(job.0) services are not supported"))
         }
+        // A field this cluster does not honour is refused rather than dropped by the decoder.
+        if let problem = ServiceSpecFields.problem(in: document) { return .failure(problem) }
         do {
             return .success(ServicePresentation.canonical(try LenientJSONDecoder.decode(ServiceSpec.self, from: document)))
         } catch {

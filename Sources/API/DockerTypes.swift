@@ -155,6 +155,8 @@ struct SwarmInfo: Encodable {
 struct ClusterInfo: Encodable {
     var cluster: Cluster
     var includeJoinTokens: Bool
+    /// The cluster CA, for `TLSInfo.TrustRoot` and `RootRotationInProgress` (as dockerd shows them).
+    var ca: ClusterCA? = nil
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: DynamicKey.self)
@@ -163,8 +165,8 @@ struct ClusterInfo: Encodable {
         try container.encode(cluster.createdAt, forKey: DynamicKey("CreatedAt"))
         try container.encode(cluster.updatedAt, forKey: DynamicKey("UpdatedAt"))
         try container.encode(ClusterSpecResponse.shown(cluster.spec), forKey: DynamicKey("Spec"))
-        try container.encode([String: String](), forKey: DynamicKey("TLSInfo"))
-        try container.encode(false, forKey: DynamicKey("RootRotationInProgress"))
+        try container.encode(ca.map { ["TrustRoot": $0.rootCertificatePEM] } ?? [:], forKey: DynamicKey("TLSInfo"))
+        try container.encode(ca?.rotation != nil, forKey: DynamicKey("RootRotationInProgress"))
         try container.encodeNil(forKey: DynamicKey("DefaultAddrPool"))
         try container.encode(24, forKey: DynamicKey("SubnetSize"))
         try container.encode(4789, forKey: DynamicKey("DataPathPort"))

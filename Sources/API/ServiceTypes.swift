@@ -1,4 +1,5 @@
 import ClusterState
+import Platform
 
 /// Docker's `Service` as dockerd 20.10 answers it: the stored object plus `Endpoint` and, when
 /// asked (`status=true`, API ≥ 1.41), `ServiceStatus`.
@@ -146,6 +147,30 @@ enum ServicePresentation {
         var copy = template
         if copy.runtime == defaultRuntime || copy.runtime == "" { copy.runtime = nil }
         if copy.containerSpec.isolation == defaultIsolation || copy.containerSpec.isolation == "" { copy.containerSpec.isolation = nil }
+        copy.containerSpec = canonicalSettings(copy.containerSpec)
+        return copy
+    }
+
+    /// Container settings at their defaults (`"DNSConfig": {}`, `"Mounts": []`, `"ReadOnly": false`,
+    /// … as the docker CLI sends them) stored as absent, so a spec sent back without them is the
+    /// same spec (no update starts).
+    static func canonicalSettings(_ container: ContainerSpec) -> ContainerSpec {
+        var copy = container
+        func emptyToNil<T: Collection>(_ value: T?) -> T? { value?.isEmpty == false ? value : nil }
+        copy.groups = emptyToNil(copy.groups)
+        copy.mounts = emptyToNil(copy.mounts)
+        copy.hosts = emptyToNil(copy.hosts)
+        copy.sysctls = emptyToNil(copy.sysctls)
+        copy.capabilityAdd = emptyToNil(copy.capabilityAdd)
+        copy.capabilityDrop = emptyToNil(copy.capabilityDrop)
+        copy.ulimits = emptyToNil(copy.ulimits)
+        if copy.readOnly == false { copy.readOnly = nil }
+        if copy.dnsConfig?.isEmpty == true { copy.dnsConfig = nil }
+        if var privileges = copy.privileges {
+            if ["", "default"].contains(privileges.seccomp?.mode ?? "") { privileges.seccomp = nil }
+            if privileges.noNewPrivileges == false { privileges.noNewPrivileges = nil }
+            copy.privileges = privileges == Privileges() ? nil : privileges
+        }
         return copy
     }
 
@@ -177,6 +202,12 @@ enum ServiceSpecValidation {
         }
         if let grace = spec.taskTemplate.containerSpec.stopGracePeriod, grace < 0 {
             return invalidArgument("TaskSpec: stop grace period cannot be negative")
+        }
+        if let signal = spec.taskTemplate.containerSpec.stopSignal, !signal.isEmpty, Signals.number(named: signal) == nil {
+            return invalidArgument("ContainerSpec: invalid stop signal \"\(signal)\": use a name such as SIGTERM, SIGINT or SIGKILL, or a number")
+        }
+        if let problem = ContainerSettingsValidation.problem(spec.taskTemplate.containerSpec) {
+            return invalidArgument("ContainerSpec: \(problem)")
         }
         if let restart = spec.taskTemplate.restartPolicy {
             if let delay = restart.delay, delay < 0 { return invalidArgument("TaskSpec: restart-delay cannot be negative") }

@@ -41,11 +41,11 @@ final class AgentStore: @unchecked Sendable {
 }
 
 /// Ends what a task left running after its agent died: the recorded main process and its
-/// group, only if that process still carries this node's marker in its environment (so a
-/// recycled pid belonging to something else is never touched).
+/// group, only if the executor's record of it (pid and start time) still matches (so a recycled
+/// pid belonging to something else is never touched).
 enum LeftoverProcesses {
     static func end(pid: Int32, nodeDirectory: String) {
-        guard ProcessTable.environment(of: pid, contains: "\(TaskSpec.nodeDirectoryVariable)=\(nodeDirectory)") else { return }
+        guard TaskProcessRecord.isTask(pid, nodeDirectory: nodeDirectory) else { return }
         ProcessTable.kill(processGroupOf: pid)
     }
 }

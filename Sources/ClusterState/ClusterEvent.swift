@@ -56,11 +56,11 @@ extension ClusterState {
         func unique(_ ids: [String]) -> [String] { Array(Set(ids)).sorted() }
         switch command {
         case let .initialize(_, firstNode, _): return ([firstNode.id], [], [])
-        case let .addNode(node, _, _): return ([node.id], [], [])
+        case let .addNode(node, _): return ([node.id], [], [])
         case let .updateNodeSpec(id, _, _, _), let .setNodeStatus(id, _, _, _), let .setManagerStatus(id, _, _),
              let .removeNode(id, _, _):
             return ([id], [], [])
-        case .rotateJoinToken, .updateClusterSpec: return ([], [], [])
+        case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation: return ([], [], [])
         case let .createService(service): return ([], [service.id], [])
         case let .updateService(id, _, _, _), let .rollbackService(id, _, _), let .setServiceUpdateStatus(id, _, _, _):
             return ([], [id], [])

@@ -107,11 +107,17 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     public var managers: [Node] { sortedNodes.filter { $0.spec.role == .manager } }
 
-    /// The node that owns transport identity `transportID`, and the key it proves.
-    public func member(transportID: UInt64) -> (node: Node, credential: [UInt8])? {
-        guard let member = secrets?.members[String(transportID)], let node = nodes[member.nodeID] else { return nil }
-        return (node, member.credential)
+    /// The node that owns transport identity `transportID`.
+    public func member(transportID: UInt64) -> Node? {
+        guard let member = secrets?.members[String(transportID)] else { return nil }
+        return nodes[member.nodeID]
     }
+
+    /// Whether certificates naming node `id` are refused (the node was removed).
+    public func isDenied(nodeID id: String) -> Bool { secrets?.deniedNodes[id] != nil }
+
+    /// The certificate authority, nil before `initialize` (or in test states without one).
+    public var certificateAuthority: ClusterCA? { secrets?.ca }
 
     /// The transport identity of node `id`.
     public func transportID(ofNode id: String) -> UInt64? {
@@ -146,13 +152,18 @@ public struct ClusterState: Codable, Sendable, Equatable {
             var node = firstNode
             node.version = version
             nodes[node.id] = node
-        case let .addNode(newNode, transportID, credential):
+        case let .addNode(newNode, transportID):
             try requireCluster()
-            guard nodes[newNode.id] == nil else { throw ClusterError.conflict("node \(newNode.id) already exists") }
+            guard nodes[newNode.id] == nil, !isDenied(nodeID: newNode.id) else {
+                throw ClusterError.conflict("node \(newNode.id) already exists or was removed")
+            }
+            guard secrets?.members[String(transportID)] == nil else {
+                throw ClusterError.conflict("transport id \(transportID) is already taken")
+            }
             var node = newNode
             node.version = version
             nodes[node.id] = node
-            secrets?.members[String(transportID)] = MemberCredential(nodeID: node.id, credential: credential)
+            secrets?.members[String(transportID)] = ClusterMember(nodeID: node.id)
         case let .updateNodeSpec(id, expected, spec, at):
             var node = try existingNode(id)
             try check(expected, against: node.version, kind: "node", id: id)
@@ -169,7 +180,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             node.managerStatus = managerStatus
             node.spec.role = managerStatus == nil ? .worker : .manager
             touch(&node, version, at)
-        case let .removeNode(id, force, _):
+        case let .removeNode(id, force, at):
             let node = try existingNode(id)
             guard node.spec.role == .worker else {
                 throw ClusterError.invalid("node \(id) is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal")
@@ -179,6 +190,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             }
             nodes[id] = nil
             if let members = secrets?.members { secrets?.members = members.filter { $0.value.nodeID != id } }
+            secrets?.deniedNodes[id] = at
         case let .rotateJoinToken(role, secret, token, at):
             try requireCluster()
             switch role {
@@ -195,6 +207,22 @@ public struct ClusterState: Codable, Sendable, Equatable {
             try requireCluster()
             try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
             cluster!.spec = spec
+            cluster!.version = version
+            cluster!.updatedAt = at
+        case let .startCARotation(rotation, forceRotate, _):
+            try requireCluster()
+            guard secrets?.ca != nil else { throw ClusterError.invalid("the cluster has no certificate authority to rotate") }
+            secrets!.ca!.rotation = rotation
+            secrets!.ca!.forceRotate = forceRotate
+        case let .finishCARotation(rootCertificatePEM, tokens, at):
+            try requireCluster()
+            guard let rotation = secrets?.ca?.rotation, rotation.newRootCertificatePEM == rootCertificatePEM else {
+                throw ClusterError.conflict("no rotation to that root is in progress")
+            }
+            secrets!.ca!.rootCertificatePEM = rotation.newRootCertificatePEM
+            secrets!.ca!.rootKeyPEM = rotation.newRootKeyPEM
+            secrets!.ca!.rotation = nil
+            cluster!.joinTokens = tokens
             cluster!.version = version
             cluster!.updatedAt = at
         case .createService, .updateService, .rollbackService, .setServiceUpdateStatus, .removeService, .createTasks, .updateTaskStatus,

@@ -132,8 +132,29 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     public var orchestration = Orchestration()
     public var raft = RaftSettings()
     public var dispatcher = DispatcherSettings()
+    /// Node certificate validity and root rotation requests (`swarmctl ca`, `docker swarm ca`);
+    /// nil means the defaults (90-day certificates, no rotation asked).
+    public var caConfig: CAConfig?
 
     public init() {}
+
+    /// Docker's `CAConfig`: how long node certificates last, and a counter whose increase asks
+    /// the leader to rotate the root CA.
+    public struct CAConfig: Codable, Sendable, Equatable {
+        /// Nanoseconds, as Docker writes it (default 90 days).
+        public var nodeCertExpiry: Int64 = 90 * 86_400 * 1_000_000_000
+        public var forceRotate: UInt64 = 0
+        public init(nodeCertExpiry: Int64 = 90 * 86_400 * 1_000_000_000, forceRotate: UInt64 = 0) {
+            self.nodeCertExpiry = nodeCertExpiry
+            self.forceRotate = forceRotate
+        }
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            nodeCertExpiry = try container.decodeIfPresent(Int64.self, forKey: .nodeCertExpiry) ?? 90 * 86_400 * 1_000_000_000
+            forceRotate = try container.decodeIfPresent(UInt64.self, forKey: .forceRotate) ?? 0
+        }
+        enum CodingKeys: String, CodingKey { case nodeCertExpiry = "NodeCertExpiry", forceRotate = "ForceRotate" }
+    }
 
     public struct Orchestration: Codable, Sendable, Equatable {
         public var taskHistoryRetentionLimit: Int64 = 5
@@ -161,10 +182,11 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name = "Name", labels = "Labels", orchestration = "Orchestration", raft = "Raft", dispatcher = "Dispatcher"
+        case caConfig = "CAConfig"
     }
 }
 
-/// The two join tokens, `SWMTKN-1-<cluster fingerprint>-<secret>`.
+/// The two join tokens, `SWMTKN-1-<root CA digest>-<secret>`.
 public struct JoinTokens: Codable, Sendable, Equatable {
     public var worker: String
     public var manager: String

@@ -168,6 +168,20 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var stopSignal: String?
     public var healthcheck: HealthConfig?
     public var isolation: String?
+    /// Supplementary groups (`--group`): names in the image's /etc/group, or numbers.
+    public var groups: [String]?
+    public var privileges: Privileges?
+    /// The root file system is mounted read-only (`--read-only`).
+    public var readOnly: Bool?
+    public var mounts: [Mount]?
+    /// Extra /etc/hosts lines, `IP NAME [ALIAS…]` (the CLI's `--host NAME:IP` becomes `IP NAME`).
+    public var hosts: [String]?
+    public var dnsConfig: DNSConfig?
+    public var sysctls: [String: String]?
+    /// Capability names as given (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
+    public var capabilityAdd: [String]?
+    public var capabilityDrop: [String]?
+    public var ulimits: [Ulimit]?
 
     public init(image: String, labels: [String: String]? = nil, command: [String]? = nil, args: [String]? = nil,
                 hostname: String? = nil, env: [String]? = nil, dir: String? = nil, user: String? = nil,
@@ -192,6 +206,9 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
         case image = "Image", labels = "Labels", command = "Command", args = "Args", hostname = "Hostname", env = "Env"
         case dir = "Dir", user = "User", initProcess = "Init", stopGracePeriod = "StopGracePeriod"
         case stopSignal = "StopSignal", healthcheck = "Healthcheck", isolation = "Isolation"
+        case groups = "Groups", privileges = "Privileges", readOnly = "ReadOnly", mounts = "Mounts", hosts = "Hosts"
+        case dnsConfig = "DNSConfig", sysctls = "Sysctls", capabilityAdd = "CapabilityAdd", capabilityDrop = "CapabilityDrop"
+        case ulimits = "Ulimits"
     }
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 /// The seam between the agent and whatever runs a task's process: the agent drives a task
 /// through prepare → start → (exit | stop) → remove and reads state and logs, without knowing
 /// whether an OCI runtime or a plain host process is underneath.
@@ -40,11 +41,6 @@ public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
 
 /// What to run, independent of the backend: the part of a task the executor needs.
 public struct TaskSpec: Sendable, Equatable {
-    /// The environment variable naming the node's data directory in every task's environment,
-    /// so what a node that died left running can be found (process backend) and ended without
-    /// touching anything else.
-    public static let nodeDirectoryVariable = "SWARMCTL_NODE_DIR"
-
     /// argv[0] (a path, or a name looked up in this node's PATH) followed by the arguments.
     public var command: [String]
     /// The complete environment as NAME=value; PATH gets a default when missing.
@@ -53,8 +49,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var workingDirectory: String?
     /// User to run as; nil keeps the executor's user.
     public var user: String?
-    /// Time between SIGTERM and SIGKILL on stop.
+    /// Time between the stop signal and SIGKILL on stop.
     public var stopGraceMillis: Int
+    /// What stop sends first (docker's `--stop-signal`), SIGKILL following after the grace period.
+    public var stopSignal: Int32 = SIGTERM
     public var logLimits: LogLimits
     /// The image to run (`NAME[:TAG]` or an image id), from the node's image store (OCI backend;
     /// the process backend records it only). Ignored when `rootfs` is set.
@@ -69,8 +67,44 @@ public struct TaskSpec: Sendable, Equatable {
     public var network = TaskNetwork.host
     /// Mounts the root file system read-only (OCI backend).
     public var readOnlyRootfs = false
+    /// File systems mounted into the container besides its image (OCI backend).
+    public var mounts: [TaskMount] = []
+    /// Capabilities added to / dropped from Docker's default set (`CAP_` names, or `ALL`) (OCI backend).
+    public var capabilityAdd: [String] = []
+    public var capabilityDrop: [String] = []
+    /// Resource limits of the container's processes (OCI backend).
+    public var ulimits: [TaskUlimit] = []
+    /// Kernel parameters of the container's own namespaces, `net.*`, `kernel.shm*`, … (OCI backend).
+    public var sysctls: [String: String] = [:]
+    /// The container's /etc/resolv.conf instead of the node's (OCI backend).
+    public var dns: TaskDNS? = nil
+    /// Extra /etc/hosts lines, `IP NAME [ALIAS…]` (OCI backend).
+    public var extraHosts: [String] = []
+    /// Supplementary groups, names from the image's /etc/group or numbers (OCI backend).
+    public var groups: [String] = []
+    /// Whether system calls are filtered (OCI backend; the process backend filters nothing).
+    public var seccomp = SeccompMode.default
+    /// Runs the command under swarmctl-init as PID 1, which forwards signals and reaps orphans
+    /// (`--init`; OCI backend).
+    public var initProcess = false
     /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
     public var healthCheck: HealthCheck? = nil
+
+    /// The settings set here that only a container can honour, as the user names them, for the
+    /// process backend's refusal.
+    public var containerOnlySettings: [String] {
+        var names: [String] = []
+        if !mounts.isEmpty { names.append("mounts (--mount)") }
+        if readOnlyRootfs { names.append("a read-only root file system (--read-only)") }
+        if !capabilityAdd.isEmpty || !capabilityDrop.isEmpty { names.append("capabilities (--cap-add, --cap-drop)") }
+        if !ulimits.isEmpty { names.append("ulimits (--ulimit)") }
+        if !sysctls.isEmpty { names.append("sysctls (--sysctl)") }
+        if dns != nil { names.append("DNS settings (--dns, --dns-search, --dns-option)") }
+        if !extraHosts.isEmpty { names.append("extra hosts (--host)") }
+        if !groups.isEmpty { names.append("supplementary groups (--group)") }
+        if initProcess { names.append("an init process (--init)") }
+        return names
+    }
 
     public init(
         command: [String], environment: [String] = [], workingDirectory: String? = nil, user: String? = nil,
@@ -173,6 +207,10 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case invalidState(ContainerID, ContainerState, operation: String)
     case emptyCommand
     case unsupported(String)
+    /// The process backend was given settings only a container can honour (`TaskSpec.containerOnlySettings`).
+    case needsContainer([String])
+    /// `--user` names a user the node cannot run the task as (unknown, or the node is not root).
+    case userUnavailable(user: String, reason: String)
     case spawnFailed(command: String, reason: String)
     case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
 
@@ -186,6 +224,12 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
             return "the task has no command; give the service a command or an image with one"
         case .unsupported(let what):
             return "\(what) is not supported by this executor backend; use the OCI backend (executor = oci)"
+        case .needsContainer(let settings):
+            return "the process executor cannot honour \(settings.joined(separator: ", ")): it runs tasks as plain host "
+                + "processes without mount namespaces; run this node with --executor oci (root and runc or crun), "
+                + "or remove the settings from the service"
+        case .userUnavailable(let user, let reason):
+            return "cannot run the task as user \(user): \(reason)"
         case .spawnFailed(let command, let reason):
             return "could not start \(command): \(reason); check that the command exists and is executable"
         case .stopTimedOut(let id, let pid, let waited):

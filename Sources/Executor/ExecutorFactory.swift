@@ -3,11 +3,12 @@ import Glibc
 /// Which executor backend a node uses (`executor = auto|oci|process` in cluster.conf,
 /// `--executor` on the command line).
 public enum ExecutorKind: String, Sendable, CaseIterable {
-    /// OCI when running as root with runc or crun installed, else process (with a warning).
+    /// OCI when running as root with runc or crun installed; otherwise the node refuses to start
+    /// (it never falls back to unisolated processes on its own).
     case auto
     /// Containers through runc/crun; refuses to start without root or a runtime.
     case oci
-    /// Plain host processes without isolation.
+    /// Plain host processes without isolation, only when asked for by name.
     case process
 }
 
@@ -19,37 +20,44 @@ public enum ExecutorFactory {
     /// What `choose` decided.
     public enum Choice: Equatable, Sendable {
         case oci(runtimePath: String)
-        case process(warning: String?)
+        case process
+    }
+
+    /// Why a node cannot have the executor it was configured with.
+    public struct Unavailable: Error, CustomStringConvertible, Equatable {
+        public let description: String
     }
 
     public static func choose(kind: ExecutorKind, isRoot: Bool, runtimePath: String?) throws -> Choice {
         switch kind {
         case .process:
-            return .process(warning: nil)
+            return .process
         case .oci:
             guard isRoot else {
-                throw OCIError.runtime("executor = oci needs root (namespaces, cgroups, mounts); run as root or use executor = process")
+                throw Unavailable(description: "executor = oci needs root (namespaces, cgroups, mounts): run the node as root, "
+                    + "or pass --executor process to run tasks as plain host processes without isolation")
             }
             guard let runtimePath else { throw OCIError.runtimeMissing }
             return .oci(runtimePath: runtimePath)
         case .auto:
             if isRoot, let runtimePath { return .oci(runtimePath: runtimePath) }
-            let reason = isRoot ? "no runc or crun in PATH" : "not running as root"
-            return .process(warning: "executor = auto: \(reason); tasks run as plain host processes without isolation "
-                + "(install runc and run as root for containers, or set executor = process to silence this)")
+            var missing: [String] = []
+            if !isRoot { missing.append("root (the node runs as uid \(geteuid()))") }
+            if runtimePath == nil { missing.append("an OCI runtime (no runc or crun in PATH: apt-get install runc)") }
+            throw Unavailable(description: "executor = auto cannot run containers: missing \(missing.joined(separator: " and ")); "
+                + "provide it, or pass --executor process to run tasks as plain host processes without isolation")
         }
     }
 
     /// The executor for a node whose data directory is `root` (containers under
-    /// `root/containers`, images under `root/images`), and a one-line warning to log when `auto`
-    /// fell back to the process backend.
+    /// `root/containers`, images under `root/images`, volumes under `root/volumes`).
     public static func make(kind: ExecutorKind, root: String, isRoot: Bool = geteuid() == 0,
-                            runtimePath: String? = OCIRuntime.find()) throws -> (executor: any Executor, warning: String?) {
+                            runtimePath: String? = OCIRuntime.find()) throws -> any Executor {
         switch try choose(kind: kind, isRoot: isRoot, runtimePath: runtimePath) {
         case .oci(let path):
-            return (try OCIExecutor(root: root, runtimePath: path), nil)
-        case .process(let warning):
-            return (try ProcessExecutor(root: root), warning)
+            return try OCIExecutor(root: root, runtimePath: path)
+        case .process:
+            return try ProcessExecutor(root: root)
         }
     }
 }

@@ -61,6 +61,31 @@ struct OCIConfig: Encodable, Equatable {
         var resources: Resources
         var maskedPaths: [String]
         var readonlyPaths: [String]
+        var sysctl: [String: String]?
+        var seccomp: Seccomp?
+        /// `rshared` when a bind mount propagates back to the host; nil leaves runc's rslave.
+        var rootfsPropagation: String?
+    }
+
+    struct Seccomp: Encodable, Equatable {
+        var defaultAction: String
+        var defaultErrnoRet: UInt32?
+        var architectures: [String]
+        var syscalls: [SyscallRule]
+    }
+
+    struct SyscallRule: Encodable, Equatable {
+        var names: [String]
+        var action: String
+        var errnoRet: UInt32? = nil
+        var args: [SyscallArgument]? = nil
+    }
+
+    struct SyscallArgument: Encodable, Equatable {
+        var index: UInt
+        var value: UInt64
+        var valueTwo: UInt64
+        var op: String
     }
 
     struct Namespace: Encodable, Equatable {
@@ -126,21 +151,29 @@ extension OCIConfig {
     /// The CFS period used to express a CPU limit as a quota (Docker's default, 100 ms).
     static let cpuPeriodMicros: UInt64 = 100_000
 
+    /// Files of the bundle that replace the node's in the container.
+    struct BundleFiles: Equatable {
+        /// The container's /etc/resolv.conf (from `TaskSpec.dns`), else the node's.
+        var resolvConf: String?
+        /// The container's /etc/hosts (with `TaskSpec.extraHosts`), else the node's.
+        var hosts: String?
+    }
+
     /// The bundle configuration for `spec`: `rootfs` is the bundle-relative or absolute root,
-    /// `user` the resolved numeric user, `cgroupsPath` where runc puts the container's cgroups.
+    /// `user` the resolved numeric user, `cgroupsPath` where runc puts the container's cgroups,
+    /// `mounts` the task's own mounts with their host sources resolved (volume directories).
     static func make(
         spec: TaskSpec, args: [String], environment: [String], user: User, rootfs: String, hostname: String,
-        cgroupsPath: String
+        cgroupsPath: String, mounts: [Mount] = [], files: BundleFiles = BundleFiles()
     ) -> OCIConfig {
         var namespaces = ["pid", "ipc", "uts", "mount"].map { Namespace(type: $0) }
         if spec.network == .none { namespaces.append(Namespace(type: "network")) }
+        let granted = capabilities(add: spec.capabilityAdd, drop: spec.capabilityDrop)
         let capabilities = Capabilities(
-            bounding: defaultCapabilities, effective: user.uid == 0 ? defaultCapabilities : [],
-            permitted: defaultCapabilities)
+            bounding: granted, effective: user.uid == 0 ? granted : [], permitted: granted)
         let process = Process(
             user: user, args: args, env: environment, cwd: spec.workingDirectory ?? "/",
-            capabilities: capabilities,
-            rlimits: [Rlimit(type: "RLIMIT_NOFILE", hard: openFilesLimit, soft: openFilesLimit)])
+            capabilities: capabilities, rlimits: rlimits(spec.ulimits))
         let resources = Resources(
             // Deny every device node; runc still creates and allows its defaults (null, zero,
             // full, random, urandom, tty, ptmx), as for Docker containers.
@@ -150,17 +183,83 @@ extension OCIConfig {
                 CPU(quota: max(1_000, $0 * Int64(cpuPeriodMicros) / 1_000_000_000), period: cpuPeriodMicros)
             },
             pids: spec.resources.pidsLimit.map { Pids(limit: $0) })
+        let targets = Set(mounts.map(\.destination))
+        let shared = spec.mounts.contains { [.shared, .rshared].contains($0.propagation) }
         return OCIConfig(
             process: process, root: Root(path: rootfs, readonly: spec.readOnlyRootfs), hostname: hostname,
-            mounts: defaultMounts(network: spec.network),
+            mounts: defaultMounts(network: spec.network, files: files).filter { !targets.contains($0.destination) } + mounts,
             linux: Linux(
                 namespaces: namespaces, cgroupsPath: cgroupsPath, resources: resources, maskedPaths: maskedPaths,
-                readonlyPaths: readonlyPaths))
+                readonlyPaths: readonlyPaths, sysctl: spec.sysctls.isEmpty ? nil : spec.sysctls,
+                seccomp: spec.seccomp == .default ? SeccompProfile.make(capabilities: granted) : nil,
+                rootfsPropagation: shared ? "rshared" : nil))
     }
 
-    /// The kernel file systems every container gets, plus the host's name resolution files when
-    /// it shares the host's network.
-    static func defaultMounts(network: TaskNetwork) -> [Mount] {
+    /// Every capability the kernel defines, in bit order, up to the running kernel's last one.
+    static let allCapabilities: [String] = {
+        let names = [
+            "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+            "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+            "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+            "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+            "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+            "CHECKPOINT_RESTORE",
+        ].map { "CAP_\($0)" }
+        let text = (try? File.openForReading("/proc/sys/kernel/cap_last_cap").readAll()).map { String(decoding: $0, as: UTF8.self) }
+        let last = text.flatMap { Int($0.trimmingTrailingWhitespace()) } ?? names.count - 1
+        return Array(names.prefix(min(names.count, last + 1)))
+    }()
+
+    /// Docker's rule for `--cap-add`/`--cap-drop` (names as `CAP_X` or `ALL`): adding ALL grants
+    /// every capability but the dropped ones; dropping ALL grants only the added ones; otherwise
+    /// the defaults minus the dropped plus the added.
+    static func capabilities(add: [String], drop: [String]) -> [String] {
+        let granted: [String]
+        if add.contains("ALL") {
+            granted = allCapabilities.filter { !drop.contains($0) }
+        } else if drop.contains("ALL") {
+            granted = add
+        } else {
+            granted = defaultCapabilities.filter { !drop.contains($0) } + add
+        }
+        var seen = Set<String>()
+        return granted.filter { seen.insert($0).inserted }
+    }
+
+    /// Docker's open-files default, overridden and extended by the task's ulimits.
+    static func rlimits(_ ulimits: [TaskUlimit]) -> [Rlimit] {
+        var limits = [Rlimit(type: "RLIMIT_NOFILE", hard: openFilesLimit, soft: openFilesLimit)]
+        for ulimit in ulimits {
+            let type = TaskUlimit.resources[ulimit.name]!
+            limits.removeAll { $0.type == type }
+            limits.append(Rlimit(type: type, hard: ulimit.hard, soft: ulimit.soft))
+        }
+        return limits
+    }
+
+    /// The OCI mount of one task mount whose host source is `source` (the bind path, or the
+    /// volume's directory; unused for tmpfs).
+    static func mount(_ mount: TaskMount, source: String) -> Mount {
+        let access = mount.readOnly ? "ro" : "rw"
+        // Read-only binds are read-only all the way down (`rro`, mount_setattr), as in Docker 25+:
+        // a mount below the source must not be a way to write.
+        let recursive = mount.readOnly ? ["rro"] : []
+        switch mount.kind {
+        case .bind:
+            return Mount(destination: mount.target, type: "bind", source: source,
+                         options: ["rbind", access] + recursive + [(mount.propagation ?? .rprivate).rawValue])
+        case .volume:
+            return Mount(destination: mount.target, type: "bind", source: source, options: ["rbind", access] + recursive + ["rprivate"])
+        case .tmpfs:
+            var options = ["nosuid", "nodev", "noexec", access, "mode=\(String(mount.tmpfsMode ?? 0o1777, radix: 8))"]
+            if let size = mount.tmpfsSizeBytes, size > 0 { options.append("size=\(size)") }
+            return Mount(destination: mount.target, type: "tmpfs", source: "tmpfs", options: options)
+        }
+    }
+
+    /// The kernel file systems every container gets, plus its name resolution files: the bundle's
+    /// own when given, else the host's when it shares the host's network.
+    static func defaultMounts(network: TaskNetwork, files: BundleFiles = BundleFiles()) -> [Mount] {
         var mounts = [
             Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             Mount(destination: "/dev", type: "tmpfs", source: "tmpfs",
@@ -174,8 +273,10 @@ extension OCIConfig {
             Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
                   options: ["nosuid", "noexec", "nodev", "relatime", "ro"]),
         ]
-        if network == .host {
-            for file in ["/etc/resolv.conf", "/etc/hosts"] where FileSystem.exists(file) {
+        for (file, own) in [("/etc/resolv.conf", files.resolvConf), ("/etc/hosts", files.hosts)] {
+            if let own {
+                mounts.append(Mount(destination: file, type: "bind", source: own, options: ["rbind", "ro"]))
+            } else if network == .host, FileSystem.exists(file) {
                 mounts.append(Mount(destination: file, type: "bind", source: file, options: ["rbind", "ro"]))
             }
         }

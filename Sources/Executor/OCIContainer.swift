@@ -229,7 +229,8 @@ final class OCIContainer: @unchecked Sendable {
         return lock.waitUntil(deadline: deadline, { state == .exited }, then: { exitStatus }) ?? nil
     }
 
-    /// SIGTERM to the container's init, SIGKILL to all its processes after `graceMillis`.
+    /// The stop signal (SIGTERM unless the spec says otherwise) to the container's init, SIGKILL
+    /// to all its processes after `graceMillis`.
     /// As in Docker, an init (PID 1) without a TERM handler ignores TERM and so waits for the KILL.
     func stop(graceMillis: Int) throws -> ExitStatus? {
         // A stop racing a start waits for the start's outcome: a container runc is still
@@ -242,7 +243,7 @@ final class OCIContainer: @unchecked Sendable {
         case .exited: return waitForExit(timeoutMillis: 0)
         case .running: break
         }
-        _ = try? runtime.kill(id, signal: SIGTERM, all: false)
+        _ = try? runtime.kill(id, signal: spec.stopSignal, all: false)
         if let status = waitForExit(timeoutMillis: graceMillis) { return status }
         // SIGKILL again every second: a `runc kill` can fail while runc holds the container's
         // state lock (seen under load, e.g. during a `runc exec`), and a lost KILL must not

@@ -16,15 +16,22 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     public let images: ImageStore
     /// The parent of every container's cgroup, e.g. "/swarmctl" → /sys/fs/cgroup/memory/swarmctl/ID.
     public let cgroupParent: String
+    /// The static init bind-mounted into tasks with `--init` (swarmctl-init next to this binary).
+    public let initBinary: String
+
+    /// Where `/sbin/docker-init` comes from in containers of tasks with `--init`.
+    static let initTarget = "/sbin/docker-init"
 
     private let lock = ConditionLock()
     private var containers: [ContainerID: OCIContainer] = [:]
+    /// Volume name → prepares in progress that mount it (not yet in `containers`).
+    private var preparingVolumes: [String: Int] = [:]
 
     /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
     /// `OCIError.runtimeMissing` when no runtime binary is given or found.
     public init(root: String, runtimePath: String? = nil, images: ImageStore? = nil,
-                cgroupParent: String = "/swarmctl") throws {
+                cgroupParent: String = "/swarmctl", initBinary: String = OCIExecutor.defaultInitBinary) throws {
         guard let path = runtimePath ?? OCIRuntime.find() else { throw OCIError.runtimeMissing }
         self.root = root
         try FileSystem.makeDirectories(root + "/containers")
@@ -32,6 +39,14 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         self.runtime = OCIRuntime(path: path, stateDirectory: root + "/runc")
         self.images = try images ?? ImageStore(root: root + "/images")
         self.cgroupParent = cgroupParent
+        self.initBinary = initBinary
+    }
+
+    /// `swarmctl-init` in the directory of the running executable (swarmctl, or the test bundle's
+    /// build directory).
+    public static var defaultInitBinary: String {
+        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? ""
+        return FileSystem.parentDirectory(of: executable) + "/swarmctl-init"
     }
 
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
@@ -48,20 +63,39 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             throw OCIError.noRootfs
         }
         let imageConfig = image?.config ?? ImageStore.RunConfig()
-        let args = spec.command.isEmpty ? (imageConfig.Entrypoint ?? []) + (imageConfig.Cmd ?? []) : spec.command
+        var args = spec.command.isEmpty ? (imageConfig.Entrypoint ?? []) + (imageConfig.Cmd ?? []) : spec.command
         guard let first = args.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
+        if spec.initProcess {
+            guard FileSystem.exists(initBinary) else { throw OCIError.initMissing(initBinary) }
+            args = [Self.initTarget, "--"] + args
+        }
+        let volumeNames = spec.mounts.filter { $0.kind == .volume }.map(\.source)
+        lock.withLock { for name in volumeNames { preparingVolumes[name, default: 0] += 1 } }
+        defer {
+            lock.withLock {
+                for name in volumeNames {
+                    preparingVolumes[name, default: 1] -= 1
+                    if preparingVolumes[name] == 0 { preparingVolumes[name] = nil }
+                }
+            }
+        }
         try FileSystem.makeDirectories(directory + "/bundle")
         var prepared: PreparedRootfs?
         do {
             let rootfs = try PreparedRootfs.make(layers: layers, in: directory + "/bundle")
             prepared = rootfs
-            let user = try UserResolver.resolve(spec.user ?? imageConfig.User, rootfs: rootfs.path)
+            var user = try UserResolver.resolve(spec.user ?? imageConfig.User, rootfs: rootfs.path)
+            if !spec.groups.isEmpty { user.additionalGids = try UserResolver.groups(spec.groups, rootfs: rootfs.path) }
             var effective = spec
             if effective.workingDirectory == nil { effective.workingDirectory = imageConfig.WorkingDir.flatMap { $0.isEmpty ? nil : $0 } }
+            var mounts = try spec.mounts.map { try OCIConfig.mount($0, source: mountSource($0, rootfs: rootfs.path)) }
+            if spec.initProcess {
+                mounts.append(OCIConfig.Mount(destination: Self.initTarget, type: "bind", source: initBinary, options: ["bind", "ro"]))
+            }
             let config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
-                cgroupsPath: "\(cgroupParent)/\(id)")
+                cgroupsPath: "\(cgroupParent)/\(id)", mounts: mounts, files: try writeNameFiles(spec, bundle: directory + "/bundle"))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let file = try File.open(directory + "/bundle/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)
@@ -75,6 +109,79 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             try? Tree.remove(directory)
             throw error
         }
+    }
+
+    /// Named volumes of this node: DATA/volumes/NAME, made on first use, kept when tasks go.
+    public var volumesDirectory: String { root + "/volumes" }
+
+    /// The host side of a task mount: a bind's source, which must exist on this node; a volume's
+    /// directory, made (and filled with the image's files at the target, unless `noCopy`) on
+    /// first use; nothing for tmpfs.
+    func mountSource(_ mount: TaskMount, rootfs: String) throws -> String {
+        switch mount.kind {
+        case .tmpfs:
+            return "tmpfs"
+        case .bind:
+            guard mount.source.hasPrefix("/") else {
+                throw OCIError.mount("bind source \(mount.source) is not an absolute path; give the node's path, e.g. /srv/data")
+            }
+            guard FileSystem.exists(mount.source) else {
+                throw OCIError.mount("bind source path \(mount.source) does not exist on this node; create it on every node "
+                    + "the task may run on, or constrain the service to the nodes that have it")
+            }
+            return mount.source
+        case .volume:
+            let name = mount.source
+            guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+                throw OCIError.mount("volume name \"\(name)\" is not a single name; use letters, digits, '_', '.' and '-'")
+            }
+            let path = "\(volumesDirectory)/\(name)"
+            try lock.withLock { () throws -> Void in
+                guard !FileSystem.exists(path) else { return }
+                let fresh = "\(volumesDirectory)/.new-\(name)-\(randomContainerHex().prefix(8))"
+                try FileSystem.makeDirectories(fresh)
+                let imageFiles = rootfs + mount.target
+                if !mount.noCopy, FileSystem.isDirectory(imageFiles) {
+                    try HostCommand.check(["cp", "-a", "\(imageFiles)/.", "\(fresh)/"]) {
+                        OCIError.mount("copying the image's \(mount.target) into the new volume \(name): \($0)")
+                    }
+                    // The volume's root takes the owner and mode of the image's directory, as in
+                    // Docker, so a task running as that directory's user can write to it.
+                    var info = stat()
+                    if stat(imageFiles, &info) == 0 {
+                        _ = chown(fresh, info.st_uid, info.st_gid)
+                        _ = chmod(fresh, info.st_mode & 0o7777)
+                    }
+                }
+                try FileSystem.rename(fresh, to: path)
+            }
+            return path
+        }
+    }
+
+    /// The container's own /etc/resolv.conf and /etc/hosts in the bundle, when the task sets
+    /// DNS or extra hosts (the rest of each comes from the node's files, as in Docker).
+    func writeNameFiles(_ spec: TaskSpec, bundle: String) throws -> OCIConfig.BundleFiles {
+        var files = OCIConfig.BundleFiles()
+        if let dns = spec.dns {
+            files.resolvConf = bundle + "/resolv.conf"
+            try Self.write(files.resolvConf!, NameFiles.resolvConf(dns, node: Self.read("/etc/resolv.conf")))
+        }
+        if !spec.extraHosts.isEmpty {
+            files.hosts = bundle + "/hosts"
+            let base = spec.network == .host ? Self.read("/etc/hosts") : NameFiles.loopbackHosts
+            try Self.write(files.hosts!, NameFiles.hosts(base: base, extra: spec.extraHosts))
+        }
+        return files
+    }
+
+    private static func read(_ path: String) -> String {
+        (try? File.openForReading(path).readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    private static func write(_ path: String, _ text: String) throws {
+        let file = try File.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try file.write(Array(text.utf8), at: 0)
     }
 
     /// The image's environment overridden by the task's (same NAME), plus a default PATH.
@@ -151,6 +258,19 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             if !removed.contains(name) { removed.append(name) }
         }
         return removed
+    }
+
+    /// Deletes volume `name` at `path` unless a container (of any state, until removed) or a
+    /// prepare in progress mounts it; checked and deleted under the lock, so none can start
+    /// mounting it in between.
+    func removeUnusedVolume(_ name: String, at path: String) throws {
+        try lock.withLock {
+            var users = containers.filter { $0.value.spec.mounts.contains { $0.kind == .volume && $0.source == name } }.keys
+                .map(\.rawValue).sorted()
+            if preparingVolumes[name] != nil { users.append("a task being prepared") }
+            guard users.isEmpty else { throw VolumeError.inUse(name, containers: users) }
+            try Tree.remove(path)
+        }
     }
 
     /// The cgroup directories of a container that exist now (empty once it is deleted).

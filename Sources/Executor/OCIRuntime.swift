@@ -58,6 +58,12 @@ public struct OCIRuntime: Sendable, Equatable {
         _ = try? HostCommand.run(global + ["delete", "--force", id.rawValue])
     }
 
+    /// SIGKILLs every process of every container in this state directory (what a node that was
+    /// killed left running), leaving their state for the node's next start to delete.
+    public func killAll() {
+        for id in (try? list()) ?? [] { try? kill(ContainerID(id), signal: SIGKILL, all: true) }
+    }
+
     /// Ids of the containers the runtime knows in this state directory.
     func list() throws -> [String] {
         let result = try HostCommand.check(global + ["list", "--quiet"]) { OCIError.runtime($0) }
@@ -77,6 +83,12 @@ public enum OCIError: Error, CustomStringConvertible, Equatable {
     case unknownUser(String)
     /// Setting up the container's root file system failed.
     case rootfs(String)
+    /// A supplementary group name is not in the image's /etc/group.
+    case unknownGroup(String)
+    /// `--init` was asked for but swarmctl-init is not installed next to swarmctl.
+    case initMissing(String)
+    /// A mount of the task cannot be made on this node (the text says which and why).
+    case mount(String)
 
     public var description: String {
         switch self {
@@ -90,6 +102,13 @@ public enum OCIError: Error, CustomStringConvertible, Equatable {
             return "user \(user) is not in the image's /etc/passwd; give a numeric uid[:gid] or add the user to the image"
         case .rootfs(let text):
             return "container root file system: \(text)"
+        case .unknownGroup(let group):
+            return "group \(group) is not in the image's /etc/group; give a numeric gid or add the group to the image"
+        case .mount(let text):
+            return "mount: \(text)"
+        case .initMissing(let path):
+            return "--init needs the static swarmctl-init binary at \(path) (built with swarmctl: swift build --product swarmctl-init); "
+                + "install it next to swarmctl, or remove --init from the service"
         }
     }
 }

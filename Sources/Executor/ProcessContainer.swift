@@ -24,10 +24,22 @@ final class ProcessContainer: @unchecked Sendable {
     private var health: HealthStatus?
     private var monitor: HealthMonitor?
 
-    init(id: ContainerID, spec: TaskSpec, directory: String) {
+    /// Prepended to the task's command and its execs: `setpriv …` to run as the spec's user.
+    let launchPrefix: [String]
+
+    init(id: ContainerID, spec: TaskSpec, directory: String, launchPrefix: [String] = []) {
         self.id = id
         self.spec = spec
         self.directory = directory
+        self.launchPrefix = launchPrefix
+    }
+
+    /// The spec as spawned: the user already turned into `launchPrefix`.
+    private var spawnedSpec: TaskSpec {
+        var spawned = spec
+        spawned.user = nil
+        spawned.command = launchPrefix + spec.command
+        return spawned
     }
 
     func logBase(_ stream: LogStream) -> String { "\(directory)/\(stream.rawValue).log" }
@@ -37,8 +49,10 @@ final class ProcessContainer: @unchecked Sendable {
             guard state == .created else { throw ExecutorError.invalidState(id, state, operation: "start") }
             let stdoutLog = try RotatingLog(base: logBase(.stdout), limits: spec.logLimits)
             let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
-            let task = try TaskSpawner.spawn(spec)
+            let task = try TaskSpawner.spawn(spawnedSpec)
             pid = task.pid
+            // Best effort: without the record a leftover is only found by its process group.
+            try? TaskProcessRecord.write(pid: task.pid, directory: directory)
             state = .running
             startedAt = Self.wallClockSeconds()
             threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in
@@ -71,7 +85,7 @@ final class ProcessContainer: @unchecked Sendable {
     func exec(_ command: [String], timeoutMillis: Int) throws -> ExecResult {
         let current = lock.withLock { state }
         guard current == .running else { throw ExecutorError.invalidState(id, current, operation: "exec in") }
-        let result = try HostCommand.run(command, workingDirectory: spec.workingDirectory,
+        let result = try HostCommand.run(launchPrefix + command, workingDirectory: spec.workingDirectory,
                                          environment: TaskSpawner.environment(of: spec), timeoutMillis: timeoutMillis)
         let output = Array((result.stdout + result.stderr).prefix(ExecResult.outputLimit))
         return ExecResult(status: result.status, output: output, timedOut: result.timedOut)
@@ -110,10 +124,11 @@ final class ProcessContainer: @unchecked Sendable {
     /// How long stop waits after SIGKILL before reporting that the task would not die.
     static let killWaitMillis = ProcessExecutor.logDrainMillis + 5_000
 
-    /// SIGTERM to the group, SIGKILL after `graceMillis`; returns the exit status (nil if never started).
+    /// The stop signal (SIGTERM unless the spec says otherwise) to the group, SIGKILL after
+    /// `graceMillis`; returns the exit status (nil if never started).
     func stop(graceMillis: Int) throws -> ExitStatus? {
         let started = lock.withLock { () -> Bool in
-            if state == .running { signalGroup(SIGTERM) }
+            if state == .running { signalGroup(spec.stopSignal) }
             return state != .created
         }
         guard started else { return nil }

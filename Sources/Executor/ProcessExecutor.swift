@@ -7,7 +7,8 @@ import Platform
 /// It exists for unprivileged development and tests (no root, no runc). Each task leads its own
 /// process group; stop signals the whole group, and when the main process exits the rest of its
 /// group is killed, as a container's processes die with its init. Output goes to
-/// `root/containers/ID/{stdout,stderr}.log` with rotation.
+/// `root/containers/ID/{stdout,stderr}.log` with rotation. `--user` is honoured when the node
+/// runs as root (see `HostUser`), and refused with the reason otherwise.
 public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     /// Longest wait for the output pipes to close after the main process exited (a process that
     /// left the group with setsid could hold them open forever).
@@ -25,11 +26,14 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
 
     public func prepare(_ spec: TaskSpec) throws -> ContainerID {
         guard let first = spec.command.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
-        if spec.user != nil { throw ExecutorError.unsupported("running a task as another user") }
+        let needsContainer = spec.containerOnlySettings
+        guard needsContainer.isEmpty else { throw ExecutorError.needsContainer(needsContainer) }
+        // `--user` is resolved now, so a user the node cannot honour rejects the task at once.
+        let launchPrefix = try spec.user.flatMap { user throws(ExecutorError) in try HostUser.resolve(user).launchPrefix(for: user) } ?? []
         let id = ContainerID(Self.randomHex())
         let directory = "\(root)/containers/\(id)"
         try FileSystem.makeDirectories(directory)
-        let container = ProcessContainer(id: id, spec: spec, directory: directory)
+        let container = ProcessContainer(id: id, spec: spec, directory: directory, launchPrefix: launchPrefix)
         lock.withLock { containers[id] = container }
         return id
     }

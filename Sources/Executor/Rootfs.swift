@@ -75,6 +75,18 @@ enum UserResolver {
         return OCIConfig.User(uid: uid, gid: gid, additionalGids: nil)
     }
 
+    /// Supplementary groups: numbers as given, names looked up in the image's /etc/group.
+    static func groups(_ groups: [String], rootfs: String) throws -> [UInt32] {
+        let table = entries("\(rootfs)/etc/group")
+        return try groups.map { group in
+            if let number = UInt32(group) { return number }
+            guard let entry = table.first(where: { $0[0] == group }), let number = UInt32(entry[2]) else {
+                throw OCIError.unknownGroup(group)
+            }
+            return number
+        }
+    }
+
     /// Lines of a passwd-style file split at ':', those with at least 4 fields.
     private static func entries(_ path: String) -> [[String]] {
         guard let bytes = try? File.openForReading(path).readAll() else { return [] }

@@ -14,6 +14,7 @@ enum GlobalOrchestrator {
             if occupying.count > 1 && !updating {
                 SlotDeduplicator.keepOne(occupying, template: service.spec.taskTemplate, plan: &plan)
             }
+            if !occupying.isEmpty { SlotDeduplicator.retireReplaced(history, plan: &plan) }
             guard occupying.isEmpty, node.spec.availability == .active, isEligible(node, constraints) else { continue }
             guard RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) == .now else { continue }
             if let latest = history.last, plan.desired(latest) <= .running { plan.setDesired(latest, .shutdown) }

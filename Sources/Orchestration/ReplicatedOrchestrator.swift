@@ -20,6 +20,8 @@ enum ReplicatedOrchestrator {
             }
             if occupying.isEmpty {
                 refill(service, slot: key.slot, history: history, plan: &plan, index: index, factory: &factory)
+            } else {
+                SlotDeduplicator.retireReplaced(history, plan: &plan)
             }
         }
         // Slot keys are unique: if as many keys as replicas lie in 1...replicas, none is missing.
@@ -42,6 +44,15 @@ enum ReplicatedOrchestrator {
 /// Two live tasks in one slot (a node came back, an interrupted start-first update): keep the
 /// best one — up to date and running, else running, else the newest — and stop the others.
 enum SlotDeduplicator {
+    /// A stopped task still wanted running whose slot another task now holds (a start-first
+    /// replacement that failed while the old task kept running, then a rollback) is history:
+    /// wanted shut down, as Docker shows it, so `service ps` never lists it as current.
+    static func retireReplaced(_ history: [SwarmTask], plan: inout RoundPlan) {
+        for task in history where task.status.state.isTerminal && plan.desired(task) <= .running {
+            plan.setDesired(task, .shutdown)
+        }
+    }
+
     static func keepOne(_ occupying: [SwarmTask], template: TaskTemplate, plan: inout RoundPlan) {
         precondition(occupying.count > 1)
         func rank(_ task: SwarmTask) -> Int {

@@ -32,6 +32,13 @@ public enum ProcessTable {
         return pid_t(fields[1])
     }
 
+    /// When the process started, in clock ticks since boot (field 22 of /proc/PID/stat): with the
+    /// pid it names one process for good, as a recycled pid starts later.
+    public static func startTime(of pid: pid_t) -> UInt64? {
+        guard let fields = statFields(pid), fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+
     /// Every process id currently in /proc.
     public static func allPIDs() -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.sorted()

@@ -407,10 +407,10 @@ public final class ControlPlaneSimulator {
                               joinTokens: JoinTokens(worker: "SWMTKN-1-sim-worker", manager: "SWMTKN-1-sim-manager"))
         let first = makeNode(0, at: at)
         let secrets = ClusterSecrets(workerSecret: "worker", managerSecret: "manager",
-                                     members: ["1": MemberCredential(nodeID: first.id, credential: [])])
+                                     members: ["1": ClusterMember(nodeID: first.id)])
         var commands: [ClusterCommand] = [.initialize(cluster: cluster, firstNode: first, secrets: secrets)]
         for host in 1..<hostCount {
-            commands.append(.addNode(node: makeNode(host, at: at), transportID: UInt64(host + 1), credential: []))
+            commands.append(.addNode(node: makeNode(host, at: at), transportID: UInt64(host + 1)))
         }
         return commands
     }

@@ -25,6 +25,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// heartbeat periods (`effectiveDispatcherAckTimeoutMillis`).
     public var dispatcherAckTimeoutMillis: Int?
     public var taskHistoryLimit = 5
+    /// Node certificate validity set at `init` (nil: 90 days, Docker's default).
+    public var certificateExpirySeconds: Int64?
     /// Every setting given explicitly (file or flag), as given: what `save(in:)` keeps so `run`
     /// restarts the node with the settings of its `init`/`join`.
     public private(set) var explicitSettings: [String: String] = [:]
@@ -70,7 +72,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "data-dir", "listen-addr", "advertise-addr", "api-addr", "executor", "enable-chaos", "log-level",
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
-        "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit",
+        "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit", "cert-expiry",
     ]
 
     /// Reads `KEY = VALUE` lines; `#` starts a comment. Unknown keys and bad values are errors
@@ -136,6 +138,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
         case "dispatcher-ack-timeout": dispatcherAckTimeoutMillis = try Self.duration(key, value, minimum: 1)
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
+        case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 3_600_000) / 1000)
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }

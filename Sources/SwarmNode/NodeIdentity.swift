@@ -3,27 +3,23 @@ import Crypto
 import Foundation
 import Platform
 
-/// Who this node is, written once at `init`/`join` to `DATA/node.json` and read by `run`.
-/// Holds the node's secret credential, so the file is created with mode 0600.
+/// Who this node is, written once at `init`/`join` to `DATA/node.json` and read by `run`. Its
+/// key and certificates live beside it in `DATA/certificates/` (`NodeCertificates`). Mode 0600.
 public struct NodeIdentity: Codable, Sendable, Equatable {
+    /// Assigned by the manager that admitted the node (the CN of its certificate).
     public var nodeID: String
-    /// Raft id for managers; the transport identity for every node.
+    /// Raft id for managers; the transport identity for every node (derived from `nodeID`).
     public var transportID: UInt64
-    public var clusterFingerprint: String
-    public var credentialHex: String
+    /// The cluster id (the O of every certificate in the cluster).
+    public var clusterID: String
     public var role: NodeRole
     public var listenAddress: String
     public var advertiseAddress: String
     public var apiAddress: String
-    /// Cluster addresses of the managers this node knew last (workers dial them).
+    /// Cluster addresses of the managers this node knew last (workers dial them), by transport id.
     public var managerAddresses: [UInt64: String]
-    /// Managers' credentials (hex) learned when joining as a manager, used until the
-    /// replicated state arrives.
-    public var peerCredentials: [UInt64: String]? = nil
 
     public static func path(in dataDirectory: String) -> String { dataDirectory + "/node.json" }
-
-    public var credential: [UInt8] { Crypto.unhex(credentialHex) ?? [] }
 
     public static func load(from dataDirectory: String) throws -> NodeIdentity {
         let path = path(in: dataDirectory)

@@ -18,26 +18,47 @@ enum NodeFrameKind: UInt8 {
     case taskReports = 9
     case logsRequest = 10
     case logsResponse = 11
+    case certificateRequest = 12
+    case certificateResponse = 13
 }
 
-/// A new node's request to join, sent on a join-token session.
+/// A new node's request to join, sent on a TLS session whose server the joiner has checked
+/// against the token's CA digest. It names no id: the manager assigns them. The secret selects
+/// the role.
 struct JoinRequest: Codable {
-    var nodeID: String
-    var transportID: UInt64
-    var credentialHex: String
-    var role: NodeRole
+    var secret: String
+    /// The joiner's key, proven by the CSR's self-signature; the manager chooses the subject.
+    var csrPEM: String
     var advertiseAddress: String
     var description: NodeDescription
 }
 
-/// The answer to a join: accepted with the managers to dial, or refused with a reason.
+/// The answer to a join: the ids and certificate the manager assigned and the managers to
+/// dial, or a refusal with a reason.
 struct JoinResponse: Codable {
     var accepted: Bool
     var reason: String?
-    var managerAddresses: [UInt64: String]
-    /// For a new manager: the managers' credentials (hex), so it can authenticate the leader
-    /// before it has replicated any state.
-    var managerCredentials: [UInt64: String]? = nil
+    var nodeID: String = ""
+    var clusterID: String = ""
+    var role: NodeRole = .worker
+    /// Leaf first (then the cross-signed root during a CA rotation).
+    var certificateChainPEM: String = ""
+    var rootsPEM: String = ""
+    /// By transport id.
+    var managerAddresses: [UInt64: String] = [:]
+}
+
+/// A member asks a manager for a new certificate (renewal, role change, CA rotation). The
+/// subject is not asked for: the manager takes the node id from the connection's certificate
+/// and the role from the replicated state.
+struct CertificateRequest: Codable {
+    var csrPEM: String
+}
+
+struct CertificateResponse: Codable {
+    var certificateChainPEM: String?
+    var rootsPEM: String?
+    var reason: String?
 }
 
 /// "I am alive" from every node to the managers, once per dispatcher period.

@@ -12,8 +12,7 @@ extension SwarmNode {
     /// the loop at start.
     func startAgent() throws {
         let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
-        let (executor, warning) = try ExecutorFactory.make(kind: kind, root: dataDirectory)
-        if let warning { logger.warn(warning) }
+        let executor = try ExecutorFactory.make(kind: kind, root: dataDirectory)
         if let oci = executor as? OCIExecutor, let removed = try? oci.removeLeftovers(), !removed.isEmpty {
             logger.warn("removed \(removed.count) containers left by a previous run of this node")
         }

@@ -1,5 +1,6 @@
 import API
 import ClusterState
+import Crypto
 import Glibc
 import Platform
 import Raft
@@ -44,6 +45,12 @@ extension SwarmNode: ControlPlane {
         done(.success(stateView()))
     }
 
+    /// Whether this node votes in its applied Raft membership (a joining manager is a learner
+    /// until it has caught up). Call on the loop (`onLoop`).
+    public var isRaftVoter: Bool {
+        raft.map { $0.confState.voters.contains(identity.transportID) } ?? false
+    }
+
     func stateView() -> ClusterStateView {
         var reachable: Set<UInt64> = [identity.transportID]
         if let current = raft {
@@ -57,7 +64,7 @@ extension SwarmNode: ControlPlane {
             }
         }
         return ClusterStateView(state: state, leaderRaftID: raft.flatMap { $0.leader == noNode ? nil : $0.leader },
-                                reachableRaftIDs: reachable)
+                                reachableRaftIDs: reachable, voterRaftIDs: raft.map { Set($0.confState.voters) })
     }
 
     public func propose(_ command: ClusterCommand, _ done: @escaping (Result<Void, APIError>) -> Void) {
@@ -66,7 +73,10 @@ extension SwarmNode: ControlPlane {
 
     public func newJoinToken(role: NodeRole) -> (secret: String, token: String) {
         let secret = (try? RandomID.base36(count: 25)) ?? ""
-        return (secret, JoinToken(fingerprint: identity.clusterFingerprint, secret: secret).description)
+        let root = state.secrets?.ca.flatMap { try? Certificate(pem: $0.rootCertificatePEM) }
+        let digest = root.map(JoinToken.digest(of:)) ?? String(repeating: "0", count: 50)
+        logger.info("audit: \(role.rawValue) join token rotated through the API of node \(identity.nodeID)")
+        return (secret, JoinToken(caDigest: digest, secret: secret).description)
     }
 
     public func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void) {

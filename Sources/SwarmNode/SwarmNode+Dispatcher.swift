@@ -32,15 +32,14 @@ extension SwarmNode {
 
     func handleHeartbeat(_ heartbeat: Heartbeat, on connection: ConnectionInfo) {
         guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
-              member.node.id == heartbeat.nodeID else { return }
+              member.id == heartbeat.nodeID else { return }
         heartbeatMonitor.recordHeartbeat(nodeID: heartbeat.nodeID, at: Clock.now())
         nodeConnections[heartbeat.nodeID] = connection.id
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
         let raftMember = raft!.confState.contains(connection.remoteNodeID)
-        var response = HeartbeatResponse(role: member.node.spec.role, raftMember: raftMember, managerAddresses: addresses,
-                                         leader: raft!.leader)
-        if member.node.spec.role == .manager { response.managerCredentials = managerCredentials() }
+        let response = HeartbeatResponse(role: member.spec.role, raftMember: raftMember, managerAddresses: addresses,
+                                         leader: raft!.leader, trustedRootsPEM: state.secrets?.ca?.trustedRootsPEM)
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
         if raft!.role == .leader {
             dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
@@ -61,7 +60,6 @@ extension SwarmNode {
         if response.role == .manager && raft == nil {
             logger.info("promoted to manager: starting Raft as a learner")
             identity.role = .manager
-            identity.peerCredentials = response.managerCredentials
             do {
                 try identity.save(to: dataDirectory)
                 try startRaft(bootstrap: nil)

@@ -5,69 +5,72 @@ import Platform
 import Raft
 import Transport
 
-// Joining: a manager admits a node that proved a join token; the joiner's side of that exchange.
+// Joining, the manager's side: a node without a certificate presents a join secret and a CSR;
+// the manager picks the role from the secret, assigns the ids, records the node and signs.
 extension SwarmNode {
     func handleJoin(_ request: JoinRequest, on connection: ConnectionInfo) {
-        let expected: HandshakePurpose = request.role == .manager ? .joinManager : .joinWorker
-        guard connection.purpose == expected else {
-            return refuseJoin(on: connection, "the token is a \(connection.purpose) token but the node asked to join as \(request.role.rawValue)")
+        guard raft != nil, let secrets = state.secrets, let ca = secrets.ca, let cluster = state.cluster else {
+            return refuseJoin(on: connection, "this manager has no cluster state yet; try another manager")
         }
-        guard request.transportID != 0, Crypto16.valid(request.credentialHex) else {
-            return refuseJoin(on: connection, "malformed join request")
+        let secret = Array(request.secret.utf8)
+        // Both comparisons always run, in constant time, whichever matches.
+        let isWorker = Crypto.constantTimeEqual(secret, Array(secrets.workerSecret.utf8))
+        let isManager = Crypto.constantTimeEqual(secret, Array(secrets.managerSecret.utf8))
+        guard isWorker || isManager else { return refuseJoin(on: connection, "invalid join token: it may have been rotated") }
+        let role: NodeRole = isManager ? .manager : .worker
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(pem: request.csrPEM)
+        } catch {
+            return refuseJoin(on: connection, "the certificate signing request is invalid (\(error))")
         }
+        guard let nodeID = freshNodeID() else { return refuseJoin(on: connection, "could not pick a node id; retry") }
+        let transportID = PeerIdentity.transportID(forNodeID: nodeID)
         let now = Clock.now()
         let status = NodeStatus(state: .unknown, addr: request.advertiseAddress)
-        let managerStatus = request.role == .manager
-            ? ManagerStatus(raftID: request.transportID, addr: request.advertiseAddress) : nil
-        let node = Node(id: request.nodeID, version: ObjectVersion(index: 0), createdAt: now,
-                        spec: NodeSpec(role: request.role), description: request.description,
-                        status: status, managerStatus: managerStatus)
-        let command = ClusterCommand.addNode(node: node, transportID: request.transportID,
-                                             credential: Crypto16.bytes(request.credentialHex))
-        proposeCommand(command) { [self] result in
-            switch result {
-            case .success:
-                logger.info("node \(request.nodeID.prefix(12)) joined as \(request.role.rawValue) from \(request.advertiseAddress)")
-                var response = JoinResponse(accepted: true, reason: nil, managerAddresses: managerAddresses())
-                if request.role == .manager { response.managerCredentials = managerCredentials() }
-                transport.reply(application: ApplicationFrame(.joinResponse, response), on: connection.id)
-            case let .failure(failure):
-                refuseJoin(on: connection, failure.description)
+        let managerStatus = role == .manager ? ManagerStatus(raftID: transportID, addr: request.advertiseAddress) : nil
+        let node = Node(id: nodeID, version: ObjectVersion(index: 0), createdAt: now, spec: NodeSpec(role: role),
+                        description: request.description, status: status, managerStatus: managerStatus)
+        proposeCommand(.addNode(node: node, transportID: transportID)) { [self] result in
+            if case let .failure(failure) = result { return refuseJoin(on: connection, failure.description) }
+            let issued: (chain: [Certificate], roots: [Certificate])
+            do {
+                issued = try ClusterSigner.issue(csr: csr, nodeID: nodeID, role: role, clusterID: cluster.id, ca: state.secrets?.ca ?? ca,
+                                                 validitySeconds: ClusterSigner.nodeValiditySeconds(state.cluster?.spec),
+                                                 now: Clock.unixSeconds())
+            } catch {
+                return refuseJoin(on: connection, "signing the node's certificate failed: \(error)")
+            }
+            logger.info("audit: join: node \(nodeID) admitted as \(role.rawValue) from \(request.advertiseAddress) by node \(identity.nodeID)")
+            let response = JoinResponse(accepted: true, reason: nil, nodeID: nodeID, clusterID: cluster.id, role: role,
+                                        certificateChainPEM: issued.chain.map(\.pem).joined(), rootsPEM: issued.roots.map(\.pem).joined(),
+                                        managerAddresses: managerAddresses())
+            transport.reply(application: ApplicationFrame(.joinResponse, response), on: connection.id)
+        }
+    }
+
+    /// A node id no node, removed node or transport identity of this cluster uses.
+    private func freshNodeID() -> String? {
+        for _ in 0..<8 {
+            guard let candidate = try? RandomID.objectID() else { return nil }
+            let transportID = PeerIdentity.transportID(forNodeID: candidate)
+            if state.nodes[candidate] == nil, !state.isDenied(nodeID: candidate), state.member(transportID: transportID) == nil,
+               transportID != identity.transportID {
+                return candidate
             }
         }
+        return nil
     }
 
     private func refuseJoin(on connection: ConnectionInfo, _ reason: String) {
-        logger.warn("join refused: \(reason)")
-        let response = JoinResponse(accepted: false, reason: reason, managerAddresses: [:])
+        logger.warn("audit: join refused: \(reason)")
+        let response = JoinResponse(accepted: false, reason: reason)
         transport.reply(application: ApplicationFrame(.joinResponse, response), on: connection.id)
-    }
-
-    func managerCredentials() -> [UInt64: String] {
-        var credentials: [UInt64: String] = [:]
-        for raftID in managerAddresses().keys {
-            if let member = state.member(transportID: raftID) { credentials[raftID] = Crypto.hex(member.credential) }
-        }
-        return credentials
     }
 
     func managerAddresses() -> [UInt64: String] {
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
         return addresses
-    }
-}
-
-/// Hex helpers for credentials in join requests.
-enum Crypto16 {
-    static func valid(_ hex: String) -> Bool { hex.count == 64 && hex.allSatisfy(\.isHexDigit) }
-    static func bytes(_ hex: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var characters = Array(hex)
-        while characters.count >= 2 {
-            bytes.append(UInt8(String(characters[0...1]), radix: 16) ?? 0)
-            characters.removeFirst(2)
-        }
-        return bytes
     }
 }

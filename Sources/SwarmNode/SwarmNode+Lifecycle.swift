@@ -19,22 +19,32 @@ extension SwarmNode {
     public static func initialize(_ configuration: NodeConfiguration) throws -> (SwarmNode, InitResult) {
         let (dataDirectory, listen, advertise) = try requireAddresses(configuration)
         try requireFreshDataDirectory(dataDirectory)
-        let fingerprint = try RandomID.base36(count: 50)
         let workerSecret = try RandomID.base36(count: 25)
         let managerSecret = try RandomID.base36(count: 25)
+        let clusterID = try RandomID.objectID()
+        let nodeID = try RandomID.objectID()
+        let now = Clock.unixSeconds()
+        let root = try ClusterSigner.createRoot(clusterID: clusterID, now: now)
+        let ca = ClusterCA(rootCertificatePEM: root.certificate.pem, rootKeyPEM: root.key.pem)
+        let key = try PrivateKey.generateP256()
+        let issued = try ClusterSigner.issue(
+            csr: CertificateSigningRequest(key: key, subject: CertificateSubject(commonName: nodeID)), nodeID: nodeID, role: .manager,
+            clusterID: clusterID, ca: ca, validitySeconds: configuration.certificateExpirySeconds ?? ClusterSigner.defaultNodeValiditySeconds,
+            now: now)
         let identity = NodeIdentity(
-            nodeID: try RandomID.objectID(), transportID: try RandomID.transportID(), clusterFingerprint: fingerprint,
-            credentialHex: Crypto.hex(try Crypto.randomBytes(32)), role: .manager, listenAddress: listen,
-            advertiseAddress: advertise, apiAddress: configuration.apiAddress ?? "", managerAddresses: [:])
+            nodeID: nodeID, transportID: PeerIdentity.transportID(forNodeID: nodeID), clusterID: clusterID, role: .manager,
+            listenAddress: listen, advertiseAddress: advertise, apiAddress: configuration.apiAddress ?? "", managerAddresses: [:])
         try FileSystem.makeDirectories(dataDirectory, mode: 0o700)
-        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity)
+        let certificates = NodeCertificates(key: key, chain: issued.chain, roots: issued.roots)
+        try certificates.save(to: dataDirectory)
+        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity, certificates: certificates)
         try node.startTransport()
         try node.startRole(bootstrap: .bootstrap(voters: [identity.transportID]))
         try node.waitForLeadership(timeoutMillis: 10_000)
         try node.startAPI()
-        let tokens = JoinTokens(worker: JoinToken(fingerprint: fingerprint, secret: workerSecret).description,
-                                manager: JoinToken(fingerprint: fingerprint, secret: managerSecret).description)
-        let command = try initialCommand(identity, configuration, tokens, workerSecret, managerSecret)
+        let tokens = JoinTokens(worker: JoinToken(root: root.certificate, secret: workerSecret).description,
+                                manager: JoinToken(root: root.certificate, secret: managerSecret).description)
+        let command = try initialCommand(identity, configuration, tokens, workerSecret, managerSecret, ca)
         let result = node.await(timeoutMillis: 10_000) { node, done in node.proposeCommand(command) { done($0) } }
         guard case .success? = result else {
             node.stop()
@@ -47,12 +57,13 @@ extension SwarmNode {
             node.identity = final
             try final.save(to: dataDirectory)
         }
+        node.logger.info("audit: init: cluster \(clusterID) created by node \(nodeID) with a new root CA (digest \(JoinToken.digest(of: root.certificate)))")
         return (node, InitResult(nodeID: identity.nodeID, workerToken: tokens.worker, managerToken: tokens.manager,
                                  advertiseAddress: advertise))
     }
 
     private static func initialCommand(_ identity: NodeIdentity, _ configuration: NodeConfiguration, _ tokens: JoinTokens,
-                                       _ workerSecret: String, _ managerSecret: String) throws -> ClusterCommand {
+                                       _ workerSecret: String, _ managerSecret: String, _ ca: ClusterCA) throws -> ClusterCommand {
         let now = Clock.now()
         var spec = ClusterSpec()
         spec.orchestration.taskHistoryRetentionLimit = Int64(configuration.taskHistoryLimit)
@@ -61,60 +72,79 @@ extension SwarmNode {
         spec.raft.electionTick = configuration.electionTicks
         spec.raft.heartbeatTick = configuration.heartbeatTicks
         spec.dispatcher.heartbeatPeriod = Int64(configuration.dispatcherHeartbeatMillis) * 1_000_000
-        let cluster = Cluster(id: try RandomID.objectID(), version: ObjectVersion(index: 0), createdAt: now, spec: spec, joinTokens: tokens)
+        if let expiry = configuration.certificateExpirySeconds {
+            spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: expiry * 1_000_000_000)
+        }
+        let cluster = Cluster(id: identity.clusterID, version: ObjectVersion(index: 0), createdAt: now, spec: spec, joinTokens: tokens)
         let node = Node(id: identity.nodeID, version: ObjectVersion(index: 0), createdAt: now, spec: NodeSpec(role: .manager),
                         description: LocalMachine.description(), status: NodeStatus(state: .ready, addr: identity.advertiseAddress),
                         managerStatus: ManagerStatus(raftID: identity.transportID, addr: identity.advertiseAddress))
-        let secrets = ClusterSecrets(workerSecret: workerSecret, managerSecret: managerSecret, members: [
-            String(identity.transportID): MemberCredential(nodeID: identity.nodeID, credential: identity.credential),
-        ])
+        let secrets = ClusterSecrets(workerSecret: workerSecret, managerSecret: managerSecret,
+                                     members: [String(identity.transportID): ClusterMember(nodeID: identity.nodeID)], ca: ca)
         return .initialize(cluster: cluster, firstNode: node, secrets: secrets)
     }
 
     public static func join(_ configuration: NodeConfiguration, token text: String, manager: String) throws -> SwarmNode {
         let (dataDirectory, listen, advertise) = try requireAddresses(configuration)
         guard let token = JoinToken(parsing: text) else {
-            throw NodeError("invalid join token: expected SWMTKN-1-<fingerprint>-<secret>, as printed by 'swarmctl join-token'")
+            throw NodeError("invalid join token: expected SWMTKN-1-<CA digest>-<secret>, as printed by 'swarmctl join-token'")
         }
         let managerAddress = try SocketAddress(parsing: manager)
         try requireFreshDataDirectory(dataDirectory)
-        try FileSystem.makeDirectories(dataDirectory, mode: 0o700)
-        var identity = NodeIdentity(
-            nodeID: try RandomID.objectID(), transportID: try RandomID.transportID(), clusterFingerprint: token.fingerprint,
-            credentialHex: Crypto.hex(try Crypto.randomBytes(32)), role: .worker, listenAddress: listen,
-            advertiseAddress: advertise, apiAddress: configuration.apiAddress ?? "", managerAddresses: [:])
-        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity)
-        try node.startTransport()
-        var lastReason = "no answer"
-        for role in [NodeRole.worker, .manager] {
-            let request = JoinRequest(nodeID: identity.nodeID, transportID: identity.transportID, credentialHex: identity.credentialHex,
-                                      role: role, advertiseAddress: advertise, description: LocalMachine.description())
-            let purpose: HandshakePurpose = role == .manager ? .joinManager : .joinWorker
-            let outcome = node.await(timeoutMillis: 15_000) { node, done in
-                node.startJoinSession(to: managerAddress, purpose: purpose, key: token.handshakeKey, request: request, done)
-            } ?? .failure(NodeError("the manager at \(manager) did not answer the join within 15s"))
-            switch outcome {
-            case let .success(response) where response.accepted:
-                identity.role = role
-                identity.managerAddresses = response.managerAddresses
-                identity.peerCredentials = response.managerCredentials
-                let joined = identity
-                try node.onLoop { node in
-                    node.identity = joined
-                    try joined.save(to: dataDirectory)
-                }
-                try node.startRole()
-                try node.startAPI()
-                return node
-            case let .success(response):
-                node.stop()
-                throw NodeError("the manager refused the join: \(response.reason ?? "no reason given")")
-            case let .failure(error):
-                lastReason = error.message
+        let key = try PrivateKey.generateP256()
+        let request = JoinRequest(secret: token.secret,
+                                  csrPEM: try CertificateSigningRequest(key: key, subject: CertificateSubject(commonName: "joining")).pem,
+                                  advertiseAddress: advertise, description: LocalMachine.description())
+        let log = NodeLogger(nodeID: "joining", levelName: configuration.logLevel)
+        let (response, pinnedRoot): (JoinResponse, Certificate)
+        do {
+            (response, pinnedRoot) = try JoinClient.join(manager: managerAddress, token: token, request: request, timeoutMillis: 20_000) {
+                log.debug("join transport: \($0)")
             }
+        } catch let error as NodeError {
+            throw NodeError("could not join through \(manager): \(error.message)")
         }
-        node.stop()
-        throw NodeError("could not join through \(manager): \(lastReason)")
+        guard response.accepted else {
+            throw NodeError("could not join through \(manager): the manager refused: \(response.reason ?? "no reason given")")
+        }
+        let certificates = try acceptedCertificates(response, key: key, pinnedRoot: pinnedRoot)
+        try FileSystem.makeDirectories(dataDirectory, mode: 0o700)
+        try certificates.save(to: dataDirectory)
+        let identity = NodeIdentity(
+            nodeID: response.nodeID, transportID: PeerIdentity.transportID(forNodeID: response.nodeID), clusterID: response.clusterID,
+            role: response.role, listenAddress: listen, advertiseAddress: advertise, apiAddress: configuration.apiAddress ?? "",
+            managerAddresses: response.managerAddresses)
+        try identity.save(to: dataDirectory)
+        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity, certificates: certificates)
+        try node.startTransport()
+        try node.startRole()
+        try node.startAPI()
+        return node
+    }
+
+    /// The joiner's checks on what the manager issued: a chain to the root the token pinned,
+    /// naming the ids and role the answer states.
+    static func acceptedCertificates(_ response: JoinResponse, key: PrivateKey, pinnedRoot: Certificate) throws -> NodeCertificates {
+        let chain: [Certificate], roots: [Certificate]
+        do {
+            chain = try Certificate.parseChain(pem: response.certificateChainPEM)
+            roots = try Certificate.parseChain(pem: response.rootsPEM)
+        } catch {
+            throw NodeError("the manager's answer holds an unreadable certificate (\(error))")
+        }
+        guard let leaf = chain.first, roots.contains(pinnedRoot) else {
+            throw NodeError("the manager's answer does not include the CA the token pins")
+        }
+        do {
+            try Certificate.verify(leaf, intermediates: Array(chain.dropFirst()), roots: [pinnedRoot], at: Clock.unixSeconds())
+        } catch {
+            throw NodeError("the certificate the manager issued does not verify against the token's CA (\(error))")
+        }
+        let expected = ClusterSigner.subject(nodeID: response.nodeID, role: response.role, clusterID: response.clusterID)
+        guard leaf.subject == expected, !response.nodeID.isEmpty, !response.clusterID.isEmpty else {
+            throw NodeError("the certificate the manager issued names \(leaf.subject), not the node it admitted")
+        }
+        return NodeCertificates(key: key, chain: chain, roots: roots)
     }
 
     public static func run(_ configuration: NodeConfiguration) throws -> SwarmNode {
@@ -124,7 +154,8 @@ extension SwarmNode {
         var identity = try NodeIdentity.load(from: dataDirectory)
         if let listen = configuration.listenAddress { identity.listenAddress = listen }
         if let api = configuration.apiAddress { identity.apiAddress = api }
-        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity)
+        let certificates = try NodeCertificates.load(from: dataDirectory)
+        let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity, certificates: certificates)
         try node.startTransport()
         try node.startRole()
         try node.startAPI()
@@ -154,17 +185,6 @@ extension SwarmNode {
             usleep(20_000)
         }
         throw NodeError("this node did not become leader within \(timeoutMillis / 1000)s")
-    }
-
-    /// Joiner side: opens the token-authenticated session and sends the request once it is up.
-    func startJoinSession(to address: SocketAddress, purpose: HandshakePurpose, key: [UInt8], request: JoinRequest,
-                          _ done: @escaping @Sendable (Result<JoinResponse, NodeError>) -> Void) {
-        do {
-            let connection = try transport.openSession(to: address, purpose: purpose, key: key)
-            pendingJoin = (connection, request, done)
-        } catch {
-            done(.failure(NodeError("cannot reach the manager at \(address): \(error)")))
-        }
     }
 }
 

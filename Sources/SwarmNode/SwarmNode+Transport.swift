@@ -5,105 +5,99 @@ import Raft
 import Transport
 
 /// Replies a manager gives to a heartbeat: the node's role in the replicated state and the
-/// managers to dial, so workers follow promotions and manager changes.
+/// managers to dial, so workers follow promotions and manager changes. It carries no secret.
 struct HeartbeatResponse: Codable {
     var role: NodeRole?
     /// Whether the answering manager counts the node in the Raft membership.
     var raftMember: Bool
-    /// Managers' credentials (hex), sent only to a node the state makes a manager, so it can
-    /// authenticate the leader before it has replicated any state.
-    var managerCredentials: [UInt64: String]? = nil
+    /// By transport id.
     var managerAddresses: [UInt64: String]
     /// The answering manager's view of the Raft leader (0: none), where agents send reports.
     var leader: UInt64? = nil
+    /// The roots to trust (PEM), so every node follows a CA rotation.
+    var trustedRootsPEM: [String]? = nil
 }
 
-// The cluster port: authentication keys, Raft messages, and the node's own frames.
+// The cluster port: the verified peer's rights (the authorization table), Raft messages, and
+// the node's own frames.
 extension SwarmNode: TransportDelegate {
-    public func handshakeKey(for nodeID: NodeID, purpose: HandshakePurpose) -> [UInt8]? {
-        switch purpose {
-        case .peer:
-            if nodeID == identity.transportID { return identity.credential }
-            if let member = state.member(transportID: nodeID) { return member.credential }
-            return identity.peerCredentials?[nodeID].flatMap(Crypto.unhex)
-        case .joinWorker:
-            guard raft != nil, let secrets = state.secrets else { return nil }
-            return JoinToken.handshakeKey(secret: secrets.workerSecret)
-        case .joinManager:
-            guard raft != nil, let secrets = state.secrets else { return nil }
-            return JoinToken.handshakeKey(secret: secrets.managerSecret)
-        }
+    public func transport(_ transport: Transport, shouldRefuse peer: PeerIdentity) -> String? {
+        state.isDenied(nodeID: peer.nodeID) ? "node \(peer.nodeID) was removed from the cluster" : nil
     }
 
-    public func transport(_ transport: Transport, didReceive message: Message, from peer: NodeID) {
+    public func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity) {
         guard raft != nil else { return }
+        let connection = ConnectionInfo(id: ConnectionID.none, peer: peer, direction: .inbound)
+        guard authorize(.raftMessage(from: message.from), on: connection) else { return }
         raft!.step(message)
         // Every message that arrives in this loop iteration shares one Ready (one fsync).
         scheduleProcessReady()
     }
 
     public func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo) {
-        switch application.nodeKind {
-        case .joinRequest?:
-            guard let request = application.decode(JoinRequest.self) else { return }
+        guard let kind = application.nodeKind else {
+            return refuseFrame("unknown frame kind \(application.kind)", kind: "unknown", on: connection, close: connection.peer == nil)
+        }
+        switch kind {
+        case .joinRequest:
+            guard authorize(.joinRequest, on: connection), let request = decode(application, JoinRequest.self, on: connection) else { return }
             handleJoin(request, on: connection)
-        case .heartbeat?:
-            guard let heartbeat = application.decode(Heartbeat.self) else { return }
+        case .joinResponse:
+            // Join sessions are JoinClient's; a node never expects one here.
+            _ = authorize(.joinResponse, on: connection)
+        case .heartbeat:
+            guard let heartbeat = decode(application, Heartbeat.self, on: connection),
+                  authorize(.heartbeat(nodeID: heartbeat.nodeID), on: connection) else { return }
+            noteCertificate(of: connection)
             handleHeartbeat(heartbeat, on: connection)
-        case .heartbeatResponse?:
-            guard let response = application.decode(HeartbeatResponse.self) else { return }
+        case .heartbeatResponse:
+            guard authorize(.heartbeatResponse, on: connection),
+                  let response = decode(application, HeartbeatResponse.self, on: connection) else { return }
+            noteHeartbeatResponse(response)
             followHeartbeatResponse(response)
-        case .assignments?:
-            guard let message = application.decode(AssignmentMessage.self) else { return }
+            // A promotion or demotion just seen: ask for the matching certificate now.
+            certificateRound()
+        case .assignments:
+            guard authorize(.assignments, on: connection), let message = decode(application, AssignmentMessage.self, on: connection) else { return }
             receiveAssignments(message, from: connection.remoteNodeID)
-        case .logsRequest?:
-            guard let request = application.decode(LogsRequest.self) else { return }
+        case .logsRequest:
+            guard authorize(.logsRequest, on: connection), let request = decode(application, LogsRequest.self, on: connection) else { return }
             serveLogs(request, on: connection.id)
-        case .logsResponse?:
-            guard let response = application.decode(LogsResponse.self) else { return }
+        case .logsResponse:
+            guard authorize(.logsResponse, on: connection), let response = decode(application, LogsResponse.self, on: connection) else { return }
             receiveLogs(response)
-        case .taskReports?:
-            guard let reports = application.decode(TaskReports.self) else { return }
+        case .taskReports:
+            guard let reports = decode(application, TaskReports.self, on: connection),
+                  authorize(.taskReports(taskIDs: reports.updates.map(\.taskID)), on: connection) else { return }
             bufferTaskReports(reports.updates)
-        case .forwardCommand?:
-            guard let forwarded = application.decode(ForwardCommand.self) else { return }
+        case .forwardCommand:
+            guard authorize(.forwardCommand, on: connection), let forwarded = decode(application, ForwardCommand.self, on: connection) else { return }
             proposeCommand(forwarded.command) { [self] result in
                 let failure = result.failureValue
                 let reply = ForwardResult(requestID: forwarded.requestID, failure: failure.map(ForwardedFailure.init))
                 transport.send(application: ApplicationFrame(.forwardResult, reply), to: connection.remoteNodeID)
             }
-        case .forwardResult?:
-            guard let result = application.decode(ForwardResult.self),
+        case .forwardResult:
+            guard authorize(.forwardResult, on: connection), let result = decode(application, ForwardResult.self, on: connection),
                   let pending = pendingForwards.removeValue(forKey: result.requestID) else { return }
             if let failure = result.failure {
                 pending.done(.failure(failure.requestFailure))
             } else {
                 pending.done(.success(()))
             }
-        case .joinResponse?:
-            guard let join = pendingJoin, join.connection == connection.id,
-                  let response = application.decode(JoinResponse.self) else { return }
-            pendingJoin = nil
-            transport.close(connection: connection.id, reason: "join answered")
-            join.done(.success(response))
-        case nil:
-            break
+        case .certificateRequest:
+            guard authorize(.certificateRequest, on: connection), let request = decode(application, CertificateRequest.self, on: connection)
+            else { return }
+            serveCertificateRequest(request, on: connection)
+        case .certificateResponse:
+            guard authorize(.certificateResponse, on: connection),
+                  let response = decode(application, CertificateResponse.self, on: connection) else { return }
+            receiveCertificate(response)
         }
     }
 
-    public func transport(_ transport: Transport, connectionEstablished connection: ConnectionInfo) {
-        guard let join = pendingJoin, join.connection == connection.id else { return }
-        transport.reply(application: ApplicationFrame(.joinRequest, join.request), on: connection.id)
-    }
-
-    public func transport(_ transport: Transport, sessionFailed connection: ConnectionID, reason: String) {
-        guard let join = pendingJoin, join.connection == connection else { return }
-        pendingJoin = nil
-        join.done(.failure(NodeError(reason)))
-    }
-
     public func transport(_ transport: Transport, peerDisconnected peer: NodeID) {
-        guard raft != nil, raft!.leader == peer else { return }
+        guard raft != nil, raft!.leader == peer, !reconnectingForCertificate else { return }
         logger.info("connection to leader \(peer) broke: starting a pre-vote at once")
         raft!.reportLeaderUnreachable()
         processReady()
@@ -112,6 +106,65 @@ extension SwarmNode: TransportDelegate {
     public func transport(_ transport: Transport, peerConnected peer: NodeID) {
         logger.info("connected to manager \(peer)")
     }
+
+    // MARK: Authorization
+
+    /// Runs the authorization table for one frame; a refusal is logged with the peer and the
+    /// frame kind, counted, and (for protocol violations) closes the connection.
+    func authorize(_ request: FrameRequest, on connection: ConnectionInfo) -> Bool {
+        switch FrameAuthorization.check(request, from: connection.peer, direction: connection.direction, facts: authorizationFacts()) {
+        case .allowed:
+            return true
+        case let .refused(reason, close):
+            refuseFrame(reason, kind: request.description, on: connection, close: close)
+            return false
+        }
+    }
+
+    private func refuseFrame(_ reason: String, kind: String, on connection: ConnectionInfo, close: Bool) {
+        refusedFrames[kind, default: 0] += 1
+        let who = connection.peer.map { "node \($0.nodeID) (\($0.role.rawValue))" } ?? "a connection without a certificate"
+        // Every refusal is counted; the log gets the first of a kind and then one in 100, so a
+        // flood (or a peer racing a role change) cannot flood the log.
+        let count = refusedFrames[kind]!
+        if count == 1 || count % 100 == 0 {
+            logger.warn("refused \(kind) from \(who): \(reason) (\(count) \(kind) refusals so far)")
+        }
+        if close && connection.id != .none { transport.close(connection: connection.id, reason: "refused \(kind): \(reason)") }
+    }
+
+    /// What this node knows for the authorization table, read from the live state.
+    func authorizationFacts() -> AuthorizationFacts {
+        var members: Set<NodeID>?
+        if let current = raft, !(current.confState.voters.isEmpty && current.confState.learners.isEmpty) {
+            members = Set(current.confState.voters + current.confState.learners)
+        }
+        let state = self.state
+        let leader = raft.map { $0.leader != noNode ? $0.leader : knownLeader } ?? knownLeader
+        return AuthorizationFacts(
+            localIsManager: raft != nil, hasState: raft != nil && state.cluster != nil,
+            stateRole: { state.nodes[$0]?.spec.role }, isDenied: { state.isDenied(nodeID: $0) },
+            raftMembers: members, leader: leader,
+            taskOwner: { id in
+                guard let task = state.tasks[id] else { return .unknown }
+                return task.nodeID.map { .node($0) } ?? .unassigned
+            })
+    }
+
+    private func decode<T: Decodable>(_ application: ApplicationFrame, _ type: T.Type, on connection: ConnectionInfo) -> T? {
+        guard let value = application.decode(type) else {
+            refuseFrame("undecodable \(type) payload", kind: String(describing: application.nodeKind.map { "\($0)" } ?? "unknown"),
+                        on: connection, close: true)
+            return nil
+        }
+        return value
+    }
+}
+
+extension ConnectionID {
+    /// Stands for "no connection to close" where a frame arrived outside `ConnectionInfo`
+    /// (Raft messages, delivered by peer).
+    static let none = ConnectionID(rawValue: 0)
 }
 
 /// A failure carried back from the leader to the manager that forwarded the write.

@@ -93,14 +93,27 @@ public final class SwarmNode: @unchecked Sendable {
     // Service logs: every node's session on this manager, and log requests awaiting an answer.
     var nodeConnections: [String: ConnectionID] = [:]
     var pendingLogRequests: [UInt64: ([TaskLogChunk]) -> Void] = [:]
-    var pendingJoin: (connection: ConnectionID, request: JoinRequest, done: @Sendable (Result<JoinResponse, NodeError>) -> Void)?
+    // TLS identity: this node's key and certificates, and their renewal.
+    var certificates: NodeCertificates
+    var certificateRenewalTime: Int64 = 0
+    /// A certificate request in flight: its key and when to give up on it (monotonic ms).
+    var pendingCertificate: (key: PrivateKey, deadline: UInt64)?
+    /// Frames the authorization table refused, by frame kind.
+    public internal(set) var refusedFrames: [String: UInt64] = [:]
+    /// Leader, during a root rotation: nodes seen with a certificate from the new root.
+    var nodesOnNewRoot: Set<String> = []
+    var caRotationProposed = false
+    /// Set while this node closes its own links to present a new certificate.
+    var reconnectingForCertificate = false
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
-    init(configuration: NodeConfiguration, dataDirectory: String, identity: NodeIdentity) throws {
+    init(configuration: NodeConfiguration, dataDirectory: String, identity: NodeIdentity, certificates: NodeCertificates) throws {
         self.configuration = configuration
         self.dataDirectory = dataDirectory
         self.identity = identity
+        self.certificates = certificates
+        certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
@@ -113,12 +126,13 @@ public final class SwarmNode: @unchecked Sendable {
     /// Starts the cluster port (on the loop).
     func startTransport() throws {
         try loop.executeAndWait { [self] in
-            var transportConfiguration = TransportConfiguration(clusterID: identity.clusterFingerprint, localNodeID: identity.transportID)
+            var transportConfiguration = TransportConfiguration(clusterID: identity.clusterID, localNodeID: identity.transportID)
             transportConfiguration.handshakeTimeoutMillis = 5_000
             transport = Transport(loop: loop, configuration: transportConfiguration) { [logger] message in
                 logger.info("transport: \(message)")
             }
             transport.delegate = self
+            transport.tls = try certificates.transportTLS()
             boundClusterAddress = try transport.listen(on: try SocketAddress(parsing: identity.listenAddress))
         }
     }
@@ -130,6 +144,7 @@ public final class SwarmNode: @unchecked Sendable {
             timers.append(loop.scheduleRepeating(everyMillis: configuration.raftTickMillis) { [self] in tick() })
             timers.append(loop.scheduleRepeating(everyMillis: configuration.dispatcherHeartbeatMillis) { [self] in
                 dispatcherRound()
+                certificateRound()
             })
             timers.append(loop.scheduleRepeating(everyMillis: Self.orchestrationPeriodMillis) { [self] in
                 scheduleOrchestration()

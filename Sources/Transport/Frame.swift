@@ -2,13 +2,9 @@ import Raft
 import Wire
 
 /// The type byte of a frame. It exists so the decoder can refuse unknown types from the header
-/// alone. Values are part of the wire protocol: never renumber.
+/// alone. Values are part of the wire protocol: never renumber (1–5 were the HMAC handshake,
+/// replaced by TLS; they are refused like any unknown type).
 public enum FrameType: UInt8, Sendable, CaseIterable {
-    case hello = 1
-    case challenge = 2
-    case proof = 3
-    case accepted = 4
-    case rejected = 5
     case raftMessage = 6
     case application = 7
 }
@@ -30,30 +26,18 @@ public struct ApplicationFrame: Sendable, Equatable {
 
 /// One frame as it travels between nodes: `[u32 little-endian payload length][u8 type][payload]`.
 ///
-/// It exists as the single vocabulary of the cluster port: handshake steps, Raft messages and
+/// It exists as the single vocabulary of the cluster port inside TLS: Raft messages and
 /// application frames. The length counts the payload only (not the type byte), and is checked
 /// against the receiver's limit before any payload is buffered (`FrameDecoder`).
 public enum Frame: Sendable, Equatable {
-    case hello(Hello)
-    case challenge(Challenge)
-    case proof(mac: [UInt8])
-    case accepted
-    case rejected(reason: String)
     case raftMessage(Message)
     case application(ApplicationFrame)
 
     /// Bytes before the payload: length (4) and type (1).
     public static let headerSize = 5
-    /// Longest rejection reason accepted on decode.
-    static let maxReasonLength = 1024
 
     public var type: FrameType {
         switch self {
-        case .hello: .hello
-        case .challenge: .challenge
-        case .proof: .proof
-        case .accepted: .accepted
-        case .rejected: .rejected
         case .raftMessage: .raftMessage
         case .application: .application
         }
@@ -79,11 +63,6 @@ public enum Frame: Sendable, Equatable {
 
     private func encodePayload(to writer: inout WireWriter) {
         switch self {
-        case let .hello(hello): hello.encode(to: &writer)
-        case let .challenge(challenge): challenge.encode(to: &writer)
-        case let .proof(mac): writer.writeBytes(mac)
-        case .accepted: break
-        case let .rejected(reason): writer.writeString(String(reason.utf8.prefix(Self.maxReasonLength)) ?? "")
         case let .raftMessage(message): message.encode(to: &writer)
         case let .application(frame):
             writer.writeUInt8(frame.kind)
@@ -108,19 +87,7 @@ public enum Frame: Sendable, Equatable {
         case .application:
             guard let kind = raw.payload.first else { throw FrameError.malformed(.application, "missing kind byte") }
             return .application(ApplicationFrame(kind: kind, payload: Array(raw.payload.dropFirst())))
-        default: break
         }
-        var reader = WireReader(raw.payload)
-        let frame: Frame = switch raw.type {
-        case .hello: .hello(try Hello(from: &reader))
-        case .challenge: .challenge(try Challenge(from: &reader))
-        case .proof: .proof(mac: try reader.readBytes(limit: 64))
-        case .accepted: .accepted
-        case .rejected: .rejected(reason: try reader.readString(limit: maxReasonLength))
-        case .raftMessage, .application: preconditionFailure("handled above")
-        }
-        guard reader.isAtEnd else { throw FrameError.malformed(raw.type, "\(reader.remaining) trailing bytes") }
-        return frame
     }
 }
 

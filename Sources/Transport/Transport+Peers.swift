@@ -60,10 +60,14 @@ extension Transport {
         link.pumping = true
         defer { link.pumping = false }
         while !link.queue.isEmpty && connection.io.state == .open {
-            while connection.io.pendingWriteBytes < configuration.writeBatchBytes, let frame = link.queue.popFirst() {
-                connection.io.enqueue(frame)
+            // Many frames become one TLS write (few records, one system call).
+            var batch: [UInt8] = []
+            let room = configuration.writeBatchBytes - connection.io.pendingWriteBytes
+            while batch.count < room, let frame = link.queue.popFirst() {
+                batch.append(contentsOf: frame)
                 link.statistics.sentFrames += 1
             }
+            if !batch.isEmpty { guard write(batch, on: connection) else { return } }
             connection.io.flush()
             if connection.io.pendingWriteBytes > 0 { return }
         }
@@ -77,18 +81,13 @@ extension Transport {
     func dial(_ link: PeerLink) {
         guard !isShutDown, links[link.nodeID] === link, link.connection == nil else { return }
         link.statistics.connectAttempts += 1
-        // A peer link is keyed by the initiator's own credential: the acceptor looks up ours.
-        guard let key = delegate?.handshakeKey(for: configuration.localNodeID, purpose: .peer), !key.isEmpty else {
-            log("no key to prove to node \(link.nodeID); will retry")
+        guard let tls else {
+            log("no certificate to present to node \(link.nodeID) yet; will retry")
             return scheduleReconnect(link)
         }
         do {
-            let initiator = InitiatorHandshake(
-                clusterID: configuration.clusterID, localNodeID: configuration.localNodeID, purpose: .peer, key: key,
-                nonce: try Crypto.randomBytes(Hello.nonceSize), expectedAcceptor: link.nodeID)
             let (socket, connected) = try Socket.connect(to: link.address)
-            let connection = try makeConnection(
-                socket, connecting: !connected, direction: .outbound, linkPeer: link.nodeID, phase: .initiating(initiator))
+            let connection = try makeConnection(socket, connecting: !connected, kind: .link(link.nodeID), context: tls.client)
             link.connection = connection
             if connected { outboundConnected(connection) }
         } catch {

@@ -2,11 +2,13 @@ import Crypto
 import Platform
 import Raft
 
-/// Authenticated, framed TCP (or unix socket) links between nodes, living on one `EventLoop`.
+/// Mutually authenticated (TLS 1.3), framed TCP (or unix socket) links between nodes, living on
+/// one `EventLoop`.
 ///
-/// It exists so the node shell sees only "a message from an authenticated node" and "send this to
-/// node N": listening, dialling, the mutual HMAC handshake, per-peer bounded queues, write
-/// coalescing, reconnect with backoff and fault injection all stay here.
+/// It exists so the node shell sees only "a frame from the node this certificate names" and
+/// "send this to node N": listening, dialling, TLS over memory BIOs, the peer's identity from its
+/// verified certificate, per-peer bounded queues, write coalescing, reconnect with backoff,
+/// connection and memory limits, and fault injection all stay here.
 ///
 /// Threading: create it anywhere; call every method on `loop`'s thread (checked). Delegate
 /// callbacks and the logger run on that thread. Call `shutdown()` on the loop before stopping it.
@@ -18,27 +20,40 @@ public final class Transport: @unchecked Sendable {
     public weak var delegate: (any TransportDelegate)?
     /// Faults applied on send; `.none` unless a test or `swarmctl chaos` sets them.
     public var faultRules = FaultRules.none
+    /// The TLS configurations for NEW connections (nil: no certificate yet, so inbound
+    /// connections are refused and links wait). Replace it on renewal or CA rotation;
+    /// established connections keep the one they started with.
+    public var tls: TransportTLS?
     let log: @Sendable (String) -> Void
 
     private var listener: Socket?
+    private var idleSweep: TimerHandle?
     var connections: [ConnectionID: TransportConnection] = [:]
     var links: [NodeID: PeerLink] = [:]
     private var nextConnectionID: UInt64 = 1
-    var pendingHandshakes = 0
+    var preAuth: PreAuthTable
     private(set) var isShutDown = false
 
     /// Frames sent to a node with no link (`connect(to:at:)` was never called for it).
     public internal(set) var droppedForUnknownPeer: UInt64 = 0
-    /// Connections closed for a failed handshake, framing error, timeout or overload.
+    /// Connections closed for a failed handshake, a refused certificate, a framing error, a
+    /// timeout or a limit.
     public internal(set) var refusedConnections: UInt64 = 0
+    /// Bytes of partial frames held by worker and join-only connections (bounded by
+    /// `maxBufferedFrameBytes`).
+    public internal(set) var bufferedFrameBytes = 0
 
     public init(loop: EventLoop, configuration: TransportConfiguration, logger: @escaping @Sendable (String) -> Void) {
         configuration.validate()
         self.loop = loop
         self.configuration = configuration
         self.log = logger
+        preAuth = PreAuthTable(perSource: configuration.maxPendingHandshakesPerSource, total: configuration.maxPendingHandshakes)
         Signals.ignoreBrokenPipe()
     }
+
+    /// Unauthenticated inbound connections (TLS handshakes and join-only connections) held now.
+    public var pendingHandshakes: Int { preAuth.count }
 
     // MARK: Listening
 
@@ -49,11 +64,15 @@ public final class Transport: @unchecked Sendable {
         assertInLoop()
         precondition(listener == nil, "Transport is already listening")
         precondition(!isShutDown, "listen after shutdown")
-        let socket = try Socket.listen(on: address)
+        // A deep accept queue: a flood of connection attempts must not crowd out SYNs from other
+        // sources before the pre-auth table gets to evict them.
+        let socket = try Socket.listen(on: address, backlog: 1024)
         try loop.register(fd: socket.descriptor, readable: true, writable: false) { [weak self] _ in
             self?.acceptPending()
         }
         listener = socket
+        let period = max(10, min(configuration.idleTimeoutMillis / 4, 10_000))
+        idleSweep = loop.scheduleRepeating(everyMillis: period) { [weak self] in self?.closeIdleConnections() }
         return try socket.localAddress()
     }
 
@@ -67,28 +86,37 @@ public final class Transport: @unchecked Sendable {
                 return log("accept on \(listener.address) failed: \(error)")
             }
             guard let socket = accepted else { return }
-            guard pendingHandshakes < configuration.maxPendingHandshakes else {
-                refusedConnections += 1
-                log("refused a connection on \(listener.address): \(pendingHandshakes) handshakes already pending")
-                socket.close()
-                continue
-            }
             startInbound(socket)
         }
     }
 
     private func startInbound(_ socket: Socket) {
+        guard let tls else {
+            refusedConnections += 1
+            socket.close()
+            return log("refused a connection from \(socket.address): this node has no certificate yet")
+        }
         do {
-            let acceptor = AcceptorHandshake(
-                clusterID: configuration.clusterID, localNodeID: configuration.localNodeID, nonce: try Crypto.randomBytes(Hello.nonceSize)
-            ) { [weak self] node, purpose in
-                guard let self else { return nil }
-                return delegate?.handshakeKey(for: node, purpose: purpose)
+            let connection = try makeConnection(socket, connecting: false, kind: .inbound, context: tls.server)
+            let source = connection.source
+            for evicted in preAuth.admit(connection.id, from: source) {
+                guard let old = connections[evicted] else { continue }
+                old.isPreAuth = false
+                refuse(old, reason: "evicted: \(preAuth.count) unauthenticated connections pending, "
+                    + "\(preAuth.count(from: source)) from \(SocketAddress.describeSource(source))")
             }
-            _ = try makeConnection(socket, connecting: false, direction: .inbound, linkPeer: nil, phase: .accepting(acceptor))
-            pendingHandshakes += 1
+            connection.isPreAuth = true
         } catch {
-            log("could not set up an inbound connection on \(socket.address): \(error)")
+            log("could not set up an inbound connection from \(socket.address): \(error)")
+        }
+    }
+
+    /// Closes authenticated inbound connections that received nothing for `idleTimeoutMillis`.
+    private func closeIdleConnections() {
+        let now = Self.nowMillis()
+        for connection in Array(connections.values) where connection.kind == .inbound && connection.peer != nil {
+            let idle = now - min(now, connection.lastReceiveMillis)
+            if idle > UInt64(configuration.idleTimeoutMillis) { connection.io.close(reason: "idle for \(idle) ms") }
         }
     }
 
@@ -144,18 +172,26 @@ public final class Transport: @unchecked Sendable {
 
     // MARK: Connections and sessions
 
-    /// Opens a one-off authenticated connection (e.g. a join with the token secret as `key`).
-    /// The delegate hears `connectionEstablished` then application frames, or `sessionFailed`.
-    public func openSession(to address: SocketAddress, purpose: HandshakePurpose, key: [UInt8]) throws -> ConnectionID {
+    /// Opens a join session: TLS with `context` (a client context that verifies nothing, since a
+    /// joining node has no roots yet). Once the handshake completes the delegate hears
+    /// `connectionEstablished`, and must check `peerCertificateChain(of:)` against the token
+    /// before sending anything; or `sessionFailed`.
+    public func openJoinSession(to address: SocketAddress, context: TLSContext) throws -> ConnectionID {
         assertInLoop()
-        precondition(!isShutDown, "openSession after shutdown")
-        let initiator = InitiatorHandshake(
-            clusterID: configuration.clusterID, localNodeID: configuration.localNodeID, purpose: purpose, key: key,
-            nonce: try Crypto.randomBytes(Hello.nonceSize), expectedAcceptor: nil)
+        precondition(!isShutDown, "openJoinSession after shutdown")
+        precondition(context.role == .client, "a join session needs a client context")
         let (socket, connected) = try Socket.connect(to: address)
-        let connection = try makeConnection(socket, connecting: !connected, direction: .outbound, linkPeer: nil, phase: .initiating(initiator))
+        let connection = try makeConnection(socket, connecting: !connected, kind: .joinSession, context: context)
         if connected { outboundConnected(connection) }
         return connection.id
+    }
+
+    /// The certificate chain the peer presented on connection `id` (leaf first), empty if none
+    /// or if the connection is gone.
+    public func peerCertificateChain(of id: ConnectionID) -> [Certificate] {
+        assertInLoop()
+        guard let connection = connections[id], connection.isEstablished else { return [] }
+        return connection.session.peerCertificateChain
     }
 
     /// Sends an application frame on one established connection (an inbound join or session).
@@ -174,9 +210,25 @@ public final class Transport: @unchecked Sendable {
             connection.io.close(reason: "reply backlog over \(configuration.maxReplyBacklogBytes) bytes (peer not reading)")
             return false
         }
-        connection.io.enqueue(bytes)
+        guard write(bytes, on: connection) else { return false }
         scheduleFlush(connection)
         return true
+    }
+
+    /// Closes every connection whose verified certificate names node `nodeID` (it was removed,
+    /// or its role changed and it must reconnect with its new certificate).
+    public func closeConnections(ofNode nodeID: String, reason: String) {
+        assertInLoop()
+        for connection in Array(connections.values) where connection.peer?.nodeID == nodeID {
+            refuse(connection, reason: reason, flush: true)
+        }
+    }
+
+    /// Closes our established peer links so they reconnect with the current `tls` (after this
+    /// node's certificate changed role). Queued frames are kept.
+    public func reconnectLinks(reason: String) {
+        assertInLoop()
+        for link in links.values { link.connection?.io.close(reason: reason) }
     }
 
     /// Closes one connection; the usual close callbacks follow (a peer link reconnects).
@@ -197,6 +249,8 @@ public final class Transport: @unchecked Sendable {
         assertInLoop()
         guard !isShutDown else { return }
         isShutDown = true
+        if let idleSweep { loop.cancel(idleSweep) }
+        idleSweep = nil
         if let listener {
             loop.unregister(fd: listener.descriptor)
             listener.close()
@@ -212,14 +266,13 @@ public final class Transport: @unchecked Sendable {
 
     // MARK: Internals shared with the extensions
 
-    func makeConnection(
-        _ socket: Socket, connecting: Bool, direction: ConnectionInfo.Direction, linkPeer: NodeID?, phase: TransportConnection.Phase
-    ) throws -> TransportConnection {
+    func makeConnection(_ socket: Socket, connecting: Bool, kind: TransportConnection.Kind, context: TLSContext) throws -> TransportConnection {
+        let session = try TLSSession(context: context)
         let io = try BufferedConnection(socket: socket, loop: loop, connecting: connecting)
         let id = ConnectionID(rawValue: nextConnectionID)
         nextConnectionID += 1
-        let connection = TransportConnection(
-            id: id, direction: direction, io: io, linkPeer: linkPeer, phase: phase, maxFrameSize: configuration.maxFrameSize)
+        let connection = TransportConnection(id: id, kind: kind, io: io, session: session, source: SocketAddress.sourceKey(of: socket.address),
+                                             now: Self.nowMillis())
         io.onConnected = { [weak self, weak connection] in
             if let self, let connection { outboundConnected(connection) }
         }
@@ -236,11 +289,33 @@ public final class Transport: @unchecked Sendable {
         connection.handshakeTimer = loop.schedule(afterMillis: timeout) { [weak self, weak connection] in
             guard let self, let connection else { return }
             connection.handshakeTimer = nil
-            refuse(connection, reason: "no handshake within \(timeout) ms")
+            refuse(connection, reason: "no TLS handshake within \(timeout) ms")
         }
         connections[id] = connection
         return connection
     }
+
+    /// Encrypts `plaintext` (whole frames) into the connection's write queue; false (and the
+    /// connection closed) if TLS refuses.
+    @discardableResult
+    func write(_ plaintext: [UInt8], on connection: TransportConnection) -> Bool {
+        do {
+            try connection.session.send(plaintext)
+        } catch {
+            connection.io.close(reason: "\(error)")
+            return false
+        }
+        writeTLSOutput(of: connection)
+        return true
+    }
+
+    /// Moves the session's pending ciphertext (handshake records, alerts, data) to the socket queue.
+    func writeTLSOutput(of connection: TransportConnection) {
+        let output = connection.session.takeOutgoing()
+        if !output.isEmpty && connection.io.state != .closed { connection.io.enqueue(output) }
+    }
+
+    static func nowMillis() -> UInt64 { monotonicNanoseconds() / 1_000_000 }
 
     func scheduleFlush(_ connection: TransportConnection) {
         guard !connection.flushScheduled else { return }

@@ -1,59 +1,87 @@
+import Crypto
 import Platform
 import Raft
 
-/// One socket of a Transport with its framing and handshake state. Loop-confined.
+/// One socket of a Transport with its TLS session, framing and limits. Loop-confined.
 ///
-/// It exists to keep per-connection state (decoder, handshake phase, timers) in one place so the
-/// Transport only routes; a connection is either still proving who it is or fully established,
-/// and only established connections deliver anything to the node.
+/// It exists to keep per-connection state (TLS session, decoder, phase, timers) in one place so
+/// the Transport only routes. Bytes flow socket → TLS → frame decoder on the way in and frames →
+/// TLS → socket on the way out; only established connections deliver anything to the node.
 final class TransportConnection {
-    enum Phase {
-        case initiating(InitiatorHandshake)
-        case accepting(AcceptorHandshake)
-        case established(HandshakeResult)
+    enum Kind: Equatable {
+        /// Accepted by our listener.
+        case inbound
+        /// Our link to a peer (we verify its server certificate names that peer).
+        case link(NodeID)
+        /// Our join session: the server's chain is checked by the caller, not here.
+        case joinSession
     }
 
-    /// Largest frame accepted before the handshake completes (hello, challenge, proof, rejected).
-    static let maxHandshakeFrameSize = 4096
+    enum Phase: Equatable {
+        case handshaking
+        /// `peer` is nil on a join-only inbound connection and on a join session.
+        case established(PeerIdentity?)
+    }
 
     let id: ConnectionID
-    let direction: ConnectionInfo.Direction
+    let kind: Kind
     let io: BufferedConnection
-    /// The peer whose outbound link this is; nil for inbound connections and sessions.
-    let linkPeer: NodeID?
+    let session: TLSSession
+    /// The source address key for the pre-auth table (inbound only).
+    let source: UInt64
     var decoder: FrameDecoder
-    var phase: Phase
+    var phase = Phase.handshaking
+    /// Counted in the transport's pre-auth table (handshaking, or join-only).
+    var isPreAuth = false
     var handshakeTimer: TimerHandle?
     var flushScheduled = false
+    /// Partial-frame bytes this connection holds in the transport's budget.
+    var accountedBytes = 0
+    /// Frames received on a join-only connection (one is allowed).
+    var joinFrames = 0
+    var lastReceiveMillis: UInt64
 
-    init(id: ConnectionID, direction: ConnectionInfo.Direction, io: BufferedConnection, linkPeer: NodeID?,
-         phase: Phase, maxFrameSize: Int) {
+    init(id: ConnectionID, kind: Kind, io: BufferedConnection, session: TLSSession, source: UInt64, now: UInt64) {
         self.id = id
-        self.direction = direction
+        self.kind = kind
         self.io = io
-        self.linkPeer = linkPeer
-        self.phase = phase
-        // Until the peer is authenticated only small handshake frames are accepted, so a stranger
-        // cannot make this node buffer a maximal frame per connection.
-        self.decoder = FrameDecoder(maxPayloadSize: min(maxFrameSize, Self.maxHandshakeFrameSize))
+        self.session = session
+        self.source = source
+        lastReceiveMillis = now
+        // Nothing is decoded before the TLS handshake; the limit is set once the peer is known.
+        decoder = FrameDecoder(maxPayloadSize: 1)
     }
 
-    var isEstablished: Bool {
-        if case .established = phase { return true }
-        return false
+    var direction: ConnectionInfo.Direction { kind == .inbound ? .inbound : .outbound }
+
+    var linkPeer: NodeID? {
+        if case let .link(peer) = kind { return peer }
+        return nil
     }
 
-    /// What the node sees, once the peer has proven its identity.
+    var isEstablished: Bool { phase != .handshaking }
+
+    /// The verified peer, nil before the handshake and on connections without a certificate.
+    var peer: PeerIdentity? {
+        if case let .established(peer) = phase { return peer }
+        return nil
+    }
+
+    /// What the node sees, once established.
     var info: ConnectionInfo? {
-        guard case let .established(result) = phase else { return nil }
-        return ConnectionInfo(id: id, remoteNodeID: result.remoteNodeID, purpose: result.purpose, direction: direction)
+        guard case let .established(peer) = phase else { return nil }
+        return ConnectionInfo(id: id, peer: peer, direction: direction)
     }
 
-    /// For logs: "#7 inbound from tcp://127.0.0.1:51234 (node 3, peer)".
+    /// For logs: "#7 inbound from tcp://127.0.0.1:51234 (node abc (swarm-worker))".
     var label: String {
         let side = direction == .inbound ? "inbound from" : "outbound to"
         var text = "\(id) \(side) \(io.socket.address)"
-        if case let .established(result) = phase { text += " (node \(result.remoteNodeID), \(result.purpose))" }
+        switch phase {
+        case .handshaking: break
+        case let .established(peer?): text += " (\(peer))"
+        case .established(nil): text += kind == .joinSession ? " (join session)" : " (join-only)"
+        }
         return text
     }
 }

@@ -5,14 +5,30 @@ import Raft
 /// It exists so limits are chosen once, visibly, and tests can shrink them (short handshake
 /// timeout, small queues) without touching the code.
 public struct TransportConfiguration: Sendable {
+    /// The cluster id every peer certificate must carry as its organization (O).
     public var clusterID: String
+    /// Our transport (Raft) id; 0 for a transport that only opens join sessions.
     public var localNodeID: NodeID
     /// Largest frame payload accepted or sent (checked before allocating).
     public var maxFrameSize = FrameDecoder.defaultMaxPayloadSize
-    /// A connection that has not completed the handshake by then is closed.
+    /// Largest frame a connection without a certificate may send (one join request).
+    public var maxJoinFrameSize = 64 << 10
+    /// A connection that has not completed the TLS handshake by then is closed.
     public var handshakeTimeoutMillis = 5_000
-    /// Unauthenticated inbound connections allowed at once; more are closed on accept.
+    /// A join-only connection (no certificate) is closed this long after it connected.
+    public var joinTimeoutMillis = 30_000
+    /// Unauthenticated inbound connections (handshakes and joins) allowed at once, in total and
+    /// per source address; the oldest of the source (or of the busiest source) is closed for a
+    /// newcomer (see `PreAuthTable`).
     public var maxPendingHandshakes = 256
+    public var maxPendingHandshakesPerSource = 32
+    /// Authenticated inbound connections per peer node; the oldest is closed for a newer one.
+    public var maxConnectionsPerPeer = 8
+    /// Bytes of partial frames buffered over all worker and join-only connections (managers are
+    /// exempt); the connection that would exceed it is closed.
+    public var maxBufferedFrameBytes = 256 << 20
+    /// An authenticated inbound connection that receives nothing for this long is closed.
+    public var idleTimeoutMillis = 300_000
     /// Per-peer queue bounds; when exceeded the oldest frames are dropped (see `PeerQueue`).
     public var maxQueuedFramesPerPeer = 16_384
     public var maxQueuedBytesPerPeer = 64 << 20
@@ -30,11 +46,17 @@ public struct TransportConfiguration: Sendable {
     }
 
     func validate() {
-        precondition(!clusterID.isEmpty && clusterID.utf8.count <= Hello.maxClusterIDLength, "cluster id must be 1...256 bytes")
+        precondition(clusterID.utf8.count <= 256, "cluster id must be at most 256 bytes")
+        precondition(localNodeID == 0 || !clusterID.isEmpty, "a member's transport needs its cluster id")
         precondition(maxFrameSize > 0 && maxFrameSize <= Int(UInt32.max), "maxFrameSize out of range: \(maxFrameSize)")
-        precondition(handshakeTimeoutMillis > 0, "handshake timeout must be positive")
+        precondition(maxJoinFrameSize > 0 && maxJoinFrameSize <= maxFrameSize, "maxJoinFrameSize out of range: \(maxJoinFrameSize)")
+        precondition(handshakeTimeoutMillis > 0 && joinTimeoutMillis > 0 && idleTimeoutMillis > 0, "timeouts must be positive")
         precondition(maxQueuedBytesPerPeer >= maxFrameSize + Frame.headerSize, "peer queue must hold one maximal frame")
-        precondition(writeBatchBytes > 0 && maxPendingHandshakes > 0 && maxQueuedFramesPerPeer > 0, "limits must be positive")
+        precondition(maxBufferedFrameBytes >= maxFrameSize + Frame.headerSize, "the frame budget must hold one maximal frame")
+        precondition(writeBatchBytes > 0 && maxPendingHandshakes > 0 && maxQueuedFramesPerPeer > 0 && maxConnectionsPerPeer > 0,
+                     "limits must be positive")
+        precondition(maxPendingHandshakesPerSource > 0 && maxPendingHandshakesPerSource <= maxPendingHandshakes,
+                     "per-source handshake limit must be in 1...maxPendingHandshakes")
     }
 }
 
@@ -43,10 +65,11 @@ public struct TransportConfiguration: Sendable {
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public var description: String { "#\(rawValue)" }
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
 }
 
-/// An authenticated connection as the node shell sees it. It exists so the shell decides what to
-/// do with a frame from who sent it and why they connected, not from socket details.
+/// An established connection as the node shell sees it. It exists so the shell decides what to
+/// do with a frame from who sent it (its verified certificate), not from socket details.
 public struct ConnectionInfo: Sendable, Equatable {
     public enum Direction: Sendable, Equatable {
         /// Accepted by our listener.
@@ -56,9 +79,20 @@ public struct ConnectionInfo: Sendable, Equatable {
     }
 
     public var id: ConnectionID
-    public var remoteNodeID: NodeID
-    public var purpose: HandshakePurpose
+    /// The verified certificate's identity; nil on a join-only connection (an inbound
+    /// connection without a client certificate) and on our own join sessions (whose server the
+    /// caller checks against the token, see `Transport.peerCertificateChain(of:)`).
+    public var peer: PeerIdentity?
     public var direction: Direction
+
+    public init(id: ConnectionID, peer: PeerIdentity?, direction: Direction) {
+        self.id = id
+        self.peer = peer
+        self.direction = direction
+    }
+
+    /// The peer's transport id, 0 without a certificate.
+    public var remoteNodeID: NodeID { peer?.transportID ?? 0 }
 }
 
 /// Counters for one peer link. They exist because drops are deliberate (bounded queues, fault
@@ -80,27 +114,27 @@ public struct PeerStatistics: Sendable, Equatable {
 /// It exists as the single seam between the network and the node shell: the shell feeds Raft
 /// from `didReceive(message:)`, routes application frames, and tells Raft when a link breaks.
 public protocol TransportDelegate: AnyObject {
-    /// The key `nodeID` must prove for `purpose`: the node credential for `.peer`, the join-token
-    /// secret for joins; nil refuses. A peer link is keyed by the dialling node's credential, so
-    /// when we dial, this is asked with our own node id.
-    func handshakeKey(for nodeID: NodeID, purpose: HandshakePurpose) -> [UInt8]?
-    /// A Raft message from an authenticated peer (its `from` equals `peer`).
-    func transport(_ transport: Transport, didReceive message: Message, from peer: NodeID)
+    /// Called once a peer's certificate verified (chain to a trusted root, our cluster id):
+    /// a reason refuses the connection (a removed node), nil accepts it.
+    func transport(_ transport: Transport, shouldRefuse peer: PeerIdentity) -> String?
+    /// A Raft message from an authenticated peer (its `from` equals the certificate's transport id).
+    func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity)
     /// An application frame on any authenticated connection; answer with `reply(application:on:)`.
     func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo)
     /// Our outbound link to `peer` completed its handshake; queued frames now flow.
     func transport(_ transport: Transport, peerConnected peer: NodeID)
     /// Our outbound link to `peer` broke (it reconnects with backoff). Frames keep queueing.
     func transport(_ transport: Transport, peerDisconnected peer: NodeID)
-    /// An inbound connection or a session we opened completed its handshake.
+    /// An inbound connection or a join session we opened completed its TLS handshake.
     func transport(_ transport: Transport, connectionEstablished connection: ConnectionInfo)
     /// An established inbound connection or session closed.
     func transport(_ transport: Transport, connectionClosed connection: ConnectionInfo, reason: String)
-    /// A session from `openSession` closed before its handshake completed.
+    /// A session from `openJoinSession` closed before its handshake completed.
     func transport(_ transport: Transport, sessionFailed connection: ConnectionID, reason: String)
 }
 
 extension TransportDelegate {
+    public func transport(_ transport: Transport, shouldRefuse peer: PeerIdentity) -> String? { nil }
     public func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo) {}
     public func transport(_ transport: Transport, peerConnected peer: NodeID) {}
     public func transport(_ transport: Transport, peerDisconnected peer: NodeID) {}

@@ -4,11 +4,16 @@ import Foundation
 /// Commands that talk to a running node over its API: info, join-token, leave, node ….
 enum ClientCommands {
     static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet", "--rotate", "--force", "-f", "--pretty", "--no-trunc"])
+        // `-f` is `--filter` for `node ls|ps` and `--force` elsewhere, as in docker.
+        let listing = command == "node" && ["ls", "list", "ps"].contains(rawArguments.first(where: { !$0.hasPrefix("-") }) ?? "")
+        var arguments = try CommandLineArguments(rawArguments, switches: Set(["-q", "--quiet", "--rotate", "--force", "--pretty", "--no-trunc",
+                                                                              "-d", "--detach"])
+                                                     .union(listing ? [] : ["-f"]))
         let connection = try APIConnection(host: arguments.takeValue("-H", "--host"))
         switch command {
         case "info": return try info(connection, &arguments)
         case "join-token": return try joinToken(connection, &arguments)
+        case "ca": return try CACommand.run(connection, &arguments)
         case "leave": return try leave(connection, &arguments)
         case "node": return try NodeClientCommands.run(connection, &arguments)
         default: throw UsageError(message: "unknown command '\(command)'")
@@ -79,7 +84,7 @@ enum ClientCommands {
         writeStandardOutput("""
         To add a \(role.rawValue) to this swarm, run the following command:
 
-            swarmctl join --token \(token) \(address)
+        \(JoinCommand.text(token: token, manager: address))
 
 
         """)

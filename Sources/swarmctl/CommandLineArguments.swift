@@ -1,8 +1,18 @@
 import SwarmNode
 
-/// A command-line mistake: printed as `swarmctl: MESSAGE` and exits 2.
+/// A command-line mistake: printed as `swarmctl: MESSAGE` and exits 2. With `helpFor` set it is
+/// not a mistake but `-h`/`--help` where a flag may stand: the dispatcher prints the usage of the
+/// (sub)command the positionals read so far name, and exits 0.
 struct UsageError: Error {
     let message: String
+    var helpFor: [String]? = nil
+
+    init(message: String) { self.message = message }
+
+    init(helpFor positionals: [String]) {
+        message = "help requested"
+        helpFor = positionals
+    }
 }
 
 /// A failure that is not the user's typing: printed as `swarmctl: MESSAGE` and exits 1.
@@ -17,7 +27,7 @@ struct CommandLineArguments {
     private(set) var positionals: [String] = []
 
     /// Splits `--name value`, `--name=value` and bare `--switch` forms. `switches` names the flags
-    /// that take no value.
+    /// that take no value; `-h` and `--help` are everyone's and end the parse with a help request.
     /// `flagsEndAfter` positionals, everything else is positional too (the command of
     /// `service create IMAGE COMMAND -c …` keeps its own flags).
     init(_ arguments: [String], switches: Set<String>, flagsEndAfter: Int? = nil) throws(UsageError) {
@@ -33,6 +43,7 @@ struct CommandLineArguments {
                 positionals.append(argument)
                 continue
             }
+            if argument == "--help" || argument == "-h" { throw UsageError(helpFor: positionals) }
             if let equals = argument.firstIndex(of: "=") {
                 flags.append((String(argument[..<equals]), String(argument[argument.index(after: equals)...])))
             } else if switches.contains(argument) {
@@ -56,6 +67,14 @@ struct CommandLineArguments {
         let value = flags[position].value
         flags.removeAll { names.contains($0.name) }
         return value
+    }
+
+    /// Each occurrence of a switch that may also take `=VALUE` (`--read-only`, `--read-only=false`):
+    /// nil for the bare form, in order.
+    mutating func takeSwitchValues(_ name: String) -> [String?] {
+        let values = flags.filter { $0.name == name }.map(\.value)
+        flags.removeAll { $0.name == name }
+        return values
     }
 
     /// Every value of a repeatable flag, in order.

@@ -16,8 +16,9 @@ enum HelpText {
     Talking to a node (-H ADDR, $SWARMCTL_HOST, or the default socket):
       info        Cluster id, node id, role, raft leader/term/commit
       join-token  Show or rotate the join tokens
+      ca          Show or rotate the root CA, set the node certificate expiry
       leave       Leave the cluster
-      node        Manage nodes (ls, inspect, update, promote, demote, rm)
+      node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
 
@@ -34,26 +35,11 @@ enum HelpText {
     Exit codes: 0 success, 1 failure, 2 usage error.
     """
 
-    static let node = """
-    Usage:
-      swarmctl init  --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE]
-      swarmctl join  --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE] --token TOKEN MANAGER_HOST:PORT
-      swarmctl run   --data-dir DIR [--config FILE]
-
-    Runs a node in the foreground (logs to stderr; SIGTERM or SIGINT stops it cleanly).
-    ADDR is unix:PATH or tcp:HOST:PORT. Every flag is also a key in the config file
-    (see cluster.conf.example); flags win.
-
-    Options:
-      --executor auto|oci|process   How tasks run (default auto)
-      --enable-chaos                Accept fault-injection requests
-    """
-
     static let service = """
     Usage:
       swarmctl service create [OPTIONS] IMAGE [COMMAND [ARG...]]
-      swarmctl service ls [--format json]
-      swarmctl service ps SERVICE... [--format json] [--no-trunc]
+      swarmctl service ls [-q] [--filter K=V]... [--format json]
+      swarmctl service ps [-q] [--filter K=V]... [--format json] [--no-trunc] SERVICE...
       swarmctl service inspect SERVICE... [--pretty]
       swarmctl service scale SERVICE=REPLICAS... [--detach]
       swarmctl service update [OPTIONS] [--image IMAGE] [--force] [--args "CMD ARGS"] SERVICE
@@ -72,11 +58,12 @@ enum HelpText {
       --update-monitor D  --update-max-failure-ratio R  --update-order stop-first|start-first
       --rollback-parallelism N ... (the same keys as --update-*)
       --health-cmd CMD  --health-interval D  --health-timeout D  --health-retries N  --health-start-period D
-      --stop-grace-period D  --workdir DIR  --user U  --hostname H
+      --stop-grace-period D  --stop-signal SIG  --workdir DIR  --user U  --hostname H  --entrypoint "CMD ARGS"
       --detach     Return at once instead of showing per-slot progress until the service converged
 
-    Without --detach, create, update, scale and rollback exit 0 once the service has converged
-    and 1 with the reason when an update pauses or is rolled back.
+    Without --detach, create, update, scale and rollback exit 0 once the service's tasks have run
+    for the update monitor period (default 5s), and 1 with the reason when an update pauses or is
+    rolled back, or every task is rejected. Run 'swarmctl service COMMAND --help' for a command's options.
     """
 
     static let chaos = """

@@ -17,10 +17,6 @@ enum ImageCommands {
     """
 
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        if rawArguments.isEmpty || rawArguments.contains("--help") || rawArguments.contains("-h") {
-            print(help)
-            return rawArguments.isEmpty ? 2 : 0
-        }
         var arguments = try CommandLineArguments(rawArguments, switches: ["-q", "--quiet", "--password-stdin"])
         let username = arguments.takeValue("--username", "-u")
         let passwordFromStdin = arguments.takeSwitch("--password-stdin")

@@ -5,7 +5,7 @@ import Foundation
 enum NodeClientCommands {
     static func run(_ connection: APIConnection, _ arguments: inout CommandLineArguments) throws -> Int32 {
         guard !arguments.positionals.isEmpty else {
-            throw UsageError(message: "node needs a subcommand: ls, inspect, update, promote, demote or rm")
+            throw UsageError(message: "node needs a subcommand: ls, inspect, update, promote, demote, rm or ps")
         }
         let subcommand = arguments.positionals[0]
         let targets = Array(arguments.positionals.dropFirst())
@@ -15,18 +15,24 @@ enum NodeClientCommands {
         case "update": return try update(connection, &arguments, targets)
         case "promote", "demote": return try changeRole(connection, &arguments, targets, to: subcommand == "promote" ? .manager : .worker)
         case "rm", "remove": return try remove(connection, &arguments, targets)
-        default: throw UsageError(message: "unknown node subcommand '\(subcommand)': use ls, inspect, update, promote, demote or rm")
+        case "ps": return try tasks(connection, &arguments, targets)
+        default: throw UsageError(message: "unknown node subcommand '\(subcommand)': use ls, inspect, update, promote, demote, rm or ps")
         }
     }
 
     static func list(_ connection: APIConnection, _ arguments: inout CommandLineArguments) throws -> Int32 {
+        let options = try ListOptions(&arguments)
         let format = arguments.takeValue("--format")
         try arguments.finish(command: "node ls")
         if format == "json" {
-            printJSON(try connection.json("GET", "/nodes"))
+            printJSON(try connection.json("GET", "/nodes", query: options.query))
             return 0
         }
-        let nodes = try connection.decode([Node].self, "GET", "/nodes")
+        let nodes = try connection.decode([Node].self, "GET", "/nodes", query: options.query)
+        if options.quiet {
+            writeStandardOutput(nodes.sorted { $0.description.hostname + $0.id < $1.description.hostname + $1.id }.map { $0.id + "\n" }.joined())
+            return 0
+        }
         let info = try connection.json("GET", "/info") as? [String: Any] ?? [:]
         let selfID = (info["Swarm"] as? [String: Any])?["NodeID"] as? String
         let rows = nodes.sorted { $0.description.hostname + $0.id < $1.description.hostname + $1.id }.map { node in
@@ -41,6 +47,18 @@ enum NodeClientCommands {
         }
         printTable(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], rows)
         return 0
+    }
+
+    /// `node ps [NODE|self]...`: the tasks on the nodes (this node without NODE), docker's columns.
+    static func tasks(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ targets: [String]) throws -> Int32 {
+        var options = try ListOptions(&arguments)
+        let format = arguments.takeValue("--format")
+        let noTrunc = arguments.takeSwitch("--no-trunc")
+        try arguments.finish(command: "node ps")
+        for reference in targets.isEmpty ? ["self"] : targets {
+            options.require("node", reference == "self" ? try selfNodeID(connection) : reference)
+        }
+        return try TaskListing(connection: connection, options: options, format: format, noTrunc: noTrunc, quietFullIDs: false).print()
     }
 
     static func managerStatusText(_ node: Node) -> String {

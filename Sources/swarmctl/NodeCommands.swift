@@ -1,3 +1,4 @@
+import Executor
 import Glibc
 import Platform
 import SwarmNode
@@ -15,6 +16,15 @@ enum NodeCommands {
             try configuration.validate()
         } catch {
             throw UsageError(message: error.message)
+        }
+        // A node whose executor cannot work must say so before it initialises or joins a cluster
+        // (`run` checks once its saved settings are restored, when the node starts its agent).
+        if command != "run", let kind = ExecutorKind(rawValue: configuration.executor) {
+            do {
+                _ = try ExecutorFactory.choose(kind: kind, isRoot: geteuid() == 0, runtimePath: OCIRuntime.find())
+            } catch {
+                throw CommandFailure(message: "\(error)")
+            }
         }
         if arguments.takeSwitch("--enable-chaos") { try? configuration.set("enable-chaos", "true") }
         let token = arguments.takeValue("--token")
@@ -35,6 +45,7 @@ enum NodeCommands {
                     throw UsageError(message: "join needs exactly one MANAGER_HOST:PORT argument")
                 }
                 node = try SwarmNode.join(configuration, token: token, manager: arguments.positionals[0])
+                if node.isManager { waitUntilVoting(node) }
                 writeStandardOutput("This node joined a swarm as a \(node.isManager ? "manager" : "worker").\n")
             default:
                 try requireNoPositionals(arguments, command)
@@ -55,6 +66,18 @@ enum NodeCommands {
         waitForTermination(signals)
         node.stop()
         return 0
+    }
+
+    /// A manager joins as a Raft learner and votes once it has caught up; until then it does not
+    /// count toward a quorum, so success is printed only once it votes (progress meanwhile).
+    private static func waitUntilVoting(_ node: SwarmNode, timeoutSeconds: Int = 300) {
+        writeStandardError("Waiting for this manager to catch up with the leader and become a Raft voter…\n")
+        for _ in 0..<(timeoutSeconds * 10) {
+            if (try? node.onLoop { $0.isRaftVoter }) == true { return }
+            usleep(100_000)
+        }
+        writeStandardError("swarmctl: warning: this manager is still catching up after \(timeoutSeconds) s: "
+            + "wait until 'swarmctl node ls' shows it Reachable before stopping another manager\n")
     }
 
     /// Keeps the settings the node runs with in its data dir, so a later `run` restores them.
@@ -80,7 +103,7 @@ enum NodeCommands {
 
         To add a worker to this swarm, run the following command:
 
-            swarmctl join --token \(result.workerToken) \(result.advertiseAddress)
+        \(JoinCommand.text(token: result.workerToken, manager: result.advertiseAddress))
 
         To add a manager to this swarm, run 'swarmctl join-token manager' and follow the instructions.
 

@@ -7,8 +7,11 @@ import Foundation
 enum ServiceClientCommands {
     static func run(_ rawArguments: [String]) throws -> Int32 {
         // Flags end at the image of `create`: the task's command keeps its own flags.
-        let limit = rawArguments.first(where: { !$0.hasPrefix("-") }) == "create" ? 2 : nil
-        var arguments = try CommandLineArguments(rawArguments, switches: ServiceSpecFlags.switches.union(["--pretty", "--no-trunc", "--no-healthcheck", "--follow", "-f", "--timestamps", "-t"]),
+        let named = rawArguments.first(where: { !$0.hasPrefix("-") })
+        let limit = named == "create" ? 2 : nil
+        // `-f` is `--follow` for logs and `--filter` for the lists, as in docker.
+        let switches = named == "logs" ? ["--follow", "-f", "--timestamps", "-t"] : ListOptions.switches
+        var arguments = try CommandLineArguments(rawArguments, switches: ServiceSpecFlags.switches.union(["--pretty", "--no-healthcheck"]).union(switches),
                                                  flagsEndAfter: limit)
         let connection = try APIConnection(host: arguments.takeValue("-H", "--host"))
         guard let subcommand = arguments.positionals.first else {
@@ -181,14 +184,20 @@ enum ServiceClientCommands {
     // MARK: Reads
 
     static func list(_ connection: APIConnection, _ arguments: inout CommandLineArguments) throws -> Int32 {
+        let options = try ListOptions(&arguments)
         let format = arguments.takeValue("--format")
         try arguments.finish(command: "service ls")
+        let query = [("status", "true")] + options.query
         if format == "json" {
-            printJSON(try connection.json("GET", "/services", query: [("status", "true")]))
+            printJSON(try connection.json("GET", "/services", query: query))
             return 0
         }
-        let services = try connection.decode([ListedService].self, "GET", "/services", query: [("status", "true")])
-        let rows = services.sorted { $0.spec.name < $1.spec.name }.map { service in
+        let services = try connection.decode([ListedService].self, "GET", "/services", query: query).sorted { $0.spec.name < $1.spec.name }
+        if options.quiet {
+            writeStandardOutput(services.map { String($0.id.prefix(12)) + "\n" }.joined())
+            return 0
+        }
+        let rows = services.map { service in
             [String(service.id.prefix(12)), service.spec.name, service.spec.mode.isGlobal ? "global" : "replicated",
              replicasText(service), service.spec.taskTemplate.containerSpec.image, ""]
         }
@@ -205,32 +214,19 @@ enum ServiceClientCommands {
     }
 
     static func tasks(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ operands: [String]) throws -> Int32 {
+        let options = try ListOptions(&arguments)
         let format = arguments.takeValue("--format")
         let noTrunc = arguments.takeSwitch("--no-trunc")
         try arguments.finish(command: "service ps")
         guard !operands.isEmpty else { throw UsageError(message: "service ps needs at least one service") }
-        var all: [SwarmTask] = []
-        var raw: [Any] = []
+        var filter = options
         var names: [String: String] = [:]
         for operand in operands {
             let service = try connection.decode(Service.self, "GET", "/services/\(operand)")
             names[service.id] = service.spec.name
-            let query = [("filters", "{\"service\":{\"\(service.id)\":true}}")]
-            if format == "json" {
-                raw += (try connection.json("GET", "/tasks", query: query) as? [Any]) ?? []
-            } else {
-                all += try connection.decode([SwarmTask].self, "GET", "/tasks", query: query)
-            }
+            filter.require("service", service.id)
         }
-        if format == "json" {
-            printJSON(raw)
-            return 0
-        }
-        let nodes = (try? connection.decode([Node].self, "GET", "/nodes")) ?? []
-        let hostnames = Dictionary(nodes.map { ($0.id, $0.description.hostname) }, uniquingKeysWith: { first, _ in first })
-        printTable(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"],
-                   TaskTable(tasks: all, serviceNames: names, hostnames: hostnames, noTrunc: noTrunc).rows())
-        return 0
+        return try TaskListing(connection: connection, options: filter, format: format, noTrunc: noTrunc, serviceNames: names).print()
     }
 
     static func inspect(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ operands: [String]) throws -> Int32 {

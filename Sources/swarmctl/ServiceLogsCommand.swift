@@ -24,9 +24,10 @@ enum ServiceLogsCommand {
         var decoder = StdcopyDecoder()
         let head: HTTPResponseHead
         do {
+            // Each line is written at once (not through stdio's buffer), so `logs -f | head -1`
+            // sees it; when the reader has gone the stream stops.
             head = try client.stream("GET", "/v1.41/services/\(service.id)/logs", query: QueryParameters(query)) { bytes in
-                for frame in decoder.feed(bytes) { print(names.line(frame, timestamps: timestamps)) }
-                return true
+                decoder.feed(bytes).allSatisfy { writeStandardOutput(names.line($0, timestamps: timestamps) + "\n") }
             }
         } catch {
             throw CommandFailure(message: error.description)

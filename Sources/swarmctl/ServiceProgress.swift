@@ -17,11 +17,18 @@ struct ServiceProgress {
     var expectRollback = false
     /// Polling period; docker's CLI polls every 200 ms too.
     var periodMillis: UInt32 = 200
+    /// How long every task must keep running before the service counts as converged. Nil means
+    /// docker's rule: the service's `UpdateConfig.Monitor`, else 5 s. Tests shrink it.
+    var monitorMillis: Int? = nil
 
-    /// Polls until the service converged (0), its update paused or rolled back (1).
+    /// Polls until the service converged and stayed so for the monitor period (0), or its update
+    /// paused or rolled back, or every task was rejected (1).
     func waitForConvergence() throws -> Int32 {
         var printed: [String: String] = [:]
         var lastOverall = ""
+        var stability = StabilityWait()
+        let clock = ContinuousClock()
+        let start = clock.now
         while true {
             let service = try connection.decode(Service.self, "GET", "/services/\(serviceID)")
             let filter = "{\"service\":{\"\(serviceID)\":true},\"_up-to-date\":{\"true\":true}}"
@@ -40,17 +47,66 @@ struct ServiceProgress {
                     printed[key] = line
                 }
             }
-            switch snapshot.outcome {
-            case .converged:
-                if !quiet { writeStandardOutput("verify: Service \(serviceID) converged\n") }
-                return 0
-            case let .failed(reason):
+            if case let .failed(reason) = snapshot.outcome {
                 writeStandardError("swarmctl: \(reason)\n")
                 return 1
-            case .inProgress:
-                usleep(periodMillis * 1000)
             }
+            let elapsed = start.duration(to: clock.now)
+            let nowMillis = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            let monitor = monitorMillis ?? StabilityWait.monitorMillis(of: service.spec, rollback: expectRollback)
+            let step = stability.observe(converged: snapshot.outcome == .converged, nowMillis: nowMillis, monitorMillis: monitor)
+            if !quiet, let line = step.line { writeStandardOutput("verify: \(line)\n") }
+            if step.done {
+                if !quiet { writeStandardOutput("verify: Service \(serviceID) converged\n") }
+                return 0
+            }
+            usleep(periodMillis * 1000)
         }
+    }
+}
+
+/// Docker's stability wait: once every task runs, the service must stay so for the monitor
+/// period before it counts as converged; a task that stops meanwhile restarts the wait.
+/// Pure (the caller passes the time), so the rule is tested without waiting.
+struct StabilityWait {
+    /// When the tasks were first seen all running in the current stretch.
+    private(set) var convergedAtMillis: Int?
+    private var lastLine: String?
+
+    struct Step: Equatable {
+        var done: Bool
+        /// The `verify:` line to print, when it changed.
+        var line: String?
+    }
+
+    /// docker's default `--update-monitor`.
+    static let defaultMonitorMillis = 5_000
+
+    /// The service's `UpdateConfig.Monitor` (`RollbackConfig.Monitor` for a rollback), in
+    /// nanoseconds, or docker's 5 s when unset or zero.
+    static func monitorMillis(of spec: ServiceSpec, rollback: Bool = false) -> Int {
+        guard let nanos = (rollback ? spec.rollbackConfig : spec.updateConfig)?.monitor, nanos > 0 else { return defaultMonitorMillis }
+        return Int(nanos / 1_000_000)
+    }
+
+    mutating func observe(converged: Bool, nowMillis: Int, monitorMillis: Int) -> Step {
+        guard converged else {
+            let wasWaiting = convergedAtMillis != nil
+            convergedAtMillis = nil
+            return emit(wasWaiting ? "Detected task failure" : nil, done: false)
+        }
+        let since = convergedAtMillis ?? nowMillis
+        convergedAtMillis = since
+        let waited = nowMillis - since
+        if waited >= monitorMillis { return Step(done: true, line: nil) }
+        let seconds = (monitorMillis - waited + 999) / 1000
+        return emit("Waiting \(seconds) seconds to verify that tasks are stable...", done: false)
+    }
+
+    private mutating func emit(_ line: String?, done: Bool) -> Step {
+        guard let line, line != lastLine else { return Step(done: done, line: nil) }
+        lastLine = line
+        return Step(done: done, line: line)
     }
 }
 
@@ -94,7 +150,30 @@ struct ProgressSnapshot {
             }
             return (key, text)
         }
-        outcome = Self.outcome(service: service, desired: desired, running: running, expectRollback: expectRollback)
+        let rejection = Self.everySlotRejected(tasks, desired: desired, global: service.spec.mode.isGlobal)
+        outcome = rejection.map { .failed("every task of \(service.spec.name) was rejected: \($0): fix the spec with 'swarmctl service update' or remove the service (its tasks keep being retried)") }
+            ?? Self.outcome(service: service, desired: desired, running: running, expectRollback: expectRollback)
+    }
+
+    /// The newest rejection's error when no slot can run: in every slot (at least `desired` of
+    /// them) the last task that finished was rejected and none runs now. A rejection is the
+    /// node refusing the spec (an unknown user, a missing image …), which retrying repeats.
+    static func everySlotRejected(_ tasks: [SwarmTask], desired: Int, global: Bool) -> String? {
+        var slots: [String: [SwarmTask]] = [:]
+        for task in tasks {
+            let key = global ? (task.nodeID ?? task.id) : (task.slot.map { String($0) } ?? task.id)
+            slots[key, default: []].append(task)
+        }
+        guard desired > 0, slots.count >= desired else { return nil }
+        var newestError: (SwarmTask, String)?
+        for attempts in slots.values {
+            if attempts.contains(where: { $0.status.state == .running }) { return nil }
+            guard let finished = attempts.filter({ $0.status.state.isTerminal }).max(by: { $0.createdAt < $1.createdAt }),
+                  finished.status.state == .rejected else { return nil }
+            let error = finished.status.err.flatMap { $0.isEmpty ? nil : $0 } ?? finished.status.message
+            if newestError.map({ $0.0.createdAt < finished.createdAt }) ?? true { newestError = (finished, error) }
+        }
+        return newestError?.1
     }
 
     private static func outcome(service: Service, desired: Int, running: Int, expectRollback: Bool) -> Outcome {

@@ -5,7 +5,7 @@ import SwarmNode
 /// commands so a flag means the same in each; `update` starts from the current spec.
 struct ServiceSpecFlags {
     /// Flags that take no value.
-    static let switches: Set<String> = ["--detach", "-d", "--force", "--no-resolve-image", "--quiet", "-q"]
+    static let switches: Set<String> = ["--detach", "-d", "--force", "--no-resolve-image", "--quiet", "-q", "--read-only", "--init"]
 
     /// Applies every flag present in `arguments` to `spec` (consuming them).
     static func apply(_ arguments: inout CommandLineArguments, to spec: inout ServiceSpec, creating: Bool) throws(UsageError) {
@@ -49,6 +49,11 @@ struct ServiceSpecFlags {
         }
         for key in arguments.takeValues("--env-rm") { env.removeAll { $0 == key || $0.hasPrefix(key + "=") } }
         container.env = env.isEmpty ? nil : env
+        if let entrypoint = arguments.takeValue("--entrypoint") {
+            // As docker: the string is split like a shell would; an empty one restores the image's.
+            let words = try shellWords(entrypoint, flag: "--entrypoint")
+            container.command = words.isEmpty ? nil : words
+        }
         if let dir = arguments.takeValue("--workdir", "-w") { container.dir = dir }
         if let user = arguments.takeValue("--user", "-u") { container.user = user }
         if let hostname = arguments.takeValue("--hostname") { container.hostname = hostname }
@@ -71,6 +76,7 @@ struct ServiceSpecFlags {
             container.healthcheck = health
         }
         if arguments.takeSwitch("--no-healthcheck") { container.healthcheck = HealthConfig(test: ["NONE"]) }
+        try ContainerSettingFlags.apply(&arguments, &container)
     }
 
     private static func applyResources(_ arguments: inout CommandLineArguments, _ template: inout TaskTemplate) throws(UsageError) {
@@ -151,6 +157,45 @@ struct ServiceSpecFlags {
     }
 
     // MARK: Values
+
+    /// `sh -c 'echo "a b"'` → `["sh", "-c", "echo \"a b\""]`: blanks separate words, single quotes
+    /// keep everything, double quotes keep all but `\"` and `\\`, a backslash outside quotes
+    /// escapes the next character.
+    static func shellWords(_ text: String, flag: String) throws(UsageError) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            switch (quote, character) {
+            case ("'", "'"), ("\"", "\""):
+                quote = nil
+            case ("\"", "\\"):
+                guard let next = iterator.next() else { throw UsageError(message: "\(flag) \(text): ends inside a quote") }
+                current += next == "\"" || next == "\\" ? String(next) : "\\\(next)"
+            case (_?, _):
+                current.append(character)
+            case (nil, "'"), (nil, "\""):
+                quote = character
+                inWord = true
+            case (nil, "\\"):
+                guard let next = iterator.next() else { throw UsageError(message: "\(flag) \(text): ends with a lone backslash") }
+                current.append(next)
+                inWord = true
+            case (nil, " "), (nil, "\t"), (nil, "\n"):
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            case (nil, _):
+                current.append(character)
+                inWord = true
+            }
+        }
+        guard quote == nil else { throw UsageError(message: "\(flag) \(text): a quote is not closed") }
+        if inWord { words.append(current) }
+        return words
+    }
 
     static func keyValue(_ text: String, flag: String) throws(UsageError) -> (String, String) {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

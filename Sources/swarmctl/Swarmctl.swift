@@ -14,51 +14,22 @@ struct Swarmctl {
             setenv("SWARMCTL_HOST", arguments[1], 1)
             arguments.removeFirst(2)
         }
-        let command = arguments.isEmpty ? "--help" : arguments.removeFirst()
+        let name = arguments.isEmpty ? "help" : arguments.removeFirst()
+        guard let command = CommandTable.command(name) else {
+            writeStandardError("swarmctl: unknown command '\(name)': see 'swarmctl --help'\n")
+            exit(2)
+        }
         do {
-            switch command {
-            case "--help", "-h", "help":
-                print(HelpText.main)
-            case "version", "--version", "-v":
-                print("swarmctl version \(version)")
-                print("raft: prevote, checkquorum, readindex, learners, leadership transfer, chunked snapshots")
-            case "init", "join", "run":
-                if arguments.contains("--help") || arguments.contains("-h") {
-                    print(HelpText.node)
-                } else {
-                    exit(try NodeCommands.run(command, arguments))
-                }
-            case "dev":
-                exit(try DevCommand.run(arguments))
-            case "testbed":
-                exit(try TestbedCommand.run(arguments))
-            case "chaos":
-                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
-                    print(HelpText.chaos)
-                } else {
-                    exit(try ChaosCommand.run(arguments))
-                }
-            case "info", "join-token", "leave", "node":
-                exit(try ClientCommands.run(command, arguments))
-            case "service":
-                if arguments.first == "--help" || arguments.first == "-h" || arguments.isEmpty {
-                    print(HelpText.service)
-                } else {
-                    exit(try ServiceClientCommands.run(arguments))
-                }
-            case "image":
-                exit(try ImageCommands.run(arguments))
-            case "check":
-                exit(try CheckCommand.run(arguments))
-            case "simulate":
-                if arguments.contains("--help") || arguments.contains("-h") {
-                    print(HelpText.simulate)
-                } else {
-                    exit(try SimulateCommand.run(arguments))
-                }
-            default:
-                throw UsageError(message: "unknown command '\(command)': see 'swarmctl --help'")
+            // A group without a subcommand shows what it offers, as docker does.
+            if arguments.isEmpty, !command.subcommands.isEmpty {
+                print(command.usage)
+                exit(0)
             }
+            guard let run = command.run else { preconditionFailure("top-level command \(command.name) has no runner in CommandTable") }
+            exit(try run(arguments))
+        } catch let error as UsageError where error.helpFor != nil {
+            print(CommandTable.usage(command: command, positionals: error.helpFor ?? []))
+            exit(0)
         } catch let error as UsageError {
             writeStandardError("swarmctl: \(error.message)\n")
             exit(2)
@@ -75,16 +46,20 @@ struct Swarmctl {
 /// Writes to fd 2 directly (the C `stderr` global is not concurrency-safe in Swift 6).
 func writeStandardError(_ text: String) { writeAll(2, text) }
 
-/// Writes to fd 1 at once, unbuffered: long-running commands print before they block.
-func writeStandardOutput(_ text: String) { writeAll(1, text) }
+/// Writes to fd 1 at once, unbuffered: long-running commands print before they block, also
+/// into a pipe. False when the reader is gone (EPIPE with SIGPIPE ignored), so a follower stops.
+@discardableResult
+func writeStandardOutput(_ text: String) -> Bool { writeAll(1, text) }
 
-func writeAll(_ descriptor: Int32, _ text: String) {
+@discardableResult
+func writeAll(_ descriptor: Int32, _ text: String) -> Bool {
     var bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
         let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
         if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { return }
+        guard written > 0 else { return false }
         offset += written
     }
+    return true
 }

@@ -11,14 +11,19 @@ struct TaskTable {
     var now = Date().timeIntervalSince1970
 
     func rows() -> [[String]] {
+        groupedTasks().flatMap { members in members.enumerated().map { position, task in row(task, isHistory: position > 0) } }
+    }
+
+    /// The tasks in table order (what `-q` prints).
+    func orderedTasks() -> [SwarmTask] { groupedTasks().flatMap { $0 } }
+
+    /// One group per slot in slot order, the current task first and then its history.
+    private func groupedTasks() -> [[SwarmTask]] {
         var groups: [String: [SwarmTask]] = [:]
         for task in tasks { groups[groupKey(task), default: []].append(task) }
-        var rows: [[String]] = []
-        for key in groups.keys.sorted(by: groupOrder) {
-            let members = groups[key]!.sorted { ($0.desiredState <= .running ? 0 : 1, -Int($0.createdAt.millisecondsSinceEpoch)) < ($1.desiredState <= .running ? 0 : 1, -Int($1.createdAt.millisecondsSinceEpoch)) }
-            for (position, task) in members.enumerated() { rows.append(row(task, isHistory: position > 0)) }
+        return groups.keys.sorted(by: groupOrder).map { key in
+            groups[key]!.sorted { ($0.desiredState <= .running ? 0 : 1, -Int($0.createdAt.millisecondsSinceEpoch)) < ($1.desiredState <= .running ? 0 : 1, -Int($1.createdAt.millisecondsSinceEpoch)) }
         }
-        return rows
     }
 
     /// `web.1` for a replica, `web.NODEID` for a global task.

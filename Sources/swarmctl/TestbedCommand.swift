@@ -153,11 +153,12 @@ enum TestbedCommand {
         return state == .gone ? "down" : state.rawValue
     }
 
-    /// Ends the task processes a node started (they carry SWARMCTL_NODE_DIR in their environment).
+    /// Ends the tasks a node started: the process executor's recorded task processes (pid and
+    /// start time under DATA/containers) and the containers in the node's runtime state (DATA/runc).
     static func endTasks(of dataDirectory: String) {
-        let marker = "\(TaskSpec.nodeDirectoryVariable)=\(dataDirectory)"
-        for pid in ProcessTable.allPIDs() where ProcessTable.environment(of: pid, contains: marker) {
-            ProcessTable.kill(processGroupOf: pid)
+        TaskProcessRecord.endAll(nodeDirectory: dataDirectory)
+        if FileSystem.isDirectory(dataDirectory + "/runc"), let runtime = OCIRuntime.find() {
+            OCIRuntime(path: runtime, stateDirectory: dataDirectory + "/runc").killAll()
         }
     }
 }

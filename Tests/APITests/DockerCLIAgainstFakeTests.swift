@@ -147,4 +147,59 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(created.stdout.contains("verify: Service progsvc000000000000000000 converged"), created.stdout)
         XCTAssertLessThan(monotonicNanoseconds() - started, 15_000_000_000)
     }
+
+    /// The docker CLI's flags for settings this cluster does not implement reach the API as set
+    /// fields, and each is refused with a message naming the field (never created and ignored);
+    /// those it implements arrive and are kept as the CLI sends them.
+    func testUnimplementedDockerFlagsAreRefusedNamingTheField() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let plane = FakeControlPlane()
+        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
+                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
+                            newID: { DockerNames.randomID() })
+        nonisolated(unsafe) let router = api
+        let harness = try startServer { request, responder in router.handle(request, responder) }
+        let socket = harness.directory.path + "/api.sock"
+        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let cases: [([String], String)] = [
+            (["--tty"], "TaskTemplate.ContainerSpec.TTY"),
+            (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
+            (["--mount", "type=bind,src=/srv,dst=/d,bind-recursive=disabled"], "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive"),
+            (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
+            (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
+            (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),
+        ]
+        for (index, (flags, field)) in cases.enumerated() {
+            let result = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "s\(index)"]
+                                    + flags + ["busybox:1", "sleep", "3600"])
+            XCTAssertNotEqual(result.status, 0, "\(flags) was accepted: \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains("unsupported field \(field): "), "\(flags): \(result.stderr)")
+        }
+        XCTAssertTrue(plane.state.services.isEmpty, "no refused service was created")
+        // The CLI's defaults on a plain create still pass.
+        let plain = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "plain", "busybox:1", "true"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plane.state.services.count, 1)
+        // The container settings that are implemented arrive as the CLI sends them and are kept.
+        let settings = try docker(socket, harness.directory.path, [
+            "service", "create", "--detach", "--no-resolve-image", "--name", "settings", "--read-only", "--mount", "type=tmpfs,dst=/t",
+            "--mount", "type=bind,src=/srv,dst=/data,readonly", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--ulimit", "nofile=512",
+            "--dns", "192.0.2.53", "--sysctl", "kernel.shmmni=1234", "--group", "wheel", "--host", "db:192.0.2.1", "--init", "busybox:1", "true"])
+        XCTAssertEqual(settings.status, 0, settings.stderr)
+        let container = plane.state.services.values.first { $0.spec.name == "settings" }?.spec.taskTemplate.containerSpec
+        XCTAssertEqual(container?.readOnly, true)
+        XCTAssertEqual(container?.mounts, [Mount(type: "tmpfs", target: "/t"), Mount(type: "bind", source: "/srv", target: "/data", readOnly: true)])
+        XCTAssertEqual(container?.capabilityDrop, ["ALL"])
+        XCTAssertEqual(container?.capabilityAdd, ["CAP_NET_ADMIN"])
+        XCTAssertEqual(container?.ulimits, [Ulimit(name: "nofile", soft: 512, hard: 512)])
+        XCTAssertEqual(container?.dnsConfig?.nameservers, ["192.0.2.53"])
+        XCTAssertEqual(container?.sysctls, ["kernel.shmmni": "1234"])
+        XCTAssertEqual(container?.groups, ["wheel"])
+        XCTAssertEqual(container?.hosts, ["192.0.2.1 db"])
+        XCTAssertEqual(container?.initProcess, true)
+        // A net.* sysctl would change the node's own network settings: refused, naming it.
+        let net = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "net",
+                                                              "--sysctl", "net.core.somaxconn=1024", "busybox:1", "true"])
+        XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
+    }
 }

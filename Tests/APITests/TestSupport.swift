@@ -186,6 +186,18 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
     /// When set, completions are held here instead of being called (asynchronous answers).
     var held: [() -> Void]?
     var tokenCounter = 0
+    /// This node's volumes, and those a task mounts (refused removal).
+    var volumes: [LocalVolume] = []
+    var volumesInUse: Set<String> = []
+
+    func localVolumes() -> [LocalVolume] { volumes }
+
+    func removeVolume(_ name: String) -> Result<Void, APIError> {
+        guard volumes.contains(where: { $0.name == name }) else { return .failure(APIError(status: 404, "get \(name): no such volume")) }
+        guard !volumesInUse.contains(name) else { return .failure(APIError(status: 409, "remove \(name): volume is in use - [c1]")) }
+        volumes.removeAll { $0.name == name }
+        return .success(())
+    }
 
     init() {
         local = LocalNodeInfo(nodeID: "node1aaaaaaaaaaaaaaaaaaaaa", role: .manager, addr: "127.0.0.1",
@@ -196,9 +208,9 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         let first = makeNode("node1aaaaaaaaaaaaaaaaaaaaa", hostname: "alpha", role: .manager, raftID: 1)
         apply(.initialize(cluster: cluster, firstNode: first, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])))
         apply(.addNode(node: makeNode("node2bbbbbbbbbbbbbbbbbbbbb", hostname: "beta", role: .worker, raftID: nil, labels: ["zone": "east"]),
-                       transportID: 2, credential: [2]))
+                       transportID: 2))
         apply(.addNode(node: makeNode("node3ccccccccccccccccccccc", hostname: "gamma", role: .worker, raftID: nil, labels: ["zone": "west", "ssd": ""]),
-                       transportID: 3, credential: [3]))
+                       transportID: 3))
     }
 
     @discardableResult

@@ -19,7 +19,7 @@ final class ClusterStateTests: XCTestCase {
         let cluster = Cluster(id: "c1", version: ObjectVersion(index: 0), createdAt: t0, spec: ClusterSpec(),
                               joinTokens: JoinTokens(worker: "W", manager: "M"))
         let secrets = ClusterSecrets(workerSecret: "ws", managerSecret: "ms",
-                                     members: ["1": MemberCredential(nodeID: "m1", credential: [1])])
+                                     members: ["1": ClusterMember(nodeID: "m1")])
         XCTAssertNoThrow(try state.apply(.initialize(cluster: cluster, firstNode: node("m1", role: .manager, raftID: 1), secrets: secrets), index: 3).get())
         return state
     }
@@ -28,7 +28,7 @@ final class ClusterStateTests: XCTestCase {
         let state = initialized()
         XCTAssertEqual(state.cluster?.version, ObjectVersion(index: 3))
         XCTAssertEqual(state.nodes["m1"]?.version, ObjectVersion(index: 3))
-        XCTAssertEqual(state.member(transportID: 1)?.node.id, "m1")
+        XCTAssertEqual(state.member(transportID: 1)?.id, "m1")
     }
 
     func testStaleVersionIsRejectedAndChangesNothing() {
@@ -45,7 +45,7 @@ final class ClusterStateTests: XCTestCase {
 
     func testPromotionRecordsRaftIdentityAndTheLastManagerCannotBeDemoted() {
         var state = initialized()
-        XCTAssertNoThrow(try state.apply(.addNode(node: node("w1", role: .worker, raftID: 9), transportID: 9, credential: [9]), index: 4).get())
+        XCTAssertNoThrow(try state.apply(.addNode(node: node("w1", role: .worker, raftID: 9), transportID: 9), index: 4).get())
         var spec = state.nodes["w1"]!.spec
         spec.role = .manager
         XCTAssertNoThrow(try state.apply(.updateNodeSpec(id: "w1", version: state.nodes["w1"]!.version, spec: spec, at: t0), index: 5).get())
@@ -67,12 +67,48 @@ final class ClusterStateTests: XCTestCase {
 
     func testRemovalNeedsADemotedAndDownNodeOrForce() {
         var state = initialized()
-        XCTAssertNoThrow(try state.apply(.addNode(node: node("w1", role: .worker, raftID: 9), transportID: 9, credential: [9]), index: 4).get())
+        XCTAssertNoThrow(try state.apply(.addNode(node: node("w1", role: .worker, raftID: 9), transportID: 9), index: 4).get())
         XCTAssertNotNil(state.apply(.removeNode(id: "m1", force: true, at: t0), index: 5).failureValue, "a manager must be demoted first")
         XCTAssertNotNil(state.apply(.removeNode(id: "w1", force: false, at: t0), index: 6).failureValue, "a live node needs --force")
         XCTAssertNoThrow(try state.apply(.removeNode(id: "w1", force: true, at: t0), index: 7).get())
         XCTAssertNil(state.nodes["w1"])
-        XCTAssertNil(state.member(transportID: 9), "the removed node's credential is gone too")
+        XCTAssertNil(state.member(transportID: 9), "the removed node's transport identity is gone too")
+        XCTAssertTrue(state.isDenied(nodeID: "w1"), "certificates naming the removed node are refused from now on")
+        XCTAssertFalse(state.isDenied(nodeID: "m1"))
+        XCTAssertEqual(state.apply(.addNode(node: node("w1", role: .worker, raftID: 10), transportID: 10), index: 8).failureValue,
+                       .conflict("node w1 already exists or was removed"), "a removed id never comes back")
+    }
+
+    func testAJoinCannotTakeAnotherNodesTransportID() {
+        var state = initialized()
+        XCTAssertEqual(state.apply(.addNode(node: node("w1", role: .worker, raftID: 2), transportID: 1), index: 4).failureValue,
+                       .conflict("transport id 1 is already taken"))
+        XCTAssertEqual(state.member(transportID: 1)?.id, "m1")
+    }
+
+    func testCARotationTrustsBothRootsUntilItFinishes() {
+        var state = initialized()
+        let ca = ClusterCA(rootCertificatePEM: "OLD", rootKeyPEM: "OLDKEY")
+        XCTAssertEqual(ca.trustedRootsPEM, ["OLD"])
+        var withCA = ClusterState()
+        let secrets = ClusterSecrets(workerSecret: "ws", managerSecret: "ms", members: ["1": ClusterMember(nodeID: "m1")], ca: ca)
+        XCTAssertNoThrow(try withCA.apply(.initialize(cluster: state.cluster!, firstNode: node("m1", role: .manager, raftID: 1),
+                                                      secrets: secrets), index: 1).get())
+        let rotation = CARotation(newRootCertificatePEM: "NEW", newRootKeyPEM: "NEWKEY", crossSignedCertificatePEM: "CROSS")
+        XCTAssertNotNil(state.apply(.startCARotation(rotation: rotation, forceRotate: 1, at: t0), index: 4).failureValue,
+                        "a state without a CA cannot rotate one")
+        XCTAssertNoThrow(try withCA.apply(.startCARotation(rotation: rotation, forceRotate: 1, at: t0), index: 2).get())
+        XCTAssertEqual(withCA.certificateAuthority?.trustedRootsPEM, ["OLD", "NEW"])
+        XCTAssertEqual(withCA.certificateAuthority?.signingKeyPEM, "NEWKEY")
+        XCTAssertEqual(withCA.certificateAuthority?.forceRotate, 1)
+        XCTAssertNotNil(withCA.apply(.finishCARotation(rootCertificatePEM: "OTHER", tokens: JoinTokens(worker: "W", manager: "M"), at: t0),
+                                     index: 3).failureValue, "only the rotation in progress can finish")
+        XCTAssertNoThrow(try withCA.apply(.finishCARotation(rootCertificatePEM: "NEW", tokens: JoinTokens(worker: "W", manager: "M"), at: t0),
+                                          index: 4).get())
+        XCTAssertEqual(withCA.certificateAuthority, ClusterCA(rootCertificatePEM: "NEW", rootKeyPEM: "NEWKEY", forceRotate: 1))
+        XCTAssertEqual(withCA.cluster?.joinTokens, JoinTokens(worker: "W", manager: "M"), "the tokens pin the new root")
+        let decoded = try? CommandCodec.decodeState(CommandCodec.encodeState(withCA))
+        XCTAssertEqual(decoded, withCA, "the CA survives a snapshot")
     }
 
     func testTokenRotationReplacesTheSecret() {
@@ -85,7 +121,7 @@ final class ClusterStateTests: XCTestCase {
 
     func testFindNodeByIDPrefixAndHostname() {
         var state = initialized()
-        XCTAssertNoThrow(try state.apply(.addNode(node: node("m2xyz", role: .worker, raftID: 5), transportID: 5, credential: [5]), index: 4).get())
+        XCTAssertNoThrow(try state.apply(.addNode(node: node("m2xyz", role: .worker, raftID: 5), transportID: 5), index: 4).get())
         XCTAssertEqual(try state.findNode("m2").get().id, "m2xyz")
         XCTAssertEqual(try state.findNode("host-m1").get().id, "m1")
         XCTAssertEqual(state.findNode("m").failureValue, .conflict("node m is ambiguous (2 matches)"))

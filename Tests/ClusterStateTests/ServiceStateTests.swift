@@ -20,7 +20,7 @@ final class ServiceStateTests: XCTestCase {
         let cluster = Cluster(id: "c1", version: ObjectVersion(index: 0), createdAt: t0, spec: ClusterSpec(),
                               joinTokens: JoinTokens(worker: "W", manager: "M"))
         let secrets = ClusterSecrets(workerSecret: "ws", managerSecret: "ms",
-                                     members: ["1": MemberCredential(nodeID: "n1", credential: [1])])
+                                     members: ["1": ClusterMember(nodeID: "n1")])
         XCTAssertNoThrow(try state.apply(.initialize(cluster: cluster, firstNode: node("n1"), secrets: secrets), index: 1).get())
         return state
     }
@@ -205,7 +205,7 @@ final class ServiceStateTests: XCTestCase {
 
     func testTasksByServiceNodeAndDesiredState() throws {
         var state = withService()
-        try apply(&state, .addNode(node: node("n2"), transportID: 2, credential: [2])).get()
+        try apply(&state, .addNode(node: node("n2"), transportID: 2)).get()
         try apply(&state, .createService(service: Service(id: "s2", createdAt: t0, spec: spec("api")))).get()
         try apply(&state, .createTasks(tasks: [task("t3", slot: 1), task("t1", slot: 2), task("t2", service: "s2", slot: 1)])).get()
         XCTAssertEqual(state.tasks(ofService: "s1").map(\.id), ["t3", "t1"], "ordered by slot")
@@ -278,7 +278,7 @@ final class ServiceStateTests: XCTestCase {
         let template = try XCTUnwrap(spec["TaskTemplate"] as? [String: Any])
         XCTAssertEqual(Set(template.keys), Set((originalSpec["TaskTemplate"] as! [String: Any]).keys))
         let container = try XCTUnwrap(template["ContainerSpec"] as? [String: Any])
-        XCTAssertEqual(Set(container.keys), ["Image", "Args", "Init", "StopGracePeriod", "Isolation"])
+        XCTAssertEqual(Set(container.keys), ["Image", "Args", "Init", "StopGracePeriod", "Isolation", "DNSConfig"], "as dockerd shows them")
         XCTAssertEqual(container["StopGracePeriod"] as? Int, 10_000_000_000)
         XCTAssertEqual((spec["Mode"] as? [String: Any])?["Replicated"] as? [String: Int], ["Replicas": 3])
         XCTAssertEqual(spec["UpdateConfig"] as? NSDictionary, originalSpec["UpdateConfig"] as? NSDictionary)
@@ -407,7 +407,7 @@ final class ServiceUpdateStatusAndEventTests: XCTestCase {
                         description: NodeDescription(hostname: "h", platform: .init(architecture: "x86_64", os: "linux"),
                                                      resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "t")),
                         status: NodeStatus(state: .ready, addr: "192.0.2.1:1"), managerStatus: ManagerStatus(raftID: 1, addr: "192.0.2.1:1"))
-        let secrets = ClusterSecrets(workerSecret: "w", managerSecret: "m", members: ["1": MemberCredential(nodeID: "n1", credential: [1])])
+        let secrets = ClusterSecrets(workerSecret: "w", managerSecret: "m", members: ["1": ClusterMember(nodeID: "n1")])
         XCTAssertNoThrow(try state.apply(.initialize(cluster: cluster, firstNode: node, secrets: secrets), index: 1).get())
         XCTAssertNoThrow(try state.apply(.createService(service: Service(id: "s1", createdAt: t0, spec: spec("a:1"))), index: 2).get())
         return state

@@ -9,17 +9,28 @@ final class ExecutorFactoryTests: XCTestCase {
     func testAutoPicksOCIOnlyWithRootAndARuntime() throws {
         XCTAssertEqual(try ExecutorFactory.choose(kind: .auto, isRoot: true, runtimePath: "/usr/sbin/runc"),
                        .oci(runtimePath: "/usr/sbin/runc"))
-        guard case .process(let warning?) = try ExecutorFactory.choose(kind: .auto, isRoot: false, runtimePath: "/usr/sbin/runc")
-        else { return XCTFail("auto without root must fall back to process with a warning") }
-        XCTAssertTrue(warning.contains("not running as root") && !warning.contains("\n"), warning)
-        guard case .process(let missing?) = try ExecutorFactory.choose(kind: .auto, isRoot: true, runtimePath: nil)
-        else { return XCTFail("auto without runc must fall back to process with a warning") }
-        XCTAssertTrue(missing.contains("no runc or crun"), missing)
+    }
+
+    func testAutoNeverFallsBackToProcessesAndNamesWhatIsMissing() {
+        let cases: [(isRoot: Bool, runtime: String?, names: [String], absent: [String])] = [
+            (false, "/usr/sbin/runc", ["root"], ["runc or crun"]),
+            (true, nil, ["no runc or crun in PATH"], ["root ("]),
+            (false, nil, ["root", "no runc or crun"], []),
+        ]
+        for (isRoot, runtime, names, absent) in cases {
+            XCTAssertThrowsError(try ExecutorFactory.choose(kind: .auto, isRoot: isRoot, runtimePath: runtime)) { error in
+                let message = "\(error)"
+                for name in names { XCTAssertTrue(message.contains(name), "\(message) names \(name)") }
+                for name in absent { XCTAssertFalse(message.contains(name), "\(message) does not claim \(name) is missing") }
+                XCTAssertTrue(message.contains("--executor process"), "says how to opt in to processes: \(message)")
+                XCTAssertFalse(message.contains("\n"))
+            }
+        }
     }
 
     func testExplicitKinds() throws {
-        XCTAssertEqual(try ExecutorFactory.choose(kind: .process, isRoot: true, runtimePath: "/usr/sbin/runc"),
-                       .process(warning: nil))
+        XCTAssertEqual(try ExecutorFactory.choose(kind: .process, isRoot: true, runtimePath: "/usr/sbin/runc"), .process)
+        XCTAssertEqual(try ExecutorFactory.choose(kind: .process, isRoot: false, runtimePath: nil), .process)
         XCTAssertThrowsError(try ExecutorFactory.choose(kind: .oci, isRoot: true, runtimePath: nil)) {
             XCTAssertEqual($0 as? OCIError, .runtimeMissing)
         }
@@ -30,13 +41,10 @@ final class ExecutorFactoryTests: XCTestCase {
     func testMakeBuildsTheChosenBackend() throws {
         let root = try FileSystem.makeTemporaryDirectory(prefix: "factory-")
         defer { try? Tree.remove(root) }
-        let (process, warning) = try ExecutorFactory.make(kind: .auto, root: root, isRoot: false, runtimePath: nil)
-        XCTAssertTrue(process is ProcessExecutor)
-        XCTAssertNotNil(warning)
+        XCTAssertThrowsError(try ExecutorFactory.make(kind: .auto, root: root, isRoot: false, runtimePath: nil))
+        XCTAssertTrue(try ExecutorFactory.make(kind: .process, root: root, isRoot: false, runtimePath: nil) is ProcessExecutor)
         if getuid() == 0, let runtime = OCIRuntime.find() {
-            let (oci, none) = try ExecutorFactory.make(kind: .auto, root: root, runtimePath: runtime)
-            XCTAssertTrue(oci is OCIExecutor)
-            XCTAssertNil(none)
+            XCTAssertTrue(try ExecutorFactory.make(kind: .auto, root: root, runtimePath: runtime) is OCIExecutor)
         }
     }
 }

@@ -82,3 +82,87 @@ final class HealthStateTests: XCTestCase {
         XCTAssertEqual(state.status, .unhealthy)
     }
 }
+
+/// Container settings in config.json: capabilities, limits, mounts, sysctls, seccomp.
+final class OCIConfigSettingsTests: XCTestCase {
+    private func make(_ change: (inout TaskSpec) -> Void, mounts: [OCIConfig.Mount] = [],
+                      files: OCIConfig.BundleFiles = OCIConfig.BundleFiles()) -> OCIConfig {
+        var spec = TaskSpec(command: ["sh"])
+        change(&spec)
+        return OCIConfig.make(spec: spec, args: spec.command, environment: [], user: OCIConfig.User(uid: 0, gid: 0, additionalGids: nil),
+                              rootfs: "/r", hostname: "h", cgroupsPath: "/c", mounts: mounts, files: files)
+    }
+
+    func testCapabilitiesFollowDockersAddDropRules() {
+        let defaults = OCIConfig.defaultCapabilities
+        XCTAssertEqual(OCIConfig.capabilities(add: [], drop: []), defaults)
+        XCTAssertEqual(OCIConfig.capabilities(add: [], drop: ["ALL"]), [])
+        XCTAssertEqual(OCIConfig.capabilities(add: ["CAP_NET_ADMIN"], drop: ["ALL"]), ["CAP_NET_ADMIN"])
+        XCTAssertEqual(OCIConfig.capabilities(add: ["CAP_NET_ADMIN", "CAP_CHOWN"], drop: ["CAP_KILL"]),
+                       defaults.filter { $0 != "CAP_KILL" } + ["CAP_NET_ADMIN"])
+        let all = OCIConfig.capabilities(add: ["ALL"], drop: ["CAP_SYS_ADMIN"])
+        XCTAssertFalse(all.contains("CAP_SYS_ADMIN"))
+        XCTAssertTrue(all.contains("CAP_SYS_PTRACE") && all.contains("CAP_CHOWN"))
+        let dropped = make { $0.capabilityDrop = ["ALL"] }.process.capabilities
+        XCTAssertEqual([dropped.bounding, dropped.effective, dropped.permitted], [[], [], []])
+    }
+
+    func testUlimitsReplaceTheDefaultOpenFilesLimit() {
+        let limits = make { $0.ulimits = [TaskUlimit(name: "nofile", soft: 512, hard: 1024), TaskUlimit(name: "nproc", soft: 10, hard: 10)] }
+            .process.rlimits
+        XCTAssertEqual(limits, [OCIConfig.Rlimit(type: "RLIMIT_NOFILE", hard: 1024, soft: 512),
+                                OCIConfig.Rlimit(type: "RLIMIT_NPROC", hard: 10, soft: 10)])
+    }
+
+    func testMountOptions() {
+        XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .bind, source: "/srv", target: "/data", readOnly: true), source: "/srv"),
+                       OCIConfig.Mount(destination: "/data", type: "bind", source: "/srv", options: ["rbind", "ro", "rro", "rprivate"]))
+        XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .bind, source: "/srv", target: "/d", propagation: .rslave), source: "/srv").options,
+                       ["rbind", "rw", "rslave"])
+        XCTAssertEqual(OCIConfig.mount(TaskMount(kind: .tmpfs, target: "/t", tmpfsSizeBytes: 65536, tmpfsMode: 0o700), source: "tmpfs"),
+                       OCIConfig.Mount(destination: "/t", type: "tmpfs", source: "tmpfs",
+                                       options: ["nosuid", "nodev", "noexec", "rw", "mode=700", "size=65536"]))
+        let shared = make { $0.mounts = [TaskMount(kind: .bind, source: "/srv", target: "/d", propagation: .rshared)] }
+        XCTAssertEqual(shared.linux.rootfsPropagation, "rshared")
+        XCTAssertNil(make { _ in }.linux.rootfsPropagation)
+    }
+
+    func testTaskMountsAndOwnNameFilesReplaceTheDefaults() {
+        let config = make({ _ in }, mounts: [OCIConfig.Mount(destination: "/dev/shm", type: "tmpfs", source: "tmpfs", options: [])],
+                          files: OCIConfig.BundleFiles(resolvConf: "/b/resolv.conf", hosts: nil))
+        XCTAssertEqual(config.mounts.filter { $0.destination == "/dev/shm" }.map(\.options), [[]], "one /dev/shm, the task's")
+        XCTAssertEqual(config.mounts.first { $0.destination == "/etc/resolv.conf" }?.source, "/b/resolv.conf")
+    }
+
+    func testSysctlsAndSeccomp() throws {
+        let config = make { $0.sysctls = ["kernel.shmmni": "1234"] }
+        XCTAssertEqual(config.linux.sysctl, ["kernel.shmmni": "1234"])
+        XCTAssertNil(make { _ in }.linux.sysctl)
+        let seccomp = try XCTUnwrap(config.linux.seccomp)
+        XCTAssertEqual(seccomp.defaultAction, "SCMP_ACT_ERRNO")
+        let allowed = Set(seccomp.syscalls.filter { $0.action == "SCMP_ACT_ALLOW" && $0.args == nil }.flatMap(\.names))
+        for call in ["read", "execve", "clone3", "openat", "futex", "epoll_wait"] where call != "clone3" {
+            XCTAssertTrue(allowed.contains(call), call)
+        }
+        for call in ["unshare", "setns", "mount", "keyctl", "add_key", "bpf", "ptrace", "init_module", "kexec_load", "userfaultfd",
+                     "open_by_handle_at", "perf_event_open", "clone", "clone3", "personality"] {
+            XCTAssertFalse(allowed.contains(call), "\(call) is allowed without conditions")
+        }
+        let clone = try XCTUnwrap(seccomp.syscalls.first { $0.names == ["clone"] })
+        XCTAssertEqual(clone.args?.first?.op, "SCMP_CMP_MASKED_EQ")
+        XCTAssertEqual((clone.args?.first?.value ?? 0) & 0x1000_0000, 0x1000_0000, "CLONE_NEWUSER is among the refused flags")
+        XCTAssertEqual(seccomp.syscalls.first { $0.names == ["clone3"] }?.errnoRet, 38, "clone3 says ENOSYS so libc uses clone")
+        XCTAssertNil(make { $0.seccomp = .unconfined }.linux.seccomp)
+        let admin = try XCTUnwrap(make { $0.capabilityAdd = ["CAP_SYS_ADMIN"] }.linux.seccomp)
+        XCTAssertTrue(admin.syscalls.contains { $0.names.contains("mount") && $0.args == nil }, "SYS_ADMIN allows mount, as in Docker")
+    }
+
+    func testNameFiles() {
+        let node = "# generated\nnameserver 1.1.1.1\nsearch corp\noptions edns0\n"
+        XCTAssertEqual(NameFiles.resolvConf(TaskDNS(nameservers: ["10.0.0.53"]), node: node),
+                       "nameserver 10.0.0.53\nsearch corp\noptions edns0\n")
+        XCTAssertEqual(NameFiles.resolvConf(TaskDNS(search: ["a", "b"], options: ["ndots:1"]), node: node),
+                       "nameserver 1.1.1.1\nsearch a b\noptions ndots:1\n")
+        XCTAssertEqual(NameFiles.hosts(base: "127.0.0.1 localhost", extra: ["10.0.0.7 db  db2"]), "127.0.0.1 localhost\n10.0.0.7\tdb\tdb2\n")
+    }
+}

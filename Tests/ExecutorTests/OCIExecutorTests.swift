@@ -9,54 +9,7 @@ import XCTest
 /// logs, isolation (PID 1, hostname, no host processes, masked and read-only paths), limits
 /// (OOM kill, pids), stop with grace, and that no container, cgroup, mount, bundle or process is
 /// left behind, also when a test fails (tear-down removes and then asserts).
-final class OCIExecutorTests: XCTestCase {
-    private var root = ""
-    private var rootfs = ""
-    private var cgroupParent = ""
-    private var executor: OCIExecutor!
-
-    override func setUpWithError() throws {
-        let runtime = try requireContainerSupport()
-        root = try FileSystem.makeTemporaryDirectory(prefix: "oci-tests-")
-        rootfs = root + "/busybox"
-        try BusyboxImage.makeRootfs(at: rootfs)
-        cgroupParent = "/swarmctl-test-\(randomContainerHex().prefix(8))"
-        executor = try OCIExecutor(root: root + "/node", runtimePath: runtime, cgroupParent: cgroupParent)
-    }
-
-    override func tearDownWithError() throws {
-        guard let executor else { return }
-        executor.removeAll()
-        // Collect what is left, clean it up by force, then assert: a failing test must not leak.
-        let known = (try? executor.runtime.list()) ?? ["(runc list failed)"]
-        for id in known { executor.runtime.deleteQuietly(ContainerID(id)) }
-        var cgroups: [String] = []
-        for directory in Cgroups.existingDirectories(cgroupsPath: cgroupParent) {
-            let children = ((try? FileSystem.list(directory)) ?? []).filter { FileSystem.isDirectory("\(directory)/\($0)") }
-            cgroups += children.map { "\(directory)/\($0)" }
-            children.forEach { _ = rmdir("\(directory)/\($0)") }
-            _ = rmdir(directory)
-        }
-        let leftMounts = mounts(containing: root)
-        for leftover in leftMounts.reversed() { _ = umount2(leftover, Int32(MNT_DETACH)) }
-        let bundles = (try? FileSystem.list(root + "/node/containers")) ?? []
-        try Tree.remove(root)
-        XCTAssertEqual(known, [], "runc still knew containers")
-        XCTAssertEqual(cgroups, [], "container cgroups were left behind")
-        XCTAssertEqual(leftMounts, [], "mounts were left behind")
-        XCTAssertEqual(bundles, [], "bundles were left behind")
-    }
-
-    private func run(_ spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void = { _ in }) throws -> ContainerID {
-        let id = try executor.prepare(spec)
-        try executor.start(id, onExit: onExit)
-        return id
-    }
-
-    private func output(_ id: ContainerID, _ stream: LogStream = .stdout) throws -> String {
-        text(try executor.logs(id, stream: stream))
-    }
-
+final class OCIExecutorTests: OCITestCase {
     func testExitCodeAndOutputAreReported() throws {
         let callback = OneShot<ExitStatus>()
         let id = try run(containerShell("echo hi; echo oops >&2; exit 3", rootfs: rootfs)) { callback.set($0) }

@@ -85,6 +85,41 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "bar baz\n\(resolved)\n")
     }
 
+    /// `--user` runs the task (and its health-check execs) as that user on a root node: uid, gid
+    /// and supplementary groups all switch, so the task has no root privilege left.
+    func testTaskRunsAsTheRequestedUserWhenTheNodeIsRoot() throws {
+        guard geteuid() == 0 else { throw XCTSkip("switching users needs a root node") }
+        var named = shell("id -u; id -g; id -G; cat /proc/self/status | grep CapEff")
+        named.user = "nobody"
+        let id = try run(named)
+        XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
+        let lines = text(try executor.logs(id, stream: .stdout)).split(separator: "\n").map(String.init)
+        let nobody = try XCTUnwrap(getpwnam("nobody")).pointee
+        XCTAssertEqual(Array(lines.prefix(2)), ["\(nobody.pw_uid)", "\(nobody.pw_gid)"], "\(lines)")
+        XCTAssertFalse(lines.count > 2 && lines[2].split(separator: " ").contains("0"), "root's group was kept: \(lines)")
+        XCTAssertEqual(lines.last?.split(separator: "\t").last.map(String.init), "0000000000000000", "capabilities were kept: \(lines)")
+
+        var numeric = shell("id -u; id -G")
+        numeric.user = "4321:8765"
+        let second = try run(numeric)
+        XCTAssertEqual(try executor.wait(second, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(second, stream: .stdout)), "4321\n8765\n")
+    }
+
+    func testAUserTheNodeCannotHonourRejectsThePrepareWithTheReason() throws {
+        XCTAssertThrowsError(try executor.prepare({ var spec = shell("true"); spec.user = "no-such-user-xyz"; return spec }())) { error in
+            XCTAssertEqual("\(error)", "cannot run the task as user no-such-user-xyz: no user no-such-user-xyz in the node's /etc/passwd; "
+                           + "give a numeric uid or add the user")
+        }
+        XCTAssertThrowsError(try executor.prepare({ var spec = shell("true"); spec.user = "1000:no-such-group-xyz"; return spec }())) { error in
+            XCTAssertTrue("\(error)".contains("no group no-such-group-xyz"), "\(error)")
+        }
+        guard geteuid() != 0 else { return }
+        XCTAssertThrowsError(try executor.prepare({ var spec = shell("true"); spec.user = "0"; return spec }())) { error in
+            XCTAssertTrue("\(error)".contains("not root"), "\(error)")
+        }
+    }
+
     func testStdoutAndStderrAreCapturedSeparately() throws {
         let id = try run(shell("echo out; echo err >&2; echo more"))
         XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
@@ -115,6 +150,18 @@ final class ProcessExecutorTests: XCTestCase {
         let start = monotonicNanoseconds()
         XCTAssertEqual(try executor.stop(id), .exited(code: 3))
         XCTAssertLessThan(milliseconds(since: start), 2_000, "a task that exits on TERM must not wait for the grace")
+    }
+
+    /// `--stop-signal`: stop sends the spec's signal instead of SIGTERM.
+    func testStopSendsTheSpecsStopSignal() throws {
+        var spec = shell("trap '' TERM; trap 'echo got INT; exit 3' INT; echo ready; while true; do sleep 0.05; done", graceMillis: 10_000)
+        spec.stopSignal = SIGINT
+        let id = try run(spec)
+        try waitForOutput(id, "ready")
+        let started = monotonicNanoseconds()
+        XCTAssertEqual(try executor.stop(id, graceMillis: nil), .exited(code: 3))
+        XCTAssertLessThan(milliseconds(since: started), 5_000, "the INT handler ended the task, not the KILL after the grace period")
+        XCTAssertTrue(text(try executor.logs(id, stream: .stdout)).contains("got INT"))
     }
 
     func testTaskIgnoringTermIsKilledAfterTheGracePeriod() throws {

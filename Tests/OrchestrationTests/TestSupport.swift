@@ -42,7 +42,7 @@ struct Harness {
 
     mutating func addNode(_ id: String, labels: [String: String] = [:], memory: Int64 = 8 * gigabyte, cpus: Int64 = 4) {
         transport += 1
-        mustApply(.addNode(node: Self.node(id, labels: labels, memory: memory, cpus: cpus), transportID: transport, credential: [1]))
+        mustApply(.addNode(node: Self.node(id, labels: labels, memory: memory, cpus: cpus), transportID: transport))
     }
 
     static func spec(name: String = "web", image: String = "busybox:1", replicas: UInt64 = 3,

@@ -112,6 +112,24 @@ final class UpdateSupervisorTests: XCTestCase {
         XCTAssertTrue(harness.refused.isEmpty, "\(harness.refused)")
     }
 
+    /// As in Docker, a failed or rejected task that another task has replaced is wanted shut
+    /// down: `service ps` shows the running task as current and the failed one as history.
+    func testFailedTasksOfARolledBackUpdateAreWantedShutDown() throws {
+        for order in [UpdateOrder.startFirst, .stopFirst] {
+            var harness = deployed(update: UpdateConfig(parallelism: 1, failureAction: .rollback, monitor: 0, order: order))
+            harness.updateService { $0.taskTemplate.containerSpec.image = "bad:2" }
+            harness.converge(rounds: 60, failing: "bad:2")
+            XCTAssertEqual(harness.state.services["s1"]?.updateStatus?.state, .rollbackCompleted, "\(order)")
+            let failed = harness.tasks().filter { $0.spec.containerSpec.image == "bad:2" }
+            XCTAssertFalse(failed.isEmpty, "\(order)")
+            for task in failed {
+                XCTAssertEqual(task.status.state, .failed)
+                XCTAssertEqual(task.desiredState, .shutdown, "\(order): task \(task.id) still wanted \(task.desiredState)")
+            }
+            XCTAssertEqual(image(harness), ["busybox:1": 4])
+        }
+    }
+
     func testRollbackReasonReplacesTheGenericMessage() throws {
         var harness = deployed(update: UpdateConfig(parallelism: 1, failureAction: .rollback, monitor: 0))
         harness.updateService { $0.taskTemplate.containerSpec.image = "bad:2" }

@@ -36,6 +36,32 @@ final class RoleChangeEndToEndTests: XCTestCase {
         try cluster.nodes(via: name).first { $0["ID"] as? String == id }
     }
 
+    /// A joining manager is a learner until it has caught up: `node ls` shows it `joining` (not
+    /// `reachable`) until it votes, and `join` prints its success only once it votes.
+    func testAJoiningManagerIsShownJoiningUntilItVotes() throws {
+        try cluster.initialize("m1")
+        try cluster.join("m2", as: "manager", via: "m1")
+        var seen: [String] = []
+        var printedJoined = false
+        try cluster.waitUntil("m2 votes and join printed its success", timeoutSeconds: 60) {
+            // Membership only grows here, so a later read of the voters includes every earlier voter.
+            let reachability = try self.cluster.nodes(via: "m1").first { $0[path: "ManagerStatus", "Addr"] as? String
+                == self.cluster.members["m2"]!.clusterAddress }?[path: "ManagerStatus", "Reachability"] as? String
+            let printed = self.cluster.output("m2").contains("This node joined a swarm as a manager")
+            let voters = try self.raftMembership(via: "m1").voters
+            guard voters >= 0 else { return false }  // info did not answer this time: sample again
+            if let reachability, seen.last != reachability { seen.append(reachability) }
+            if reachability == "reachable" { XCTAssertEqual(voters, 2, "shown reachable before it voted") }
+            if printed {
+                XCTAssertEqual(voters, 2, "join printed success before the node voted")
+                printedJoined = true
+            }
+            return printedJoined && reachability == "reachable"
+        }
+        XCTAssertFalse(seen.contains("unreachable"), "\(seen)")
+        XCTAssertEqual(seen.last, "reachable", "\(seen)")
+    }
+
     /// The regression: promote → demote → promote re-applied the old log from index 1 onto the
     /// state the node had already built and killed it with `precondition(index > appliedIndex)`,
     /// then crash-looped on every restart.

@@ -65,20 +65,20 @@ final class TestCluster {
         return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>>'\(directory)/\(name).log'"])
     }
 
-    func initialize(_ name: String) throws {
+    func initialize(_ name: String, extraFlags: [String] = []) throws {
         var member = try newMember(name)
         member.process = try spawnNode(name, ["init", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress] + nodeFlags)
+                                              "--api-addr", member.apiAddress] + nodeFlags + extraFlags)
         members[name] = member
         try waitUntil("\(name) answers", timeoutSeconds: 20) { (try? self.cli(name, ["info"]))?.status == 0 }
     }
 
-    func join(_ name: String, as role: String, via manager: String) throws {
+    func join(_ name: String, as role: String, via manager: String, managerAddress: String? = nil, extraFlags: [String] = []) throws {
         let token = try cli(manager, ["join-token", role, "-q"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         var member = try newMember(name)
         member.process = try spawnNode(name, ["join", "--data-dir", member.dataDirectory, "--listen-addr", member.clusterAddress,
-                                              "--api-addr", member.apiAddress] + nodeFlags + [
-                                              "--token", token, members[manager]!.clusterAddress])
+                                              "--api-addr", member.apiAddress] + nodeFlags + extraFlags + [
+                                              "--token", token, managerAddress ?? members[manager]!.clusterAddress])
         members[name] = member
     }
 
@@ -130,12 +130,36 @@ final class TestCluster {
         return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
     }
 
+    /// Runs a shell command line to completion, returning status and combined output.
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec 2>&1; " + command])
+        var output: [UInt8] = []
+        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let result = try process.wait()
+        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+    }
+
     /// `node ls --format json` as seen by NAME.
     func nodes(via name: String) throws -> [[String: Any]] {
         let result = try cli(name, ["node", "ls", "--format", "json"])
         guard result.status == 0, let data = result.output.data(using: .utf8),
               let nodes = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
         return nodes
+    }
+
+    private var standardOutputs: [String: [UInt8]] = [:]
+
+    /// What NAME's node process has written to stdout so far (read without blocking).
+    func output(_ name: String) -> String {
+        if let process = members[name]?.process {
+            while let chunk = try? process.readOutput(timeoutMilliseconds: 0), !chunk.isEmpty {
+                standardOutputs[name, default: []] += chunk
+            }
+        }
+        return String(decoding: standardOutputs[name] ?? [], as: UTF8.self)
     }
 
     func log(_ name: String) -> String {

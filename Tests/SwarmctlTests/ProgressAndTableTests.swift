@@ -51,6 +51,59 @@ final class ProgressAndTableTests: XCTestCase {
                                         expectRollback: true).outcome, .converged)
     }
 
+    func testEverySlotRejectedFailsWithTheTasksError() {
+        let rejected = "running a task as another user needs root"
+        // Slot 1 rejected and retried (the retry waits for its restart delay); slot 2 rejected.
+        let allRejected = ProgressSnapshot(service: service(replicas: 2), tasks: [
+            task("a", slot: 1, state: .rejected, desired: .shutdown, created: 0, err: rejected),
+            task("b", slot: 1, state: .ready, created: 10),
+            task("c", slot: 2, state: .rejected, created: 5, err: rejected),
+        ])
+        guard case let .failed(reason) = allRejected.outcome else { return XCTFail("\(allRejected.outcome)") }
+        XCTAssertTrue(reason.contains("every task of web was rejected: \(rejected)"), reason)
+
+        // One slot still has a chance (never finished, or running): not a failure yet.
+        XCTAssertEqual(ProgressSnapshot(service: service(replicas: 2), tasks: [
+            task("a", slot: 1, state: .rejected, err: rejected), task("c", slot: 2, state: .starting),
+        ]).outcome, .inProgress)
+        XCTAssertEqual(ProgressSnapshot(service: service(replicas: 2), tasks: [
+            task("a", slot: 1, state: .rejected, err: rejected), task("c", slot: 2, state: .running),
+        ]).outcome, .inProgress)
+        // A slot whose last finished task failed (the command ran) is not a rejection.
+        XCTAssertEqual(ProgressSnapshot(service: service(replicas: 1), tasks: [
+            task("a", slot: 1, state: .rejected, created: 0, err: rejected), task("b", slot: 1, state: .failed, created: 10, err: "exit 1"),
+        ]).outcome, .inProgress)
+        // Fewer slots seen than desired: the rest may still run.
+        XCTAssertEqual(ProgressSnapshot(service: service(replicas: 2), tasks: [task("a", slot: 1, state: .rejected, err: rejected)]).outcome,
+                       .inProgress)
+    }
+
+    func testStabilityWaitNeedsTheMonitorPeriodOfRunningTasks() {
+        var wait = StabilityWait()
+        XCTAssertEqual(wait.observe(converged: false, nowMillis: 0, monitorMillis: 5_000), StabilityWait.Step(done: false, line: nil))
+        XCTAssertEqual(wait.observe(converged: true, nowMillis: 1_000, monitorMillis: 5_000),
+                       StabilityWait.Step(done: false, line: "Waiting 5 seconds to verify that tasks are stable..."))
+        XCTAssertEqual(wait.observe(converged: true, nowMillis: 3_500, monitorMillis: 5_000),
+                       StabilityWait.Step(done: false, line: "Waiting 3 seconds to verify that tasks are stable..."))
+        // A task stops: the wait starts again from the next time all run.
+        XCTAssertEqual(wait.observe(converged: false, nowMillis: 4_000, monitorMillis: 5_000),
+                       StabilityWait.Step(done: false, line: "Detected task failure"))
+        XCTAssertFalse(wait.observe(converged: true, nowMillis: 6_000, monitorMillis: 5_000).done)
+        XCTAssertFalse(wait.observe(converged: true, nowMillis: 10_999, monitorMillis: 5_000).done)
+        XCTAssertTrue(wait.observe(converged: true, nowMillis: 11_000, monitorMillis: 5_000).done)
+    }
+
+    func testTheMonitorPeriodComesFromTheUpdateConfig() {
+        var spec = service(replicas: 1).spec
+        XCTAssertEqual(StabilityWait.monitorMillis(of: spec), 5_000)
+        spec.updateConfig = UpdateConfig(monitor: 0)
+        XCTAssertEqual(StabilityWait.monitorMillis(of: spec), 5_000, "zero means docker's default")
+        spec.updateConfig = UpdateConfig(monitor: 250_000_000)
+        XCTAssertEqual(StabilityWait.monitorMillis(of: spec), 250)
+        spec.rollbackConfig = UpdateConfig(monitor: 750_000_000)
+        XCTAssertEqual(StabilityWait.monitorMillis(of: spec, rollback: true), 750, "a rollback waits for the rollback monitor")
+    }
+
     func testServicePsGroupsHistoryUnderTheCurrentTask() {
         let table = TaskTable(tasks: [task("aaaaaaaaaaaaaaaa1", slot: 1, state: .shutdown, desired: .shutdown, created: 0),
                                       task("bbbbbbbbbbbbbbbb2", slot: 1, state: .running, created: 5),

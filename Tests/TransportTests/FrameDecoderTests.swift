@@ -5,19 +5,15 @@ import XCTest
 /// Framing: `[u32 LE length][u8 type][payload]`, decoded from arbitrary chunks.
 final class FrameDecoderTests: XCTestCase {
     private func sampleFrames() -> [Frame] {
-        let nonce = [UInt8](repeating: 7, count: Hello.nonceSize)
         var append = makeMessage(from: 1, to: 2, index: 42)
         append.entries = [Entry(term: 1, index: 43, data: Array("hello".utf8))]
         append.commit = 40
         return [
-            .hello(Hello(protocolVersion: 1, clusterID: "c", senderNodeID: 1, purpose: .peer, nonce: nonce)),
-            .challenge(Challenge(acceptorNodeID: 2, nonce: nonce, proof: [UInt8](repeating: 9, count: 32))),
-            .proof(mac: [UInt8](repeating: 3, count: 32)),
-            .accepted,
-            .rejected(reason: "wrong cluster"),
             .raftMessage(append),
+            .raftMessage(makeMessage(from: 3, to: 4, index: 7)),
             .application(ApplicationFrame(kind: 5, payload: [1, 2, 3])),
             .application(ApplicationFrame(kind: 0, payload: [])),
+            .application(ApplicationFrame(kind: 9, payload: Array("join".utf8))),
         ]
     }
 
@@ -85,7 +81,7 @@ final class FrameDecoderTests: XCTestCase {
     }
 
     func testUnknownFrameTypesAreRefused() {
-        for type: UInt8 in [0, 8, 200, 255] {
+        for type: UInt8 in [0, 1, 2, 3, 4, 5, 8, 200, 255] {
             var decoder = FrameDecoder()
             decoder.feed([0, 0, 0, 0, type] as [UInt8])
             XCTAssertThrowsError(try decoder.nextFrame()) { XCTAssertEqual($0 as? FrameError, .unknownType(type)) }
@@ -96,35 +92,20 @@ final class FrameDecoderTests: XCTestCase {
         var decoder = FrameDecoder()
         decoder.feed([1, 0, 0, 0, 99, 0] as [UInt8])
         XCTAssertThrowsError(try decoder.nextFrame())
-        decoder.feed(Frame.accepted.encoded())
+        decoder.feed(Frame.application(ApplicationFrame(kind: 1, payload: [])).encoded())
         XCTAssertThrowsError(try decoder.nextFrame()) { XCTAssertEqual($0 as? FrameError, .unknownType(99)) }
     }
 
     func testMalformedPayloadsAreErrorsNotTraps() {
         let cases: [(RawFrame, String)] = [
-            (RawFrame(type: .hello, payload: [1, 0, 0]), "truncated hello"),
-            (RawFrame(type: .hello, payload: Frame.hello(Hello(protocolVersion: 1, clusterID: "c", senderNodeID: 1, purpose: .peer,
-                                                            nonce: [UInt8](repeating: 0, count: 32))).encoded().dropFirst(5) + [0]),
-             "trailing byte"),
             (RawFrame(type: .application, payload: []), "application without kind"),
             (RawFrame(type: .raftMessage, payload: [0xff, 0xff]), "garbage Raft message"),
-            (RawFrame(type: .accepted, payload: [1]), "accepted with payload"),
+            (RawFrame(type: .raftMessage, payload: []), "empty Raft message"),
         ]
         for (raw, label) in cases {
             XCTAssertThrowsError(try Frame(raw), label) { error in
                 guard case .malformed = error as? FrameError else { return XCTFail("\(label): \(error)") }
             }
         }
-    }
-
-    func testHelloWithInvalidPurposeOrShortNonceIsMalformed() {
-        var payload = Frame.hello(Hello(protocolVersion: 1, clusterID: "c", senderNodeID: 1, purpose: .peer,
-                                        nonce: [UInt8](repeating: 0, count: 32))).encoded().dropFirst(5).map { $0 }
-        payload[4 + 2 + 8] = 9  // version(4) + "c"(2) + node id(8): the purpose byte
-        XCTAssertThrowsError(try Frame(RawFrame(type: .hello, payload: payload)))
-        // version 1, cluster "c", node 0, purpose peer, then a 16-byte nonce.
-        let shortNonce: [UInt8] = [1, 0, 0, 0, 1, UInt8(ascii: "c")] + [UInt8](repeating: 0, count: 8) + [0, 16]
-            + [UInt8](repeating: 1, count: 16)
-        XCTAssertThrowsError(try Frame(RawFrame(type: .hello, payload: shortNonce)))
     }
 }

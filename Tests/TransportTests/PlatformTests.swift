@@ -154,8 +154,9 @@ final class EventLoopTests: XCTestCase {
         defer { unlink(path) }
         let client = try RawSocket.connect(to: .unix(path: path))
         let server = try RawSocket.accept(on: listener)
-        try client.send(Frame.accepted.encoded())
-        XCTAssertEqual(try server.readFrame(), .accepted)
+        let frame = Frame.application(ApplicationFrame(kind: 3, payload: [1, 2]))
+        try client.send(frame.encoded())
+        XCTAssertEqual(try server.readFrame(), frame)
         client.socket.close()
         XCTAssertTrue(server.waitForClose())
     }
