@@ -25,17 +25,20 @@ let package = Package(
         .target(name: "Linearizability"),
         .target(name: "Raft", dependencies: ["Wire"]),
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
-        .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration"]),
+        .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration", "Dispatcher"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL", "Crypto"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform", "Crypto"]),
         // Pure control loops (orchestrators, scheduler, update supervisor), run by the leader.
         .target(name: "Orchestration", dependencies: ["ClusterState"]),
+        // Pure dispatcher protocol (assignment streams, the acknowledgement guard), run by the
+        // node shell and the control-plane simulator alike.
+        .target(name: "Dispatcher", dependencies: ["ClusterState"]),
         // The worker side: runs the tasks assigned to this node through an executor.
         .target(name: "Agent", dependencies: ["ClusterState", "Executor", "Platform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
-                                                  "Orchestration", "Agent", "Executor"]),
+                                                  "Orchestration", "Agent", "Executor", "Dispatcher"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto",
                                                            "Linearizability"]),
         .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
@@ -50,17 +53,18 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration", "Dispatcher"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform", "Crypto"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
+        .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -138,15 +138,18 @@ public struct LocalNodeInfo: Sendable, Equatable {
     public var raft: RaftStatus?
     /// Managers this node knows of (Docker's `RemoteManagers`), used when the state is unreadable.
     public var knownManagers: [RemoteManager]
+    /// The dispatcher's repair counters (our extra `Swarm.Dispatcher` object in `/info`).
+    public var dispatcher: DispatcherCounters?
 
     public init(nodeID: String, role: NodeRole, addr: String, description: NodeDescription, raft: RaftStatus? = nil,
-                knownManagers: [RemoteManager] = []) {
+                knownManagers: [RemoteManager] = [], dispatcher: DispatcherCounters? = nil) {
         self.nodeID = nodeID
         self.role = role
         self.addr = addr
         self.description = description
         self.raft = raft
         self.knownManagers = knownManagers
+        self.dispatcher = dispatcher
     }
 
     public var isManager: Bool { role == .manager }
@@ -180,6 +183,33 @@ public struct RaftStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case raftID = "RaftID", leader = "Leader", leaderNodeID = "LeaderNodeID", term = "Term"
         case commitIndex = "CommitIndex", appliedIndex = "AppliedIndex", voters = "Voters", learners = "Learners"
+    }
+}
+
+/// How often this node's dispatcher had to repair an assignment stream since the node started.
+///
+/// It exists so an operator sees lost assignments being repaired (and a non-zero failure count
+/// means some other cause keeps tasks from being acknowledged) without reading logs.
+public struct DispatcherCounters: Codable, Sendable, Equatable {
+    /// Full sets the leader sent because a node had a hole, another stream or lagged.
+    public var resyncs: UInt64
+    /// Full sets resent because tasks stayed unacknowledged past `dispatcher-ack-timeout`.
+    public var unacknowledgedResends: UInt64
+    /// Tasks marked failed ("not acknowledged by node X") and replaced.
+    public var unacknowledgedFailures: UInt64
+    /// Holes this node's agent found in its own assignment stream.
+    public var gapsSeen: UInt64
+
+    public init(resyncs: UInt64, unacknowledgedResends: UInt64, unacknowledgedFailures: UInt64, gapsSeen: UInt64) {
+        self.resyncs = resyncs
+        self.unacknowledgedResends = unacknowledgedResends
+        self.unacknowledgedFailures = unacknowledgedFailures
+        self.gapsSeen = gapsSeen
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case resyncs = "Resyncs", unacknowledgedResends = "UnacknowledgedResends"
+        case unacknowledgedFailures = "UnacknowledgedFailures", gapsSeen = "GapsSeen"
     }
 }
 

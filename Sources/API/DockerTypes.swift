@@ -141,11 +141,12 @@ struct SwarmInfo: Encodable {
     var managers: Int?
     var cluster: ClusterInfo?
     var raft: RaftStatus?
+    var dispatcher: DispatcherCounters?
 
     enum CodingKeys: String, CodingKey {
         case nodeID = "NodeID", nodeAddr = "NodeAddr", localNodeState = "LocalNodeState", controlAvailable = "ControlAvailable"
         case error = "Error", remoteManagers = "RemoteManagers", nodes = "Nodes", managers = "Managers", cluster = "Cluster"
-        case raft = "Raft"
+        case raft = "Raft", dispatcher = "Dispatcher"
     }
 }
 

@@ -52,6 +52,10 @@ public struct SwarmTask: Codable, Sendable, Equatable {
 }
 
 public struct TaskStatus: Codable, Sendable, Equatable {
+    /// The message of a task the leader's dispatcher marked failed because its node never
+    /// acknowledged it: the manager ended it, so it is replaced at once, whatever the restart policy.
+    public static let notAcknowledgedMessage = "not acknowledged"
+
     public var timestamp: Timestamp
     public var state: TaskState
     public var message: String

@@ -23,6 +23,7 @@ extension SwarmTask {
     /// The task stopped by itself (exit, failure, refusal), not because the manager asked.
     var endedOnItsOwn: Bool {
         switch status.state {
+        case .failed where status.message == TaskStatus.notAcknowledgedMessage: false
         case .complete, .failed, .rejected: true
         default: false
         }

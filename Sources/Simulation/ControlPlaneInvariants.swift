@@ -53,6 +53,10 @@ public struct ControlPlaneInvariants {
     /// Tasks whose terminal status committed, and tasks that exited by themselves (exit code).
     private var committedTerminal: [String: TaskState] = [:]
     private(set) var selfExited: [String: Int64] = [:]
+    /// Tasks that exited by themselves whose node was declared down before their exit was
+    /// recorded: the managers rightly took them for lost with the node, and a replacement then
+    /// follows the node's loss, not the restart policy (the policy can only honour an exit it knows).
+    private var lostWithNodeBeforeReported: Set<String> = []
     private var restartsAfterFailure: [SlotKey: UInt64] = [:]
     private var duplicateSince: [DuplicateKey: Int] = [:]
 
@@ -95,6 +99,10 @@ public struct ControlPlaneInvariants {
             checkMaxReplicas(services: Set(tasks.map(\.serviceID)), state: state)
         case let .assignTask(id, _, _):
             if let task = state.tasks[id] { checkMaxReplicas(services: [task.serviceID], state: state) }
+        case let .setNodeStatus(id, nodeState, _, _) where nodeState == .down:
+            for task in state.tasks(onNode: id) where selfExited[task.id] != nil && committedTerminal[task.id] == nil {
+                lostWithNodeBeforeReported.insert(task.id)
+            }
         case let .updateTaskStatuses(updates):
             for update in updates { noteStatus(update.taskID, state: state) }
         case let .updateTaskStatus(id, _):
@@ -117,7 +125,7 @@ public struct ControlPlaneInvariants {
         defer { latestInSlot[slot] = newTask.id }
         guard let previous = latestInSlot[slot], let exitCode = selfExited[previous],
               let reported = committedTerminal[previous], reported == .complete || reported == .failed,
-              let policy = policyOf[previous] else { return }
+              let policy = policyOf[previous], !lostWithNodeBeforeReported.contains(previous) else { return }
         let name = state.services[slot.serviceID]?.spec.name ?? slot.serviceID
         let condition = policy.condition ?? .any
         if condition == .none {

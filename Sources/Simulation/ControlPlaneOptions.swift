@@ -34,6 +34,12 @@ public struct ControlPlaneOptions: Sendable {
     /// Enforce invariant 2 (no slot runs twice for longer than a heartbeat period after the
     /// heal). Off only to see what a run that breaks it does next.
     public var enforceSingleRunningTaskPerSlot = true
+    /// Managers are active nodes that run tasks (as in Docker by default) instead of drained.
+    public var managersRunTasks = false
+    /// The dispatcher's acknowledgement guard bound (`dispatcher-ack-timeout`, five heartbeat
+    /// periods by default). nil turns the backstop off, so a run shows what the assignment
+    /// stream alone does.
+    public var acknowledgementTimeoutMillis: Int? = 5_000
 
     public init(seed: UInt64) { self.seed = seed }
 }

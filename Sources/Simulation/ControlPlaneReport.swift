@@ -16,6 +16,10 @@ public struct ControlPlaneReport: Sendable, Equatable {
     public var leaderChanges = 0
     public var entriesCommitted = 0
     public var faultsInjected: [ControlPlaneFault: Int] = [:]
+    /// Tasks the acknowledgement guard resent, and marked failed, because their node never
+    /// acknowledged them (zero unless an assignment was lost).
+    public var unacknowledgedResends = 0
+    public var unacknowledgedFailures = 0
     /// Every violated invariant: the seed to replay and what went wrong (first one per run).
     public var violations: [Violation] = []
 
@@ -42,6 +46,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
         leaderChanges += other.leaderChanges
         entriesCommitted += other.entriesCommitted
         for (kind, count) in other.faultsInjected { faultsInjected[kind, default: 0] += count }
+        unacknowledgedResends += other.unacknowledgedResends
+        unacknowledgedFailures += other.unacknowledgedFailures
         violations += other.violations
     }
 
@@ -72,6 +78,7 @@ public struct ControlPlaneReport: Sendable, Equatable {
             "leader changes       \(leaderChanges)",
             "entries committed    \(entriesCommitted)",
             "faults injected      " + (faults.isEmpty ? "none" : faults.joined(separator: " ")),
+            "unacknowledged tasks \(unacknowledgedResends) resent, \(unacknowledgedFailures) failed",
         ]
         if violations.isEmpty {
             lines.append("invariants           ok")

@@ -1,4 +1,5 @@
 import ClusterState
+import Dispatcher
 import Raft
 
 /// The whole control plane in one process on a virtual clock: Raft managers whose committed
@@ -7,8 +8,10 @@ import Raft
 /// fake executor and report every task transition, a workload that creates, scales and updates
 /// services, and a nemesis that partitions and crashes nodes. Everything derives from one seed.
 ///
-/// Hosts `0..<managers` are managers (drained nodes: they run no tasks, but their agents
-/// heartbeat like everyone's); hosts `managers..<managers + workers` are workers.
+/// Hosts `0..<managers` are managers (drained nodes unless `managersRunTasks`: their agents
+/// heartbeat like everyone's); hosts `managers..<managers + workers` are workers. The leader's
+/// dispatcher (assignment streams, acknowledgement guard) and the agents' end of the stream are
+/// the shipped `Dispatcher` types; the fake executor and the network are the simulator's.
 /// Invariants are in `ControlPlaneInvariants`; the run ends once every service has converged
 /// after the heal and stayed converged for `stabilityMillis`.
 public final class ControlPlaneSimulator {
@@ -31,23 +34,14 @@ public final class ControlPlaneSimulator {
     /// What travels between hosts.
     enum Payload {
         case raft(Message)
-        case heartbeat(reports: [TaskStatusUpdate])
+        /// The agent's unrecorded reports and the assignment stream it has applied.
+        case heartbeat(reports: [TaskStatusUpdate], ack: AssignmentAck)
         case heartbeatAck
         /// "I am not the leader; try this host" (nil: no leader known).
         case redirect(leader: Int?)
-        /// Every task assigned to the receiving node, as of the sender's applied `index`.
-        case assignments(index: UInt64, tasks: [Assignment])
+        /// One message of the receiving node's assignment stream (the shipped protocol).
+        case assignments(AssignmentMessage)
         case statusReport([TaskStatusUpdate])
-    }
-
-    /// One task as the dispatcher sends it to a worker.
-    struct Assignment: Equatable {
-        var id: String
-        var serviceID: String
-        var slot: UInt64?
-        var spec: TaskTemplate
-        var desired: TaskState
-        var observed: TaskState
     }
 
     struct Manager {
@@ -61,15 +55,10 @@ public final class ControlPlaneSimulator {
         var roundLastIndex: UInt64?
         var roundDeadline = 0
         var pendingReports: [String: TaskStatusUpdate] = [:]
-        /// Agents with a session: host → time of its last heartbeat.
-        var sessions: [Int: Int] = [:]
-        var pushed: [Int: [AssignmentKey]] = [:]
-    }
-
-    struct AssignmentKey: Equatable {
-        var id: String
-        var desired: TaskState
-        var observed: TaskState
+        /// The shipped dispatcher's assignment streams and acknowledgement guard, for this
+        /// leadership (nil unless it leads and has applied an entry of its term).
+        var dispatcher: AssignmentDispatcher?
+        var acknowledgements: AcknowledgementGuard?
     }
 
     let options: ControlPlaneOptions
@@ -246,16 +235,16 @@ public final class ControlPlaneSimulator {
             guard managers[to].isUp else { return }
             managers[to].raft.step(message)
             drainReady(to)
-        case let .heartbeat(reports):
-            managerReceivesHeartbeat(to, from: from, reports: reports)
+        case let .heartbeat(reports, ack):
+            managerReceivesHeartbeat(to, from: from, reports: reports, ack: ack)
         case let .statusReport(reports):
             managerReceivesReports(to, reports: reports)
         case .heartbeatAck:
             agentReceivesAck(to, from: from)
         case let .redirect(leader):
             agentReceivesRedirect(to, leader: leader)
-        case let .assignments(index, tasks):
-            agentReceivesAssignments(to, index: index, tasks: tasks)
+        case let .assignments(message):
+            agentReceivesAssignments(to, message, from: from)
         }
     }
 
@@ -288,8 +277,8 @@ public final class ControlPlaneSimulator {
         managers[slot].loops = nil
         managers[slot].roundLastIndex = nil
         managers[slot].pendingReports = [:]
-        managers[slot].sessions = [:]
-        managers[slot].pushed = [:]
+        managers[slot].dispatcher = nil
+        managers[slot].acknowledgements = nil
     }
 
     private func apply(_ entry: Entry, on slot: Int) {
@@ -355,6 +344,9 @@ public final class ControlPlaneSimulator {
         loops.leadershipStarted(at: nowStamp)
         managers[slot].loops = loops
         managers[slot].roundLastIndex = nil
+        let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(options.heartbeatPeriodMillis))
+        managers[slot].dispatcher = AssignmentDispatcher(term: term, inFlightMillis: inFlight)
+        managers[slot].acknowledgements = options.acknowledgementTimeoutMillis.map { AcknowledgementGuard(timeoutMillis: UInt64($0)) }
     }
 
     /// The manager that leads and has caught up (runs its control loops), if any.
@@ -405,6 +397,7 @@ public final class ControlPlaneSimulator {
                 managers[slot].roundDeadline = now + 3_000
             }
         }
+        guardAcknowledgements(slot)
         pushAssignments(slot)
     }
 
@@ -426,7 +419,7 @@ public final class ControlPlaneSimulator {
         let manager = isManager(host)
         let address = "192.0.2.\(host + 1)"
         return Node(id: nodeID(host), version: ObjectVersion(index: 0), createdAt: at,
-                    spec: NodeSpec(name: nodeID(host), role: manager ? .manager : .worker, availability: manager ? .drain : .active),
+                    spec: NodeSpec(name: nodeID(host), role: manager ? .manager : .worker, availability: manager && !options.managersRunTasks ? .drain : .active),
                     description: NodeDescription(hostname: nodeID(host),
                                                  platform: .init(architecture: "x86_64", os: "linux"),
                                                  resources: .init(nanoCPUs: 4_000_000_000, memoryBytes: 8 << 30),
@@ -435,7 +428,7 @@ public final class ControlPlaneSimulator {
                     managerStatus: manager ? ManagerStatus(raftID: UInt64(host + 1), addr: address + ":4242") : nil)
     }
 
-    private func managerReceivesHeartbeat(_ slot: Int, from host: Int, reports: [TaskStatusUpdate]) {
+    private func managerReceivesHeartbeat(_ slot: Int, from host: Int, reports: [TaskStatusUpdate], ack: AssignmentAck) {
         guard managers[slot].isUp else { return }
         guard managers[slot].raft.role == .leader, managers[slot].loops != nil else {
             let leader = managers[slot].raft.leader
@@ -443,12 +436,13 @@ public final class ControlPlaneSimulator {
             return
         }
         managers[slot].loops!.recordHeartbeat(nodeID: nodeID(host), at: nowStamp)
-        managers[slot].sessions[host] = now
         managerReceivesReports(slot, reports: reports)
         send(.heartbeatAck, from: slot, to: host)
-        let tasks = assignments(on: slot)[nodeID(host)] ?? []
-        managers[slot].pushed[host] = tasks.map { AssignmentKey(id: $0.id, desired: $0.desired, observed: $0.observed) }
-        send(.assignments(index: managers[slot].appliedIndex, tasks: tasks), from: slot, to: host)
+        // One link per agent: the simulated network has no connections to replace.
+        let tasks = assignedTasks(onNode: nodeID(host), slot: slot)
+        if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, tasks: tasks, now: nowStamp) {
+            send(.assignments(message), from: slot, to: host)
+        }
     }
 
     private func managerReceivesReports(_ slot: Int, reports: [TaskStatusUpdate]) {
@@ -459,31 +453,43 @@ public final class ControlPlaneSimulator {
         }
     }
 
-    /// Every node's assigned tasks (state assigned or later), ordered by task id.
-    private func assignments(on slot: Int) -> [String: [Assignment]] {
-        var byNode: [String: [Assignment]] = [:]
-        let state = managers[slot].state
-        for task in state.tasks.values {
-            guard let node = task.nodeID, task.status.state >= .assigned else { continue }
-            byNode[node, default: []].append(Assignment(id: task.id, serviceID: task.serviceID, slot: task.slot, spec: task.spec,
-                                                         desired: task.desiredState, observed: task.status.state))
-        }
-        for node in byNode.keys { byNode[node]!.sort { $0.id < $1.id } }
-        return byNode
+    /// The tasks an agent acts on, as the node shell computes them: placed on `nodeID` and past scheduling.
+    private func assignedTasks(onNode nodeID: String, slot: Int) -> [SwarmTask] {
+        managers[slot].state.tasks(onNode: nodeID).filter { $0.status.state >= .assigned }
     }
 
-    /// The dispatcher streams changed assignment sets to every agent with a live session.
+    /// The dispatcher streams each agent with a session the changes to its tasks.
     private func pushAssignments(_ slot: Int) {
-        let live = managers[slot].sessions.keys.sorted().filter { now - managers[slot].sessions[$0]! <= 3 * options.heartbeatPeriodMillis }
-        guard !live.isEmpty else { return }
-        let byNode = assignments(on: slot)
-        for host in live {
-            let tasks = byNode[nodeID(host)] ?? []
-            let keys = tasks.map { AssignmentKey(id: $0.id, desired: $0.desired, observed: $0.observed) }
-            guard managers[slot].pushed[host] != keys else { continue }
-            managers[slot].pushed[host] = keys
-            send(.assignments(index: managers[slot].appliedIndex, tasks: tasks), from: slot, to: host)
+        guard let nodes = managers[slot].dispatcher?.nodes else { return }
+        for node in nodes {
+            guard let host = host(ofNode: node),
+                  let message = managers[slot].dispatcher!.changes(node, tasks: assignedTasks(onNode: node, slot: slot), now: nowStamp)
+            else { continue }
+            send(.assignments(message), from: slot, to: host)
         }
+    }
+
+    /// The acknowledgement guard, as the leader runs it every round: resend, then fail.
+    private func guardAcknowledgements(_ slot: Int) {
+        guard managers[slot].acknowledgements != nil, managers[slot].dispatcher != nil else { return }
+        let before = (managers[slot].acknowledgements!.resends, managers[slot].acknowledgements!.failures)
+        let decision = managers[slot].acknowledgements!.evaluate(managers[slot].state, now: nowStamp)
+        report.unacknowledgedResends += Int(managers[slot].acknowledgements!.resends - before.0)
+        report.unacknowledgedFailures += Int(managers[slot].acknowledgements!.failures - before.1)
+        for node in decision.resendTo {
+            log("dispatcher: \(node) has not acknowledged its tasks: resending its full set")
+            guard let host = host(ofNode: node),
+                  let message = managers[slot].dispatcher!.fullSet(node, tasks: assignedTasks(onNode: node, slot: slot), now: nowStamp)
+            else { continue }
+            send(.assignments(message), from: slot, to: host)
+        }
+        guard !decision.fail.isEmpty else { return }
+        for update in decision.fail { log("dispatcher: \(update.taskID) \(update.status.err ?? "")") }
+        propose([.updateTaskStatuses(updates: decision.fail)], on: slot)
+    }
+
+    func host(ofNode node: String) -> Int? {
+        (0..<hostCount).first { nodeID($0) == node }
     }
 
     // MARK: - Crashes and restarts

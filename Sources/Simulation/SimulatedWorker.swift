@@ -1,4 +1,5 @@
 import ClusterState
+import Dispatcher
 
 /// A node's agent and fake executor in the control-plane simulation. It follows the agent
 /// conventions: tasks assigned to its node with desired state running or earlier go accepted →
@@ -15,8 +16,8 @@ struct SimulatedAgent {
     var isUp = true
     /// Bumped by each crash: events scheduled before it are void.
     var incarnation = 0
-    /// Highest applied index of the assignments seen; older ones are ignored.
-    var knownIndex: UInt64 = 0
+    /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
+    var assignments = AssignmentReceiver()
     var tasks: [String: LocalTask] = [:]
     var lastAckAt = Int.min / 2
     var lastRedirectAt = Int.min / 2
@@ -60,12 +61,12 @@ extension ControlPlaneSimulator {
         sendHeartbeat(host)
     }
 
-    private func sendHeartbeat(_ host: Int) {
+    func sendHeartbeat(_ host: Int) {
         let unreflected = agents[host].tasks.keys.sorted().compactMap { id -> TaskStatusUpdate? in
             let task = agents[host].tasks[id]!
             return task.status.state > task.managerState ? TaskStatusUpdate(taskID: id, status: task.status) : nil
         }
-        send(.heartbeat(reports: unreflected), from: host, to: agents[host].target)
+        send(.heartbeat(reports: unreflected, ack: agents[host].assignments.ack), from: host, to: agents[host].target)
     }
 
     func agentReceivesAck(_ host: Int, from manager: Int) {
@@ -89,30 +90,45 @@ extension ControlPlaneSimulator {
 
     // MARK: - Assignments
 
-    func agentReceivesAssignments(_ host: Int, index: UInt64, tasks: [Assignment]) {
-        guard agents[host].isUp, index >= agents[host].knownIndex else { return }
-        agents[host].knownIndex = index
+    /// One message of the node's assignment stream, through the shipped receiver: a hole asks
+    /// the manager for the full set at once (a heartbeat), as the node shell does.
+    func agentReceivesAssignments(_ host: Int, _ message: AssignmentMessage, from manager: Int) {
+        guard agents[host].isUp else { return }
+        switch agents[host].assignments.receive(message) {
+        case .applied:
+            applyAssignments(host, agents[host].assignments.sortedTasks)
+        case .needsFullSet:
+            log("\(agents[host].nodeID) assignment change \(message.version) does not follow \(agents[host].assignments.version): asking for the full set")
+            agents[host].target = manager
+            sendHeartbeat(host)
+        case .stale, .waitingForFullSet:
+            break
+        }
+    }
+
+    /// The full set of tasks assigned to the node, as the agent core takes it.
+    private func applyAssignments(_ host: Int, _ tasks: [SwarmTask]) {
         var listed = Set<String>()
         for assignment in tasks {
             listed.insert(assignment.id)
             if var local = agents[host].tasks[assignment.id] {
-                local.managerState = assignment.observed
-                local.desired = assignment.desired
+                local.managerState = assignment.status.state
+                local.desired = assignment.desiredState
                 agents[host].tasks[assignment.id] = local
-                if assignment.desired >= .shutdown { stopTask(host, assignment.id) }
+                if assignment.desiredState >= .shutdown { stopTask(host, assignment.id) }
                 continue
             }
-            guard !assignment.observed.isTerminal else { continue }
+            guard !assignment.status.state.isTerminal else { continue }
             var local = LocalTask(id: assignment.id, serviceID: assignment.serviceID, slot: assignment.slot, spec: assignment.spec,
-                                  desired: assignment.desired,
+                                  desired: assignment.desiredState,
                                   status: TaskStatus(timestamp: nowStamp, state: .assigned, message: "assigned"),
-                                  managerState: assignment.observed, phase: .starting)
-            if assignment.observed >= .accepted {
+                                  managerState: assignment.status.state, phase: .starting)
+            if assignment.status.state >= .accepted {
                 local.phase = .stopped
                 local.status = TaskStatus(timestamp: nowStamp, state: .failed, message: "task unknown to the agent", err: "task lost")
                 agents[host].tasks[assignment.id] = local
                 reportStatus(host, assignment.id)
-            } else if assignment.desired >= .shutdown {
+            } else if assignment.desiredState >= .shutdown {
                 local.phase = .stopped
                 local.status = TaskStatus(timestamp: nowStamp, state: .shutdown, message: "shut down before it started")
                 agents[host].tasks[assignment.id] = local
@@ -255,6 +271,7 @@ extension ControlPlaneSimulator {
         log("\(agents[host].nodeID) restarts")
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
+        agents[host].assignments = AssignmentReceiver()
         for id in agents[host].tasks.keys.sorted() {
             var local = agents[host].tasks[id]!
             if local.status.state <= .assigned {

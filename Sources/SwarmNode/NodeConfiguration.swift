@@ -31,6 +31,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var snapshotRetainEntries: UInt64 = 500
     public var walSegmentSize = 64 << 20
     public var dispatcherHeartbeatMillis = 1_000
+    /// `dispatcher-ack-timeout`: how long a task may stay assigned or accepted on a ready node
+    /// before the leader resends it (and as long again before it marks it failed). nil: five
+    /// heartbeat periods (`effectiveDispatcherAckTimeoutMillis`).
+    public var dispatcherAckTimeoutMillis: Int?
     public var taskHistoryLimit = 5
     /// Node certificate validity set at `init` (nil: 90 days, Docker's default).
     public var certificateExpirySeconds: Int64?
@@ -39,6 +43,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     public private(set) var explicitSettings: [String: String] = [:]
 
     public init() {}
+
+    /// The acknowledgement bound in force: the configured one or five heartbeat periods.
+    public var effectiveDispatcherAckTimeoutMillis: Int { dispatcherAckTimeoutMillis ?? 5 * dispatcherHeartbeatMillis }
 
     /// Where a node keeps the settings it was started with (`DATA/node.conf`).
     public static func savedPath(in dataDirectory: String) -> String { dataDirectory + "/node.conf" }
@@ -77,7 +84,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "api-tlscacert", "executor", "insecure-registries", "enable-chaos", "log-level",
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
-        "dispatcher-heartbeat", "task-history-limit", "cert-expiry",
+        "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit", "cert-expiry",
     ]
 
     /// Keys that are switches on the command line (`--KEY` without a value; `KEY = true` in the file).
@@ -155,6 +162,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "snapshot-retain-entries": snapshotRetainEntries = UInt64(try Self.integer(key, value, 0...100_000_000))
         case "wal-segment-size": walSegmentSize = try Self.size(key, value)
         case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
+        case "dispatcher-ack-timeout": dispatcherAckTimeoutMillis = try Self.duration(key, value, minimum: 1)
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
         case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 3_600_000) / 1000)
         default:
@@ -173,6 +181,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         if apiInsecure && apiTLSCert != nil {
             throw ParseError(message: "api-insecure and api-tlscert contradict each other: drop one")
+        }
+        if let ackTimeout = dispatcherAckTimeoutMillis, ackTimeout < 2 * dispatcherHeartbeatMillis {
+            throw ParseError(message: "dispatcher-ack-timeout (\(ackTimeout) ms) must be at least twice dispatcher-heartbeat "
+                + "(\(dispatcherHeartbeatMillis) ms): a node acknowledges its tasks through its heartbeats")
         }
     }
 

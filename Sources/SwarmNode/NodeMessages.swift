@@ -1,5 +1,6 @@
 import API
 import ClusterState
+import Dispatcher
 import Foundation
 import Transport
 
@@ -63,17 +64,9 @@ struct CertificateResponse: Codable {
 /// "I am alive" from every node to the managers, once per dispatcher period.
 struct Heartbeat: Codable {
     var nodeID: String
-    /// The leader's applied index of the last assignment update this node received (0: none),
-    /// so a new leader or a reconnect resends exactly what is missing.
-    var assignmentsIndex: UInt64? = nil
-}
-
-/// The leader's incremental view of one node's tasks: the tasks that changed since the index
-/// the node acknowledged, plus the ids of every task still assigned (absent ones are gone).
-struct AssignmentUpdate: Codable {
-    var index: UInt64
-    var changed: [SwarmTask]
-    var taskIDs: [String]
+    /// The assignment stream this node has applied, so the leader resends the full set when the
+    /// node is out of step (a hole, a new leader, a restart).
+    var assignments: AssignmentAck? = nil
 }
 
 /// A manager asks the node that ran some tasks for their output (from byte offsets).

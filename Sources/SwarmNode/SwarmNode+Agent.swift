@@ -1,5 +1,6 @@
 import Agent
 import ClusterState
+import Dispatcher
 import Executor
 import Raft
 import Transport
@@ -28,19 +29,23 @@ extension SwarmNode {
         }
     }
 
-    /// Merges one update: newer versions win (updates from an older leader may arrive late),
-    /// and tasks missing from the id list are gone unless they are newer than the update.
-    func receiveAssignments(_ update: AssignmentUpdate, from manager: NodeID) {
-        for task in update.changed {
-            if let known = assignedTasks[task.id], known.version.index > task.version.index { continue }
-            assignedTasks[task.id] = task
+    /// One message of this node's assignment stream: the agent gets the new task set when it
+    /// applied; a hole (a change that does not follow what this node has) asks the managers
+    /// for the full set at once instead of acknowledging it.
+    func receiveAssignments(_ message: AssignmentMessage, from manager: NodeID) {
+        switch assignmentReceiver.receive(message) {
+        case .applied:
+            if manager != identity.transportID { knownLeader = manager }
+            agent?.setAssignments(assignmentReceiver.sortedTasks)
+            sendTaskReports()
+        case .needsFullSet:
+            dispatcherTotals.gapsSeen += 1
+            logger.info("assignments: change \(message.version) of stream \(message.session) does not follow "
+                + "\(assignmentReceiver.session):\(assignmentReceiver.version): asking for the full set")
+            sendHeartbeats()
+        case .stale, .waitingForFullSet:
+            break
         }
-        let current = Set(update.taskIDs)
-        assignedTasks = assignedTasks.filter { current.contains($0.key) || $0.value.version.index > update.index }
-        assignmentsIndex = update.index
-        if manager != identity.transportID { knownLeader = manager }
-        agent?.setAssignments(assignedTasks.keys.sorted().map { assignedTasks[$0]! })
-        sendTaskReports()
     }
 
     /// Sends the agent's unrecorded reports to the leader (or buffers them here if this node

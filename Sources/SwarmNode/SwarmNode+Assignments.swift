@@ -1,43 +1,69 @@
 import ClusterState
+import Dispatcher
 import Raft
 import Transport
 
-/// What the leader's dispatcher remembers about one node's session: where to push its
-/// assignments and how much of them the node has.
-struct WorkerSession {
-    /// The node's own link to this manager; pushes go back on it.
-    var connection: ConnectionID
-    /// The applied index of the last update pushed (the node has everything up to it).
-    var sentIndex: UInt64
-    /// The task ids pushed last, so a removal is pushed even when nothing else changed.
-    var sentTaskIDs: Set<String>?
+/// Totals of the dispatcher's repairs on this node since it started (shown by `swarmctl info`).
+struct DispatcherTotals {
+    /// Full sets the leader sent because a node had a hole, another stream or lagged.
+    var resyncs: UInt64 = 0
+    /// Nodes sent their full set again by the acknowledgement guard.
+    var unacknowledgedResends: UInt64 = 0
+    /// Tasks the acknowledgement guard marked failed.
+    var unacknowledgedFailures: UInt64 = 0
+    /// Holes this node's agent saw in its own assignment stream.
+    var gapsSeen: UInt64 = 0
 }
 
-// The dispatcher's task half (leader only): pushes each node the tasks assigned to it as
-// incremental updates, and batches the agents' status reports into few Raft proposals.
+// The dispatcher's task half (leader only): runs the pure `AssignmentDispatcher` (a full set
+// when a node's session starts or it fell out of step, versioned increments after) and the
+// `AcknowledgementGuard`, and batches the agents' status reports into few Raft proposals.
 extension SwarmNode {
     /// Longest a report waits in the buffer, so many agents' reports share one entry.
     static let reportFlushMillis = 10
     /// Most reports in one proposal; a bigger backlog is split.
     static let maxReportsPerProposal = 512
 
-    /// A node heartbeated the leader: (re)open its session and push what it misses.
-    func openWorkerSession(nodeID: String, connection: ConnectionID, acknowledged: UInt64) {
-        var session = workerSessions[nodeID] ?? WorkerSession(connection: connection, sentIndex: acknowledged, sentTaskIDs: nil)
-        if session.connection != connection || session.sentIndex != acknowledged {
-            // A new link, a new leader or a lost update: resend from what the node says it has.
-            session = WorkerSession(connection: connection, sentIndex: acknowledged, sentTaskIDs: nil)
+    /// Whether this node leads and has applied an entry of its own term (its state then holds
+    /// everything any earlier leader sent): only then does it dispatch. Creates this
+    /// leadership's dispatcher and guard on first use.
+    func dispatcherIsReady() -> Bool {
+        guard let current = raft, current.role == .leader, current.appliedIndex > 0,
+              current.term(at: current.appliedIndex) == current.term else { return false }
+        if assignmentDispatcher?.term != current.term {
+            let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis))
+            assignmentDispatcher = AssignmentDispatcher(term: current.term, inFlightMillis: inFlight)
+            acknowledgementGuard = AcknowledgementGuard(timeoutMillis: UInt64(configuration.effectiveDispatcherAckTimeoutMillis))
         }
-        workerSessions[nodeID] = session
-        pushAssignments(to: nodeID)
+        return true
     }
 
-    /// After applying commands that touched tasks: push every session its changes.
+    /// A node heartbeated the leader (or the leader's own round, `link` 0): answer with what it
+    /// misses, if anything.
+    func dispatchHeartbeat(nodeID: String, link: UInt64, ack: AssignmentAck) {
+        guard dispatcherIsReady() else { return }
+        let before = assignmentDispatcher!.resyncs
+        let message = assignmentDispatcher!.heartbeat(node: nodeID, link: link, ack: ack, tasks: assignedTasks(onNode: nodeID), now: Clock.now())
+        if assignmentDispatcher!.resyncs > before {
+            dispatcherTotals.resyncs += 1
+            logger.info("assignments: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
+        }
+        if let message { deliverAssignments(message, to: nodeID) }
+    }
+
+    /// After applying commands that touched tasks: send every session its changes.
     func pushAllAssignments() {
-        guard assignmentsChanged, raft?.role == .leader else { return }
+        guard assignmentsChanged, dispatcherIsReady() else { return }
         assignmentsChanged = false
-        for nodeID in workerSessions.keys.sorted() { pushAssignments(to: nodeID) }
-        pushAssignmentsToSelf()
+        if assignmentDispatcher!.link(of: identity.nodeID) == nil {
+            dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
+        }
+        let now = Clock.now()
+        for nodeID in assignmentDispatcher!.nodes {
+            if let message = assignmentDispatcher!.changes(nodeID, tasks: assignedTasks(onNode: nodeID), now: now) {
+                deliverAssignments(message, to: nodeID)
+            }
+        }
     }
 
     /// The tasks an agent acts on: placed on `nodeID` and past scheduling.
@@ -45,30 +71,35 @@ extension SwarmNode {
         state.tasks(onNode: nodeID).filter { $0.status.state >= .assigned }
     }
 
-    private func pushAssignments(to nodeID: String) {
-        guard let session = workerSessions[nodeID], nodeID != identity.nodeID else { return }
-        guard let update = assignmentUpdate(for: nodeID, since: session.sentIndex, sentTaskIDs: session.sentTaskIDs) else { return }
-        transport.reply(application: ApplicationFrame(.assignments, update), on: session.connection)
-        workerSessions[nodeID]?.sentIndex = update.index
-        workerSessions[nodeID]?.sentTaskIDs = Set(update.taskIDs)
+    /// The leader's own agent gets its messages without the network; others on the connection
+    /// their heartbeats arrive on.
+    private func deliverAssignments(_ message: AssignmentMessage, to nodeID: String) {
+        if nodeID == identity.nodeID { return receiveAssignments(message, from: identity.transportID) }
+        guard let link = assignmentDispatcher?.link(of: nodeID), let connection = nodeConnections[nodeID],
+              connection.rawValue == link else { return }
+        transport.reply(application: ApplicationFrame(.assignments, message), on: connection)
     }
 
-    /// The leader's own agent gets its tasks without the network.
-    func pushAssignmentsToSelf() {
-        let tasks = assignedTasks(onNode: identity.nodeID)
-        let versions = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.version.index) })
-        guard versions != selfAssignmentVersions else { return }
-        selfAssignmentVersions = versions
-        receiveAssignments(AssignmentUpdate(index: state.appliedIndex, changed: tasks, taskIDs: tasks.map(\.id)), from: identity.transportID)
-    }
-
-    /// The update for one node, or nil when it already has everything.
-    private func assignmentUpdate(for nodeID: String, since index: UInt64, sentTaskIDs: Set<String>?) -> AssignmentUpdate? {
-        let tasks = assignedTasks(onNode: nodeID)
-        let changed = tasks.filter { $0.version.index > index }
-        let ids = tasks.map(\.id)
-        guard !changed.isEmpty || sentTaskIDs != Set(ids) else { return nil }
-        return AssignmentUpdate(index: state.appliedIndex, changed: changed, taskIDs: ids)
+    /// The acknowledgement guard, once per dispatcher round on the leader: resend the full set
+    /// to nodes sitting on unacknowledged tasks, then fail the tasks that stay so.
+    func guardAcknowledgements() {
+        guard dispatcherIsReady() else { return }
+        let now = Clock.now()
+        let before = (acknowledgementGuard!.resends, acknowledgementGuard!.failures)
+        let decision = acknowledgementGuard!.evaluate(state, now: now)
+        dispatcherTotals.unacknowledgedResends += acknowledgementGuard!.resends - before.0
+        dispatcherTotals.unacknowledgedFailures += acknowledgementGuard!.failures - before.1
+        for nodeID in decision.resendTo {
+            logger.warn("assignments: node \(nodeID.prefix(12)) has not acknowledged tasks for \(acknowledgementGuard!.timeoutMillis) ms: resending its full set")
+            if let message = assignmentDispatcher!.fullSet(nodeID, tasks: assignedTasks(onNode: nodeID), now: now) {
+                deliverAssignments(message, to: nodeID)
+            }
+        }
+        guard !decision.fail.isEmpty else { return }
+        for update in decision.fail { logger.warn("assignments: task \(update.taskID) marked failed: \(update.status.err ?? "")") }
+        proposeCommand(.updateTaskStatuses(updates: decision.fail)) { [logger] result in
+            if case let .failure(failure) = result { logger.debug("unacknowledged tasks not marked failed yet: \(failure)") }
+        }
     }
 
     /// Agents' reports arriving at this manager: keep the newest per task and propose them

@@ -24,7 +24,11 @@ extension SwarmNode: ControlPlane {
         }
         let host = identity.advertiseAddress.split(separator: ":").first.map(String.init) ?? identity.advertiseAddress
         return LocalNodeInfo(nodeID: identity.nodeID, role: raft == nil ? .worker : .manager, addr: host,
-                             description: description, raft: status, knownManagers: remote)
+                             description: description, raft: status, knownManagers: remote,
+                             dispatcher: DispatcherCounters(resyncs: dispatcherTotals.resyncs,
+                                                            unacknowledgedResends: dispatcherTotals.unacknowledgedResends,
+                                                            unacknowledgedFailures: dispatcherTotals.unacknowledgedFailures,
+                                                            gapsSeen: dispatcherTotals.gapsSeen))
     }
 
     public func readState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {

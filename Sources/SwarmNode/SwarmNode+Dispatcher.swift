@@ -15,12 +15,14 @@ extension SwarmNode {
         sendTaskReports()
         guard raft?.role == .leader else { return }
         heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
+        dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
+        guardAcknowledgements()
         updateNodeStatuses()
         reconcileRaftMembership()
     }
 
-    private func sendHeartbeats() {
-        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignmentsIndex: assignmentsIndex))
+    func sendHeartbeats() {
+        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignments: assignmentReceiver.ack))
         var managers = Set(identity.managerAddresses.keys)
         for manager in state.managers { if let id = manager.managerStatus?.raftID { managers.insert(id) } }
         for manager in managers.sorted() where manager != identity.transportID {
@@ -40,7 +42,7 @@ extension SwarmNode {
                                          leader: raft!.leader, trustedRootsPEM: state.secrets?.ca?.trustedRootsPEM)
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
         if raft!.role == .leader {
-            openWorkerSession(nodeID: heartbeat.nodeID, connection: connection.id, acknowledged: heartbeat.assignmentsIndex ?? 0)
+            dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
         }
     }
 

@@ -1,5 +1,6 @@
 import ClusterState
 import Crypto
+import Dispatcher
 import Raft
 import Transport
 
@@ -57,8 +58,8 @@ extension SwarmNode: TransportDelegate {
             // A promotion or demotion just seen: ask for the matching certificate now.
             certificateRound()
         case .assignments:
-            guard authorize(.assignments, on: connection), let update = decode(application, AssignmentUpdate.self, on: connection) else { return }
-            receiveAssignments(update, from: connection.remoteNodeID)
+            guard authorize(.assignments, on: connection), let message = decode(application, AssignmentMessage.self, on: connection) else { return }
+            receiveAssignments(message, from: connection.remoteNodeID)
         case .logsRequest:
             guard authorize(.logsRequest, on: connection), let request = decode(application, LogsRequest.self, on: connection) else { return }
             serveLogs(request, on: connection.id)

@@ -2,6 +2,7 @@ import Agent
 import API
 import ClusterState
 import Crypto
+import Dispatcher
 import Executor
 import Foundation
 import Orchestration
@@ -66,13 +67,14 @@ public final class SwarmNode: @unchecked Sendable {
     var isProcessingReady = false
     var appliedCommandsSinceConnect = false
     var apiServer: HTTPServer?
-    // Dispatcher (leader): one session per node that heartbeats, and agents' reports to propose.
-    var workerSessions: [String: WorkerSession] = [:]
+    // Dispatcher (leader): every node's assignment stream, the acknowledgement guard, and
+    // agents' reports to propose.
+    var assignmentDispatcher: AssignmentDispatcher?
+    var acknowledgementGuard: AcknowledgementGuard?
+    var dispatcherTotals = DispatcherTotals()
     var bufferedReports: [String: TaskStatusUpdate] = [:]
     var reportFlushScheduled = false
     var assignmentsChanged = false
-    /// The own tasks last handed to this node's agent (id → version), to skip unchanged pushes.
-    var selfAssignmentVersions: [String: UInt64] = [:]
     // Orchestration (leader): the pure control loops and the round in flight.
     var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
     var orchestrationInFlight = 0
@@ -81,8 +83,7 @@ public final class SwarmNode: @unchecked Sendable {
     var lastOrchestrationCostMillis: UInt64 = 0
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: Agent?
-    var assignedTasks: [String: SwarmTask] = [:]
-    var assignmentsIndex: UInt64 = 0
+    var assignmentReceiver = AssignmentReceiver()
     var knownLeader: UInt64 = 0
     var readyScheduled = false
     /// Completions collected while a Ready is processed, run right after it.
@@ -328,8 +329,8 @@ public final class SwarmNode: @unchecked Sendable {
         switch soft.role {
         case .leader:
             heartbeatMonitor.leadershipStarted(at: Clock.now())
-            workerSessions = [:]
-            selfAssignmentVersions = [:]
+            assignmentDispatcher = nil
+            acknowledgementGuard = nil
             assignmentsChanged = true
             logger.info("became leader in term \(raft!.term)")
         case .follower where soft.leader != noNode:
@@ -347,6 +348,8 @@ public final class SwarmNode: @unchecked Sendable {
         for pending in pendingReads.values { pending.done(.failure(retry)) }
         pendingReads = [:]
         if soft.role != .leader {
+            assignmentDispatcher = nil
+            acknowledgementGuard = nil
             for (index, pending) in pendingProposals {
                 pending.done(.failure(.noQuorum("lost leadership before the write committed; retry")))
                 pendingProposalDeadlines[index] = nil

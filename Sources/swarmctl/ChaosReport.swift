@@ -15,6 +15,8 @@ struct ChaosReport {
     let writesRecovered: Bool
     /// Acknowledged writes per second of the run.
     let okWrites: [Int: Int]
+    /// Testbed node names by node id, to name leaders on the timeline.
+    var leaderNames: [String: String] = [:]
 
     var leaderChanges: Int {
         let leaders = samples.compactMap(\.leader)
@@ -73,46 +75,100 @@ struct ChaosReport {
         return text
     }
 
-    /// The timeline: fault bars, the leader (a colour band per leader), acknowledged writes per
-    /// second, and running/desired replicas.
+    /// The timeline: fault bars with their names, the leader (a colour band per leader, named
+    /// where it changes), acknowledged writes per second and running/desired replicas, each with
+    /// a value scale, over a time axis in seconds.
     var svg: String {
-        let width = 900.0, left = 60.0, plot = width - left - 20
+        let width = 900.0, left = 70.0, plot = width - left - 20
         let span = max(options.durationSeconds, samples.last?.time ?? 1, healedAt) + 2
         func x(_ t: Double) -> Double { left + t / span * plot }
+        func number(_ value: Double) -> String { String(format: "%.1f", value) }
         var parts: [String] = []
         parts.append("<text x='10' y='20' font-size='12'>faults</text>")
         for (index, fault) in faults.enumerated() {
-            let y = 28.0 + Double(index % 4) * 12
-            parts.append("<rect x='\(x(fault.start))' y='\(y)' width='\(max(2, x(fault.end ?? healedAt) - x(fault.start)))' height='10' fill='#d9534f' opacity='0.7'><title>\(escape(fault.label))</title></rect>")
+            let y = 28.0 + Double(index % 4) * 14
+            let end = fault.end ?? healedAt
+            let barWidth = max(2, x(end) - x(fault.start))
+            parts.append("<rect x='\(number(x(fault.start)))' y='\(number(y))' width='\(number(barWidth))' height='11' fill='#d9534f' opacity='0.7'><title>\(escape(fault.label))</title></rect>")
+            parts.append("<text x='\(number(x(fault.start) + barWidth + 3))' y='\(number(y + 9))' font-size='9'>\(escape(fault.shortName))</text>")
         }
-        parts.append("<text x='10' y='100' font-size='12'>leader</text>")
+        parts += leaderBand(x: x)
+        parts += writesChart(x: x)
+        if options.workload == "services" { parts += replicasChart(x: x) }
+        parts.append("<line x1='\(number(left))' y1='292' x2='\(number(left + plot))' y2='292' stroke='#333'/>")
+        for tick in stride(from: 0.0, through: span, by: max(5, (span / 10).rounded())) {
+            parts.append("<line x1='\(number(x(tick)))' y1='292' x2='\(number(x(tick)))' y2='296' stroke='#333'/>")
+            parts.append("<text x='\(number(x(tick)))' y='307' font-size='10' text-anchor='middle'>\(Int(tick))</text>")
+        }
+        parts.append("<text x='\(number(left + plot))' y='319' font-size='10' text-anchor='end'>time (s)</text>")
+        return "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='325' font-family='sans-serif'>\n"
+            + "<rect width='100%' height='100%' fill='white'/>\n" + parts.joined(separator: "\n") + "\n</svg>\n"
+    }
+
+    /// A colour per leader, with its name written where leadership changes to another node
+    /// (grey: no leader known at that moment, e.g. during an election or while no API answered).
+    private func leaderBand(x: (Double) -> Double) -> [String] {
+        var parts = ["<text x='10' y='100' font-size='12'>leader</text>",
+                     "<text x='10' y='114' font-size='8' fill='#777'>grey: none known</text>"]
         let palette = ["#5bc0de", "#5cb85c", "#f0ad4e", "#9b59b6", "#34495e", "#e67e22"]
         var colours: [String: String] = [:]
+        var named: String?
         for (sample, next) in zip(samples, samples.dropFirst()) {
             let fill = sample.leader.map { leader in
                 colours[leader] ?? { colours[leader] = palette[colours.count % palette.count]; return colours[leader]! }()
             } ?? "#cccccc"
-            parts.append("<rect x='\(x(sample.time))' y='90' width='\(max(1, x(next.time) - x(sample.time)))' height='14' fill='\(fill)'/>")
+            parts.append("<rect x='\(String(format: "%.1f", x(sample.time)))' y='90' width='\(String(format: "%.1f", max(1, x(next.time) - x(sample.time))))' height='14' fill='\(fill)'/>")
+            if let leader = sample.leader, leader != named {
+                named = leader
+                parts.append("<text x='\(String(format: "%.1f", x(sample.time)))' y='86' font-size='9'>\(escape(leaderName(leader)))</text>")
+            }
         }
-        parts.append("<text x='10' y='150' font-size='12'>writes/s</text>")
-        let peak = Double(max(1, okWrites.values.max() ?? 1))
-        for (second, count) in okWrites {
-            let height = Double(count) / peak * 50
-            parts.append("<rect x='\(x(Double(second)))' y='\(170 - height)' width='\(max(1, x(1) - x(0) - 1))' height='\(height)' fill='#337ab7'/>")
+        return parts
+    }
+
+    /// A node name when the testbed knows the leader's id, else the id's first 12 characters.
+    private func leaderName(_ nodeID: String) -> String {
+        leaderNames[nodeID] ?? String(nodeID.prefix(12))
+    }
+
+    /// Acknowledged writes per second, with a scale from 0 to the peak.
+    private func writesChart(x: (Double) -> Double) -> [String] {
+        let base = 180.0, height = 50.0
+        let peak = max(1, okWrites.values.max() ?? 1)
+        var parts = ["<text x='10' y='\(base - height / 2)' font-size='12'>writes/s</text>"]
+        parts += valueScale(at: x(0), base: base, height: height, top: peak)
+        for (second, count) in okWrites.sorted(by: { $0.key < $1.key }) {
+            let bar = Double(count) / Double(peak) * height
+            parts.append("<rect x='\(String(format: "%.1f", x(Double(second))))' y='\(String(format: "%.1f", base - bar))' width='\(String(format: "%.1f", max(1, x(1) - x(0) - 1)))' height='\(String(format: "%.1f", bar))' fill='#337ab7'/>")
         }
-        if options.workload == "services" {
-            parts.append("<text x='10' y='215' font-size='12'>replicas</text>")
-            let top = Double(max(1, samples.compactMap(\.desired).max() ?? 1))
-            let running = samples.compactMap { sample in sample.running.map { "\(x(sample.time)),\(250 - Double($0) / top * 50)" } }
-            let desired = samples.compactMap { sample in sample.desired.map { "\(x(sample.time)),\(250 - Double($0) / top * 50)" } }
-            parts.append("<polyline fill='none' stroke='#999' stroke-dasharray='4' points='\(desired.joined(separator: " "))'/>")
-            parts.append("<polyline fill='none' stroke='#5cb85c' points='\(running.joined(separator: " "))'/>")
+        return parts
+    }
+
+    /// Running (green) against desired (dashed) replicas, with a scale from 0 to the most desired.
+    private func replicasChart(x: (Double) -> Double) -> [String] {
+        let base = 270.0, height = 50.0
+        let top = max(1, samples.compactMap(\.desired).max() ?? 1)
+        var parts = ["<text x='10' y='\(base - height / 2)' font-size='12'>replicas</text>"]
+        parts += valueScale(at: x(0), base: base, height: height, top: top)
+        func point(_ time: Double, _ value: Int) -> String {
+            String(format: "%.1f,%.1f", x(time), base - Double(value) / Double(top) * height)
         }
-        for tick in stride(from: 0.0, through: span, by: max(5, (span / 10).rounded())) {
-            parts.append("<text x='\(x(tick))' y='270' font-size='10' text-anchor='middle'>\(Int(tick))s</text>")
+        let running = samples.compactMap { sample in sample.running.map { point(sample.time, $0) } }
+        let desired = samples.compactMap { sample in sample.desired.map { point(sample.time, $0) } }
+        parts.append("<polyline fill='none' stroke='#999' stroke-dasharray='4' points='\(desired.joined(separator: " "))'/>")
+        parts.append("<polyline fill='none' stroke='#5cb85c' points='\(running.joined(separator: " "))'/>")
+        return parts
+    }
+
+    /// A vertical axis at `left` from `base` (0) up `height` (`top`), labelled at 0, half and top.
+    private func valueScale(at left: Double, base: Double, height: Double, top: Int) -> [String] {
+        var parts = ["<line x1='\(String(format: "%.1f", left))' y1='\(base)' x2='\(String(format: "%.1f", left))' y2='\(base - height)' stroke='#333'/>"]
+        for value in Set([0, top / 2, top]).sorted() {
+            let y = base - Double(value) / Double(top) * height
+            parts.append("<line x1='\(String(format: "%.1f", left - 3))' y1='\(String(format: "%.1f", y))' x2='\(String(format: "%.1f", left))' y2='\(String(format: "%.1f", y))' stroke='#333'/>")
+            parts.append("<text x='\(String(format: "%.1f", left - 5))' y='\(String(format: "%.1f", y + 3))' font-size='9' text-anchor='end'>\(value)</text>")
         }
-        return "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(width))' height='280' font-family='sans-serif'>\n"
-            + "<rect width='100%' height='100%' fill='white'/>\n" + parts.joined(separator: "\n") + "\n</svg>\n"
+        return parts
     }
 
     private func escape(_ text: String) -> String {

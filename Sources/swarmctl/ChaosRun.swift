@@ -107,9 +107,12 @@ final class ChaosRunner: @unchecked Sendable {
         } else {
             verdict = services!.check(convergence: convergence ?? "not checked")
         }
-        let report = ChaosReport(options: options, faults: faults, samples: samples.withLock { $0 }, verdict: verdict,
+        var report = ChaosReport(options: options, faults: faults, samples: samples.withLock { $0 }, verdict: verdict,
                                  operations: register?.operations.count ?? services?.operationCount ?? 0, healedAt: healedAt,
                                  writesRecovered: recovered, okWrites: register?.writesPerSecond ?? services?.writesPerSecond ?? [:])
+        for node in testbed.liveNodes {
+            if let status = try? testbed.status(node) { report.leaderNames[status.nodeID] = node }
+        }
         try report.write(to: options.outputDirectory)
         writeStandardOutput(report.summary)
         writeStandardOutput("report: \(options.outputDirectory)/report.md, timeline: \(options.outputDirectory)/timeline.svg\n")
@@ -120,13 +123,7 @@ final class ChaosRunner: @unchecked Sendable {
         let label = step.command.joined(separator: " ")
         writeStandardOutput(String(format: "[%6.1fs] %@\n", elapsed, label))
         if step.isHeal, let open = faults.lastIndex(where: { $0.end == nil }) { faults[open].end = elapsed }
-        if !step.isHeal {
-            // Faults with their own length (`--for`) end by themselves; the others at the next heal.
-            let length = step.command.firstIndex(of: "--for").flatMap { index in
-                index + 1 < step.command.count ? Duration.parseMillis(step.command[index + 1]) : nil
-            }
-            faults.append(FaultRecord(start: elapsed, end: length.map { elapsed + Double($0) / 1000 }, label: label))
-        }
+        if !step.isHeal { faults.append(FaultRecord(command: step.command, at: elapsed)) }
         do {
             if step.command.first == "restart" {
                 _ = try TestbedCommand.act("restart", on: step.command.count > 1 ? step.command[1] : "", directory: options.directory)
@@ -210,9 +207,37 @@ final class ChaosRunner: @unchecked Sendable {
 
 /// One injected fault, from injection to heal (seconds into the run).
 struct FaultRecord {
+    /// Faults that happen at one moment (a killed task): they end where they start.
+    static let instantaneous: Set<String> = ["kill-task"]
+
     var start: Double
     var end: Double?
     var label: String
+
+    init(start: Double, end: Double?, label: String) {
+        self.start = start
+        self.end = end
+        self.label = label
+    }
+
+    /// The record of `command` injected at `time`: an instantaneous fault ends at once, one
+    /// with its own length (`--for`) after it, the others at the next heal (`end` nil until then).
+    init(command: [String], at time: Double) {
+        let length = command.firstIndex(of: "--for").flatMap { index in
+            index + 1 < command.count ? Duration.parseMillis(command[index + 1]) : nil
+        }
+        let end: Double? = Self.instantaneous.contains(command.first ?? "") ? time : length.map { time + Double($0) / 1000 }
+        self.init(start: time, end: end, label: command.joined(separator: " "))
+    }
+
+    /// A short name for the timeline: the fault and its first target (`partition manager-1`).
+    var shortName: String {
+        let words = label.split(separator: " ").map(String.init)
+        guard let kind = words.first else { return label }
+        let target = words.dropFirst().first { !$0.hasPrefix("--") && !$0.hasSuffix("ms") && !$0.hasSuffix("%") }
+            ?? words.firstIndex(of: "--from").flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil }
+        return target.map { "\(kind) \($0)" } ?? kind
+    }
 }
 
 /// What the monitor saw at one moment.

@@ -47,6 +47,11 @@ enum ClientCommands {
             lines.append("Raft commit:    \(raft["CommitIndex"] ?? "-")")
             lines.append("Raft applied:   \(raft["AppliedIndex"] ?? "-")")
         }
+        if let dispatcher = swarm["Dispatcher"] as? [String: Any] {
+            lines.append("Dispatcher:     \(dispatcher["Resyncs"] ?? 0) full resyncs, \(dispatcher["GapsSeen"] ?? 0) gaps seen, "
+                + "\(dispatcher["UnacknowledgedResends"] ?? 0) unacknowledged resends, "
+                + "\(dispatcher["UnacknowledgedFailures"] ?? 0) tasks failed unacknowledged")
+        }
         writeStandardOutput(lines.joined(separator: "\n") + "\n")
         return 0
     }

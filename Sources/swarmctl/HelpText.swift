@@ -99,7 +99,8 @@ enum HelpText {
     static let simulate = """
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
             swarmctl simulate --control-plane [--seed S | --seeds N] [--workers M] [--duration D]
-                              [--faults LIST] [--trace] [--allow-slot-twice]
+                              [--faults LIST] [--managers-run-tasks] [--ack-timeout D|off]
+                              [--trace] [--allow-slot-twice]
 
     Runs a deterministic cluster of Raft nodes in one process on a virtual clock, with a simulated
     network and disk, clients writing and reading linearizably, and a nemesis injecting faults.
@@ -118,7 +119,7 @@ enum HelpText {
     On a violated invariant it prints the seed and the command that replays it, and exits 1.
 
     With --control-plane it runs the whole control plane instead: 3 managers (Raft, the cluster
-    state, the leader's heartbeat monitor and orchestrator) and M workers (default 7) whose agents
+    state, the leader's heartbeat monitor, orchestrator and dispatcher) and M workers (default 7) whose agents
     run tasks on a fake executor, while a workload creates, scales and rolling-updates services and
     a nemesis isolates and crashes workers and managers. After the heal it checks that every
     service converges (and reports the virtual convergence times), that no slot runs twice for
@@ -131,6 +132,9 @@ enum HelpText {
       --duration D         Virtual time with workload and faults before the heal (default 30s)
       --faults LIST        'all', 'none', or some of: worker-isolated, manager-isolated,
                            worker-crash, manager-crash
+      --managers-run-tasks The managers are active nodes that run tasks too (default: drained)
+      --ack-timeout D|off  The dispatcher's acknowledgement guard bound (default 5s); 'off'
+                           shows what the assignment stream alone does
       --trace              Print the run's timeline (commits, task starts and stops, faults)
       --allow-slot-twice   Do not fail on a slot running twice after the heal (to see how
                            such a run ends)

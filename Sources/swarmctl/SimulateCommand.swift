@@ -14,7 +14,8 @@ nonisolated(unsafe) private var replayPrefix: [CChar] = []
 /// `swarmctl simulate`: runs seeded simulations and prints their report.
 enum SimulateCommand {
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane", "--trace", "--allow-slot-twice"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--control-plane", "--trace", "--allow-slot-twice",
+                                                                         "--managers-run-tasks"])
         if arguments.takeSwitch("--control-plane") { return try runControlPlane(&arguments) }
         let seed = try arguments.takeValue("--seed").map { text throws(UsageError) -> UInt64 in
             guard let value = UInt64(text) else { throw UsageError(message: "--seed \(text): expected a non-negative whole number") }
@@ -89,6 +90,17 @@ enum SimulateCommand {
         var template = ControlPlaneOptions(seed: 1)
         template.workers = try arguments.takeInt("--workers", in: 1...64) ?? 7
         template.enforceSingleRunningTaskPerSlot = !allowTwice
+        template.managersRunTasks = arguments.takeSwitch("--managers-run-tasks")
+        if let text = arguments.takeValue("--ack-timeout") {
+            if text == "off" {
+                template.acknowledgementTimeoutMillis = nil
+            } else {
+                guard let millis = parseDurationMillis(text), millis >= 2 * template.heartbeatPeriodMillis else {
+                    throw UsageError(message: "--ack-timeout \(text): expected 'off' or a duration of at least two heartbeat periods, like 5s")
+                }
+                template.acknowledgementTimeoutMillis = millis
+            }
+        }
         if let text = arguments.takeValue("--duration") {
             guard let millis = parseDurationMillis(text), millis >= 1000 else {
                 throw UsageError(message: "--duration \(text): expected a duration of at least 1s, like 30s or 2m")
@@ -119,7 +131,9 @@ enum SimulateCommand {
         if seed != nil && seedCount != nil { throw UsageError(message: "give either --seed or --seeds, not both") }
         let faultList = template.faults == Set(ControlPlaneFault.allCases) ? "all"
             : template.faults.isEmpty ? "none" : template.faults.sorted().map(\.rawValue).joined(separator: ",")
-        let replay = "swarmctl simulate --control-plane --workers \(template.workers) --duration \(template.durationMillis / 1000)s --faults \(faultList) --seed "
+        let extra = (template.managersRunTasks ? " --managers-run-tasks" : "")
+            + (template.acknowledgementTimeoutMillis == 5_000 ? "" : " --ack-timeout \(template.acknowledgementTimeoutMillis.map { "\($0)ms" } ?? "off")")
+        let replay = "swarmctl simulate --control-plane --workers \(template.workers) --duration \(template.durationMillis / 1000)s --faults \(faultList)\(extra) --seed "
         let seeds: [UInt64] = seedCount.map { Array(1...UInt64($0)) } ?? [seed ?? 1]
         installCrashReporter(prefix: replay)
         var total = ControlPlaneReport()

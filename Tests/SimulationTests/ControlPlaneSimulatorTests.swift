@@ -114,6 +114,36 @@ final class ControlPlaneSimulatorTests: XCTestCase {
         XCTAssertEqual(checker.violation, "max replicas per node: service api has 3 active tasks on worker-01, max 2")
     }
 
+    /// Restart condition on-failure: a task that completed (exit 0) gets no successor — unless its
+    /// node was declared down before the completion was recorded (seed 1827 of 2000): then the
+    /// managers rightly replaced it as lost with its node.
+    func testCheckerFindsARestartAfterCompletionUnlessTheNodeWasDownFirst() {
+        for nodeDownFirst in [false, true] {
+            let cluster = OneWorkerCluster()
+            let at = cluster.at
+            var checker = ControlPlaneInvariants()
+            func apply(_ command: ClusterCommand) {
+                cluster.apply(command)
+                checker.observeCommitted(command, result: .success(()), state: cluster.state)
+            }
+            let template = TaskTemplate(containerSpec: ContainerSpec(image: "batch:v1"), restartPolicy: RestartPolicy(condition: .onFailure))
+            apply(.createService(service: Service(id: "s1", createdAt: at, spec: ServiceSpec(name: "batch", taskTemplate: template,
+                                                                                                mode: .replicated(replicas: 1)))))
+            apply(.createTasks(tasks: [SwarmTask(id: "a", createdAt: at, serviceID: "s1", slot: 1, nodeID: "worker-01", spec: template,
+                                                 status: TaskStatus(timestamp: at, state: .running, message: ""))]))
+            checker.recordSelfExit(taskID: "a", exitCode: 0)
+            if nodeDownFirst { apply(.setNodeStatus(id: "worker-01", state: .down, message: nil, at: at)) }
+            apply(.updateTaskStatuses(updates: [TaskStatusUpdate(taskID: "a", status: TaskStatus(timestamp: at, state: .complete, message: ""))]))
+            apply(.createTasks(tasks: [SwarmTask(id: "b", createdAt: at, serviceID: "s1", slot: 1, spec: template,
+                                                 status: TaskStatus(timestamp: at, state: .pending, message: ""))]))
+            if nodeDownFirst {
+                XCTAssertNil(checker.violation)
+            } else {
+                XCTAssertEqual(checker.violation, "restart policy: service batch slot 1 got task b after task a completed (exit code 0) under restart condition on-failure")
+            }
+        }
+    }
+
     // MARK: The production control loops
 
     /// Until the orchestrator lands it proposes nothing: nothing to check then.

@@ -55,6 +55,21 @@ final class NodeConfigurationTests: XCTestCase {
         }
     }
 
+    func testDispatcherAckTimeoutDefaultsToFiveHeartbeatsAndMustCoverTwo() throws {
+        var configuration = NodeConfiguration()
+        XCTAssertEqual(configuration.effectiveDispatcherAckTimeoutMillis, 5_000)
+        try configuration.set("dispatcher-heartbeat", "2s")
+        XCTAssertEqual(configuration.effectiveDispatcherAckTimeoutMillis, 10_000)
+        try configuration.set("dispatcher-ack-timeout", "3s")
+        XCTAssertThrowsError(try configuration.validate()) { error in
+            XCTAssertTrue("\(error)".contains("dispatcher-ack-timeout (3000 ms) must be at least twice dispatcher-heartbeat"), "\(error)")
+        }
+        try configuration.set("dispatcher-ack-timeout", "4s")
+        XCTAssertNoThrow(try configuration.validate())
+        XCTAssertEqual(configuration.effectiveDispatcherAckTimeoutMillis, 4_000)
+        XCTAssertThrowsError(try configuration.set("dispatcher-ack-timeout", "soon"))
+    }
+
     func testMissingFileIsAClearError() {
         var configuration = NodeConfiguration()
         XCTAssertThrowsError(try configuration.load(file: "/nonexistent/cluster.conf")) {

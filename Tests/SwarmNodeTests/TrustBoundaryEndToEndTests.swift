@@ -1,6 +1,7 @@
 import API
 import ClusterState
 import Crypto
+import Dispatcher
 import Foundation
 import Glibc
 import Platform
@@ -71,12 +72,12 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
             (.forwardCommand, ForwardCommand(requestID: 1, command: .rotateJoinToken(role: .manager, secret: chosen.secret,
                                                                                    token: chosen.description, at: now)),
              "refused forward-command from node \(w1)"),
-            (.assignments, AssignmentUpdate(index: 1 << 40, changed: [], taskIDs: []), "refused assignments from node \(w1)"),
+            (.assignments, AssignmentMessage(kind: .full, session: 1 << 62, version: 1, base: 0, tasks: []), "refused assignments from node \(w1)"),
             (.logsRequest, LogsRequest(requestID: 7, tasks: [TaskLogRequest(taskID: victim, nodeID: m1)]), "refused logs-request from node \(w1)"),
             (.taskReports, TaskReports(updates: [TaskStatusUpdate(taskID: victim, status: TaskStatus(timestamp: now, state: .failed,
                                                                                                    message: "forged"))]),
              "refused task-reports from node \(w1)"),
-            (.heartbeat, Heartbeat(nodeID: m1, assignmentsIndex: 0), "refused heartbeat from node \(w1)"),
+            (.heartbeat, Heartbeat(nodeID: m1, assignments: AssignmentAck.none), "refused heartbeat from node \(w1)"),
         ]
         for (kind, payload, logged) in attacks {
             try attacker.send(ApplicationFrame(kind, payload), to: manager)

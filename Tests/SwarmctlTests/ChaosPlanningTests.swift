@@ -49,3 +49,45 @@ final class StdcopyDecoderTests: XCTestCase {
         }
     }
 }
+
+/// The chaos report's fault records and timeline (issue 19's loose ends).
+final class ChaosReportTimelineTests: XCTestCase {
+    private let options = ChaosRun.Options(directory: "/tmp/x", schedule: [], durationSeconds: 30, workload: "services",
+                                           outputDirectory: "/tmp/x", seed: 1)
+
+    func testAnInstantaneousFaultEndsWhereItStartsAndWritesAreMeasuredFromIt() {
+        let kill = FaultRecord(command: ["kill-task", "web", "--count", "2"], at: 12.5)
+        XCTAssertEqual(kill.end, 12.5)
+        XCTAssertEqual(FaultRecord(command: ["pause-node", "worker-1", "--for", "3000ms"], at: 4).end, 7)
+        XCTAssertNil(FaultRecord(command: ["partition", "--nodes", "manager-1"], at: 4).end, "ends at the next heal")
+        var writes: [Int: Int] = [:]
+        for second in 0..<30 where second != 13 { writes[second] = 4 }
+        let report = ChaosReport(options: options, faults: [kill], samples: [], verdict: ChaosVerdict(passed: true, anomalies: 0, lostWrites: 0, text: ""),
+                                 operations: 0, healedAt: 30, writesRecovered: true, okWrites: writes)
+        XCTAssertEqual(report.writeRecovery(after: kill), 1.5, "writes were back at 14 s, 1.5 s after the kill")
+        XCTAssertTrue(report.markdown.contains("| 1 | `kill-task web --count 2` | 12.5 | 12.5 | 1.5 |"), report.markdown)
+    }
+
+    func testTheTimelineNamesFaultsAndLeadersAndHasValueScales() {
+        let faults = [FaultRecord(command: ["partition", "--nodes", "manager-1"], at: 5), FaultRecord(command: ["kill-task", "web"], at: 9)]
+        var samples: [TimelineSample] = []
+        for tick in 0..<40 {
+            let time = Double(tick) / 2
+            samples.append(TimelineSample(time: time, leader: time < 8 ? "id-aaa" : (time < 9 ? nil : "id-bbb"),
+                                          running: time < 6 ? 10 : 8, desired: 10))
+        }
+        var report = ChaosReport(options: options, faults: faults, samples: samples,
+                                 verdict: ChaosVerdict(passed: true, anomalies: 0, lostWrites: 0, text: ""),
+                                 operations: 0, healedAt: 20, writesRecovered: true, okWrites: [1: 40, 2: 20])
+        report.leaderNames = ["id-aaa": "manager-1", "id-bbb": "manager-2"]
+        let svg = report.svg
+        XCTAssertTrue(svg.contains(">partition manager-1</text>"), "fault names on their bars")
+        XCTAssertTrue(svg.contains(">kill-task web</text>"))
+        XCTAssertEqual(svg.components(separatedBy: ">manager-1</text>").count - 1, 1, "the leader named once, where it starts")
+        XCTAssertEqual(svg.components(separatedBy: ">manager-2</text>").count - 1, 1, "the new leader named where it takes over")
+        XCTAssertFalse(svg.contains(">none</text>"), "a moment without a known leader is a grey gap, not a name")
+        XCTAssertTrue(svg.contains(">40</text>") && svg.contains(">20</text>"), "the writes/s scale shows its peak and half")
+        XCTAssertTrue(svg.contains(">10</text>") && svg.contains(">5</text>"), "the replicas scale")
+        XCTAssertTrue(svg.contains(">time (s)</text>"))
+    }
+}
