@@ -32,15 +32,24 @@ enum SealedPayload {
         }
     }
 
+    static let recordContextSize = 32
+
     /// Associated data of a WAL record.
     static func recordContext(word: UInt64, sequence: UInt64, offset: Int, keyID: UInt32) -> [UInt8] {
-        var context: [UInt8] = []
-        context.reserveCapacity(28)
-        append(word, to: &context)
-        append(sequence, to: &context)
-        append(UInt64(offset), to: &context)
-        append(UInt64(keyID), to: &context)
+        var context = [UInt8](repeating: 0, count: recordContextSize)
+        fillRecordContext(&context, word: word, sequence: sequence, offset: offset, keyID: keyID)
         return context
+    }
+
+    /// Writes a WAL record's associated data into `context` (reused by the encoder: no allocation per record).
+    static func fillRecordContext(_ context: inout [UInt8], word: UInt64, sequence: UInt64, offset: Int, keyID: UInt32) {
+        precondition(context.count == recordContextSize, "record context size")
+        context.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: word.littleEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: UInt64(offset).littleEndian, toByteOffset: 16, as: UInt64.self)
+            raw.storeBytes(of: UInt64(keyID).littleEndian, toByteOffset: 24, as: UInt64.self)
+        }
     }
 
     /// Associated data of a snapshot file.
@@ -56,14 +65,13 @@ enum SealedPayload {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    /// Appends the stored form of `plaintext` (under the ring's current key) to `output`.
-    /// `context` is called with the current key id and returns the associated data.
-    static func seal(_ plaintext: UnsafeRawBufferPointer, keys: DataKeyRing, context: (UInt32) -> [UInt8],
+    /// Appends the stored form of `plaintext` (under the ring's current key, `keys.currentID`) to
+    /// `output`, authenticating `associatedData` (which must name that key id).
+    static func seal(_ plaintext: UnsafeRawBufferPointer, keys: DataKeyRing, associatedData: [UInt8],
                      appendingTo output: inout [UInt8]) throws {
         let keyID = keys.currentID
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: plaintext.count + overhead))
-        let associatedData = context(keyID)
         try output.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: keyID.littleEndian, toByteOffset: start, as: UInt32.self)
             let nonce = UnsafeMutableRawBufferPointer(rebasing: raw[(start + 4)..<(start + 16)])

@@ -121,9 +121,8 @@ final class SnapshotStore {
             let header = writer.bytes[0..<16]
             let meta = snapshot.metadata
             try plaintext.withUnsafeBytes { raw in
-                try SealedPayload.seal(raw, keys: keys, context: {
-                    SealedPayload.snapshotContext(header: header, term: meta.term, index: meta.index, keyID: $0)
-                }, appendingTo: &stored)
+                try SealedPayload.seal(raw, keys: keys, associatedData: SealedPayload.snapshotContext(
+                    header: header, term: meta.term, index: meta.index, keyID: keys.currentID), appendingTo: &stored)
             }
         } else {
             stored = plaintext

@@ -108,6 +108,8 @@ struct RecordEncoder {
     /// Segment and byte offset the batch will be written at (part of each record's associated data).
     private var sequence: UInt64 = 0
     private var baseOffset = 0
+    /// Associated data of the record being sealed (reused).
+    private var context = [UInt8](repeating: 0, count: SealedPayload.recordContextSize)
 
     init(chain: UInt32, keys: DataKeyRing?) {
         self.chain = chain
@@ -141,10 +143,8 @@ struct RecordEncoder {
         withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: repeatElement(0, count: 8))
         if let sealing {
-            let (sequence, offset) = (self.sequence, baseOffset + start)
-            try SealedPayload.seal(payload, keys: sealing, context: {
-                SealedPayload.recordContext(word: word, sequence: sequence, offset: offset, keyID: $0)
-            }, appendingTo: &bytes)
+            SealedPayload.fillRecordContext(&context, word: word, sequence: sequence, offset: baseOffset + start, keyID: sealing.currentID)
+            try SealedPayload.seal(payload, keys: sealing, associatedData: context, appendingTo: &bytes)
         } else {
             bytes.append(contentsOf: payload)
         }
