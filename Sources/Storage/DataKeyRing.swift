@@ -24,6 +24,8 @@ final class DataKeyRing {
     private var wrapped: [(id: UInt32, wrappedKey: [UInt8])] = []
     private var ciphers: [UInt32: AESGCM256] = [:]
     private(set) var currentID: UInt32 = 0
+    /// The current key's cipher (kept apart from `ciphers`: no lookup per sealed record).
+    private(set) var current: AESGCM256!
     /// Nonces for the current key; redrawn at each rotation.
     var nonces: NonceSequence
 
@@ -82,15 +84,15 @@ final class DataKeyRing {
         do { key = try KeyWrap.unwrap(wrappedKey, under: kek, label: Self.label(id)) } catch {
             throw StorageError.corruption(path, "\(error) (is this the key-encryption key of this data dir?)")
         }
-        ciphers[id] = try AESGCM256(key: key)
+        let cipher = try AESGCM256(key: key)
+        ciphers[id] = cipher
         wrapped.append((id, wrappedKey))
         currentID = id
+        current = cipher
     }
 
     /// The cipher for key `id`, if the ring still has it.
     func cipher(_ id: UInt32) -> AESGCM256? { ciphers[id] }
-
-    var current: AESGCM256 { ciphers[currentID]! }
 
     var ids: [UInt32] { wrapped.map(\.id) }
 
@@ -99,9 +101,11 @@ final class DataKeyRing {
         let id = currentID + 1
         let key = try Crypto.randomBytes(AESGCM256.keySize)
         let wrappedKey = try KeyWrap.wrap(key, under: kek, label: Self.label(id))
-        ciphers[id] = try AESGCM256(key: key)
+        let cipher = try AESGCM256(key: key)
+        ciphers[id] = cipher
         wrapped.append((id, wrappedKey))
         currentID = id
+        current = cipher
         nonces = try NonceSequence()
         try persist()
     }

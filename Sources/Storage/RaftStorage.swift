@@ -12,6 +12,12 @@ import Raft
 /// Ordering rules (see `save(_:)`): snapshot file, then WAL snapshot marker, then entries, then
 /// hard state; compaction only after the snapshot and hard state are durable. Not thread-safe:
 /// one owner (the node's storage worker) calls it.
+///
+/// Encryption at rest (`Options.encryption`, on by default): WAL records and snapshot files are
+/// AES-256-GCM sealed under data keys kept wrapped in `DATA/keys/` (see `DataKeyRing`,
+/// `SealedPayload`, `ManagerKeyLock`). A new data key is made current at every snapshot; old ones
+/// are dropped at compaction once no remaining file uses them. Data written before encryption at
+/// rest (format 1) is refused, not migrated: the node is rejoined and receives a snapshot.
 public final class RaftStorage {
     /// Tunables; the defaults are the production values.
     public struct Options: Sendable {
