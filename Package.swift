@@ -24,7 +24,7 @@ let package = Package(
         // Pure: the register-history format and the linearizability checker (Wing–Gong/Lowe search).
         .target(name: "Linearizability"),
         .target(name: "Raft", dependencies: ["Wire"]),
-        .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform"]),
+        .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration", "Dispatcher"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL", "Crypto"]),
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration", "Dispatcher"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform", "Crypto", "Wire"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform", "Crypto"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),

@@ -9,21 +9,38 @@ struct BenchSettings {
     var seconds: Double
     var repeats: Int
     var jsonPath: String
+    /// Also run the WAL cases with encryption at rest disabled, interleaved with the others.
+    var compareEncryption = false
+
+    var cases: [BenchCase] { BenchCase.allCases.filter { compareEncryption || !$0.isPlaintext } }
 }
 
 /// One measured configuration: the raw disk, or the WAL with a batch size.
 enum BenchCase: CaseIterable, CustomStringConvertible {
-    case raw, rawPreallocated, batch1, batch16, batch256
+    case raw, rawPreallocated, batch1, batch16, batch256, plain1, plain16, plain256
 
     var batchSize: Int {
         switch self {
-        case .raw, .rawPreallocated, .batch1: 1
-        case .batch16: 16
-        case .batch256: 256
+        case .raw, .rawPreallocated, .batch1, .plain1: 1
+        case .batch16, .plain16: 16
+        case .batch256, .plain256: 256
         }
     }
 
     var isRaw: Bool { self == .raw || self == .rawPreallocated }
+
+    /// The WAL with encryption at rest disabled (`--compare-encryption`).
+    var isPlaintext: Bool { self == .plain1 || self == .plain16 || self == .plain256 }
+
+    /// The encrypted case a plaintext case is compared with.
+    var encryptedCounterpart: BenchCase {
+        switch self {
+        case .plain1: .batch1
+        case .plain16: .batch16
+        case .plain256: .batch256
+        default: self
+        }
+    }
 
     var description: String {
         switch self {
@@ -32,6 +49,9 @@ enum BenchCase: CaseIterable, CustomStringConvertible {
         case .batch1: "WAL batch 1"
         case .batch16: "WAL batch 16"
         case .batch256: "WAL batch 256"
+        case .plain1: "WAL batch 1, no encryption"
+        case .plain16: "WAL batch 16, no encryption"
+        case .plain256: "WAL batch 256, no encryption"
         }
     }
 
@@ -42,6 +62,9 @@ enum BenchCase: CaseIterable, CustomStringConvertible {
         case .batch1: "wal_batch_1"
         case .batch16: "wal_batch_16"
         case .batch256: "wal_batch_256"
+        case .plain1: "wal_batch_1_unencrypted"
+        case .plain16: "wal_batch_16_unencrypted"
+        case .plain256: "wal_batch_256_unencrypted"
         }
     }
 }
@@ -72,7 +95,7 @@ struct WALBenchmark {
         var recoveries: [Recovery] = []
         for repeatIndex in 0..<settings.repeats {
             let directory = root + "/run-\(repeatIndex)"
-            var workloads = try BenchCase.allCases.map { try makeWorkload($0, in: directory + "/" + $0.key) }
+            var workloads = try settings.cases.map { try makeWorkload($0, in: directory + "/" + $0.key) }
             try interleave(&workloads, repeatIndex: repeatIndex)
             for workload in workloads {
                 let result = workload.result()
@@ -107,7 +130,7 @@ struct WALBenchmark {
         switch benchCase {
         case .raw: try rawWorkload(benchCase, directory, preallocated: false)
         case .rawPreallocated: try rawWorkload(benchCase, directory, preallocated: true)
-        case .batch1, .batch16, .batch256: try walWorkload(benchCase, directory)
+        case .batch1, .batch16, .batch256, .plain1, .plain16, .plain256: try walWorkload(benchCase, directory)
         }
     }
 
@@ -139,9 +162,11 @@ struct WALBenchmark {
         }
     }
 
-    /// Synced batches of 128-byte entries through `RaftStorage` with default options.
+    /// Synced batches of 128-byte entries through `RaftStorage` with default options (encryption
+    /// at rest on), or with encryption disabled for the plaintext cases.
     private func walWorkload(_ benchCase: BenchCase, _ directory: String) throws -> Workload {
-        let (storage, _) = try RaftStorage.open(dataDirectory: directory, logger: StorageLogger { _ in })
+        let options = RaftStorage.Options(encryption: benchCase.isPlaintext ? .disabled : .dataDirectoryKey)
+        let (storage, _) = try RaftStorage.open(dataDirectory: directory, options: options, logger: StorageLogger { _ in })
         let data = [UInt8](repeating: 0x5A, count: Self.entryBytes)
         let batch = UInt64(benchCase.batchSize)
         var next: UInt64 = 1
@@ -225,7 +250,7 @@ struct Report {
     func table() -> String {
         var lines = ["| case | entries/s (median of \(settings.repeats)) | batch p50 µs | batch p99 µs | vs raw append | vs raw zero-filled |",
                      "|---|---:|---:|---:|---:|---:|"]
-        for benchCase in BenchCase.allCases {
+        for benchCase in settings.cases {
             let rate = median(benchCase, \.rate)
             lines.append("| \(benchCase.description) | \(Int(rate)) | \(Int(median(benchCase, \.p50))) | "
                 + "\(Int(median(benchCase, \.p99))) | \(ratio(rate, raw)) | \(ratio(rate, rawPreallocated)) |")
@@ -236,6 +261,12 @@ struct Report {
         lines.append(String(format: "targets: batch 1 ≥ 80%% of raw: %.0f%% %@; batch 256 ≥ 200,000 entries/s: %.0f %@",
                             batch1 * 100, (batch1 >= 0.8 ? "PASS" : "FAIL") as NSString,
                             batch256, (batch256 >= 200_000 ? "PASS" : "FAIL") as NSString))
+        for plain in settings.cases where plain.isPlaintext {
+            let encrypted = median(plain.encryptedCounterpart, \.rate)
+            let baseline = median(plain, \.rate)
+            lines.append(String(format: "encryption at rest, batch %d: %.0f entries/s encrypted vs %.0f plaintext (%.1f%% of plaintext)",
+                                plain.batchSize, encrypted, baseline, encrypted / baseline * 100))
+        }
         let recovery = medianRecovery
         lines.append(String(format: "recovery (open after the batch-256 run): %d entries in %d segments in %.2f s (%.0f entries/s)",
                             recovery.entries, recovery.segments, recovery.seconds, recovery.entriesPerSecond))
@@ -253,7 +284,7 @@ struct Report {
 
     func writeJSON(to path: String) throws {
         var cases: [String: Any] = [:]
-        for benchCase in BenchCase.allCases {
+        for benchCase in settings.cases {
             cases[benchCase.key] = [
                 "description": benchCase.description,
                 "batch_size": benchCase.isRaw ? 0 : benchCase.batchSize,
@@ -263,7 +294,12 @@ struct Report {
                 "median_batch_p99_us": median(benchCase, \.p99).rounded(),
             ]
         }
-        let document: [String: Any] = [
+        var encryption: [String: Any] = [:]
+        for plain in settings.cases where plain.isPlaintext {
+            encryption["batch_\(plain.batchSize)_encrypted_to_plaintext"] =
+                (median(plain.encryptedCounterpart, \.rate) / median(plain, \.rate) * 1000).rounded() / 1000
+        }
+        var document: [String: Any] = [
             "benchmark": "wal-bench",
             "command": "swift run -c release --scratch-path .build-storage wal-bench",
             "entry_bytes": WALBenchmark.entryBytes,
@@ -285,6 +321,10 @@ struct Report {
             ],
             "machine": Machine.json(directory: directory),
         ]
+        if settings.compareEncryption {
+            document["encryption_at_rest"] = encryption
+            document["command"] = "swift run -c release --scratch-path .build-storage wal-bench --compare-encryption"
+        }
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         let parent = FileSystem.parentDirectory(of: path)
         try FileSystem.makeDirectories(parent)

@@ -57,3 +57,25 @@ int ccs_x509_is_ca(X509 *certificate) {
 }
 
 size_t ccs_heap_bytes_in_use(void) { return mallinfo2().uordblks; }
+
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+int ccs_hkdf_sha256(const unsigned char *secret, size_t secret_length, const unsigned char *salt, size_t salt_length,
+                    const unsigned char *info, size_t info_length, unsigned char *output, size_t output_length) {
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL) return 0;
+    EVP_KDF_CTX *context = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+    if (context == NULL) return 0;
+    OSSL_PARAM params[5];
+    size_t count = 0;
+    params[count++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[count++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_length);
+    if (salt_length > 0) params[count++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_length);
+    if (info_length > 0) params[count++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_length);
+    params[count] = OSSL_PARAM_construct_end();
+    int result = EVP_KDF_derive(context, output, output_length, params);
+    EVP_KDF_CTX_free(context);
+    return result;
+}

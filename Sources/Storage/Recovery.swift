@@ -4,7 +4,8 @@ import Raft
 ///
 /// Tries snapshot files newest first. A file newer than anything the WAL recorded as durable is an
 /// orphan of a crash between the file and its marker, and is deleted; a file that fails its CRC is
-/// renamed `.broken` and the previous one is tried, with a warning; a file the WAL's log cannot
+/// renamed `.broken` and the previous one is tried, with a warning (but one that passes its CRC and
+/// fails authentication was tampered with, and start-up is refused); a file the WAL's log cannot
 /// continue from is skipped. If nothing fits, start-up is refused.
 struct Recovery {
     let logger: StorageLogger
@@ -46,7 +47,7 @@ struct Recovery {
             }
             do {
                 return try snapshots.load(file)
-            } catch let error as StorageError where error.kind == .corruption {
+            } catch let error as StorageError where error.kind == .corruption && !error.failedAuthentication {
                 logger.warn("\(error.detail) in \(file.path); renaming it to .broken and falling back to an older snapshot")
                 try snapshots.quarantine(file)
             }

@@ -25,18 +25,26 @@ struct SnapshotFile: Equatable, Sendable {
 /// set, never a half-written snapshot under a final name.
 ///
 /// File format: a 24-byte header (magic "SWSN", version, payload length, payload CRC-32C, header
-/// CRC-32C) followed by the snapshot's wire encoding.
+/// CRC-32C) followed by the payload: the snapshot's wire encoding (version 1, encryption at rest
+/// disabled) or its `SealedPayload` (version 2), bound to the file's term and index. The CRCs cover
+/// the stored bytes: a CRC mismatch is media damage (recovery falls back to an older snapshot); a
+/// valid CRC with a failed authentication is tampering (refused).
 final class SnapshotStore {
     static let magic: UInt32 = 0x4E53_5753  // "SWSN"
-    static let version: UInt32 = 1
+    static let plaintextVersion: UInt32 = 1
+    static let encryptedVersion: UInt32 = 2
     static let headerSize = 24
 
     let directory: String
+    /// Seals and opens snapshot payloads; nil when encryption at rest is disabled. Set once by
+    /// `RaftStorage.open` after it knows whether the data dir is new.
+    var keys: DataKeyRing?
     /// Intact-looking files by name, oldest first (contents are checked when loaded).
     private(set) var files: [SnapshotFile]
 
-    init(directory: String) throws {
+    init(directory: String, keys: DataKeyRing?) throws {
         self.directory = directory
+        self.keys = keys
         for name in try FileSystem.list(directory) where name.hasSuffix(".tmp") {
             try FileSystem.remove(directory + "/" + name)
         }
@@ -53,7 +61,7 @@ final class SnapshotStore {
         do {
             if FileSystem.exists(temporary) { try FileSystem.remove(temporary) }
             let file = try File.create(temporary)
-            try file.write(Self.encode(snapshot), at: 0)
+            try file.write(Self.encode(snapshot, keys: keys), at: 0)
             try file.sync()
             try FileSystem.rename(temporary, to: final.path)
             try FileSystem.syncDirectory(directory)
@@ -70,7 +78,7 @@ final class SnapshotStore {
     func load(_ file: SnapshotFile) throws -> Snapshot {
         let bytes: [UInt8]
         do { bytes = try File.openForReading(file.path).readAll() } catch { throw ioError(error, file.path) }
-        let snapshot = try Self.decode(bytes, path: file.path)
+        let snapshot = try Self.decode(bytes, path: file.path, term: file.term, index: file.index, keys: keys)
         guard snapshot.metadata.index == file.index, snapshot.metadata.term == file.term else {
             throw StorageError.corruption(file.path, "snapshot contents are for index \(snapshot.metadata.index), term \(snapshot.metadata.term)")
         }
@@ -100,37 +108,78 @@ final class SnapshotStore {
         do { try FileSystem.syncDirectory(directory) } catch { throw ioError(error, directory) }
     }
 
-    static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        let payload = snapshot.wireBytes()
-        var writer = WireWriter(capacity: headerSize + payload.count)
+    static func encode(_ snapshot: Snapshot, keys: DataKeyRing?) throws -> [UInt8] {
+        let plaintext = snapshot.wireBytes()
+        let length = plaintext.count + (keys == nil ? 0 : SealedPayload.overhead)
+        var writer = WireWriter(capacity: headerSize + length)
         writer.writeUInt32(magic)
-        writer.writeUInt32(version)
-        writer.writeUInt64(UInt64(payload.count))
-        writer.writeUInt32(CRC32C.checksum(payload))
+        writer.writeUInt32(keys == nil ? plaintextVersion : encryptedVersion)
+        writer.writeUInt64(UInt64(length))
+        var stored: [UInt8] = []
+        if let keys {
+            stored.reserveCapacity(length)
+            let header = writer.bytes[0..<16]
+            let meta = snapshot.metadata
+            try plaintext.withUnsafeBytes { raw in
+                try SealedPayload.seal(raw, keys: keys, associatedData: SealedPayload.snapshotContext(
+                    header: header, term: meta.term, index: meta.index, keyID: keys.currentID), appendingTo: &stored)
+            }
+        } else {
+            stored = plaintext
+        }
+        writer.writeUInt32(CRC32C.checksum(stored))
         writer.writeUInt32(CRC32C.checksum(writer.bytes))
-        writer.writeRaw(payload)
+        writer.writeRaw(stored)
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8], path: String) throws -> Snapshot {
+    static func decode(_ bytes: [UInt8], path: String, term: UInt64, index: UInt64, keys: DataKeyRing?) throws -> Snapshot {
         func damaged(_ why: String) -> StorageError { StorageError.corruption(path, "snapshot file \(why)") }
         guard bytes.count >= headerSize else { throw damaged("is shorter than its header") }
         var reader = WireReader(bytes)
         do {
             guard try reader.readUInt32() == magic else { throw damaged("has a bad magic number") }
-            guard try reader.readUInt32() == version else { throw damaged("has an unknown version") }
+            let version = try reader.readUInt32()
+            guard version == plaintextVersion || version == encryptedVersion else { throw damaged("has an unknown version") }
             let length = try reader.readUInt64()
             let payloadCRC = try reader.readUInt32()
             let headerCRC = try reader.readUInt32()
             guard headerCRC == CRC32C.checksum(bytes[0..<20]) else { throw damaged("header CRC mismatch") }
             guard length == UInt64(bytes.count - headerSize) else { throw damaged("has the wrong length") }
-            let payload = Array(bytes[headerSize...])
-            guard payloadCRC == CRC32C.checksum(payload) else { throw damaged("CRC mismatch") }
-            return try Snapshot(wireBytes: payload)
+            guard payloadCRC == CRC32C.checksum(bytes[headerSize...]) else { throw damaged("CRC mismatch") }
+            guard (version == encryptedVersion) == (keys != nil) else {
+                throw StorageError(.corruption, file: path, offset: 4, version == encryptedVersion
+                    ? "snapshot file is encrypted at rest but the storage was opened with encryption disabled"
+                    : "snapshot file was written without encryption at rest (an older swarmctl); remove DATA/raft and DATA/keys and rejoin",
+                    failedAuthentication: true)
+            }
+            return try Snapshot(wireBytes: try payload(bytes, path: path, term: term, index: index, keys: keys))
         } catch let error as StorageError {
             throw error
         } catch {
             throw damaged("cannot be decoded: \(error)")
         }
+    }
+
+    private static func payload(_ bytes: [UInt8], path: String, term: UInt64, index: UInt64, keys: DataKeyRing?) throws -> [UInt8] {
+        guard let keys else { return Array(bytes[headerSize...]) }
+        let header = bytes[0..<16]
+        do {
+            return try bytes.withUnsafeBytes { raw throws(SealedPayload.Failure) in
+                try SealedPayload.open(UnsafeRawBufferPointer(rebasing: raw[headerSize...]), keys: keys) {
+                    SealedPayload.snapshotContext(header: header, term: term, index: index, keyID: $0)
+                }
+            }
+        } catch {
+            throw StorageError(.corruption, file: path, offset: headerSize, "snapshot \(error)", failedAuthentication: true)
+        }
+    }
+
+    /// The data key id an encrypted snapshot file was sealed under (nil if unreadable or plaintext).
+    func keyID(of file: SnapshotFile) -> UInt32? {
+        guard let bytes = try? File.openForReading(file.path).read(count: Self.headerSize + 4, at: 0),
+              bytes.count == Self.headerSize + 4, RecordReader.loadUInt32(bytes, 4) == Self.encryptedVersion
+        else { return nil }
+        return RecordReader.loadUInt32(bytes, Self.headerSize)
     }
 }

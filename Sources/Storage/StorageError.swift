@@ -19,15 +19,20 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let offset: Int?
     public let detail: String
+    /// Corruption where the bytes pass their CRC but not their AES-GCM authentication: deliberate
+    /// alteration, bytes moved from elsewhere, or keys that are not this data dir's. Recovery never
+    /// works around it (no falling back to an older snapshot).
+    public let failedAuthentication: Bool
 
     public static let remedy =
         "Restore the data dir from a backup, or remove it and rejoin the node to the cluster (it will receive a snapshot from the leader)."
 
-    public init(_ kind: Kind, file: String, offset: Int? = nil, _ detail: String) {
+    public init(_ kind: Kind, file: String, offset: Int? = nil, _ detail: String, failedAuthentication: Bool = false) {
         self.kind = kind
         self.file = file
         self.offset = offset
         self.detail = detail
+        self.failedAuthentication = failedAuthentication
     }
 
     static func corruption(_ file: String, at offset: Int? = nil, _ detail: String) -> StorageError {

@@ -29,6 +29,8 @@ struct WALScan: Sendable {
 /// refused, because dropping it could lose a record that was acknowledged as durable.
 struct WALReader {
     let logger: StorageLogger
+    /// Opens sealed records; nil when encryption at rest is disabled (plaintext segments only).
+    let keys: DataKeyRing?
 
     func scan(_ segments: [SegmentFile]) throws -> WALScan {
         precondition(!segments.isEmpty, "scan of an empty WAL")
@@ -99,6 +101,11 @@ struct WALReader {
         else { throw refuse("the first record is missing or damaged") }
         let header: SegmentHeader
         do { header = try SegmentHeader(decoding: Array(bytes[view.payload])) } catch { throw refuse("\(error)") }
+        if header.isEncrypted != (keys != nil) {
+            throw StorageError.corruption(segment.path, at: 0, header.isEncrypted
+                ? "this WAL is encrypted at rest but the storage was opened with encryption disabled"
+                : SegmentHeader.unencryptedRefusal)
+        }
         guard header.sequence == segment.sequence, header.firstIndex == segment.firstIndex else {
             throw refuse("it names sequence \(header.sequence), first index \(header.firstIndex), unlike the file name")
         }
@@ -113,7 +120,7 @@ struct WALReader {
 
     private func apply(_ view: RecordView, _ bytes: [UInt8], _ segment: SegmentFile,
                        into replay: inout LogReplay) throws {
-        let payload = Array(bytes[view.payload])
+        let payload = try plaintext(view, bytes, segment)
         do {
             switch view.type {
             case .segmentHeader:
@@ -131,6 +138,23 @@ struct WALReader {
             throw error
         } catch {
             throw StorageError.corruption(segment.path, at: view.offset, RecordDefect.undecodable("\(error)").description)
+        }
+    }
+
+    /// The record's payload, opened if sealed. A sealed record that passed its CRC but not its
+    /// authentication was altered or moved on purpose (or the keys do not belong to this WAL): it
+    /// is never a torn tail, so it is refused wherever it is.
+    private func plaintext(_ view: RecordView, _ bytes: [UInt8], _ segment: SegmentFile) throws -> [UInt8] {
+        guard let keys else { return Array(bytes[view.payload]) }
+        let word = RecordReader.loadUInt64(bytes, view.offset)
+        do {
+            return try bytes.withUnsafeBytes { raw throws(SealedPayload.Failure) in
+                try SealedPayload.open(UnsafeRawBufferPointer(rebasing: raw[view.payload]), keys: keys) {
+                    SealedPayload.recordContext(word: word, sequence: segment.sequence, offset: view.offset, keyID: $0)
+                }
+            }
+        } catch {
+            throw StorageError(.corruption, file: segment.path, offset: view.offset, "WAL record \(error)", failedAuthentication: true)
         }
     }
 

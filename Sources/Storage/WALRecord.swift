@@ -40,8 +40,8 @@ struct RecordFlags: OptionSet, Sendable {
 enum RecordLayout {
     static let headerSize = 16
     static let alignment = 8
-    /// Largest payload accepted: one maximal entry plus its encoding overhead.
-    static let maxPayload = maxEntryDataBytes + 64
+    /// Largest payload accepted: one maximal entry plus its encoding and encryption overhead.
+    static let maxPayload = maxEntryDataBytes + 64 + SealedPayload.overhead
 
     static func size(payload: Int) -> Int {
         headerSize + (payload + alignment - 1) / alignment * alignment
@@ -94,45 +94,70 @@ enum RecordProbe: Sendable {
 }
 
 /// Builds the bytes of a batch of records, carrying the chain CRC from one record to the next.
+///
+/// With a key ring, every record but the segment header stores its payload sealed
+/// (`SealedPayload`) with the record's header word, segment sequence and offset as associated
+/// data; the CRCs then cover the stored (encrypted) bytes, so torn-tail detection is unchanged.
 struct RecordEncoder {
     private(set) var bytes: [UInt8] = []
     private(set) var chain: UInt32
     private var startsBatch = true
     private var batchFlags: RecordFlags = []
+    /// Seals payloads when set (encryption at rest); plaintext records otherwise.
+    let keys: DataKeyRing?
+    /// Segment and byte offset the batch will be written at (part of each record's associated data).
+    private var sequence: UInt64 = 0
+    private var baseOffset = 0
+    /// Associated data of the record being sealed (reused).
+    private var context = [UInt8](repeating: 0, count: SealedPayload.recordContextSize)
 
-    init(chain: UInt32) {
+    init(chain: UInt32, keys: DataKeyRing?) {
         self.chain = chain
+        self.keys = keys
         bytes.reserveCapacity(1 << 16)
     }
 
-    /// Starts a new batch continuing `chain`; `precededBySync` says everything already in the
-    /// segment is durable.
-    mutating func beginBatch(chain: UInt32, precededBySync: Bool) {
+    /// Starts a new batch continuing `chain`, to be written at `offset` of segment `sequence`;
+    /// `precededBySync` says everything already in the segment is durable.
+    mutating func beginBatch(chain: UInt32, precededBySync: Bool, sequence: UInt64, offset: Int) {
         bytes.removeAll(keepingCapacity: true)
         self.chain = chain
+        self.sequence = sequence
+        baseOffset = offset
         startsBatch = true
         batchFlags = precededBySync ? [.batchStart, .precededBySync] : [.batchStart]
     }
 
-    mutating func append(_ type: RecordType, payload: [UInt8]) {
-        payload.withUnsafeBytes { append(type, payload: $0) }
+    mutating func append(_ type: RecordType, payload: [UInt8]) throws {
+        try payload.withUnsafeBytes { try append(type, payload: $0) }
     }
 
-    mutating func append(_ type: RecordType, payload: UnsafeRawBufferPointer) {
-        precondition(payload.count > 0 && payload.count <= RecordLayout.maxPayload, "record payload size \(payload.count)")
+    mutating func append(_ type: RecordType, payload: UnsafeRawBufferPointer) throws {
+        let sealing = type == .segmentHeader ? nil : keys
+        let stored = payload.count + (sealing == nil ? 0 : SealedPayload.overhead)
+        precondition(payload.count > 0 && stored <= RecordLayout.maxPayload, "record payload size \(payload.count)")
         let flags: RecordFlags = startsBatch ? batchFlags : []
         startsBatch = false
-        var word = UInt64(payload.count) | UInt64(type.rawValue) << 32 | UInt64(flags.rawValue) << 40
-        word = word.littleEndian
-        let recordCRC = withUnsafeBytes(of: &word) { CRC32C.update(CRC32C.update(0, $0), payload) }
-        var link = recordCRC.littleEndian
-        chain = withUnsafeBytes(of: &link) { CRC32C.update(chain, $0) }
-        withUnsafeBytes(of: &word) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: &link) { bytes.append(contentsOf: $0) }
-        var chainLE = chain.littleEndian
-        withUnsafeBytes(of: &chainLE) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: payload)
-        let padding = RecordLayout.size(payload: payload.count) - RecordLayout.headerSize - payload.count
+        let word = UInt64(stored) | UInt64(type.rawValue) << 32 | UInt64(flags.rawValue) << 40
+        let start = bytes.count
+        withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: repeatElement(0, count: 8))
+        if let sealing {
+            SealedPayload.fillRecordContext(&context, word: word, sequence: sequence, offset: baseOffset + start, keyID: sealing.currentID)
+            try SealedPayload.seal(payload, keys: sealing, associatedData: context, appendingTo: &bytes)
+        } else {
+            bytes.append(contentsOf: payload)
+        }
+        let recordCRC = bytes.withUnsafeBytes { raw in
+            CRC32C.update(CRC32C.update(0, UnsafeRawBufferPointer(rebasing: raw[start..<(start + 8)])),
+                          UnsafeRawBufferPointer(rebasing: raw[(start + 16)...]))
+        }
+        chain = RecordReader.chain(after: chain, recordCRC: recordCRC)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: recordCRC.littleEndian, toByteOffset: start + 8, as: UInt32.self)
+            raw.storeBytes(of: chain.littleEndian, toByteOffset: start + 12, as: UInt32.self)
+        }
+        let padding = RecordLayout.size(payload: stored) - RecordLayout.headerSize - stored
         if padding > 0 { bytes.append(contentsOf: repeatElement(0, count: padding)) }
     }
 }
@@ -210,18 +235,26 @@ enum RecordReader {
 /// Payload of a segment's first record.
 struct SegmentHeader: Equatable, Sendable {
     static let magic: UInt32 = 0x4C41_5753  // "SWAL"
-    static let version: UInt32 = 1
+    /// Version 1: plaintext records (written only with encryption at rest disabled, e.g. by the
+    /// benchmark's baseline). Version 2: every record after the header is sealed.
+    static let plaintextVersion: UInt32 = 1
+    static let encryptedVersion: UInt32 = 2
+    /// What an encrypting storage says about a plaintext WAL (decision: refuse, do not migrate).
+    static let unencryptedRefusal = "this WAL was written without encryption at rest (segment format 1, an older swarmctl). "
+        + "This version refuses unencrypted Raft data: remove DATA/raft and DATA/keys and rejoin the node "
+        + "(it receives an encrypted snapshot from the leader), or restore a backup taken by this version"
     static let encodedSize = 32
 
     var sequence: UInt64
     var firstIndex: UInt64
     /// Chain CRC at the end of the previous segment (0 for the first segment ever).
     var previousChain: UInt32
+    var isEncrypted: Bool
 
     func encoded() -> [UInt8] {
         var writer = WireWriter(capacity: 32)
         writer.writeUInt32(Self.magic)
-        writer.writeUInt32(Self.version)
+        writer.writeUInt32(isEncrypted ? Self.encryptedVersion : Self.plaintextVersion)
         writer.writeUInt64(sequence)
         writer.writeUInt64(firstIndex)
         writer.writeUInt32(previousChain)
@@ -229,17 +262,21 @@ struct SegmentHeader: Equatable, Sendable {
         return writer.bytes
     }
 
-    init(sequence: UInt64, firstIndex: UInt64, previousChain: UInt32) {
+    init(sequence: UInt64, firstIndex: UInt64, previousChain: UInt32, isEncrypted: Bool) {
         self.sequence = sequence
         self.firstIndex = firstIndex
         self.previousChain = previousChain
+        self.isEncrypted = isEncrypted
     }
 
     init(decoding bytes: [UInt8]) throws {
         var reader = WireReader(bytes)
         guard try reader.readUInt32() == Self.magic else { throw WireError.invalidValue("segment magic") }
         let version = try reader.readUInt32()
-        guard version == Self.version else { throw WireError.invalidValue("segment version \(version)") }
+        guard version == Self.plaintextVersion || version == Self.encryptedVersion else {
+            throw WireError.invalidValue("segment version \(version)")
+        }
+        isEncrypted = version == Self.encryptedVersion
         sequence = try reader.readUInt64()
         firstIndex = try reader.readUInt64()
         previousChain = try reader.readUInt32()

@@ -23,14 +23,16 @@ final class WALWriter {
     private(set) var latestMarker: SnapshotMarker?
     /// Offset where the current segment's own records start (after header, hard state, marker).
     private var segmentDataStart: Int
-    private var encoder = RecordEncoder(chain: 0)
+    private var encoder: RecordEncoder
     private let preallocator = SegmentPreallocator()
     /// fdatasync calls made on segments by `sync()` (observable by tests: one per synced batch).
     private(set) var batchSyncCount = 0
 
     /// Continues the log found by recovery, scrubbing a torn tail first.
-    init(directory: String, segmentSize: Int, scan: WALScan, lastIndex: UInt64, latestMarker: SnapshotMarker?) throws {
+    init(directory: String, segmentSize: Int, scan: WALScan, lastIndex: UInt64, latestMarker: SnapshotMarker?,
+         keys: DataKeyRing?) throws {
         let tail = scan.tail
+        encoder = RecordEncoder(chain: 0, keys: keys)
         self.directory = directory
         self.segmentSize = segmentSize
         segments = scan.segments
@@ -48,7 +50,8 @@ final class WALWriter {
     }
 
     /// Creates the first segment of a brand-new WAL.
-    init(creatingIn directory: String, segmentSize: Int) throws {
+    init(creatingIn directory: String, segmentSize: Int, keys: DataKeyRing?) throws {
+        encoder = RecordEncoder(chain: 0, keys: keys)
         self.directory = directory
         self.segmentSize = segmentSize
         let segment = SegmentFile(sequence: 0, firstIndex: 1, path: directory + "/" + SegmentFile.name(sequence: 0, firstIndex: 1))
@@ -91,8 +94,8 @@ final class WALWriter {
         checkContiguous(entries)
         let firstIndex = min(lastIndex + 1, entries.first?.index ?? lastIndex + 1)
         try writeBatch(sync: sync, nextSegmentFirstIndex: firstIndex) { encoder in
-            for entry in entries { encoder.append(.entry, payload: entry.wireBytes()) }
-            if let newState { encoder.append(.hardState, payload: newState.wireBytes()) }
+            for entry in entries { try encoder.append(.entry, payload: entry.wireBytes()) }
+            if let newState { try encoder.append(.hardState, payload: newState.wireBytes()) }
         }
         if let last = entries.last { lastIndex = last.index }
         if let newState { hardState = newState }
@@ -103,7 +106,7 @@ final class WALWriter {
         precondition(marker.replacesLog || marker.index <= lastIndex,
                      "local snapshot at \(marker.index) is beyond the log's last index \(lastIndex)")
         try writeBatch(sync: true, nextSegmentFirstIndex: lastIndex + 1) { encoder in
-            encoder.append(.snapshotMarker, payload: marker.encoded())
+            try encoder.append(.snapshotMarker, payload: marker.encoded())
         }
         latestMarker = SnapshotMarker(index: marker.index, term: marker.term, replacesLog: false)
         if marker.replacesLog { lastIndex = marker.index }
@@ -126,11 +129,11 @@ final class WALWriter {
     }
 
     /// Encodes a batch, cutting first if it does not fit, then writes and optionally syncs it.
-    private func writeBatch(sync: Bool, nextSegmentFirstIndex: UInt64, _ build: (inout RecordEncoder) -> Void) throws {
-        encode(build)
+    private func writeBatch(sync: Bool, nextSegmentFirstIndex: UInt64, _ build: (inout RecordEncoder) throws -> Void) throws {
+        try encode(build)
         if offset + encoder.bytes.count > segmentSize && offset > segmentDataStart {
             try cut(firstIndex: nextSegmentFirstIndex)
-            encode(build)
+            try encode(build)
         }
         do {
             try file.write(encoder.bytes, at: offset)
@@ -144,9 +147,9 @@ final class WALWriter {
         prepareNextSegmentIfDue()
     }
 
-    private func encode(_ build: (inout RecordEncoder) -> Void) {
-        encoder.beginBatch(chain: chain, precededBySync: isSynced)
-        build(&encoder)
+    private func encode(_ build: (inout RecordEncoder) throws -> Void) throws {
+        encoder.beginBatch(chain: chain, precededBySync: isSynced, sequence: currentSequence, offset: offset)
+        try build(&encoder)
     }
 
     // MARK: Segments
@@ -185,11 +188,12 @@ final class WALWriter {
     /// Writes the opening records into the open (zero-filled, temporary) file, syncs it, renames it
     /// to `segment` and syncs the directory. The segment appears complete or not at all.
     private func install(_ segment: SegmentFile, from temporary: String, previousChain: UInt32) throws {
-        encoder.beginBatch(chain: previousChain, precededBySync: true)
-        let header = SegmentHeader(sequence: segment.sequence, firstIndex: segment.firstIndex, previousChain: previousChain)
-        encoder.append(.segmentHeader, payload: header.encoded())
-        encoder.append(.hardState, payload: hardState.wireBytes())
-        if let latestMarker { encoder.append(.snapshotMarker, payload: latestMarker.encoded()) }
+        encoder.beginBatch(chain: previousChain, precededBySync: true, sequence: segment.sequence, offset: 0)
+        let header = SegmentHeader(sequence: segment.sequence, firstIndex: segment.firstIndex, previousChain: previousChain,
+                                   isEncrypted: encoder.keys != nil)
+        try encoder.append(.segmentHeader, payload: header.encoded())
+        try encoder.append(.hardState, payload: hardState.wireBytes())
+        if let latestMarker { try encoder.append(.snapshotMarker, payload: latestMarker.encoded()) }
         try file.write(encoder.bytes, at: 0)
         try file.syncData()
         try FileSystem.rename(temporary, to: segment.path)

@@ -54,7 +54,7 @@ final class SnapshotTests: StorageTestCase {
     func testSnapshotFileWithoutWALMarkerIsIgnored() throws {
         try writeLogWithTwoSnapshots()
         // A crash after the snapshot file became durable but before its WAL marker did.
-        let orphan = SnapshotStore.encode(snapshot(38))
+        let orphan = try SnapshotStore.encode(snapshot(38), keys: nil)
         let path = snapDirectory + "/" + SnapshotFile.name(term: 1, index: 38)
         let file = try File.create(path)
         try file.write(orphan, at: 0)

@@ -113,6 +113,7 @@ final class WALCorruptionTests: StorageTestCase {
     /// return the synced prefix plus some prefix of the lost batch, never garbage.
     func testLosingAnySectorsOfTheLastUnsyncedBatchIsRepaired() throws {
         let unsynced = (UInt64(6)...40).map { makeEntry($0, term: 2, size: 20 + Int($0 * 13 % 90)) }
+        options.segmentSize = 8192  // both batches in one segment, with 32 bytes of encryption framing per record
         try withStorage { storage in
             try storage.append(entries: makeEntries(1...5, term: 1, size: 100), hardState: HardState(term: 1, commit: 5), sync: true)
             try storage.append(entries: unsynced, hardState: HardState(term: 2, commit: 6), sync: false)

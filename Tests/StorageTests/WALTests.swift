@@ -78,15 +78,16 @@ final class WALTests: StorageTestCase {
 
     func testReopenedFullSegmentIsCutOnTheNextAppend() throws {
         try withStorage { storage in
-            // 72 bytes of opening records + 27 records of 144 bytes = 3960 of 4096 bytes.
-            for index in UInt64(1)...27 {
+            // 120 bytes of opening records + 22 records of 176 bytes (144 + 32 of encryption framing)
+            // = 3992 of 4096 bytes.
+            for index in UInt64(1)...22 {
                 try storage.append(entries: [makeEntry(index, term: 1, size: 120)], hardState: nil, sync: true)
             }
             XCTAssertEqual(storage.segmentNames.count, 1)
         }
         try withStorage { storage in
-            try storage.append(entries: makeEntries(28...40, term: 1, size: 120), hardState: nil, sync: true)
-            XCTAssertEqual(storage.segmentNames, ["0000000000000000-0000000000000001.wal", "0000000000000001-000000000000001c.wal"])
+            try storage.append(entries: makeEntries(23...40, term: 1, size: 120), hardState: nil, sync: true)
+            XCTAssertEqual(storage.segmentNames, ["0000000000000000-0000000000000001.wal", "0000000000000001-0000000000000017.wal"])
         }
         XCTAssertEqual(try reopen().entries, makeEntries(1...40, term: 1, size: 120))
     }
@@ -125,10 +126,11 @@ final class WALTests: StorageTestCase {
         let paths = try segmentPaths()
         // Replace segment 1 with a valid-looking one whose header links to another chain.
         var bytes = try readFile(paths[1])
-        var encoder = RecordEncoder(chain: 0)
+        var encoder = RecordEncoder(chain: 0, keys: nil)
         let name = SegmentFile.parse(name: (paths[1] as NSString).lastPathComponent, directory: walDirectory)!
-        encoder.beginBatch(chain: 0xDEAD_BEEF, precededBySync: true)
-        encoder.append(.segmentHeader, payload: SegmentHeader(sequence: name.sequence, firstIndex: name.firstIndex, previousChain: 0xDEAD_BEEF).encoded())
+        encoder.beginBatch(chain: 0xDEAD_BEEF, precededBySync: true, sequence: name.sequence, offset: 0)
+        try encoder.append(.segmentHeader, payload: SegmentHeader(sequence: name.sequence, firstIndex: name.firstIndex, previousChain: 0xDEAD_BEEF,
+                                                                  isEncrypted: true).encoded())
         bytes.replaceSubrange(0..<encoder.bytes.count, with: encoder.bytes)
         try writeFile(paths[1], bytes)
         assertCorruption(try self.reopen(), mentioning: [paths[1], "at byte 0", "chain"])

@@ -46,4 +46,8 @@ void ccs_x509_stack_free(STACK_OF(X509) *stack);
 int ccs_x509_is_ca(X509 *certificate);
 /* Bytes the C heap has handed out and not freed (glibc mallinfo2), for leak tests. */
 size_t ccs_heap_bytes_in_use(void);
+/* HKDF-SHA-256 (RFC 5869) through EVP_KDF "HKDF": extract-and-expand `secret` with `salt` and `info` into `output`.
+   The OSSL_PARAM array holds pointers into the arguments, which Swift cannot build safely. 1 on success. */
+int ccs_hkdf_sha256(const unsigned char *secret, size_t secret_length, const unsigned char *salt, size_t salt_length,
+                    const unsigned char *info, size_t info_length, unsigned char *output, size_t output_length);
 #endif
