@@ -104,14 +104,7 @@ final class TestCluster {
     @discardableResult
     func cli(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let quoted = ([binary, "-H", members[name]!.apiAddress] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
-        var output: [UInt8] = []
-        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
-            if chunk.isEmpty { break }
-            output += chunk
-        }
-        let result = try process.wait()
-        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+        return try Self.finish(try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"]), silenceMillis: 30_000)
     }
 
     /// Starts a client command against NAME's API without waiting for it (e.g. an update whose
@@ -124,21 +117,18 @@ final class TestCluster {
     /// Runs `swarmctl ARGS` to completion (no -H), returning status and combined output.
     func runOnce(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
-        var output: [UInt8] = []
-        while let chunk = try process.readOutput(timeoutMilliseconds: 60_000) {
-            if chunk.isEmpty { break }
-            output += chunk
-        }
-        let result = try process.wait()
-        return (result.exitCode ?? -1, String(decoding: output, as: UTF8.self))
+        return try Self.finish(try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"]), silenceMillis: 60_000)
     }
 
     /// Runs a shell command line to completion, returning status and combined output.
     func shell(_ command: String) throws -> (status: Int32, output: String) {
-        let process = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec 2>&1; " + command])
+        try Self.finish(try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec 2>&1; " + command]), silenceMillis: 30_000)
+    }
+
+    /// Reads `process`'s output until it closes it (or is silent for `silenceMillis`), then reaps it.
+    private static func finish(_ process: ChildProcess, silenceMillis: Int32) throws -> (status: Int32, output: String) {
         var output: [UInt8] = []
-        while let chunk = try process.readOutput(timeoutMilliseconds: 30_000) {
+        while let chunk = try process.readOutput(timeoutMilliseconds: silenceMillis) {
             if chunk.isEmpty { break }
             output += chunk
         }
