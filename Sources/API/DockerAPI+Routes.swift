@@ -23,6 +23,9 @@ extension DockerAPI {
         case let (.failure(error), _), let (_, .failure(error)): return reply(error.response)
         case let (.success(parsed), .success(spec)): (version, submitted) = (parsed, spec)
         }
+        if case .success(let asked) = Self.decodeBody(AutoLockRequest.self, request), asked.enablesAutoLock {
+            return reply(APIError.autoLockUnsupported.response)
+        }
         let rotations = [NodeRole.worker, .manager].filter { request.query.bool($0 == .worker ? "rotateWorkerToken" : "rotateManagerToken") }
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
@@ -67,6 +70,20 @@ extension DockerAPI {
             guard let self, case .success = result else { return done(result) }
             rotate(Array(roles.dropFirst()), controlPlane, done)
         }
+    }
+
+    /// `GET /swarm/unlockkey`: autolock cannot be enabled here (see `AutoLockRequest`), so no
+    /// manager ever holds an unlock key; Docker answers an empty key then, which its CLI prints as
+    /// "no unlock key is set".
+    func unlockKey(_ reply: @escaping Reply) {
+        guard manager(reply) != nil else { return }
+        reply(json(200, UnlockKeyResponse(unlockKey: "")))
+    }
+
+    /// `POST /swarm/unlock`: no node is ever locked (autolock is refused), so there is nothing to
+    /// unlock; answered as dockerd does for an unlocked node, and the key is not looked at.
+    func unlockSwarm(_ reply: @escaping Reply) {
+        reply(APIError(status: 503, "swarm is not locked!").response)
     }
 
     /// `POST /swarm/leave?force=bool`; allowed on workers too.

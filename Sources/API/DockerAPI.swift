@@ -136,6 +136,8 @@ public final class DockerAPI {
         case ("GET", nil): return inspectSwarm(reply)
         case ("POST", "update"?) where segments.count == 2: return updateSwarm(request, reply)
         case ("POST", "leave"?) where segments.count == 2: return leaveSwarm(request, reply)
+        case ("GET", "unlockkey"?) where segments.count == 2: return unlockKey(reply)
+        case ("POST", "unlock"?) where segments.count == 2: return unlockSwarm(reply)
         case ("POST", "init"?) where segments.count == 2, ("POST", "join"?) where segments.count == 2:
             return reply(APIError.alreadyInSwarm.response)
         default: return nil

@@ -183,6 +183,36 @@ final class DockerAPITests: XCTestCase {
         XCTAssertTrue(message(malformed)?.contains("malformed JSON") ?? false)
     }
 
+    /// `docker swarm update --autolock=true` sends `EncryptionConfig.AutoLockManagers=true`: it is
+    /// refused with a message naming the setting and nothing is proposed (not "updated" and ignored).
+    func testSwarmUpdateRefusesAutoLockAndProposesNothing() {
+        let version = plane.state.cluster!.version.index
+        let before = plane.state.cluster
+        let refused = call("POST", "/v1.41/swarm/update?version=\(version)",
+                           body: #"{"Name":"default","Orchestration":{"TaskHistoryRetentionLimit":9},"EncryptionConfig":{"AutoLockManagers":true}}"#)
+        XCTAssertEqual(refused.status, 400)
+        XCTAssertEqual(message(refused), APIError.autoLockUnsupported.message)
+        XCTAssertTrue(message(refused)?.contains("AutoLockManagers") ?? false)
+        XCTAssertEqual(plane.proposals.count, 0)
+        XCTAssertEqual(plane.state.cluster, before)
+        let lowercase = call("POST", "/swarm/update?version=\(version)", body: #"{"encryptionconfig":{"autolockmanagers":true}}"#)
+        XCTAssertEqual(lowercase.status, 400)
+        XCTAssertEqual(plane.proposals.count, 0)
+        let off = call("POST", "/swarm/update?version=\(version)",
+                       body: #"{"Name":"default","Orchestration":{"TaskHistoryRetentionLimit":9},"EncryptionConfig":{"AutoLockManagers":false}}"#)
+        XCTAssertEqual(off.status, 200, off.bodyText)
+        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
+    }
+
+    func testUnlockKeyIsEmptyAndUnlockSaysNotLocked() {
+        let key = call("GET", "/v1.41/swarm/unlockkey")
+        XCTAssertEqual(key.status, 200, key.bodyText)
+        XCTAssertEqual(jsonBody(key)["UnlockKey"]?.stringValue, "")
+        let unlock = call("POST", "/v1.41/swarm/unlock", body: #"{"UnlockKey":"SWMKEY-1-00"}"#)
+        XCTAssertEqual(unlock.status, 503)
+        XCTAssertEqual(message(unlock), "swarm is not locked!")
+    }
+
     func testLeave() {
         let refused = call("POST", "/swarm/leave")
         XCTAssertEqual(refused.status, 503)
