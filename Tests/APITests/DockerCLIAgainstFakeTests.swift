@@ -202,4 +202,30 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
                                                               "--sysctl", "net.core.somaxconn=1024", "busybox:1", "true"])
         XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
     }
+
+    /// `docker swarm update --autolock=true` fails with the refusal naming the setting and changes
+    /// nothing; the same CLI's plain update still works, and `unlock-key` reports no key.
+    func testDockerSwarmUpdateAutolockIsRefused() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let plane = FakeControlPlane()
+        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
+                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
+                            newID: { DockerNames.randomID() })
+        nonisolated(unsafe) let router = api
+        let harness = try startServer { request, responder in router.handle(request, responder) }
+        let socket = harness.directory.path + "/api.sock"
+        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let before = plane.state.cluster
+        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
+        XCTAssertNotEqual(refused.status, 0, "autolock was accepted: \(refused.stdout)")
+        XCTAssertFalse(refused.stdout.contains("Swarm updated."), refused.stdout)
+        XCTAssertTrue(refused.stderr.contains("EncryptionConfig.AutoLockManagers=true"), refused.stderr)
+        XCTAssertEqual(plane.state.cluster, before)
+        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--task-history-limit", "9"])
+        XCTAssertEqual(updated.status, 0, updated.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
+        let key = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertNotEqual(key.status, 0)
+        XCTAssertTrue(key.stderr.contains("no unlock key is set"), key.stderr)
+    }
 }
