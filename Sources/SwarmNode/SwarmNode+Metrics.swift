@@ -10,8 +10,8 @@ import Raft
 struct NodeMetrics {
     /// Entries this node proposed to Raft as leader.
     var proposals: UInt64 = 0
-    /// Times this node started campaigning (became pre-candidate or candidate).
-    var elections: UInt64 = 0
+    /// New Raft terms seen since this node started Raft (each term begins with an election).
+    private(set) var elections: UInt64 = 0
     /// Times the leader this node knows changed to another known leader or to none.
     var leaderChanges: UInt64 = 0
     /// Duration of each storage save of a Ready (append + hard state + fsync).
@@ -19,14 +19,18 @@ struct NodeMetrics {
     /// Duration of each orchestration round on the leader.
     var orchestrationRound = Histogram()
     private var lastLeader: NodeID = noNode
-    private var lastRole: RaftRole = .follower
+    private var lastTerm: UInt64?
 
-    /// Counts an election when the role turns to campaigning, and a leader change when the
-    /// known leader differs from the last one seen.
+    /// Counts a leader change when the known leader differs from the last one seen.
     mutating func sawSoftState(_ soft: SoftState) {
-        if soft.role != lastRole, soft.role == .candidate || soft.role == .preCandidate { elections += 1 }
         if soft.leader != lastLeader { leaderChanges += 1 }
-        (lastLeader, lastRole) = (soft.leader, soft.role)
+        lastLeader = soft.leader
+    }
+
+    /// Counts the terms `term` is ahead of the last one seen; the first call sets the baseline.
+    mutating func sawTerm(_ term: UInt64) {
+        if let lastTerm, term > lastTerm { elections += term - lastTerm }
+        lastTerm = max(lastTerm ?? term, term)
     }
 }
 
@@ -57,7 +61,7 @@ extension SwarmNode {
                          value: current.role == .leader ? 1 : 0),
             MetricFamily("swarmctl_raft_proposals_total", help: "Entries this node proposed to Raft as leader.", kind: .counter,
                          value: Double(nodeMetrics.proposals)),
-            MetricFamily("swarmctl_raft_elections_total", help: "Times this manager started an election campaign.", kind: .counter,
+            MetricFamily("swarmctl_raft_elections_total", help: "New Raft terms this manager has seen since it started (each term begins with an election).", kind: .counter,
                          value: Double(nodeMetrics.elections)),
             MetricFamily("swarmctl_raft_leader_changes_total", help: "Times the leader known to this manager changed.", kind: .counter,
                          value: Double(nodeMetrics.leaderChanges)),

@@ -201,6 +201,7 @@ public final class SwarmNode: @unchecked Sendable {
         raftConfiguration.maxBytesPerMessage = configuration.maxBytesPerMessage
         raftConfiguration.snapshotChunkSize = configuration.snapshotChunkSize
         raft = RaftNode(config: raftConfiguration, state: persistent)
+        nodeMetrics.sawTerm(raft!.term)
         processReady()
     }
 
@@ -275,6 +276,7 @@ public final class SwarmNode: @unchecked Sendable {
         for readState in ready.readStates { readIsReady(readState) }
         raft!.advance(ready)
         if let soft = ready.softState { roleChanged(soft) }
+        nodeMetrics.sawTerm(raft!.term)
         serveWaitingReads()
         maybeTakeSnapshot()
         return true

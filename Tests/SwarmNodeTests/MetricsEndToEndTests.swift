@@ -86,6 +86,8 @@ final class MetricsEndToEndTests: XCTestCase {
         }
         XCTAssertGreaterThan(exposition.samples["swarmctl_raft_term"] ?? 0, 0)
         XCTAssertEqual(exposition.samples["swarmctl_raft_is_leader"], 1)
+        XCTAssertGreaterThanOrEqual(exposition.samples["swarmctl_raft_elections_total"] ?? 0, 1, "the node elected itself")
+        XCTAssertGreaterThanOrEqual(exposition.samples["swarmctl_raft_leader_changes_total"] ?? 0, 1)
         XCTAssertGreaterThan(exposition.samples["swarmctl_raft_proposals_total"] ?? 0, 0)
         XCTAssertGreaterThan(exposition.samples["swarmctl_raft_storage_save_seconds_count"] ?? 0, 0)
         XCTAssertEqual(exposition.samples["swarmctl_raft_storage_save_seconds_bucket{le=\"+Inf\"}"],
