@@ -100,4 +100,21 @@ final class MetricsEndToEndTests: XCTestCase {
         let versioned = try client.send("GET", "/v1.41/metrics")
         XCTAssertEqual(versioned.status, 200)
     }
+
+    func testWorkerAnswersWithoutRaftOrTaskMetrics() throws {
+        try cluster.initialize("m1")
+        try cluster.join("w1", as: "worker", via: "m1")
+        var exposition = try Exposition("")
+        try cluster.waitUntil("the worker serves /metrics", timeoutSeconds: 30) {
+            let client = HTTPClient(address: try SocketAddress(parsing: self.cluster.members["w1"]!.apiAddress), timeoutMillis: 5_000)
+            defer { client.close() }
+            guard let response = try? client.send("GET", "/metrics"), response.status == 200 else { return false }
+            exposition = try Exposition(String(decoding: response.body, as: UTF8.self))
+            return true
+        }
+        XCTAssertNotNil(exposition.samples["swarmctl_dispatcher_gaps_seen_total"])
+        XCTAssertEqual(exposition.samples["swarmctl_dispatcher_sessions"], 0)
+        XCTAssertFalse(exposition.samples.keys.contains { $0.hasPrefix("swarmctl_raft_") || $0.hasPrefix("swarmctl_tasks") },
+                       "a worker has no Raft or replicated state: \(exposition.samples.keys.sorted())")
+    }
 }
