@@ -71,10 +71,16 @@ public protocol ControlPlane: AnyObject {
     /// Records one privileged action done through the API (promote, demote, rm, token rotation,
     /// leave, client certificate) with who asked. The default does nothing.
     func audit(_ line: String)
+
+    /// This node's metrics for `GET /metrics`, read on the loop (cheap: values the node already
+    /// keeps). Workers give what they have (no Raft). The default: none.
+    func metricFamilies() -> [MetricFamily]
 }
 
 extension ControlPlane {
     public func audit(_ line: String) {}
+
+    public func metricFamilies() -> [MetricFamily] { [] }
 
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
                                        _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {

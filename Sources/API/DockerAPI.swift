@@ -11,10 +11,12 @@ public final class DockerAPI {
     /// Answers a request; called exactly once.
     public typealias Reply = (HTTPResponse) -> Void
 
-    private weak var controlPlane: (any ControlPlane)?
+    private(set) weak var controlPlane: (any ControlPlane)?
     let identity: ServerIdentity
     let now: () -> Timestamp
     let newID: () -> String
+    /// Latency of answered requests per HTTP method (see `DockerAPI+Metrics`).
+    var requestLatency: [String: Histogram] = [:]
 
     /// `now` stamps the commands the routes propose (the pure state never reads a clock);
     /// `newID` names new services (random by default, fixed in tests).
@@ -35,7 +37,9 @@ public final class DockerAPI {
 
     /// Answers `request` through `reply`, now or after the control plane completes.
     public func handle(_ request: HTTPRequest, reply: @escaping Reply) {
+        let started = Self.monotonicNanos()
         let decorated: Reply = { [identity, weak self] response in
+            self?.recordLatency(method: request.method, startedNanos: started)
             if (200..<300).contains(response.status), let line = Self.auditLine(request) { self?.controlPlane?.audit(line) }
             reply(Self.withStandardHeaders(response, identity))
         }
@@ -106,6 +110,8 @@ public final class DockerAPI {
             return reply(json(200, VersionResponse(identity)))
         case "info" where segments.count == 1 && method == "GET":
             return info(reply)
+        case "metrics" where segments.count == 1 && method == "GET":
+            return reply(metrics())
         case "swarm":
             if let handled = swarmRoute(request, segments, reply) { return handled }
         case "nodes":
@@ -127,7 +133,7 @@ public final class DockerAPI {
     }
 
     /// First segment and depth of every route, to tell 405 from 404.
-    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
+    private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
                                                   "volumes/1", "volumes/2"]
 

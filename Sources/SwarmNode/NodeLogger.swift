@@ -49,6 +49,12 @@ enum Clock {
     /// that times out requests and heartbeats stays true, as a real NTP step would leave it.
     static let skewMillis = Atomic<Int64>(0)
 
+    static func monotonicNanos() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
     static func monotonicMillis() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)

@@ -41,6 +41,7 @@ extension SwarmNode {
         lastOrchestrationMillis = Clock.monotonicMillis()
         let commands = orchestrator.reconcile(state, now: Clock.now())
         lastOrchestrationCostMillis = Clock.monotonicMillis() - lastOrchestrationMillis
+        nodeMetrics.orchestrationRound.observe(Double(lastOrchestrationCostMillis) / 1000)
         if lastOrchestrationCostMillis >= UInt64(configuration.raftTickMillis) {
             logger.warn("orchestration round took \(lastOrchestrationCostMillis) ms for \(commands.count) commands (the event loop waits meanwhile)")
         }

@@ -81,6 +81,8 @@ public final class SwarmNode: @unchecked Sendable {
     var orchestrationScheduled = false
     var lastOrchestrationMillis: UInt64 = 0
     var lastOrchestrationCostMillis: UInt64 = 0
+    /// Counters and histograms for `/metrics` (see `SwarmNode+Metrics`).
+    var nodeMetrics = NodeMetrics()
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: Agent?
     var assignmentReceiver = AssignmentReceiver()
@@ -199,6 +201,7 @@ public final class SwarmNode: @unchecked Sendable {
         raftConfiguration.maxBytesPerMessage = configuration.maxBytesPerMessage
         raftConfiguration.snapshotChunkSize = configuration.snapshotChunkSize
         raft = RaftNode(config: raftConfiguration, state: persistent)
+        nodeMetrics.sawTerm(raft!.term)
         processReady()
     }
 
@@ -259,7 +262,9 @@ public final class SwarmNode: @unchecked Sendable {
     private func processOneReady() -> Bool {
         let ready = raft!.ready()
         do {
+            let started = Clock.monotonicNanos()
             try storage!.save(ready)
+            nodeMetrics.storageSave.observe(Double(Clock.monotonicNanos() &- started) / 1e9)
         } catch {
             logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
             fatalStop()
@@ -271,6 +276,7 @@ public final class SwarmNode: @unchecked Sendable {
         for readState in ready.readStates { readIsReady(readState) }
         raft!.advance(ready)
         if let soft = ready.softState { roleChanged(soft) }
+        nodeMetrics.sawTerm(raft!.term)
         serveWaitingReads()
         maybeTakeSnapshot()
         return true
@@ -326,6 +332,7 @@ public final class SwarmNode: @unchecked Sendable {
     }
 
     func roleChanged(_ soft: SoftState) {
+        nodeMetrics.sawSoftState(soft)
         switch soft.role {
         case .leader:
             heartbeatMonitor.leadershipStarted(at: Clock.now())
@@ -405,6 +412,7 @@ public final class SwarmNode: @unchecked Sendable {
         if raft!.role == .leader {
             do {
                 let position = try raft!.propose(encoded)
+                nodeMetrics.proposals += 1
                 pendingProposals[position.index] = (position.term, done)
                 pendingProposalDeadlines[position.index] = Clock.monotonicMillis() + Self.requestTimeoutMillis
                 scheduleProcessReady()
@@ -441,6 +449,7 @@ public final class SwarmNode: @unchecked Sendable {
         let position: LogPosition
         do {
             position = try raft!.propose(batch: entries)
+            nodeMetrics.proposals += UInt64(entries.count)
         } catch {
             return done(commands.map { _ in .failure(.noQuorum("the leader refused the write (\(error)); retry")) })
         }

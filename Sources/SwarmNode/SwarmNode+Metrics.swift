@@ -1,0 +1,98 @@
+import API
+import ClusterState
+import Raft
+
+/// What this node counts for `/metrics` beyond the values it already keeps (Raft's term and
+/// indexes, the dispatcher's totals): proposals, elections, leader changes and two histograms.
+///
+/// It exists so the hooks in the Ready loop, the write path and the orchestrator stay one line
+/// each; everything is updated and read on the node's loop.
+struct NodeMetrics {
+    /// Entries this node proposed to Raft as leader.
+    var proposals: UInt64 = 0
+    /// New Raft terms seen since this node started Raft (each term begins with an election).
+    private(set) var elections: UInt64 = 0
+    /// Times the leader this node knows changed to another known leader or to none.
+    var leaderChanges: UInt64 = 0
+    /// Duration of each storage save of a Ready (append + hard state + fsync).
+    var storageSave = Histogram()
+    /// Duration of each orchestration round on the leader.
+    var orchestrationRound = Histogram()
+    private var lastLeader: NodeID = noNode
+    private var lastTerm: UInt64?
+
+    /// Counts a leader change when the known leader differs from the last one seen.
+    mutating func sawSoftState(_ soft: SoftState) {
+        if soft.leader != lastLeader { leaderChanges += 1 }
+        lastLeader = soft.leader
+    }
+
+    /// Counts the terms `term` is ahead of the last one seen; the first call sets the baseline.
+    mutating func sawTerm(_ term: UInt64) {
+        if let lastTerm, term > lastTerm { elections += term - lastTerm }
+        lastTerm = max(lastTerm ?? term, term)
+    }
+}
+
+// `/metrics` for this node: Raft (managers only), dispatcher, tasks by state (managers, from
+// the applied state), orchestration and storage latency. Called on the loop by the API.
+extension SwarmNode {
+    public func metricFamilies() -> [MetricFamily] {
+        var families = raftFamilies()
+        families += dispatcherFamilies()
+        if raft != nil { families.append(tasksByState()) }
+        families.append(MetricFamily("swarmctl_orchestration_round_seconds",
+                                     help: "Duration of each orchestration round on the leader (the loop waits meanwhile).",
+                                     histograms: [([], nodeMetrics.orchestrationRound)]))
+        families.append(MetricFamily("swarmctl_orchestration_last_round_seconds", help: "Duration of the last orchestration round.",
+                                     kind: .gauge, value: Double(lastOrchestrationCostMillis) / 1000))
+        return families
+    }
+
+    private func raftFamilies() -> [MetricFamily] {
+        guard let current = raft else { return [] }
+        return [
+            MetricFamily("swarmctl_raft_term", help: "Current Raft term.", kind: .gauge, value: Double(current.term)),
+            MetricFamily("swarmctl_raft_commit_index", help: "Highest Raft log index known committed.", kind: .gauge,
+                         value: Double(current.commitIndex)),
+            MetricFamily("swarmctl_raft_applied_index", help: "Highest Raft log index applied to the cluster state.", kind: .gauge,
+                         value: Double(current.appliedIndex)),
+            MetricFamily("swarmctl_raft_is_leader", help: "1 if this manager is the Raft leader, else 0.", kind: .gauge,
+                         value: current.role == .leader ? 1 : 0),
+            MetricFamily("swarmctl_raft_proposals_total", help: "Entries this node proposed to Raft as leader.", kind: .counter,
+                         value: Double(nodeMetrics.proposals)),
+            MetricFamily("swarmctl_raft_elections_total", help: "New Raft terms this manager has seen since it started (each term begins with an election).", kind: .counter,
+                         value: Double(nodeMetrics.elections)),
+            MetricFamily("swarmctl_raft_leader_changes_total", help: "Times the leader known to this manager changed.", kind: .counter,
+                         value: Double(nodeMetrics.leaderChanges)),
+            MetricFamily("swarmctl_raft_storage_save_seconds", help: "Duration of each Raft storage save (append and fsync).",
+                         histograms: [([], nodeMetrics.storageSave)]),
+        ]
+    }
+
+    private func dispatcherFamilies() -> [MetricFamily] {
+        let totals = dispatcherTotals
+        return [
+            MetricFamily("swarmctl_dispatcher_sessions", help: "Nodes with an assignment session on this leader's dispatcher.",
+                         kind: .gauge, value: Double(raft?.role == .leader ? assignmentDispatcher?.nodes.count ?? 0 : 0)),
+            MetricFamily("swarmctl_dispatcher_resyncs_total", help: "Full assignment sets sent because a node fell out of step.",
+                         kind: .counter, value: Double(totals.resyncs)),
+            MetricFamily("swarmctl_dispatcher_unacknowledged_resends_total",
+                         help: "Nodes sent their full set again by the acknowledgement guard.", kind: .counter,
+                         value: Double(totals.unacknowledgedResends)),
+            MetricFamily("swarmctl_dispatcher_unacknowledged_failures_total",
+                         help: "Tasks marked failed because their node never acknowledged them.", kind: .counter,
+                         value: Double(totals.unacknowledgedFailures)),
+            MetricFamily("swarmctl_dispatcher_gaps_seen_total", help: "Holes this node's agent saw in its assignment stream.",
+                         kind: .counter, value: Double(totals.gapsSeen)),
+        ]
+    }
+
+    /// Every task state as a label (zeros included, so series do not vanish).
+    private func tasksByState() -> MetricFamily {
+        var counts = [TaskState: Int]()
+        for task in state.tasks.values { counts[task.status.state, default: 0] += 1 }
+        return MetricFamily("swarmctl_tasks", help: "Tasks in the applied cluster state, by current state.", kind: .gauge,
+                            samples: TaskState.allCases.map { ([("state", $0.rawValue)], Double(counts[$0] ?? 0)) })
+    }
+}
