@@ -40,16 +40,22 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
 
     private func words(_ line: String) -> [String] { line.split(separator: " ").map(String.init) }
 
-    func testServicePsLsAndNodePsRenderOurTasks() throws {
-        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+    /// A fake cluster behind the Docker API on a unix socket in a fresh directory, for the real
+    /// docker CLI; the CLI's config directory there is removed after the test.
+    private func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
         let plane = FakeControlPlane()
         let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
                             now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
-                            newID: { "websvc0000000000000000000" })
+                            newID: newID)
         nonisolated(unsafe) let router = api
         let harness = try startServer { request, responder in router.handle(request, responder) }
-        let socket = harness.directory.path + "/api.sock"
         addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        return (plane, harness, harness.directory.path + "/api.sock")
+    }
+
+    func testServicePsLsAndNodePsRenderOurTasks() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { "websvc0000000000000000000" })
 
         let created = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "web",
                                                                   "--replicas", "3", "busybox:1", "sleep", "3600"])
@@ -110,14 +116,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
     /// that adds running tasks once the service exists.
     func testCreateProgressConvergesOnUpToDateRunningTasks() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
-        let plane = FakeControlPlane()
-        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
-                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
-                            newID: { "progsvc000000000000000000" })
-        nonisolated(unsafe) let router = api
-        let harness = try startServer { request, responder in router.handle(request, responder) }
-        let socket = harness.directory.path + "/api.sock"
-        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { "progsvc000000000000000000" })
 
         let orchestrator = PlatformThread(name: "fake-orchestrator") {
             let deadline = monotonicNanoseconds() + 20_000_000_000
@@ -153,14 +152,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
     /// those it implements arrive and are kept as the CLI sends them.
     func testUnimplementedDockerFlagsAreRefusedNamingTheField() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
-        let plane = FakeControlPlane()
-        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
-                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
-                            newID: { DockerNames.randomID() })
-        nonisolated(unsafe) let router = api
-        let harness = try startServer { request, responder in router.handle(request, responder) }
-        let socket = harness.directory.path + "/api.sock"
-        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
         let cases: [([String], String)] = [
             (["--tty"], "TaskTemplate.ContainerSpec.TTY"),
             (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
@@ -207,14 +199,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
     /// nothing; the same CLI's plain update still works, and `unlock-key` reports no key.
     func testDockerSwarmUpdateAutolockIsRefused() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
-        let plane = FakeControlPlane()
-        let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
-                            now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
-                            newID: { DockerNames.randomID() })
-        nonisolated(unsafe) let router = api
-        let harness = try startServer { request, responder in router.handle(request, responder) }
-        let socket = harness.directory.path + "/api.sock"
-        addTeardownBlock { try? FileSystem.removeTree(harness.directory.path + "/config") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
         let before = plane.state.cluster
         let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
         XCTAssertNotEqual(refused.status, 0, "autolock was accepted: \(refused.stdout)")
