@@ -23,20 +23,9 @@ final class AssignmentStreamEndToEndTests: XCTestCase {
         cluster?.tearDown()
     }
 
-    private func client(_ name: String) throws -> HTTPClient {
-        HTTPClient(address: try SocketAddress(parsing: cluster.members[name]!.apiAddress), timeoutMillis: 15_000)
-    }
-
-    private func chaosStatus(_ name: String) throws -> [String: Any] {
-        let response = try client(name).send("GET", "/swarmctl/chaos")
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
-    }
-
     private func setChaos(_ name: String, dropTo: [UInt64], dropFrom: [UInt64]) throws {
         let settings = #"{"DropTo":[\#(dropTo.map(String.init).joined(separator: ","))],"DropFrom":[\#(dropFrom.map(String.init).joined(separator: ","))]}"#
-        let response = try client(name).send("POST", "/swarmctl/chaos", body: Array(settings.utf8),
-                                             headers: HTTPHeaders([("Content-Type", "application/json")]))
-        XCTAssertEqual(response.status, 200, String(decoding: response.body, as: UTF8.self))
+        try cluster.setChaos(name, settings)
     }
 
     private func tasks(_ service: String) throws -> [[String: Any]] {
@@ -69,8 +58,8 @@ final class AssignmentStreamEndToEndTests: XCTestCase {
             return (object?[path: "Swarm", "Raft", "Voters"] as? [Any])?.count == 3
                 && nodes.count == 3 && nodes.allSatisfy { $0[path: "Status", "State"] as? String == "ready" }
         }
-        let ids = try ["m1", "m2", "m3"].map { try XCTUnwrap(try chaosStatus($0)["TransportID"] as? UInt64) }
-        let m3 = try XCTUnwrap(try chaosStatus("m3")["NodeID"] as? String)
+        let ids = try ["m1", "m2", "m3"].map { try XCTUnwrap(try cluster.chaosStatus($0)["TransportID"] as? UInt64) }
+        let m3 = try XCTUnwrap(try cluster.chaosStatus("m3")["NodeID"] as? String)
 
         // m3 alone on one side (a follower: m1 leads). The leader assigns it three tasks it never hears of.
         try setChaos("m3", dropTo: [ids[0], ids[1]], dropFrom: [ids[0], ids[1]])

@@ -19,21 +19,6 @@ final class ChaosEndToEndTests: XCTestCase {
         cluster?.tearDown()
     }
 
-    private func client(_ name: String) throws -> HTTPClient {
-        HTTPClient(address: try SocketAddress(parsing: cluster.members[name]!.apiAddress), timeoutMillis: 15_000)
-    }
-
-    private func chaosStatus(_ name: String) throws -> [String: Any] {
-        let response = try client(name).send("GET", "/swarmctl/chaos")
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
-    }
-
-    private func setChaos(_ name: String, _ settings: String) throws {
-        let response = try client(name).send("POST", "/swarmctl/chaos", body: Array(settings.utf8),
-                                             headers: HTTPHeaders([("Content-Type", "application/json")]))
-        XCTAssertEqual(response.status, 200, String(decoding: response.body, as: UTF8.self))
-    }
-
     func testMinorityManagerRefusesWritesAndReadsThenCatchesUp() throws {
         try cluster.initialize("m1")
         try cluster.join("m2", as: "manager", via: "m1")
@@ -43,11 +28,11 @@ final class ChaosEndToEndTests: XCTestCase {
             let object = try? JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any]
             return (object?[path: "Swarm", "Raft", "Voters"] as? [Any])?.count == 3
         }
-        let ids = try ["m1", "m2", "m3"].map { try XCTUnwrap(try chaosStatus($0)["TransportID"] as? UInt64) }
+        let ids = try ["m1", "m2", "m3"].map { try XCTUnwrap(try cluster.chaosStatus($0)["TransportID"] as? UInt64) }
         // m3 alone on one side: it drops everything to and from m1 and m2, and they from it.
-        try setChaos("m3", #"{"DropTo":[\#(ids[0]),\#(ids[1])],"DropFrom":[\#(ids[0]),\#(ids[1])]}"#)
-        try setChaos("m1", #"{"DropTo":[\#(ids[2])],"DropFrom":[\#(ids[2])]}"#)
-        try setChaos("m2", #"{"DropTo":[\#(ids[2])],"DropFrom":[\#(ids[2])]}"#)
+        try cluster.setChaos("m3", #"{"DropTo":[\#(ids[0]),\#(ids[1])],"DropFrom":[\#(ids[0]),\#(ids[1])]}"#)
+        try cluster.setChaos("m1", #"{"DropTo":[\#(ids[2])],"DropFrom":[\#(ids[2])]}"#)
+        try cluster.setChaos("m2", #"{"DropTo":[\#(ids[2])],"DropFrom":[\#(ids[2])]}"#)
 
         try cluster.waitUntil("the majority accepts a write", timeoutSeconds: 20) {
             (try? self.cluster.cli("m1", ["service", "create", "--detach", "--name", "during-partition", "--replicas", "0", "busybox"]))?.status == 0
@@ -59,7 +44,7 @@ final class ChaosEndToEndTests: XCTestCase {
         XCTAssertEqual(write.status, 1, write.output)
         XCTAssertTrue(write.output.contains("quorum") || write.output.contains("leader"), write.output)
 
-        for name in ["m1", "m2", "m3"] { try setChaos(name, "{}") }
+        for name in ["m1", "m2", "m3"] { try cluster.setChaos(name, "{}") }
         try cluster.waitUntil("m3 caught up after the heal", timeoutSeconds: 30) {
             let list = try self.cluster.cli("m3", ["service", "ls"])
             return list.status == 0 && list.output.contains("during-partition")
@@ -70,8 +55,8 @@ final class ChaosEndToEndTests: XCTestCase {
     func testANodeWithoutChaosRefusesFaults() throws {
         cluster.nodeFlags.removeAll { $0 == "--enable-chaos" }
         try cluster.initialize("m1")
-        XCTAssertEqual(try chaosStatus("m1")["Enabled"] as? Bool, false)
-        let response = try client("m1").send("POST", "/swarmctl/chaos", body: Array(#"{"ClockSkewMillis":1000}"#.utf8),
+        XCTAssertEqual(try cluster.chaosStatus("m1")["Enabled"] as? Bool, false)
+        let response = try cluster.apiClient("m1").send("POST", "/swarmctl/chaos", body: Array(#"{"ClockSkewMillis":1000}"#.utf8),
                                              headers: HTTPHeaders([("Content-Type", "application/json")]))
         XCTAssertEqual(response.status, 403)
         XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains("--enable-chaos"))

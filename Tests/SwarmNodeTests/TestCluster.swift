@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Glibc
 import Platform
@@ -154,6 +155,24 @@ final class TestCluster {
             }
         }
         return String(decoding: standardOutputs[name] ?? [], as: UTF8.self)
+    }
+
+    /// An HTTP client of NAME's API (its unix socket).
+    func apiClient(_ name: String) throws -> HTTPClient {
+        HTTPClient(address: try SocketAddress(parsing: members[name]!.apiAddress), timeoutMillis: 15_000)
+    }
+
+    /// NAME's fault-injection settings (`GET /swarmctl/chaos`).
+    func chaosStatus(_ name: String) throws -> [String: Any] {
+        let response = try apiClient(name).send("GET", "/swarmctl/chaos")
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    /// Sets NAME's fault-injection settings (JSON, as `POST /swarmctl/chaos` takes them).
+    func setChaos(_ name: String, _ settings: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let response = try apiClient(name).send("POST", "/swarmctl/chaos", body: Array(settings.utf8),
+                                                headers: HTTPHeaders([("Content-Type", "application/json")]))
+        XCTAssertEqual(response.status, 200, String(decoding: response.body, as: UTF8.self), file: file, line: line)
     }
 
     func log(_ name: String) -> String {
