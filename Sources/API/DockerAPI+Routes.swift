@@ -31,7 +31,9 @@ extension DockerAPI {
             guard let self else { return }
             guard let current = view.state.cluster?.spec else { return reply(APIError.notManager.response) }
             let spec = Self.merging(submitted, over: current)
-            if let problem = Self.validate(spec) { return reply(APIError(status: 400, "rpc error: code = InvalidArgument desc = \(problem)").response) }
+            if let problem = Self.validate(spec) ?? Self.unchangeableRaftSetting(spec.raft, current: current.raft) {
+                return reply(APIError(status: 400, "rpc error: code = InvalidArgument desc = \(problem)").response)
+            }
             controlPlane.propose(.updateClusterSpec(version: version, spec: spec, at: now())) { [weak self] result in
                 guard let self else { return }
                 guard case .success = result else { return Self.emptyReply(reply)(result) }
@@ -60,6 +62,25 @@ extension DockerAPI {
             return "minimum certificate expiry time is 1h0m0s"
         }
         return nil
+    }
+
+    /// The Raft settings each node takes from its own configuration at start (cluster.conf keys):
+    /// a swarm update that changes one is refused, naming it, rather than recorded and ignored.
+    static func unchangeableRaftSetting(_ raft: ClusterSpec.RaftSettings, current: ClusterSpec.RaftSettings) -> String? {
+        let settings: [(String, Bool, String)] = [
+            ("Raft.SnapshotInterval", raft.snapshotInterval != current.snapshotInterval, "snapshot-every"),
+            // Zero means "not given" for these two, as `merging` treats the other three.
+            ("Raft.KeepOldSnapshots", raft.keepOldSnapshots != 0 && raft.keepOldSnapshots != current.keepOldSnapshots,
+             "none (three snapshots are kept)"),
+            ("Raft.LogEntriesForSlowFollowers",
+             raft.logEntriesForSlowFollowers != 0 && raft.logEntriesForSlowFollowers != current.logEntriesForSlowFollowers,
+             "snapshot-retain-entries"),
+            ("Raft.ElectionTick", raft.electionTick != current.electionTick, "election-ticks"),
+            ("Raft.HeartbeatTick", raft.heartbeatTick != current.heartbeatTick, "heartbeat-ticks"),
+        ]
+        guard let (field, _, key) = settings.first(where: { $0.1 }) else { return nil }
+        return "\(field) cannot be changed by a swarm update: each node takes it from its configuration "
+            + "(cluster.conf key or flag: \(key)) when it starts"
     }
 
     /// Proposes one token rotation after another, then completes.

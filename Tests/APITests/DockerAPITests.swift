@@ -171,6 +171,16 @@ final class DockerAPITests: XCTestCase {
         XCTAssertEqual(plane.proposals.count, 2)
     }
 
+    /// Raft settings come from each node's configuration: changing one through the API is refused
+    /// naming it (it was recorded in the spec and ignored), and nothing is proposed.
+    func testSwarmUpdateRefusesRaftSettingsTheNodesDoNotTakeFromTheSpec() {
+        let version = plane.state.cluster!.version.index
+        let response = call("POST", "/v1.41/swarm/update?version=\(version)", body: #"{"Name":"default","Raft":{"SnapshotInterval":500}}"#)
+        XCTAssertEqual(response.status, 400, response.bodyText)
+        XCTAssertTrue(message(response)?.contains("Raft.SnapshotInterval cannot be changed") ?? false, response.bodyText)
+        XCTAssertTrue(plane.proposals.isEmpty)
+    }
+
     func testSwarmUpdateStaleVersionAndBadInput() {
         let stale = call("POST", "/swarm/update?version=999", body: #"{"Name":"default"}"#)
         XCTAssertEqual(stale.status, 500)
