@@ -142,7 +142,7 @@ public struct CARotation: Codable, Sendable, Equatable {
 }
 
 /// Why a command was refused; the API maps these to Docker's status codes.
-public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum ClusterError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     case notFound(kind: String, id: String)
     case conflict(String)
     case staleVersion(kind: String, id: String, expected: UInt64, actual: UInt64)

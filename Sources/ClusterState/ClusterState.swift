@@ -21,6 +21,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// services in this order every round, and sorting thousands of ids each time was a round's
     /// largest cost.
     public private(set) var sortedServiceIDs: [String] = []
+    /// What recent commands changed (derived: not encoded, ignored by `==`; see `ChangeJournal`).
+    public private(set) var changes = ChangeJournal()
 
     public init() {}
 
@@ -131,8 +133,11 @@ public struct ClusterState: Codable, Sendable, Equatable {
         precondition(index > appliedIndex, "applying index \(index) after \(appliedIndex)")
         appliedIndex = index
         let version = ObjectVersion(index: index)
+        changes.noteApplied(index: index)
+        let changed = changedObjects(command)
         do {
             try applyChecked(command, version: version)
+            changes.record(changed, index: index)
             return .success(())
         } catch let error as ClusterError {
             return .failure(error)

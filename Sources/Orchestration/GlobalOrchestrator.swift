@@ -16,7 +16,13 @@ enum GlobalOrchestrator {
             }
             if !occupying.isEmpty { SlotDeduplicator.retireReplaced(history, plan: &plan) }
             guard occupying.isEmpty, node.spec.availability == .active, isEligible(node, constraints) else { continue }
-            guard RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) == .now else { continue }
+            switch RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) {
+            case .now: break
+            case let .at(time):
+                plan.revisit(service.id, at: time)
+                continue
+            case .never: continue
+            }
             if let latest = history.last, plan.desired(latest) <= .running { plan.setDesired(latest, .shutdown) }
             plan.create(factory.make(for: service, slot: nil, nodeID: node.id, index: index))
         }

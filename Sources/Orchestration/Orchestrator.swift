@@ -13,9 +13,16 @@ import ClusterState
 /// replicated or global orchestrator (fill slots, restart policy, scale) → scheduler (pending and
 /// just-created tasks) → task reaper. Everything is re-derived from the state each round; only
 /// update pacing lives in memory.
+///
+/// A round looks only at the services a `ChangeWatch` puts in scope (objects or tasks changed
+/// since the last round, timers due, follow-ups), so its cost follows what changed rather than
+/// how many services exist; the first round, and one a minute, looks at everything.
 public struct Orchestrator: Sendable {
     private var factory: TaskFactory
     private var updates: [String: UpdateTracker] = [:]
+    private var watch = ChangeWatch()
+    /// Services the last round looked at (nil: all of them), for tests and metrics.
+    public private(set) var lastRoundScope: Int?
 
     /// `seed` drives the ids of the tasks this orchestrator creates. Give each leader term its
     /// own seed (e.g. mix in the node id and term); ids are also checked against the state.
@@ -30,16 +37,19 @@ public struct Orchestrator: Sendable {
         guard state.cluster != nil else { return [] }
         factory.endRound()
         factory.ids.mix(state.appliedIndex)
-        let index = RoundIndex(state, now: now)
+        let scope = watch.scope(state, now: now)
+        lastRoundScope = scope?.count
+        let index = RoundIndex(state, now: now, scope: scope)
         var plan = RoundPlan(now: now)
         var enforcer = ConstraintEnforcer()
         enforcer.enforce(index, &plan)
         for serviceID in index.serviceIDs {
             reconcileService(state.services[serviceID]!, index: index, plan: &plan)
         }
-        updates = updates.filter { state.services[$0.key].map(UpdateSupervisor.isActive) ?? false }
+        if !updates.isEmpty { updates = updates.filter { state.services[$0.key].map(UpdateSupervisor.isActive) ?? false } }
         Scheduler.schedule(index, &plan)
         TaskReaper.reap(index, &plan)
+        watch.finish(plan, scope: scope, state: state)
         return plan.commands()
     }
 
@@ -54,6 +64,8 @@ public struct Orchestrator: Sendable {
         case .global: if updating { nodes = GlobalOrchestrator.eligibleNodes(for: service, index: index) }
         }
         if updating {
+            // Update pacing (delay, monitor, stop-first timeout) depends on time: look again next round.
+            plan.revisit(service.id, at: index.now)
             var tracker = updates[service.id] ?? UpdateTracker()
             if !explainRollback(service, tracker: &tracker, plan: &plan) {
                 UpdateSupervisor.supervise(service, slots: slots, order: order, limit: limit, nodes: nodes, tracker: &tracker, plan: &plan, index: index,

@@ -34,7 +34,13 @@ enum ReplicatedOrchestrator {
 
     static func refill(_ service: Service, slot: UInt64, history: [SwarmTask], plan: inout RoundPlan, index: RoundIndex,
                        factory: inout TaskFactory) {
-        guard RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) == .now else { return }
+        switch RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) {
+        case .now: break
+        case let .at(time):
+            plan.revisit(service.id, at: time)
+            return
+        case .never: return
+        }
         // The stopped task that ended on its own is now handled: mark it so it is history.
         if let latest = history.last, plan.desired(latest) <= .running { plan.setDesired(latest, .shutdown) }
         plan.create(factory.make(for: service, slot: slot, nodeID: nil, index: index))

@@ -34,9 +34,15 @@ struct RestartSupervisor {
             let windowStart: Timestamp? = (policy.window ?? 0) > 0 ? index.now.adding(nanoseconds: -(policy.window!)) : nil
             let failures = history.filter { task in
                 task.endedOnItsOwn && (windowStart.map { task.status.timestamp >= $0 } ?? true)
-            }.count
+            }
             // The first run is not a restart: `failures - 1` restarts happened so far.
-            if UInt64(failures) > maxAttempts { return .never }
+            if UInt64(failures.count) > maxAttempts {
+                guard let window = policy.window, window > 0 else { return .never }
+                // Within a window, attempts free up as old failures leave it: the slot is
+                // reconsidered once enough of them have.
+                let times = failures.map(\.status.timestamp).sorted()
+                return .at(times[failures.count - Int(maxAttempts) - 1].adding(nanoseconds: window))
+            }
         }
         let due = latest.status.timestamp.adding(nanoseconds: policy.delay ?? 5_000_000_000)
         return index.now >= due ? .now : .at(due)

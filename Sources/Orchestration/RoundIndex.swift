@@ -16,8 +16,12 @@ struct RoundIndex {
     let slotOrder: [String: [SlotKey]]
     /// Task history kept per slot or node (negative: keep everything).
     let historyLimit: Int
+    /// The services this round looks at (nil: all), sorted; see `ChangeWatch`.
+    let scope: [String]?
 
-    init(_ state: ClusterState, now: Timestamp) {
+    /// An index over every service (`scope` nil) or only over the services in `scope` (their
+    /// tasks are found through the state's per-service index, so the cost follows the scope).
+    init(_ state: ClusterState, now: Timestamp, scope: Set<String>? = nil) {
         self.state = state
         self.now = now
         nodes = state.sortedNodes
@@ -27,7 +31,16 @@ struct RoundIndex {
         nodePosition = positions
         // Grouped in place (no per-service copy), then only the small groups are sorted.
         var slots: [String: [SlotKey: [SwarmTask]]] = [:]
-        for task in state.tasks.values { slots[task.serviceID, default: [:]][SlotKey(task), default: []].append(task) }
+        if let scope {
+            for serviceID in scope {
+                for taskID in state.taskIDs(ofService: serviceID) {
+                    let task = state.tasks[taskID]!
+                    slots[serviceID, default: [:]][SlotKey(task), default: []].append(task)
+                }
+            }
+        } else {
+            for task in state.tasks.values { slots[task.serviceID, default: [:]][SlotKey(task), default: []].append(task) }
+        }
         var order: [String: [SlotKey]] = [:]
         for service in Array(slots.keys) {
             let keys = slots[service]!.keys.sorted()
@@ -39,6 +52,9 @@ struct RoundIndex {
         slotsByService = slots
         slotOrder = order
         historyLimit = Int(state.cluster?.spec.orchestration.taskHistoryRetentionLimit ?? 5)
+        let sortedScope = scope.map { $0.sorted() }
+        self.scope = sortedScope
+        serviceIDs = sortedScope.map { $0.filter { state.services.index(forKey: $0) != nil } } ?? state.sortedServiceIDs
     }
 
     /// Every service id with tasks, sorted (including removed services).
@@ -57,8 +73,8 @@ struct RoundIndex {
         return nodes[position]
     }
 
-    /// Ids of the current services in ascending order (kept sorted by `ClusterState`).
-    var serviceIDs: [String] { state.sortedServiceIDs }
+    /// Ids of the current services in the scope, in ascending order.
+    let serviceIDs: [String]
 }
 
 /// Where a task lives inside its service: its replica slot, or its node for global services.

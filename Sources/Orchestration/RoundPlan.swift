@@ -17,6 +17,10 @@ struct RoundPlan {
     private(set) var serviceCommands: [ClusterCommand] = []
     private(set) var removals: [String] = []
     private var statusTouched: Set<String> = []
+    /// Services to look at again at a time (restart delay, update pacing), earliest per service.
+    private(set) var revisits: [String: Timestamp] = [:]
+    /// Services with tasks the scheduler could not place this round.
+    private(set) var unplacedServices: Set<String> = []
 
     /// At most this many tasks per createTasks command, so no Raft entry grows without bound.
     static let createChunk = 100
@@ -59,6 +63,36 @@ struct RoundPlan {
     mutating func service(_ command: ClusterCommand) { serviceCommands.append(command) }
 
     mutating func remove(_ taskID: String) { removals.append(taskID) }
+
+    /// Asks for service `serviceID` to be reconciled again once the clock reaches `time`.
+    mutating func revisit(_ serviceID: String, at time: Timestamp) {
+        if let known = revisits[serviceID], known <= time { return }
+        revisits[serviceID] = time
+    }
+
+    mutating func noteUnplaced(_ serviceID: String) { unplacedServices.insert(serviceID) }
+
+    /// The services this round's commands are about (tasks are looked up in `state`, the state
+    /// the round read, or among the tasks it created).
+    func servicesTouched(in state: ClusterState) -> Set<String> {
+        var services = Set(created.map(\.serviceID))
+        var createdService: [String: String] = [:]
+        if !assignments.isEmpty { for task in created { createdService[task.id] = task.serviceID } }
+        func note(_ taskID: String) {
+            if let serviceID = state.tasks[taskID]?.serviceID ?? createdService[taskID] { services.insert(serviceID) }
+        }
+        for change in desiredChanges { note(change.taskID) }
+        for assignment in assignments { note(assignment.taskID) }
+        for update in statusUpdates { note(update.taskID) }
+        for taskID in removals { note(taskID) }
+        for command in serviceCommands {
+            switch command {
+            case let .setServiceUpdateStatus(id, _, _, _), let .rollbackService(id, _, _), let .updateService(id, _, _, _): services.insert(id)
+            default: break
+            }
+        }
+        return services
+    }
 
     /// Everything in a safe order: intent first, then creations, assignments, reports, service
     /// progress and deletions (a deletion never precedes a command about the same task).

@@ -111,6 +111,7 @@ struct Scheduler {
         do {
             constraints = try PlacementConstraint.parseAll(group.spec.placement?.constraints)
         } catch {
+            plan.noteUnplaced(group.serviceID)
             for task in group.tasks { reportPending(task, "no suitable node (\(error.description))", plan: &plan) }
             return
         }
@@ -125,7 +126,7 @@ struct Scheduler {
                 free.append(task)
                 continue
             }
-            placePreassigned(task, nodeID: nodeID, demand: demand, counts: &counts, plan: &plan)
+            placePreassigned(task, nodeID: nodeID, serviceID: group.serviceID, demand: demand, counts: &counts, plan: &plan)
         }
         guard !free.isEmpty else { return }
         let failures = recentFailures[group.serviceID]!
@@ -140,20 +141,23 @@ struct Scheduler {
             placed += 1
         }
         guard placed < free.count else { return }
+        plan.noteUnplaced(group.serviceID)
         let reason = explain(positions: Array(index.nodes.indices), demand: demand, counts: counts)
         for task in free[placed...] { reportPending(task, reason, plan: &plan) }
     }
 
     /// A global service's task names its node: it goes there or stays pending.
-    private mutating func placePreassigned(_ task: Candidate, nodeID: String, demand: Demand, counts: inout [Int],
+    private mutating func placePreassigned(_ task: Candidate, nodeID: String, serviceID: String, demand: Demand, counts: inout [Int],
                                            plan: inout RoundPlan) {
         guard let position = index.nodePosition[nodeID] else {
+            plan.noteUnplaced(serviceID)
             reportPending(task, "no suitable node (node \(nodeID) is gone)", plan: &plan)
             return
         }
         if isEligible(position, demand) && fits(position, demand, counts) {
             commit(task, position: position, demand: demand, counts: &counts, plan: &plan)
         } else {
+            plan.noteUnplaced(serviceID)
             reportPending(task, explain(positions: [position], demand: demand, counts: counts), plan: &plan)
         }
     }

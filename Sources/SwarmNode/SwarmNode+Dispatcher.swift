@@ -75,6 +75,9 @@ extension SwarmNode {
         logger.info("demoted: left the Raft membership, continuing as a worker")
         failAllPending(.notManager)
         raft = nil
+        // Let a batch in flight finish before the log is removed under it.
+        storageWriter?.perform { _ in }
+        storageWriter = nil
         storage = nil
         // A worker keeps no replicated state: the old log would be re-applied from index 1 onto
         // the state it already built if the node were promoted again (a crash loop), and it holds

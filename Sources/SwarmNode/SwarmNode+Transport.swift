@@ -71,20 +71,21 @@ extension SwarmNode: TransportDelegate {
                   authorize(.taskReports(taskIDs: reports.updates.map(\.taskID)), on: connection) else { return }
             bufferTaskReports(reports.updates)
         case .forwardCommand:
-            guard authorize(.forwardCommand, on: connection), let forwarded = decode(application, ForwardCommand.self, on: connection) else { return }
-            proposeCommand(forwarded.command) { [self] result in
-                let failure = result.failureValue
-                let reply = ForwardResult(requestID: forwarded.requestID, failure: failure.map(ForwardedFailure.init))
-                transport.send(application: ApplicationFrame(.forwardResult, reply), to: connection.remoteNodeID)
+            guard authorize(.forwardCommand, on: connection) else { return }
+            guard let forwarded = ForwardFrames.decodeCommand(application.payload) else {
+                return refuseFrame("undecodable forwarded command", kind: "forward-command", on: connection, close: true)
+            }
+            proposeEncoded(forwarded.encoded) { result in
+                transport.send(application: ForwardFrames.result(requestID: forwarded.requestID, failure: result.failureValue),
+                               to: connection.remoteNodeID)
             }
         case .forwardResult:
-            guard authorize(.forwardResult, on: connection), let result = decode(application, ForwardResult.self, on: connection),
-                  let pending = pendingForwards.removeValue(forKey: result.requestID) else { return }
-            if let failure = result.failure {
-                pending.done(.failure(failure.requestFailure))
-            } else {
-                pending.done(.success(()))
+            guard authorize(.forwardResult, on: connection) else { return }
+            guard let result = ForwardFrames.decodeResult(application.payload) else {
+                return refuseFrame("undecodable forwarded result", kind: "forward-result", on: connection, close: true)
             }
+            guard let pending = pendingForwards.removeValue(forKey: result.requestID) else { return }
+            pending.done(result.failure.map { .failure($0) } ?? .success(()))
         case .certificateRequest:
             guard authorize(.certificateRequest, on: connection), let request = decode(application, CertificateRequest.self, on: connection)
             else { return }

@@ -12,7 +12,7 @@ import Storage
 import Transport
 
 /// Why a client request failed, in the words the API and CLI show.
-public enum RequestFailure: Error, Sendable, Equatable, CustomStringConvertible {
+public enum RequestFailure: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     case rejected(ClusterError)
     /// No leader, or the write could not commit in time: a quorum of managers is not reachable.
     case noQuorum(String)
@@ -46,7 +46,12 @@ public final class SwarmNode: @unchecked Sendable {
 
     // Manager role (nil on workers).
     var raft: RaftNode?
+    /// The WAL and snapshots. While a Ready is in flight only `storageWriter` may touch it: go
+    /// through `storageWriter.perform`/`enqueue` for anything else.
     var storage: RaftStorage?
+    var storageWriter: StorageWriter?
+    /// A Ready is being persisted on the writer thread; the next waits for its completion.
+    var readyInFlight = false
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
@@ -60,6 +65,8 @@ public final class SwarmNode: @unchecked Sendable {
     var pendingReads: [UInt64: (deadline: UInt64, done: Completion)] = [:]
     var waitingReads: [(index: UInt64, done: Completion)] = []
     var pendingProposalDeadlines: [UInt64: UInt64] = [:]
+    /// Writes accepted on the leader in this loop iteration, proposed together.
+    var queuedProposals: [(encoded: [UInt8], done: Completion)] = []
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
     var timers: [TimerHandle] = []
@@ -109,6 +116,9 @@ public final class SwarmNode: @unchecked Sendable {
     var reconnectingForCertificate = false
 
     static let requestTimeoutMillis: UInt64 = 5_000
+    /// Writes a manager holds at once (proposed, queued or forwarded); more are refused so a
+    /// flood cannot grow its memory without bound.
+    static let maxPendingWrites = 10_000
 
     init(configuration: NodeConfiguration, dataDirectory: String, identity: NodeIdentity, certificates: NodeCertificates) throws {
         self.configuration = configuration
@@ -186,6 +196,7 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        storageWriter = StorageWriter(storage: opened)
         // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
         // index): applying a log onto a state built from another would break `apply`'s order.
         state = ClusterState()
@@ -216,7 +227,7 @@ public final class SwarmNode: @unchecked Sendable {
             apiServer?.stop()
             transport?.shutdown()
             failAllPending(.failed("the node is shutting down"))
-            try? storage?.sync()
+            try? storageWriter?.perform { try $0.sync() }
         }
         loopThread.shutdown()
     }
@@ -230,21 +241,24 @@ public final class SwarmNode: @unchecked Sendable {
         expireRequests()
     }
 
-    /// Carries out every pending Ready: persist (one fsync per batch), send, apply, advance.
+    /// Carries out the pending Ready: persist (one fsync per batch, on the writer thread),
+    /// send, apply, advance. One Ready is in flight at a time; its completion takes the next,
+    /// which by then holds everything proposed or received meanwhile (group commit).
     func processReady() {
         // Completions run inside this loop may propose or read again; the outer loop picks
         // that work up, so a nested call returns at once instead of re-entering `ready()`.
-        guard !isProcessingReady else { return }
+        flushQueuedProposals()
+        guard !isProcessingReady, !readyInFlight else { return }
         isProcessingReady = true
         defer { isProcessingReady = false }
-        while let current = raft, current.hasReady, !isStopped {
-            guard processOneReady() else { return }
-            // Completions run only once the Ready is gone: a proposal made while it still
-            // shared the log's storage would copy the whole log (copy-on-write).
-            let callbacks = deferredCallbacks
-            deferredCallbacks = []
-            for callback in callbacks { callback() }
+        while let current = raft, current.hasReady, !isStopped, !readyInFlight {
+            startReady()
         }
+        afterReadyBatches()
+    }
+
+    /// Work that follows applied batches (role, assignments, orchestration, peers).
+    private func afterReadyBatches() {
         followOwnRole()
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
@@ -257,20 +271,50 @@ public final class SwarmNode: @unchecked Sendable {
         }
     }
 
-    /// One Ready: persist, send, apply (completions deferred), advance. False after a storage
-    /// failure (the node stops).
-    private func processOneReady() -> Bool {
+    /// Takes one Ready. A leader sends its messages before its own write (its followers'
+    /// appends run in parallel with its fsync, as Raft allows: its own entries count toward a
+    /// commit only once `advance` reports them durable). Other roles send after the write (a
+    /// vote or an acknowledgement must not outrun the disk). Batches with nothing to make
+    /// durable are finished at once on the loop.
+    private func startReady() {
         let ready = raft!.ready()
-        do {
-            let started = Clock.monotonicNanos()
-            try storage!.save(ready)
-            nodeMetrics.storageSave.observe(Double(Clock.monotonicNanos() &- started) / 1e9)
-        } catch {
-            logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
-            fatalStop()
-            return false
+        let sendFirst = raft!.role == .leader
+        if sendFirst { send(ready.messages) }
+        guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
+            do {
+                let started = Clock.monotonicNanos()
+                try storage!.save(ready)
+                nodeMetrics.storageSave.observe(Double(Clock.monotonicNanos() &- started) / 1e9)
+            } catch {
+                return storageFailed(error)
+            }
+            finishReady(ready, messagesSent: sendFirst)
+            return
         }
-        for message in ready.messages { transport.send(message, to: message.to) }
+        readyInFlight = true
+        let generation = raftGeneration
+        writer.save(ready, on: loop) { [self] failure, nanoseconds in
+            readyInFlight = false
+            // A demotion meanwhile replaced the log this batch belonged to.
+            guard generation == raftGeneration, raft != nil, !isStopped else { return }
+            if let failure { return storageFailed(failure) }
+            nodeMetrics.storageSave.observe(Double(nanoseconds) / 1e9)
+            isProcessingReady = true
+            finishReady(ready, messagesSent: sendFirst)
+            isProcessingReady = false
+            processReady()
+        }
+    }
+
+    private func send(_ messages: [Message]) {
+        for message in messages { transport.send(message, to: message.to) }
+    }
+
+    /// The rest of a persisted Ready: send (unless sent already), apply, advance, then run the
+    /// completions it produced. Completions run only once the Ready is gone: a proposal made
+    /// while it still shared the log's storage would copy the whole log (copy-on-write).
+    private func finishReady(_ ready: Ready, messagesSent: Bool) {
+        if !messagesSent { send(ready.messages) }
         if let snapshot = ready.snapshot { installSnapshot(snapshot) }
         for entry in ready.committedEntries { apply(entry) }
         for readState in ready.readStates { readIsReady(readState) }
@@ -279,7 +323,14 @@ public final class SwarmNode: @unchecked Sendable {
         nodeMetrics.sawTerm(raft!.term)
         serveWaitingReads()
         maybeTakeSnapshot()
-        return true
+        let callbacks = deferredCallbacks
+        deferredCallbacks = []
+        for callback in callbacks { callback() }
+    }
+
+    private func storageFailed(_ error: any Error) {
+        logger.error("storage failed, stopping the node so no unpersisted state is acknowledged: \(error)")
+        fatalStop()
     }
 
     private func fatalStop() {
@@ -336,6 +387,8 @@ public final class SwarmNode: @unchecked Sendable {
         switch soft.role {
         case .leader:
             heartbeatMonitor.leadershipStarted(at: Clock.now())
+            // A fresh orchestrator per term: its first round looks at every service.
+            orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? raft!.term)
             assignmentDispatcher = nil
             acknowledgementGuard = nil
             assignmentsChanged = true
@@ -391,13 +444,17 @@ public final class SwarmNode: @unchecked Sendable {
               index <= raft!.appliedIndex else { return }
         let snapshot = raft!.takeSnapshot(data: data, index: index, confState: confState,
                                           retainEntries: configuration.snapshotRetainEntries)
-        do {
-            try storage!.saveSnapshot(snapshot)
-            try storage!.compact()
-            lastSnapshotIndex = snapshot.metadata.index
-            logger.info("snapshot taken at index \(snapshot.metadata.index)")
-        } catch {
-            logger.error("snapshot failed: \(error)")
+        lastSnapshotIndex = snapshot.metadata.index
+        // On the writer thread, after the batches before it (the entries up to `index` are
+        // applied, so they are already durable).
+        storageWriter?.enqueue { [logger] storage in
+            do {
+                try storage.saveSnapshot(snapshot)
+                try storage.compact()
+                logger.info("snapshot taken at index \(snapshot.metadata.index)")
+            } catch {
+                logger.error("snapshot failed: \(error)")
+            }
         }
     }
 
@@ -407,18 +464,22 @@ public final class SwarmNode: @unchecked Sendable {
     /// the leader from a follower manager.
     func proposeCommand(_ command: ClusterCommand, _ done: @escaping Completion) {
         guard raft != nil else { return done(.failure(.notManager)) }
-        let encoded = CommandCodec.encode(command)
+        proposeEncoded(CommandCodec.encode(command), done)
+    }
+
+    /// `proposeCommand` for a command already in its log encoding (a forwarded write): the
+    /// bytes are proposed (or forwarded) as they are.
+    func proposeEncoded(_ encoded: [UInt8], _ done: @escaping Completion) {
+        guard raft != nil else { return done(.failure(.notManager)) }
         if let refusal = ClusterLimits.entryRefusal(byteCount: encoded.count) { return done(.failure(.rejected(refusal))) }
+        guard pendingProposals.count + queuedProposals.count + pendingForwards.count < Self.maxPendingWrites else {
+            return done(.failure(.noQuorum("\(Self.maxPendingWrites) writes are already waiting to commit on this manager; retry")))
+        }
         if raft!.role == .leader {
-            do {
-                let position = try raft!.propose(encoded)
-                nodeMetrics.proposals += 1
-                pendingProposals[position.index] = (position.term, done)
-                pendingProposalDeadlines[position.index] = Clock.monotonicMillis() + Self.requestTimeoutMillis
-                scheduleProcessReady()
-            } catch {
-                done(.failure(.noQuorum("the leader refused the write (\(error)); retry")))
-            }
+            // Proposed together at the end of this loop iteration: one append per follower
+            // for the whole batch instead of one per write.
+            queuedProposals.append((encoded, done))
+            scheduleProcessReady()
             return
         }
         guard raft!.leader != noNode else {
@@ -427,8 +488,29 @@ public final class SwarmNode: @unchecked Sendable {
         let requestID = nextRequestID
         nextRequestID += 1
         pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
-        transport.send(application: ApplicationFrame(.forwardCommand, ForwardCommand(requestID: requestID, command: command)),
-                       to: raft!.leader)
+        transport.send(application: ForwardFrames.command(requestID: requestID, encoded: encoded), to: raft!.leader)
+    }
+
+    /// Proposes the writes queued by `proposeEncoded` as one batch.
+    func flushQueuedProposals() {
+        guard !queuedProposals.isEmpty, raft != nil else { return }
+        let queued = queuedProposals
+        queuedProposals = []
+        let position: LogPosition
+        do {
+            position = try raft!.propose(batch: queued.map(\.encoded))
+        } catch {
+            for write in queued { write.done(.failure(.noQuorum("the leader refused the write (\(error)); retry"))) }
+            return
+        }
+        nodeMetrics.proposals += UInt64(queued.count)
+        let deadline = Clock.monotonicMillis() + Self.requestTimeoutMillis
+        var index = position.index - UInt64(queued.count)
+        for write in queued {
+            index += 1
+            pendingProposals[index] = (position.term, write.done)
+            pendingProposalDeadlines[index] = deadline
+        }
     }
 
     /// Proposes several commands as one batch (one append, one fsync) on the leader; `done`
@@ -524,6 +606,8 @@ public final class SwarmNode: @unchecked Sendable {
     }
 
     func failAllPending(_ failure: RequestFailure) {
+        for write in queuedProposals { write.done(.failure(failure)) }
+        queuedProposals = []
         for pending in pendingProposals.values { pending.done(.failure(failure)) }
         for pending in pendingForwards.values { pending.done(.failure(failure)) }
         for pending in pendingReads.values { pending.done(.failure(failure)) }
