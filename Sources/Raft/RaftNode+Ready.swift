@@ -51,15 +51,43 @@ extension RaftNode {
         if let last = batch.entries.last, log.term(at: last.index) == last.term {
             log.stableIndex = max(log.stableIndex, last.index)
         }
-        if let lastApplied = batch.committedEntries.last {
-            log.applied = max(log.applied, lastApplied.index)
-            for entry in batch.committedEntries where entry.kind == .confChange {
-                if let change = try? ConfChange(wireBytes: entry.data) { applyConfChange(change) }
-            }
+        if appliedEarly {
+            appliedEarly = false
+        } else {
+            markApplied(batch.committedEntries)
         }
         if role == .leader, progress[id] != nil {
             _ = progress[id]!.maybeUpdate(log.stableIndex)
             if maybeCommit() { broadcastAppend() }
+        }
+    }
+
+    /// The shell applied `batch.committedEntries` (and installed `batch.snapshot`) before
+    /// persisting the batch. Raft allows it: an entry is committed only once a quorum holds it
+    /// durably (this node's own entries count only after `advance`), so applying it does not
+    /// depend on this node's write. `advance(batch)` still follows once the batch is persisted.
+    public mutating func advanceApplied(_ batch: Ready) {
+        precondition(readyOutstanding && !appliedEarly, "advanceApplied() needs an outstanding ready() and is called once")
+        appliedEarly = true
+        markApplied(batch.committedEntries)
+    }
+
+    /// Entries committed since the last `ready()` (or call of this), for a shell that applies
+    /// them while a batch is still being persisted. The caller must apply them, in order, before
+    /// anything else; they count as applied. Empty while a snapshot from the leader waits to be
+    /// applied, and while an outstanding batch's own committed entries are not applied yet.
+    public mutating func takeCommittedEntries() -> [Entry] {
+        guard pendingSnapshot == nil, !readyOutstanding || appliedEarly, log.committed > log.applied else { return [] }
+        let entries = log.slice(log.applied + 1, log.committed + 1)
+        markApplied(entries)
+        return entries
+    }
+
+    private mutating func markApplied(_ entries: [Entry]) {
+        guard let last = entries.last else { return }
+        log.applied = max(log.applied, last.index)
+        for entry in entries where entry.kind == .confChange {
+            if let change = try? ConfChange(wireBytes: entry.data) { applyConfChange(change) }
         }
     }
 }

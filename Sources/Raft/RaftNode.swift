@@ -65,6 +65,8 @@ public struct RaftNode: Sendable {
     var persistedHardState: HardState
     var reportedSoftState: SoftState
     var readyOutstanding = false
+    /// The outstanding batch's committed entries were applied already (`advanceApplied`).
+    var appliedEarly = false
 
     public init(config: RaftConfig, state: PersistentState) {
         config.validate()

@@ -248,7 +248,11 @@ public final class SwarmNode: @unchecked Sendable {
         // Completions run inside this loop may propose or read again; the outer loop picks
         // that work up, so a nested call returns at once instead of re-entering `ready()`.
         flushQueuedProposals()
-        guard !isProcessingReady, !readyInFlight else { return }
+        guard !isProcessingReady else { return }
+        if readyInFlight {
+            if applyCommittedInFlight() { afterReadyBatches() }
+            return
+        }
         isProcessingReady = true
         defer { isProcessingReady = false }
         while let current = raft, current.hasReady, !isStopped, !readyInFlight {
@@ -280,6 +284,7 @@ public final class SwarmNode: @unchecked Sendable {
         let ready = raft!.ready()
         let sendFirst = raft!.role == .leader
         if sendFirst { send(ready.messages) }
+        applyCommitted(ready)
         guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
             do {
                 let started = Clock.monotonicNanos()
@@ -304,6 +309,40 @@ public final class SwarmNode: @unchecked Sendable {
             isProcessingReady = false
             processReady()
         }
+        // The entries applied above answer their clients now, not after the write.
+        serveWaitingReads()
+        runDeferredCallbacks()
+    }
+
+    /// Runs the completions collected while applying (client answers, forwarded results).
+    private func runDeferredCallbacks() {
+        let callbacks = deferredCallbacks
+        deferredCallbacks = []
+        for callback in callbacks { callback() }
+    }
+
+    /// Applies a Ready's snapshot and committed entries before its write: committed means a
+    /// quorum holds them durably already (this node's own entries count only once persisted),
+    /// so neither applying nor answering clients waits for this node's fsync.
+    private func applyCommitted(_ ready: Ready) {
+        if let snapshot = ready.snapshot { installSnapshot(snapshot) }
+        for entry in ready.committedEntries { apply(entry) }
+        for readState in ready.readStates { readIsReady(readState) }
+        raft!.advanceApplied(ready)
+    }
+
+    /// While a batch is being persisted: applies what committed meanwhile (acknowledgements from
+    /// followers) and answers its clients, instead of waiting for this node's write to finish.
+    private func applyCommittedInFlight() -> Bool {
+        guard raft != nil, !isStopped, !isProcessingReady else { return false }
+        let entries = raft!.takeCommittedEntries()
+        guard !entries.isEmpty else { return false }
+        isProcessingReady = true
+        for entry in entries { apply(entry) }
+        serveWaitingReads()
+        runDeferredCallbacks()
+        isProcessingReady = false
+        return true
     }
 
     private func send(_ messages: [Message]) {
@@ -315,17 +354,12 @@ public final class SwarmNode: @unchecked Sendable {
     /// while it still shared the log's storage would copy the whole log (copy-on-write).
     private func finishReady(_ ready: Ready, messagesSent: Bool) {
         if !messagesSent { send(ready.messages) }
-        if let snapshot = ready.snapshot { installSnapshot(snapshot) }
-        for entry in ready.committedEntries { apply(entry) }
-        for readState in ready.readStates { readIsReady(readState) }
         raft!.advance(ready)
         if let soft = ready.softState { roleChanged(soft) }
         nodeMetrics.sawTerm(raft!.term)
         serveWaitingReads()
         maybeTakeSnapshot()
-        let callbacks = deferredCallbacks
-        deferredCallbacks = []
-        for callback in callbacks { callback() }
+        runDeferredCallbacks()
     }
 
     private func storageFailed(_ error: any Error) {
