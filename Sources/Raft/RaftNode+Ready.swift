@@ -90,4 +90,14 @@ extension RaftNode {
             if let change = try? ConfChange(wireBytes: entry.data) { applyConfChange(change) }
         }
     }
+
+    /// A leader's queued messages, for a shell that sends them while a batch is still being
+    /// persisted instead of waiting for the next `ready()`: nothing a leader sends depends on its
+    /// own disk (appends may race its own write; its entries count toward a commit only after
+    /// `advance`). Empty for any other role, whose messages must follow its write.
+    public mutating func takeLeaderMessages() -> [Message] {
+        guard role == .leader, softState == reportedSoftState, !messages.isEmpty else { return [] }
+        defer { messages = [] }
+        return messages
+    }
 }

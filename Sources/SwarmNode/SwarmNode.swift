@@ -250,6 +250,8 @@ public final class SwarmNode: @unchecked Sendable {
         flushQueuedProposals()
         guard !isProcessingReady else { return }
         if readyInFlight {
+            // A leader's appends go out now, so followers write in parallel with its own fsync.
+            if raft != nil { send(raft!.takeLeaderMessages()) }
             if applyCommittedInFlight() { afterReadyBatches() }
             return
         }

@@ -45,3 +45,28 @@ final class ApplyWhilePersistingTests: XCTestCase {
         XCTAssertTrue(node.ready().committedEntries.isEmpty)
     }
 }
+
+/// A leader's appends may leave while its own batch is being written; other roles' may not.
+final class LeaderMessagesWhilePersistingTests: XCTestCase {
+    func testLeaderSendsNewAppendsWhileItsBatchIsOutstanding() throws {
+        var leader = makeRaft(1, term: 1)
+        leader.forceLeader()
+        leader.commitNoop()
+        try leader.propose([1])
+        let batch = leader.ready()
+        try leader.propose([2])
+        let early = leader.takeLeaderMessages()
+        XCTAssertEqual(Set(early.map(\.to)), [2, 3])
+        XCTAssertTrue(early.allSatisfy { $0.kind == .append && $0.entries.map(\.data) == [[2]] })
+        XCTAssertEqual(leader.commitIndex, batch.entries[0].index - 1, "sending commits nothing")
+        leader.advance(batch)
+        XCTAssertTrue(leader.ready().messages.allSatisfy { $0.entries.map(\.data) != [[2]] }, "not sent twice")
+    }
+
+    func testAFollowersAcknowledgementWaitsForItsWrite() {
+        var node = makeRaft(1, term: 1)
+        node.step(message(.append, from: 2, to: 1, term: 1, index: 0, logTerm: 0, entries: entries(terms: [1])))
+        XCTAssertTrue(node.takeLeaderMessages().isEmpty)
+        XCTAssertEqual(node.ready().messages.map(\.kind), [.appendResponse])
+    }
+}
