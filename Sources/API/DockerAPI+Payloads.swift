@@ -5,7 +5,7 @@ import Foundation
 /// part of any response; a config's is (as in Docker). `Revision` is this cluster's extension:
 /// 1 for a new name, +1 for each `swarmctl secret update`.
 struct PayloadResponse: Encodable {
-    struct Spec: Encodable {
+    struct SpecFields: Encodable {
         var Name: String
         var Labels: [String: String]
         var Data: String?
@@ -15,7 +15,7 @@ struct PayloadResponse: Encodable {
     var Version: ObjectVersion
     var CreatedAt: String
     var UpdatedAt: String
-    var Spec: Spec
+    var Spec: SpecFields
     var Revision: UInt64
 
     init(_ object: PayloadObject, kind: PayloadKind) {
@@ -147,11 +147,11 @@ extension DockerAPI {
     private func removePayload(_ kind: PayloadKind, _ reference: String, _ reply: @escaping Reply) {
         guard let controlPlane = manager(reply) else { return }
         withState(controlPlane, reply) { [weak self] view in
-            guard self != nil else { return }
+            guard let self else { return }
             switch Self.resolvePayload(kind, reference, in: view.state) {
             case let .failure(error): reply(error.response)
             case let .success(object):
-                controlPlane.propose(.removePayload(kind: kind, id: object.id, at: self!.now())) { result in
+                controlPlane.propose(.removePayload(kind: kind, id: object.id, at: now())) { result in
                     switch result {
                     case .success: reply(HTTPResponse(status: 204))
                     case let .failure(error): reply(Self.payloadWording(error).response)

@@ -104,9 +104,8 @@ extension DockerAPI {
             }
             var spec = submitted
             if spec.name.isEmpty { spec.name = service.spec.name }
-            if let problem = ServiceSpecValidation.problem(spec) ?? Self.resolvePayloadReferences(&spec, in: view.state) {
-                return reply(problem.response)
-            }
+            if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            if let problem = Self.resolvePayloadReferences(&spec, in: view.state) { return reply(problem.response) }
             if spec.mode.isGlobal != service.spec.mode.isGlobal {
                 return reply(APIError(status: 501, "rpc error: code = Unimplemented desc = service mode change is not allowed").response)
             }

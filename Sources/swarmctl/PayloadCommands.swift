@@ -7,14 +7,14 @@ import Foundation
 enum PayloadCommands {
     /// A secret or config as `ls` and `inspect` read it (a secret's data never comes back).
     struct Listed: Decodable {
-        struct Spec: Decodable {
+        struct SpecFields: Decodable {
             var Name: String
             var Labels: [String: String]?
         }
         var ID: String
         var CreatedAt: String
         var UpdatedAt: String
-        var Spec: Spec
+        var Spec: SpecFields
         var Revision: UInt64?
     }
 
@@ -109,15 +109,20 @@ enum PayloadCommands {
             throw UsageError(message: "secret update needs a NAME, and a FILE or - (standard input, the default) with the new data")
         }
         let data = try readData(targets.count == 2 ? targets[1] : "-")
-        let users = try connection.decode([Service].self, "GET", "/services").filter { service in
-            (service.spec.taskTemplate.containerSpec.secrets ?? []).contains { $0.secretName == targets[0] }
+        // The services using the name, to tell the user what rolls (as the API reports them).
+        let services = try connection.json("GET", "/services") as? [[String: Any]] ?? []
+        let users: [String] = services.compactMap { service in
+            let spec = service["Spec"] as? [String: Any]
+            let container = (spec?["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any]
+            let secrets = container?["Secrets"] as? [[String: Any]] ?? []
+            return secrets.contains { $0["SecretName"] as? String == targets[0] } ? spec?["Name"] as? String : nil
         }
         let answer = try connection.request("POST", "/secrets/\(targets[0])/revisions",
                                             body: Array(try JSONSerialization.data(withJSONObject: ["Data": data.base64EncodedString()])))
         let object = (try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any]) ?? [:]
         writeStandardOutput("secret \(targets[0]): revision \(object["Revision"] ?? "?") (\(object["ID"] ?? "?"))\n")
-        for service in users.sorted(by: { $0.spec.name < $1.spec.name }) {
-            writeStandardOutput("rolling service \(service.spec.name) onto it (follow with: swarmctl service ps \(service.spec.name))\n")
+        for name in users.sorted() {
+            writeStandardOutput("rolling service \(name) onto it (follow with: swarmctl service ps \(name))\n")
         }
         return 0
     }
