@@ -120,7 +120,11 @@ final class PayloadRoutesTests: XCTestCase {
         let byName = try XCTUnwrap(plane.state.service(named: "by-name"))
         XCTAssertEqual(byName.spec.taskTemplate.containerSpec.secrets?.first?.secretID, id)
         let inspected = call("GET", "/v1.41/services/by-name")
-        XCTAssertEqual(jsonBody(inspected)["Spec"]?["TaskTemplate"]?["ContainerSpec"]?["Secrets"].flatMap { if case let .array(items) = $0 { return items.first } else { return nil } }?["SecretName"]?.stringValue, "db_pw")
+        guard case let .array(references)? = jsonBody(inspected)["Spec"]?["TaskTemplate"]?["ContainerSpec"]?["Secrets"] else {
+            return XCTFail("no Secrets in \(inspected.bodyText)")
+        }
+        XCTAssertEqual(references.first?["SecretName"]?.stringValue, "db_pw")
+        XCTAssertEqual(references.first?["SecretID"]?.stringValue, id)
         let update = call("POST", "/v1.41/services/\(byName.id)/update?version=\(byName.version.index)", body: #"""
         {"Name":"by-name","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Secrets":[{"SecretID":"nope","SecretName":"ghost"}]}},"Mode":{"Replicated":{"Replicas":1}}}
         """#)
@@ -148,7 +152,7 @@ final class PayloadRoutesTests: XCTestCase {
         XCTAssertEqual(jsonBody(call("GET", "/v1.41/secrets/db_pw"))["ID"]?.stringValue, second)
         XCTAssertEqual(jsonBody(call("GET", "/v1.41/secrets/db_pw"))["Revision"], .number("2"))
         XCTAssertEqual(plane.state.service(named: "api")?.spec.taskTemplate.containerSpec.secrets?.first?.secretID, second)
-        XCTAssertEqual(call("POST", "/v1.41/configs/x/revisions", body: #"{"Data":"eA=="}"#).status, 404, "configs have no revisions")
+        XCTAssertEqual(call("POST", "/v1.41/configs/x/revisions", body: #"{"Data":"eA=="}"#).status, 405, "configs have no revisions")
     }
 
     func testConfigsShowTheirDataAndMayTargetAnyPath() throws {

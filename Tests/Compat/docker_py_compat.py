@@ -101,7 +101,7 @@ def secrets_and_configs(client):
     print("secret", secret.id, "config", config.id, flush=True)
 
     service = client.services.create(
-        "busybox", command=["sh", "-c", 'cat "$SWARMCTL_SECRETS_DIR/py_pw"; sleep 3600'], name="pysecret",
+        "busybox", command=["sh", "-c", 'cat "$SWARMCTL_SECRETS_DIR/py_pw"; echo; sleep 3600'], name="pysecret",
         secrets=[SecretReference(secret.id, "py_pw")])
     refs = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]
     check(refs == [{"File": {"Name": "py_pw", "UID": "0", "GID": "0", "Mode": 0o444}, "SecretID": secret.id, "SecretName": "py_pw"}],
@@ -110,9 +110,10 @@ def secrets_and_configs(client):
     deadline = time.time() + 30
     logs = b""
     while time.time() < deadline and value.encode() not in logs:
-        logs = b"".join(service.logs(stdout=True))
+        logs = service.logs(stdout=True)
+        logs = logs if isinstance(logs, bytes) else b"".join(logs)
         time.sleep(0.2)
-    check(value.encode() in logs, f"the task read its secret: {logs!r}")
+    check(value.encode() in logs, f"the task read its secret: {logs!r}; tasks: {[t['Status'] for t in service.tasks()]}")
     try:
         secret.remove()
         check(False, "removing a secret in use is refused")

@@ -13,7 +13,7 @@ final class PayloadDeliveryTests: XCTestCase {
         let node = Node(id: "n1", version: ObjectVersion(index: 0), createdAt: t0, spec: NodeSpec(role: .manager),
                         description: NodeDescription(hostname: "h1", platform: .init(architecture: "x86_64", os: "linux"),
                                                      resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "t")),
-                        status: NodeStatus(state: .ready, addr: "192.0.2.1:1"))
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1:1"), managerStatus: nil)
         try state.apply(.initialize(cluster: Cluster(id: "c", version: ObjectVersion(index: 0), createdAt: t0, spec: ClusterSpec(),
                                                      joinTokens: JoinTokens(worker: "w", manager: "m")),
                                     firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])),
