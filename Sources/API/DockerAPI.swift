@@ -58,6 +58,8 @@ public final class DockerAPI {
         case ("nodes"?, 2): request.method == "DELETE"
         case ("nodes"?, 3): segments.last == "update"
         case ("swarmctl"?, 2): segments.last == "client-certificate"
+        // Who created, changed or removed which secret or config (never its data: not in the path or query).
+        case ("secrets"?, _), ("configs"?, _): true
         default: false
         }
         guard privileged else { return nil }

@@ -126,6 +126,10 @@ final class SecretsEndToEndTests: XCTestCase {
         XCTAssertEqual(try mountsOfSecretsTmpfs(), baseline + 1, "one node-side tmpfs for the task")
         XCTAssertFalse(try docker(["service", "inspect", "reader"]).contains(value), "service inspect never shows the secret")
 
+        // `--secret-rm` / `--secret-add` as in Docker: the reference moves to another target.
+        try docker(["service", "update", "-d", "--secret-rm", "db_pw", "--secret-add", "source=db_pw,target=renamed", "reader"])
+        let references = try docker(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}", "reader"])
+        XCTAssertTrue(references.contains(#""Name":"renamed""#) && references.contains(secretID), references)
         XCTAssertTrue(try docker(["secret", "rm", "db_pw"], expect: 1).contains("reader"), "rm is refused naming the service")
         try docker(["service", "rm", "reader"])
         try cluster.waitUntil("the task's secrets tmpfs is unmounted", timeoutSeconds: 30) { try self.mountsOfSecretsTmpfs() == baseline }
