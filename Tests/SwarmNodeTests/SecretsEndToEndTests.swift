@@ -29,12 +29,16 @@ final class SecretsEndToEndTests: XCTestCase {
 
     override func tearDown() {
         guard let cluster else { return }
+        var secretsRoots: [String] = []
         for name in cluster.members.keys.sorted() {
             cluster.kill(name)
             let state = "\(cluster.directory)/\(name)/runc"
             _ = try? cluster.shell("for id in $(runc --root '\(state)' list -q); do runc --root '\(state)' delete --force $id; done")
+            if let root = try? secretsRoot(of: name) { secretsRoots.append(root) }
         }
-        _ = try? cluster.shell("grep -e '\(cluster.directory)' -e swarmctl-secrets /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l")
+        let patterns = ([cluster.directory] + secretsRoots).map { "-e '\($0)'" }.joined(separator: " ")
+        _ = try? cluster.shell("grep \(patterns) /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l; "
+            + secretsRoots.map { "rm -rf '\($0)'" }.joined(separator: "; "))
         cluster.tearDown()
     }
 
@@ -91,8 +95,17 @@ final class SecretsEndToEndTests: XCTestCase {
         return value
     }
 
+    /// Where NAME's OCI executor mounts its tasks' secrets: /run/swarmctl-secrets/ and the first
+    /// 16 hex digits of the SHA-256 of its data directory's path.
+    private func secretsRoot(of name: String) throws -> String {
+        let digest = try cluster.shell("printf '%s' '\(cluster.directory)/\(name)' | sha256sum | cut -c1-16").output
+        return "/run/swarmctl-secrets/" + digest.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Mounts of m1's task tmpfs now.
     private func mountsOfSecretsTmpfs() throws -> Int {
-        try run("grep -c ' /run/swarmctl-secrets/' /proc/self/mountinfo || true").split(separator: "\n").compactMap { Int($0) }.first ?? 0
+        let output = try run("grep -c ' \(try secretsRoot(of: "m1"))/' /proc/self/mountinfo || true")
+        return output.split(separator: "\n").compactMap { Int($0) }.first ?? 0
     }
 
     /// Acceptance: `docker secret create db_pw -`, `docker config create`, then a service reading
