@@ -19,13 +19,17 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     private var containers: [ContainerID: ProcessContainer] = [:]
     /// Each task's secrets directory (in /dev/shm), removed when the task exits or is removed.
     private var filesDirectories: [ContainerID: TaskFilesDirectory] = [:]
-    /// Where task secrets directories are made: a tmpfs outside the data directory.
-    let secretsRoot: String
+    /// Where this executor's task secrets directories are made: a directory of its own (named
+    /// by a digest of the data directory's path) in a tmpfs outside the data directory.
+    public let secretsRoot: String
 
     /// `root` is the node's data directory; containers live under `root/containers`.
-    public init(root: String, secretsRoot: String = "/dev/shm") throws {
+    /// `sharedMemory` is the tmpfs the secrets directories go in. Whatever a previous run of this
+    /// node left there (it was killed before its tasks ended) is removed.
+    public init(root: String, sharedMemory: String = "/dev/shm") throws {
         self.root = root
-        self.secretsRoot = secretsRoot
+        secretsRoot = "\(sharedMemory)/swarmctl-secrets-" + Digest.of(Array(root.utf8)).hex.prefix(16)
+        try? FileSystem.removeTree(secretsRoot)
         try FileSystem.makeDirectories(root + "/containers")
     }
 
@@ -73,7 +77,7 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
             }
             return name
         }
-        let files = try TaskFilesDirectory(path: "\(secretsRoot)/swarmctl-secrets-\(id)", files: spec.files, mountTmpfs: false, names: names)
+        let files = try TaskFilesDirectory(path: "\(secretsRoot)/\(id)", files: spec.files, mountTmpfs: false, names: names)
         if getuid() == 0, let user = spec.user, let resolved = try? HostUser.resolve(user) {
             _ = chown(files.path, resolved.uid, resolved.gid)
         }

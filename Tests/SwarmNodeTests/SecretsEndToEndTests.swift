@@ -118,17 +118,19 @@ final class SecretsEndToEndTests: XCTestCase {
         let baseline = try mountsOfSecretsTmpfs()
         let secretID = try docker(["secret", "create", "db_pw", "-"], stdin: value).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(secretID.count, 25, secretID)
+        try docker(["secret", "create", "other_pw", "-"], stdin: "not-for-this-task")
         try run("printf 'listen 8080' > '\(cluster.directory)/app.conf'")
         try docker(["config", "create", "app_conf", "\(cluster.directory)/app.conf"])
         XCTAssertTrue(try docker(["secret", "ls"]).contains("db_pw"))
         XCTAssertTrue(try docker(["config", "inspect", "--pretty", "app_conf"]).contains("listen 8080"))
         XCTAssertFalse(try docker(["secret", "inspect", "db_pw"]).contains(value))
 
-        let script = "cat /run/secrets/db_pw; echo; cat /etc/app.conf; echo; grep -E ' /run/secrets(/db_pw)? ' /proc/self/mountinfo; "
+        let script = "cat /run/secrets/db_pw; echo; cat /etc/app.conf; echo; echo secrets: $(ls /run/secrets); grep -E ' /run/secrets(/db_pw)? ' /proc/self/mountinfo; "
             + "stat -c 'mode=%a' /run/secrets/db_pw; (echo x > /run/secrets/db_pw) 2>/dev/null || echo write-refused; sleep 3600"
         try docker(["service", "create", "-d", "--name", "reader", "--secret", "db_pw", "--config", "source=app_conf,target=/etc/app.conf",
                     "bb:1", "sh", "-c", script])
         let logs = try awaitLogs("reader", [value, "listen 8080", "mode=444", "write-refused"])
+        XCTAssertTrue(logs.contains("secrets: db_pw\n"), "the task sees only its own secret: \(logs)")
         let mountLines = logs.split(separator: "\n").filter { $0.contains(" /run/secrets") }
         let directory = mountLines.first { $0.split(separator: " ")[4] == "/run/secrets" }
         let file = mountLines.first { $0.split(separator: " ")[4] == "/run/secrets/db_pw" }
