@@ -36,15 +36,15 @@ final class TaskFilesTests: XCTestCase {
 
     func testAProcessTaskFindsItsSecretsInAPrivateDirectoryThatGoesWhenItExits() throws {
         let executor = try ProcessExecutor(root: root)
-        var spec = TaskSpec(command: ["/bin/sh", "-c", #"cat "$SWARMCTL_SECRETS_DIR/db_pw"; echo; stat -c '%a %a' "$SWARMCTL_SECRETS_DIR" "$SWARMCTL_SECRETS_DIR/db_pw"; echo "$SWARMCTL_SECRETS_DIR"; echo end"#],
+        var spec = TaskSpec(command: ["/bin/sh", "-c", #"cat "$SWARMCTL_SECRETS_DIR/db_pw"; echo; stat -c '%a' "$SWARMCTL_SECRETS_DIR" "$SWARMCTL_SECRETS_DIR/db_pw"; echo "$SWARMCTL_SECRETS_DIR"; echo end"#],
                             environment: ["SWARMCTL_SECRETS_DIR=/tmp/forged"])
         spec.files = [TaskFile(kind: .secret, target: "/run/secrets/db_pw", data: Array("hunter2".utf8), mode: 0o400)]
         let (status, output) = try run(executor, spec)
         XCTAssertEqual(status, .exited(code: 0))
         let lines = output.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.prefix(2), ["hunter2", "700 400"], output)
-        XCTAssertTrue(lines.count > 2 && lines[2].hasPrefix(executor.secretsRoot + "/"), "the node's own directory, not the forged one: \(output)")
-        XCTAssertFalse(FileSystem.exists(lines.count > 2 ? lines[2] : "/"), "the directory is gone once the task ended")
+        XCTAssertEqual(lines.prefix(3), ["hunter2", "700", "400"], output)
+        XCTAssertTrue(lines.count > 3 && lines[3].hasPrefix(executor.secretsRoot + "/"), "the node's own directory, not the forged one: \(output)")
+        XCTAssertFalse(FileSystem.exists(lines.count > 3 ? lines[3] : "/"), "the directory is gone once the task ended")
     }
 
     func testConfigsAndNestedTargetsAreRefusedNamingWhy() throws {
