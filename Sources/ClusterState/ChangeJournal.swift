@@ -65,30 +65,30 @@ public struct ChangeJournal: Sendable, Equatable {
 }
 
 extension ClusterState {
-    /// The objects `command` may change, read before it is applied (recorded only if it succeeds).
-    func changedObjects(_ command: ClusterCommand) -> [ChangedObject] {
-        func task(_ id: String) -> ChangedObject? {
-            tasks[id].map { .task(id: id, serviceID: $0.serviceID, nodeID: $0.nodeID) }
+    /// The objects `command` may change (the same list `applyReportingEvents` uses), with each
+    /// existing task's service and node read before it is applied. Recorded only if it succeeds.
+    func changedObjects(_ command: ClusterCommand) -> (objects: [ChangedObject], created: [String]) {
+        let touched = touchedObjects(command)
+        var objects: [ChangedObject] = touched.nodes.map { .node($0) } + touched.services.map { .service($0) }
+        var created: [String] = []
+        for id in touched.tasks {
+            if let task = tasks[id] {
+                objects.append(.task(id: id, serviceID: task.serviceID, nodeID: task.nodeID))
+            } else {
+                created.append(id)
+            }
         }
-        switch command {
-        case let .initialize(_, firstNode, _): return [.cluster, .node(firstNode.id)]
-        case let .addNode(node, _): return [.node(node.id)]
-        case let .updateNodeSpec(id, _, _, _), let .setNodeStatus(id, _, _, _), let .setManagerStatus(id, _, _),
-             let .removeNode(id, _, _):
-            return [.node(id)]
-        case .rotateJoinToken, .updateClusterSpec, .finishCARotation: return [.cluster]
-        case let .createService(service): return [.service(service.id)]
-        case let .updateService(id, _, _, _), let .rollbackService(id, _, _), let .setServiceUpdateStatus(id, _, _, _),
-             let .removeService(id, _):
-            return [.service(id)]
-        case let .createTasks(newTasks):
-            return newTasks.map { .task(id: $0.id, serviceID: $0.serviceID, nodeID: $0.nodeID) }
-        case let .updateTaskStatus(id, _), let .setTaskDesiredState(id, _, _), let .assignTask(id, _, _):
-            return task(id).map { [$0] } ?? []
-        case let .removeTasks(ids): return ids.compactMap(task)
-        case let .updateTaskStatuses(updates): return updates.compactMap { task($0.taskID) }
-        default: return []
+        return (objects, created)
+    }
+
+    /// Records a successful command's changes; tasks it created are read from the new state.
+    mutating func recordChanges(_ changed: (objects: [ChangedObject], created: [String]), clusterBefore: ObjectVersion?, index: UInt64) {
+        var objects = changed.objects
+        for id in changed.created {
+            if let task = tasks[id] { objects.append(.task(id: id, serviceID: task.serviceID, nodeID: task.nodeID)) }
         }
+        if cluster?.version != clusterBefore { objects.append(.cluster) }
+        changes.record(objects, index: index)
     }
 
     /// Task ids of service `serviceID` (also of a removed service whose tasks remain), unordered.

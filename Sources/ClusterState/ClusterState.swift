@@ -26,7 +26,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// largest cost.
     public private(set) var sortedServiceIDs: [String] = []
     /// What recent commands changed (derived: not encoded, ignored by `==`; see `ChangeJournal`).
-    public private(set) var changes = ChangeJournal()
+    public internal(set) var changes = ChangeJournal()
 
     public init() {}
 
@@ -143,9 +143,10 @@ public struct ClusterState: Codable, Sendable, Equatable {
         let version = ObjectVersion(index: index)
         changes.noteApplied(index: index)
         let changed = changedObjects(command)
+        let clusterBefore = cluster?.version
         do {
             try applyChecked(command, version: version)
-            changes.record(changed, index: index)
+            recordChanges(changed, clusterBefore: clusterBefore, index: index)
             return .success(())
         } catch let error as ClusterError {
             return .failure(error)
