@@ -1,4 +1,5 @@
 import CPlatform
+import Foundation
 import Glibc
 import Platform
 
@@ -12,14 +13,19 @@ enum CommandRunner {
     struct Output {
         let code: Int32
         let text: String
+        var errors = ""
         var succeeded: Bool { code == 0 }
     }
 
     static let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    static func run(_ arguments: [String], input: String = "", timeoutMillis: Int = 30_000) throws -> Output {
+    /// With `separateErrors`, stderr goes to `errors` instead of being mixed into `text` (for
+    /// tools whose stdout is parsed as JSON).
+    static func run(_ arguments: [String], input: String = "", separateErrors: Bool = false, timeoutMillis: Int = 30_000) throws -> Output {
         let inputPath = try temporaryFile(input)
         defer { _ = unlink(inputPath) }
+        let errorPath = try temporaryFile("")
+        defer { _ = unlink(errorPath) }
         var fds: [Int32] = [-1, -1]
         guard cplatform_pipe2(&fds, CPLATFORM_O_CLOEXEC) == 0 else { throw SystemError("pipe2", arguments[0]) }
         var actions = posix_spawn_file_actions_t()
@@ -27,7 +33,11 @@ enum CommandRunner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        if separateErrors {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY, 0)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        }
         _ = cplatform_spawn_close_above_stderr(&actions)
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = [strdup(path), nil]
@@ -44,7 +54,8 @@ enum CommandRunner {
         var status: Int32 = 0
         _ = try retryingEINTR("waitpid", arguments[0]) { waitpid(pid, &status, 0) }
         let code = cplatform_wifexited(status) != 0 ? cplatform_wexitstatus(status) : 128 + cplatform_wtermsig(status)
-        return Output(code: code, text: text)
+        let errors = separateErrors ? (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" : ""
+        return Output(code: code, text: text, errors: errors)
     }
 
     /// Reads the child's output to its end; kills it when the deadline passes.

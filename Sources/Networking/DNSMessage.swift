@@ -200,6 +200,7 @@ struct DNSReader {
             guard end <= bytes.count else { throw DNSError("label runs past the message end") }
             length += Int(byte) + 1
             guard length <= 255 else { throw DNSError("name longer than 255 bytes") }
+            guard bytes[(position + 1)..<end].allSatisfy({ $0 < 0x80 }) else { throw DNSError("name has a non-ASCII byte") }
             labels.append(String(decoding: bytes[(position + 1)..<end], as: UTF8.self))
             position = end
         }

@@ -6,6 +6,10 @@ public struct DNSView: Equatable, Sendable {
     public struct Entry: Equatable, Sendable {
         public var addresses: [IPv4Address]
         public var ttl: UInt32
+        public init(addresses: [IPv4Address], ttl: UInt32) {
+            self.addresses = addresses
+            self.ttl = ttl
+        }
     }
 
     /// Lowercased name → addresses.

@@ -90,8 +90,8 @@ public final class HostNetworkPlumbing: NetworkPlumbing {
     }
 
     private func json(_ arguments: [String]) throws -> [[String: Any]] {
-        let output = try CommandRunner.run(arguments)
-        guard output.succeeded else { throw NetworkingError("\(arguments.joined(separator: " ")) failed: \(output.text)") }
+        let output = try CommandRunner.run(arguments, separateErrors: true)
+        guard output.succeeded else { throw NetworkingError("\(arguments.joined(separator: " ")) failed: \(output.errors)") }
         let text = output.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return [] }
         guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {

@@ -24,13 +24,13 @@ public struct RulesetRenderer: Sendable {
         let bridges = names.bridgeWildcard
         return table([
             chain("published", [], published),
-            chain("prerouting", ["type nat hook prerouting priority dstnat; policy accept;"], ["fib daddr type local jump published"]),
-            chain("output", ["type nat hook output priority dstnat; policy accept;"], ["fib daddr type local jump published"]),
-            chain("postrouting", ["type nat hook postrouting priority srcnat; policy accept;"], [
+            chain("prerouting", ["type nat hook prerouting priority -100; policy accept;"], ["fib daddr type local jump published"]),
+            chain("output", ["type nat hook output priority -100; policy accept;"], ["fib daddr type local jump published"]),
+            chain("postrouting", ["type nat hook postrouting priority 100; policy accept;"], [
                 "oifname \"\(bridges)\" ct status dnat masquerade",
                 "ip saddr \(plan.gateway.subnet) oifname != \"\(names.gatewayBridge)\" masquerade",
             ]),
-            chain("forward", ["type filter hook forward priority filter; policy accept;"], bridged(plan) + [
+            chain("forward", ["type filter hook forward priority 0; policy accept;"], bridged(plan) + [
                 "oifname \"\(bridges)\" ct status dnat accept",
                 "oifname \"\(bridges)\" ct state established,related accept",
                 "oifname \"\(bridges)\" drop",
@@ -80,8 +80,8 @@ public struct RulesetRenderer: Sendable {
             }
         }
         return table([
-            chain("output", ["type nat hook output priority dstnat; policy accept;"], translations),
-            chain("refuse", ["type filter hook output priority filter; policy accept;"], refusals),
+            chain("output", ["type nat hook output priority -100; policy accept;"], translations),
+            chain("refuse", ["type filter hook output priority 0; policy accept;"], refusals),
         ])
     }
 

@@ -139,6 +139,21 @@ func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) -
     return true
 }
 
+/// Work done inside another network namespace.
+///
+/// It exists because `setns` moves only the calling thread: sockets opened there stay in that
+/// namespace, and tools spawned from it (`ip`, `nft`) configure it, while the process and its other
+/// threads stay where they are. The probe in reference/probes/dnsns.py showed the pattern.
+public enum NetworkNamespace {
+    /// The file of a named namespace (`ip netns add NAME`).
+    public static func path(_ name: String) -> String { HostNetworkPlumbing.namespaceDirectory + "/" + name }
+
+    /// Runs `body` on a fresh thread inside the namespace at `path` and returns its result.
+    public static func perform<T: Sendable>(_ path: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
+        try inNetworkNamespace(path, body)
+    }
+}
+
 /// Runs `body` on a fresh thread that first enters the network namespace at `path` (a file in
 /// /run/netns), so sockets it creates live in that namespace. The thread ends afterwards, so a
 /// failure to switch back can never leave a server thread in the wrong namespace.
