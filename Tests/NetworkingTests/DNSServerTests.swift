@@ -13,7 +13,7 @@ final class DNSServerTests: XCTestCase {
         XCTAssertEqual(web["www"]?.addresses, [IPv4Address("10.0.1.2")!, IPv4Address("10.255.0.5")!])
         XCTAssertEqual(web["tasks.web"], .init(addresses: ["10.0.1.3", "10.0.1.4", "10.255.0.6", "10.255.0.7"].map { IPv4Address($0)! }, ttl: 0),
                        "only ready tasks, TTL 0")
-        XCTAssertEqual(web["web.2.taskweb2"], .init(addresses: [IPv4Address("10.0.1.4")!], ttl: 0))
+        XCTAssertEqual(web["web.2.taskweb2"], .init(addresses: [IPv4Address("10.0.1.4")!, IPv4Address("10.255.0.7")!], ttl: 0), "on both shared networks")
         XCTAssertNil(web["web.3.taskweb3"], "a task that is not ready is not in DNS")
         XCTAssertNil(web["db"], "db is on another network")
         XCTAssertEqual(db["db"], .init(addresses: [IPv4Address("10.0.2.3")!, IPv4Address("10.0.2.4")!], ttl: 0), "dnsrr: every ready task")

@@ -1,0 +1,158 @@
+import Foundation
+import Glibc
+@testable import Networking
+import Platform
+import XCTest
+
+/// Two "hosts" as network namespaces on an underlay bridge (192.0.2.0/24, in its own namespace),
+/// each configured by a `NodeNetworkController` with the real plumbing, and a client namespace on
+/// the underlay (192.0.2.9) playing the outside user. Overlay addresses come from 198.51.100.0/24.
+/// Every name starts with a per-test prefix; `destroy()` removes all of them, also after a failure.
+final class NetnsTopology: @unchecked Sendable {
+    let base: String
+    let hostNames: [NetworkNames]
+    var servers: [EchoServer] = []
+
+    static let underlay = [IPv4Address(192, 0, 2, 1), IPv4Address(192, 0, 2, 2)]
+    static let client = IPv4Address(192, 0, 2, 9)
+    static func overlay(_ last: UInt8) -> IPv4Address { IPv4Address(198, 51, 100, last) }
+
+    /// Skips unless this is root with ip and nft, the state netns tests need.
+    static func requirements() throws {
+        guard getuid() == 0 else { throw XCTSkip("netns tests need root (network namespaces, veth, VXLAN, nftables)") }
+        for tool in ["ip", "bridge", "nft"] where !HostNetworkPlumbing.toolExists(tool) {
+            throw XCTSkip("netns tests need \(tool): apt-get install -y iproute2 nftables")
+        }
+    }
+
+    init() throws {
+        base = "n" + String(format: "%03x", (Int(getpid()) &* 31 &+ Int(monotonicNanoseconds() % 4096)) % 4096)
+        hostNames = [try NetworkNames(prefix: base + "a"), try NetworkNames(prefix: base + "b")]
+        do { try build() } catch {
+            destroy()
+            if "\(error)".contains("vxlan") && "\(error)".contains("not supported") { throw XCTSkip("this kernel has no VXLAN: \(error)") }
+            throw error
+        }
+    }
+
+    var underlayNamespace: String { base + "-u" }
+    func hostNamespace(_ index: Int) -> String { base + "-h\(index + 1)" }
+    var clientNamespace: String { base + "-cl" }
+    func taskNamespace(host: Int, task: String) -> String { hostNames[host].namespace(taskID: task) }
+
+    private func build() throws {
+        var lines = ["netns add \(underlayNamespace)", "netns add \(clientNamespace)"]
+        for index in 0..<2 { lines.append("netns add \(hostNamespace(index))") }
+        try run(["ip", "-batch", "-"], lines)
+        try run(["ip", "-n", underlayNamespace, "-batch", "-"], ["link set lo up", "link add ubr type bridge", "link set ubr up"])
+        let ends: [(String, IPv4Address)] = [(hostNamespace(0), NetnsTopology.underlay[0]), (hostNamespace(1), NetnsTopology.underlay[1]),
+                                            (clientNamespace, NetnsTopology.client)]
+        for (index, (namespace, address)) in ends.enumerated() {
+            try run(["ip", "-batch", "-"], ["link add u\(index) netns \(namespace) type veth peer name p\(index) netns \(underlayNamespace)"])
+            try run(["ip", "-n", underlayNamespace, "-batch", "-"], ["link set p\(index) master ubr up"])
+            try run(["ip", "-n", namespace, "-batch", "-"], ["link set lo up", "addr add \(address)/24 dev u\(index)", "link set u\(index) up"])
+        }
+    }
+
+    /// Applies a plan on host `index` from a thread inside its namespace, with a new controller each
+    /// time (as after an agent restart: the state is observed, not remembered).
+    func apply(_ plan: NodeNetworkPlan, host index: Int) throws {
+        let names = hostNames[index]
+        try NetworkNamespace.perform(NetworkNamespace.path(hostNamespace(index))) {
+            try NodeNetworkController(names: names, plumbing: HostNetworkPlumbing()).apply(plan)
+        }
+    }
+
+    func destroy() {
+        servers.forEach { $0.stop() }
+        servers = []
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: HostNetworkPlumbing.namespaceDirectory)) ?? []
+        // Task namespaces first (their veths die with them), then hosts, client and underlay.
+        for name in all.filter({ $0.hasPrefix(base) }).sorted(by: { $0.contains("-t-") && !$1.contains("-t-") }) {
+            _ = try? run(["ip", "netns", "del", name], [])
+        }
+    }
+
+    func namespacesLeft() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: HostNetworkPlumbing.namespaceDirectory)) ?? []).filter { $0.hasPrefix(base) }
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], _ lines: [String]) throws -> String {
+        let output = try CommandRunner.run(arguments, input: lines.joined(separator: "\n") + "\n")
+        guard output.succeeded else { throw NetworkingError("\(arguments.joined(separator: " ")) failed: \(output.text)") }
+        return output.text
+    }
+
+    /// Starts a TCP server on `port` inside `namespace` that answers each connection with
+    /// "<name> <client address>" and closes it.
+    func serve(_ name: String, namespace: String, port: UInt16) throws {
+        servers.append(try EchoServer(name: name, namespace: namespace, port: port))
+    }
+
+    /// One request from inside `namespace` to address:port; the answer, or nil if refused/timed out.
+    static func request(from namespace: String, to address: IPv4Address, port: UInt16, timeoutMillis: Int = 1_500) -> String? {
+        try? NetworkNamespace.perform(NetworkNamespace.path(namespace)) { () -> String? in
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            defer { close(descriptor) }
+            var timeout = timeval(tv_sec: timeoutMillis / 1000, tv_usec: (timeoutMillis % 1000) * 1000)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var target = sockaddr_in()
+            target.sin_family = sa_family_t(AF_INET)
+            target.sin_port = port.bigEndian
+            target.sin_addr.s_addr = address.value.bigEndian
+            let connected = withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard connected == 0 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        } ?? nil
+    }
+}
+
+/// A TCP server whose listening socket lives in a task namespace, served from a thread of the test.
+final class EchoServer: @unchecked Sendable {
+    let descriptor: Int32
+    private let stopped = ConditionLock()
+    private var stopping = false
+    private var thread: PlatformThread?
+
+    init(name: String, namespace: String, port: UInt16) throws {
+        descriptor = try NetworkNamespace.perform(NetworkNamespace.path(namespace)) { () throws -> Int32 in
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            var yes: Int32 = 1
+            setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0, listen(descriptor, 64) == 0 else { throw NetworkingError("echo server bind in \(namespace) failed") }
+            return descriptor
+        }
+        let listening = descriptor
+        thread = PlatformThread(name: "echo") { [self] in
+            while !stopped.withLock({ stopping }) {
+                var poller = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 100) > 0 else { continue }
+                var peer = sockaddr_in()
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let connection = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept(listening, $0, &length) } }
+                guard connection >= 0 else { continue }
+                let reply = Array("\(name) \(IPv4Address(UInt32(bigEndian: peer.sin_addr.s_addr)))\n".utf8)
+                _ = send(connection, reply, reply.count, Int32(MSG_NOSIGNAL))
+                close(connection)
+            }
+        }
+    }
+
+    func stop() {
+        stopped.withLock { stopping = true }
+        thread?.join()
+        thread = nil
+        close(descriptor)
+    }
+}
