@@ -89,6 +89,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var initProcess = false
     /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
     public var healthCheck: HealthCheck? = nil
+    /// The network namespace prepared for the task by the node's network plumbing (a file in
+    /// /run/netns), joined by path instead of `network`, with /etc/resolv.conf pointing at the
+    /// node's DNS server on 127.0.0.11. Set only for tasks with network attachments (OCI backend).
+    public var networkNamespacePath: String? = nil
 
     /// The settings set here that only a container can honour, as the user names them, for the
     /// process backend's refusal.
@@ -103,6 +107,7 @@ public struct TaskSpec: Sendable, Equatable {
         if !extraHosts.isEmpty { names.append("extra hosts (--host)") }
         if !groups.isEmpty { names.append("supplementary groups (--group)") }
         if initProcess { names.append("an init process (--init)") }
+        if networkNamespacePath != nil { names.append("network attachments (--network)") }
         return names
     }
 
