@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Networking", dependencies: ["Platform", "CPlatform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
                                                   "Orchestration", "Agent", "Executor", "Dispatcher"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto",
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto", "Networking",
                                                            "Linearizability"]),
         .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .target(name: "BenchResults", path: "Benchmarks/BenchResults"),

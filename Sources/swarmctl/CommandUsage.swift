@@ -350,7 +350,9 @@ enum MiscUsage {
     A local cluster of real node processes with chaos enabled, left running for scripts.
 
     Commands:
-      up [--managers N] [--workers N]   Start it and write DIR/testbed.env
+      up [--managers N] [--workers N] [--netns]
+                                        Start it and write DIR/testbed.env (--netns: each node in
+                                        its own network namespace on 192.0.2.0/24, needs root)
       down [--keep]                     Stop every node (and remove DIR unless --keep)
       ls                                List the nodes and their state
       kill|stop|cont|restart NODE       SIGKILL, SIGSTOP, SIGCONT or restart one node
@@ -358,14 +360,18 @@ enum MiscUsage {
 
     static let testbedSubcommands = [
         CommandEntry(name: "up", usage: """
-        Usage:  swarmctl testbed up [--managers N] [--workers N] [--dir DIR]
+        Usage:  swarmctl testbed up [--managers N] [--workers N] [--netns] [--dir DIR]
 
         Starts a local cluster with chaos enabled and records it in DIR/testbed.env.
+        --netns (root): each node runs in its own network namespace on an underlay bridge
+        (192.0.2.1, .2, … listening on port 2377), with a client namespace at 192.0.2.200 for
+        outside requests ($TESTBED_CLIENT_NETNS). 'testbed down' removes every namespace, also
+        after a crash (their prefix is kept in DIR/netns-prefix).
         """),
         CommandEntry(name: "down", usage: """
         Usage:  swarmctl testbed down [--keep] [--dir DIR]
 
-        Stops every node of the testbed; removes DIR unless --keep.
+        Stops every node of the testbed and removes its network namespaces; removes DIR unless --keep.
         """),
         CommandEntry(name: "ls", usage: """
         Usage:  swarmctl testbed ls [--dir DIR]
