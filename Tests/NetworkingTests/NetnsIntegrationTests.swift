@@ -87,11 +87,11 @@ final class NetnsIntegrationTests: XCTestCase {
         for host in hosts {
             let mesh = answers(from: client, to: host, port: 8080, expecting: 2)
             XCTAssertEqual(mesh.map { String($0.prefix(2)) }.sorted(), ["a1", "a2"], "mesh on \(host): \(mesh)")
-            XCTAssertFalse(mesh.contains { $0.hasSuffix(" 192.0.2.9") }, "the mesh replaces the client address: \(mesh)")
+            XCTAssertFalse(mesh.contains { $0.hasSuffix(" 192.0.2.200") }, "the mesh replaces the client address: \(mesh)")
         }
-        XCTAssertEqual(NetnsTopology.request(from: client, to: hosts[1], port: 9090), "a2 192.0.2.9", "host mode keeps the client address")
-        XCTAssertEqual(NetnsTopology.request(from: client, to: hosts[0], port: 9191), "a1 192.0.2.9", "policy=local keeps it too")
-        XCTAssertEqual(answers(from: client, to: hosts[0], port: 9191, expecting: 2), ["a1 192.0.2.9"], "and stays on the node")
+        XCTAssertEqual(NetnsTopology.request(from: client, to: hosts[1], port: 9090), "a2 192.0.2.200", "host mode keeps the client address")
+        XCTAssertEqual(NetnsTopology.request(from: client, to: hosts[0], port: 9191), "a1 192.0.2.200", "policy=local keeps it too")
+        XCTAssertEqual(answers(from: client, to: hosts[0], port: 9191, expecting: 2), ["a1 192.0.2.200"], "and stays on the node")
     }
 
     func testNetworksCannotReachEachOther() throws {
@@ -127,6 +127,13 @@ final class NetnsIntegrationTests: XCTestCase {
         let hostBind = try? IPv4Sockets.bind(Int32(SOCK_DGRAM.rawValue), IPv4Address(127, 0, 0, 11), 53)
         XCTAssertNotNil(hostBind, "127.0.0.11:53 is still free in the test's own namespace")
         if let (descriptor, _) = hostBind { close(descriptor) }
+    }
+
+    func testUnderlayRemovalByPrefixCatchesTaskNamespacesOfACrashedRun() throws {
+        try applyBoth()
+        XCTAssertEqual(topology.namespacesLeft().count, 4 + 4, "underlay, 2 hosts, client; 4 task namespaces")
+        XCTAssertEqual(UnderlayNetwork.destroy(prefix: topology.base), [])
+        XCTAssertEqual(topology.namespacesLeft(), [])
     }
 
     func testReapplyAfterRestartKeepsOneCopyOfEveryRule() throws {

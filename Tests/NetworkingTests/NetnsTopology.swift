@@ -4,9 +4,9 @@ import Glibc
 import Platform
 import XCTest
 
-/// Two "hosts" as network namespaces on an underlay bridge (192.0.2.0/24, in its own namespace),
+/// Two "hosts" as network namespaces on an underlay bridge (`UnderlayNetwork`: 192.0.2.0/24),
 /// each configured by a `NodeNetworkController` with the real plumbing, and a client namespace on
-/// the underlay (192.0.2.9) playing the outside user. Overlay addresses come from 198.51.100.0/24.
+/// the underlay (192.0.2.200) playing the outside user. Overlay addresses come from 198.51.100.0/24.
 /// Every name starts with a per-test prefix; `destroy()` removes all of them, also after a failure.
 final class NetnsTopology: @unchecked Sendable {
     let base: String
@@ -14,7 +14,7 @@ final class NetnsTopology: @unchecked Sendable {
     var servers: [EchoServer] = []
 
     static let underlay = [IPv4Address(192, 0, 2, 1), IPv4Address(192, 0, 2, 2)]
-    static let client = IPv4Address(192, 0, 2, 9)
+    static let client = UnderlayNetwork.clientAddress
     static func overlay(_ last: UInt8) -> IPv4Address { IPv4Address(198, 51, 100, last) }
 
     /// Skips unless this is root with ip and nft, the state netns tests need.
@@ -35,23 +35,13 @@ final class NetnsTopology: @unchecked Sendable {
         }
     }
 
-    var underlayNamespace: String { base + "-u" }
-    func hostNamespace(_ index: Int) -> String { base + "-h\(index + 1)" }
-    var clientNamespace: String { base + "-cl" }
+    var hostNamespaces: UnderlayNetwork { UnderlayNetwork(prefix: base, hostCount: 2) }
+    func hostNamespace(_ index: Int) -> String { hostNamespaces.hostNamespace(index) }
+    var clientNamespace: String { hostNamespaces.clientNamespace }
     func taskNamespace(host: Int, task: String) -> String { hostNames[host].namespace(taskID: task) }
 
     private func build() throws {
-        var lines = ["netns add \(underlayNamespace)", "netns add \(clientNamespace)"]
-        for index in 0..<2 { lines.append("netns add \(hostNamespace(index))") }
-        try run(["ip", "-batch", "-"], lines)
-        try run(["ip", "-n", underlayNamespace, "-batch", "-"], ["link set lo up", "link add ubr type bridge", "link set ubr up"])
-        let ends: [(String, IPv4Address)] = [(hostNamespace(0), NetnsTopology.underlay[0]), (hostNamespace(1), NetnsTopology.underlay[1]),
-                                            (clientNamespace, NetnsTopology.client)]
-        for (index, (namespace, address)) in ends.enumerated() {
-            try run(["ip", "-batch", "-"], ["link add u\(index) netns \(namespace) type veth peer name p\(index) netns \(underlayNamespace)"])
-            try run(["ip", "-n", underlayNamespace, "-batch", "-"], ["link set p\(index) master ubr up"])
-            try run(["ip", "-n", namespace, "-batch", "-"], ["link set lo up", "addr add \(address)/24 dev u\(index)", "link set u\(index) up"])
-        }
+        _ = try UnderlayNetwork.create(prefix: base, hosts: 2)
     }
 
     /// Applies a plan on host `index` from a thread inside its namespace, with a new controller each
@@ -66,16 +56,10 @@ final class NetnsTopology: @unchecked Sendable {
     func destroy() {
         servers.forEach { $0.stop() }
         servers = []
-        let all = (try? FileManager.default.contentsOfDirectory(atPath: HostNetworkPlumbing.namespaceDirectory)) ?? []
-        // Task namespaces first (their veths die with them), then hosts, client and underlay.
-        for name in all.filter({ $0.hasPrefix(base) }).sorted(by: { $0.contains("-t-") && !$1.contains("-t-") }) {
-            _ = try? run(["ip", "netns", "del", name], [])
-        }
+        UnderlayNetwork.destroy(prefix: base)
     }
 
-    func namespacesLeft() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: HostNetworkPlumbing.namespaceDirectory)) ?? []).filter { $0.hasPrefix(base) }
-    }
+    func namespacesLeft() -> [String] { UnderlayNetwork.namespaces(prefix: base) }
 
     @discardableResult
     func run(_ arguments: [String], _ lines: [String]) throws -> String {
