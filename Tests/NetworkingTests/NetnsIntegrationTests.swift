@@ -30,7 +30,7 @@ final class NetnsIntegrationTests: XCTestCase {
     static let placement: [String: Int] = ["a1": 0, "c1": 0, "a2": 1, "b1": 1]
     static let networkOf: [String: String] = ["a1": a, "a2": a, "c1": a, "b1": b]
 
-    func plan(host: Int, ready: Set<String> = ["a1", "a2"]) -> NodeNetworkPlan {
+    static func plan(host: Int, ready: Set<String> = ["a1", "a2"]) -> NodeNetworkPlan {
         let underlay = NetnsTopology.underlay
         let nodeAddressA = NetnsTopology.overlay(host == 0 ? 126 : 125)
         var networks = [OverlayNetwork(id: Self.a, name: "a", vni: 4301, subnet: IPv4Subnet(NetnsTopology.overlay(0), prefixLength: 25),
@@ -58,8 +58,8 @@ final class NetnsIntegrationTests: XCTestCase {
     }
 
     func applyBoth(ready: Set<String> = ["a1", "a2"]) throws {
-        try topology.apply(plan(host: 0, ready: ready), host: 0)
-        try topology.apply(plan(host: 1, ready: ready), host: 1)
+        try topology.apply(Self.plan(host: 0, ready: ready), host: 0)
+        try topology.apply(Self.plan(host: 1, ready: ready), host: 1)
         for (task, host) in Self.placement {
             try topology.serve(task, namespace: topology.taskNamespace(host: host, task: task), port: 80)
         }
@@ -107,7 +107,7 @@ final class NetnsIntegrationTests: XCTestCase {
         try applyBoth(ready: ["a1"])
         let c1 = topology.taskNamespace(host: 0, task: "c1")
         XCTAssertEqual(answers(from: c1, to: Self.vip, port: 80, attempts: 10, expecting: 2), ["a1 198.51.100.13"])
-        try topology.apply(plan(host: 0, ready: ["a2"]), host: 0)
+        try topology.apply(Self.plan(host: 0, ready: ["a2"]), host: 0)
         XCTAssertEqual(answers(from: c1, to: Self.vip, port: 80, attempts: 10, expecting: 2), ["a2 198.51.100.13"])
     }
 
@@ -116,7 +116,7 @@ final class NetnsIntegrationTests: XCTestCase {
         let server = try DNSServer(upstreams: [])
         defer { server.stop() }
         let c1 = topology.taskNamespace(host: 0, task: "c1")
-        try server.listen(id: "c1", namespacePath: NetworkNamespace.path(c1), view: DNSView.views(plan(host: 0))["c1"]!)
+        try server.listen(id: "c1", namespacePath: NetworkNamespace.path(c1), view: DNSView.views(Self.plan(host: 0))["c1"]!)
         func ask(_ name: String) throws -> [[UInt8]] {
             let query = DNSMessage(id: 9, flags: DNSFlags(rawValue: 0x0100), questions: [DNSQuestion(name: DNSName.labels(name), type: DNSRecordType.a)]).serialize()
             let reply = try NetworkNamespace.perform(NetworkNamespace.path(c1)) { DNSTestClient.udp(query, port: 53, address: IPv4Address(127, 0, 0, 11)) }
@@ -140,8 +140,8 @@ final class NetnsIntegrationTests: XCTestCase {
         try applyBoth()
         let host = topology.hostNamespace(0)
         let before = try topology.run(["ip", "netns", "exec", host, "nft", "list", "table", "ip", topology.hostNames[0].prefix], [])
-        try topology.apply(plan(host: 0), host: 0)
-        try topology.apply(plan(host: 0), host: 0)
+        try topology.apply(Self.plan(host: 0), host: 0)
+        try topology.apply(Self.plan(host: 0), host: 0)
         let after = try topology.run(["ip", "netns", "exec", host, "nft", "list", "table", "ip", topology.hostNames[0].prefix], [])
         XCTAssertEqual(after.components(separatedBy: "dport 8080").count, 2, after)
         XCTAssertEqual(before.filter { !$0.isNumber }, after.filter { !$0.isNumber }, "the same table after two restarts (handles aside)")
