@@ -21,10 +21,14 @@ final class NetworkingBenchmarkTests: XCTestCase {
         let host1 = topology.hostNamespace(0)
         // From host 1's namespace (a process on the node): the published port of host 2 (the
         // mesh: DNAT there, then over the overlay) against a2's overlay address straight.
-        var mesh: [Double] = [], direct: [Double] = []
-        for _ in 0..<5 {
-            mesh += try timedRequests(from: host1, to: NetnsTopology.underlay[1], port: 8080, count: 300)
-            direct += try timedRequests(from: host1, to: NetnsIntegrationTests.addresses["a2"]!, port: 80, count: 300)
+        // Interleaved request by request, so both sides see the same machine load.
+        let (mesh, direct) = try NetworkNamespace.perform(NetworkNamespace.path(host1)) { () throws -> ([Double], [Double]) in
+            var mesh: [Double] = [], direct: [Double] = []
+            for _ in 0..<2_000 {
+                mesh.append(try Self.timed(to: NetnsTopology.underlay[1], port: 8080))
+                direct.append(try Self.timed(to: NetnsIntegrationTests.addresses["a2"]!, port: 80))
+            }
+            return (mesh, direct)
         }
         let c1 = topology.taskNamespace(host: 0, task: "c1")
         let server = try DNSServer(upstreams: [])
@@ -52,14 +56,10 @@ final class NetworkingBenchmarkTests: XCTestCase {
         print(report("readiness change applied (observe + rules)", applies))
     }
 
-    func timedRequests(from namespace: String, to address: IPv4Address, port: UInt16, count: Int) throws -> [Double] {
-        try NetworkNamespace.perform(NetworkNamespace.path(namespace)) { () throws -> [Double] in
-            try (0..<count).map { _ in
-                let begin = monotonicNanoseconds()
-                guard NetnsTopology.requestHere(to: address, port: port) != nil else { throw NetworkingError("request to \(address):\(port) failed") }
-                return Double(monotonicNanoseconds() - begin) / 1e6
-            }
-        }
+    static func timed(to address: IPv4Address, port: UInt16) throws -> Double {
+        let begin = monotonicNanoseconds()
+        guard NetnsTopology.requestHere(to: address, port: port) != nil else { throw NetworkingError("request to \(address):\(port) failed") }
+        return Double(monotonicNanoseconds() - begin) / 1e6
     }
 
     func report(_ name: String, _ millis: [Double]) -> String {
