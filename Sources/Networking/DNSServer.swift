@@ -48,10 +48,11 @@ public final class DNSServer: @unchecked Sendable {
     /// Most forwarded queries and TCP connections handled at once; beyond, SERVFAIL / refused.
     static let maxWorkers = 64
 
-    /// Counters for tests and metrics.
-    public private(set) var answered = 0
-    public private(set) var forwarded = 0
-    public private(set) var malformed = 0
+    private var counters = (answered: 0, forwarded: 0, malformed: 0)
+    /// Queries answered from a view, forwarded upstream, and refused as malformed (tests, metrics).
+    public var answered: Int { lock.withLock { counters.answered } }
+    public var forwarded: Int { lock.withLock { counters.forwarded } }
+    public var malformed: Int { lock.withLock { counters.malformed } }
 
     public init(upstreams: [Upstream], timeoutMillis: Int = 2_000) throws {
         self.upstreams = upstreams
@@ -173,7 +174,7 @@ public final class DNSServer: @unchecked Sendable {
         switch transport { case let .udp(l, _), let .tcp(l): listener = l }
         let message: DNSMessage
         do { message = try DNSMessage.parse(raw) } catch {
-            lock.withLock { malformed += 1 }
+            lock.withLock { counters.malformed += 1 }
             guard let reply = DNSResolver.formatError(raw: raw) else { return nil }
             return send(reply, transport)
         }
@@ -183,11 +184,11 @@ public final class DNSServer: @unchecked Sendable {
         }
         switch DNSResolver.decide(message, view: view, rotation: turn) {
         case let .respond(response):
-            lock.withLock { answered += 1 }
+            lock.withLock { counters.answered += 1 }
             if case .udp = transport { return send(DNSResolver.udpBytes(response, limit: message.udpPayloadLimit), transport) }
             return response.serialize()
         case .forward:
-            lock.withLock { forwarded += 1 }
+            lock.withLock { counters.forwarded += 1 }
             if case .tcp = transport { return forward(raw, tcp: true) ?? serverFailure(message) }
             let admitted = lock.withLock { () -> Bool in
                 guard inFlight < DNSServer.maxWorkers else { return false }

@@ -23,6 +23,7 @@ public final class NodeNetworkController {
 
     /// Applies `plan`. After a failure nothing is assumed: the next call renders everything again.
     public func apply(_ plan: NodeNetworkPlan) throws {
+        try plan.validate()
         let observed = try plumbing.observe(names: names)
         let steps = render(plan, observed: observed)
         do {

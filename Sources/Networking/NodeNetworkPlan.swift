@@ -32,6 +32,35 @@ public struct NodeNetworkPlan: Equatable, Sendable {
     }
 
     public func network(_ id: String) -> OverlayNetwork? { networks.first { $0.id == id } }
+
+    /// Refuses a plan the renderers cannot honour, naming the first problem: a task attached to a
+    /// network the plan lacks, an address outside its subnet, a duplicate id, VNI or address.
+    public func validate() throws(NetworkingError) {
+        var vnis = Set<UInt32>(), ids = Set<String>(), addresses = Set<IPv4Address>()
+        for network in networks {
+            guard ids.insert("network " + network.id).inserted, vnis.insert(network.vni).inserted else {
+                throw NetworkingError("network \(network.name) (\(network.id)) appears twice or reuses VNI \(network.vni)")
+            }
+        }
+        for task in tasks {
+            guard ids.insert("task " + task.id).inserted else { throw NetworkingError("task \(task.id) appears twice in the plan") }
+            guard gateway.subnet.contains(task.gatewayAddress), addresses.insert(task.gatewayAddress).inserted,
+                  task.gatewayAddress != gateway.nodeAddress else {
+                throw NetworkingError("task \(task.id): gateway address \(task.gatewayAddress) is outside \(gateway.subnet) or already used")
+            }
+            for attachment in task.attachments {
+                guard let network = network(attachment.networkID) else {
+                    throw NetworkingError("task \(task.id) is attached to network \(attachment.networkID), which this node's plan does not have")
+                }
+                guard network.subnet.contains(attachment.address), attachment.address != network.nodeAddress else {
+                    throw NetworkingError("task \(task.id): address \(attachment.address) is outside \(network.subnet) or is the node's")
+                }
+            }
+            guard Set(task.attachments.map(\.networkID)).count == task.attachments.count else {
+                throw NetworkingError("task \(task.id) is attached twice to one network")
+            }
+        }
+    }
     public func task(_ id: String) -> LocalTask? { tasks.first { $0.id == id } }
 }
 

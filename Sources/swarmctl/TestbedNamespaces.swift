@@ -23,9 +23,7 @@ struct TestbedNamespaces {
         for tool in ["ip", "nsenter"] where !HostNetworkPlumbing.toolExists(tool) {
             throw CommandFailure(message: "testbed up --netns needs \(tool): apt-get install -y iproute2 util-linux")
         }
-        var random: UInt32 = 0
-        _ = withUnsafeMutableBytes(of: &random) { getrandom($0.baseAddress, 4, 0) }
-        let prefix = "tb" + String(format: "%03x", random % 0x1000)
+        let prefix = "tb" + String(format: "%03x", UInt32.random(in: 0..<0x1000))
         try Data((prefix + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + prefixFile), options: .atomic)
         do {
             let network = try UnderlayNetwork.create(prefix: prefix, hosts: nodes.count)

@@ -112,3 +112,26 @@ final class NodeNetworkControllerTests: XCTestCase {
         }
     }
 }
+
+/// Plans the renderers cannot honour are refused with the reason, before anything is applied.
+final class NodeNetworkPlanValidationTests: XCTestCase {
+    func testInvalidPlansAreRefusedBeforeAnythingIsApplied() {
+        var unknownNetwork = PlanFixtures.plan
+        unknownNetwork.tasks[0].attachments.append(TaskAttachment(networkID: "nope", address: IPv4Address(10, 9, 9, 9)))
+        var outside = PlanFixtures.plan
+        outside.tasks[1].attachments[0].address = IPv4Address(10, 0, 1, 77)
+        var duplicateGateway = PlanFixtures.plan
+        duplicateGateway.tasks[1].gatewayAddress = duplicateGateway.tasks[0].gatewayAddress
+        var duplicateVNI = PlanFixtures.plan
+        duplicateVNI.networks[1].vni = duplicateVNI.networks[0].vni
+        for (plan, reason) in [(unknownNetwork, "does not have"), (outside, "outside 10.0.2.0/24"), (duplicateGateway, "already used"),
+                               (duplicateVNI, "reuses VNI")] {
+            let fake = RecordingPlumbing()
+            XCTAssertThrowsError(try NodeNetworkController(names: try! NetworkNames(prefix: "sw"), plumbing: fake).apply(plan)) {
+                XCTAssertTrue("\($0)".contains(reason), "\($0)")
+            }
+            XCTAssertEqual(fake.applied, [])
+        }
+        XCTAssertNoThrow(try PlanFixtures.plan.validate())
+    }
+}
