@@ -129,16 +129,9 @@ public enum DNSResolver {
     }
 }
 
-/// The files a task's resolver configuration comes from.
+/// The node's resolver configuration, read for forwarding (a task's own resolv.conf, pointing at
+/// 127.0.0.11, is written by the executor: `NameFiles.embeddedResolvConf`).
 public enum ResolverConfiguration {
-    /// The resolv.conf a task with network attachments gets: our server, plus the node's search
-    /// domains and options (its nameservers are ours to forward to, not the task's).
-    public static func taskResolvConf(nodeResolvConf: String) -> String {
-        let kept = nodeResolvConf.split(separator: "\n").map { $0.trimmingWhitespace() }
-            .filter { $0.hasPrefix("search ") || $0.hasPrefix("domain ") }
-        return (["nameserver 127.0.0.11"] + kept + ["options ndots:0"]).joined(separator: "\n") + "\n"
-    }
-
     /// The node's upstream resolvers (IPv4 `nameserver` lines), at most three as in libc.
     public static func nameservers(_ resolvConf: String) -> [IPv4Address] {
         Array(resolvConf.split(separator: "\n").compactMap { line -> IPv4Address? in
@@ -146,11 +139,5 @@ public enum ResolverConfiguration {
             guard words.count >= 2, words[0] == "nameserver" else { return nil }
             return IPv4Address(String(words[1]))
         }.prefix(3))
-    }
-}
-
-extension Substring {
-    func trimmingWhitespace() -> String {
-        String(drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
     }
 }

@@ -36,9 +36,8 @@ final class DNSServerTests: XCTestCase {
         XCTAssertEqual(DNSResolver.decide(other, view: view), .forward)
     }
 
-    func testTaskResolvConfPointsAtTheEmbeddedServer() {
-        let node = "# generated\nnameserver 10.1.1.1\nnameserver 10.1.1.2\nsearch corp.example\noptions edns0\n"
-        XCTAssertEqual(ResolverConfiguration.taskResolvConf(nodeResolvConf: node), "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n")
+    func testNodeNameserversAreReadForForwarding() {
+        let node = "# generated\nnameserver 10.1.1.1\nnameserver 10.1.1.2\nnameserver ::1\nsearch corp.example\noptions edns0\n"
         XCTAssertEqual(ResolverConfiguration.nameservers(node), [IPv4Address(10, 1, 1, 1), IPv4Address(10, 1, 1, 2)])
     }
 
