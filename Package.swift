@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
-        .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking"]),
+        .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking", "Platform"]),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform"], exclude: ["Golden"]),
         .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher"]),
     ],

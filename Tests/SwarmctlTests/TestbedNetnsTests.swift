@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Networking
+import Platform
 import XCTest
 
 /// `swarmctl testbed up --netns` and `down` on the real binary: nodes in their own network
@@ -19,26 +20,20 @@ final class TestbedNetnsTests: XCTestCase {
         throw XCTSkip("swarmctl is not built next to the test bundle; run `swift build` first")
     }
 
+    /// Runs the binary through posix_spawn (Platform's ChildProcess) and reaps it with waitpid:
+    /// `testbed up` leaves its nodes running, and it must be seen to exit on its own.
     private func run(_ binary: String, _ arguments: [String], seconds: Double) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("testbed-netns-\(getpid())-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? FileManager.default.removeItem(at: output) }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let child = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>&1"])
+        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        var output: [UInt8] = []
+        while monotonicNanoseconds() < deadline, let chunk = try child.readOutput(timeoutMilliseconds: 200) { output += chunk }
+        if monotonicNanoseconds() >= deadline {
+            try? child.kill(SIGKILL)
             XCTFail("swarmctl \(arguments.joined(separator: " ")) did not finish within \(Int(seconds)) s")
         }
-        try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        let (code, signal) = try child.wait()
+        return (code ?? 128 + (signal ?? 0), String(decoding: output, as: UTF8.self))
     }
 
     private func temporaryDirectory() throws -> String {
