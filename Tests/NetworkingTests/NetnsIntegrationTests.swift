@@ -111,6 +111,42 @@ final class NetnsIntegrationTests: XCTestCase {
         XCTAssertEqual(answers(from: c1, to: Self.vip, port: 80, attempts: 10, expecting: 2), ["a2 198.51.100.13"])
     }
 
+    /// A UDP "flow" (same source port) sticks to its backend through conntrack; when the backend
+    /// leaves, the agent flushes its entries, so the next datagram goes to a backend still there.
+    func testRemovedBackendsFlowsAreFlushed() throws {
+        guard HostNetworkPlumbing.toolExists("conntrack") else { throw XCTSkip("needs conntrack: apt-get install -y conntrack") }
+        try topology.applyKeepingController(Self.plan(host: 0, ready: ["a1"]), host: 0)
+        try topology.apply(Self.plan(host: 1, ready: ["a1"]), host: 1)
+        for (task, host) in Self.placement where task.hasPrefix("a") {
+            try topology.serveUDP(task, namespace: topology.taskNamespace(host: host, task: task), port: 5353)
+        }
+        let c1 = NetworkNamespace.path(topology.taskNamespace(host: 0, task: "c1"))
+        let client = try NetworkNamespace.perform(c1) { () -> Int32 in
+            let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return descriptor
+        }
+        defer { close(client) }
+        func ask() -> String? {
+            for _ in 0..<10 {
+                var target = sockaddr_in()
+                target.sin_family = sa_family_t(AF_INET)
+                target.sin_port = UInt16(5353).bigEndian
+                target.sin_addr.s_addr = Self.vip.value.bigEndian
+                _ = withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(client, [1], 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                var buffer = [UInt8](repeating: 0, count: 64)
+                let count = recv(client, &buffer, buffer.count, 0)
+                if count > 0 { return String(decoding: buffer[0..<count], as: UTF8.self) }
+            }
+            return nil
+        }
+        XCTAssertEqual(ask(), "a1")
+        try topology.applyKeepingController(Self.plan(host: 0, ready: ["a2"]), host: 0)
+        XCTAssertEqual(ask(), "a2", "the flow to a1 was flushed when a1 left")
+    }
+
     func testDNSAnswersFrom127_0_0_11InsideATaskNamespace() throws {
         try applyBoth()
         let server = try DNSServer(upstreams: [])

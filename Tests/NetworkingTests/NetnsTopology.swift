@@ -53,6 +53,22 @@ final class NetnsTopology: @unchecked Sendable {
         }
     }
 
+    /// Applies a plan with one long-lived controller per host (as a running agent: it remembers
+    /// the last plan, so backends that left get their flows flushed).
+    func applyKeepingController(_ plan: NodeNetworkPlan, host index: Int) throws {
+        let controller = controllers[index] ?? ControllerBox(NodeNetworkController(names: hostNames[index], plumbing: HostNetworkPlumbing()))
+        controllers[index] = controller
+        try NetworkNamespace.perform(NetworkNamespace.path(hostNamespace(index))) { try controller.controller.apply(plan) }
+    }
+
+    private var controllers: [Int: ControllerBox] = [:]
+
+    /// The controller is used from one thread at a time (the namespace thread of each call).
+    final class ControllerBox: @unchecked Sendable {
+        let controller: NodeNetworkController
+        init(_ controller: NodeNetworkController) { self.controller = controller }
+    }
+
     func destroy() {
         servers.forEach { $0.stop() }
         servers = []
@@ -66,6 +82,11 @@ final class NetnsTopology: @unchecked Sendable {
         let output = try CommandRunner.run(arguments, input: lines.joined(separator: "\n") + "\n")
         guard output.succeeded else { throw NetworkingError("\(arguments.joined(separator: " ")) failed: \(output.text)") }
         return output.text
+    }
+
+    /// Starts a UDP server on `port` inside `namespace` answering each datagram with `name`.
+    func serveUDP(_ name: String, namespace: String, port: UInt16) throws {
+        servers.append(try EchoServer(name: name, namespace: namespace, port: port, datagram: true))
     }
 
     /// Starts a TCP server on `port` inside `namespace` that answers each connection with
@@ -106,9 +127,10 @@ final class EchoServer: @unchecked Sendable {
     private var stopping = false
     private var thread: PlatformThread?
 
-    init(name: String, namespace: String, port: UInt16) throws {
+    init(name: String, namespace: String, port: UInt16, datagram: Bool = false) throws {
+        let type = datagram ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue
         descriptor = try NetworkNamespace.perform(NetworkNamespace.path(namespace)) { () throws -> Int32 in
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            let descriptor = socket(AF_INET, Int32(type | SOCK_CLOEXEC.rawValue), 0)
             var yes: Int32 = 1
             setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
             var address = sockaddr_in()
@@ -116,7 +138,7 @@ final class EchoServer: @unchecked Sendable {
             address.sin_port = port.bigEndian
             let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard bound == 0, listen(descriptor, 64) == 0 else { throw NetworkingError("echo server bind in \(namespace) failed") }
+            guard bound == 0, datagram || listen(descriptor, 64) == 0 else { throw NetworkingError("echo server bind in \(namespace) failed") }
             return descriptor
         }
         let listening = descriptor
@@ -124,6 +146,17 @@ final class EchoServer: @unchecked Sendable {
             while !stopped.withLock({ stopping }) {
                 var poller = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
                 guard poll(&poller, 1, 100) > 0 else { continue }
+                if datagram {
+                    var peer = sockaddr_in(), length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                    var buffer = [UInt8](repeating: 0, count: 512)
+                    let count = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(listening, &buffer, buffer.count, 0, $0, &length) } }
+                    guard count >= 0 else { continue }
+                    let reply = Array(name.utf8)
+                    _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(listening, reply, reply.count, 0, $0, length) } }
+                    continue
+                }
                 var peer = sockaddr_in()
                 var length = socklen_t(MemoryLayout<sockaddr_in>.size)
                 let connection = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
