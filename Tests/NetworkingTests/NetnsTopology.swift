@@ -17,20 +17,35 @@ final class NetnsTopology: @unchecked Sendable {
     static let client = UnderlayNetwork.clientAddress
     static func overlay(_ last: UInt8) -> IPv4Address { IPv4Address(198, 51, 100, last) }
 
-    /// Skips unless this is root with ip and nft, the state netns tests need.
+    /// Skips unless this is root with ip and nft and a kernel with VXLAN and nf_tables NAT.
     static func requirements() throws {
         guard getuid() == 0 else { throw XCTSkip("netns tests need root (network namespaces, veth, VXLAN, nftables)") }
         for tool in ["ip", "bridge", "nft"] where !HostNetworkPlumbing.toolExists(tool) {
             throw XCTSkip("netns tests need \(tool): apt-get install -y iproute2 nftables")
         }
+        if let missing = kernelSupport { throw XCTSkip("netns tests need kernel support: \(missing)") }
     }
+
+    /// Probed once in a scratch namespace: nil when VXLAN links and an nftables NAT table work.
+    static let kernelSupport: String? = {
+        let scratch = "nprobe\(getpid())"
+        defer { _ = try? CommandRunner.run(["ip", "netns", "del", scratch]) }
+        let steps: [[String]] = [["ip", "netns", "add", scratch],
+                                 ["ip", "-n", scratch, "link", "add", "vxprobe", "type", "vxlan", "id", "42", "dstport", "4789", "nolearning"],
+                                 ["ip", "netns", "exec", scratch, "nft", "add table ip probe; add chain ip probe c { type nat hook output priority -100; }"]]
+        for step in steps {
+            guard let output = try? CommandRunner.run(step), output.succeeded else {
+                return "\(step.joined(separator: " ")) failed (no VXLAN or nf_tables NAT in this kernel?)"
+            }
+        }
+        return nil
+    }()
 
     init() throws {
         base = "n" + String(format: "%03x", (Int(getpid()) &* 31 &+ Int(monotonicNanoseconds() % 4096)) % 4096)
         hostNames = [try NetworkNames(prefix: base + "a"), try NetworkNames(prefix: base + "b")]
         do { try build() } catch {
             destroy()
-            if "\(error)".contains("vxlan") && "\(error)".contains("not supported") { throw XCTSkip("this kernel has no VXLAN: \(error)") }
             throw error
         }
     }
