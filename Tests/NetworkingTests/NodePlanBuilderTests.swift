@@ -6,7 +6,9 @@ import XCTest
 final class NodePlanBuilderTests: XCTestCase {
     let gateway = GatewayBridge(subnet: IPv4Subnet("172.30.0.0/16")!, nodeAddress: IPv4Address(172, 30, 0, 1))
 
-    func tables() -> [NetworkTableInput] {
+    func tables() -> [NetworkTableInput] { Self.tables() }
+
+    static func tables() -> [NetworkTableInput] {
         let peers = [NetworkTableInput.Peer(nodeID: "n1", address: "10.255.0.2/16", underlayAddress: "192.0.2.1"),
                      NetworkTableInput.Peer(nodeID: "n2", address: "10.255.0.3/16", underlayAddress: "192.0.2.2")]
         let ingressWeb = NetworkTableInput.Service(
