@@ -19,7 +19,9 @@ final class OCINetworkNamespaceTests: OCITestCase {
         let id = try run(containerShell("readlink /proc/self/ns/net; cat /etc/resolv.conf", rootfs: rootfs) {
             $0.networkNamespacePath = "/run/netns/\(name)"
         })
-        XCTAssertEqual(try executor.wait(id, timeoutMillis: 20_000), .exited(code: 0), try output(id, .stderr))
+        let exit = try executor.wait(id, timeoutMillis: 20_000)
+        let errors = try output(id, .stderr)
+        XCTAssertEqual(exit, .exited(code: 0), errors)
         let lines = try output(id).split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.first, "net:[\(info.st_ino)]", "the container's network namespace is the prepared one")
         XCTAssertEqual(lines.dropFirst().first, "nameserver 127.0.0.11")
