@@ -186,7 +186,7 @@ extension ClusterState {
                 if let task = tasks.removeValue(forKey: id) { unindexTask(task) }
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
-             .updateClusterSpec, .startCARotation, .finishCARotation:
+             .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock:
             preconditionFailure("not a service or task command: \(command)")
         }
     }
