@@ -219,13 +219,28 @@ struct TailEvidence {
         switch defect {
         case .brokenChain:
             return "\(defect), though the record passes its own CRC: it was altered after it was written, a crash does not do that"
+        case .badHeader:
+            // The 16-byte header never straddles a sector: a crash leaves it whole or zero. With
+            // its length word or its CRC words zero it is no record (a flipped bit in the zeros after the data).
+            guard offset + RecordLayout.headerSize <= bytes.count, RecordReader.loadUInt64(bytes, offset) != 0,
+                  RecordReader.loadUInt64(bytes, offset + 8) != 0 else { return nil }
+            return "\(defect): a crash leaves a record header whole or zero, so it was altered after it was written"
         case .crcMismatch, .badPadding:
-            guard !looksTorn(bytes, at: offset, before: bytes.count) else { return nil }
+            guard !looksTorn(bytes, at: offset, before: bytes.count), !endsInZeros(bytes, at: offset) else { return nil }
             return "\(defect) in a complete record with no lost sector: its bytes were altered after it was written "
                 + "(a crash loses whole sectors or the length word, not single bytes)"
         default:
             return nil
         }
+    }
+
+    /// True when the last 4 bytes of the record's payload read as zeros: a write cut short (the
+    /// end of a sealed payload is its GCM tag, which a flipped bit elsewhere leaves in place).
+    static func endsInZeros(_ bytes: [UInt8], at offset: Int) -> Bool {
+        let length = Int(RecordReader.loadUInt64(bytes, offset) & 0xffff_ffff)
+        let end = offset + RecordLayout.headerSize + length
+        guard length >= 4, end <= bytes.count else { return true }
+        return RecordReader.isZero(bytes, (end - 4)..<end)
     }
 
     /// What a write cut short by a power loss leaves behind: the length word lost, or a whole

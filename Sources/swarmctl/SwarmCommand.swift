@@ -1,6 +1,7 @@
 import ClusterState
 import Foundation
 import Glibc
+import SwarmNode
 
 /// `swarmctl swarm update|unlock|unlock-key`, like `docker swarm …`: cluster-wide settings
 /// (autolock, node certificate validity, task history) and the unlock key of locked managers.

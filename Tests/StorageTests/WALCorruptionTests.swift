@@ -61,7 +61,10 @@ final class WALCorruptionTests: StorageTestCase {
             } else if bit / 8 < last.lowerBound + 4 {
                 // The length word: a changed length can look like a write cut short; either is fine,
                 // applying the record is not.
-                do { XCTAssertEqual(try reopen(), durablePrefix, "bit \(bit) in the last record's length") } catch let error as StorageError {
+                do {
+                    let state = try reopen()
+                    XCTAssertEqual(state, durablePrefix, "bit \(bit) in the last record's length")
+                } catch let error as StorageError {
                     XCTAssertEqual(error.kind, .corruption, "bit \(bit)")
                 }
             } else if bit / 8 < end {
