@@ -118,6 +118,7 @@ final class AutoLockEndToEndTests: XCTestCase {
         try cluster.restart("m3")
         try waitLocked("m3")
         XCTAssertEqual(try unlock("m3", with: key).status, 0)
+        try cluster.waitUntil("m3 serves again", timeoutSeconds: 20) { self.apiStatus("m3", "/v1.41/swarm").0 == 200 }
         let wrappedBefore = ["m1", "m2", "m3"].map(lockedKEK)
         let rotation = try cluster.cli("m3", ["swarm", "unlock-key", "--rotate", "-q"])
         XCTAssertEqual(rotation.status, 0, rotation.output)
