@@ -15,8 +15,13 @@ set -a; . "$DIR/tb/testbed.env"; set +a
 "$S" swarm update --autolock=true > "$DIR/autolock.txt"
 first=$(grep -o 'SWMKEY-1-[0-9A-F]*' "$DIR/autolock.txt")
 echo "autolock on (key ${first:0:14}…)"
-managers=$(for node in $TESTBED_NODES; do [ -d "$DIR/tb/$node/keys" ] && echo "$node"; done)
-wrapped() { for node in $managers; do sha256sum "$DIR/tb/$node/keys/raft-kek.locked" 2>/dev/null | cut -c1-16 || echo missing; done | tr '\n' ' '; }
+managers=$(for node in $TESTBED_NODES; do if [ -d "$DIR/tb/$node/keys" ]; then echo "$node"; fi; done)
+wrapped() {
+  for node in $managers; do
+    f="$DIR/tb/$node/keys/raft-kek.locked"
+    if [ -f "$f" ]; then sha256sum "$f" | cut -c1-16; else echo missing; fi
+  done | tr '\n' ' '
+}
 for _ in $(seq 100); do [[ "$(wrapped)" != *missing* ]] && break; sleep 0.1; done
 echo "wrapped KEKs: $(wrapped)"
 : > "$DIR/schedule"
