@@ -195,6 +195,20 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
     }
 
+    /// `docker swarm update --cert-expiry` sets the validity the CA issues node certificates for
+    /// (`ClusterSigner.nodeValiditySeconds`); below Docker's 1 h minimum it is refused, naming it.
+    func testDockerSwarmUpdateCertExpiry() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
+        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "720h"])
+        XCTAssertEqual(updated.status, 0, updated.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "30m"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("minimum certificate expiry time is 1h0m0s"), refused.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+    }
+
     /// `docker swarm update --autolock=true` prints the unlock key it reads back from the API;
     /// `unlock-key -q` shows the same key, `--rotate` replaces it, `--autolock=false` removes it.
     func testDockerSwarmAutolockAndUnlockKey() throws {

@@ -168,5 +168,11 @@ final class AutoLockEndToEndTests: XCTestCase {
         let right = try cluster.shell("echo \(key) | \(host) \(docker) swarm unlock")
         XCTAssertEqual(right.status, 0, right.output)
         try cluster.waitUntil("m1 serves again", timeoutSeconds: 20) { self.apiStatus("m1", "/v1.41/swarm").0 == 200 }
+
+        // swarmctl swarm update --cert-expiry reaches the CA's spec (docker's route).
+        let expiry = try cluster.cli("m1", ["swarm", "update", "--cert-expiry", "720h"])
+        XCTAssertEqual(expiry.status, 0, expiry.output)
+        XCTAssertTrue(apiStatus("m1", "/v1.41/swarm").1.contains(#""NodeCertExpiry":2592000000000000"#), apiStatus("m1", "/v1.41/swarm").1)
+        XCTAssertEqual(try cluster.cli("m1", ["swarm", "update", "--cert-expiry", "10m"]).status, 2, "below 1h is a usage error")
     }
 }
