@@ -54,7 +54,9 @@ extension DockerAPI {
         withLocalState(controlPlane, reply) { [weak self] local in
             guard let self else { return }
             if spec.name.isEmpty { spec.name = DockerNames.randomName { local.state.service(named: $0) != nil } }
-            if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            if let problem = ServiceSpecValidation.problem(spec) ?? Self.resolveNetworks(&spec, in: local.state) {
+                return reply(problem.response)
+            }
             guard local.state.service(named: spec.name) != nil else { return proposeCreate(spec, controlPlane, reply) }
             withState(controlPlane, reply) { [weak self] current in
                 guard let self else { return }
@@ -100,7 +102,9 @@ extension DockerAPI {
             }
             var spec = submitted
             if spec.name.isEmpty { spec.name = service.spec.name }
-            if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            if let problem = ServiceSpecValidation.problem(spec) ?? Self.resolveNetworks(&spec, in: view.state) {
+                return reply(problem.response)
+            }
             if spec.mode.isGlobal != service.spec.mode.isGlobal {
                 return reply(APIError(status: 501, "rpc error: code = Unimplemented desc = service mode change is not allowed").response)
             }
@@ -147,7 +151,10 @@ extension DockerAPI {
             switch TaskFilter.parse(text, in: view.state) {
             case let .failure(error): reply(error.response)
             case let .success(filter):
-                reply(json(200, view.state.sortedTasks.filter { filter.matches($0, in: view.state) }.map(TaskResponse.init)))
+                let networks = view.state.networking.networks
+                reply(json(200, view.state.sortedTasks.filter { filter.matches($0, in: view.state) }.map {
+                    TaskResponse(task: $0, networks: networks)
+                }))
             }
         }
     }
@@ -158,7 +165,7 @@ extension DockerAPI {
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
             switch view.state.findTask(reference) {
-            case let .success(task): reply(json(200, TaskResponse(task: task)))
+            case let .success(task): reply(json(200, TaskResponse(task: task, networks: view.state.networking.networks)))
             case .failure(.conflict):
                 let count = view.state.tasks.keys.filter { $0.hasPrefix(reference) }.count
                 reply(Self.ambiguous("task", reference, count).response)

@@ -53,6 +53,12 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case assignTask(id: String, nodeID: String, at: Timestamp)
     /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
     case removeTasks(ids: [String])
+
+    /// A new overlay network; the proposer chose its id and time, the apply its subnet (unless
+    /// the spec names one), gateway and VXLAN id.
+    case createNetwork(network: Network)
+    /// Removes a network that no service and no live task uses.
+    case removeNetwork(id: String, at: Timestamp)
 }
 
 /// One agent report: the task and its new status.

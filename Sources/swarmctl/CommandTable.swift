@@ -35,6 +35,7 @@ enum CommandTable {
         CommandEntry(name: "client-cert", usage: ClientCertificateCommand.usage, run: ClientCertificateCommand.run),
         CommandEntry(name: "node", usage: NodeUsage.group, subcommands: NodeUsage.subcommands, run: { try ClientCommands.run("node", $0) }),
         CommandEntry(name: "service", usage: ServiceUsage.group, subcommands: ServiceUsage.subcommands, run: ServiceClientCommands.run),
+        CommandEntry(name: "network", usage: NetworkUsage.group, subcommands: NetworkUsage.subcommands, run: NetworkClientCommands.run),
         CommandEntry(name: "image", usage: ImageCommands.help, subcommands: MiscUsage.image, run: ImageCommands.run),
         CommandEntry(name: "simulate", usage: HelpText.simulate, run: SimulateCommand.run),
         CommandEntry(name: "testbed", usage: MiscUsage.testbed, subcommands: MiscUsage.testbedSubcommands, run: TestbedCommand.run),

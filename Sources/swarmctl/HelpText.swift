@@ -20,6 +20,7 @@ enum HelpText {
       leave       Leave the cluster
       node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
+      network     Manage overlay networks (create, ls, inspect, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
       client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
 

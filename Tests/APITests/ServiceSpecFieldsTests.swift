@@ -50,12 +50,10 @@ final class ServiceSpecFieldsTests: XCTestCase {
 
     /// A value other than the default for each refused field, as a client would send it.
     nonisolated(unsafe) private static let nonDefaultValues: [String: Any] = [
-        "Networks": [["Target": "overlay1"]],
-        "EndpointSpec.Mode": "dnsrr",
-        "EndpointSpec.Ports": [["Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"]],
+        "Networks.DriverOpts": ["com.docker.network.driver.mtu": "1400"],
         "TaskTemplate.PluginSpec": ["Name": "plugin"],
         "TaskTemplate.NetworkAttachmentSpec": ["ContainerID": "abc"],
-        "TaskTemplate.Networks": [["Target": "overlay1"]],
+        "TaskTemplate.Networks.DriverOpts": ["com.docker.network.driver.mtu": "1400"],
         "TaskTemplate.Runtime": "plugin",
         "TaskTemplate.LogDriver": ["Name": "syslog"],
         "TaskTemplate.Resources.SwapBytes": 1 << 20,
