@@ -118,6 +118,9 @@ enum ServiceSpecFields {
                               + "task output is kept in rotated files on the node", accepts: isDefaultLogDriver),
     ]
 
+    /// Fields this cluster adds to Docker's spec (full paths), each implemented.
+    static let extensions: Set<String> = ["EndpointSpec.Ports.PublishPolicy"]
+
     /// One of `TaskTemplate.Networks` (or the legacy `Networks`).
     static let networkAttachment: [String: Rule] = [
         "Target": .leaf, "Aliases": .leaf,

@@ -59,7 +59,7 @@ extension DockerCLIAgainstFakeTests {
         XCTAssertNotEqual(inUse.status, 0)
         XCTAssertTrue(inUse.stderr.contains("network front is in use by service web"), inUse.stderr)
 
-        let update = try run(["service", "update", "--detach", "--no-resolve-image", "--publish-rm", "8080", "--publish-add", "8081:81",
+        let update = try run(["service", "update", "--detach", "--no-resolve-image", "--publish-rm", "80", "--publish-add", "8081:81",
                               "--network-rm", "front", "web"])
         XCTAssertEqual(update.status, 0, update.stderr)
         let after = try XCTUnwrap(plane.state.service(named: "web"))

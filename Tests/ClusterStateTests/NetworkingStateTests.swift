@@ -11,7 +11,7 @@ final class NetworkingStateTests: XCTestCase {
         Node(id: id, version: ObjectVersion(index: 0), createdAt: t0, spec: NodeSpec(role: .worker),
              description: NodeDescription(hostname: "host-\(id)", platform: .init(architecture: "x86_64", os: "linux"),
                                           resources: .init(nanoCPUs: 2_000_000_000, memoryBytes: 1 << 30), engine: .init(engineVersion: "test")),
-             status: NodeStatus(state: .ready, addr: "192.0.2.\(id.count)"))
+             status: NodeStatus(state: .ready, addr: "192.0.2.\(id.count)"), managerStatus: nil)
     }
 
     private func initialized(nodes: Int = 1) -> ClusterState {
@@ -84,7 +84,8 @@ final class NetworkingStateTests: XCTestCase {
         XCTAssertEqual(["a", "b", "c"].map { state.networking.networks[$0]?.vxlanID }, [4097, 4098, 4099])
         XCTAssertEqual(failure(createNetwork(&state, "d", subnet: "10.0.3.128/25")),
                        "subnet 10.0.3.128/25 overlaps 10.0.3.0/24 of network c: choose another subnet")
-        XCTAssertEqual(failure(createNetwork(&state, "a")), "network with name a already exists")
+        XCTAssertEqual(failure(apply(&state, .createNetwork(network: Network(id: "a2", createdAt: t0, spec: NetworkSpec(name: "a"))))),
+                       "network with name a already exists")
         var bridge = NetworkSpec(name: "br")
         bridge.driver = "bridge"
         XCTAssertEqual(failure(apply(&state, .createNetwork(network: Network(id: "br", createdAt: t0, spec: bridge)))),

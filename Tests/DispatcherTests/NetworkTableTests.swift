@@ -11,7 +11,7 @@ final class NetworkTableTests: XCTestCase {
         Node(id: id, version: ObjectVersion(index: 0), createdAt: t0, spec: NodeSpec(role: .worker),
              description: NodeDescription(hostname: id, platform: .init(architecture: "x86_64", os: "linux"),
                                           resources: .init(nanoCPUs: 1_000_000_000, memoryBytes: 1 << 30), engine: .init(engineVersion: "test")),
-             status: NodeStatus(state: .ready, addr: address))
+             status: NodeStatus(state: .ready, addr: address), managerStatus: nil)
     }
 
     /// n1 and n2; network "a"; service web (VIP, ingress port 8080, on a) with t1 on n1 running;

@@ -30,7 +30,7 @@ final class NetworkSimulationTests: XCTestCase {
         let node = Node(id: "n1", version: ObjectVersion(index: 0), createdAt: t0, spec: NodeSpec(role: .manager),
                         description: NodeDescription(hostname: "n1", platform: .init(architecture: "x86_64", os: "linux"),
                                                      resources: .init(nanoCPUs: 1_000_000_000, memoryBytes: 1 << 30), engine: .init(engineVersion: "t")),
-                        status: NodeStatus(state: .ready, addr: "192.0.2.1"))
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1"), managerStatus: nil)
         let cluster = Cluster(id: "c1", version: ObjectVersion(index: 0), createdAt: t0, spec: ClusterSpec(), joinTokens: JoinTokens(worker: "W", manager: "M"))
         try state.apply(.initialize(cluster: cluster, firstNode: node, secrets: ClusterSecrets(workerSecret: "w", managerSecret: "m", members: [:])), index: 1).get()
         try state.apply(.createNetwork(network: Network(id: "a", createdAt: t0, spec: NetworkSpec(name: "a"))), index: 2).get()
