@@ -9,7 +9,7 @@ import ClusterState
 enum ServiceNetworkFlags {
     static func apply(_ arguments: inout CommandLineArguments, _ spec: inout ServiceSpec) throws(UsageError) {
         var networks = spec.taskTemplate.networks ?? []
-        for value in arguments.takeValues("--network") + arguments.takeValues("--network-add") {
+        for value in arguments.takeValues(anyOf: "--network", "--network-add") {
             let attachment = try network(value)
             networks.removeAll { $0.target == attachment.target }
             networks.append(attachment)
@@ -29,7 +29,7 @@ enum ServiceNetworkFlags {
             }
             if ports.count == before { throw UsageError(message: "--publish-rm \(removed): the service publishes no such port") }
         }
-        for value in arguments.takeValues("--publish") + arguments.takeValues("-p") + arguments.takeValues("--publish-add") {
+        for value in arguments.takeValues(anyOf: "--publish", "-p", "--publish-add") {
             let port = try publish(value, flag: "--publish")
             ports.removeAll { ($0.protocol ?? "tcp") == (port.protocol ?? "tcp") && $0.publishedPort != nil && $0.publishedPort == port.publishedPort }
             ports.append(port)
