@@ -79,16 +79,63 @@ struct EndpointResponse: Encodable {
     }
 }
 
-/// One of a task's `NetworksAttachments` as dockerd shows it: the whole network object, then
-/// the task's addresses on it.
+/// One of a task's `NetworksAttachments` as dockerd shows it: the network in swarm's shape
+/// (`swarm.Network`: `ID`, `Spec`, `DriverState`, `IPAMOptions`), then the task's addresses on it.
+/// A network removed while the task stops is left out (its addresses stay).
 struct NetworkAttachmentResponse: Encodable {
     var network: Network?
     var attachment: NetworkAttachment
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: DynamicKey.self)
-        if let network { try container.encode(NetworkResponse(network: network), forKey: DynamicKey("Network")) }
+        if let network { try container.encode(SwarmNetworkResponse(network: network), forKey: DynamicKey("Network")) }
         try container.encode(attachment.addresses, forKey: DynamicKey("Addresses"))
+    }
+}
+
+/// Docker's `swarm.Network`, the shape tasks embed.
+struct SwarmNetworkResponse: Encodable {
+    var network: Network
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        let options = ["com.docker.network.driver.overlay.vxlanid_list": String(network.vxlanID)]
+        let ipam = IPAMOptions(configs: [["Subnet": network.subnet.description, "Gateway": network.gateway.description]])
+        try container.encode(network.id, forKey: DynamicKey("ID"))
+        try container.encode(network.version, forKey: DynamicKey("Version"))
+        try container.encode(network.createdAt, forKey: DynamicKey("CreatedAt"))
+        try container.encode(network.updatedAt, forKey: DynamicKey("UpdatedAt"))
+        try container.encode(Spec(network: network, ipam: ipam), forKey: DynamicKey("Spec"))
+        try container.encode(Driver(name: network.spec.driver, options: options), forKey: DynamicKey("DriverState"))
+        try container.encode(ipam, forKey: DynamicKey("IPAMOptions"))
+    }
+
+    struct Driver: Encodable {
+        var name: String
+        var options: [String: String]?
+        enum CodingKeys: String, CodingKey { case name = "Name", options = "Options" }
+    }
+
+    struct IPAMOptions: Encodable {
+        var driver = Driver(name: "default")
+        var configs: [[String: String]]
+        enum CodingKeys: String, CodingKey { case driver = "Driver", configs = "Configs" }
+    }
+
+    struct Spec: Encodable {
+        var network: Network
+        var ipam: IPAMOptions
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            try container.encode(network.spec.name, forKey: DynamicKey("Name"))
+            try container.encode(network.spec.labels, forKey: DynamicKey("Labels"))
+            try container.encode(Driver(name: network.spec.driver), forKey: DynamicKey("DriverConfiguration"))
+            try container.encode("swarm", forKey: DynamicKey("Scope"))
+            if network.spec.attachable { try container.encode(true, forKey: DynamicKey("Attachable")) }
+            if network.spec.ingress { try container.encode(true, forKey: DynamicKey("Ingress")) }
+            try container.encode(ipam, forKey: DynamicKey("IPAMOptions"))
+        }
     }
 }
 

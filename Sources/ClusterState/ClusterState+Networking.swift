@@ -18,14 +18,16 @@ extension ClusterState {
     }
 
     /// Who uses network `id`: the names of services attached to it (ingress: services with
-    /// ingress ports) and the ids of live tasks with an address on it, each sorted.
+    /// ingress ports) and the ids of tasks still wanted running with an address on it, each
+    /// sorted. Tasks already told to stop do not count (swarmkit's rule): `stack rm` removes the
+    /// services, then at once their networks, while the tasks are still stopping.
     public func users(ofNetwork id: String) -> (services: [String], tasks: [String]) {
         let ingress = networking.networks[id]?.spec.ingress == true
         let services = sortedServices.filter { service in
             ingress ? Self.hasIngressPorts(service.spec) : (service.spec.taskTemplate.networks ?? []).contains { $0.target == id }
         }.map(\.spec.name)
         let tasks = sortedTasks.filter { task in
-            task.holdsAddresses && (task.networksAttachments ?? []).contains { $0.networkID == id }
+            task.holdsAddresses && task.desiredState <= .running && (task.networksAttachments ?? []).contains { $0.networkID == id }
         }.map(\.id)
         return (services, tasks)
     }
@@ -46,12 +48,13 @@ extension ClusterState {
             }
             if !users.tasks.isEmpty {
                 throw ClusterError.invalid("network \(network.spec.name) is in use by task \(users.tasks.joined(separator: ", ")): "
-                    + "wait until they have stopped")
+                    + "wait until the rolling update has replaced them")
             }
             for nodeID in networking.nodeAddresses.keys.sorted() where networking.nodeAddresses[nodeID]?[id] != nil {
                 networking.nodeAddresses[nodeID]![id] = nil
                 if networking.nodeAddresses[nodeID]!.isEmpty { networking.nodeAddresses[nodeID] = nil }
             }
+            // Tasks still stopping keep their attachment records (their addresses go with the pool).
             networking.pools[id] = nil
             networking.networks[id] = nil
         default:

@@ -39,7 +39,9 @@ public enum NetworkInvariants {
         var liveOwners = Set(state.services.keys.map { "vip:\($0)" })
         for task in state.sortedTasks where task.holdsAddresses {
             liveOwners.insert("task:\(task.id)")
-            for attachment in task.networksAttachments ?? [] {
+            // Attachments on a removed network belong to tasks that are stopping (the network went
+            // once nothing wanted it); its addresses went with it.
+            for attachment in task.networksAttachments ?? [] where networking.networks[attachment.networkID] != nil {
                 hold(attachment.networkID, attachment.addresses.first ?? "", "task \(task.id)", owner: "task:\(task.id)")
             }
             problems += missingAttachments(task, in: state)
@@ -77,7 +79,7 @@ public enum NetworkInvariants {
             problems.append("live task \(task.id) has no address on network \(networkID)")
         }
         if let nodeID = task.nodeID, state.nodes[nodeID] != nil {
-            for networkID in attached where state.networking.nodeAddresses[nodeID]?[networkID] == nil {
+            for networkID in attached where state.networking.networks[networkID] != nil && state.networking.nodeAddresses[nodeID]?[networkID] == nil {
                 problems.append("node \(nodeID) runs task \(task.id) on network \(networkID) but has no address there")
             }
         }

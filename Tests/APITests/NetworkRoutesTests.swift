@@ -101,7 +101,9 @@ final class NetworkRoutesTests: XCTestCase {
                        #"[{"Addr":"10.0.0.5/24","NetworkID":"\#(plane.state.networking.ingressNetwork!.id)"},{"Addr":"10.0.1.2/24","NetworkID":"net1xxxxxxxxxxxxxxxxxxxxx"}]"#)
         let attachments = jsonBody(call("GET", "/tasks/task1"))["NetworksAttachments"]
         guard case let .array(items)? = attachments else { return XCTFail("no NetworksAttachments") }
-        XCTAssertEqual(items.map { $0["Network"]?["Name"]?.stringValue }, ["ingress", "front"])
+        XCTAssertEqual(items.map { $0["Network"]?["Spec"]?["Name"]?.stringValue }, ["ingress", "front"])
+        XCTAssertEqual(items.last?["Network"]?["IPAMOptions"]?["Configs"]?.serializedText, #"[{"Gateway":"10.0.1.1","Subnet":"10.0.1.0/24"}]"#)
+        XCTAssertEqual(items.last?["Network"]?["DriverState"]?["Options"]?.serializedText, #"{"com.docker.network.driver.overlay.vxlanid_list":"4097"}"#)
         XCTAssertEqual(items.map { $0["Addresses"]?.serializedText }, [#"["10.0.0.6/24"]"#, #"["10.0.1.3/24"]"#])
 
         let inUse = call("DELETE", "/networks/front")

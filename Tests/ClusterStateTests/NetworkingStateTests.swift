@@ -194,11 +194,19 @@ final class NetworkingStateTests: XCTestCase {
         XCTAssertNoThrow(try apply(&state, .updateTaskStatus(id: "t1", status: TaskStatus(timestamp: t0, state: .running, message: ""))).get())
         XCTAssertEqual(failure(apply(&state, .removeNetwork(id: "a", at: t0))),
                        "network a is in use by service web: remove the service or detach it (docker service update --network-rm a)")
-        XCTAssertNoThrow(try apply(&state, .removeService(id: "s1", at: t0)).get())
-        XCTAssertEqual(failure(apply(&state, .removeNetwork(id: "a", at: t0))), "network a is in use by task t1: wait until they have stopped")
-        XCTAssertNoThrow(try apply(&state, .updateTaskStatus(id: "t1", status: TaskStatus(timestamp: t0, state: .shutdown, message: ""))).get())
+        // Detached, the service no longer uses it, but its task still wanted running does.
+        var detached = state.services["s1"]!.spec
+        detached.taskTemplate.networks = nil
+        XCTAssertNoThrow(try apply(&state, .updateService(id: "s1", version: state.services["s1"]!.version, spec: detached, at: t0)).get())
+        XCTAssertEqual(failure(apply(&state, .removeNetwork(id: "a", at: t0))),
+                       "network a is in use by task t1: wait until the rolling update has replaced them")
+        // Told to stop, it no longer counts (as in swarmkit, so `stack rm` removes the networks at
+        // once); it keeps its attachment record while it stops.
+        XCTAssertNoThrow(try apply(&state, .setTaskDesiredState(id: "t1", state: .shutdown, at: t0)).get())
         XCTAssertNoThrow(try apply(&state, .removeNetwork(id: "a", at: t0)).get())
         XCTAssertNil(state.networking.networks["a"])
+        XCTAssertNil(state.networking.pools["a"])
+        XCTAssertEqual(state.tasks["t1"]?.networksAttachments?.map(\.networkID), ["a"])
         XCTAssertNil(state.networking.nodeAddresses["n1"]?["a"], "n1's attachment went with the network")
         XCTAssertEqual(failure(apply(&state, .removeNetwork(id: "a", at: t0))), "network a not found")
     }
