@@ -86,7 +86,7 @@ extension ClusterState {
         work.networks[network.id] = network
         work.pools[network.id] = AddressPool(subnet: subnet, gateway: gateway)
         if spec.ingress {
-            for node in sortedNodes { _ = work.attachNode(node.id, to: network.id) }
+            for node in nodesInJoinOrder { _ = work.attachNode(node.id, to: network.id) }
         }
         networking = work
     }
@@ -131,6 +131,13 @@ extension ClusterState {
             return "invalid network name \(name): use letters, digits, '_', '.' and '-', starting with a letter or digit (64 at most)"
         }
         return nil
+    }
+
+    /// Nodes by creation time, then id: the order they joined in, so an ingress network created
+    /// for a state that predates networks (decoding an old snapshot) gives nodes the addresses a
+    /// replay of the log from the start gives them (`initialize`, then each `addNode`).
+    var nodesInJoinOrder: [Node] {
+        nodes.values.sorted { ($0.createdAt.millisecondsSinceEpoch, $0.id) < ($1.createdAt.millisecondsSinceEpoch, $1.id) }
     }
 
     /// The built-in ingress network, created at `initialize` (10.0.0.0/24, the first /24 of the

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import ClusterState
 
@@ -235,5 +236,23 @@ final class NetworkingStateTests: XCTestCase {
         XCTAssertEqual(first, second)
         XCTAssertEqual(first, restored)
         XCTAssertEqual(first.networking.ingressPorts.count, 6)
+    }
+
+    /// A snapshot from before networks decodes with the ingress network every cluster now has,
+    /// and its nodes get the addresses a replay of the log from the start gives them (join
+    /// order, not id order), so managers restoring either way agree.
+    func testAStateFromBeforeNetworksGetsTheIngressNetworkAReplayWouldGive() throws {
+        var replayed = initialized()
+        for (number, id) in ["n3", "n2"].enumerated() {
+            var joining = node(id)
+            joining.createdAt = Timestamp(millisecondsSinceEpoch: t0.millisecondsSinceEpoch + UInt64(number + 1) * 1_000)
+            XCTAssertNoThrow(try apply(&replayed, .addNode(node: joining, transportID: UInt64(number + 2))).get())
+        }
+        var document = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(replayed)) as? [String: Any])
+        XCTAssertNotNil(document.removeValue(forKey: "networking"))
+        let restored = try JSONDecoder().decode(ClusterState.self, from: JSONSerialization.data(withJSONObject: document))
+        XCTAssertEqual(restored.networking, replayed.networking)
+        let ingress = try XCTUnwrap(restored.networking.ingressNetwork?.id)
+        XCTAssertEqual(["n1", "n3", "n2"].map { restored.networking.nodeAddresses[$0]?[ingress]?.description }, ["10.0.0.2", "10.0.0.3", "10.0.0.4"])
     }
 }
