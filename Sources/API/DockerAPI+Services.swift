@@ -54,13 +54,18 @@ extension DockerAPI {
         withLocalState(controlPlane, reply) { [weak self] local in
             guard let self else { return }
             if spec.name.isEmpty { spec.name = DockerNames.randomName { local.state.service(named: $0) != nil } }
-            if let problem = ServiceSpecValidation.problem(spec) ?? Self.resolveNetworks(&spec, in: local.state) {
-                return reply(problem.response)
-            }
-            guard local.state.service(named: spec.name) != nil else { return proposeCreate(spec, controlPlane, reply) }
+            if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            // A secret, config or network the local state misses may be new: confirmed by a linearizable read.
+            var resolved = spec
+            let unresolved = Self.resolvePayloadReferences(&resolved, in: local.state) != nil
+                || Self.resolveNetworks(&resolved, in: local.state) != nil
+            guard local.state.service(named: spec.name) != nil || unresolved else { return proposeCreate(resolved, controlPlane, reply) }
             withState(controlPlane, reply) { [weak self] current in
                 guard let self else { return }
                 if current.state.service(named: spec.name) != nil { return reply(Self.nameConflict(spec.name).response) }
+                if let problem = Self.resolvePayloadReferences(&spec, in: current.state) ?? Self.resolveNetworks(&spec, in: current.state) {
+                    return reply(problem.response)
+                }
                 proposeCreate(spec, controlPlane, reply)
             }
         }
@@ -102,7 +107,8 @@ extension DockerAPI {
             }
             var spec = submitted
             if spec.name.isEmpty { spec.name = service.spec.name }
-            if let problem = ServiceSpecValidation.problem(spec) ?? Self.resolveNetworks(&spec, in: view.state) {
+            if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            if let problem = Self.resolvePayloadReferences(&spec, in: view.state) ?? Self.resolveNetworks(&spec, in: view.state) {
                 return reply(problem.response)
             }
             if spec.mode.isGlobal != service.spec.mode.isGlobal {

@@ -88,6 +88,11 @@ extension ClusterState {
         case let .removeTasks(ids): return ([], [], unique(ids))
         case let .updateTaskStatuses(updates): return ([], [], unique(updates.map(\.taskID)))
         case .createNetwork, .removeNetwork: return ([], [], [])
+        case .createPayload, .updatePayloadLabels, .removePayload: return ([], [], [])
+        case let .reviseSecret(id, _, _):
+            // The services it rolls (their specs move to the new revision).
+            let name = secretObjects[id]?.spec.name ?? ""
+            return ([], services(referencing: .secret, named: name).map(\.id).sorted(), [])
         }
     }
 }

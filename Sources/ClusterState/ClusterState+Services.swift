@@ -93,6 +93,7 @@ extension ClusterState {
             guard let previous = service.previousSpec else {
                 throw ClusterError.invalid("service \(id) does not have a previous spec")
             }
+            try checkPayloadReferences(previous.taskTemplate.containerSpec)
             if let other = self.service(named: previous.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
             service.previousSpec = service.spec
             service.spec = previous
@@ -200,7 +201,8 @@ extension ClusterState {
                 }
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
-             .updateClusterSpec, .startCARotation, .finishCARotation, .createNetwork, .removeNetwork:
+             .updateClusterSpec, .startCARotation, .finishCARotation, .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret,
+             .createNetwork, .removeNetwork:
             preconditionFailure("not a service or task command: \(command)")
         }
     }
@@ -214,6 +216,7 @@ extension ClusterState {
             throw ClusterError.invalid("Mode.Replicated.Replicas: \(replicas) replicas is over the limit of \(ClusterLimits.maxReplicas) "
                 + "per service: use several services, or fewer replicas")
         }
+        try checkPayloadReferences(spec.taskTemplate.containerSpec)
     }
 
     private func requireInitialized() throws {

@@ -10,6 +10,10 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public internal(set) var tasks: [String: SwarmTask] = [:]
     /// Networks and what is allocated on them (addresses, VXLAN ids, ingress ports).
     public internal(set) var networking = ClusterNetworking()
+    /// Secrets (every revision still needed) by id; written only by `ClusterState+Payloads`.
+    public internal(set) var secretObjects: [String: PayloadObject] = [:]
+    /// Configs by id.
+    public internal(set) var configObjects: [String: PayloadObject] = [:]
     /// Raft index of the last applied command.
     public private(set) var appliedIndex: UInt64 = 0
     /// Task ids by node and by service, derived from `tasks` (not encoded; rebuilt on decode),
@@ -26,7 +30,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex, networking }
+    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex, secretObjects, configObjects, networking }
 
     /// Snapshots written before services and tasks existed decode with none.
     public init(from decoder: any Decoder) throws {
@@ -42,6 +46,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
             // A snapshot from before networks: the ingress network every cluster has since.
             createIngressNetwork(clusterID: cluster.id, at: cluster.createdAt, version: cluster.version)
         }
+        secretObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .secretObjects) ?? [:]
+        configObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .configObjects) ?? [:]
         for task in tasks.values { indexTask(task) }
         for service in services.values { serviceIDsByName[service.spec.name] = service.id }
         sortedServiceIDs = services.keys.sorted()
@@ -56,6 +62,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         try container.encode(tasks, forKey: .tasks)
         try container.encode(appliedIndex, forKey: .appliedIndex)
         try container.encode(networking, forKey: .networking)
+        try container.encode(secretObjects, forKey: .secretObjects)
+        try container.encode(configObjects, forKey: .configObjects)
     }
 
     // MARK: Indexes
@@ -241,6 +249,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
             try applyServiceCommand(command, version: version)
         case .createNetwork, .removeNetwork:
             try applyNetworkCommand(command, version: version)
+        case .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
+            try applyPayloadCommand(command, version: version)
         }
     }
 

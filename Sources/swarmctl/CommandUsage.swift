@@ -163,10 +163,14 @@ enum ServiceUsage {
                                            only to a task on the node it reached, keeping the client address
                                            (update: --publish-add, --publish-rm [PUBLISHED:]TARGET[/udp])
       --endpoint-mode vip|dnsrr            A virtual IP per network (default), or DNS answers with every task
+      --secret NAME|source=NAME[,target=T][,uid=N][,gid=N][,mode=0444]
+                                           A secret the task sees at /run/secrets/T (update: --secret-add, --secret-rm NAME)
+      --config NAME|source=NAME[,target=/PATH][,uid=N][,gid=N][,mode=0444]
+                                           A config the task sees at PATH, default /NAME (update: --config-add, --config-rm NAME)
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Secrets, configs, --tty and other settings of docker's that are
+    --tty and other settings of docker's that are
     not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
     settings (--mount … --security-opt) need a node with the OCI executor; the process executor
     rejects such tasks saying so.

@@ -6,7 +6,7 @@ import XCTest
 
 /// The real docker CLI 28 against the network routes: `network create/ls/inspect/rm`,
 /// `service create --network -p`, `service update --publish-add/--publish-rm/--network-rm`, and
-/// `stack deploy/ls/services/ps/rm` (a fake control plane: the state is real, no task runs).
+/// `stack deploy/ls/services/ps/rm`, with a secret too (a fake control plane: the state is real, no task runs).
 extension DockerCLIAgainstFakeTests {
     private func requireDocker() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
@@ -128,7 +128,7 @@ extension DockerCLIAgainstFakeTests {
         XCTAssertTrue(plane.state.services.isEmpty)
         XCTAssertEqual(plane.state.sortedNetworks.map(\.spec.name), ["ingress"], "no task runs in the fake, so the networks go at once")
 
-        // Secrets arrive with another issue: a stack that uses them fails saying so.
+        // A stack with a secret: its secret is created with the stack and removed with it.
         let withSecret = harness.directory.path + "/secret.yml"
         try """
         services:
@@ -139,8 +139,11 @@ extension DockerCLIAgainstFakeTests {
           token:
             file: ./compose.yml
         """.write(toFile: withSecret, atomically: true, encoding: .utf8)
-        let refused = try run(["stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", withSecret, "sec"])
-        XCTAssertNotEqual(refused.status, 0)
-        XCTAssertTrue(refused.stderr.contains("secrets are not implemented by this cluster yet"), refused.stderr)
+        let secretStack = try run(["stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", withSecret, "sec"])
+        XCTAssertEqual(secretStack.status, 0, secretStack.stderr)
+        XCTAssertEqual(plane.state.service(named: "sec_web")?.spec.taskTemplate.containerSpec.secrets?.map(\.secretName), ["sec_token"])
+        let secretRemoved = try run(["stack", "rm", "sec"])
+        XCTAssertEqual(secretRemoved.status, 0, secretRemoved.stderr)
+        XCTAssertTrue(plane.state.services.isEmpty && plane.state.secretObjects.isEmpty)
     }
 }
