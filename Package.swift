@@ -41,7 +41,7 @@ let package = Package(
         // ip/bridge batches and nftables rulesets, the plumbing that applies them, and the DNS server.
         .target(name: "Networking", dependencies: ["Platform", "CPlatform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
-                                                  "Orchestration", "Agent", "Executor", "Dispatcher"]),
+                                                  "Orchestration", "Agent", "Executor", "Dispatcher", "Networking"]),
         .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto", "Networking",
                                                            "Linearizability"]),
         .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking", "Platform"]),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform"], exclude: ["Golden"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher",
+                                                           "Networking"]),
     ],
     swiftLanguageModes: [.v6]
 )
