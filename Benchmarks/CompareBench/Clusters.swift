@@ -9,6 +9,8 @@ final class Member: @unchecked Sendable {
     let api: SocketAddress
     let log: String
     var restartArguments: [String]
+    /// Extra environment for every start (e.g. a benchmark-only switch).
+    var environment: [String: String] = [:]
     var process: ChildProcess?
 
     init(name: String, api: SocketAddress, log: String, restartArguments: [String]) {
@@ -31,7 +33,7 @@ final class Member: @unchecked Sendable {
         self.process = nil
     }
 
-    func start() throws { process = try spawnLogged(restartArguments, log: log) }
+    func start() throws { process = try spawnLogged(restartArguments, log: log, environment: environment) }
 }
 
 /// What a member says about Raft: its own id, the leader it follows ("" or "0" for none), term
@@ -112,8 +114,10 @@ func value(size: Int, sequence: Int) -> String {
 
 /// Three swarmctl managers (real processes, `init` then `join`, WAL with fsync), API on TCP loopback.
 final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
-    let label = "swarmctl"
+    let label: String
     let binary: String
+    /// Environment of every member (`writes-tls`: the benchmark-only plaintext switch).
+    let environment: [String: String]
     let directory: String
     var members: [Member] = []
     var workers: [Member] = []
@@ -123,8 +127,10 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
     /// fallback `node-update` (GET the node, POST its spec with a new label at that version).
     var writeMode = "service-create"
 
-    init(binary: String, base: String) throws {
+    init(binary: String, base: String, label: String = "swarmctl", environment: [String: String] = [:]) throws {
         self.binary = binary
+        self.label = label
+        self.environment = environment
         directory = try FileSystem.makeTemporaryDirectory(prefix: "swarmctl-compare-", base: base)
     }
 
@@ -147,6 +153,7 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
             }
             let member = Member(name: name, api: .loopback(port: UInt16(apiPort)), log: "\(directory)/\(name).log",
                                 restartArguments: [binary] + arguments)
+            member.environment = environment
             try member.start()
             // Later starts resume from the data directory.
             member.restartArguments = [binary, "run", "--data-dir", "\(directory)/\(name)", "--api-insecure"]
