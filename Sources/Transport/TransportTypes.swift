@@ -30,7 +30,7 @@ public struct TransportConfiguration: Sendable {
     public var maxConnectionsPerPeer = 8
     /// Bytes of partial frames buffered over all worker and join-only connections (managers are
     /// exempt); the connection that would exceed it is closed.
-    public var maxBufferedFrameBytes = 128 << 20
+    public var maxBufferedFrameBytes = 96 << 20
     /// An authenticated inbound connection that receives nothing for this long is closed.
     public var idleTimeoutMillis = 300_000
     /// Per-peer queue bounds; when exceeded the oldest frames are dropped (see `PeerQueue`).
