@@ -119,8 +119,3 @@ int cplatform_setxattr(const char *path, const char *name, const void *value, si
 int cplatform_malloc_trim(void) {
     return malloc_trim(0);
 }
-
-int cplatform_configure_malloc(int mmap_threshold, int arena_max) {
-    int ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
-    return ok && mallopt(M_ARENA_MAX, arena_max) == 1;
-}

@@ -6,8 +6,6 @@ import SwarmNode
 /// `swarmctl init | join | run`: start a node in the foreground until SIGTERM or SIGINT.
 enum NodeCommands {
     static func run(_ command: String, _ rawArguments: [String]) throws -> Int32 {
-        // Before the node allocates anything large: see `Memory.configureForServer`.
-        Memory.configureForServer()
         var arguments = try CommandLineArguments(rawArguments, switches: Set(NodeConfiguration.switchKeys.map { "--" + $0 }))
         var configuration = NodeConfiguration()
         do {

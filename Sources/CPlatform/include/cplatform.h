@@ -75,8 +75,4 @@ int cplatform_setxattr(const char *path, const char *name, const void *value, si
 /* malloc_trim(0) (malloc.h is not in the Glibc module): returns freed heap memory to the system,
  * e.g. after large request bodies were released. Returns 1 if memory was released. */
 int cplatform_malloc_trim(void);
-/* mallopt(M_MMAP_THRESHOLD) and mallopt(M_ARENA_MAX): a fixed threshold (glibc otherwise raises it
- * to the largest block freed so far, up to 32 MiB, after which large buffers stay in the heap when
- * freed) and fewer per-thread arenas. Returns 1 if both were accepted. */
-int cplatform_configure_malloc(int mmap_threshold, int arena_max);
 #endif
