@@ -164,7 +164,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
         case "dispatcher-ack-timeout": dispatcherAckTimeoutMillis = try Self.duration(key, value, minimum: 1)
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
-        case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 3_600_000) / 1000)
+        // At least 1h, checked in `validate` (1m with enable-chaos, which may come later in the file).
+        case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 60_000) / 1000)
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }
@@ -181,6 +182,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         if apiInsecure && apiTLSCert != nil {
             throw ParseError(message: "api-insecure and api-tlscert contradict each other: drop one")
+        }
+        if let expiry = certificateExpirySeconds, expiry < ClusterSigner.minimumNodeValiditySeconds, !enableChaos {
+            throw ParseError(message: "cert-expiry (\(expiry)s) must be at least 1h; shorter certificates (down to 1m) are only "
+                + "for test clusters whose nodes run with enable-chaos, to exercise renewal")
         }
         if let ackTimeout = dispatcherAckTimeoutMillis, ackTimeout < 2 * dispatcherHeartbeatMillis {
             throw ParseError(message: "dispatcher-ack-timeout (\(ackTimeout) ms) must be at least twice dispatcher-heartbeat "

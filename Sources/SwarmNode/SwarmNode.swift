@@ -120,6 +120,7 @@ public final class SwarmNode: @unchecked Sendable {
         certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
         for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
+        for warning in BenchmarkSwitches.warnings { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 

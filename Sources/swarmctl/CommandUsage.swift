@@ -12,7 +12,8 @@ enum NodeUsage {
     Options:
       --executor auto|oci|process   How tasks run (default auto)
       --enable-chaos                Accept fault-injection requests
-      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
+      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h;
+                                    1m with --enable-chaos, to exercise renewal on a test cluster)
       --api-group GROUP             unix: API socket (0660, root-owned) is also open to GROUP
       --api-tlscert FILE --api-tlskey FILE --api-tlscacert FILE
                                     Serve a tcp: API over TLS; clients need a certificate from the CA
