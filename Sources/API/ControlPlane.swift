@@ -75,12 +75,18 @@ public protocol ControlPlane: AnyObject {
     /// This node's metrics for `GET /metrics`, read on the loop (cheap: values the node already
     /// keeps). Workers give what they have (no Raft). The default: none.
     func metricFamilies() -> [MetricFamily]
+
+    /// The Docker events this node keeps and streams (`GET /events`): a manager's derived from
+    /// the commands it applies. nil: this node keeps none (the route answers 503). The default: nil.
+    var eventHistory: EventHistory? { get }
 }
 
 extension ControlPlane {
     public func audit(_ line: String) {}
 
     public func metricFamilies() -> [MetricFamily] { [] }
+
+    public var eventHistory: EventHistory? { nil }
 
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
                                        _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {

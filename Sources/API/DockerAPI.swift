@@ -30,8 +30,10 @@ public final class DockerAPI {
 
     /// The `HTTPServer` handler.
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        if case let .path(path) = negotiate(request.path),
-           serviceLogs(request, path.split(separator: "/").map(String.init), responder) { return }
+        if case let .path(path) = negotiate(request.path) {
+            let segments = path.split(separator: "/").map(String.init)
+            if serviceLogs(request, segments, responder) || events(request, segments, responder) { return }
+        }
         handle(request) { responder.respond($0) }
     }
 
@@ -135,7 +137,7 @@ public final class DockerAPI {
     /// First segment and depth of every route, to tell 405 from 404.
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
-                                                  "volumes/1", "volumes/2"]
+                                                  "volumes/1", "volumes/2", "events/1"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

@@ -52,7 +52,7 @@ extension ClusterState {
     }
 
     /// The ids a command may change, sorted and without duplicates.
-    private func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String]) {
+    public func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String]) {
         func unique(_ ids: [String]) -> [String] { Array(Set(ids)).sorted() }
         switch command {
         case let .initialize(_, firstNode, _): return ([firstNode.id], [], [])

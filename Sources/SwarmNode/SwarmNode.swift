@@ -107,6 +107,9 @@ public final class SwarmNode: @unchecked Sendable {
     var caRotationProposed = false
     /// Set while this node closes its own links to present a new certificate.
     var reconnectingForCertificate = false
+    /// Docker events derived from applied commands (manager), for `GET /events`.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
@@ -305,7 +308,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .normal:
             let result: Result<Void, ClusterError>
             do {
-                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }

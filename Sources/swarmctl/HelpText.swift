@@ -22,6 +22,7 @@ enum HelpText {
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
       client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
+      events      Stream service, node and task-container events (--since, --until, --filter)
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules
