@@ -95,10 +95,12 @@ final class ServiceLogStream {
         var until: Int64? = nil
     }
 
-    /// Whose logs: every task of a service, or one task.
+    /// Whose logs: every task of a service, or one task (found in the cluster state, or a task
+    /// of this node's, `docker logs` on a node, which needs no state).
     enum Subject {
         case service(String)
         case task(String)
+        case local(SwarmTask)
     }
 
     static let pollMillis = 250
@@ -151,6 +153,8 @@ final class ServiceLogStream {
         case let .task(reference):
             guard case let .success(task) = state.findTask(reference) else { return nil }
             return (task.nodeID != nil ? [task] : [], task.serviceID)
+        case let .local(task):
+            return ([task], task.serviceID)
         }
     }
 
@@ -158,22 +162,27 @@ final class ServiceLogStream {
     /// `pollMillis` when following, until `until` has passed.
     func round() {
         guard stream.isOpen else { return }
+        if case let .local(task) = subject { return fetch([task], serviceID: task.serviceID) }
         controlPlane.readState { [self] result in
             guard case let .success(view) = result, let (tasks, serviceID) = tasks(view.state) else { return stream.finish() }
-            let requests = tasks.map { task in
-                TaskLogRequest(taskID: task.id, nodeID: task.nodeID!, afterSequence: cursors[task.id] ?? 0, tail: firstRound ? options.tail : nil,
-                               since: options.since, until: options.until, stdout: options.stdout, stderr: options.stderr)
-            }
-            let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
-            controlPlane.fetchLogs(requests) { [self] chunks in
-                write(chunks, tasks: byID, serviceID: serviceID)
-                firstRound = false
-                let ended = options.until.map { Int64(now().millisecondsSinceEpoch) * 1_000_000 > $0 } ?? false
-                if options.follow && !ended && stream.isOpen {
-                    controlPlane.after(millis: Self.pollMillis) { [self] in round() }
-                } else {
-                    stream.finish()
-                }
+            fetch(tasks, serviceID: serviceID)
+        }
+    }
+
+    private func fetch(_ tasks: [SwarmTask], serviceID: String) {
+        let requests = tasks.map { task in
+            TaskLogRequest(taskID: task.id, nodeID: task.nodeID!, afterSequence: cursors[task.id] ?? 0, tail: firstRound ? options.tail : nil,
+                           since: options.since, until: options.until, stdout: options.stdout, stderr: options.stderr)
+        }
+        let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
+        controlPlane.fetchLogs(requests) { [self] chunks in
+            write(chunks, tasks: byID, serviceID: serviceID)
+            firstRound = false
+            let ended = options.until.map { Int64(now().millisecondsSinceEpoch) * 1_000_000 > $0 } ?? false
+            if options.follow && !ended && stream.isOpen {
+                controlPlane.after(millis: Self.pollMillis) { [self] in round() }
+            } else {
+                stream.finish()
             }
         }
     }
@@ -218,9 +227,10 @@ extension DockerAPI {
     /// `GET /services/{ref}/logs` and `GET /tasks/{ref}/logs`, which answer with a stream rather
     /// than one response. Returns false if `segments` is neither route.
     func serviceLogs(_ request: HTTPRequest, _ segments: [String], _ responder: HTTPResponder) -> Bool {
-        guard request.method == "GET", segments.count == 3, segments[0] == "services" || segments[0] == "tasks", segments[2] == "logs" else {
+        guard request.method == "GET", segments.count == 3, ["services", "tasks", "containers"].contains(segments[0]), segments[2] == "logs" else {
             return false
         }
+        if segments[0] == "containers" { return containerLogs(request, segments[1], responder) }
         let subject: ServiceLogStream.Subject = segments[0] == "services" ? .service(segments[1]) : .task(segments[1])
         let reply: Reply = { [identity] response in responder.respond(Self.withStandardHeaders(response, identity)) }
         guard let controlPlane = manager(reply) else { return true }
@@ -238,12 +248,40 @@ extension DockerAPI {
                     if case let .failure(error) = view.state.findService(reference) { return reply(APIError(error).response) }
                 case let .task(reference):
                     if case let .failure(error) = view.state.findTask(reference) { return reply(APIError(error).response) }
+                case .local:
+                    break
                 }
                 let headers = Self.withStandardHeaders(HTTPResponse(status: 200), identity).headers
                 guard let stream = responder.startStream(status: 200, headers: headers) else { return }
                 ServiceLogStream(controlPlane: controlPlane, subject: subject, options: options, stream: stream, now: now).round()
             }
         }
+        return true
+    }
+}
+
+extension DockerAPI {
+    /// `GET /containers/{id}/logs` on the node that runs the task: its lines without the cluster
+    /// state (workers have none), in the same framing as service logs.
+    func containerLogs(_ request: HTTPRequest, _ reference: String, _ responder: HTTPResponder) -> Bool {
+        let reply: Reply = { [identity] response in responder.respond(Self.withStandardHeaders(response, identity)) }
+        guard let controlPlane = anyNode(reply) else { return true }
+        let options: ServiceLogStream.Options
+        switch ServiceLogStream.options(request.query) {
+        case let .failure(error): reply(error.response); return true
+        case let .success(parsed): options = parsed
+        }
+        let containers = controlPlane.localContainers()
+        guard let container = containers.first(where: { $0.id == reference || $0.name == reference || $0.task.id == reference })
+            ?? containers.first(where: { $0.matches(reference) }) else {
+            reply(APIError(status: 404, "No such container: \(reference)").response)
+            return true
+        }
+        let headers = Self.withStandardHeaders(HTTPResponse(status: 200), identity).headers
+        guard let stream = responder.startStream(status: 200, headers: headers) else { return true }
+        var task = container.task
+        if task.nodeID == nil { task.nodeID = controlPlane.localNode.nodeID }
+        ServiceLogStream(controlPlane: controlPlane, subject: .local(task), options: options, stream: stream, now: now).round()
         return true
     }
 }

@@ -126,6 +126,10 @@ public final class DockerAPI {
             if let handled = tasksRoute(request, segments, reply) { return handled }
         case "volumes":
             if let handled = volumesRoute(request, segments, reply) { return handled }
+        case "containers":
+            if let handled = containersRoute(request, segments, reply) { return handled }
+        case "images":
+            if let handled = imagesRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -137,7 +141,8 @@ public final class DockerAPI {
     /// First segment and depth of every route, to tell 405 from 404.
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
-                                                  "volumes/1", "volumes/2", "events/1"]
+                                                  "volumes/1", "volumes/2", "events/1",
+                                                  "containers/2", "containers/3", "images/2"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

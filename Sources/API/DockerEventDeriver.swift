@@ -52,7 +52,8 @@ public struct DockerEventDeriver: Sendable {
         }
         for (id, before) in prelude.tasks {
             guard let after = state.tasks[id] else { continue }
-            let serviceName = state.services[after.serviceID]?.spec.name ?? removedServiceNames[after.serviceID] ?? after.serviceID
+            let serviceName = after.serviceAnnotations?.name ?? state.services[after.serviceID]?.spec.name
+                ?? removedServiceNames[after.serviceID] ?? after.serviceID
             events += Self.containerEvents(before: before, after: after, serviceName: serviceName)
         }
         return events

@@ -14,6 +14,7 @@ extension SwarmNode {
         return result
     }
 
-    /// A manager's events; a worker keeps none (it applies no commands).
-    public var eventHistory: EventHistory? { raft == nil ? nil : keptEvents }
+    /// A manager's events; a worker's history stays empty (it applies no commands), so `docker
+    /// events` and `docker stats` against a worker stream without failing.
+    public var eventHistory: EventHistory? { keptEvents }
 }
