@@ -297,6 +297,12 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
     }
 
     /// Each task's captured output per stream (1 stdout, 2 stderr), served from the asked offsets.
+    /// This node's task containers and images (node-level container routes).
+    var containers: [LocalContainer] = []
+    var images: [LocalImage] = []
+    func localContainers() -> [LocalContainer] { containers }
+    func localImages() -> [LocalImage] { images }
+
     /// Each task's recorded lines, as its node would keep them.
     var taskOutput: [String: [TaskLogLine]] = [:]
     var logRequests: [[TaskLogRequest]] = []
