@@ -11,6 +11,7 @@ enum NodeUsage {
 
     Options:
       --executor auto|oci|process   How tasks run (default auto)
+      --runtime auto|runc|crun      The OCI runtime (default auto: crun when installed, else runc)
       --enable-chaos                Accept fault-injection requests
       --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
       --api-group GROUP             unix: API socket (0660, root-owned) is also open to GROUP
