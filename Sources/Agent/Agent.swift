@@ -33,6 +33,9 @@ public final class Agent: @unchecked Sendable {
     private let lock = NSLock()
     private var tasks: [String: ManagedTask] = [:]
     private let store: AgentStore
+    /// Secrets and configs delivered to this node (memory only); the node shell applies each
+    /// assignment message's payloads here before `setAssignments`.
+    public let payloads = AgentPayloads()
 
     /// Loads `DATA/worker/` (creating it) and resumes: tasks that were running before a restart
     /// and whose containers the executor no longer knows are reported failed, so the
@@ -166,7 +169,9 @@ public final class Agent: @unchecked Sendable {
         record(task.id, TaskStatus(timestamp: now(), state: .preparing, message: "preparing"))
         let container: ContainerID
         do {
-            container = try executor.prepare(TaskSpecMapping.spec(for: task, nodeDirectory: dataDirectory))
+            var spec = TaskSpecMapping.spec(for: task, nodeDirectory: dataDirectory)
+            spec.files = try payloads.files(for: task)
+            container = try executor.prepare(spec)
         } catch {
             return record(task.id, TaskStatus(timestamp: now(), state: .rejected, message: "preparing", err: "\(error)"))
         }

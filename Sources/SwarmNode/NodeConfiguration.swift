@@ -17,7 +17,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var apiTLSKey: String?
     public var apiTLSCACert: String?
     public var executor = "auto"
-    /// The OCI runtime: `auto` (crun if installed, else runc), `runc` or `crun`.
+    /// The OCI runtime: `auto` (runc if installed, else crun), `runc` or `crun`.
     public var runtime = "auto"
     /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
     public var insecureRegistries: [String] = []
