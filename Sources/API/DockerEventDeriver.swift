@@ -8,6 +8,9 @@ public struct EventPrelude: Sendable {
     var tasks: [(id: String, before: SwarmTask?)]
     /// The time the proposer stamped on the command, if it carries one.
     var time: Timestamp?
+    /// A secret or config event, complete before the command applies (Docker's `Type` secret or
+    /// config; it names the object, which a removal deletes).
+    var payloadEvent: DockerEventMessage?
 }
 
 /// Derives Docker's events from the commands a manager applies.
@@ -32,13 +35,32 @@ public struct DockerEventDeriver: Sendable {
         return EventPrelude(nodes: touched.nodes.map { ($0, state.nodes[$0]) },
                             services: touched.services.map { ($0, state.services[$0]) },
                             tasks: touched.tasks.map { ($0, state.tasks[$0]) },
-                            time: Self.time(of: command))
+                            time: Self.time(of: command), payloadEvent: Self.payloadEvent(command, in: state))
+    }
+
+    /// create, update (labels) and remove of secrets and configs, with dockerd's `name`
+    /// attribute; a `secret update` revision is the create of the new revision.
+    static func payloadEvent(_ command: ClusterCommand, in state: ClusterState) -> DockerEventMessage? {
+        func event(_ kind: PayloadKind, _ action: String, _ id: String, _ name: String?, _ time: Timestamp) -> DockerEventMessage {
+            DockerEventMessage(type: kind.rawValue, action: action, actor: .init(id: id, attributes: ["name": name ?? ""]),
+                               scope: "swarm", timeNano: nanos(time))
+        }
+        func name(_ kind: PayloadKind, _ id: String) -> String? {
+            (kind == .secret ? state.secretObjects[id] : state.configObjects[id])?.spec.name
+        }
+        switch command {
+        case let .createPayload(kind, object): return event(kind, "create", object.id, object.spec.name, object.createdAt)
+        case let .updatePayloadLabels(kind, id, _, _, at): return event(kind, "update", id, name(kind, id), at)
+        case let .removePayload(kind, id, at): return event(kind, "remove", id, name(kind, id), at)
+        case let .reviseSecret(_, revision, _): return event(.secret, "create", revision.id, revision.spec.name, revision.createdAt)
+        default: return nil
+        }
     }
 
     /// Call after `command` was applied successfully; `fallback` stamps events whose command
     /// carries no time (the apply time on this manager).
     public mutating func events(_ prelude: EventPrelude, after state: ClusterState, fallback: Timestamp) -> [DockerEventMessage] {
-        var events: [DockerEventMessage] = []
+        var events: [DockerEventMessage] = prelude.payloadEvent.map { [$0] } ?? []
         for (id, before) in prelude.nodes {
             let after = state.nodes[id]
             let time = prelude.time ?? after?.updatedAt ?? fallback

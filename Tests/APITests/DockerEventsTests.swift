@@ -101,6 +101,19 @@ final class DockerEventsTests: XCTestCase {
         XCTAssertEqual(events[4].actor.attributes["com.docker.swarm.service.name"], "web", "the name outlives the removed service")
     }
 
+    func testSecretAndConfigEventsNameTheObject() {
+        let plane = FakeControlPlane()
+        let before = plane.keptEvents.events.count
+        plane.apply(.createPayload(kind: .secret, object: PayloadObject(id: "sec1", createdAt: at(1), spec: PayloadSpec(name: "db_pw", data: [1]))))
+        plane.apply(.createPayload(kind: .config, object: PayloadObject(id: "cfg1", createdAt: at(2), spec: PayloadSpec(name: "app.conf", data: [2]))))
+        plane.apply(.updatePayloadLabels(kind: .config, id: "cfg1", version: plane.state.configObjects["cfg1"]!.version, labels: ["a": "b"], at: at(3)))
+        plane.apply(.removePayload(kind: .secret, id: "sec1", at: at(4)))
+        let events = Array(plane.keptEvents.events.dropFirst(before))
+        XCTAssertEqual(summary(events), ["secret create sec1", "config create cfg1", "config update cfg1", "secret remove sec1"])
+        XCTAssertEqual(events.map { $0.actor.attributes["name"] }, ["db_pw", "app.conf", "app.conf", "db_pw"])
+        XCTAssertEqual(events.map(\.timeNano), [1, 2, 3, 4].map { Int64(Self.t0 + $0) * 1_000_000 })
+    }
+
     func testHistoryIsBoundedAndDeliversToSubscribersUntilUnsubscribed() {
         let history = EventHistory(capacity: 3)
         var delivered: [String] = []
