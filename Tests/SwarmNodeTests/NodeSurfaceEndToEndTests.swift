@@ -79,6 +79,9 @@ final class NodeSurfaceEndToEndTests: XCTestCase {
         XCTAssertEqual(events.status, 0, events.output)
         XCTAssertTrue(events.output.contains("service create") && events.output.contains("(name=web)"), events.output)
         XCTAssertTrue(events.output.contains("container start \(id)"), events.output)
+        let ours = try cluster.cli("m1", ["events", "--since", "0", "--until", until, "--filter", "type=service"])
+        XCTAssertEqual(ours.status, 0, ours.output)
+        XCTAssertEqual(lines(ours.output).map { $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ") }, ["service create"], ours.output)
     }
 }
 
