@@ -6,6 +6,7 @@ public struct EventPrelude: Sendable {
     var nodes: [(id: String, before: Node?)]
     var services: [(id: String, before: Service?)]
     var tasks: [(id: String, before: SwarmTask?)]
+    var networks: [(id: String, before: Network?)]
     /// The time the proposer stamped on the command, if it carries one.
     var time: Timestamp?
     /// A secret or config event, complete before the command applies (Docker's `Type` secret or
@@ -35,6 +36,7 @@ public struct DockerEventDeriver: Sendable {
         return EventPrelude(nodes: touched.nodes.map { ($0, state.nodes[$0]) },
                             services: touched.services.map { ($0, state.services[$0]) },
                             tasks: touched.tasks.map { ($0, state.tasks[$0]) },
+                            networks: touched.networks.map { ($0, state.networking.networks[$0]) },
                             time: Self.time(of: command), payloadEvent: Self.payloadEvent(command, in: state))
     }
 
@@ -71,6 +73,9 @@ public struct DockerEventDeriver: Sendable {
             if after == nil, let name = before?.spec.name { rememberRemoved(id, name) }
             let time = prelude.time ?? after?.updatedAt ?? fallback
             events += Self.serviceEvent(id: id, before: before, after: after, time: time).map { [$0] } ?? []
+        }
+        for (id, before) in prelude.networks {
+            events += Self.networkEvent(id: id, before: before, after: state.networking.networks[id], fallback: prelude.time ?? fallback).map { [$0] } ?? []
         }
         for (id, before) in prelude.tasks {
             guard let after = state.tasks[id] else { continue }
@@ -150,6 +155,19 @@ public struct DockerEventDeriver: Sendable {
                                   scope: "swarm", timeNano: nanos(time))
     }
 
+    /// dockerd's network events: `create` and `destroy`, with the name and driver (`type`).
+    static func networkEvent(id: String, before: Network?, after: Network?, fallback: Timestamp) -> DockerEventMessage? {
+        let (action, network, time): (String, Network, Timestamp)
+        switch (before, after) {
+        case let (nil, created?): (action, network, time) = ("create", created, created.createdAt)
+        case let (removed?, nil): (action, network, time) = ("destroy", removed, fallback)
+        default: return nil
+        }
+        return DockerEventMessage(type: "network", action: action,
+                                  actor: .init(id: id, attributes: ["name": network.spec.name, "type": network.spec.driver]),
+                                  scope: "swarm", timeNano: nanos(time))
+    }
+
     // MARK: Task containers
 
     /// `start` when the task's reported state reaches running, `die` (with `exitCode`) when a
@@ -213,6 +231,7 @@ public struct DockerEventDeriver: Sendable {
              let .setServiceUpdateStatus(_, _, _, at), let .removeService(_, at):
             at
         case let .createService(service): service.createdAt
+        case let .removeNetwork(_, at): at
         default: nil
         }
     }

@@ -107,6 +107,8 @@ public final class SwarmNode: @unchecked Sendable {
     var caRotationProposed = false
     /// Set while this node closes its own links to present a new certificate.
     var reconnectingForCertificate = false
+    /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
+    var managerKeys = ManagerKeys()
     /// Docker events derived from applied commands (manager), for `GET /events`.
     let keptEvents = EventHistory()
     var eventDeriver = DockerEventDeriver()
@@ -179,6 +181,7 @@ public final class SwarmNode: @unchecked Sendable {
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
+        options.encryption = try raftEncryption()
         let warn = logger
         let (opened, recovered) = try RaftStorage.open(
             dataDirectory: dataDirectory, options: options,
@@ -189,6 +192,7 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        managerKeys.followFromIndex = persistent.hardState.commit
         // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
         // index): applying a log onto a state built from another would break `apply`'s order.
         state = ClusterState()
@@ -249,6 +253,7 @@ public final class SwarmNode: @unchecked Sendable {
             for callback in callbacks { callback() }
         }
         followOwnRole()
+        followAutoLock()
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()

@@ -9,16 +9,16 @@ import XCTest
 /// state, so the task JSON is checked by the client that renders it (`service ps`, `service ls`
 /// counts, `node ps`) before orchestration produces real tasks. Skipped without the CLI.
 final class DockerCLIAgainstFakeTests: XCTestCase {
-    private static let dockerBinary = "/usr/local/bin/docker"
+    static let dockerBinary = "/usr/local/bin/docker"
 
-    private struct Output {
+    struct Output {
         var status: Int32
         var stdout: String
         var stderr: String
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    private func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
+    func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
         let quoted = ([Self.dockerBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let errorFile = "\(directory)/docker.err"
         let process = try ChildProcess.spawn("/bin/sh", arguments: [
@@ -42,7 +42,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
 
     /// A fake cluster behind the Docker API on a unix socket in a fresh directory, for the real
     /// docker CLI; the CLI's config directory there is removed after the test.
-    private func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
+    func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
         let plane = FakeControlPlane()
         let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
                             now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
@@ -158,8 +158,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
             (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
             (["--mount", "type=bind,src=/srv,dst=/d,bind-recursive=disabled"], "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive"),
             (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
-            (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
-            (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),
+            (["--network", "name=ingress,driver-opt=com.docker.network.driver.mtu=1400"], "TaskTemplate.Networks.DriverOpts"),
         ]
         for (index, (flags, field)) in cases.enumerated() {
             let result = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "s\(index)"]
@@ -195,23 +194,42 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
     }
 
-    /// `docker swarm update --autolock=true` fails with the refusal naming the setting and changes
-    /// nothing; the same CLI's plain update still works, and `unlock-key` reports no key.
-    func testDockerSwarmUpdateAutolockIsRefused() throws {
+    /// `docker swarm update --cert-expiry` sets the validity the CA issues node certificates for
+    /// (`ClusterSigner.nodeValiditySeconds`); below Docker's 1 h minimum it is refused, naming it.
+    func testDockerSwarmUpdateCertExpiry() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
         let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
-        let before = plane.state.cluster
-        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
-        XCTAssertNotEqual(refused.status, 0, "autolock was accepted: \(refused.stdout)")
-        XCTAssertFalse(refused.stdout.contains("Swarm updated."), refused.stdout)
-        XCTAssertTrue(refused.stderr.contains("EncryptionConfig.AutoLockManagers=true"), refused.stderr)
-        XCTAssertEqual(plane.state.cluster, before)
-        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--task-history-limit", "9"])
+        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "720h"])
         XCTAssertEqual(updated.status, 0, updated.stderr)
-        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
-        let key = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
-        XCTAssertNotEqual(key.status, 0)
-        XCTAssertTrue(key.stderr.contains("no unlock key is set"), key.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "30m"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("minimum certificate expiry time is 1h0m0s"), refused.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+    }
+
+    /// `docker swarm update --autolock=true` prints the unlock key it reads back from the API;
+    /// `unlock-key -q` shows the same key, `--rotate` replaces it, `--autolock=false` removes it.
+    func testDockerSwarmAutolockAndUnlockKey() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
+        let enabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
+        XCTAssertEqual(enabled.status, 0, enabled.stderr)
+        let key = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertTrue(enabled.stdout.contains(key), enabled.stdout)
+        let shown = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), key, shown.stderr)
+        let rotated = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "--rotate", "-q"])
+        XCTAssertEqual(rotated.status, 0, rotated.stderr)
+        let newKey = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertNotEqual(newKey, key)
+        XCTAssertEqual(rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines), newKey)
+        let disabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=false"])
+        XCTAssertEqual(disabled.status, 0, disabled.stderr)
+        XCTAssertNil(plane.state.managerUnlockKey)
+        let none = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("no unlock key is set"), none.stderr)
     }
 
     /// `docker events --since 0 --until NOW` prints the create, update and remove of a service and
@@ -241,8 +259,14 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertEqual(try docker(socket, directory, ["service", "rm", "web"]).status, 0)
         let until = String(format: "%.9f", Date().timeIntervalSince1970)
 
-        let all = try docker(socket, directory, ["events", "--since", "0", "--until", until])
-        XCTAssertEqual(all.status, 0, all.stderr)
+        let everything = try docker(socket, directory, ["events", "--since", "0", "--until", until])
+        XCTAssertEqual(everything.status, 0, everything.stderr)
+        // The cluster's ingress network is created with it.
+        XCTAssertEqual(everything.lines.filter { words($0).dropFirst().first == "network" }.map { words($0).dropFirst().prefix(2).joined(separator: " ") },
+                       ["network create"], everything.stdout)
+        XCTAssertTrue(everything.stdout.contains("(name=ingress, type=overlay)"), everything.stdout)
+        let all = Output(status: everything.status, stdout: everything.lines.filter { words($0).dropFirst().first != "network" }.joined(separator: "\n"),
+                         stderr: everything.stderr)
         // TIME TYPE ACTION ID (ATTRIBUTES): everything after the time.
         let rows = all.lines.map { words($0).dropFirst().prefix(3).joined(separator: " ") }
         XCTAssertEqual(rows, ["node create node1aaaaaaaaaaaaaaaaaaaaa", "node create node2bbbbbbbbbbbbbbbbbbbbb", "node create node3ccccccccccccccccccccc",

@@ -54,8 +54,11 @@ final class DockerEventsTests: XCTestCase {
 
     func testNodeEventsNameChangedAvailabilityRoleAndState() {
         let plane = FakeControlPlane()
-        XCTAssertEqual(summary(plane.keptEvents.events), ["node create node1aaaaaaaaaaaaaaaaaaaaa", "node create node2bbbbbbbbbbbbbbbbbbbbb",
-                                                          "node create node3ccccccccccccccccccccc"])
+        XCTAssertEqual(summary(plane.keptEvents.events.filter { $0.type == "node" }),
+                       ["node create node1aaaaaaaaaaaaaaaaaaaaa", "node create node2bbbbbbbbbbbbbbbbbbbbb", "node create node3ccccccccccccccccccccc"])
+        let ingress = plane.keptEvents.events.filter { $0.type == "network" }
+        XCTAssertEqual(ingress.map(\.action), ["create"], "the cluster's ingress network is created with it")
+        XCTAssertEqual(ingress.first?.actor.attributes["name"], "ingress")
         let beta = plane.state.nodes["node2bbbbbbbbbbbbbbbbbbbbb"]!
         var spec = beta.spec
         spec.availability = .drain
