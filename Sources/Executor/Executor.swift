@@ -23,6 +23,9 @@ public protocol Executor: AnyObject, Sendable {
     func inspect(_ id: ContainerID) throws -> ContainerInfo
     /// The captured output of one stream, oldest rotated file first.
     func logs(_ id: ContainerID, stream: LogStream) throws -> [UInt8]
+    /// Both streams' lines in write order with their write times (see `LogRecord`). The default
+    /// (in LogRecord.swift) cuts the raw streams into untimed lines.
+    func logRecords(_ id: ContainerID) throws -> [LogRecord]
 }
 
 extension Executor {

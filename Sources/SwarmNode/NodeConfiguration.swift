@@ -17,6 +17,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var apiTLSKey: String?
     public var apiTLSCACert: String?
     public var executor = "auto"
+    /// The OCI runtime: `auto` (runc if installed, else crun), `runc` or `crun`.
+    public var runtime = "auto"
     /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
     public var insecureRegistries: [String] = []
     public var enableChaos = false
@@ -85,6 +87,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
         "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit", "cert-expiry",
+        "runtime",
     ]
 
     /// Keys that are switches on the command line (`--KEY` without a value; `KEY = true` in the file).
@@ -166,6 +169,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
         // At least 1h, checked in `validate` (1m with enable-chaos, which may come later in the file).
         case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 60_000) / 1000)
+        case "runtime":
+            guard ["auto", "runc", "crun"].contains(value) else {
+                throw ParseError(message: "runtime '\(value)': use auto, runc or crun")
+            }
+            runtime = value
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }

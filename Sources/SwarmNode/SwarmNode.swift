@@ -109,6 +109,9 @@ public final class SwarmNode: @unchecked Sendable {
     var reconnectingForCertificate = false
     /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
     var managerKeys = ManagerKeys()
+    /// Docker events derived from applied commands (manager), for `GET /events`.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
@@ -311,7 +314,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .normal:
             let result: Result<Void, ClusterError>
             do {
-                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }

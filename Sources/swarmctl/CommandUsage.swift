@@ -11,6 +11,7 @@ enum NodeUsage {
 
     Options:
       --executor auto|oci|process   How tasks run (default auto)
+      --runtime auto|runc|crun      The OCI runtime (default auto: runc when installed, else crun)
       --enable-chaos                Accept fault-injection requests
       --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h;
                                     1m with --enable-chaos, to exercise renewal on a test cluster)
@@ -230,14 +231,19 @@ enum ServiceUsage {
         Returns a service to the spec it had before its last update.
         """),
         CommandEntry(name: "logs", usage: """
-        Usage:  swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
+        Usage:  swarmctl service logs [OPTIONS] SERVICE|TASK
 
-        Prints the output of a service's tasks, prefixed with service.slot.task@node.
+        Prints the output of a service's tasks (or of one task), prefixed with service.slot.task@node,
+        stdout and stderr of every task merged in the order the lines were written.
 
         Options:
-          -f, --follow           Keep printing new output
-          -n, --tail N           Only the last N lines (default all)
-          -t, --timestamps       Show timestamps
+          -f, --follow           Keep printing new output (ends when the reader of the output goes away)
+          -n, --tail N           Only the last N lines of the merged output (default all)
+          -t, --timestamps       Show when each line was written
+              --since TIME       Only lines written from TIME on (seconds since the epoch, RFC 3339, or a
+                                 duration ago such as 5s)
+              --until TIME       Only lines written up to TIME (same forms)
+              --details          Show the swarm attributes of each line
         """),
         CommandEntry(name: "rebalance", usage: """
         Usage:  swarmctl service rebalance [--detach] SERVICE
