@@ -114,6 +114,11 @@ public final class SwarmNode: @unchecked Sendable {
     var caRotationProposed = false
     /// Set while this node closes its own links to present a new certificate.
     var reconnectingForCertificate = false
+    /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
+    var managerKeys = ManagerKeys()
+    /// Docker events derived from applied commands (manager), for `GET /events`.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
     /// Writes a manager holds at once (proposed, queued or forwarded); more are refused so a
@@ -128,6 +133,7 @@ public final class SwarmNode: @unchecked Sendable {
         certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
         for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
+        for warning in BenchmarkSwitches.warnings { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 
@@ -186,6 +192,7 @@ public final class SwarmNode: @unchecked Sendable {
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
+        options.encryption = try raftEncryption()
         let warn = logger
         let (opened, recovered) = try RaftStorage.open(
             dataDirectory: dataDirectory, options: options,
@@ -197,6 +204,7 @@ public final class SwarmNode: @unchecked Sendable {
         }
         storage = opened
         storageWriter = StorageWriter(storage: opened)
+        managerKeys.followFromIndex = persistent.hardState.commit
         // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
         // index): applying a log onto a state built from another would break `apply`'s order.
         state = ClusterState()
@@ -266,6 +274,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// Work that follows applied batches (role, assignments, orchestration, peers).
     private func afterReadyBatches() {
         followOwnRole()
+        followAutoLock()
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()
@@ -392,7 +401,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .normal:
             let result: Result<Void, ClusterError>
             do {
-                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }
