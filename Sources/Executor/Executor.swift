@@ -23,6 +23,15 @@ public protocol Executor: AnyObject, Sendable {
     func inspect(_ id: ContainerID) throws -> ContainerInfo
     /// The captured output of one stream, oldest rotated file first.
     func logs(_ id: ContainerID, stream: LogStream) throws -> [UInt8]
+    /// Whether containers outlive this process and `adopt` can re-attach to them after a restart.
+    var canAdopt: Bool { get }
+    /// Re-attaches to container `id`, which a previous run of this node started with `spec`:
+    /// its logs, exit (`onExit`, once) and health check are followed again. The container is
+    /// known to the executor afterwards whatever the answer (so it can be removed).
+    func adopt(_ id: ContainerID, spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void) throws -> Adoption
+    /// Ends and deletes what a previous run of this node left, except the containers in
+    /// `keeping`; returns the ids removed.
+    func removeLeftovers(keeping: Set<ContainerID>) throws -> [String]
 }
 
 extension Executor {
