@@ -165,12 +165,12 @@ final class OCIContainer: @unchecked Sendable {
 
     /// Copies the output FIFOs into the rotating logs on a thread until every writer is gone (the
     /// shim, runc and the container have exited). Called under the lock.
-    private func startLogPump(_ output: OCIShim.Output) {
+    private func startLogPump(_ output: OCIShim.Output, appending: Bool = false) {
         let limits = spec.logLimits
         let (stdoutBase, stderrBase) = (logBase(.stdout), logBase(.stderr))
         threads.append(PlatformThread(name: "logs-\(id.rawValue.prefix(8))") { [self] in
-            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits),
-               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits) {
+            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
+               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
                 LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog)
             } else {
                 TaskSpawner.closeAll([output.stdout, output.stderr])
@@ -202,7 +202,7 @@ final class OCIContainer: @unchecked Sendable {
             containerPid = pid
             state = .running
             startedAt = wallClockSeconds()
-            startLogPump(output)
+            startLogPump(output, appending: true)
             threads.append(PlatformThread(name: "reap-\(shim)") { [self] in reapAdopted(onExit: onExit) })
         }
         lock.broadcast()

@@ -6,7 +6,7 @@ builds it, and reports how many seeds the simulator needed to catch it. Raft bug
 
 Run from the repository root:
   python3 Tests/Mutations/mutations.py [--seeds 2000] [NAME...]
-  python3 Tests/Mutations/mutations.py --control-plane [--seeds 300] [NAME...]
+  python3 Tests/Mutations/mutations.py --control-plane [--in-place] [--seeds 300] [NAME...]
 Every planted bug must be caught (the script exits 1 otherwise). The working tree is never
 modified: each mutant lives in a temporary copy (one copy reused for all mutants of a run, so
 only what a mutation touches is rebuilt). Builds take the shared build lock.
@@ -91,10 +91,18 @@ def run(name, seeds, root, work):
     return None, "not caught"
 
 def run_control_plane(name, seeds, root, work):
-    """Stops at the first seed that fails (or crashes): that seed number is the answer."""
-    copy_package(root, work)
-    plant(work, CONTROL_PLANE_MUTATIONS, name)
-    build(work)
+    """Stops at the first seed that fails (or crashes): that seed number is the answer. With
+    work == root (--in-place) the mutation is planted in the working tree and always undone."""
+    if work != root:
+        copy_package(root, work)
+    path = os.path.join(work, CONTROL_PLANE_MUTATIONS[name][0])
+    original = open(path).read()
+    try:
+        plant(work, CONTROL_PLANE_MUTATIONS, name)
+        build(work)
+    finally:
+        if work == root:
+            open(path, "w").write(original)
     process = subprocess.Popen([os.path.join(work, ".build/release/swarmctl"), "simulate", "--control-plane",
                                 "--seeds", str(seeds)], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -113,6 +121,12 @@ def main():
     control_plane = "--control-plane" in args
     if control_plane:
         args.remove("--control-plane")
+    # Plants each control-plane mutation in the working tree itself (restored after the build),
+    # so only the modules it touches are rebuilt in the tree's own .build.
+    in_place = "--in-place" in args
+    if in_place:
+        args.remove("--in-place")
+        assert control_plane, "--in-place is for --control-plane mutations"
     seeds = 300 if control_plane else 2000
     if "--seeds" in args:
         position = args.index("--seeds")
@@ -127,14 +141,15 @@ def main():
     else:
         print(f"| planted bug | seeds needed (of {seeds}, {NODES} nodes, all faults) | first violation |")
     print("|---|---|---|")
-    work = tempfile.mkdtemp(prefix="mutant-")
+    work = root if in_place else tempfile.mkdtemp(prefix="mutant-")
     try:
         for name in names:
             seed, what = (run_control_plane if control_plane else run)(name, seeds, root, work)
             missed += seed is None
             print(f"| {name} | {seed if seed is not None else 'NOT CAUGHT'} | {what} |", flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not in_place:
+            shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if missed else 0)
 
 if __name__ == "__main__":
