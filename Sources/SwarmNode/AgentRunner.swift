@@ -78,6 +78,11 @@ final class AgentRunner: @unchecked Sendable {
         group.wait()
     }
 
+    /// Waits until the records saved so far are on disk (the node process is about to exit).
+    func flushRecords() {
+        persistence.sync {}
+    }
+
     // MARK: Carrying out actions
 
     private func perform(_ actions: [AgentAction]) {

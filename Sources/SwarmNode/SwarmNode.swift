@@ -231,6 +231,8 @@ public final class SwarmNode: @unchecked Sendable {
             try? storage?.sync()
         }
         loopThread.shutdown()
+        // The agent's last records, for the next run of this node to re-adopt its containers.
+        agent?.flushRecords()
     }
 
     // MARK: - Driving Raft

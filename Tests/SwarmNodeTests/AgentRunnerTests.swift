@@ -35,6 +35,7 @@ final class RunnerHarness {
     func shutdown(leavingTasksRunning: Bool = false) {
         if !leavingTasksRunning { runner.stopAll() }
         thread.shutdown()
+        runner.flushRecords()
     }
 }
 

@@ -9,6 +9,8 @@ import XCTest
 /// runs are counted inside the container). Skipped without root, runc or a static busybox.
 final class ReadoptionEndToEndTests: XCTestCase {
     private var cluster: TestCluster!
+    /// The last `service logs` output, for failure messages.
+    private var lastLogs = ""
 
     override func setUpWithError() throws {
         guard getuid() == 0 else { throw XCTSkip("the OCI executor needs root") }
@@ -70,12 +72,15 @@ final class ReadoptionEndToEndTests: XCTestCase {
         return result
     }
 
-    /// The numbers the service's tasks printed so far, per task (`tick N` lines).
+    /// The numbers the service's tasks printed so far, per container hostname (lines
+    /// `ticker.SLOT.TASK@NODE | tick HOST N`).
     private func ticks() throws -> [String: [Int]] {
-        let logs = try cluster.cli("m1", ["service", "logs", "--raw", "ticker"]).output
+        let logs = try cluster.cli("m1", ["service", "logs", "ticker"]).output
+        lastLogs = logs
         var result: [String: [Int]] = [:]
         for line in logs.split(separator: "\n") {
-            let fields = line.split(separator: " ")
+            guard let bar = line.range(of: "| ") else { continue }
+            let fields = line[bar.upperBound...].split(separator: " ")
             guard fields.count == 3, fields[0] == "tick", let number = Int(fields[2]) else { continue }
             result[String(fields[1]), default: []].append(number)
         }
@@ -114,9 +119,14 @@ final class ReadoptionEndToEndTests: XCTestCase {
             for (id, task) in before { XCTAssertTrue(Self.isAlive(task.pid), "task \(id)'s container (pid \(task.pid)) outlived signal \(signal) to its node") }
             try cluster.restart("w1")
             try cluster.waitUntil("w1 re-adopted its containers", timeoutSeconds: 30) { cluster.log("w1").contains("re-adopted container") }
-            try cluster.waitUntil("the logs go on after signal \(signal)", timeoutSeconds: 30) {
-                let now = try ticks()
-                return now.count == 2 && now.allSatisfy { host, numbers in numbers.max()! > (ticksBefore[host]?.max() ?? 0) + 10 }
+            do {
+                try cluster.waitUntil("the logs go on after signal \(signal)", timeoutSeconds: 30) {
+                    let now = try ticks()
+                    return now.count == 2 && now.allSatisfy { host, numbers in numbers.max()! > (ticksBefore[host]?.max() ?? 0) + 10 }
+                }
+            } catch {
+                XCTFail("service logs: \(lastLogs.suffix(600))")
+                throw error
             }
             for (host, numbers) in try ticks() {
                 XCTAssertEqual(numbers, Array(0...numbers.max()!), "container \(host): every line from before, during and after the restart, once")
