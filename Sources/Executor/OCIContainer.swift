@@ -5,10 +5,11 @@ import Platform
 /// the `runc run` process that owns it.
 ///
 /// `runc run` stays in the foreground for the container's whole life (it is the container's
-/// parent and reaps it), so this process's child is runc: its exit is the container's exit, and
-/// its stdout/stderr, which runc passes through to the container, are the task's pipes. Signals go
-/// through `runc kill`; `--keep` leaves the cgroup in place after exit so the OOM counter can be
-/// read before `runc delete` removes it.
+/// parent and reaps it), under a shim (`OCIShim`, this process's child) that outlives this
+/// process: the shim's exit is the container's exit (also recorded in a file), and the output
+/// reaches the logs through FIFOs that a restarted node opens again (`adopt`). Signals go through
+/// `runc kill`; `--keep` leaves the cgroup in place after exit so the OOM counter can be read
+/// before `runc delete` removes it.
 final class OCIContainer: @unchecked Sendable {
     let id: ContainerID
     let spec: TaskSpec
