@@ -161,6 +161,13 @@ final class AgentCoreTests: XCTestCase {
         XCTAssertEqual(reported(second, "t1")?.state, .failed)
     }
 
+    func testRecordsWithoutATaskFromBeforeReadoptionAreDropped() {
+        var core = AgentCore(restoring: ["t1": AgentRecord(task: nil, container: "c1", status: nil, pid: 5)])
+        XCTAssertEqual(core.resume(now: at(1)), [])
+        XCTAssertTrue(core.records.isEmpty)
+        XCTAssertTrue(core.containers.isEmpty, "its container is a leftover the runner removes")
+    }
+
     func testActionsOfOneCallPersistAndReportOnceAtTheEnd() {
         var core = AgentCore()
         let actions = core.setAssignments([task("t1"), task("t2"), task("t3", desired: .shutdown)], now: at(10))

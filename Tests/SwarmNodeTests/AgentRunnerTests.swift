@@ -144,6 +144,14 @@ final class AgentRunnerTests: XCTestCase {
         XCTAssertEqual(lost.err, "task lost: its container was gone after the node restarted")
     }
 
+    func testAnUndecodableRecordFileIsAnErrorNamingIt() throws {
+        try FileSystem.makeDirectories(directory + "/worker")
+        try FileSystem.replaceAtomically(directory + "/worker/tasks.json", with: Array("{not json".utf8))
+        XCTAssertThrowsError(try AgentStore(directory: directory + "/worker").load()) { error in
+            XCTAssertTrue("\(error)".contains("worker/tasks.json is not a task record file"), "\(error)")
+        }
+    }
+
     func testAStaleTemporaryRecordFileDoesNotBlockSaving() throws {
         try FileSystem.makeDirectories(directory + "/worker")
         try FileSystem.replaceAtomically(directory + "/worker/tasks.json.tmp", with: Array("stale".utf8))

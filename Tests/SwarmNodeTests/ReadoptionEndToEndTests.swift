@@ -105,6 +105,7 @@ final class ReadoptionEndToEndTests: XCTestCase {
     func testRestartedWorkerReadoptsItsContainersAfterSIGTERMAndKill9() throws {
         let created = try cluster.cli("m1", ["service", "create", "--detach", "--name", "ticker", "--replicas", "2",
                                              "--health-cmd", "echo probe >> /tmp/probes", "--health-interval", "200ms",
+                                             "--stop-grace-period", "1s",
                                              "bb:1", "sh", "-c", "i=0; while true; do echo tick $(hostname) $i; i=$((i+1)); sleep 0.1; done"])
         XCTAssertEqual(created.status, 0, created.output)
         var before: [String: (state: String, pid: Int)] = [:]
@@ -141,5 +142,11 @@ final class ReadoptionEndToEndTests: XCTestCase {
             }
         }
         XCTAssertFalse(cluster.log("w1").contains("removed"), "no container was removed: \(cluster.log("w1"))")
+        // Leaving the swarm, unlike a restart, stops the node's tasks.
+        let left = try cluster.cli("w1", ["leave"])
+        XCTAssertEqual(left.status, 0, left.output)
+        try cluster.waitUntil("w1's containers stopped after leave", timeoutSeconds: 30) {
+            before.values.allSatisfy { !Self.isAlive($0.pid) }
+        }
     }
 }
