@@ -25,6 +25,11 @@ extension SwarmNode: TransportDelegate {
         state.isDenied(nodeID: peer.nodeID) ? "node \(peer.nodeID) was removed from the cluster" : nil
     }
 
+    /// A removed node that connects again (it was down when removed) is told so before the close.
+    public func transport(_ transport: Transport, farewellTo peer: PeerIdentity) -> ApplicationFrame? {
+        state.isDenied(nodeID: peer.nodeID) ? ApplicationFrame(.nodeRemoved, NodeRemovedNotice(nodeID: peer.nodeID)) : nil
+    }
+
     public func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity) {
         guard raft != nil else { return }
         let connection = ConnectionInfo(id: ConnectionID.none, peer: peer, direction: .inbound)
