@@ -55,10 +55,14 @@ extension DockerAPI {
             guard let self else { return }
             if spec.name.isEmpty { spec.name = DockerNames.randomName { local.state.service(named: $0) != nil } }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
-            guard local.state.service(named: spec.name) != nil else { return proposeCreate(spec, controlPlane, reply) }
+            // A secret or config the local state misses may be new: confirmed by a linearizable read.
+            var resolved = spec
+            let unresolved = Self.resolvePayloadReferences(&resolved, in: local.state) != nil
+            guard local.state.service(named: spec.name) != nil || unresolved else { return proposeCreate(resolved, controlPlane, reply) }
             withState(controlPlane, reply) { [weak self] current in
                 guard let self else { return }
                 if current.state.service(named: spec.name) != nil { return reply(Self.nameConflict(spec.name).response) }
+                if let problem = Self.resolvePayloadReferences(&spec, in: current.state) { return reply(problem.response) }
                 proposeCreate(spec, controlPlane, reply)
             }
         }
@@ -101,6 +105,7 @@ extension DockerAPI {
             var spec = submitted
             if spec.name.isEmpty { spec.name = service.spec.name }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
+            if let problem = Self.resolvePayloadReferences(&spec, in: view.state) { return reply(problem.response) }
             if spec.mode.isGlobal != service.spec.mode.isGlobal {
                 return reply(APIError(status: 501, "rpc error: code = Unimplemented desc = service mode change is not allowed").response)
             }

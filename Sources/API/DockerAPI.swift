@@ -58,6 +58,8 @@ public final class DockerAPI {
         case ("nodes"?, 2): request.method == "DELETE"
         case ("nodes"?, 3): segments.last == "update"
         case ("swarmctl"?, 2): segments.last == "client-certificate"
+        // Who created, changed or removed which secret or config (never its data: not in the path or query).
+        case ("secrets"?, _), ("configs"?, _): true
         default: false
         }
         guard privileged else { return nil }
@@ -124,6 +126,10 @@ public final class DockerAPI {
             if let handled = tasksRoute(request, segments, reply) { return handled }
         case "volumes":
             if let handled = volumesRoute(request, segments, reply) { return handled }
+        case "secrets":
+            if let handled = payloadsRoute(.secret, request, segments, reply) { return handled }
+        case "configs":
+            if let handled = payloadsRoute(.config, request, segments, reply) { return handled }
         default:
             break
         }
@@ -135,7 +141,8 @@ public final class DockerAPI {
     /// First segment and depth of every route, to tell 405 from 404.
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
-                                                  "volumes/1", "volumes/2"]
+                                                  "volumes/1", "volumes/2", "secrets/1", "secrets/2", "secrets/3", "configs/1", "configs/2",
+                                                  "configs/3"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

@@ -56,8 +56,11 @@ enum ServiceSpecFields {
         "Mounts": .implemented(children: mount),
         "Hosts": .leaf,
         "DNSConfig": .implemented(children: ["Nameservers": .leaf, "Search": .leaf, "Options": .leaf]),
-        "Secrets": .refused("secrets \(notYet) (--secret)"),
-        "Configs": .refused("configs \(notYet) (--config)"),
+        "Secrets": .implemented(children: ["File": .implemented(children: payloadFile), "SecretID": .leaf, "SecretName": .leaf]),
+        "Configs": .implemented(children: [
+            "File": .implemented(children: payloadFile), "ConfigID": .leaf, "ConfigName": .leaf,
+            "Runtime": .refused("configs for plugin runtimes \(notYet); give the config a File target"),
+        ]),
         "OomScoreAdj": .refused("an OOM score adjustment \(notYet) (--oom-score-adj)"),
         "Isolation": .refused("only the default isolation exists on Linux (--isolation default)", unless: ["default"]),
         "Init": .leaf,
@@ -66,6 +69,9 @@ enum ServiceSpecFields {
         "CapabilityDrop": .leaf,
         "Ulimits": .implemented(children: ["Name": .leaf, "Soft": .leaf, "Hard": .leaf]),
     ]
+
+    /// The `File` of a secret or config reference.
+    static let payloadFile: [String: Rule] = ["Name": .leaf, "UID": .leaf, "GID": .leaf, "Mode": .leaf]
 
     /// One of `ContainerSpec.Mounts` (bind, volume and tmpfs; the types are checked by the validation).
     static let mount: [String: Rule] = [
@@ -138,6 +144,11 @@ enum ServiceSpecFields {
     /// The first field of `document` (a ServiceSpec) that is refused, as a 400.
     static func problem(in document: JSONValue) -> APIError? {
         check(document, rules: serviceSpec, path: "")
+    }
+
+    /// The first field of `document` refused by `rules` (another body type: SecretSpec, ConfigSpec).
+    static func problem(in document: JSONValue, rules: [String: Rule]) -> APIError? {
+        check(document, rules: rules, path: "")
     }
 
     private static func check(_ value: JSONValue, rules: [String: Rule], path: String) -> APIError? {

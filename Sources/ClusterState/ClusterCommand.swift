@@ -53,6 +53,19 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case assignTask(id: String, nodeID: String, at: Timestamp)
     /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
     case removeTasks(ids: [String])
+
+    /// A new secret or config (revision 1); the proposer chose its id and `CreatedAt`. Names are
+    /// unique per kind among current revisions; the data is 1 byte to 500 KiB.
+    case createPayload(kind: PayloadKind, object: PayloadObject)
+    /// Replaces the labels of a secret or config (its data never changes).
+    case updatePayloadLabels(kind: PayloadKind, id: String, version: ObjectVersion, labels: [String: String], at: Timestamp)
+    /// Removes every revision of the secret or config `id` names; refused while a service spec
+    /// references one, naming the services.
+    case removePayload(kind: PayloadKind, id: String, at: Timestamp)
+    /// `swarmctl secret update`: `revision` (new id, new data, chosen by the proposer) becomes the
+    /// current revision of the name secret `id` has, and every service referencing a revision of
+    /// that name is updated to it (a rolling update under its update config).
+    case reviseSecret(id: String, revision: PayloadObject, at: Timestamp)
 }
 
 /// One agent report: the task and its new status.

@@ -70,6 +70,11 @@ extension ClusterState {
             return ([], [], [id])
         case let .removeTasks(ids): return ([], [], unique(ids))
         case let .updateTaskStatuses(updates): return ([], [], unique(updates.map(\.taskID)))
+        case .createPayload, .updatePayloadLabels, .removePayload: return ([], [], [])
+        case let .reviseSecret(id, _, _):
+            // The services it rolls (their specs move to the new revision).
+            let name = secretObjects[id]?.spec.name ?? ""
+            return ([], services(referencing: .secret, named: name).map(\.id).sorted(), [])
         }
     }
 }

@@ -90,6 +90,7 @@ extension ClusterState {
             guard let previous = service.previousSpec else {
                 throw ClusterError.invalid("service \(id) does not have a previous spec")
             }
+            try checkPayloadReferences(previous.taskTemplate.containerSpec)
             if let other = self.service(named: previous.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
             service.previousSpec = service.spec
             service.spec = previous
@@ -186,7 +187,7 @@ extension ClusterState {
                 if let task = tasks.removeValue(forKey: id) { unindexTask(task) }
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
-             .updateClusterSpec, .startCARotation, .finishCARotation:
+             .updateClusterSpec, .startCARotation, .finishCARotation, .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
             preconditionFailure("not a service or task command: \(command)")
         }
     }
@@ -200,6 +201,7 @@ extension ClusterState {
             throw ClusterError.invalid("Mode.Replicated.Replicas: \(replicas) replicas is over the limit of \(ClusterLimits.maxReplicas) "
                 + "per service: use several services, or fewer replicas")
         }
+        try checkPayloadReferences(spec.taskTemplate.containerSpec)
     }
 
     private func requireInitialized() throws {

@@ -8,6 +8,10 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// Written only through `store(_:)` and `dropService(_:)`, which keep `serviceIDsByName`.
     public private(set) var services: [String: Service] = [:]
     public internal(set) var tasks: [String: SwarmTask] = [:]
+    /// Secrets (every revision still needed) by id; written only by `ClusterState+Payloads`.
+    public internal(set) var secretObjects: [String: PayloadObject] = [:]
+    /// Configs by id.
+    public internal(set) var configObjects: [String: PayloadObject] = [:]
     /// Raft index of the last applied command.
     public private(set) var appliedIndex: UInt64 = 0
     /// Task ids by node and by service, derived from `tasks` (not encoded; rebuilt on decode),
@@ -24,7 +28,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex }
+    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex, secretObjects, configObjects }
 
     /// Snapshots written before services and tasks existed decode with none.
     public init(from decoder: any Decoder) throws {
@@ -35,6 +39,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         services = try container.decodeIfPresent([String: Service].self, forKey: .services) ?? [:]
         tasks = try container.decodeIfPresent([String: SwarmTask].self, forKey: .tasks) ?? [:]
         appliedIndex = try container.decode(UInt64.self, forKey: .appliedIndex)
+        secretObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .secretObjects) ?? [:]
+        configObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .configObjects) ?? [:]
         for task in tasks.values { indexTask(task) }
         for service in services.values { serviceIDsByName[service.spec.name] = service.id }
         sortedServiceIDs = services.keys.sorted()
@@ -48,6 +54,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         try container.encode(services, forKey: .services)
         try container.encode(tasks, forKey: .tasks)
         try container.encode(appliedIndex, forKey: .appliedIndex)
+        try container.encode(secretObjects, forKey: .secretObjects)
+        try container.encode(configObjects, forKey: .configObjects)
     }
 
     // MARK: Indexes
@@ -228,6 +236,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case .createService, .updateService, .rollbackService, .setServiceUpdateStatus, .removeService, .createTasks, .updateTaskStatus,
              .updateTaskStatuses, .setTaskDesiredState, .assignTask, .removeTasks:
             try applyServiceCommand(command, version: version)
+        case .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
+            try applyPayloadCommand(command, version: version)
         }
     }
 

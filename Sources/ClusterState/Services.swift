@@ -182,6 +182,10 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var capabilityAdd: [String]?
     public var capabilityDrop: [String]?
     public var ulimits: [Ulimit]?
+    /// Secrets the task sees under /run/secrets (each a revision id and name).
+    public var secrets: [SecretReference]?
+    /// Configs the task sees at their targets.
+    public var configs: [ConfigReference]?
 
     public init(image: String, labels: [String: String]? = nil, command: [String]? = nil, args: [String]? = nil,
                 hostname: String? = nil, env: [String]? = nil, dir: String? = nil, user: String? = nil,
@@ -209,6 +213,7 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
         case groups = "Groups", privileges = "Privileges", readOnly = "ReadOnly", mounts = "Mounts", hosts = "Hosts"
         case dnsConfig = "DNSConfig", sysctls = "Sysctls", capabilityAdd = "CapabilityAdd", capabilityDrop = "CapabilityDrop"
         case ulimits = "Ulimits"
+        case secrets = "Secrets", configs = "Configs"
     }
 }
 

@@ -20,6 +20,8 @@ public struct AssignmentDispatcher: Sendable {
         var fullSentAt: UInt64
         /// Versions sent and not acknowledged yet, oldest first, with when they were sent.
         var unacknowledged: [(version: UInt64, at: UInt64)]
+        /// The secrets and configs the node has if nothing was lost.
+        var payloadsSent: Set<PayloadKey> = []
     }
 
     public let term: UInt64
@@ -53,57 +55,63 @@ public struct AssignmentDispatcher: Sendable {
     public func link(of node: String) -> UInt64? { sessions[node]?.link }
 
     /// A heartbeat from `node` on `link` carrying `ack`; `tasks` are the node's assigned tasks
-    /// now. Returns the message to send back on `link`, or nil when the node is in sync.
+    /// now, `payloads` what they need (`PayloadDelivery.payloads(for:in:)`). Returns the message to
+    /// send back on `link`, or nil when the node is in sync.
     public mutating func heartbeat(node: String, link: UInt64, ack: AssignmentAck, tasks: [SwarmTask],
-                                   now: Timestamp) -> AssignmentMessage? {
+                                   payloads: [TaskPayload] = [], now: Timestamp) -> AssignmentMessage? {
         let millis = now.millisecondsSinceEpoch
         guard var session = sessions[node], session.link == link else {
             // First heartbeat in this leadership, or the node reconnected: a new stream.
             counter += 1
             sessions[node] = Session(link: link, id: AssignmentSessionID.make(term: term, counter: counter), version: 0,
                                      sent: [:], fullSentAt: millis, unacknowledged: [])
-            return full(node, tasks: tasks, now: now)
+            return full(node, tasks: tasks, payloads: payloads, now: now)
         }
         if ack.needsFullSet || ack.version > session.version && ack.session == session.id {
             resyncs += 1
-            return full(node, tasks: tasks, now: now)
+            return full(node, tasks: tasks, payloads: payloads, now: now)
         }
         guard ack.session == session.id else {
             // The node has another stream: our full set is on its way, was lost, or the node
             // restarted. Give it one message time, then send the full set again.
             guard millis >= session.fullSentAt + inFlightMillis else { return nil }
             resyncs += 1
-            return full(node, tasks: tasks, now: now)
+            return full(node, tasks: tasks, payloads: payloads, now: now)
         }
         session.unacknowledged.removeAll { $0.version <= ack.version }
         sessions[node] = session
         if let oldest = session.unacknowledged.first, millis >= oldest.at + inFlightMillis {
             resyncs += 1
-            return full(node, tasks: tasks, now: now)
+            return full(node, tasks: tasks, payloads: payloads, now: now)
         }
-        return changes(node, tasks: tasks, now: now)
+        return changes(node, tasks: tasks, payloads: payloads, now: now)
     }
 
     /// The node's tasks changed (or may have): the increment from what was sent, nil if none or
-    /// if the node has no session (its first heartbeat brings the full set).
-    public mutating func changes(_ node: String, tasks: [SwarmTask], now: Timestamp) -> AssignmentMessage? {
+    /// if the node has no session (its first heartbeat brings the full set). Payloads the node
+    /// lacks go with it; those no task needs any more are named in `forget`.
+    public mutating func changes(_ node: String, tasks: [SwarmTask], payloads: [TaskPayload] = [], now: Timestamp) -> AssignmentMessage? {
         guard var session = sessions[node] else { return nil }
         let current = Dictionary(tasks.map { ($0.id, $0.version.index) }, uniquingKeysWith: { _, last in last })
         let changed = tasks.filter { session.sent[$0.id] != $0.version.index }
         let removed = session.sent.keys.filter { current[$0] == nil }.sorted()
-        guard !changed.isEmpty || !removed.isEmpty else { return nil }
+        let needed = Set(payloads.map(\.key))
+        let delivered = payloads.filter { !session.payloadsSent.contains($0.key) }
+        let forget = session.payloadsSent.subtracting(needed).sorted()
+        guard !changed.isEmpty || !removed.isEmpty || !delivered.isEmpty || !forget.isEmpty else { return nil }
         session.version += 1
         session.sent = current
+        session.payloadsSent = needed
         session.unacknowledged.append((session.version, now.millisecondsSinceEpoch))
         sessions[node] = session
         return AssignmentMessage(kind: .incremental, session: session.id, version: session.version, base: session.version - 1,
-                                 tasks: changed, removed: removed)
+                                 tasks: changed, removed: removed, payloads: delivered, forget: forget)
     }
 
     /// The full set for `node` on its session (a forced resend), nil without a session.
-    public mutating func fullSet(_ node: String, tasks: [SwarmTask], now: Timestamp) -> AssignmentMessage? {
+    public mutating func fullSet(_ node: String, tasks: [SwarmTask], payloads: [TaskPayload] = [], now: Timestamp) -> AssignmentMessage? {
         guard sessions[node] != nil else { return nil }
-        return full(node, tasks: tasks, now: now)
+        return full(node, tasks: tasks, payloads: payloads, now: now)
     }
 
     /// Forgets `node`'s session (the node left the cluster).
@@ -111,14 +119,15 @@ public struct AssignmentDispatcher: Sendable {
         sessions[node] = nil
     }
 
-    private mutating func full(_ node: String, tasks: [SwarmTask], now: Timestamp) -> AssignmentMessage {
+    private mutating func full(_ node: String, tasks: [SwarmTask], payloads: [TaskPayload], now: Timestamp) -> AssignmentMessage {
         var session = sessions[node]!
         session.version += 1
+        session.payloadsSent = Set(payloads.map(\.key))
         session.sent = Dictionary(tasks.map { ($0.id, $0.version.index) }, uniquingKeysWith: { _, last in last })
         session.fullSentAt = now.millisecondsSinceEpoch
         // Everything before the full set is superseded by it.
         session.unacknowledged = [(session.version, now.millisecondsSinceEpoch)]
         sessions[node] = session
-        return AssignmentMessage(kind: .full, session: session.id, version: session.version, base: 0, tasks: tasks)
+        return AssignmentMessage(kind: .full, session: session.id, version: session.version, base: 0, tasks: tasks, payloads: payloads)
     }
 }

@@ -25,16 +25,26 @@ public struct AssignmentMessage: Codable, Equatable, Sendable {
     public var tasks: [SwarmTask]
     /// `incremental`: ids of tasks no longer assigned to the node.
     public var removed: [String]
+    /// Secrets and configs the node's tasks reference: `full`, all of them (the node forgets any
+    /// other); `incremental`, the ones the node does not have yet. Sent only with a task that
+    /// references them, kept in memory only by the node.
+    public var payloads: [TaskPayload]
+    /// `incremental`: payloads no unfinished task of the node references any more; the node
+    /// forgets them.
+    public var forget: [PayloadKey]
 
-    public init(kind: Kind, session: UInt64, version: UInt64, base: UInt64, tasks: [SwarmTask], removed: [String] = []) {
+    public init(kind: Kind, session: UInt64, version: UInt64, base: UInt64, tasks: [SwarmTask], removed: [String] = [],
+                payloads: [TaskPayload] = [], forget: [PayloadKey] = []) {
         precondition(kind == .full || base + 1 == version, "an incremental assignment message applies to the version just before it")
-        precondition(kind == .incremental || removed.isEmpty, "a full assignment set lists no removals")
+        precondition(kind == .incremental || removed.isEmpty && forget.isEmpty, "a full assignment set lists no removals")
         self.kind = kind
         self.session = session
         self.version = version
         self.base = base
         self.tasks = tasks
         self.removed = removed
+        self.payloads = payloads
+        self.forget = forget
     }
 }
 

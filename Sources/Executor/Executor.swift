@@ -98,6 +98,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var initProcess = false
     /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
     public var healthCheck: HealthCheck? = nil
+    /// Secrets and configs the task sees as read-only files: the OCI backend binds them from a
+    /// per-task tmpfs, the process backend writes secrets into a private directory in /dev/shm
+    /// named by `SWARMCTL_SECRETS_DIR`.
+    public var files: [TaskFile] = []
 
     /// The settings set here that only a container can honour, as the user names them, for the
     /// process backend's refusal.
@@ -112,6 +116,7 @@ public struct TaskSpec: Sendable, Equatable {
         if !extraHosts.isEmpty { names.append("extra hosts (--host)") }
         if !groups.isEmpty { names.append("supplementary groups (--group)") }
         if initProcess { names.append("an init process (--init)") }
+        if files.contains(where: { $0.kind == .config }) { names.append("configs (--config)") }
         return names
     }
 
@@ -222,6 +227,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case userUnavailable(user: String, reason: String)
     case spawnFailed(command: String, reason: String)
     case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
+    /// The task's secrets or configs could not be put in place.
+    case filesFailed(String)
 
     public var description: String {
         switch self {
@@ -244,6 +251,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
         case .stopTimedOut(let id, let pid, let waited):
             return "container \(id) (process group \(pid)) had not exited \(waited) ms after stop and SIGKILL; "
                 + "look for processes stuck in the kernel (state D in ps) and retry the stop"
+        case .filesFailed(let reason):
+            return "could not give the task its secrets and configs: \(reason)"
         }
     }
 }

@@ -257,6 +257,23 @@ extension OCIConfig {
         }
     }
 
+    /// Secrets and configs: a small tmpfs at /run/secrets when a secret goes there (so the task
+    /// sees a memory file system, not its image's directory), then each file bound read-only
+    /// from the task's host tmpfs (`hostPaths`, in the order of `files`).
+    static func fileMounts(_ files: [TaskFile], hostPaths: [String]) -> [Mount] {
+        precondition(files.count == hostPaths.count, "one host path per task file")
+        var mounts: [Mount] = []
+        if files.contains(where: { $0.target.hasPrefix("/run/secrets/") }) {
+            mounts.append(Mount(destination: "/run/secrets", type: "tmpfs", source: "tmpfs",
+                                options: ["nosuid", "nodev", "noexec", "mode=755", "size=65536k"]))
+        }
+        for (file, hostPath) in zip(files, hostPaths) {
+            mounts.append(Mount(destination: file.target, type: "bind", source: hostPath,
+                                options: ["bind", "ro", "nosuid", "nodev", "noexec", "rprivate"]))
+        }
+        return mounts
+    }
+
     /// The kernel file systems every container gets, plus its name resolution files: the bundle's
     /// own when given, else the host's when it shares the host's network.
     static func defaultMounts(network: TaskNetwork, files: BundleFiles = BundleFiles()) -> [Mount] {

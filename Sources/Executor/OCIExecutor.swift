@@ -26,6 +26,11 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     private var containers: [ContainerID: OCIContainer] = [:]
     /// Volume name → prepares in progress that mount it (not yet in `containers`).
     private var preparingVolumes: [String: Int] = [:]
+    /// Each task's secrets and configs (a tmpfs under `secretsRoot`), released when it exits.
+    private var filesDirectories: [ContainerID: TaskFilesDirectory] = [:]
+    /// Where the per-task tmpfs of secrets and configs are mounted: outside the data directory,
+    /// so no file under it ever holds secret data; one directory per executor (per node).
+    public let secretsRoot: String
 
     /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
@@ -40,6 +45,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         self.images = try images ?? ImageStore(root: root + "/images")
         self.cgroupParent = cgroupParent
         self.initBinary = initBinary
+        secretsRoot = "/run/swarmctl-secrets/" + Digest.of(Array(root.utf8)).hex.prefix(16)
     }
 
     /// `swarmctl-init` in the directory of the running executable (swarmctl, or the test bundle's
@@ -81,6 +87,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         }
         try FileSystem.makeDirectories(directory + "/bundle")
         var prepared: PreparedRootfs?
+        var files: TaskFilesDirectory?
         do {
             let rootfs = try PreparedRootfs.make(layers: layers, in: directory + "/bundle")
             prepared = rootfs
@@ -92,6 +99,10 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             if spec.initProcess {
                 mounts.append(OCIConfig.Mount(destination: Self.initTarget, type: "bind", source: initBinary, options: ["bind", "ro"]))
             }
+            if !spec.files.isEmpty {
+                files = try TaskFilesDirectory(path: "\(secretsRoot)/\(id)", files: spec.files, mountTmpfs: true)
+                mounts += OCIConfig.fileMounts(spec.files, hostPaths: files!.hostPaths)
+            }
             let config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
@@ -102,9 +113,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             try file.write(Array(try encoder.encode(config)), at: 0)
             let container = OCIContainer(id: id, spec: spec, directory: directory, runtime: runtime,
                                          cgroupsPath: "\(cgroupParent)/\(id)", rootfs: rootfs)
-            lock.withLock { containers[id] = container }
+            lock.withLock {
+                containers[id] = container
+                filesDirectories[id] = files
+            }
             return id
         } catch {
+            files?.release()
             try? prepared?.release()
             try? Tree.remove(directory)
             throw error
@@ -193,7 +208,12 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     }
 
     public func start(_ id: ContainerID, onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
-        try container(id).start(onExit: onExit)
+        let files = lock.withLock { filesDirectories[id] }
+        try container(id).start { status in
+            // The task ended: its secrets' tmpfs is unmounted before anyone hears of it.
+            files?.release()
+            onExit(status)
+        }
     }
 
     public func wait(_ id: ContainerID, timeoutMillis: Int?) throws -> ExitStatus? {
@@ -208,6 +228,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     public func remove(_ id: ContainerID) throws {
         let container = try container(id)
         try container.prepareForRemoval()
+        lock.withLock { filesDirectories.removeValue(forKey: id) }?.release()
         runtime.deleteQuietly(id)
         try container.rootfs.release()
         try Tree.remove(container.directory)
@@ -242,7 +263,22 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         let container = OCIContainer(id: id, spec: spec, directory: directory, runtime: runtime,
                                      cgroupsPath: "\(cgroupParent)/\(id)", rootfs: rootfs)
         lock.withLock { containers[id] = container }
-        return container.adopt(onExit: onExit)
+        // The secrets' tmpfs of an adopted task goes when it ends, as for a task started here.
+        let files = "\(secretsRoot)/\(id)"
+        let adoption = container.adopt { status in
+            Self.releaseFiles(at: files)
+            onExit(status)
+        }
+        if adoption != .running(pid: container.info().pid) { Self.releaseFiles(at: files) }
+        return adoption
+    }
+
+    /// Unmounts and deletes a task's secrets directory that no `TaskFilesDirectory` of this run
+    /// tracks (one made by a previous run of the node); nothing happens when there is none.
+    static func releaseFiles(at path: String) {
+        guard FileSystem.exists(path) else { return }
+        _ = umount2(path, Int32(MNT_DETACH))
+        try? FileSystem.removeTree(path)
     }
 
     /// Stops every container without grace and removes it: node shutdown and test tear-down.
@@ -271,6 +307,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             try Tree.remove("\(root)/containers/\(name)")
             if !removed.contains(name) { removed.append(name) }
         }
+        TaskFilesDirectory.removeLeftovers(in: secretsRoot, keep: known)
         return removed
     }
 

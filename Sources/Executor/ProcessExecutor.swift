@@ -17,10 +17,19 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     private let root: String
     private let lock = ConditionLock()
     private var containers: [ContainerID: ProcessContainer] = [:]
+    /// Each task's secrets directory (in /dev/shm), removed when the task exits or is removed.
+    private var filesDirectories: [ContainerID: TaskFilesDirectory] = [:]
+    /// Where this executor's task secrets directories are made: a directory of its own (named
+    /// by a digest of the data directory's path) in a tmpfs outside the data directory.
+    public let secretsRoot: String
 
     /// `root` is the node's data directory; containers live under `root/containers`.
-    public init(root: String) throws {
+    /// `sharedMemory` is the tmpfs the secrets directories go in. Whatever a previous run of this
+    /// node left there (it was killed before its tasks ended) is removed.
+    public init(root: String, sharedMemory: String = "/dev/shm") throws {
         self.root = root
+        secretsRoot = "\(sharedMemory)/swarmctl-secrets-" + Digest.of(Array(root.utf8)).hex.prefix(16)
+        try? FileSystem.removeTree(secretsRoot)
         try FileSystem.makeDirectories(root + "/containers")
     }
 
@@ -32,14 +41,56 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         let launchPrefix = try spec.user.flatMap { user throws(ExecutorError) in try HostUser.resolve(user).launchPrefix(for: user) } ?? []
         let id = ContainerID(Self.randomHex())
         let directory = "\(root)/containers/\(id)"
-        try FileSystem.makeDirectories(directory)
-        let container = ProcessContainer(id: id, spec: spec, directory: directory, launchPrefix: launchPrefix)
-        lock.withLock { containers[id] = container }
+        var effective = spec
+        let files = try secretsDirectory(for: spec, id: id)
+        if let files {
+            effective.environment = spec.environment.filter { !$0.hasPrefix(Self.secretsVariable + "=") }
+                + ["\(Self.secretsVariable)=\(files.path)"]
+        }
+        do {
+            try FileSystem.makeDirectories(directory)
+        } catch {
+            files?.release()
+            throw error
+        }
+        let container = ProcessContainer(id: id, spec: effective, directory: directory, launchPrefix: launchPrefix)
+        lock.withLock {
+            containers[id] = container
+            filesDirectories[id] = files
+        }
         return id
     }
 
+    /// The variable naming the task's secrets directory: a process has no /run/secrets of its own.
+    public static let secretsVariable = "SWARMCTL_SECRETS_DIR"
+
+    /// A mode-0700 directory in `secretsRoot` (a tmpfs, /dev/shm) with one file per secret, named
+    /// as under /run/secrets; nil when the task has none. Owned by the task's user when the node
+    /// runs as root and the task as another user.
+    private func secretsDirectory(for spec: TaskSpec, id: ContainerID) throws -> TaskFilesDirectory? {
+        guard !spec.files.isEmpty else { return nil }
+        let names = try spec.files.map { file in
+            let name = file.target.hasPrefix("/run/secrets/") ? String(file.target.dropFirst("/run/secrets/".count)) : ""
+            guard !name.isEmpty, !name.contains("/") else {
+                throw ExecutorError.filesFailed("the process executor puts secrets in one directory ($\(Self.secretsVariable)); "
+                    + "target \(file.target) is not a file name under /run/secrets: use a plain name, or the OCI executor")
+            }
+            return name
+        }
+        let files = try TaskFilesDirectory(path: "\(secretsRoot)/\(id)", files: spec.files, mountTmpfs: false, names: names)
+        if getuid() == 0, let user = spec.user, let resolved = try? HostUser.resolve(user) {
+            _ = chown(files.path, resolved.uid, resolved.gid)
+        }
+        return files
+    }
+
     public func start(_ id: ContainerID, onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
-        try container(id).start(onExit: onExit)
+        let files = lock.withLock { filesDirectories[id] }
+        try container(id).start { status in
+            // The task ended: its secrets go before anyone hears of it.
+            files?.release()
+            onExit(status)
+        }
     }
 
     public func wait(_ id: ContainerID, timeoutMillis: Int?) throws -> ExitStatus? {
@@ -54,6 +105,7 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     public func remove(_ id: ContainerID) throws {
         let container = try container(id)
         try container.prepareForRemoval()
+        lock.withLock { filesDirectories.removeValue(forKey: id) }?.release()
         try FileSystem.removeTree(container.directory)
         lock.withLock { _ = containers.removeValue(forKey: id) }
     }

@@ -437,7 +437,8 @@ public final class ControlPlaneSimulator {
         send(.heartbeatAck, from: slot, to: host)
         // One link per agent: the simulated network has no connections to replace.
         let tasks = assignedTasks(onNode: nodeID(host), slot: slot)
-        if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, tasks: tasks, now: nowStamp) {
+        if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, tasks: tasks,
+                                                                payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state), now: nowStamp) {
             send(.assignments(message), from: slot, to: host)
         }
     }
@@ -460,7 +461,9 @@ public final class ControlPlaneSimulator {
         guard let nodes = managers[slot].dispatcher?.nodes else { return }
         for node in nodes {
             guard let host = host(ofNode: node),
-                  let message = managers[slot].dispatcher!.changes(node, tasks: assignedTasks(onNode: node, slot: slot), now: nowStamp)
+                  case let tasks = assignedTasks(onNode: node, slot: slot),
+                  let message = managers[slot].dispatcher!.changes(node, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
+                                                                   now: nowStamp)
             else { continue }
             send(.assignments(message), from: slot, to: host)
         }
@@ -476,7 +479,9 @@ public final class ControlPlaneSimulator {
         for node in decision.resendTo {
             log("dispatcher: \(node) has not acknowledged its tasks: resending its full set")
             guard let host = host(ofNode: node),
-                  let message = managers[slot].dispatcher!.fullSet(node, tasks: assignedTasks(onNode: node, slot: slot), now: nowStamp)
+                  case let tasks = assignedTasks(onNode: node, slot: slot),
+                  let message = managers[slot].dispatcher!.fullSet(node, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
+                                                                   now: nowStamp)
             else { continue }
             send(.assignments(message), from: slot, to: host)
         }

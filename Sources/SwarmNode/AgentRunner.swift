@@ -13,6 +13,9 @@ import Platform
 /// `stopAll` run on the node's loop thread, which owns the core.
 final class AgentRunner: @unchecked Sendable {
     let executor: any Executor
+    /// Secrets and configs delivered to this node (memory only); the node shell applies each
+    /// assignment message's payloads here before the tasks reach the core.
+    let payloads = AgentPayloads()
     private let loop: EventLoop
     private let nodeDirectory: String
     private let logger: NodeLogger
@@ -113,7 +116,10 @@ final class AgentRunner: @unchecked Sendable {
         let spec = TaskSpecMapping.spec(for: task, nodeDirectory: nodeDirectory)
         queue(task.id).async { [self] in
             do {
-                let container = try executor.prepare(spec)
+                // A task whose secret or config did not arrive is rejected, never started without it.
+                var withFiles = spec
+                withFiles.files = try payloads.files(for: task)
+                let container = try executor.prepare(withFiles)
                 post(.prepared(taskID: task.id, container: container.rawValue))
             } catch {
                 post(.prepareFailed(taskID: task.id, reason: "\(error)"))

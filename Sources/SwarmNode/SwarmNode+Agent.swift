@@ -33,6 +33,7 @@ extension SwarmNode {
         switch assignmentReceiver.receive(message) {
         case .applied:
             if manager != identity.transportID { knownLeader = manager }
+            agent?.payloads.apply(full: message.kind == .full, payloads: message.payloads, forget: message.forget)
             agent?.setAssignments(assignmentReceiver.sortedTasks)
             sendTaskReports()
         case .needsFullSet:

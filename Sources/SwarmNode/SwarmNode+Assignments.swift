@@ -43,7 +43,9 @@ extension SwarmNode {
     func dispatchHeartbeat(nodeID: String, link: UInt64, ack: AssignmentAck) {
         guard dispatcherIsReady() else { return }
         let before = assignmentDispatcher!.resyncs
-        let message = assignmentDispatcher!.heartbeat(node: nodeID, link: link, ack: ack, tasks: assignedTasks(onNode: nodeID), now: Clock.now())
+        let tasks = assignedTasks(onNode: nodeID)
+        let message = assignmentDispatcher!.heartbeat(node: nodeID, link: link, ack: ack, tasks: tasks,
+                                                      payloads: PayloadDelivery.payloads(for: tasks, in: state), now: Clock.now())
         if assignmentDispatcher!.resyncs > before {
             dispatcherTotals.resyncs += 1
             logger.info("assignments: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
@@ -60,7 +62,8 @@ extension SwarmNode {
         }
         let now = Clock.now()
         for nodeID in assignmentDispatcher!.nodes {
-            if let message = assignmentDispatcher!.changes(nodeID, tasks: assignedTasks(onNode: nodeID), now: now) {
+            let tasks = assignedTasks(onNode: nodeID)
+            if let message = assignmentDispatcher!.changes(nodeID, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
                 deliverAssignments(message, to: nodeID)
             }
         }
@@ -91,7 +94,8 @@ extension SwarmNode {
         dispatcherTotals.unacknowledgedFailures += acknowledgementGuard!.failures - before.1
         for nodeID in decision.resendTo {
             logger.warn("assignments: node \(nodeID.prefix(12)) has not acknowledged tasks for \(acknowledgementGuard!.timeoutMillis) ms: resending its full set")
-            if let message = assignmentDispatcher!.fullSet(nodeID, tasks: assignedTasks(onNode: nodeID), now: now) {
+            let tasks = assignedTasks(onNode: nodeID)
+            if let message = assignmentDispatcher!.fullSet(nodeID, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
                 deliverAssignments(message, to: nodeID)
             }
         }

@@ -46,6 +46,17 @@ extension SwarmNode {
                                      histograms: [([], nodeMetrics.orchestrationRound)]))
         families.append(MetricFamily("swarmctl_orchestration_last_round_seconds", help: "Duration of the last orchestration round.",
                                      kind: .gauge, value: Double(lastOrchestrationCostMillis) / 1000))
+        if let payloads = agent?.payloads {
+            let totals = payloads.totals
+            families.append(MetricFamily("swarmctl_agent_payload_deliveries_total",
+                                         help: "Secrets and configs this node's agent received (only with a task referencing them).",
+                                         kind: .counter, value: Double(totals.deliveries)))
+            families.append(MetricFamily("swarmctl_agent_payload_forgets_total",
+                                         help: "Secrets and configs this node's agent forgot (no unfinished task referenced them).",
+                                         kind: .counter, value: Double(totals.forgets)))
+            families.append(MetricFamily("swarmctl_agent_payloads_held", help: "Secrets and configs held in this node's memory.",
+                                         kind: .gauge, value: Double(payloads.heldKeys.count)))
+        }
         return families
     }
 

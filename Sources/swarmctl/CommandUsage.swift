@@ -155,10 +155,14 @@ enum ServiceUsage {
       --host NAME:IP                       An extra /etc/hosts entry (update: --host-add, --host-rm)
       --group G                            A supplementary group (update: --group-add, --group-rm)
       --security-opt seccomp=unconfined    Run without the default seccomp filter (seccomp=default restores it)
+      --secret NAME|source=NAME[,target=T][,uid=N][,gid=N][,mode=0444]
+                                           A secret the task sees at /run/secrets/T (update: --secret-add, --secret-rm NAME)
+      --config NAME|source=NAME[,target=/PATH][,uid=N][,gid=N][,mode=0444]
+                                           A config the task sees at PATH, default /NAME (update: --config-add, --config-rm NAME)
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Published ports, networks, secrets, configs, --tty and other settings of docker's that are
+    Published ports, networks, --tty and other settings of docker's that are
     not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
     settings (--mount … --security-opt) need a node with the OCI executor; the process executor
     rejects such tasks saying so.

@@ -7,6 +7,7 @@ import ClusterState
 enum ContainerSettingFlags {
     static func apply(_ arguments: inout CommandLineArguments, _ container: inout ContainerSpec) throws(UsageError) {
         try applyMounts(&arguments, &container)
+        try PayloadFlags.apply(&arguments, &container)
         // `--read-only` or, as docker's boolean flags, `--read-only=false` (the last one given wins).
         if let last = arguments.takeSwitchValues("--read-only").last {
             container.readOnly = try last.map { value throws(UsageError) in try boolean(value, flag: "--read-only") } ?? true

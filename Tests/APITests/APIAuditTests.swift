@@ -22,9 +22,15 @@ final class APIAuditTests: XCTestCase {
         XCTAssertEqual(call("GET", "/v1.41/nodes"), 200)
         XCTAssertEqual(call("DELETE", "/v1.41/nodes/nosuchnode"), 404)
         XCTAssertEqual(call("POST", "/v1.41/swarm/leave?force=1", client: nil), 200)
+        XCTAssertEqual(call("POST", "/v1.41/secrets/create", body: #"{"Name":"db_pw","Data":"c2VjcmV0"}"#), 201)
+        XCTAssertEqual(call("GET", "/v1.41/secrets/db_pw"), 200)
+        XCTAssertEqual(call("DELETE", "/v1.41/secrets/db_pw"), 204)
         XCTAssertEqual(plane.audits, [
             "API POST /nodes/\(node)/update?version=\(version) by CN=client-1 OU=client",
             "API POST /swarm/leave?force=1 by a client of the unix socket or plain TCP",
+            "API POST /secrets/create by CN=client-1 OU=client",
+            "API DELETE /secrets/db_pw by CN=client-1 OU=client",
         ])
+        XCTAssertFalse(plane.audits.joined().contains("c2VjcmV0"), "the audit never carries the data")
     }
 }

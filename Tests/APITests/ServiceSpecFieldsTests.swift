@@ -79,9 +79,8 @@ final class ServiceSpecFieldsTests: XCTestCase {
         "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.Subpath": "sub",
         "TaskTemplate.ContainerSpec.Mounts.ImageOptions": ["Subpath": "x"],
         "TaskTemplate.ContainerSpec.Mounts.TmpfsOptions.Options": [["exec"]],
-        "TaskTemplate.ContainerSpec.Secrets": [["SecretName": "s", "SecretID": "x", "File": ["Name": "s"]]],
         "TaskTemplate.ContainerSpec.OomScoreAdj": 100,
-        "TaskTemplate.ContainerSpec.Configs": [["ConfigName": "c", "ConfigID": "y"]],
+        "TaskTemplate.ContainerSpec.Configs.Runtime": ["Name": "plugin"],
         "TaskTemplate.ContainerSpec.Isolation": "hyperv",
     ]
 

@@ -4,10 +4,12 @@ Usage: python3 docker_py_compat.py /path/to/api.sock
 Prints one line per step and "ok" at the end; exits 1 with the failing step on any mismatch.
 Run by Tests/SwarmNodeTests/DockerCompatibilityTests.swift.
 """
+import random
 import sys
+import time
 
 import docker
-from docker.types import ServiceMode
+from docker.types import ConfigReference, SecretReference, ServiceMode
 
 
 def check(condition, what):
@@ -80,7 +82,62 @@ def main(socket_path):
 
     check(service.remove() is True, "remove")
     check(client.services.list() == [], "no services left")
+    secrets_and_configs(client)
     print("ok", flush=True)
+
+
+def secrets_and_configs(client):
+    """client.secrets / client.configs and SecretReference: the task (process executor here)
+    reads its secret from $SWARMCTL_SECRETS_DIR; no answer ever carries the secret's data."""
+    value = "py-%d" % random.getrandbits(63)
+    secret = client.secrets.create(name="py_pw", data=value, labels={"team": "py"})
+    check(len(secret.id) == 25, f"secret id {secret.id}")
+    got = client.secrets.get("py_pw")
+    check(got.name == "py_pw" and got.attrs["Spec"]["Labels"] == {"team": "py"}, "secrets.get by name")
+    check("Data" not in got.attrs["Spec"] and value not in str(got.attrs), "a secret's data is never returned")
+    check([s.id for s in client.secrets.list(filters={"name": "py_pw"})] == [secret.id], "secrets.list name filter")
+    config = client.configs.create(name="py_conf", data="listen 80")
+    check(client.configs.get(config.id).attrs["Spec"]["Data"] == "bGlzdGVuIDgw", "a config's data is shown (base64)")
+    print("secret", secret.id, "config", config.id, flush=True)
+
+    service = client.services.create(
+        "busybox", command=["sh", "-c", 'cat "$SWARMCTL_SECRETS_DIR/py_pw"; echo; sleep 3600'], name="pysecret",
+        secrets=[SecretReference(secret.id, "py_pw")])
+    refs = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]
+    check(refs == [{"File": {"Name": "py_pw", "UID": "0", "GID": "0", "Mode": 0o444}, "SecretID": secret.id, "SecretName": "py_pw"}],
+          f"the reference is kept as sent: {refs}")
+    check(value not in str(client.api.inspect_service(service.id)), "service inspect never shows the secret")
+    deadline = time.time() + 30
+    logs = b""
+    while time.time() < deadline and value.encode() not in logs:
+        logs = service.logs(stdout=True)
+        logs = logs if isinstance(logs, bytes) else b"".join(logs)
+        time.sleep(0.2)
+    check(value.encode() in logs, f"the task read its secret: {logs!r}; tasks: {[t['Status'] for t in service.tasks()]}")
+    try:
+        secret.remove()
+        check(False, "removing a secret in use is refused")
+    except docker.errors.APIError as error:
+        check(error.response.status_code == 400 and "pysecret" in str(error), f"in use: {error}")
+    try:
+        client.services.create("busybox", command=["true"], name="pyghost",
+                               secrets=[SecretReference("nosuchid0000000000000000", "ghost")])
+        check(False, "an unknown secret is refused")
+    except docker.errors.APIError as error:
+        check(error.response.status_code == 400 and "secret not found" in str(error), f"unknown secret: {error}")
+    check(service.remove() is True, "remove the secret's service")
+    deadline = time.time() + 10
+    while True:
+        try:
+            secret.remove()
+            break
+        except docker.errors.APIError:
+            check(time.time() < deadline, "the secret can be removed once no service uses it")
+            time.sleep(0.2)
+    check(client.secrets.list() == [], "no secrets left")
+    config.remove()
+    check(client.configs.list() == [], "no configs left")
+    print("secrets ok", flush=True)
 
 
 if __name__ == "__main__":

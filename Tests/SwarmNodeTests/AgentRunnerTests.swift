@@ -27,6 +27,10 @@ final class RunnerHarness {
         _ = try? thread.loop.executeAndWait { [runner] in runner.setAssignments(tasks) }
     }
 
+    func container(ofTask taskID: String) -> ContainerID? {
+        (try? thread.loop.executeAndWait { [runner] in runner.container(ofTask: taskID) }) ?? nil
+    }
+
     func pendingReports() -> [TaskStatusUpdate] {
         (try? thread.loop.executeAndWait { [runner] in runner.pendingReports() }) ?? []
     }
