@@ -4,6 +4,8 @@
 //   .build/release/compare-bench writes   [--clients 1,16,64] [--seconds 5] [--runs 5] [--value-size 128]
 //   .build/release/compare-bench failover [--kills 20] [--stops 10] [--attempt-timeout 250]
 //   .build/release/compare-bench memory   [--idle 15] [--samples 5] [--services 100] [--replicas 100]
+//   .build/release/compare-bench encryption [--clients 64] [--seconds 5] [--runs 5]   (no etcd: swarmctl
+//       with encryption at rest against the same binary with it off, SWARMCTL_BENCHMARK_PLAINTEXT_RAFT=1)
 //   common: [--json PATH] [--tmp DIR]
 //
 // Every cluster runs on 127.0.0.1 only, in a temporary directory that is removed at the end; its
@@ -30,8 +32,8 @@ struct Options {
     var swarmctl = ""
 
     init(_ arguments: [String]) {
-        guard let first = arguments.first, ["writes", "failover", "memory"].contains(first) else {
-            fail("usage: compare-bench writes|failover|memory [options] (see Benchmarks/README.md)")
+        guard let first = arguments.first, ["writes", "failover", "memory", "encryption"].contains(first) else {
+            fail("usage: compare-bench writes|failover|memory|encryption [options] (see Benchmarks/README.md)")
         }
         command = first
         var index = 1
@@ -69,6 +71,7 @@ do {
     switch options.command {
     case "writes": try runWrites(options)
     case "failover": try runFailover(options)
+    case "encryption": try runEncryptionWrites(options)
     default: try runMemory(options)
     }
 } catch {

@@ -302,10 +302,6 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// dockerd 20.10 answers a stale `?version=` with 500 and this text.
     public static let outOfSequence = APIError(status: 500, "rpc error: code = Unknown desc = update out of sequence")
     public static let pageNotFound = APIError(status: 404, "page not found")
-    /// `swarm update --autolock=true` until managers can be locked: refused, never accepted and ignored.
-    public static let autoLockUnsupported = APIError(status: 400,
-        "rpc error: code = Unimplemented desc = autolock (EncryptionConfig.AutoLockManagers=true) is not supported by this cluster yet: "
-        + "update without --autolock; the Raft log and snapshots are still encrypted at rest with the keys under DATA/keys")
 
     public static func badRequest(_ message: String) -> APIError { APIError(status: 400, message) }
     public static func notFound(kind: String, id: String) -> APIError { APIError(status: 404, "\(kind) \(id) not found") }

@@ -13,8 +13,10 @@ extension DockerAPI {
         }
     }
 
-    /// `POST /swarm/update?version=N&rotateWorkerToken=&rotateManagerToken=` with a ClusterSpec.
-    /// Zero Raft ticks or heartbeat period mean "unchanged", as at `swarm init`.
+    /// `POST /swarm/update?version=N&rotateWorkerToken=&rotateManagerToken=&rotateManagerUnlockKey=`
+    /// with a ClusterSpec. Zero Raft ticks or heartbeat period mean "unchanged", as at `swarm init`.
+    /// A change of `EncryptionConfig.AutoLockManagers`, or an unlock key rotation, is proposed as
+    /// `setAutoLock` with a new key drawn here (the docker CLI then reads it from `/swarm/unlockkey`).
     func updateSwarm(_ request: HTTPRequest, _ reply: @escaping Reply) {
         guard let controlPlane = manager(reply) else { return }
         let version: ObjectVersion
@@ -23,9 +25,7 @@ extension DockerAPI {
         case let (.failure(error), _), let (_, .failure(error)): return reply(error.response)
         case let (.success(parsed), .success(spec)): (version, submitted) = (parsed, spec)
         }
-        if case .success(let asked) = Self.decodeBody(AutoLockRequest.self, request), asked.enablesAutoLock {
-            return reply(APIError.autoLockUnsupported.response)
-        }
+        let rotateUnlockKey = request.query.bool("rotateManagerUnlockKey")
         let rotations = [NodeRole.worker, .manager].filter { request.query.bool($0 == .worker ? "rotateWorkerToken" : "rotateManagerToken") }
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
@@ -34,7 +34,18 @@ extension DockerAPI {
             if let problem = Self.validate(spec) ?? Self.unchangeableRaftSetting(spec.raft, current: current.raft) {
                 return reply(APIError(status: 400, "rpc error: code = InvalidArgument desc = \(problem)").response)
             }
-            controlPlane.propose(.updateClusterSpec(version: version, spec: spec, at: now())) { [weak self] result in
+            let command: ClusterCommand
+            switch AutoLockChange.decide(asked: spec.autoLockManagers, current: current.autoLockManagers, rotate: rotateUnlockKey) {
+            case let .refused(problem): return reply(APIError.failedPrecondition(problem).response)
+            case .unchanged: command = .updateClusterSpec(version: version, spec: spec, at: now())
+            case let .set(on):
+                do {
+                    command = .setAutoLock(version: version, spec: spec, unlockKey: on ? try AutoLockChange.newUnlockKey() : nil, at: now())
+                } catch {
+                    return reply(APIError.internalError("could not draw an unlock key: \(error)").response)
+                }
+            }
+            controlPlane.propose(command) { [weak self] result in
                 guard let self else { return }
                 guard case .success = result else { return Self.emptyReply(reply)(result) }
                 rotate(rotations, controlPlane, Self.emptyReply(reply))
@@ -50,6 +61,7 @@ extension DockerAPI {
         if spec.raft.snapshotInterval == 0 { spec.raft.snapshotInterval = current.raft.snapshotInterval }
         if spec.dispatcher.heartbeatPeriod == 0 { spec.dispatcher.heartbeatPeriod = current.dispatcher.heartbeatPeriod }
         if spec.caConfig == nil { spec.caConfig = current.caConfig }
+        if spec.encryptionConfig == nil { spec.encryptionConfig = current.encryptionConfig }
         return spec
     }
 
@@ -93,16 +105,19 @@ extension DockerAPI {
         }
     }
 
-    /// `GET /swarm/unlockkey`: autolock cannot be enabled here (see `AutoLockRequest`), so no
-    /// manager ever holds an unlock key; Docker answers an empty key then, which its CLI prints as
-    /// "no unlock key is set".
+    /// `GET /swarm/unlockkey`: the managers' unlock key from the replicated state (a linearizable
+    /// read, so a key rotated through another manager is seen); empty while autolock is off, which
+    /// the docker CLI prints as "no unlock key is set".
     func unlockKey(_ reply: @escaping Reply) {
-        guard manager(reply) != nil else { return }
-        reply(json(200, UnlockKeyResponse(unlockKey: "")))
+        guard let controlPlane = manager(reply) else { return }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            reply(json(200, UnlockKeyResponse(unlockKey: view.state.managerUnlockKey ?? "")))
+        }
     }
 
-    /// `POST /swarm/unlock`: no node is ever locked (autolock is refused), so there is nothing to
-    /// unlock; answered as dockerd does for an unlocked node, and the key is not looked at.
+    /// `POST /swarm/unlock` on a running node: it is not locked (a locked manager answers this
+    /// route from its locked listener, `LockedManager`), as dockerd says; the key is not looked at.
     func unlockSwarm(_ reply: @escaping Reply) {
         reply(APIError(status: 503, "swarm is not locked!").response)
     }

@@ -60,7 +60,7 @@ extension ClusterState {
         case let .updateNodeSpec(id, _, _, _), let .setNodeStatus(id, _, _, _), let .setManagerStatus(id, _, _),
              let .removeNode(id, _, _):
             return ([id], [], [])
-        case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation: return ([], [], [])
+        case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock: return ([], [], [])
         case let .createService(service): return ([], [service.id], [])
         case let .updateService(id, _, _, _), let .rollbackService(id, _, _), let .setServiceUpdateStatus(id, _, _, _):
             return ([], [id], [])

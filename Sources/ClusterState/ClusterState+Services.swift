@@ -187,7 +187,8 @@ extension ClusterState {
                 if let task = tasks.removeValue(forKey: id) { unindexTask(task) }
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
-             .updateClusterSpec, .startCARotation, .finishCARotation, .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
+             .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock, .createPayload, .updatePayloadLabels, .removePayload,
+             .reviseSecret:
             preconditionFailure("not a service or task command: \(command)")
         }
     }

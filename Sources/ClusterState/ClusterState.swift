@@ -126,6 +126,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     /// The certificate authority, nil before `initialize` (or in test states without one).
     public var certificateAuthority: ClusterCA? { secrets?.ca }
+    /// The unlock key while autolock is on (nil when it is off).
+    public var managerUnlockKey: String? { secrets?.managerUnlockKey }
 
     /// The transport identity of node `id`.
     public func transportID(ofNode id: String) -> UInt64? {
@@ -214,7 +216,21 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case let .updateClusterSpec(expected, spec, at):
             try requireCluster()
             try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
+            // Autolock changes only with its key (`setAutoLock`).
+            var spec = spec
+            spec.encryptionConfig = cluster!.spec.encryptionConfig
             cluster!.spec = spec
+            cluster!.version = version
+            cluster!.updatedAt = at
+        case let .setAutoLock(expected, spec, unlockKey, at):
+            try requireCluster()
+            try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
+            guard spec.autoLockManagers == (unlockKey != nil) else {
+                throw ClusterError.invalid("autolock \(spec.autoLockManagers ? "on needs" : "off takes no") unlock key")
+            }
+            guard secrets != nil else { throw ClusterError.invalid("the cluster has no secrets to keep an unlock key in") }
+            cluster!.spec = spec
+            secrets!.managerUnlockKey = unlockKey
             cluster!.version = version
             cluster!.updatedAt = at
         case let .startCARotation(rotation, forceRotate, _):

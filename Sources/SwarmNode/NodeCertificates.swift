@@ -47,8 +47,9 @@ struct NodeCertificates {
 
     // MARK: Files
 
-    /// Reads the files, finishing a replacement a crash interrupted (see `save`).
-    static func load(from dataDirectory: String) throws -> NodeCertificates {
+    /// Reads the files, finishing a replacement a crash interrupted (see `save`). A key sealed
+    /// under a locked manager's KEK (`SealedNodeKey`) needs `unsealingKey`.
+    static func load(from dataDirectory: String, unsealingKey: [UInt8]? = nil) throws -> NodeCertificates {
         let directory = directory(in: dataDirectory)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
         if FileSystem.exists(keyPath + ".new") {
@@ -62,7 +63,7 @@ struct NodeCertificates {
             }
         }
         do {
-            let key = try PrivateKey(pem: try readText(keyPath))
+            let key = try PrivateKey(pem: try SealedNodeKey.open(try readBytes(keyPath), path: keyPath, unsealingKey: unsealingKey))
             let chain = try Certificate.parseChain(pem: try readText(certificatePath))
             let roots = try Certificate.parseChain(pem: try readText(directory + "/ca.pem"))
             guard !chain.isEmpty, !roots.isEmpty else { throw NodeError("empty certificate file") }
@@ -76,12 +77,13 @@ struct NodeCertificates {
 
     /// Writes the three files: the new key and certificate under `.new` names first, then the
     /// certificate and the key are renamed into place (`load` finishes or undoes a crash between).
-    func save(to dataDirectory: String) throws {
+    /// With `sealingKey` (a locked manager's KEK) the key file is sealed under it.
+    func save(to dataDirectory: String, sealingKey: [UInt8]? = nil) throws {
         let directory = Self.directory(in: dataDirectory)
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
         try Self.write(roots.map(\.pem).joined(), to: directory + "/ca.pem")
-        try Self.writeUnrenamed(key.pem, to: keyPath + ".new")
+        try Self.writeUnrenamed(try SealedNodeKey.stored(Array(key.pem.utf8), sealingKey: sealingKey), to: keyPath + ".new")
         try Self.writeUnrenamed(chain.map(\.pem).joined(), to: certificatePath + ".new")
         try FileSystem.syncDirectory(directory)
         try FileSystem.rename(certificatePath + ".new", to: certificatePath)
@@ -94,10 +96,19 @@ struct NodeCertificates {
         return String(decoding: data, as: UTF8.self)
     }
 
+    private static func readBytes(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw NodeError("\(path) is missing") }
+        return Array(data)
+    }
+
     private static func writeUnrenamed(_ text: String, to path: String) throws {
+        try writeUnrenamed(Array(text.utf8), to: path)
+    }
+
+    private static func writeUnrenamed(_ bytes: [UInt8], to path: String) throws {
         try? FileSystem.remove(path)
         let file = try File.create(path, mode: 0o600)
-        try file.write(Array(text.utf8), at: 0)
+        try file.write(bytes, at: 0)
         try file.sync()
     }
 

@@ -112,6 +112,8 @@ public final class SwarmNode: @unchecked Sendable {
     var caRotationProposed = false
     /// Set while this node closes its own links to present a new certificate.
     var reconnectingForCertificate = false
+    /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
+    var managerKeys = ManagerKeys()
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
@@ -181,6 +183,7 @@ public final class SwarmNode: @unchecked Sendable {
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
+        options.encryption = try raftEncryption()
         let warn = logger
         let (opened, recovered) = try RaftStorage.open(
             dataDirectory: dataDirectory, options: options,
@@ -191,6 +194,7 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        managerKeys.followFromIndex = persistent.hardState.commit
         // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
         // index): applying a log onto a state built from another would break `apply`'s order.
         state = ClusterState()
@@ -260,6 +264,7 @@ public final class SwarmNode: @unchecked Sendable {
             for callback in callbacks { callback() }
         }
         followOwnRole()
+        followAutoLock()
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()

@@ -34,6 +34,8 @@ enum CommandTable {
         CommandEntry(name: "ca", usage: CACommand.help, run: { try ClientCommands.run("ca", $0) }),
         CommandEntry(name: "client-cert", usage: ClientCertificateCommand.usage, run: ClientCertificateCommand.run),
         CommandEntry(name: "node", usage: NodeUsage.group, subcommands: NodeUsage.subcommands, run: { try ClientCommands.run("node", $0) }),
+        CommandEntry(name: "swarm", usage: SwarmCommand.group, subcommands: SwarmCommand.subcommands,
+                     run: { try ClientCommands.run("swarm", $0) }),
         CommandEntry(name: "service", usage: ServiceUsage.group, subcommands: ServiceUsage.subcommands, run: ServiceClientCommands.run),
         CommandEntry(name: "secret", usage: PayloadUsage.secretGroup, subcommands: PayloadUsage.subcommands("secret", update: true),
                      run: { try PayloadCommands.run(.secret, $0) }),

@@ -195,22 +195,41 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
     }
 
-    /// `docker swarm update --autolock=true` fails with the refusal naming the setting and changes
-    /// nothing; the same CLI's plain update still works, and `unlock-key` reports no key.
-    func testDockerSwarmUpdateAutolockIsRefused() throws {
+    /// `docker swarm update --cert-expiry` sets the validity the CA issues node certificates for
+    /// (`ClusterSigner.nodeValiditySeconds`); below Docker's 1 h minimum it is refused, naming it.
+    func testDockerSwarmUpdateCertExpiry() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
         let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
-        let before = plane.state.cluster
-        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
-        XCTAssertNotEqual(refused.status, 0, "autolock was accepted: \(refused.stdout)")
-        XCTAssertFalse(refused.stdout.contains("Swarm updated."), refused.stdout)
-        XCTAssertTrue(refused.stderr.contains("EncryptionConfig.AutoLockManagers=true"), refused.stderr)
-        XCTAssertEqual(plane.state.cluster, before)
-        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--task-history-limit", "9"])
+        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "720h"])
         XCTAssertEqual(updated.status, 0, updated.stderr)
-        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
-        let key = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
-        XCTAssertNotEqual(key.status, 0)
-        XCTAssertTrue(key.stderr.contains("no unlock key is set"), key.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "30m"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("minimum certificate expiry time is 1h0m0s"), refused.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+    }
+
+    /// `docker swarm update --autolock=true` prints the unlock key it reads back from the API;
+    /// `unlock-key -q` shows the same key, `--rotate` replaces it, `--autolock=false` removes it.
+    func testDockerSwarmAutolockAndUnlockKey() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
+        let enabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
+        XCTAssertEqual(enabled.status, 0, enabled.stderr)
+        let key = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertTrue(enabled.stdout.contains(key), enabled.stdout)
+        let shown = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), key, shown.stderr)
+        let rotated = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "--rotate", "-q"])
+        XCTAssertEqual(rotated.status, 0, rotated.stderr)
+        let newKey = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertNotEqual(newKey, key)
+        XCTAssertEqual(rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines), newKey)
+        let disabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=false"])
+        XCTAssertEqual(disabled.status, 0, disabled.stderr)
+        XCTAssertNil(plane.state.managerUnlockKey)
+        let none = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("no unlock key is set"), none.stderr)
     }
 }
