@@ -130,6 +130,8 @@ public final class DockerAPI {
             if let handled = payloadsRoute(.secret, request, segments, reply) { return handled }
         case "configs":
             if let handled = payloadsRoute(.config, request, segments, reply) { return handled }
+        case "networks":
+            if let handled = networksRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -142,7 +144,7 @@ public final class DockerAPI {
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
                                                   "volumes/1", "volumes/2", "secrets/1", "secrets/2", "secrets/3", "configs/1", "configs/2",
-                                                  "configs/3"]
+                                                  "configs/3", "networks/1", "networks/2"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

@@ -59,6 +59,11 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
     case removeTasks(ids: [String])
 
+    /// A new overlay network; the proposer chose its id and time, the apply its subnet (unless
+    /// the spec names one), gateway and VXLAN id.
+    case createNetwork(network: Network)
+    /// Removes a network that no service and no live task uses.
+    case removeNetwork(id: String, at: Timestamp)
     /// A new secret or config (revision 1); the proposer chose its id and `CreatedAt`. Names are
     /// unique per kind among current revisions; the data is 1 byte to 500 KiB.
     case createPayload(kind: PayloadKind, object: PayloadObject)

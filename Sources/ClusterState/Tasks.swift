@@ -29,6 +29,8 @@ public struct SwarmTask: Codable, Sendable, Equatable {
     public var spec: TaskTemplate
     public var desiredState: TaskState
     public var status: TaskStatus
+    /// The task's addresses on each of its networks, given by the apply when it is created.
+    public var networksAttachments: [NetworkAttachment]?
 
     public init(id: String, version: ObjectVersion = ObjectVersion(index: 0), createdAt: Timestamp, serviceID: String,
                 slot: UInt64? = nil, nodeID: String? = nil, spec: TaskTemplate, desiredState: TaskState = .running,
@@ -48,6 +50,7 @@ public struct SwarmTask: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", createdAt = "CreatedAt", updatedAt = "UpdatedAt", serviceID = "ServiceID"
         case slot = "Slot", nodeID = "NodeID", spec = "Spec", desiredState = "DesiredState", status = "Status"
+        case networksAttachments = "NetworksAttachments"
     }
 }
 

@@ -21,6 +21,7 @@ struct SimulatedAgent {
     var incarnation = 0
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
+    var networkTables = NetworkTableReceiver()
     /// The shipped agent core.
     var core = AgentCore()
     /// What the core last persisted (survives a crash).
@@ -81,7 +82,8 @@ extension ControlPlaneSimulator {
     }
 
     func sendHeartbeat(_ host: Int) {
-        send(.heartbeat(reports: agents[host].core.pendingReports(), ack: agents[host].assignments.ack), from: host, to: agents[host].target)
+        send(.heartbeat(reports: agents[host].core.pendingReports(), ack: agents[host].assignments.ack,
+                        networkAck: agents[host].networkTables.ack), from: host, to: agents[host].target)
     }
 
     func agentReceivesAck(_ host: Int, from manager: Int) {
@@ -273,6 +275,7 @@ extension ControlPlaneSimulator {
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
+        agents[host].networkTables = NetworkTableReceiver()
         agents[host].core = AgentCore(restoring: agents[host].disk)
         let owned = agents[host].core.containers
         for id in agents[host].containers.keys.sorted() where !owned.contains(id) {

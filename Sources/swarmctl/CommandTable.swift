@@ -37,6 +37,7 @@ enum CommandTable {
         CommandEntry(name: "swarm", usage: SwarmCommand.group, subcommands: SwarmCommand.subcommands,
                      run: { try ClientCommands.run("swarm", $0) }),
         CommandEntry(name: "service", usage: ServiceUsage.group, subcommands: ServiceUsage.subcommands, run: ServiceClientCommands.run),
+        CommandEntry(name: "network", usage: NetworkUsage.group, subcommands: NetworkUsage.subcommands, run: NetworkClientCommands.run),
         CommandEntry(name: "secret", usage: PayloadUsage.secretGroup, subcommands: PayloadUsage.subcommands("secret", update: true),
                      run: { try PayloadCommands.run(.secret, $0) }),
         CommandEntry(name: "config", usage: PayloadUsage.configGroup, subcommands: PayloadUsage.subcommands("config", update: false),

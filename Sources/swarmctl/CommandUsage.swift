@@ -155,6 +155,15 @@ enum ServiceUsage {
       --host NAME:IP                       An extra /etc/hosts entry (update: --host-add, --host-rm)
       --group G                            A supplementary group (update: --group-add, --group-rm)
       --security-opt seccomp=unconfined    Run without the default seccomp filter (seccomp=default restores it)
+      --network NAME|name=NAME,alias=A     Join an overlay network (update: --network-add, --network-rm)
+      -p, --publish [PUBLISHED:]TARGET[/udp]   Publish a port on every node (the routing mesh); without
+                                           PUBLISHED the cluster picks one in 30000-32767
+      --publish published=P,target=T[,protocol=udp][,mode=host|ingress][,policy=local]
+                                           mode=host binds P only on nodes running a task (two such tasks
+                                           never share a node); policy=local (ingress) sends a connection
+                                           only to a task on the node it reached, keeping the client address
+                                           (update: --publish-add, --publish-rm [PUBLISHED:]TARGET[/udp])
+      --endpoint-mode vip|dnsrr            A virtual IP per network (default), or DNS answers with every task
       --secret NAME|source=NAME[,target=T][,uid=N][,gid=N][,mode=0444]
                                            A secret the task sees at /run/secrets/T (update: --secret-add, --secret-rm NAME)
       --config NAME|source=NAME[,target=/PATH][,uid=N][,gid=N][,mode=0444]
@@ -162,7 +171,7 @@ enum ServiceUsage {
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Published ports, networks, --tty and other settings of docker's that are
+    --tty and other settings of docker's that are
     not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
     settings (--mount … --security-opt) need a node with the OCI executor; the process executor
     rejects such tasks saying so.

@@ -20,6 +20,7 @@ enum HelpText {
       leave       Leave the cluster
       node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
+      network     Manage overlay networks (create, ls, inspect, rm)
       secret      Manage secrets (create, ls, inspect, rm, update: a new revision that rolls the services using it)
       config      Manage configs (create, ls, inspect, rm)
       image       Manage node-local images (import, load, pull, ls, rm)

@@ -9,16 +9,16 @@ import XCTest
 /// state, so the task JSON is checked by the client that renders it (`service ps`, `service ls`
 /// counts, `node ps`) before orchestration produces real tasks. Skipped without the CLI.
 final class DockerCLIAgainstFakeTests: XCTestCase {
-    private static let dockerBinary = "/usr/local/bin/docker"
+    static let dockerBinary = "/usr/local/bin/docker"
 
-    private struct Output {
+    struct Output {
         var status: Int32
         var stdout: String
         var stderr: String
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    private func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
+    func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
         let quoted = ([Self.dockerBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let errorFile = "\(directory)/docker.err"
         let process = try ChildProcess.spawn("/bin/sh", arguments: [
@@ -42,7 +42,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
 
     /// A fake cluster behind the Docker API on a unix socket in a fresh directory, for the real
     /// docker CLI; the CLI's config directory there is removed after the test.
-    private func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
+    func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
         let plane = FakeControlPlane()
         let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
                             now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
@@ -158,8 +158,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
             (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
             (["--mount", "type=bind,src=/srv,dst=/d,bind-recursive=disabled"], "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive"),
             (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
-            (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
-            (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),
+            (["--network", "name=ingress,driver-opt=com.docker.network.driver.mtu=1400"], "TaskTemplate.Networks.DriverOpts"),
         ]
         for (index, (flags, field)) in cases.enumerated() {
             let result = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "s\(index)"]

@@ -150,15 +150,17 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertEqual(message(badName), "rpc error: code = InvalidArgument desc = name must be valid as a DNS name component")
 
         let published = #"{"Name":"pub","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
-        let noIngress = call("POST", "/services/create", body: published)
-        XCTAssertEqual(noIngress.status, 400)
-        XCTAssertEqual(message(noIngress), "rpc error: code = FailedPrecondition desc = service needs ingress network, but no ingress network is present")
+        XCTAssertEqual(call("POST", "/services/create", body: published).status, 201, "the cluster has its ingress network")
+        let taken = call("POST", "/services/create", body: published.replacingOccurrences(of: #""pub""#, with: #""pub2""#))
+        XCTAssertEqual(taken.status, 400)
+        XCTAssertEqual(message(taken)?.hasPrefix("rpc error: code = FailedPrecondition desc = port '8080' is already in use by service 'pub'"), true,
+                       message(taken) ?? "")
 
         let job = call("POST", "/services/create", body: #"{"Name":"job","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"ReplicatedJob":{}}}"#)
         XCTAssertEqual(job.status, 400)
 
-        XCTAssertEqual(plane.proposals.count, 1, "only the valid create was proposed")
-        XCTAssertEqual(plane.state.services.count, 1)
+        XCTAssertEqual(plane.proposals.count, 3, "only the valid creates and the port conflict (refused by the apply) were proposed")
+        XCTAssertEqual(plane.state.services.count, 2)
     }
 
     func testCreateRaceLosesWithDockersConflictWording() {
