@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Linearizability"),
         .target(name: "Raft", dependencies: ["Wire"]),
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
-        .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration", "Dispatcher"]),
+        .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration", "Dispatcher", "Agent"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "Executor", dependencies: ["Platform", "CPlatform", "COpenSSL", "Crypto"]),
         .target(name: "ClusterState", dependencies: ["Wire"]),
@@ -36,7 +36,7 @@ let package = Package(
         // node shell and the control-plane simulator alike.
         .target(name: "Dispatcher", dependencies: ["ClusterState"]),
         // The worker side: runs the tasks assigned to this node through an executor.
-        .target(name: "Agent", dependencies: ["ClusterState", "Executor", "Platform"]),
+        .target(name: "Agent", dependencies: ["ClusterState"]),
         // The worker-side networking: plans of a node's overlay networks and services rendered into
         // ip/bridge batches and nftables rulesets, the plumbing that applies them, and the DNS server.
         .target(name: "Networking", dependencies: ["Platform", "CPlatform"]),
@@ -64,12 +64,12 @@ let package = Package(
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking", "Platform"]),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform"], exclude: ["Golden"]),
         .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher",
-                                                           "Networking"]),
+                                                           "Networking", "Agent", "Executor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,15 @@ public protocol Executor: AnyObject, Sendable {
     /// Both streams' lines in write order with their write times (see `LogRecord`). The default
     /// (in LogRecord.swift) cuts the raw streams into untimed lines.
     func logRecords(_ id: ContainerID) throws -> [LogRecord]
+    /// Whether containers outlive this process and `adopt` can re-attach to them after a restart.
+    var canAdopt: Bool { get }
+    /// Re-attaches to container `id`, which a previous run of this node started with `spec`:
+    /// its logs, exit (`onExit`, once) and health check are followed again. The container is
+    /// known to the executor afterwards whatever the answer (so it can be removed).
+    func adopt(_ id: ContainerID, spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void) throws -> Adoption
+    /// Ends and deletes what a previous run of this node left, except the containers in
+    /// `keeping`; returns the ids removed.
+    func removeLeftovers(keeping: Set<ContainerID>) throws -> [String]
 }
 
 extension Executor {

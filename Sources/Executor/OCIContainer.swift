@@ -5,10 +5,11 @@ import Platform
 /// the `runc run` process that owns it.
 ///
 /// `runc run` stays in the foreground for the container's whole life (it is the container's
-/// parent and reaps it), so this process's child is runc: its exit is the container's exit, and
-/// its stdout/stderr, which runc passes through to the container, are the task's pipes. Signals go
-/// through `runc kill`; `--keep` leaves the cgroup in place after exit so the OOM counter can be
-/// read before `runc delete` removes it.
+/// parent and reaps it), under a shim (`OCIShim`, this process's child) that outlives this
+/// process: the shim's exit is the container's exit (also recorded in a file), and the output
+/// reaches the logs through FIFOs that a restarted node opens again (`adopt`). Signals go through
+/// `runc kill`; `--keep` leaves the cgroup in place after exit so the OOM counter can be read
+/// before `runc delete` removes it.
 final class OCIContainer: @unchecked Sendable {
     let id: ContainerID
     let spec: TaskSpec
@@ -57,19 +58,22 @@ final class OCIContainer: @unchecked Sendable {
         }
         let task: SpawnedTask
         do {
-            let stdoutLog = try RotatingLog(base: logBase(.stdout), limits: spec.logLimits)
-            let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
-            task = try TaskSpawner.spawn(TaskSpec(
-                command: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile),
-                environment: [TaskSpawner.defaultPath]))
+            // The output goes through FIFOs the shim holds open, so the container outlives this
+            // process and a restarted node reattaches to them (`adopt`).
+            let output = try OCIShim.openOutput(directory: directory)
+            do {
+                task = try TaskSpawner.spawn(TaskSpec(
+                    command: OCIShim.command(directory: directory, run: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile)),
+                    environment: [TaskSpawner.defaultPath]))
+            } catch {
+                TaskSpawner.closeAll([output.stdout, output.stderr])
+                throw error
+            }
+            TaskSpawner.closeAll([task.stdoutDescriptor, task.stderrDescriptor])
+            try? TaskProcessRecord.write(pid: task.pid, directory: directory, name: OCIShim.pidFileName)
             lock.withLock {
                 runtimePid = task.pid
-                threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in
-                    LogPump.run(stdout: task.stdoutDescriptor, stderr: task.stderrDescriptor,
-                                stdoutLog: stdoutLog, stderrLog: stderrLog)
-                    lock.withLock { logsDrained = true }
-                    lock.broadcast()
-                })
+                startLogPump(output)
                 threads.append(PlatformThread(name: "reap-\(task.pid)") { [self] in
                     reap(task.pid, onExit: onExit)
                 })
@@ -158,6 +162,98 @@ final class OCIContainer: @unchecked Sendable {
     static func decodeRuntimeExit(_ status: ExitStatus) -> ExitStatus {
         if case .exited(let code) = status, code > 128, code <= 128 + 64 { return .signaled(signal: code - 128) }
         return status
+    }
+
+    /// Copies the output FIFOs into the rotating logs on a thread until every writer is gone (the
+    /// shim, runc and the container have exited). Called under the lock.
+    private func startLogPump(_ output: OCIShim.Output, appending: Bool = false) {
+        let limits = spec.logLimits
+        let (stdoutBase, stderrBase) = (logBase(.stdout), logBase(.stderr))
+        threads.append(PlatformThread(name: "logs-\(id.rawValue.prefix(8))") { [self] in
+            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
+               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
+                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog)
+            } else {
+                TaskSpawner.closeAll([output.stdout, output.stderr])
+            }
+            lock.withLock { logsDrained = true }
+            lock.broadcast()
+        })
+    }
+
+    /// Re-attaches to this container after the node restarted: a container whose shim still runs
+    /// gets its logs pumped, its health check and its exit watched again; one whose shim wrote its
+    /// exit status has ended; anything else is gone (its shim was killed, or the machine rebooted).
+    func adopt(onExit: @escaping @Sendable (ExitStatus) -> Void) -> Adoption {
+        if let status = finishedStatus() { return markAdoptedExit(status) }
+        guard let shim = TaskProcessRecord.livePID(directory: directory, name: OCIShim.pidFileName),
+              let output = try? OCIShim.openOutput(directory: directory) else {
+            lock.withLock { state = .exited }
+            return .gone
+        }
+        // The shim may have exited between the check and the open (then no writer is left to
+        // signal the end of the output): its exit file says so.
+        if let status = finishedStatus() {
+            TaskSpawner.closeAll([output.stdout, output.stderr])
+            return markAdoptedExit(status)
+        }
+        let pid = readPidFile()
+        lock.withLock {
+            runtimePid = shim
+            containerPid = pid
+            state = .running
+            startedAt = wallClockSeconds()
+            startLogPump(output, appending: true)
+            threads.append(PlatformThread(name: "reap-\(shim)") { [self] in reapAdopted(onExit: onExit) })
+        }
+        lock.broadcast()
+        startHealthMonitor()
+        return .running(pid: pid)
+    }
+
+    /// The exit status the shim recorded (with the OOM verdict), once the container has ended.
+    private func finishedStatus() -> ExitStatus? {
+        guard let code = OCIShim.recordedExit(directory: directory) else { return nil }
+        var status = Self.decodeRuntimeExit(.exited(code: code))
+        if status != .exited(code: 0), Cgroups.oomKills(cgroupsPath: cgroupsPath) > 0 { status = .oomKilled }
+        return status
+    }
+
+    private func markAdoptedExit(_ status: ExitStatus) -> Adoption {
+        runtime.deleteQuietly(id)
+        lock.withLock {
+            containerPid = readPidFile()
+            exitStatus = status
+            state = .exited
+            reaped = true
+            logsDrained = true
+        }
+        lock.broadcast()
+        return .exited(status)
+    }
+
+    /// Reaper of an adopted container (the shim is not this process's child): the end of the
+    /// output means the shim has exited, after writing the exit status.
+    private func reapAdopted(onExit: @Sendable (ExitStatus) -> Void) {
+        lock.withLock { reaperThread = pthread_self() }
+        _ = lock.waitUntil(deadline: nil, { logsDrained }, then: {})
+        lock.withLock { monitor }?.stop(join: false)
+        var status = finishedStatus()
+        // The exit file is written before the shim closes its output; allow a slow file system a moment.
+        let deadline = monotonicNanoseconds() + 2_000_000_000
+        while status == nil && monotonicNanoseconds() < deadline {
+            _ = poll(nil, 0, 10)
+            status = finishedStatus()
+        }
+        let final = status ?? .signaled(signal: SIGKILL)
+        runtime.deleteQuietly(id)
+        lock.withLock {
+            reaped = true
+            exitStatus = final
+            state = .exited
+        }
+        lock.broadcast()
+        onExit(final)
     }
 
     private func lastLines(of stream: LogStream) throws -> String {

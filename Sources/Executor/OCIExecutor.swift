@@ -264,6 +264,35 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         return try LogRecordFile.read(base: LogRecordFile.base(besides: container.logBase(.stdout)), maxFiles: container.spec.logLimits.maxFiles)
     }
 
+    public var canAdopt: Bool { true }
+
+    /// Re-attaches to a container a previous run of this node started (see `OCIShim`).
+    public func adopt(_ id: ContainerID, spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void) throws -> Adoption {
+        let directory = "\(root)/containers/\(id)"
+        guard FileSystem.isDirectory(directory + "/bundle") else { return .gone }
+        if let known = lock.withLock({ containers[id] }) { return known.info().state == .running ? .running(pid: known.info().pid) : .gone }
+        let rootfs = PreparedRootfs(path: directory + "/bundle/rootfs", mounted: OCIShim.isMountPoint(directory + "/bundle/rootfs"))
+        let container = OCIContainer(id: id, spec: spec, directory: directory, runtime: runtime,
+                                     cgroupsPath: "\(cgroupParent)/\(id)", rootfs: rootfs)
+        lock.withLock { containers[id] = container }
+        // The secrets' tmpfs of an adopted task goes when it ends, as for a task started here.
+        let files = "\(secretsRoot)/\(id)"
+        let adoption = container.adopt { status in
+            Self.releaseFiles(at: files)
+            onExit(status)
+        }
+        if adoption != .running(pid: container.info().pid) { Self.releaseFiles(at: files) }
+        return adoption
+    }
+
+    /// Unmounts and deletes a task's secrets directory that no `TaskFilesDirectory` of this run
+    /// tracks (one made by a previous run of the node); nothing happens when there is none.
+    static func releaseFiles(at path: String) {
+        guard FileSystem.exists(path) else { return }
+        _ = umount2(path, Int32(MNT_DETACH))
+        try? FileSystem.removeTree(path)
+    }
+
     /// Stops every container without grace and removes it: node shutdown and test tear-down.
     public func removeAll() {
         let all = lock.withLock { Array(containers.keys) }
@@ -274,11 +303,11 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     }
 
     /// Kills and deletes every container the runtime knows in this executor's state directory and
-    /// removes their bundles and mounts: what a node must do at start-up after a crash, before it
-    /// runs tasks again (the agent restarts them from its own records). Returns the ids removed.
+    /// removes their bundles and mounts, except those this executor runs or `keeping` names (the
+    /// agent's own, re-adopted or kept for their logs): what a node does at start-up. Returns the ids removed.
     @discardableResult
-    public func removeLeftovers() throws -> [String] {
-        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }
+    public func removeLeftovers(keeping: Set<ContainerID> = []) throws -> [String] {
+        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }.union(keeping.map(\.rawValue))
         var removed: [String] = []
         for id in try runtime.list() where !known.contains(id) {
             runtime.deleteQuietly(ContainerID(id))

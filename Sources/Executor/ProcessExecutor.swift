@@ -132,6 +132,22 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         return try LogRecordFile.read(base: LogRecordFile.base(besides: container.logBase(.stdout)), maxFiles: container.spec.logLimits.maxFiles)
     }
 
+    /// Ends the recorded processes a previous run of this node left (checked by pid and start
+    /// time, so a recycled pid is never touched) and deletes their directories, except the
+    /// directories in `keeping` (kept for their logs). Plain host processes cannot be re-adopted.
+    public func removeLeftovers(keeping: Set<ContainerID>) throws -> [String] {
+        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }
+        var removed: [String] = []
+        for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
+            let directory = "\(root)/containers/\(name)"
+            if let pid = TaskProcessRecord.livePID(directory: directory) { ProcessTable.kill(processGroupOf: pid) }
+            guard !keeping.contains(ContainerID(name)) else { continue }
+            try Tree.remove(directory)
+            removed.append(name)
+        }
+        return removed
+    }
+
     /// Stops every container without grace and removes it: node shutdown and test tear-down.
     public func removeAll() {
         let all = lock.withLock { Array(containers.keys) }

@@ -13,10 +13,18 @@ final class RotatingLog: @unchecked Sendable {
     private var file: File
     private var size = 0
 
-    init(base: String, limits: LogLimits) throws {
+    /// With `appending`, an existing `base` is continued (a container re-adopted after the node
+    /// restarted keeps its earlier output); otherwise it starts empty.
+    init(base: String, limits: LogLimits, appending: Bool = false) throws {
         self.base = base
         self.limits = limits
-        file = try Self.openFresh(base)
+        if appending {
+            file = try File.open(base, flags: O_WRONLY | O_CREAT | O_APPEND)
+            var info = stat()
+            size = stat(base, &info) == 0 ? min(Int(info.st_size), limits.maxFileBytes) : 0
+        } else {
+            file = try Self.openFresh(base)
+        }
     }
 
     /// Appends `bytes`, rotating whenever the current file is full.

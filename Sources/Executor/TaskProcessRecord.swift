@@ -9,15 +9,15 @@ public enum TaskProcessRecord {
     static let fileName = "task.pid"
 
     /// Writes the record of `pid` into a container's directory.
-    static func write(pid: pid_t, directory: String) throws {
+    static func write(pid: pid_t, directory: String, name: String = fileName) throws {
         guard let started = ProcessTable.startTime(of: pid) else { return }
-        let file = try File.open("\(directory)/\(fileName)", flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let file = try File.open("\(directory)/\(name)", flags: O_WRONLY | O_CREAT | O_TRUNC)
         try file.write(Array("\(pid) \(started)\n".utf8), at: 0)
     }
 
     /// The pid in a record whose process is still the one recorded (same pid, same start time).
-    static func livePID(directory: String) -> pid_t? {
-        guard let bytes = try? File.openForReading("\(directory)/\(fileName)").readAll() else { return nil }
+    static func livePID(directory: String, name: String = fileName) -> pid_t? {
+        guard let bytes = try? File.openForReading("\(directory)/\(name)").readAll() else { return nil }
         let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, let started = UInt64(fields[1]),
               ProcessTable.startTime(of: pid) == started else { return nil }

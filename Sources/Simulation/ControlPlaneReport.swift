@@ -9,6 +9,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
     public var tasksCreated = 0
     public var tasksStarted = 0
     public var tasksFailedByThemselves = 0
+    /// Containers a restarted agent re-adopted (instead of starting them again).
+    public var tasksReadopted = 0
     public var scalings = 0
     public var rollingUpdates = 0
     /// Rolling updates whose availability was checked from start to finish without a fault.
@@ -45,6 +47,7 @@ public struct ControlPlaneReport: Sendable, Equatable {
         tasksCreated += other.tasksCreated
         tasksStarted += other.tasksStarted
         tasksFailedByThemselves += other.tasksFailedByThemselves
+        tasksReadopted += other.tasksReadopted
         scalings += other.scalings
         rollingUpdates += other.rollingUpdates
         updatesCheckedForAvailability += other.updatesCheckedForAvailability
@@ -81,6 +84,7 @@ public struct ControlPlaneReport: Sendable, Equatable {
             "tasks created        \(tasksCreated)",
             "tasks started        \(tasksStarted)",
             "tasks failed (own)   \(tasksFailedByThemselves)",
+            "tasks re-adopted     \(tasksReadopted)",
             "scalings             \(scalings)",
             "rolling updates      \(rollingUpdates) (\(updatesCheckedForAvailability) checked for availability without faults)",
             "leader changes       \(leaderChanges)",

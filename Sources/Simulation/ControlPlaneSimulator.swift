@@ -10,8 +10,8 @@ import Raft
 ///
 /// Hosts `0..<managers` are managers (drained nodes unless `managersRunTasks`: their agents
 /// heartbeat like everyone's); hosts `managers..<managers + workers` are workers. The leader's
-/// dispatcher (assignment streams, acknowledgement guard) and the agents' end of the stream are
-/// the shipped `Dispatcher` types; the fake executor and the network are the simulator's.
+/// dispatcher (assignment streams, acknowledgement guard), the agents' end of the stream and the
+/// agent core (`AgentCore`) are the shipped types; the fake executor and the network are the simulator's.
 /// Invariants are in `ControlPlaneInvariants`; the run ends once every service has converged
 /// after the heal and stayed converged for `stabilityMillis`.
 public final class ControlPlaneSimulator {
@@ -20,9 +20,10 @@ public final class ControlPlaneSimulator {
         case controlLoop(manager: Int)
         case deliver(from: Int, to: Int, payload: Payload)
         case heartbeat(host: Int, incarnation: Int)
-        case taskStep(host: Int, incarnation: Int, taskID: String, generation: Int)
-        case taskExit(host: Int, incarnation: Int, taskID: String, generation: Int)
-        case taskStopped(host: Int, incarnation: Int, taskID: String, generation: Int)
+        /// Work of a node's fake executor, for the agent core of process `incarnation`.
+        case executorWork(host: Int, incarnation: Int, work: FakeExecutorWork)
+        /// A fake container ends by itself.
+        case containerExit(host: Int, container: String, generation: Int)
         case restartHost(host: Int)
         case workload
         case nemesis
@@ -96,8 +97,6 @@ public final class ControlPlaneSimulator {
     var snapshotProbe: ClusterState?
     /// Tasks the fake executors are running right now (the ground truth), by task id.
     var running: [String: RunningTask] = [:]
-    /// Exit codes of the tasks that will exit by themselves.
-    var pendingExitCodes: [String: Int64] = [:]
 
     struct ActiveFault {
         var kind: ControlPlaneFault
@@ -205,12 +204,10 @@ public final class ControlPlaneSimulator {
             deliver(payload, from: from, to: to)
         case let .heartbeat(host, incarnation):
             agentHeartbeat(host, incarnation: incarnation)
-        case let .taskStep(host, incarnation, taskID, generation):
-            taskStep(host, incarnation: incarnation, taskID: taskID, generation: generation)
-        case let .taskExit(host, incarnation, taskID, generation):
-            taskExit(host, incarnation: incarnation, taskID: taskID, generation: generation)
-        case let .taskStopped(host, incarnation, taskID, generation):
-            taskStopped(host, incarnation: incarnation, taskID: taskID, generation: generation)
+        case let .executorWork(host, incarnation, work):
+            executorWork(host, incarnation: incarnation, work: work)
+        case let .containerExit(host, container, generation):
+            containerExit(host, container: container, generation: generation)
         case let .restartHost(host):
             restartHostNow(host)
         case .workload:

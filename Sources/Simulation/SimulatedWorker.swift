@@ -1,25 +1,36 @@
+import Agent
 import ClusterState
 import Dispatcher
 
-/// A node's agent and fake executor in the control-plane simulation. It follows the agent
-/// conventions: tasks assigned to its node with desired state running or earlier go accepted →
-/// preparing → starting → running; a desired state of shutdown or later stops the task and
-/// reports `shutdown`; a task that exits by itself reports `complete` (exit 0) or `failed`.
-/// Reports go to the leader at once and again with every heartbeat until the leader's
-/// assignments show them applied. Task records survive a crash (they are on disk): after a
-/// restart, every task that was active is reported `failed` (lost).
+/// A node's agent in the control-plane simulation: the shipped `AgentCore` (every decision:
+/// what to start, stop, remove, re-adopt, report) with the shell's plumbing around it as the
+/// node does it (heartbeats, the assignment stream's receiver, reports to the leader), and a
+/// fake executor (`FakeContainer`) that carries the core's actions out after random delays.
+///
+/// A crash is a crash of the node process: the core and its in-flight work are lost, the
+/// containers keep running, and the core's last persisted records (`disk`, written atomically
+/// like `DATA/worker/tasks.json`) survive; the restarted core re-adopts the containers. Some
+/// crashes are reboots of the machine: then the containers die too.
 struct SimulatedAgent {
     let host: Int
     let nodeID: String
     /// The manager this agent talks to (the leader, once it knows).
     var target: Int
     var isUp = true
-    /// Bumped by each crash: events scheduled before it are void.
+    /// Bumped by each crash: executor work and events of an earlier process are void.
     var incarnation = 0
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
     var networkTables = NetworkTableReceiver()
-    var tasks: [String: LocalTask] = [:]
+    /// The shipped agent core.
+    var core = AgentCore()
+    /// What the core last persisted (survives a crash).
+    var disk: [String: AgentRecord] = [:]
+    /// The fake executor's containers on this host, by id (survive a process crash, not a reboot).
+    var containers: [String: FakeContainer] = [:]
+    var nextContainer = 0
+    /// Per task, when the executor work queued for it is done (the runner's serial queue per task).
+    var busyUntil: [String: Int] = [:]
     var lastAckAt = Int.min / 2
     var lastRedirectAt = Int.min / 2
 
@@ -30,23 +41,31 @@ struct SimulatedAgent {
     }
 }
 
-struct LocalTask {
-    enum Phase { case starting, running, stopping, stopped }
+/// One container of the fake executor.
+struct FakeContainer {
+    enum State { case created, running, exited }
 
-    var id: String
-    var serviceID: String
-    var slot: UInt64?
-    var spec: TaskTemplate
-    var desired: TaskState
-    /// What this agent observed and reports.
-    var status: TaskStatus
-    /// The state the leader's assignments last showed.
-    var managerState: TaskState
-    var phase: Phase
-    /// Bumped whenever a scheduled step, exit or stop of this task becomes void.
+    var taskID: String
+    var task: SwarmTask
+    var state = State.created
+    var pid: Int64 = 0
+    var exit: TaskExit?
+    /// The agent process (incarnation) that started or adopted it, which its exit is reported to.
+    var watchedBy: Int?
+    /// The exit code it will exit with by itself, when it has a scheduled end.
+    var plannedExit: Int64?
+    /// Bumped to void its scheduled end.
     var generation = 0
-    /// Gone from the assignments: forget it once it has stopped.
-    var removed = false
+}
+
+/// Executor work the fake executor carries out for the agent core, in order per task.
+enum FakeExecutorWork {
+    case prepare(SwarmTask)
+    case start(taskID: String, container: String)
+    case stop(taskID: String, container: String)
+    case remove(container: String, stopFirst: Bool)
+    case adopt(SwarmTask, container: String)
+    case health(taskID: String)
 }
 
 extension ControlPlaneSimulator {
@@ -63,12 +82,8 @@ extension ControlPlaneSimulator {
     }
 
     func sendHeartbeat(_ host: Int) {
-        let unreflected = agents[host].tasks.keys.sorted().compactMap { id -> TaskStatusUpdate? in
-            let task = agents[host].tasks[id]!
-            return task.status.state > task.managerState ? TaskStatusUpdate(taskID: id, status: task.status) : nil
-        }
-        send(.heartbeat(reports: unreflected, ack: agents[host].assignments.ack, networkAck: agents[host].networkTables.ack),
-             from: host, to: agents[host].target)
+        send(.heartbeat(reports: agents[host].core.pendingReports(), ack: agents[host].assignments.ack,
+                        networkAck: agents[host].networkTables.ack), from: host, to: agents[host].target)
     }
 
     func agentReceivesAck(_ host: Int, from manager: Int) {
@@ -98,7 +113,8 @@ extension ControlPlaneSimulator {
         guard agents[host].isUp else { return }
         switch agents[host].assignments.receive(message) {
         case .applied:
-            applyAssignments(host, agents[host].assignments.sortedTasks)
+            let tasks = agents[host].assignments.sortedTasks
+            perform(host, agents[host].core.setAssignments(tasks, now: nowStamp))
         case .needsFullSet:
             log("\(agents[host].nodeID) assignment change \(message.version) does not follow \(agents[host].assignments.version): asking for the full set")
             agents[host].target = manager
@@ -108,166 +124,151 @@ extension ControlPlaneSimulator {
         }
     }
 
-    /// The full set of tasks assigned to the node, as the agent core takes it.
-    private func applyAssignments(_ host: Int, _ tasks: [SwarmTask]) {
-        var listed = Set<String>()
-        for assignment in tasks {
-            listed.insert(assignment.id)
-            if var local = agents[host].tasks[assignment.id] {
-                local.managerState = assignment.status.state
-                local.desired = assignment.desiredState
-                agents[host].tasks[assignment.id] = local
-                if assignment.desiredState >= .shutdown { stopTask(host, assignment.id) }
-                continue
-            }
-            guard !assignment.status.state.isTerminal else { continue }
-            var local = LocalTask(id: assignment.id, serviceID: assignment.serviceID, slot: assignment.slot, spec: assignment.spec,
-                                  desired: assignment.desiredState,
-                                  status: TaskStatus(timestamp: nowStamp, state: .assigned, message: "assigned"),
-                                  managerState: assignment.status.state, phase: .starting)
-            if assignment.status.state >= .accepted {
-                local.phase = .stopped
-                local.status = TaskStatus(timestamp: nowStamp, state: .failed, message: "task unknown to the agent", err: "task lost")
-                agents[host].tasks[assignment.id] = local
-                reportStatus(host, assignment.id)
-            } else if assignment.desiredState >= .shutdown {
-                local.phase = .stopped
-                local.status = TaskStatus(timestamp: nowStamp, state: .shutdown, message: "shut down before it started")
-                agents[host].tasks[assignment.id] = local
-                reportStatus(host, assignment.id)
-            } else {
-                agents[host].tasks[assignment.id] = local
-                scheduleStep(host, assignment.id, after: between(5, 30))
-            }
-        }
-        for id in agents[host].tasks.keys.sorted() where !listed.contains(id) {
-            // No longer assigned here (removed from the state): stop it if it runs, then forget it.
-            if agents[host].tasks[id]!.phase == .running || agents[host].tasks[id]!.phase == .stopping {
-                agents[host].tasks[id]!.removed = true
-                stopTask(host, id)
-            } else {
-                agents[host].tasks[id] = nil
+    // MARK: - Carrying out the core's actions (the runner's part)
+
+    private func perform(_ host: Int, _ actions: [AgentAction]) {
+        for action in actions {
+            switch action {
+            case let .prepare(task): enqueue(host, task.id, .prepare(task), after: between(25, 330))
+            case let .start(id, container): enqueue(host, id, .start(taskID: id, container: container), after: between(10, 100))
+            case let .watchHealth(id, _): enqueue(host, id, .health(taskID: id), after: between(50, 500))
+            case let .stop(id, container): enqueue(host, id, .stop(taskID: id, container: container), after: between(10, 300))
+            case let .remove(id, container, stopFirst):
+                enqueue(host, id, .remove(container: container, stopFirst: stopFirst), after: between(10, 300))
+            case let .adopt(task, container): enqueue(host, task.id, .adopt(task, container: container), after: between(5, 50))
+            case .persist: agents[host].disk = agents[host].core.records
+            case .report:
+                send(.statusReport(agents[host].core.pendingReports()), from: host, to: agents[host].target)
             }
         }
     }
 
-    private func scheduleStep(_ host: Int, _ id: String, after delay: Int) {
-        let local = agents[host].tasks[id]!
-        queue.schedule(.taskStep(host: host, incarnation: agents[host].incarnation, taskID: id, generation: local.generation), at: now + delay)
+    /// The core's event, on the agent process that is up now.
+    private func agentHandles(_ host: Int, _ event: AgentEvent) {
+        guard agents[host].isUp else { return }
+        perform(host, agents[host].core.handle(event, now: nowStamp))
+    }
+
+    /// Queues work behind the earlier work of the same task (the runner's serial queue per task).
+    private func enqueue(_ host: Int, _ taskID: String, _ work: FakeExecutorWork, after delay: Int) {
+        let at = max(now, agents[host].busyUntil[taskID] ?? 0) + delay
+        agents[host].busyUntil[taskID] = at
+        queue.schedule(.executorWork(host: host, incarnation: agents[host].incarnation, work: work), at: at)
     }
 
     // MARK: - The fake executor
 
-    func taskStep(_ host: Int, incarnation: Int, taskID: String, generation: Int) {
-        guard agents[host].isUp, agents[host].incarnation == incarnation, var local = agents[host].tasks[taskID],
-              local.generation == generation, local.phase == .starting, local.desired <= .running else { return }
-        let next: TaskState
-        let delay: Int
-        switch local.status.state {
-        case .accepted: (next, delay) = (.preparing, between(20, 300))
-        case .preparing: (next, delay) = (.starting, between(10, 100))
-        case .starting: (next, delay) = (.running, 0)
-        default: (next, delay) = (.accepted, between(5, 30))
+    func executorWork(_ host: Int, incarnation: Int, work: FakeExecutorWork) {
+        // The work of a process that crashed died with it.
+        guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
+        switch work {
+        case let .prepare(task):
+            let id = "c\(agents[host].nextContainer)-\(task.id)"
+            agents[host].nextContainer += 1
+            agents[host].containers[id] = FakeContainer(taskID: task.id, task: task)
+            agentHandles(host, .prepared(taskID: task.id, container: id))
+        case let .start(taskID, id): startContainer(host, taskID, id, incarnation: incarnation)
+        case let .stop(taskID, id):
+            let exit = stopContainer(host, id)
+            agentHandles(host, .stopped(taskID: taskID, exitCode: exit))
+        case let .remove(id, stopFirst):
+            if stopFirst { _ = stopContainer(host, id) }
+            // Like the real executors, a running container is not removed (it must be stopped first).
+            if agents[host].containers[id]?.state != .running { agents[host].containers[id] = nil }
+        case let .adopt(task, id): adoptContainer(host, task, id, incarnation: incarnation)
+        case let .health(taskID):
+            // Simulated tasks pass their health checks.
+            agentHandles(host, .health(taskID: taskID, healthy: true))
         }
-        local.status = TaskStatus(timestamp: nowStamp, state: next, message: next.rawValue)
-        if next == .running {
-            local.phase = .running
-            local.status.containerStatus = ContainerStatus(containerID: "c-" + taskID, pid: Int64(1000 + pick(30_000)))
-            running[taskID] = RunningTask(host: host, serviceID: local.serviceID, slot: local.slot, nodeID: agents[host].nodeID, spec: local.spec)
-            report.tasksStarted += 1
-            log("\(agents[host].nodeID) runs \(taskID) (\(local.serviceID) slot \(local.slot.map(String.init) ?? "-"))")
-            if faultsPhase, let behaviour = ExitBehaviour(local.spec) {
-                let code: Int64 = chance(behaviour.failPercent) ? 1 : 0
-                let runFor = between(behaviour.minMillis, behaviour.maxMillis)
-                pendingExitCodes[taskID] = code
-                queue.schedule(.taskExit(host: host, incarnation: incarnation, taskID: taskID, generation: local.generation), at: now + runFor)
-            }
-        }
-        agents[host].tasks[taskID] = local
-        reportStatus(host, taskID)
-        if next != .running { scheduleStep(host, taskID, after: delay) }
     }
 
-    func taskExit(_ host: Int, incarnation: Int, taskID: String, generation: Int) {
-        guard agents[host].isUp, agents[host].incarnation == incarnation, var local = agents[host].tasks[taskID],
-              local.generation == generation, local.phase == .running else { return }
-        let code = pendingExitCodes.removeValue(forKey: taskID) ?? 0
-        running[taskID] = nil
-        local.phase = .stopped
-        local.status = code == 0
-            ? TaskStatus(timestamp: nowStamp, state: .complete, message: "finished", containerStatus: ContainerStatus(exitCode: 0))
-            : TaskStatus(timestamp: nowStamp, state: .failed, message: "started", err: "task: non-zero exit (\(code))",
-                         containerStatus: ContainerStatus(exitCode: code))
-        agents[host].tasks[taskID] = local
-        checker.recordSelfExit(taskID: taskID, exitCode: code)
-        log("\(agents[host].nodeID) task \(taskID) exited by itself with code \(code)")
+    private func startContainer(_ host: Int, _ taskID: String, _ id: String, incarnation: Int) {
+        guard var container = agents[host].containers[id], container.state == .created else {
+            return agentHandles(host, .startFailed(taskID: taskID, reason: "no container \(id) to start"))
+        }
+        container.state = .running
+        container.pid = Int64(1000 + pick(30_000))
+        container.watchedBy = incarnation
+        let task = container.task
+        running[taskID] = RunningTask(host: host, serviceID: task.serviceID, slot: task.slot, nodeID: agents[host].nodeID, spec: task.spec)
+        report.tasksStarted += 1
+        log("\(agents[host].nodeID) runs \(taskID) (\(task.serviceID) slot \(task.slot.map(String.init) ?? "-"))")
+        if faultsPhase, let behaviour = ExitBehaviour(task.spec) {
+            container.plannedExit = chance(behaviour.failPercent) ? 1 : 0
+            queue.schedule(.containerExit(host: host, container: id, generation: container.generation),
+                           at: now + between(behaviour.minMillis, behaviour.maxMillis))
+        }
+        agents[host].containers[id] = container
+        agentHandles(host, .started(taskID: taskID, pid: container.pid))
+    }
+
+    /// Stops a running container (its exit code), or reports how it ended before.
+    private func stopContainer(_ host: Int, _ id: String) -> Int64? {
+        guard var container = agents[host].containers[id] else { return nil }
+        guard container.state == .running else { return container.exit?.code }
+        container.state = .exited
+        container.exit = TaskExit(code: 0)
+        container.generation += 1
+        agents[host].containers[id] = container
+        running[container.taskID] = nil
+        log("\(agents[host].nodeID) stopped \(container.taskID)")
+        taskStoppedRunning(serviceID: container.task.serviceID, intentionally: true)
+        return 0
+    }
+
+    private func adoptContainer(_ host: Int, _ task: SwarmTask, _ id: String, incarnation: Int) {
+        guard let container = agents[host].containers[id], container.state != .created else {
+            return agentHandles(host, .adoptionFailed(taskID: task.id, exit: nil))
+        }
+        guard container.state == .running else {
+            return agentHandles(host, .adoptionFailed(taskID: task.id, exit: container.exit))
+        }
+        agents[host].containers[id]!.watchedBy = incarnation
+        report.tasksReadopted += 1
+        log("\(agents[host].nodeID) re-adopts \(task.id)")
+        agentHandles(host, .adopted(taskID: task.id, pid: container.pid))
+    }
+
+    /// A container ends by itself; the agent that watches it (if it is still that process) hears of it.
+    func containerExit(_ host: Int, container id: String, generation: Int) {
+        guard var container = agents[host].containers[id], container.generation == generation, container.state == .running else { return }
+        let code = container.plannedExit ?? 0
+        container.state = .exited
+        container.exit = TaskExit(code: code)
+        agents[host].containers[id] = container
+        running[container.taskID] = nil
+        checker.recordSelfExit(taskID: container.taskID, exitCode: code)
+        log("\(agents[host].nodeID) task \(container.taskID) exited by itself with code \(code)")
         if code != 0 { report.tasksFailedByThemselves += 1 }
-        taskStoppedRunning(serviceID: local.serviceID, intentionally: false)
-        reportStatus(host, taskID)
-    }
-
-    /// Stops a task whose desired state became shutdown or later (or that left the node).
-    func stopTask(_ host: Int, _ taskID: String) {
-        guard var local = agents[host].tasks[taskID] else { return }
-        switch local.phase {
-        case .starting:
-            local.generation += 1
-            local.phase = .stopped
-            local.status = TaskStatus(timestamp: nowStamp, state: .shutdown, message: "shut down before it ran")
-            agents[host].tasks[taskID] = local
-            reportStatus(host, taskID)
-        case .running:
-            local.generation += 1
-            local.phase = .stopping
-            agents[host].tasks[taskID] = local
-            queue.schedule(.taskStopped(host: host, incarnation: agents[host].incarnation, taskID: taskID, generation: local.generation),
-                           at: now + between(10, 300))
-        case .stopping, .stopped:
-            return
+        taskStoppedRunning(serviceID: container.task.serviceID, intentionally: false)
+        if agents[host].isUp && container.watchedBy == agents[host].incarnation {
+            agentHandles(host, .exited(taskID: container.taskID, container.exit!))
         }
-    }
-
-    func taskStopped(_ host: Int, incarnation: Int, taskID: String, generation: Int) {
-        guard agents[host].isUp, agents[host].incarnation == incarnation, var local = agents[host].tasks[taskID],
-              local.generation == generation, local.phase == .stopping else { return }
-        running[taskID] = nil
-        pendingExitCodes[taskID] = nil
-        log("\(agents[host].nodeID) stopped \(taskID)")
-        local.phase = .stopped
-        local.status = TaskStatus(timestamp: nowStamp, state: .shutdown, message: "shutdown", containerStatus: ContainerStatus(exitCode: 0))
-        if local.removed {
-            agents[host].tasks[taskID] = nil
-        } else {
-            agents[host].tasks[taskID] = local
-            reportStatus(host, taskID)
-        }
-        taskStoppedRunning(serviceID: local.serviceID, intentionally: true)
-    }
-
-    private func reportStatus(_ host: Int, _ taskID: String) {
-        guard let local = agents[host].tasks[taskID] else { return }
-        send(.statusReport([TaskStatusUpdate(taskID: taskID, status: local.status)]), from: host, to: agents[host].target)
     }
 
     // MARK: - Crashes
 
-    /// The process dies: its tasks die with it; the records on disk stay.
+    /// The node process dies: its core and queued work go, its records stay on disk; the
+    /// containers keep running unless the machine reboots (about one crash in four).
     func crashAgent(_ host: Int) {
-        log("\(agents[host].nodeID) crashes")
+        let reboot = chance(25)
+        log("\(agents[host].nodeID) crashes\(reboot ? " (machine reboot)" : "")")
         agents[host].isUp = false
         agents[host].incarnation += 1
-        for id in agents[host].tasks.keys.sorted() {
-            let local = agents[host].tasks[id]!
-            guard local.phase == .running || local.phase == .stopping else { continue }
-            running[id] = nil
-            pendingExitCodes[id] = nil
-            agents[host].tasks[id]!.phase = .stopped
-            taskStoppedRunning(serviceID: local.serviceID, intentionally: false)
+        agents[host].busyUntil = [:]
+        guard reboot else { return }
+        for id in agents[host].containers.keys.sorted() {
+            let container = agents[host].containers[id]!
+            if container.state == .running {
+                running[container.taskID] = nil
+                taskStoppedRunning(serviceID: container.task.serviceID, intentionally: false)
+            }
         }
+        agents[host].containers = [:]
     }
 
-    /// The agent starts again: tasks that were active died with the crash and are reported
-    /// failed; tasks it had not accepted yet are forgotten (the assignments bring them back).
+    /// The node process starts again: the core is rebuilt from its records, containers no
+    /// record names are removed, and the others are re-adopted.
     func restartAgent(_ host: Int) {
         guard !agents[host].isUp else { return }
         log("\(agents[host].nodeID) restarts")
@@ -275,29 +276,23 @@ extension ControlPlaneSimulator {
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
         agents[host].networkTables = NetworkTableReceiver()
-        for id in agents[host].tasks.keys.sorted() {
-            var local = agents[host].tasks[id]!
-            if local.status.state <= .assigned {
-                agents[host].tasks[id] = nil
-                continue
-            }
-            guard !local.status.state.isTerminal else { continue }
-            local.phase = .stopped
-            local.generation += 1
-            local.status = TaskStatus(timestamp: nowStamp, state: .failed, message: "task lost: node restarted", err: "task lost")
-            agents[host].tasks[id] = local
+        agents[host].core = AgentCore(restoring: agents[host].disk)
+        let owned = agents[host].core.containers
+        for id in agents[host].containers.keys.sorted() where !owned.contains(id) {
+            if agents[host].containers[id]!.state == .running { _ = stopContainer(host, id) }
+            agents[host].containers[id] = nil
         }
+        perform(host, agents[host].core.resume(now: nowStamp))
         queue.schedule(.heartbeat(host: host, incarnation: agents[host].incarnation), at: now + pick(100))
     }
 
     /// After the heal, tasks run until stopped: pending exits are void.
     func cancelPendingExits() {
         for host in agents.indices {
-            for id in agents[host].tasks.keys.sorted() where agents[host].tasks[id]!.phase == .running {
-                agents[host].tasks[id]!.generation += 1
+            for id in agents[host].containers.keys.sorted() where agents[host].containers[id]!.state == .running {
+                agents[host].containers[id]!.generation += 1
             }
         }
-        pendingExitCodes = [:]
     }
 }
 

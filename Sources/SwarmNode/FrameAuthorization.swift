@@ -18,6 +18,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
     case logsResponse
     case certificateRequest
     case certificateResponse
+    case nodeRemoved
 
     /// The frame kind's name, for logs and the refusal counters.
     var description: String {
@@ -35,6 +36,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
         case .logsResponse: "logs-response"
         case .certificateRequest: "certificate-request"
         case .certificateResponse: "certificate-response"
+        case .nodeRemoved: "node-removed"
         }
     }
 }
@@ -135,6 +137,8 @@ enum FrameAuthorization {
             return .allowed
         case .certificateRequest:
             return facts.localIsManager ? .allowed : refuse("this node is not a manager")
+        case .nodeRemoved:
+            return manager ? .allowed : refuse("only managers send \(request)")
         }
     }
 

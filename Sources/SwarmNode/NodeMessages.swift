@@ -20,6 +20,13 @@ enum NodeFrameKind: UInt8 {
     case logsResponse = 11
     case certificateRequest = 12
     case certificateResponse = 13
+    case nodeRemoved = 30
+}
+
+/// A manager tells a node it was removed from the cluster (`node rm`), just before it closes the
+/// node's connections for good, so the node stops its tasks and exits instead of retrying forever.
+struct NodeRemovedNotice: Codable {
+    var nodeID: String
 }
 
 /// A new node's request to join, sent on a TLS session whose server the joiner has checked

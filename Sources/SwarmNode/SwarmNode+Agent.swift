@@ -1,4 +1,3 @@
-import Agent
 import ClusterState
 import Dispatcher
 import Executor
@@ -26,15 +25,13 @@ extension SwarmNode {
         if !(executor is OCIExecutor) && configuration.runtime != "auto" {
             logger.warn("runtime \(configuration.runtime) has no effect with the process executor: it runs no containers")
         }
-        if let oci = executor as? OCIExecutor, let removed = try? oci.removeLeftovers(), !removed.isEmpty {
-            logger.warn("removed \(removed.count) containers left by a previous run of this node")
-        }
         logger.info("executor: \(type(of: executor))" + ((executor as? OCIExecutor).map { " with \($0.runtime.name)" } ?? ""))
         taskExecutor = executor
-        agent = try Agent(dataDirectory: dataDirectory, executor: executor, now: { Clock.now() }) { [weak self] in
-            guard let self else { return }
-            _ = loop.execute { [self] in sendTaskReports() }
+        let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory, logger: logger) { [weak self] in
+            self?.sendTaskReports()
         }
+        agent = runner
+        runner.start()
     }
 
     /// One message of this node's assignment stream: the agent gets the new task set when it

@@ -23,6 +23,7 @@ extension SwarmNode {
             if case .success = result {
                 logger.info("audit: node \(id) removed\(force ? " (forced)" : "") through the API of node \(identity.nodeID); "
                     + "its certificate is refused from now on")
+                if let connection = nodeConnections[id] { noticeRemoval(of: id, on: connection) }
                 transport.closeConnections(ofNode: id, reason: "node \(id) was removed from the cluster")
             }
             done(result)

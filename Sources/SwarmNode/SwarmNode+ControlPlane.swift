@@ -81,6 +81,7 @@ extension SwarmNode: ControlPlane {
 
     public func leave(force: Bool, _ done: @escaping (Result<Void, APIError>) -> Void) {
         guard force || raft == nil else { return done(.failure(.leaveManager)) }
+        hasLeft = true
         done(.success(()))
         _ = loop.schedule(afterMillis: 100) { kill(getpid(), SIGTERM) }
     }

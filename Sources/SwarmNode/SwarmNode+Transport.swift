@@ -25,6 +25,11 @@ extension SwarmNode: TransportDelegate {
         state.isDenied(nodeID: peer.nodeID) ? "node \(peer.nodeID) was removed from the cluster" : nil
     }
 
+    /// A removed node that connects again (it was down when removed) is told so before the close.
+    public func transport(_ transport: Transport, farewellTo peer: PeerIdentity) -> ApplicationFrame? {
+        state.isDenied(nodeID: peer.nodeID) ? ApplicationFrame(.nodeRemoved, NodeRemovedNotice(nodeID: peer.nodeID)) : nil
+    }
+
     public func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity) {
         guard raft != nil else { return }
         let connection = ConnectionInfo(id: ConnectionID.none, peer: peer, direction: .inbound)
@@ -94,6 +99,10 @@ extension SwarmNode: TransportDelegate {
             guard authorize(.certificateResponse, on: connection),
                   let response = decode(application, CertificateResponse.self, on: connection) else { return }
             receiveCertificate(response)
+        case .nodeRemoved:
+            guard authorize(.nodeRemoved, on: connection),
+                  let notice = decode(application, NodeRemovedNotice.self, on: connection), notice.nodeID == identity.nodeID else { return }
+            stopAfterRemoval()
         }
     }
 
@@ -131,7 +140,11 @@ extension SwarmNode: TransportDelegate {
         if count == 1 || count % 100 == 0 {
             logger.warn("refused \(kind) from \(who): \(reason) (\(count) \(kind) refusals so far)")
         }
-        if close && connection.id != .none { transport.close(connection: connection.id, reason: "refused \(kind): \(reason)") }
+        if close && connection.id != .none {
+            // A removed node still connected hears it before the connection goes.
+            if let peer = connection.peer, state.isDenied(nodeID: peer.nodeID) { noticeRemoval(of: peer.nodeID, on: connection.id) }
+            transport.close(connection: connection.id, reason: "refused \(kind): \(reason)")
+        }
     }
 
     /// What this node knows for the authorization table, read from the live state.

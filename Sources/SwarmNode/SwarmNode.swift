@@ -91,7 +91,12 @@ public final class SwarmNode: @unchecked Sendable {
     /// Counters and histograms for `/metrics` (see `SwarmNode+Metrics`).
     var nodeMetrics = NodeMetrics()
     // Agent (every node): this node's tasks as the leader last described them.
-    var agent: Agent?
+    var agent: AgentRunner?
+    /// Set by `leave`: the node's tasks stop with it (otherwise a stopped node leaves them running for the next run to re-adopt).
+    var hasLeft = false
+    /// What the process does once this node learns it was removed from the cluster (`swarmctl run`
+    /// sends itself SIGTERM); nil for a node embedded in another process (its tasks just stop).
+    public var onRemoved: (@Sendable () -> Void)?
     var assignmentReceiver = AssignmentReceiver()
     var knownLeader: UInt64 = 0
     var readyScheduled = false
@@ -225,9 +230,16 @@ public final class SwarmNode: @unchecked Sendable {
     }
 
     /// Stops timers, closes sockets and the loop. Safe to call from any thread, once.
-    public func stop() {
-        // Tasks stop with their node (as with dockerd without live-restore), before the loop does.
-        agent?.shutdown()
+    /// With `leavingTasksRunning` (SIGTERM of `swarmctl run`, like dockerd's live-restore) the
+    /// containers keep running for the next run of this node to re-adopt, unless the node left
+    /// the swarm or its executor cannot re-adopt (the process executor): then they stop first.
+    public func stop(leavingTasksRunning: Bool = false) {
+        let left = (try? loop.executeAndWait { [self] in hasLeft }) ?? true
+        if !leavingTasksRunning || left || agent?.executor.canAdopt != true {
+            agent?.stopAll()
+        } else {
+            logger.info("node stopping; its tasks keep running and the next run of this node re-adopts them")
+        }
         _ = try? loop.executeAndWait { [self] in
             guard !isStopped else { return }
             isStopped = true
@@ -238,6 +250,8 @@ public final class SwarmNode: @unchecked Sendable {
             try? storageWriter?.perform { try $0.sync() }
         }
         loopThread.shutdown()
+        // The agent's last records, for the next run of this node to re-adopt its containers.
+        agent?.flushRecords()
     }
 
     // MARK: - Driving Raft

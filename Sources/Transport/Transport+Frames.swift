@@ -85,7 +85,10 @@ extension Transport {
                 return refuseAfterHandshake(connection, reason: "expected transport id \(expected) but \(peer) (transport id \(peer.transportID)) answered")
             }
         }
-        if let reason = delegate?.transport(self, shouldRefuse: peer) { return refuseAfterHandshake(connection, reason: reason) }
+        if let reason = delegate?.transport(self, shouldRefuse: peer) {
+            if let farewell = delegate?.transport(self, farewellTo: peer) { write(Frame.application(farewell).encoded(), on: connection) }
+            return refuseAfterHandshake(connection, reason: reason)
+        }
         if connection.kind == .inbound { makeRoomForConnection(of: peer) }
         establish(connection, peer: peer)
     }

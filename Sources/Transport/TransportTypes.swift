@@ -122,6 +122,9 @@ public protocol TransportDelegate: AnyObject {
     /// Called once a peer's certificate verified (chain to a trusted root, our cluster id):
     /// a reason refuses the connection (a removed node), nil accepts it.
     func transport(_ transport: Transport, shouldRefuse peer: PeerIdentity) -> String?
+    /// A frame to send a peer refused by `shouldRefuse` before the connection closes (a removed
+    /// node is told so, and stops instead of reconnecting forever); nil sends nothing.
+    func transport(_ transport: Transport, farewellTo peer: PeerIdentity) -> ApplicationFrame?
     /// A Raft message from an authenticated peer (its `from` equals the certificate's transport id).
     func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity)
     /// An application frame on any authenticated connection; answer with `reply(application:on:)`.
@@ -140,6 +143,7 @@ public protocol TransportDelegate: AnyObject {
 
 extension TransportDelegate {
     public func transport(_ transport: Transport, shouldRefuse peer: PeerIdentity) -> String? { nil }
+    public func transport(_ transport: Transport, farewellTo peer: PeerIdentity) -> ApplicationFrame? { nil }
     public func transport(_ transport: Transport, didReceive application: ApplicationFrame, on connection: ConnectionInfo) {}
     public func transport(_ transport: Transport, peerConnected peer: NodeID) {}
     public func transport(_ transport: Transport, peerDisconnected peer: NodeID) {}

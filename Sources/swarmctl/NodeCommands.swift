@@ -62,12 +62,13 @@ enum NodeCommands {
                 }
                 node = try SwarmNode.run(configuration, stopRequested: { terminationPending(signals) })
             }
+            _ = try? node.onLoop { $0.onRemoved = { _ = kill(getpid(), SIGTERM) } }
             try saveSettings(configuration)
         } catch let error as NodeError {
             throw CommandFailure(message: error.message)
         }
         waitForTermination(signals)
-        node.stop()
+        node.stop(leavingTasksRunning: true)
         return 0
     }
 

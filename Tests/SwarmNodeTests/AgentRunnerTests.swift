@@ -4,13 +4,51 @@ import Foundation
 import Glibc
 import Platform
 import XCTest
-@testable import Agent
+import Agent
+@testable import SwarmNode
 
-/// The agent against the real process executor: tasks start, exit, stop on request, are
-/// reported until recorded, and are reported lost after an agent restart.
-final class AgentTests: XCTestCase {
+/// An `AgentRunner` on its own loop thread, called from the test thread.
+final class RunnerHarness {
+    let thread: EventLoopThread
+    let runner: AgentRunner
+
+    init(dataDirectory: String, executor: any Executor) throws {
+        thread = try EventLoopThread(name: "agent-test")
+        let loop = thread.loop
+        runner = try loop.executeAndWait {
+            let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory,
+                                         logger: NodeLogger(nodeID: "agent-test", minimum: .error), onReport: {})
+            runner.start()
+            return runner
+        }
+    }
+
+    func setAssignments(_ tasks: [SwarmTask]) {
+        _ = try? thread.loop.executeAndWait { [runner] in runner.setAssignments(tasks) }
+    }
+
+    func container(ofTask taskID: String) -> ContainerID? {
+        (try? thread.loop.executeAndWait { [runner] in runner.container(ofTask: taskID) }) ?? nil
+    }
+
+    func pendingReports() -> [TaskStatusUpdate] {
+        (try? thread.loop.executeAndWait { [runner] in runner.pendingReports() }) ?? []
+    }
+
+    /// Stops the tasks (unless `leavingTasksRunning`, as a node process that dies) and the loop.
+    func shutdown(leavingTasksRunning: Bool = false) {
+        if !leavingTasksRunning { runner.stopAll() }
+        thread.shutdown()
+        runner.flushRecords()
+    }
+}
+
+/// The agent core run by the node's runner against the real process executor: tasks start,
+/// exit, stop on request, are reported until recorded, and are reported lost after a restart
+/// (plain host processes cannot be re-adopted; the OCI executor's can, see AgentReadoptionTests).
+final class AgentRunnerTests: XCTestCase {
     private var directory = ""
-    private var agents: [Agent] = []
+    private var agents: [RunnerHarness] = []
 
     override func setUpWithError() throws {
         directory = try FileSystem.makeTemporaryDirectory(prefix: "agent-tests-")
@@ -21,9 +59,8 @@ final class AgentTests: XCTestCase {
         try? FileSystem.removeTree(directory)
     }
 
-    private func makeAgent() throws -> Agent {
-        let agent = try Agent(dataDirectory: directory, executor: try ProcessExecutor(root: directory),
-                              now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+    private func makeAgent() throws -> RunnerHarness {
+        let agent = try RunnerHarness(dataDirectory: directory, executor: try ProcessExecutor(root: directory))
         agents.append(agent)
         return agent
     }
@@ -35,7 +72,7 @@ final class AgentTests: XCTestCase {
     }
 
     /// Polls the agent's reports until one for `id` satisfies `condition` (deadline 10 s).
-    private func waitForReport(_ agent: Agent, _ id: String, _ what: String, _ condition: (TaskStatus) -> Bool) throws -> TaskStatus {
+    private func waitForReport(_ agent: RunnerHarness, _ id: String, _ what: String, _ condition: (TaskStatus) -> Bool) throws -> TaskStatus {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if let status = agent.pendingReports().first(where: { $0.taskID == id })?.status, condition(status) { return status }
@@ -98,29 +135,51 @@ final class AgentTests: XCTestCase {
         first.setAssignments([task("t1", ["sleep", "30"])])
         let running = try waitForReport(first, "t1", "running") { $0.state == .running }
         let pid = pid_t(try XCTUnwrap(running.containerStatus?.pid))
+        // The node process dies: its loop goes, the task's process stays.
+        first.shutdown(leavingTasksRunning: true)
         agents.removeAll()
-        // A new agent on the same data directory (the old one's executor is gone with it).
+        XCTAssertTrue(Self.isAlive(pid))
+        // A new agent on the same data directory: the process executor cannot re-adopt.
         let second = try makeAgent()
         let deadline = Date().addingTimeInterval(5)
         while Self.isAlive(pid) && Date() < deadline { usleep(20_000) }
         XCTAssertFalse(Self.isAlive(pid), "the leftover process was ended")
-        var assigned = task("t1", ["sleep", "30"])
-        assigned.status = running
-        second.setAssignments([assigned])
         let lost = try waitForReport(second, "t1", "lost") { $0.state == .failed }
-        XCTAssertEqual(lost.err, "the agent restarted and the task's process was lost")
+        XCTAssertEqual(lost.err, "task lost: its container was gone after the node restarted")
+    }
+
+    func testAnUndecodableRecordFileIsAnErrorNamingIt() throws {
+        try FileSystem.makeDirectories(directory + "/worker")
+        try FileSystem.replaceAtomically(directory + "/worker/tasks.json", with: Array("{not json".utf8))
+        XCTAssertThrowsError(try AgentStore(directory: directory + "/worker").load()) { error in
+            XCTAssertTrue("\(error)".contains("worker/tasks.json is not a task record file"), "\(error)")
+        }
+    }
+
+    func testAStaleTemporaryRecordFileDoesNotBlockSaving() throws {
+        try FileSystem.makeDirectories(directory + "/worker")
+        try FileSystem.replaceAtomically(directory + "/worker/tasks.json.tmp", with: Array("stale".utf8))
+        let agent = try makeAgent()
+        agent.setAssignments([task("t1", ["sleep", "30"])])
+        _ = try waitForReport(agent, "t1", "running") { $0.state == .running }
+        let deadline = Date().addingTimeInterval(5)
+        var saved: [String: AgentRecord] = [:]
+        while saved["t1"]?.status?.state != .running && Date() < deadline {
+            saved = (try? AgentStore(directory: directory + "/worker").load()) ?? [:]
+            usleep(20_000)
+        }
+        XCTAssertEqual(saved["t1"]?.status?.state, .running, "the records were saved despite the stale temporary file")
     }
 }
 
 /// Health checks: a task runs only once healthy; an unhealthy one is stopped and failed.
 final class AgentHealthTests: XCTestCase {
     private var directory = ""
-    private var agent: Agent!
+    private var agent: RunnerHarness!
 
     override func setUpWithError() throws {
         directory = try FileSystem.makeTemporaryDirectory(prefix: "agent-health-")
-        agent = try Agent(dataDirectory: directory, executor: try ProcessExecutor(root: directory),
-                          now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+        agent = try RunnerHarness(dataDirectory: directory, executor: try ProcessExecutor(root: directory))
     }
 
     override func tearDown() {

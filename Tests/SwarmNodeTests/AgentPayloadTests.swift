@@ -3,14 +3,14 @@ import Executor
 import Foundation
 import Platform
 import XCTest
-@testable import Agent
+@testable import SwarmNode
 
 /// The node's memory of delivered secrets: counted deliveries and forgets, a task gets only its
 /// own references, and (process executor) the task reads them from $SWARMCTL_SECRETS_DIR, which
 /// is gone once the task ends.
 final class AgentPayloadTests: XCTestCase {
     private var directory = ""
-    private var agents: [Agent] = []
+    private var agents: [RunnerHarness] = []
     private let dbKey = PayloadKey(kind: .secret, id: "s1")
     private let otherKey = PayloadKey(kind: .secret, id: "s2")
 
@@ -31,7 +31,7 @@ final class AgentPayloadTests: XCTestCase {
                          status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .assigned, message: ""))
     }
 
-    private func waitForReport(_ agent: Agent, _ id: String, _ condition: (TaskStatus) -> Bool) throws -> TaskStatus {
+    private func waitForReport(_ agent: RunnerHarness, _ id: String, _ condition: (TaskStatus) -> Bool) throws -> TaskStatus {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if let status = agent.pendingReports().first(where: { $0.taskID == id })?.status, condition(status) { return status }
@@ -71,11 +71,10 @@ final class AgentPayloadTests: XCTestCase {
 
     func testAProcessTaskReadsItsSecretFromAPrivateDirectoryThatGoesWithTheTask() throws {
         let executor = try ProcessExecutor(root: directory)
-        let agent = try Agent(dataDirectory: directory, executor: executor,
-                              now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+        let agent = try RunnerHarness(dataDirectory: directory, executor: executor)
         agents.append(agent)
         let value = "pw-\(UInt64.random(in: 0..<UInt64.max))"
-        agent.payloads.apply(full: true, payloads: [TaskPayload(kind: .secret, id: "s1", data: Array(value.utf8)),
+        agent.runner.payloads.apply(full: true, payloads: [TaskPayload(kind: .secret, id: "s1", data: Array(value.utf8)),
                                                     TaskPayload(kind: .secret, id: "s2", data: Array("not-yours".utf8))], forget: [])
         let reference = SecretReference(file: PayloadFile(name: "db_pw"), secretID: "s1", secretName: "db_pw")
         let script = #"cat "$SWARMCTL_SECRETS_DIR/db_pw"; echo; ls "$SWARMCTL_SECRETS_DIR"; stat -c %a "$SWARMCTL_SECRETS_DIR"; echo "$SWARMCTL_SECRETS_DIR""#
@@ -93,8 +92,7 @@ final class AgentPayloadTests: XCTestCase {
     }
 
     func testATaskWhoseSecretDidNotArriveIsRejectedNotStartedWithout() throws {
-        let agent = try Agent(dataDirectory: directory, executor: try ProcessExecutor(root: directory),
-                              now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }, onReport: {})
+        let agent = try RunnerHarness(dataDirectory: directory, executor: try ProcessExecutor(root: directory))
         agents.append(agent)
         agent.setAssignments([task("t1", ["true"], secrets: [SecretReference(secretID: "s1", secretName: "db_pw")])])
         let status = try waitForReport(agent, "t1") { $0.state.isTerminal }

@@ -1,4 +1,4 @@
-@testable import Agent
+@testable import SwarmNode
 import ClusterState
 import Executor
 import Glibc
