@@ -18,6 +18,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
     case logsResponse
     case certificateRequest
     case certificateResponse
+    case networkTables
 
     /// The frame kind's name, for logs and the refusal counters.
     var description: String {
@@ -35,6 +36,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
         case .logsResponse: "logs-response"
         case .certificateRequest: "certificate-request"
         case .certificateResponse: "certificate-response"
+        case .networkTables: "network-tables"
         }
     }
 }
@@ -135,6 +137,12 @@ enum FrameAuthorization {
             return .allowed
         case .certificateRequest:
             return facts.localIsManager ? .allowed : refuse("this node is not a manager")
+        case .networkTables:
+            guard manager else { return refuse("only the leader sends network tables") }
+            guard facts.leader != noNode, peer.transportID == facts.leader else {
+                return refuse("network tables from transport id \(peer.transportID), but the leader is \(facts.leader)")
+            }
+            return .allowed
         }
     }
 

@@ -20,6 +20,7 @@ enum NodeFrameKind: UInt8 {
     case logsResponse = 11
     case certificateRequest = 12
     case certificateResponse = 13
+    case networkTables = 31
 }
 
 /// A new node's request to join, sent on a TLS session whose server the joiner has checked
@@ -67,6 +68,8 @@ struct Heartbeat: Codable {
     /// The assignment stream this node has applied, so the leader resends the full set when the
     /// node is out of step (a hole, a new leader, a restart).
     var assignments: AssignmentAck? = nil
+    /// The network table stream this node has applied (same rules as `assignments`).
+    var networkTables: NetworkTableAck? = nil
 }
 
 /// A manager asks the node that ran some tasks for their output (from byte offsets).

@@ -93,6 +93,10 @@ extension SwarmNode: TransportDelegate {
             guard authorize(.certificateResponse, on: connection),
                   let response = decode(application, CertificateResponse.self, on: connection) else { return }
             receiveCertificate(response)
+        case .networkTables:
+            guard authorize(.networkTables, on: connection),
+                  let message = decode(application, NetworkTableMessage.self, on: connection) else { return }
+            receiveNetworkTables(message)
         }
     }
 

@@ -75,6 +75,8 @@ public final class SwarmNode: @unchecked Sendable {
     var bufferedReports: [String: TaskStatusUpdate] = [:]
     var reportFlushScheduled = false
     var assignmentsChanged = false
+    /// The network table stream (leader's dispatcher, this node's tables): `SwarmNode+NetworkTables`.
+    var networkTableStream = NetworkTableStream()
     // Orchestration (leader): the pure control loops and the round in flight.
     var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
     var orchestrationInFlight = 0
@@ -251,6 +253,7 @@ public final class SwarmNode: @unchecked Sendable {
         }
         followOwnRole()
         followAutoLock()
+        if raft?.role == .leader { pushAllNetworkTables() }
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()
@@ -317,6 +320,7 @@ public final class SwarmNode: @unchecked Sendable {
             complete(index: entry.index, term: entry.term, result: result)
             appliedCommandsSinceConnect = true
             assignmentsChanged = true
+            noteNetworkTablesChanged()
         case .confChange:
             if let change = try? ConfChange(wireBytes: entry.data) {
                 logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")
