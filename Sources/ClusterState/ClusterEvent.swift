@@ -54,7 +54,7 @@ extension ClusterState {
     }
 
     /// The ids a command may change, sorted and without duplicates.
-    private func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String], networks: [String]) {
+    public func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String], networks: [String]) {
         switch command {
         case let .initialize(cluster, firstNode, _):
             return ([firstNode.id], [], [], [ClusterNetworking.ingressID(clusterID: cluster.id)])

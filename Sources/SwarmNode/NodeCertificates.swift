@@ -34,15 +34,22 @@ struct NodeCertificates {
     func transportTLS() throws -> TransportTLS {
         // The roots ride along so a joining node finds the one its token pins in our chain.
         let identity = TLSIdentity(chain: chain + roots.filter { !chain.contains($0) }, key: key)
+        let plaintext = BenchmarkSwitches.insecureCluster
         return TransportTLS(
-            server: try TLSContext(role: .server, identity: identity, trustedRoots: roots, peerVerification: .ifPresented),
-            client: try TLSContext(role: .client, identity: identity, trustedRoots: roots, peerVerification: .required))
+            server: try TLSContext(role: .server, identity: identity, trustedRoots: roots, peerVerification: .ifPresented,
+                                   benchmarkPlaintext: plaintext),
+            client: try TLSContext(role: .client, identity: identity, trustedRoots: roots, peerVerification: .required,
+                                   benchmarkPlaintext: plaintext))
     }
 
     /// A random point between 50% and 80% of the leaf's validity (as Docker swarm), unix seconds.
+    /// The validity counts from when the certificate was issued: our CA backdates notBefore by
+    /// `CertificateAuthority.backdateSeconds` (for clock skew), which must not count as life
+    /// already spent (a 1h certificate would otherwise be "due" the moment it was issued).
     func renewalTime() -> Int64 {
-        let life = max(1, leaf.notAfter - leaf.notBefore)
-        return leaf.notBefore + Int64(Double(life) * Double.random(in: 0.5...0.8))
+        let issued = min(leaf.notBefore + CertificateAuthority.backdateSeconds, leaf.notAfter)
+        let life = max(1, leaf.notAfter - issued)
+        return issued + Int64(Double(life) * Double.random(in: 0.5...0.8))
     }
 
     // MARK: Files
@@ -126,6 +133,11 @@ enum ClusterSigner {
     static let rootValiditySeconds: Int64 = 20 * 365 * 86_400
     /// Node certificates: 90 days unless the cluster spec says otherwise.
     static let defaultNodeValiditySeconds: Int64 = 90 * 86_400
+    /// The shortest validity a cluster accepts (Docker's minimum)...
+    public static let minimumNodeValiditySeconds: Int64 = 3_600
+    /// ...and on a test cluster (nodes run with `enable-chaos`), so renewal can be exercised in a
+    /// minute: renewal at 30-48 s leaves time for a retried request before expiry.
+    public static let minimumTestNodeValiditySeconds: Int64 = 60
 
     static func createRoot(clusterID: String, now: Int64) throws -> CertificateAuthority {
         try CertificateAuthority.createRoot(commonName: "swarmctl-root-ca", organization: clusterID,
@@ -177,7 +189,7 @@ enum ClusterSigner {
     /// The node certificate validity the cluster spec asks for.
     static func nodeValiditySeconds(_ spec: ClusterSpec?) -> Int64 {
         guard let nanoseconds = spec?.caConfig?.nodeCertExpiry, nanoseconds > 0 else { return defaultNodeValiditySeconds }
-        return max(60, nanoseconds / 1_000_000_000)
+        return max(minimumTestNodeValiditySeconds, nanoseconds / 1_000_000_000)
     }
 }
 

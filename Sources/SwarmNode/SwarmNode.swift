@@ -111,6 +111,9 @@ public final class SwarmNode: @unchecked Sendable {
     var reconnectingForCertificate = false
     /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
     var managerKeys = ManagerKeys()
+    /// Docker events derived from applied commands (manager), for `GET /events`.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
@@ -122,6 +125,7 @@ public final class SwarmNode: @unchecked Sendable {
         certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
         for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
+        for warning in BenchmarkSwitches.warnings { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 
@@ -313,7 +317,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .normal:
             let result: Result<Void, ClusterError>
             do {
-                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }

@@ -48,6 +48,7 @@ enum CommandTable {
         CommandEntry(name: "chaos", usage: HelpText.chaos, subcommands: ChaosUsage.subcommands, run: ChaosCommand.run),
         CommandEntry(name: "check", usage: CheckCommand.help, subcommands: [CommandEntry(name: "linearizable", usage: CheckCommand.help)],
                      run: CheckCommand.run),
+        CommandEntry(name: "events", usage: EventsCommand.usage, run: EventsCommand.run),
         CommandEntry(name: "version", aliases: ["--version", "-v"], usage: MiscUsage.version, run: MiscUsage.printVersion),
         CommandEntry(name: "help", aliases: ["--help", "-h"], usage: HelpText.main, run: { arguments in
             // `swarmctl help service create` is `swarmctl service create --help`.

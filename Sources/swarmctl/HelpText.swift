@@ -25,6 +25,7 @@ enum HelpText {
       config      Manage configs (create, ls, inspect, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
       client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
+      events      Stream service, node and task-container events (--since, --until, --filter)
       swarm       Swarm settings and autolock (update --autolock, unlock, unlock-key --rotate)
 
     Testing:

@@ -181,6 +181,24 @@ final class DockerAPITests: XCTestCase {
         XCTAssertTrue(plane.proposals.isEmpty)
     }
 
+    /// Node certificates last at least an hour (as Docker); a manager run with chaos enabled (a
+    /// test cluster) accepts down to a minute so renewal can be exercised; below that: refused.
+    func testSwarmUpdateCertExpiryMinimumIsAnHourOrAMinuteOnATestCluster() {
+        let version = plane.state.cluster!.version.index
+        let short = call("POST", "/v1.41/swarm/update?version=\(version)", body: #"{"Name":"default","CAConfig":{"NodeCertExpiry":120000000000}}"#)
+        XCTAssertEqual(short.status, 400, short.bodyText)
+        XCTAssertTrue(message(short)?.contains("minimum certificate expiry time is 1h0m0s") ?? false, short.bodyText)
+        XCTAssertTrue(plane.proposals.isEmpty)
+        var spec = plane.state.cluster!.spec
+        spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 120 * 1_000_000_000)
+        XCTAssertNil(DockerAPI.validate(spec, testCluster: true), "2m on a test cluster")
+        spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 30 * 1_000_000_000)
+        XCTAssertEqual(DockerAPI.validate(spec, testCluster: true),
+                       "minimum certificate expiry time is 1m0s on a test cluster (manager run with --enable-chaos)")
+        let hour = call("POST", "/v1.41/swarm/update?version=\(version)", body: #"{"Name":"default","CAConfig":{"NodeCertExpiry":3600000000000}}"#)
+        XCTAssertEqual(hour.status, 200, hour.bodyText)
+    }
+
     func testSwarmUpdateStaleVersionAndBadInput() {
         let stale = call("POST", "/swarm/update?version=999", body: #"{"Name":"default"}"#)
         XCTAssertEqual(stale.status, 500)

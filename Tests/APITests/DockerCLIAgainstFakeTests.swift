@@ -231,4 +231,81 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertNotEqual(none.status, 0)
         XCTAssertTrue(none.stderr.contains("no unlock key is set"), none.stderr)
     }
+
+    /// `docker events --since 0 --until NOW` prints the create, update and remove of a service and
+    /// its task container's start and die (from the task's reported states); `--filter` narrows
+    /// them; docker-py's `client.events(decode=True)` reads the same window and then a live event.
+    func testDockerEventsAndDockerPyEventsShowServiceAndContainerHistory() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { "evsvc0000000000000000000" + "0" })
+        let directory = harness.directory.path
+        XCTAssertEqual(try docker(socket, directory, ["service", "create", "--detach", "--no-resolve-image", "--name", "web",
+                                                      "busybox:1", "sleep", "3600"]).status, 0)
+        @Sendable func nowStamp() -> Timestamp { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }
+        @Sendable func report(_ state: TaskState, exitCode: Int64?) -> ClusterCommand {
+            .updateTaskStatuses(updates: [TaskStatusUpdate(taskID: "evtask1aaaaaaaaaaaaaaaaaa", status: TaskStatus(
+                timestamp: nowStamp(), state: state, message: state.rawValue,
+                containerStatus: ContainerStatus(containerID: "ctr1", pid: 9, exitCode: exitCode)))])
+        }
+        try harness.onLoop {
+            let service = plane.state.services["evsvc00000000000000000000"]!
+            _ = plane.apply(.createTasks(tasks: [SwarmTask(id: "evtask1aaaaaaaaaaaaaaaaaa", createdAt: nowStamp(), serviceID: service.id, slot: 1,
+                                                           nodeID: "node2bbbbbbbbbbbbbbbbbbbbb", spec: service.spec.taskTemplate,
+                                                           status: TaskStatus(timestamp: nowStamp(), state: .assigned, message: "assigned"))]))
+            _ = plane.apply(report(.running, exitCode: nil))
+        }
+        XCTAssertEqual(try docker(socket, directory, ["service", "update", "--detach", "--no-resolve-image", "--image", "busybox:2", "web"]).status, 0)
+        try harness.onLoop { _ = plane.apply(report(.shutdown, exitCode: 137)) }
+        XCTAssertEqual(try docker(socket, directory, ["service", "rm", "web"]).status, 0)
+        let until = String(format: "%.9f", Date().timeIntervalSince1970)
+
+        let everything = try docker(socket, directory, ["events", "--since", "0", "--until", until])
+        XCTAssertEqual(everything.status, 0, everything.stderr)
+        // The cluster's ingress network is created with it.
+        XCTAssertEqual(everything.lines.filter { words($0).dropFirst().first == "network" }.map { words($0).dropFirst().prefix(2).joined(separator: " ") },
+                       ["network create"], everything.stdout)
+        XCTAssertTrue(everything.stdout.contains("(name=ingress, type=overlay)"), everything.stdout)
+        let all = Output(status: everything.status, stdout: everything.lines.filter { words($0).dropFirst().first != "network" }.joined(separator: "\n"),
+                         stderr: everything.stderr)
+        // TIME TYPE ACTION ID (ATTRIBUTES): everything after the time.
+        let rows = all.lines.map { words($0).dropFirst().prefix(3).joined(separator: " ") }
+        XCTAssertEqual(rows, ["node create node1aaaaaaaaaaaaaaaaaaaaa", "node create node2bbbbbbbbbbbbbbbbbbbbb", "node create node3ccccccccccccccccccccc",
+                              "service create evsvc00000000000000000000", "container start ctr1", "service update evsvc00000000000000000000",
+                              "container die ctr1", "service remove evsvc00000000000000000000"], all.stdout)
+        XCTAssertTrue(all.lines[4].contains("com.docker.swarm.service.name=web") && all.lines[4].contains("name=web.1.evtask1aaaaaaaaaaaaaaaaaa"),
+                      all.lines[4])
+        XCTAssertTrue(all.lines[6].contains("exitCode=137"), all.lines[6])
+        XCTAssertTrue(all.lines[7].hasSuffix("(name=web)"), all.lines[7])
+
+        let containers = try docker(socket, directory, ["events", "--since", "0", "--until", until, "--filter", "type=container",
+                                                        "--filter", "event=die"])
+        XCTAssertEqual(containers.lines.map { words($0).dropFirst().prefix(3).joined(separator: " ") }, ["container die ctr1"], containers.stdout)
+        let badFilter = try docker(socket, directory, ["events", "--since", "0", "--until", until, "--filter", "type=spaceship"])
+        XCTAssertNotEqual(badFilter.status, 0)
+        XCTAssertTrue(badFilter.stderr.contains("invalid filter 'type=spaceship'"), badFilter.stderr)
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Compat/docker_py_events.py").path
+        let python = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec python3 '\(script)' '\(socket)' '\(until)' 2>&1"])
+        var output: [UInt8] = []
+        let deadline = monotonicNanoseconds() + 30_000_000_000
+        while let chunk = try python.readOutput(timeoutMilliseconds: 200) {
+            output += chunk
+            if monotonicNanoseconds() > deadline {
+                try? python.kill()
+                break
+            }
+        }
+        let status = try python.wait().exitCode
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0, text.contains("ok") else {
+            if text.contains("No module named 'docker'") { throw XCTSkip("docker-py is not installed") }
+            return XCTFail("docker_py_events.py failed (\(String(describing: status))):\n\(text)")
+        }
+        let pyLines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(pyLines.filter { $0.hasPrefix("past service") || $0.hasPrefix("past container") },
+                       ["past service create web", "past container start web.1.evtask1aaaaaaaaaaaaaaaaaa", "past service update web",
+                        "past container die web.1.evtask1aaaaaaaaaaaaaaaaaa", "past service remove web"], text)
+        XCTAssertTrue(pyLines.contains("live service create pylive"), text)
+    }
 }

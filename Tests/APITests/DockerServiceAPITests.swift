@@ -438,7 +438,9 @@ final class DockerServiceAPITests: XCTestCase {
                              nodeID: "node2bbbbbbbbbbbbbbbbbbbbb", spec: TaskTemplate(containerSpec: ContainerSpec(image: "busybox")),
                              status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .running, message: "started"))
         plane.apply(.createTasks(tasks: [task]))
-        plane.taskOutput[task.id] = [1: Array("hello\nworld\npartial".utf8), 2: Array("oops\n".utf8)]
+        plane.taskOutput[task.id] = [TaskLogLine(stream: 1, timeNanos: 10, sequence: 1, data: Array("hello\n".utf8)),
+                                     TaskLogLine(stream: 2, timeNanos: 20, sequence: 2, data: Array("oops\n".utf8)),
+                                     TaskLogLine(stream: 1, timeNanos: 30, sequence: 3, data: Array("world\n".utf8))]
         // The API is loop-confined: the server calls it on its loop thread only.
         nonisolated(unsafe) let api = self.api!
         let server = try startServer { request, responder in api.handle(request, responder) }
@@ -454,8 +456,8 @@ final class DockerServiceAPITests: XCTestCase {
             body = body.dropFirst(8 + length)
         }
         let details = "com.docker.swarm.node.id=node2bbbbbbbbbbbbbbbbbbbbb,com.docker.swarm.service.id=\(id),com.docker.swarm.task.id=\(task.id) "
-        XCTAssertEqual(frames.map(\.0), [1, 1, 2], "a line still being written is held back")
-        XCTAssertEqual(frames.map(\.1), [details + "hello\n", details + "world\n", details + "oops\n"])
+        XCTAssertEqual(frames.map(\.0), [1, 2, 1], "stdout and stderr interleaved by write time")
+        XCTAssertEqual(frames.map(\.1), [details + "hello\n", details + "oops\n", details + "world\n"])
         XCTAssertEqual(try client.send("GET", "/services/nosuchservice/logs", query: QueryParameters([("stdout", "1")])).status, 404)
         XCTAssertEqual(try client.send("GET", "/services/web/logs").status, 400, "no stream chosen")
     }
