@@ -180,9 +180,12 @@ public struct LocalNodeInfo: Sendable, Equatable {
     public var knownManagers: [RemoteManager]
     /// The dispatcher's repair counters (our extra `Swarm.Dispatcher` object in `/info`).
     public var dispatcher: DispatcherCounters?
+    /// The network tables this node holds (our extra `Swarm.NetworkTables` object in `/info`).
+    public var networkTables: NetworkTablesStatus?
 
     public init(nodeID: String, role: NodeRole, addr: String, description: NodeDescription, raft: RaftStatus? = nil,
-                knownManagers: [RemoteManager] = [], dispatcher: DispatcherCounters? = nil) {
+                knownManagers: [RemoteManager] = [], dispatcher: DispatcherCounters? = nil, networkTables: NetworkTablesStatus? = nil) {
+        self.networkTables = networkTables
         self.nodeID = nodeID
         self.role = role
         self.addr = addr

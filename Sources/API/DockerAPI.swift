@@ -303,7 +303,8 @@ public final class DockerAPI {
     func infoResponse(_ local: LocalNodeInfo, view: ClusterStateView?, error: String) -> InfoResponse {
         let description = local.description
         var swarm = SwarmInfo(nodeID: local.nodeID, nodeAddr: local.addr, controlAvailable: local.isManager && view != nil,
-                              error: error, remoteManagers: local.knownManagers, raft: local.raft, dispatcher: local.dispatcher)
+                              error: error, remoteManagers: local.knownManagers, raft: local.raft, dispatcher: local.dispatcher,
+                              networkTables: local.networkTables)
         if let view {
             swarm.remoteManagers = view.state.managers.map { RemoteManager(nodeID: $0.id, addr: $0.managerStatus?.addr ?? $0.status.addr) }
             swarm.nodes = view.state.nodes.count

@@ -142,11 +142,13 @@ struct SwarmInfo: Encodable {
     var cluster: ClusterInfo?
     var raft: RaftStatus?
     var dispatcher: DispatcherCounters?
+    var networkTables: NetworkTablesStatus?
 
     enum CodingKeys: String, CodingKey {
         case nodeID = "NodeID", nodeAddr = "NodeAddr", localNodeState = "LocalNodeState", controlAvailable = "ControlAvailable"
         case error = "Error", remoteManagers = "RemoteManagers", nodes = "Nodes", managers = "Managers", cluster = "Cluster"
         case raft = "Raft", dispatcher = "Dispatcher"
+        case networkTables = "NetworkTables"
     }
 }
 

@@ -19,6 +19,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
     case certificateRequest
     case certificateResponse
     case nodeRemoved
+    case networkTables
 
     /// The frame kind's name, for logs and the refusal counters.
     var description: String {
@@ -37,6 +38,7 @@ enum FrameRequest: Equatable, CustomStringConvertible {
         case .certificateRequest: "certificate-request"
         case .certificateResponse: "certificate-response"
         case .nodeRemoved: "node-removed"
+        case .networkTables: "network-tables"
         }
     }
 }
@@ -139,6 +141,12 @@ enum FrameAuthorization {
             return facts.localIsManager ? .allowed : refuse("this node is not a manager")
         case .nodeRemoved:
             return manager ? .allowed : refuse("only managers send \(request)")
+        case .networkTables:
+            guard manager else { return refuse("only the leader sends network tables") }
+            guard facts.leader != noNode, peer.transportID == facts.leader else {
+                return refuse("network tables from transport id \(peer.transportID), but the leader is \(facts.leader)")
+            }
+            return .allowed
         }
     }
 

@@ -21,6 +21,7 @@ enum NodeFrameKind: UInt8 {
     case certificateRequest = 12
     case certificateResponse = 13
     case nodeRemoved = 30
+    case networkTables = 31
 }
 
 /// A manager tells a node it was removed from the cluster (`node rm`), just before it closes the
@@ -74,6 +75,8 @@ struct Heartbeat: Codable {
     /// The assignment stream this node has applied, so the leader resends the full set when the
     /// node is out of step (a hole, a new leader, a restart).
     var assignments: AssignmentAck? = nil
+    /// The network table stream this node has applied (same rules as `assignments`).
+    var networkTables: NetworkTableAck? = nil
 }
 
 /// A manager asks the node that ran some tasks for their output (from byte offsets).

@@ -28,7 +28,8 @@ extension SwarmNode: ControlPlane {
                              dispatcher: DispatcherCounters(resyncs: dispatcherTotals.resyncs,
                                                             unacknowledgedResends: dispatcherTotals.unacknowledgedResends,
                                                             unacknowledgedFailures: dispatcherTotals.unacknowledgedFailures,
-                                                            gapsSeen: dispatcherTotals.gapsSeen))
+                                                            gapsSeen: dispatcherTotals.gapsSeen),
+                             networkTables: networkTablesStatus)
     }
 
     public func readState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {

@@ -16,13 +16,15 @@ extension SwarmNode {
         guard raft?.role == .leader else { return }
         heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
         dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
+        dispatchNetworkTableHeartbeat(nodeID: identity.nodeID, link: 0, ack: networkTableStream.receiver.ack)
         guardAcknowledgements()
         updateNodeStatuses()
         reconcileRaftMembership()
     }
 
     func sendHeartbeats() {
-        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignments: assignmentReceiver.ack))
+        let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignments: assignmentReceiver.ack,
+                                                                networkTables: networkTableStream.receiver.ack))
         var managers = Set(identity.managerAddresses.keys)
         for manager in state.managers { if let id = manager.managerStatus?.raftID { managers.insert(id) } }
         for manager in managers.sorted() where manager != identity.transportID {
@@ -43,6 +45,7 @@ extension SwarmNode {
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
         if raft!.role == .leader {
             dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
+            dispatchNetworkTableHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.networkTables ?? .none)
         }
     }
 

@@ -40,6 +40,7 @@ extension SwarmNode {
     public func metricFamilies() -> [MetricFamily] {
         var families = raftFamilies()
         families += dispatcherFamilies()
+        families += networkTableFamilies()
         if raft != nil { families.append(tasksByState()) }
         families.append(MetricFamily("swarmctl_orchestration_round_seconds",
                                      help: "Duration of each orchestration round on the leader (the loop waits meanwhile).",

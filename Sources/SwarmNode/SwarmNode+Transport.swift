@@ -103,6 +103,10 @@ extension SwarmNode: TransportDelegate {
             guard authorize(.nodeRemoved, on: connection),
                   let notice = decode(application, NodeRemovedNotice.self, on: connection), notice.nodeID == identity.nodeID else { return }
             stopAfterRemoval()
+        case .networkTables:
+            guard authorize(.networkTables, on: connection),
+                  let message = decode(application, NetworkTableMessage.self, on: connection) else { return }
+            receiveNetworkTables(message)
         }
     }
 

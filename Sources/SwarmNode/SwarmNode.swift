@@ -82,6 +82,8 @@ public final class SwarmNode: @unchecked Sendable {
     var bufferedReports: [String: TaskStatusUpdate] = [:]
     var reportFlushScheduled = false
     var assignmentsChanged = false
+    /// The network table stream (leader's dispatcher, this node's tables): `SwarmNode+NetworkTables`.
+    var networkTableStream = NetworkTableStream()
     // Orchestration (leader): the pure control loops and the round in flight.
     var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
     var orchestrationInFlight = 0
@@ -289,6 +291,7 @@ public final class SwarmNode: @unchecked Sendable {
     private func afterReadyBatches() {
         followOwnRole()
         followAutoLock()
+        if raft?.role == .leader { pushAllNetworkTables() }
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()
@@ -422,6 +425,7 @@ public final class SwarmNode: @unchecked Sendable {
             complete(index: entry.index, term: entry.term, result: result)
             appliedCommandsSinceConnect = true
             assignmentsChanged = true
+            noteNetworkTablesChanged()
         case .confChange:
             if let change = try? ConfChange(wireBytes: entry.data) {
                 logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")

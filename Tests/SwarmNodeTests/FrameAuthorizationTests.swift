@@ -117,6 +117,22 @@ final class FrameAuthorizationTests: XCTestCase {
             assertRefused(check(request, removed), closes: true)
         }
     }
+
+    /// The attack: a worker (or a manager that is not the leader) pushes forged network tables,
+    /// which would point another node's DNS and load balancing at addresses of its choosing.
+    func testNetworkTablesOnlyFromTheCurrentLeader() {
+        XCTAssertEqual(check(.networkTables, manager, direction: .outbound), .allowed)
+        assertRefused(check(.networkTables, worker, direction: .outbound), closes: false)
+        assertRefused(check(.networkTables, worker, direction: .inbound), closes: false)
+        assertRefused(check(.networkTables, demoted, direction: .outbound), closes: false)
+        var view = facts()
+        view.leader = demoted.transportID
+        assertRefused(check(.networkTables, manager, direction: .outbound, facts: view), closes: false)
+        view.leader = noNode
+        assertRefused(check(.networkTables, manager, direction: .outbound, facts: view))
+        assertRefused(check(.networkTables, nil), closes: true)
+        XCTAssertEqual(FrameRequest.networkTables.description, "network-tables")
+    }
 }
 
 /// The CA digest in join tokens, and the joiner's check of a manager's chain before it sends

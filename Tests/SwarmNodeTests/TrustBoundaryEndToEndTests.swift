@@ -78,6 +78,8 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
                                                                                                    message: "forged"))]),
              "refused task-reports from node \(w1)"),
             (.heartbeat, Heartbeat(nodeID: m1, assignments: AssignmentAck.none), "refused heartbeat from node \(w1)"),
+            (.networkTables, NetworkTableMessage(kind: .full, session: 1 << 62, version: 1, base: 0, tables: [], hostPorts: []),
+             "refused network-tables from node \(w1)"),
         ]
         for (kind, payload, logged) in attacks {
             try attacker.send(ApplicationFrame(kind, payload), to: manager)
