@@ -50,4 +50,37 @@ final class SecretsCLIEndToEndTests: XCTestCase {
         XCTAssertEqual(try swarmctl(["config", "rm", "app_conf"]), "app_conf\n")
         XCTAssertTrue(try swarmctl(["secret", "nonsense"], expect: 2).contains("unknown secret subcommand"))
     }
+    /// `secret update` follows the referencing service's rollout like `service update` (per-slot
+    /// progress, the stability wait), returns at once with --detach, and exits 1 naming the
+    /// service when the rollout pauses (the new value makes the task fail).
+    func testSecretUpdateShowsTheRolloutAndFailsNamingAPausedService() throws {
+        cluster = try TestCluster()
+        try cluster.initialize("m1")
+        try swarmctl(["secret", "create", "db_pw", "-"], stdin: "v1")
+        try swarmctl(["service", "create", "--detach", "--name", "reader", "--secret", "db_pw", "--update-monitor", "1s",
+                      "--update-failure-action", "pause", "--restart-condition", "none", "busybox", "sh", "-c",
+                      #"v=$(cat "$SWARMCTL_SECRETS_DIR/db_pw"); echo "read $v"; [ "$v" = bad ] && exit 1; sleep 3600"#])
+        try cluster.waitUntil("the task read v1", timeoutSeconds: 30) { try self.swarmctl(["service", "logs", "reader"]).contains("read v1") }
+
+        let followed = try swarmctl(["secret", "update", "db_pw", "-"], stdin: "v2")
+        for expected in ["secret db_pw: revision 2", "rolling service reader onto it\n", "overall progress: 1 out of 1 tasks",
+                         "1/1: running", "verify: Waiting", "converged"] {
+            XCTAssertTrue(followed.contains(expected), "missing \(expected) in:\n\(followed)")
+        }
+        XCTAssertTrue(try swarmctl(["service", "logs", "reader"]).contains("read v2"))
+
+        let detached = try swarmctl(["secret", "update", "-d", "db_pw", "-"], stdin: "v3")
+        XCTAssertTrue(detached.contains("secret db_pw: revision 3") && detached.contains("rolling service reader onto it (follow with"), detached)
+        XCTAssertFalse(detached.contains("overall progress"), detached)
+        try cluster.waitUntil("the task read v3", timeoutSeconds: 30) { try self.swarmctl(["service", "logs", "reader"]).contains("read v3") }
+        try cluster.waitUntil("the v3 rollout completed", timeoutSeconds: 30) {
+            let body = try self.cluster.apiClient("m1").send("GET", "/services/reader").body
+            let service = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            return (service?["UpdateStatus"] as? [String: Any])?["State"] as? String == "completed"
+        }
+
+        let failed = try swarmctl(["secret", "update", "db_pw", "-"], stdin: "bad", expect: 1)
+        XCTAssertTrue(failed.contains("update paused"), failed)
+        XCTAssertTrue(failed.contains("swarmctl: secret update db_pw: the rollout of service reader did not complete"), failed)
+    }
 }
