@@ -86,6 +86,7 @@ public final class SwarmNode: @unchecked Sendable {
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: Agent?
     var assignmentReceiver = AssignmentReceiver()
+    var assignmentAssembler = AssignmentAssembler()
     var knownLeader: UInt64 = 0
     var readyScheduled = false
     /// Completions collected while a Ready is processed, run right after it.
