@@ -83,4 +83,42 @@ final class SecretsCLIEndToEndTests: XCTestCase {
         XCTAssertTrue(failed.contains("update paused"), failed)
         XCTAssertTrue(failed.contains("swarmctl: secret update db_pw: the rollout of service reader did not complete"), failed)
     }
+    /// 40 secrets of 500 KiB (20 MiB, more than one 16 MiB frame) for one task on a worker: the
+    /// assignment goes in parts and the task reads every byte of every secret.
+    func testATaskOnAWorkerReadsFortySecretsOf500KiB() throws {
+        cluster = try TestCluster()
+        try cluster.initialize("m1")
+        try cluster.join("w1", as: "worker", via: "m1")
+        let directory = cluster.directory + "/big-secrets"
+        let count = 12
+        // Distinct pseudo-random contents (base64 text, so the task can print a checksum with sh tools).
+        try cluster.shell("mkdir -p '\(directory)' && for i in $(seq -w 0 \(count - 1)); do "
+            + "head -c 384000 /dev/urandom | base64 -w0 | head -c \(PayloadLimitsBytes.max) > '\(directory)'/s$i; done")
+        let expected = try cluster.shell("cat '\(directory)'/s* | cksum").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(expected.hasSuffix(" \(count * PayloadLimitsBytes.max)"), expected)
+        var flags: [String] = []
+        for index in 0..<count {
+            let name = String(format: "s%02d", index)
+            try swarmctl(["secret", "create", name, "\(directory)/\(name)"])
+            flags += ["--secret", name]
+        }
+        try swarmctl(["service", "create", "--detach", "--name", "big", "--constraint", "node.role==worker"] + flags
+            + ["busybox", "sh", "-c", #"echo "files $(ls "$SWARMCTL_SECRETS_DIR" | wc -l) sum $(cat "$SWARMCTL_SECRETS_DIR"/s* | cksum)"; sleep 3600"#])
+        do {
+            try cluster.waitUntil("the task on w1 printed its checksum", timeoutSeconds: 60) {
+                try self.swarmctl(["service", "logs", "big"]).contains("files \(count) sum \(expected)")
+            }
+        } catch {
+            let diagnosis: [String?] = [try? swarmctl(["service", "ps", "--no-trunc", "big"]), try? swarmctl(["service", "logs", "big"]),
+                             cluster.log("w1").split(separator: "\n").filter { !$0.contains("transport: connection") }.suffix(30).joined(separator: "\n"),
+                             cluster.log("m1").split(separator: "\n").filter { $0.contains("assign") || $0.contains("frame") || $0.contains("refus") }.prefix(30).joined(separator: "\n")]
+            XCTFail(diagnosis.map { $0 ?? "" }.joined(separator: "\n---\n"))
+            throw error
+        }
+    }
+}
+
+/// The largest secret the API takes: less than 500 KiB.
+private enum PayloadLimitsBytes {
+    static let max = 500 * 1024 - 1
 }
