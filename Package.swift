@@ -37,9 +37,12 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["ClusterState"]),
         // The worker side: runs the tasks assigned to this node through an executor.
         .target(name: "Agent", dependencies: ["ClusterState", "Executor", "Platform"]),
+        // The worker-side networking: plans of a node's overlay networks and services rendered into
+        // ip/bridge batches and nftables rulesets, the plumbing that applies them, and the DNS server.
+        .target(name: "Networking", dependencies: ["Platform", "CPlatform"]),
         .target(name: "SwarmNode", dependencies: ["Raft", "Storage", "Transport", "ClusterState", "API", "Platform", "Crypto", "Wire",
-                                                  "Orchestration", "Agent", "Executor", "Dispatcher"]),
-        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto",
+                                                  "Orchestration", "Agent", "Executor", "Dispatcher", "Networking"]),
+        .executableTarget(name: "swarmctl", dependencies: ["Raft", "Simulation", "Platform", "SwarmNode", "ClusterState", "API", "Executor", "Crypto", "Networking",
                                                            "Linearizability"]),
         .executableTarget(name: "swarmctl-init", path: "Sources/swarmctl-init", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .target(name: "BenchResults", path: "Benchmarks/BenchResults"),
@@ -63,8 +66,10 @@ let package = Package(
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState", "Executor", "Platform"]),
         .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
-        .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState"]),
-        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher"]),
+        .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking", "Platform"]),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform"], exclude: ["Golden"]),
+        .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher",
+                                                           "Networking"]),
     ],
     swiftLanguageModes: [.v6]
 )

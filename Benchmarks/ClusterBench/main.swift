@@ -1,7 +1,7 @@
 // cluster-bench: service convergence and worker-loss recovery on real node processes (issue 6/9).
 //
 //   swift build -c release --product swarmctl --product cluster-bench
-//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--poll-ms 10]
+//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--runtime runc|crun] [--poll-ms 10]
 //   .build/release/cluster-bench node-failure [--tasks 20] [--runs 5]
 //
 // With --executor oci (root, runc or crun in PATH) each node's image store gets `busybox`,
@@ -46,6 +46,8 @@ final class BenchCluster {
     let binary: String
     let directory: String
     let executor: String
+    /// `--runtime runc|crun` for every node (empty: the node's default).
+    let runtime = option("--runtime", "")
     var members: [Member] = []
 
     init(executor: String) throws {
@@ -63,7 +65,7 @@ final class BenchCluster {
             let address = "127.0.0.1:\(try socket.localAddress().port ?? 0)"
             socket.close()
             var arguments = ["--data-dir", "\(directory)/\(name)", "--listen-addr", address, "--api-addr", "unix:\(directory)/\(name).sock",
-                             "--executor", executor]
+                             "--executor", executor] + (runtime.isEmpty ? [] : ["--runtime", runtime])
             if index == 0 {
                 arguments = ["init"] + arguments
             } else {
@@ -105,7 +107,8 @@ final class BenchCluster {
     }
 
     func restart(_ index: Int) throws {
-        members[index].process = try spawn(members[index].name, ["run", "--data-dir", "\(directory)/\(members[index].name)", "--executor", executor])
+        members[index].process = try spawn(members[index].name, ["run", "--data-dir", "\(directory)/\(members[index].name)", "--executor", executor]
+                                           + (runtime.isEmpty ? [] : ["--runtime", runtime]))
     }
 
     func kill(_ index: Int) {
@@ -240,8 +243,8 @@ func converge(_ cluster: BenchCluster) throws {
         rows.append(["replicas": count, "seconds_median": median(values), "seconds_min": values.min()!, "seconds_max": values.max()!,
                      "docker_20_10_seconds_reported": docker[count] ?? NSNull()])
     }
-    try write(["benchmark": "converge: service create to N/N running on one node (\(cluster.executor) executor)", "runs": runs,
-               "results": rows, "machine": machine()], to: option("--json", "Benchmarks/results/converge-\(cluster.executor).json"))
+    try write(["benchmark": "converge: service create to N/N running on one node (\(cluster.executor) executor\(cluster.runtime.isEmpty ? "" : ", " + cluster.runtime))", "runs": runs,
+               "results": rows, "machine": machine()], to: option("--json", "Benchmarks/results/converge-\(cluster.executor)\(cluster.runtime.isEmpty ? "" : "-" + cluster.runtime).json"))
 }
 
 func nodeFailure(_ cluster: BenchCluster) throws {

@@ -9,9 +9,11 @@ final class Member: @unchecked Sendable {
     let api: SocketAddress
     let log: String
     var restartArguments: [String]
+    let environment: [String: String]
     var process: ChildProcess?
 
-    init(name: String, api: SocketAddress, log: String, restartArguments: [String]) {
+    init(name: String, api: SocketAddress, log: String, restartArguments: [String], environment: [String: String] = [:]) {
+        self.environment = environment
         self.name = name
         self.api = api
         self.log = log
@@ -31,7 +33,7 @@ final class Member: @unchecked Sendable {
         self.process = nil
     }
 
-    func start() throws { process = try spawnLogged(restartArguments, log: log) }
+    func start() throws { process = try spawnLogged(restartArguments, log: log, environment: environment) }
 }
 
 /// What a member says about Raft: its own id, the leader it follows ("" or "0" for none), term
@@ -112,8 +114,11 @@ func value(size: Int, sequence: Int) -> String {
 
 /// Three swarmctl managers (real processes, `init` then `join`, WAL with fsync), API on TCP loopback.
 final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
-    let label = "swarmctl"
+    let label: String
     let binary: String
+    /// Extra environment of every member (`compare-bench encryption` sets the benchmark-only
+    /// plaintext switch on one of its two clusters).
+    let environment: [String: String]
     let directory: String
     var members: [Member] = []
     var workers: [Member] = []
@@ -123,8 +128,10 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
     /// fallback `node-update` (GET the node, POST its spec with a new label at that version).
     var writeMode = "service-create"
 
-    init(binary: String, base: String) throws {
+    init(binary: String, base: String, label: String = "swarmctl", environment: [String: String] = [:]) throws {
         self.binary = binary
+        self.label = label
+        self.environment = environment
         directory = try FileSystem.makeTemporaryDirectory(prefix: "swarmctl-compare-", base: base)
     }
 
@@ -146,7 +153,7 @@ final class SwarmCluster: ReplicatedSystem, @unchecked Sendable {
                 arguments = ["join", "--token", joinTokens.manager] + arguments + [firstAddress]
             }
             let member = Member(name: name, api: .loopback(port: UInt16(apiPort)), log: "\(directory)/\(name).log",
-                                restartArguments: [binary] + arguments)
+                                restartArguments: [binary] + arguments, environment: environment)
             try member.start()
             // Later starts resume from the data directory.
             member.restartArguments = [binary, "run", "--data-dir", "\(directory)/\(name)", "--api-insecure"]

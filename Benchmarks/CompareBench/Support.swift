@@ -54,9 +54,10 @@ func shellQuote(_ word: String) -> String { "'" + word.replacingOccurrences(of: 
 /// `setpriv --pdeathsig KILL` the member dies if the benchmark dies (Ctrl-C, crash), so no
 /// cluster outlives it. Call from the main thread: the signal follows the spawning thread.
 func spawnLogged(_ argv: [String], log: String, environment: [String: String] = [:]) throws -> ChildProcess {
-    let env = environment.map { "\($0.key)=\(shellQuote($0.value)) " }.joined()
+    // `exec VAR=value cmd` runs a program named "VAR=value": assignments go through env(1).
+    let env = environment.isEmpty ? "" : "/usr/bin/env " + environment.map { "\($0.key)=\(shellQuote($0.value)) " }.joined()
     let guardian = FileSystem.exists("/usr/bin/setpriv") ? "/usr/bin/setpriv --pdeathsig KILL " : ""
-    let command = "exec \(env)\(guardian)" + argv.map(shellQuote).joined(separator: " ") + " >>\(shellQuote(log)) 2>&1"
+    let command = "exec \(guardian)\(env)" + argv.map(shellQuote).joined(separator: " ") + " >>\(shellQuote(log)) 2>&1"
     return try ChildProcess.spawn("/bin/sh", arguments: ["-c", command])
 }
 

@@ -4,6 +4,10 @@
 //   .build/release/compare-bench writes   [--clients 1,16,64] [--seconds 5] [--runs 5] [--value-size 128]
 //   .build/release/compare-bench failover [--kills 20] [--stops 10] [--attempt-timeout 250]
 //   .build/release/compare-bench memory   [--idle 15] [--samples 5] [--services 100] [--replicas 100]
+//   .build/release/compare-bench encryption [--clients 64] [--seconds 5] [--runs 5]   (no etcd: swarmctl
+//       with encryption at rest against the same binary with it off, SWARMCTL_BENCHMARK_PLAINTEXT_RAFT=1)
+//   .build/release/compare-bench writes-tls [--clients 16,64] [--seconds 5] [--runs 5]   (TLS vs the
+//       benchmark-only SWARMCTL_BENCH_INSECURE_CLUSTER=1, same binary; no etcd)
 //   common: [--json PATH] [--tmp DIR]
 //
 // Every cluster runs on 127.0.0.1 only, in a temporary directory that is removed at the end; its
@@ -30,10 +34,11 @@ struct Options {
     var swarmctl = ""
 
     init(_ arguments: [String]) {
-        guard let first = arguments.first, ["writes", "failover", "memory"].contains(first) else {
-            fail("usage: compare-bench writes|failover|memory [options] (see Benchmarks/README.md)")
+        guard let first = arguments.first, ["writes", "failover", "memory", "encryption", "writes-tls"].contains(first) else {
+            fail("usage: compare-bench writes|failover|memory|encryption|writes-tls [options] (see Benchmarks/README.md)")
         }
         command = first
+        if command == "writes-tls" { clients = [16, 64] }
         var index = 1
         while index + 1 < arguments.count {
             let value = arguments[index + 1]
@@ -69,6 +74,8 @@ do {
     switch options.command {
     case "writes": try runWrites(options)
     case "failover": try runFailover(options)
+    case "encryption": try runEncryptionWrites(options)
+    case "writes-tls": try runWritesTLS(options)
     default: try runMemory(options)
     }
 } catch {

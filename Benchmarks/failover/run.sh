@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 KILLS=${1:-20}
 STOPS=${2:-10}
-swift build -c release --product swarmctl >/dev/null
+swift build -c release --static-swift-stdlib --product swarmctl >/dev/null
 BIN=$PWD/.build/release/swarmctl
 DIR=$(mktemp -d /tmp/swarmctl-failover-XXXXXX)
 declare -A PID ADDR API

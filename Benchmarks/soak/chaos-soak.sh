@@ -19,7 +19,7 @@ DURATION=${DURATION:-120s}
 FIRST_SEED=${FIRST_SEED:-1}
 OUT=${OUT:-$(mktemp -d /tmp/swarmctl-soak-XXXXXX)}
 if [[ -z "${BIN:-}" ]]; then
-  flock /tmp/swift-build.lock swift build -c release --product swarmctl >/dev/null
+  flock /tmp/swift-build.lock swift build -c release --static-swift-stdlib --product swarmctl >/dev/null
   BIN=$PWD/.build/release/swarmctl
 fi
 TESTBED=$(mktemp -d /tmp/swarmctl-soak-testbed-XXXXXX)

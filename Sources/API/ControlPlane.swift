@@ -75,12 +75,46 @@ public protocol ControlPlane: AnyObject {
     /// This node's metrics for `GET /metrics`, read on the loop (cheap: values the node already
     /// keeps). Workers give what they have (no Raft). The default: none.
     func metricFamilies() -> [MetricFamily]
+
+    /// The Docker events this node keeps and streams (`GET /events`): a manager's derived from
+    /// the commands it applies. nil: this node keeps none (the route answers 503). The default: nil.
+    var eventHistory: EventHistory? { get }
+
+    /// This node's task containers, newest task first (`docker ps` on a node). The default: none.
+    func localContainers() -> [LocalContainer]
+
+    /// The processes of one of this node's containers (`docker top`); completes on the loop.
+    /// The default: 404.
+    func containerProcesses(_ container: LocalContainer, _ done: @escaping (Result<ContainerProcesses, APIError>) -> Void)
+
+    /// Two readings of a container's resource use `intervalMillis` apart (`docker stats`: the
+    /// CPU share is their difference); completes on the loop. The default: 404.
+    func containerUsage(_ container: LocalContainer, intervalMillis: Int,
+                        _ done: @escaping (Result<(ContainerUsage, ContainerUsage), APIError>) -> Void)
+
+    /// The images of this node's store (`docker images` on a node). The default: none.
+    func localImages() -> [LocalImage]
 }
 
 extension ControlPlane {
     public func audit(_ line: String) {}
 
     public func metricFamilies() -> [MetricFamily] { [] }
+
+    public var eventHistory: EventHistory? { nil }
+
+    public func localContainers() -> [LocalContainer] { [] }
+
+    public func containerProcesses(_ container: LocalContainer, _ done: @escaping (Result<ContainerProcesses, APIError>) -> Void) {
+        done(.failure(APIError(status: 404, "No such container: \(container.id)")))
+    }
+
+    public func containerUsage(_ container: LocalContainer, intervalMillis: Int,
+                               _ done: @escaping (Result<(ContainerUsage, ContainerUsage), APIError>) -> Void) {
+        done(.failure(APIError(status: 404, "No such container: \(container.id)")))
+    }
+
+    public func localImages() -> [LocalImage] { [] }
 
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
                                        _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {
@@ -302,10 +336,6 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// dockerd 20.10 answers a stale `?version=` with 500 and this text.
     public static let outOfSequence = APIError(status: 500, "rpc error: code = Unknown desc = update out of sequence")
     public static let pageNotFound = APIError(status: 404, "page not found")
-    /// `swarm update --autolock=true` until managers can be locked: refused, never accepted and ignored.
-    public static let autoLockUnsupported = APIError(status: 400,
-        "rpc error: code = Unimplemented desc = autolock (EncryptionConfig.AutoLockManagers=true) is not supported by this cluster yet: "
-        + "update without --autolock; the Raft log and snapshots are still encrypted at rest with the keys under DATA/keys")
 
     public static func badRequest(_ message: String) -> APIError { APIError(status: 400, message) }
     public static func notFound(kind: String, id: String) -> APIError { APIError(status: 404, "\(kind) \(id) not found") }

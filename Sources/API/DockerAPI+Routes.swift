@@ -13,8 +13,10 @@ extension DockerAPI {
         }
     }
 
-    /// `POST /swarm/update?version=N&rotateWorkerToken=&rotateManagerToken=` with a ClusterSpec.
-    /// Zero Raft ticks or heartbeat period mean "unchanged", as at `swarm init`.
+    /// `POST /swarm/update?version=N&rotateWorkerToken=&rotateManagerToken=&rotateManagerUnlockKey=`
+    /// with a ClusterSpec. Zero Raft ticks or heartbeat period mean "unchanged", as at `swarm init`.
+    /// A change of `EncryptionConfig.AutoLockManagers`, or an unlock key rotation, is proposed as
+    /// `setAutoLock` with a new key drawn here (the docker CLI then reads it from `/swarm/unlockkey`).
     func updateSwarm(_ request: HTTPRequest, _ reply: @escaping Reply) {
         guard let controlPlane = manager(reply) else { return }
         let version: ObjectVersion
@@ -23,18 +25,28 @@ extension DockerAPI {
         case let (.failure(error), _), let (_, .failure(error)): return reply(error.response)
         case let (.success(parsed), .success(spec)): (version, submitted) = (parsed, spec)
         }
-        if case .success(let asked) = Self.decodeBody(AutoLockRequest.self, request), asked.enablesAutoLock {
-            return reply(APIError.autoLockUnsupported.response)
-        }
+        let rotateUnlockKey = request.query.bool("rotateManagerUnlockKey")
         let rotations = [NodeRole.worker, .manager].filter { request.query.bool($0 == .worker ? "rotateWorkerToken" : "rotateManagerToken") }
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
             guard let current = view.state.cluster?.spec else { return reply(APIError.notManager.response) }
             let spec = Self.merging(submitted, over: current)
-            if let problem = Self.validate(spec) ?? Self.unchangeableRaftSetting(spec.raft, current: current.raft) {
+            let testCluster = controlPlane.chaosStatus.enabled
+            if let problem = Self.validate(spec, testCluster: testCluster) ?? Self.unchangeableRaftSetting(spec.raft, current: current.raft) {
                 return reply(APIError(status: 400, "rpc error: code = InvalidArgument desc = \(problem)").response)
             }
-            controlPlane.propose(.updateClusterSpec(version: version, spec: spec, at: now())) { [weak self] result in
+            let command: ClusterCommand
+            switch AutoLockChange.decide(asked: spec.autoLockManagers, current: current.autoLockManagers, rotate: rotateUnlockKey) {
+            case let .refused(problem): return reply(APIError.failedPrecondition(problem).response)
+            case .unchanged: command = .updateClusterSpec(version: version, spec: spec, at: now())
+            case let .set(on):
+                do {
+                    command = .setAutoLock(version: version, spec: spec, unlockKey: on ? try AutoLockChange.newUnlockKey() : nil, at: now())
+                } catch {
+                    return reply(APIError.internalError("could not draw an unlock key: \(error)").response)
+                }
+            }
+            controlPlane.propose(command) { [weak self] result in
                 guard let self else { return }
                 guard case .success = result else { return Self.emptyReply(reply)(result) }
                 rotate(rotations, controlPlane, Self.emptyReply(reply))
@@ -50,16 +62,24 @@ extension DockerAPI {
         if spec.raft.snapshotInterval == 0 { spec.raft.snapshotInterval = current.raft.snapshotInterval }
         if spec.dispatcher.heartbeatPeriod == 0 { spec.dispatcher.heartbeatPeriod = current.dispatcher.heartbeatPeriod }
         if spec.caConfig == nil { spec.caConfig = current.caConfig }
+        if spec.encryptionConfig == nil { spec.encryptionConfig = current.encryptionConfig }
         return spec
     }
 
-    static func validate(_ spec: ClusterSpec) -> String? {
+    /// `testCluster`: the manager runs with chaos enabled, where node certificates may be as short
+    /// as a minute (to exercise renewal); elsewhere at least an hour, as Docker.
+    static func validate(_ spec: ClusterSpec, testCluster: Bool = false) -> String? {
         if spec.raft.heartbeatTick < 1 { return "heartbeat tick must be at least 1" }
         if spec.raft.electionTick <= spec.raft.heartbeatTick { return "election tick must be greater than heartbeat tick" }
         if spec.dispatcher.heartbeatPeriod < 0 { return "heartbeat period must not be negative" }
         if spec.orchestration.taskHistoryRetentionLimit < 0 { return "task history retention limit must not be negative" }
-        if let expiry = spec.caConfig?.nodeCertExpiry, expiry < 3_600 * 1_000_000_000 {
-            return "minimum certificate expiry time is 1h0m0s"
+        if let expiry = spec.caConfig?.nodeCertExpiry {
+            if testCluster, expiry < 60 * 1_000_000_000 {
+                return "minimum certificate expiry time is 1m0s on a test cluster (manager run with --enable-chaos)"
+            }
+            if !testCluster, expiry < 3_600 * 1_000_000_000 {
+                return "minimum certificate expiry time is 1h0m0s (1m only on a test cluster, whose managers run with --enable-chaos)"
+            }
         }
         return nil
     }
@@ -93,16 +113,19 @@ extension DockerAPI {
         }
     }
 
-    /// `GET /swarm/unlockkey`: autolock cannot be enabled here (see `AutoLockRequest`), so no
-    /// manager ever holds an unlock key; Docker answers an empty key then, which its CLI prints as
-    /// "no unlock key is set".
+    /// `GET /swarm/unlockkey`: the managers' unlock key from the replicated state (a linearizable
+    /// read, so a key rotated through another manager is seen); empty while autolock is off, which
+    /// the docker CLI prints as "no unlock key is set".
     func unlockKey(_ reply: @escaping Reply) {
-        guard manager(reply) != nil else { return }
-        reply(json(200, UnlockKeyResponse(unlockKey: "")))
+        guard let controlPlane = manager(reply) else { return }
+        withState(controlPlane, reply) { [weak self] view in
+            guard let self else { return }
+            reply(json(200, UnlockKeyResponse(unlockKey: view.state.managerUnlockKey ?? "")))
+        }
     }
 
-    /// `POST /swarm/unlock`: no node is ever locked (autolock is refused), so there is nothing to
-    /// unlock; answered as dockerd does for an unlocked node, and the key is not looked at.
+    /// `POST /swarm/unlock` on a running node: it is not locked (a locked manager answers this
+    /// route from its locked listener, `LockedManager`), as dockerd says; the key is not looked at.
     func unlockSwarm(_ reply: @escaping Reply) {
         reply(APIError(status: 503, "swarm is not locked!").response)
     }

@@ -55,14 +55,17 @@ extension DockerAPI {
             guard let self else { return }
             if spec.name.isEmpty { spec.name = DockerNames.randomName { local.state.service(named: $0) != nil } }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
-            // A secret or config the local state misses may be new: confirmed by a linearizable read.
+            // A secret, config or network the local state misses may be new: confirmed by a linearizable read.
             var resolved = spec
             let unresolved = Self.resolvePayloadReferences(&resolved, in: local.state) != nil
+                || Self.resolveNetworks(&resolved, in: local.state) != nil
             guard local.state.service(named: spec.name) != nil || unresolved else { return proposeCreate(resolved, controlPlane, reply) }
             withState(controlPlane, reply) { [weak self] current in
                 guard let self else { return }
                 if current.state.service(named: spec.name) != nil { return reply(Self.nameConflict(spec.name).response) }
-                if let problem = Self.resolvePayloadReferences(&spec, in: current.state) { return reply(problem.response) }
+                if let problem = Self.resolvePayloadReferences(&spec, in: current.state) ?? Self.resolveNetworks(&spec, in: current.state) {
+                    return reply(problem.response)
+                }
                 proposeCreate(spec, controlPlane, reply)
             }
         }
@@ -105,7 +108,9 @@ extension DockerAPI {
             var spec = submitted
             if spec.name.isEmpty { spec.name = service.spec.name }
             if let problem = ServiceSpecValidation.problem(spec) { return reply(problem.response) }
-            if let problem = Self.resolvePayloadReferences(&spec, in: view.state) { return reply(problem.response) }
+            if let problem = Self.resolvePayloadReferences(&spec, in: view.state) ?? Self.resolveNetworks(&spec, in: view.state) {
+                return reply(problem.response)
+            }
             if spec.mode.isGlobal != service.spec.mode.isGlobal {
                 return reply(APIError(status: 501, "rpc error: code = Unimplemented desc = service mode change is not allowed").response)
             }
@@ -152,7 +157,10 @@ extension DockerAPI {
             switch TaskFilter.parse(text, in: view.state) {
             case let .failure(error): reply(error.response)
             case let .success(filter):
-                reply(json(200, view.state.sortedTasks.filter { filter.matches($0, in: view.state) }.map(TaskResponse.init)))
+                let networks = view.state.networking.networks
+                reply(json(200, view.state.sortedTasks.filter { filter.matches($0, in: view.state) }.map {
+                    TaskResponse(task: $0, networks: networks)
+                }))
             }
         }
     }
@@ -163,7 +171,7 @@ extension DockerAPI {
         withState(controlPlane, reply) { [weak self] view in
             guard let self else { return }
             switch view.state.findTask(reference) {
-            case let .success(task): reply(json(200, TaskResponse(task: task)))
+            case let .success(task): reply(json(200, TaskResponse(task: task, networks: view.state.networking.networks)))
             case .failure(.conflict):
                 let count = view.state.tasks.keys.filter { $0.hasPrefix(reference) }.count
                 reply(Self.ambiguous("task", reference, count).response)

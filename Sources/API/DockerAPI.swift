@@ -30,8 +30,10 @@ public final class DockerAPI {
 
     /// The `HTTPServer` handler.
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        if case let .path(path) = negotiate(request.path),
-           serviceLogs(request, path.split(separator: "/").map(String.init), responder) { return }
+        if case let .path(path) = negotiate(request.path) {
+            let segments = path.split(separator: "/").map(String.init)
+            if serviceLogs(request, segments, responder) || events(request, segments, responder) { return }
+        }
         handle(request) { responder.respond($0) }
     }
 
@@ -130,6 +132,12 @@ public final class DockerAPI {
             if let handled = payloadsRoute(.secret, request, segments, reply) { return handled }
         case "configs":
             if let handled = payloadsRoute(.config, request, segments, reply) { return handled }
+        case "networks":
+            if let handled = networksRoute(request, segments, reply) { return handled }
+        case "containers":
+            if let handled = containersRoute(request, segments, reply) { return handled }
+        case "images":
+            if let handled = imagesRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -142,7 +150,7 @@ public final class DockerAPI {
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
                                                   "volumes/1", "volumes/2", "secrets/1", "secrets/2", "secrets/3", "configs/1", "configs/2",
-                                                  "configs/3"]
+                                                  "configs/3", "networks/1", "networks/2", "events/1", "containers/2", "containers/3", "images/2"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

@@ -119,9 +119,18 @@ enum ServiceSpecFields {
         "Runtime": .refused("only container tasks exist here (plugin and attachment tasks are not implemented)", unless: ["container"]),
         "PluginSpec": .refused("plugin tasks \(notYet)"),
         "NetworkAttachmentSpec": .refused("network attachment tasks \(notYet)"),
-        "Networks": .refused("networks \(notYet) (--network); tasks share the node's network"),
+        "Networks": .implemented(children: networkAttachment),
         "LogDriver": .refused(advice: "log drivers other than json-file without options \(notYet) (--log-driver, --log-opt); "
                               + "task output is kept in rotated files on the node", accepts: isDefaultLogDriver),
+    ]
+
+    /// Fields this cluster adds to Docker's spec (full paths), each implemented.
+    static let extensions: Set<String> = ["EndpointSpec.Ports.PublishPolicy"]
+
+    /// One of `TaskTemplate.Networks` (or the legacy `Networks`).
+    static let networkAttachment: [String: Rule] = [
+        "Target": .leaf, "Aliases": .leaf,
+        "DriverOpts": .refused("network driver options \(notYet) (--network name=…,driver-opt=…)"),
     ]
 
     static let updateConfig: [String: Rule] = [
@@ -133,11 +142,13 @@ enum ServiceSpecFields {
         "TaskTemplate": .implemented(children: taskSpec),
         "UpdateConfig": .implemented(children: updateConfig),
         "RollbackConfig": .implemented(children: updateConfig),
-        "Networks": .refused("networks \(notYet) (--network); tasks share the node's network"),
+        "Networks": .implemented(children: networkAttachment),
         "EndpointSpec": .implemented(children: [
-            "Mode": .refused("DNS round-robin endpoints \(notYet) (--endpoint-mode dnsrr)", unless: ["vip"]),
-            "Ports": .refused(advice: "publishing ports in host mode \(notYet) (--publish mode=host); tasks share the node's network, "
-                              + "so a port a task listens on is reachable on its node", accepts: hasNoHostModePort),
+            "Mode": .leaf,
+            "Ports": .implemented(children: [
+                "Name": .leaf, "Protocol": .leaf, "TargetPort": .leaf, "PublishedPort": .leaf, "PublishMode": .leaf,
+                "PublishPolicy": .leaf,
+            ]),
         ]),
     ]
 
@@ -222,10 +233,4 @@ enum ServiceSpecFields {
         return known && ["", "local"].contains(name) && member(value, "Options").map(isZero) ?? true
     }
 
-    /// Ingress ports are left to the validation, which refuses them as dockerd without an
-    /// ingress network does.
-    @Sendable private static func hasNoHostModePort(_ value: JSONValue) -> Bool {
-        guard case let .array(ports) = value else { return false }
-        return ports.allSatisfy { (member($0, "PublishMode")?.stringValue ?? "ingress").lowercased() != "host" }
-    }
 }

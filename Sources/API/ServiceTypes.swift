@@ -23,7 +23,7 @@ struct ServiceResponse: Encodable {
         if let previous = service.previousSpec {
             try container.encode(ServicePresentation.shown(previous), forKey: DynamicKey("PreviousSpec"))
         }
-        try container.encode(EndpointResponse(spec: service.spec.endpointSpec), forKey: DynamicKey("Endpoint"))
+        try container.encode(EndpointResponse(endpoint: service.endpoint), forKey: DynamicKey("Endpoint"))
         try container.encodeIfPresent(service.updateStatus, forKey: DynamicKey("UpdateStatus"))
         try container.encodeIfPresent(status, forKey: DynamicKey("ServiceStatus"))
     }
@@ -61,19 +61,81 @@ struct ServiceStatusCounts: Encodable, Equatable {
     }
 }
 
-/// Docker's `Endpoint`: `{"Spec": {}}` for services without published ports (there is no VIP
-/// allocation here); host-mode ports are echoed in `Spec` and `Ports`.
+/// Docker's `Endpoint`: `{"Spec": {}}` for services with neither published ports nor networks,
+/// as dockerd shows them; otherwise the spec it answered, the ports with their numbers and the
+/// VIPs the apply allocated.
 struct EndpointResponse: Encodable {
-    var spec: EndpointSpec?
+    var endpoint: ServiceEndpoint?
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: DynamicKey.self)
-        guard let spec, let ports = spec.ports, !ports.isEmpty else {
+        guard let endpoint, !endpoint.ports.isEmpty || !endpoint.virtualIPs.isEmpty else {
             try container.encode([String: String](), forKey: DynamicKey("Spec"))
             return
         }
-        try container.encode(spec, forKey: DynamicKey("Spec"))
-        try container.encode(ports, forKey: DynamicKey("Ports"))
+        try container.encode(endpoint.spec, forKey: DynamicKey("Spec"))
+        if !endpoint.ports.isEmpty { try container.encode(endpoint.ports, forKey: DynamicKey("Ports")) }
+        if !endpoint.virtualIPs.isEmpty { try container.encode(endpoint.virtualIPs, forKey: DynamicKey("VirtualIPs")) }
+    }
+}
+
+/// One of a task's `NetworksAttachments` as dockerd shows it: the network in swarm's shape
+/// (`swarm.Network`: `ID`, `Spec`, `DriverState`, `IPAMOptions`), then the task's addresses on it.
+/// A network removed while the task stops is left out (its addresses stay).
+struct NetworkAttachmentResponse: Encodable {
+    var network: Network?
+    var attachment: NetworkAttachment
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        if let network { try container.encode(SwarmNetworkResponse(network: network), forKey: DynamicKey("Network")) }
+        try container.encode(attachment.addresses, forKey: DynamicKey("Addresses"))
+    }
+}
+
+/// Docker's `swarm.Network`, the shape tasks embed.
+struct SwarmNetworkResponse: Encodable {
+    var network: Network
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        let options = ["com.docker.network.driver.overlay.vxlanid_list": String(network.vxlanID)]
+        let ipam = IPAMOptions(configs: [["Subnet": network.subnet.description, "Gateway": network.gateway.description]])
+        try container.encode(network.id, forKey: DynamicKey("ID"))
+        try container.encode(network.version, forKey: DynamicKey("Version"))
+        try container.encode(network.createdAt, forKey: DynamicKey("CreatedAt"))
+        try container.encode(network.updatedAt, forKey: DynamicKey("UpdatedAt"))
+        try container.encode(Spec(network: network, ipam: ipam), forKey: DynamicKey("Spec"))
+        try container.encode(Driver(name: network.spec.driver, options: options), forKey: DynamicKey("DriverState"))
+        try container.encode(ipam, forKey: DynamicKey("IPAMOptions"))
+    }
+
+    struct Driver: Encodable {
+        var name: String
+        var options: [String: String]?
+        enum CodingKeys: String, CodingKey { case name = "Name", options = "Options" }
+    }
+
+    struct IPAMOptions: Encodable {
+        var driver = Driver(name: "default")
+        var configs: [[String: String]]
+        enum CodingKeys: String, CodingKey { case driver = "Driver", configs = "Configs" }
+    }
+
+    struct Spec: Encodable {
+        var network: Network
+        var ipam: IPAMOptions
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: DynamicKey.self)
+            try container.encode(network.spec.name, forKey: DynamicKey("Name"))
+            try container.encode(network.spec.labels, forKey: DynamicKey("Labels"))
+            try container.encode(Driver(name: network.spec.driver), forKey: DynamicKey("DriverConfiguration"))
+            try container.encode("swarm", forKey: DynamicKey("Scope"))
+            if network.spec.attachable { try container.encode(true, forKey: DynamicKey("Attachable")) }
+            if network.spec.ingress { try container.encode(true, forKey: DynamicKey("Ingress")) }
+            try container.encode(ipam, forKey: DynamicKey("IPAMOptions"))
+        }
     }
 }
 
@@ -81,6 +143,8 @@ struct EndpointResponse: Encodable {
 /// `Status.PortStatus` objects and the `Isolation` value it always shows.
 struct TaskResponse: Encodable {
     var task: SwarmTask
+    /// The networks of the task's attachments (nil: attachments not shown).
+    var networks: [String: Network]? = nil
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: DynamicKey.self)
@@ -95,6 +159,10 @@ struct TaskResponse: Encodable {
         if let nodeID = task.nodeID, !nodeID.isEmpty { try container.encode(nodeID, forKey: DynamicKey("NodeID")) }
         try container.encode(TaskStatusResponse(status: task.status), forKey: DynamicKey("Status"))
         try container.encode(task.desiredState, forKey: DynamicKey("DesiredState"))
+        if let attachments = task.networksAttachments, !attachments.isEmpty {
+            try container.encode(attachments.map { NetworkAttachmentResponse(network: networks?[$0.networkID], attachment: $0) },
+                                 forKey: DynamicKey("NetworksAttachments"))
+        }
     }
 }
 
@@ -148,6 +216,7 @@ enum ServicePresentation {
         if copy.runtime == defaultRuntime || copy.runtime == "" { copy.runtime = nil }
         if copy.containerSpec.isolation == defaultIsolation || copy.containerSpec.isolation == "" { copy.containerSpec.isolation = nil }
         copy.containerSpec = canonicalSettings(copy.containerSpec)
+        if copy.networks?.isEmpty == true { copy.networks = nil }
         return copy
     }
 
@@ -220,10 +289,6 @@ enum ServiceSpecValidation {
             if let ratio = config.maxFailureRatio, !(0...1).contains(ratio) {
                 return invalidArgument("\(label): update-maxfailureratio cannot be less than 0 or bigger than 1")
             }
-        }
-        if let ports = spec.endpointSpec?.ports, ports.contains(where: { ($0.publishMode ?? "ingress") == "ingress" }) {
-            // There is no ingress network (no overlay networking here), as on the captured daemon.
-            return .failedPrecondition("service needs ingress network, but no ingress network is present")
         }
         return nil
     }

@@ -119,3 +119,8 @@ int cplatform_setxattr(const char *path, const char *name, const void *value, si
 int cplatform_malloc_trim(void) {
     return malloc_trim(0);
 }
+
+#include <sched.h>
+int cplatform_setns_network(int fd) {
+    return setns(fd, CLONE_NEWNET);
+}

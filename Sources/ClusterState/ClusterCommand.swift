@@ -25,6 +25,11 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     case finishCARotation(rootCertificatePEM: String, tokens: JoinTokens, at: Timestamp)
     case rotateJoinToken(role: NodeRole, secret: String, token: String, at: Timestamp)
     case updateClusterSpec(version: ObjectVersion, spec: ClusterSpec, at: Timestamp)
+    /// Autolock turned on (with the unlock key the proposer drew), its key rotated (same spec, a
+    /// new key), or turned off (`unlockKey` nil): the spec's `EncryptionConfig` and the key change
+    /// together, so no manager ever sees autolock on without a key. Every manager rewraps its
+    /// key-encryption key under the key when it applies this.
+    case setAutoLock(version: ObjectVersion, spec: ClusterSpec, unlockKey: String?, at: Timestamp)
 
     /// A new service; the proposer chose its id and `CreatedAt`. Names are unique.
     case createService(service: Service)
@@ -54,6 +59,11 @@ public enum ClusterCommand: Codable, Sendable, Equatable {
     /// Deletes tasks (history pruning, or tasks of a removed service that have stopped).
     case removeTasks(ids: [String])
 
+    /// A new overlay network; the proposer chose its id and time, the apply its subnet (unless
+    /// the spec names one), gateway and VXLAN id.
+    case createNetwork(network: Network)
+    /// Removes a network that no service and no live task uses.
+    case removeNetwork(id: String, at: Timestamp)
     /// A new secret or config (revision 1); the proposer chose its id and `CreatedAt`. Names are
     /// unique per kind among current revisions; the data is 1 byte to 500 KiB.
     case createPayload(kind: PayloadKind, object: PayloadObject)
@@ -92,6 +102,9 @@ public struct ClusterSecrets: Codable, Sendable, Equatable {
     public var ca: ClusterCA?
     /// Removed nodes (node id → removal time): certificates naming them are refused.
     public var deniedNodes: [String: Timestamp]
+    /// The managers' unlock key (`SWMKEY-1-…`) while autolock is on: each manager wraps its Raft
+    /// key-encryption key and TLS key under it, and `GET /swarm/unlockkey` shows it to managers.
+    public var managerUnlockKey: String?
 
     public init(workerSecret: String, managerSecret: String, members: [String: ClusterMember], ca: ClusterCA? = nil,
                 deniedNodes: [String: Timestamp] = [:]) {

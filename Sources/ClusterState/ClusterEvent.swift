@@ -3,7 +3,7 @@
 /// same events from the same log.
 public struct ClusterEvent: Codable, Sendable, Equatable {
     /// Docker's event `Type` names.
-    public enum Kind: String, Codable, Sendable, Equatable { case cluster = "swarm", node, service, task }
+    public enum Kind: String, Codable, Sendable, Equatable { case cluster = "swarm", node, service, task, network }
     /// Docker's event `Action` names.
     public enum Action: String, Codable, Sendable, Equatable { case create, update, remove }
 
@@ -31,6 +31,7 @@ extension ClusterState {
         let beforeNodes = touched.nodes.map { nodes[$0]?.version }
         let beforeServices = touched.services.map { services[$0]?.version }
         let beforeTasks = touched.tasks.map { tasks[$0]?.version }
+        let beforeNetworks = touched.networks.map { networking.networks[$0]?.version }
         let result = apply(command, index: index)
         guard case .success = result else { return (result, []) }
 
@@ -48,11 +49,27 @@ extension ClusterState {
         for (id, before) in zip(touched.nodes, beforeNodes) { record(.node, id, before, nodes[id]?.version) }
         for (id, before) in zip(touched.services, beforeServices) { record(.service, id, before, services[id]?.version) }
         for (id, before) in zip(touched.tasks, beforeTasks) { record(.task, id, before, tasks[id]?.version) }
+        for (id, before) in zip(touched.networks, beforeNetworks) { record(.network, id, before, networking.networks[id]?.version) }
         return (result, events)
     }
 
     /// The ids a command may change, sorted and without duplicates.
-    private func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String]) {
+    public func touchedObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String], networks: [String]) {
+        switch command {
+        case let .initialize(cluster, firstNode, _):
+            return ([firstNode.id], [], [], [ClusterNetworking.ingressID(clusterID: cluster.id)])
+        case let .createNetwork(network): return ([], [], [], [network.id])
+        case let .removeNetwork(id, _): return ([], [], [], [id])
+        case let .updateService(id, _, _, _), let .rollbackService(id, _, _):
+            // Publishing or unpublishing ingress ports changes the live tasks' attachments.
+            return ([], [id], tasks(ofService: id).map(\.id).sorted(), [])
+        default:
+            let (nodes, services, tasks) = touchedNonNetworkObjects(command)
+            return (nodes, services, tasks, [])
+        }
+    }
+
+    private func touchedNonNetworkObjects(_ command: ClusterCommand) -> (nodes: [String], services: [String], tasks: [String]) {
         func unique(_ ids: [String]) -> [String] { Array(Set(ids)).sorted() }
         switch command {
         case let .initialize(_, firstNode, _): return ([firstNode.id], [], [])
@@ -60,7 +77,7 @@ extension ClusterState {
         case let .updateNodeSpec(id, _, _, _), let .setNodeStatus(id, _, _, _), let .setManagerStatus(id, _, _),
              let .removeNode(id, _, _):
             return ([id], [], [])
-        case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation: return ([], [], [])
+        case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock: return ([], [], [])
         case let .createService(service): return ([], [service.id], [])
         case let .updateService(id, _, _, _), let .rollbackService(id, _, _), let .setServiceUpdateStatus(id, _, _, _):
             return ([], [id], [])
@@ -70,6 +87,7 @@ extension ClusterState {
             return ([], [], [id])
         case let .removeTasks(ids): return ([], [], unique(ids))
         case let .updateTaskStatuses(updates): return ([], [], unique(updates.map(\.taskID)))
+        case .createNetwork, .removeNetwork: return ([], [], [])
         case .createPayload, .updatePayloadLabels, .removePayload: return ([], [], [])
         case let .reviseSecret(id, _, _):
             // The services it rolls (their specs move to the new revision).

@@ -66,6 +66,8 @@ extension ClusterState {
             var created = newService
             created.version = version
             created.updatedAt = created.createdAt
+            created.endpoint = nil
+            try allocateEndpoint(&created, version: version, at: created.createdAt)
             store(created)
         case let .updateService(id, expected, spec, at):
             var service = try existingService(id)
@@ -78,6 +80,7 @@ extension ClusterState {
             let templateChanged = spec.taskTemplate != service.spec.taskTemplate
             service.previousSpec = service.spec
             service.spec = spec
+            try allocateEndpoint(&service, version: version, at: at)
             if templateChanged {
                 service.updateStatus = UpdateStatus(state: .updating, startedAt: at, message: "update in progress")
             }
@@ -94,6 +97,7 @@ extension ClusterState {
             if let other = self.service(named: previous.name), other.id != id { throw ClusterError.conflict(Self.nameConflict) }
             service.previousSpec = service.spec
             service.spec = previous
+            try allocateEndpoint(&service, version: version, at: at)
             service.updateStatus = UpdateStatus(state: .rollbackStarted, startedAt: at, message: "manually requested rollback")
             service.version = version
             service.updatedAt = at
@@ -114,7 +118,7 @@ extension ClusterState {
             service.updatedAt = at
             store(service)
         case let .removeService(id, at):
-            _ = try existingService(id)
+            releaseEndpoint(try existingService(id))
             dropService(id)
             for task in tasks(ofService: id) where task.desiredState < .remove {
                 var marked = task
@@ -122,6 +126,7 @@ extension ClusterState {
                 marked.version = version
                 marked.updatedAt = at
                 tasks[marked.id] = marked
+                releaseAddressesIfDone(marked)
             }
         case let .createTasks(newTasks):
             var seen = Set<String>()
@@ -137,6 +142,8 @@ extension ClusterState {
                 var created = task
                 created.version = version
                 created.updatedAt = created.createdAt
+                created.networksAttachments = nil
+                attachNewTask(&created)
                 tasks[created.id] = created
                 indexTask(created)
             }
@@ -149,6 +156,7 @@ extension ClusterState {
             task.version = version
             task.updatedAt = status.timestamp
             tasks[id] = task
+            releaseAddressesIfDone(task)
         case let .updateTaskStatuses(updates):
             for update in updates {
                 guard var task = tasks[update.taskID], update.status.state >= task.status.state else { continue }
@@ -156,6 +164,7 @@ extension ClusterState {
                 task.version = version
                 task.updatedAt = update.status.timestamp
                 tasks[update.taskID] = task
+                releaseAddressesIfDone(task)
             }
         case let .setTaskDesiredState(id, state, at):
             var task = try existingTask(id)
@@ -166,6 +175,7 @@ extension ClusterState {
             task.version = version
             task.updatedAt = at
             tasks[id] = task
+            releaseAddressesIfDone(task)
         case let .assignTask(id, nodeID, at):
             var task = try existingTask(id)
             guard nodes[nodeID] != nil else { throw ClusterError.notFound(kind: "node", id: nodeID) }
@@ -181,13 +191,18 @@ extension ClusterState {
             task.updatedAt = at
             tasks[id] = task
             indexTask(task)
+            attachNode(nodeID, forTask: task)
         case let .removeTasks(ids):
             for id in ids where tasks[id] == nil { throw ClusterError.notFound(kind: "task", id: id) }
             for id in ids {
-                if let task = tasks.removeValue(forKey: id) { unindexTask(task) }
+                if let task = tasks.removeValue(forKey: id) {
+                    unindexTask(task)
+                    releaseAddresses(task)
+                }
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
-             .updateClusterSpec, .startCARotation, .finishCARotation, .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
+             .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock, .createPayload, .updatePayloadLabels, .removePayload,
+             .reviseSecret, .createNetwork, .removeNetwork:
             preconditionFailure("not a service or task command: \(command)")
         }
     }

@@ -8,6 +8,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// Written only through `store(_:)` and `dropService(_:)`, which keep `serviceIDsByName`.
     public private(set) var services: [String: Service] = [:]
     public internal(set) var tasks: [String: SwarmTask] = [:]
+    /// Networks and what is allocated on them (addresses, VXLAN ids, ingress ports).
+    public internal(set) var networking = ClusterNetworking()
     /// Secrets (every revision still needed) by id; written only by `ClusterState+Payloads`.
     public internal(set) var secretObjects: [String: PayloadObject] = [:]
     /// Configs by id.
@@ -28,7 +30,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex, secretObjects, configObjects }
+    enum CodingKeys: String, CodingKey { case cluster, nodes, secrets, services, tasks, appliedIndex, secretObjects, configObjects, networking }
 
     /// Snapshots written before services and tasks existed decode with none.
     public init(from decoder: any Decoder) throws {
@@ -39,6 +41,11 @@ public struct ClusterState: Codable, Sendable, Equatable {
         services = try container.decodeIfPresent([String: Service].self, forKey: .services) ?? [:]
         tasks = try container.decodeIfPresent([String: SwarmTask].self, forKey: .tasks) ?? [:]
         appliedIndex = try container.decode(UInt64.self, forKey: .appliedIndex)
+        networking = try container.decodeIfPresent(ClusterNetworking.self, forKey: .networking) ?? ClusterNetworking()
+        if let cluster, !container.contains(.networking) {
+            // A snapshot from before networks: the ingress network every cluster has since.
+            createIngressNetwork(clusterID: cluster.id, at: cluster.createdAt, version: cluster.version)
+        }
         secretObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .secretObjects) ?? [:]
         configObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .configObjects) ?? [:]
         for task in tasks.values { indexTask(task) }
@@ -54,6 +61,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
         try container.encode(services, forKey: .services)
         try container.encode(tasks, forKey: .tasks)
         try container.encode(appliedIndex, forKey: .appliedIndex)
+        try container.encode(networking, forKey: .networking)
         try container.encode(secretObjects, forKey: .secretObjects)
         try container.encode(configObjects, forKey: .configObjects)
     }
@@ -126,6 +134,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
 
     /// The certificate authority, nil before `initialize` (or in test states without one).
     public var certificateAuthority: ClusterCA? { secrets?.ca }
+    /// The unlock key while autolock is on (nil when it is off).
+    public var managerUnlockKey: String? { secrets?.managerUnlockKey }
 
     /// The transport identity of node `id`.
     public func transportID(ofNode id: String) -> UInt64? {
@@ -160,6 +170,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             var node = firstNode
             node.version = version
             nodes[node.id] = node
+            createIngressNetwork(clusterID: initialized.id, at: initialized.createdAt, version: version)
         case let .addNode(newNode, transportID):
             try requireCluster()
             guard nodes[newNode.id] == nil, !isDenied(nodeID: newNode.id) else {
@@ -172,6 +183,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             node.version = version
             nodes[node.id] = node
             secrets?.members[String(transportID)] = ClusterMember(nodeID: node.id)
+            if let ingress = networking.ingressNetwork { _ = networking.attachNode(node.id, to: ingress.id) }
         case let .updateNodeSpec(id, expected, spec, at):
             var node = try existingNode(id)
             try check(expected, against: node.version, kind: "node", id: id)
@@ -199,6 +211,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             nodes[id] = nil
             if let members = secrets?.members { secrets?.members = members.filter { $0.value.nodeID != id } }
             secrets?.deniedNodes[id] = at
+            networking.detachNode(id)
         case let .rotateJoinToken(role, secret, token, at):
             try requireCluster()
             switch role {
@@ -214,7 +227,21 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case let .updateClusterSpec(expected, spec, at):
             try requireCluster()
             try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
+            // Autolock changes only with its key (`setAutoLock`).
+            var spec = spec
+            spec.encryptionConfig = cluster!.spec.encryptionConfig
             cluster!.spec = spec
+            cluster!.version = version
+            cluster!.updatedAt = at
+        case let .setAutoLock(expected, spec, unlockKey, at):
+            try requireCluster()
+            try check(expected, against: cluster!.version, kind: "swarm", id: cluster!.id)
+            guard spec.autoLockManagers == (unlockKey != nil) else {
+                throw ClusterError.invalid("autolock \(spec.autoLockManagers ? "on needs" : "off takes no") unlock key")
+            }
+            guard secrets != nil else { throw ClusterError.invalid("the cluster has no secrets to keep an unlock key in") }
+            cluster!.spec = spec
+            secrets!.managerUnlockKey = unlockKey
             cluster!.version = version
             cluster!.updatedAt = at
         case let .startCARotation(rotation, forceRotate, _):
@@ -236,6 +263,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
         case .createService, .updateService, .rollbackService, .setServiceUpdateStatus, .removeService, .createTasks, .updateTaskStatus,
              .updateTaskStatuses, .setTaskDesiredState, .assignTask, .removeTasks:
             try applyServiceCommand(command, version: version)
+        case .createNetwork, .removeNetwork:
+            try applyNetworkCommand(command, version: version)
         case .createPayload, .updatePayloadLabels, .removePayload, .reviseSecret:
             try applyPayloadCommand(command, version: version)
         }

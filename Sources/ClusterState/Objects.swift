@@ -135,8 +135,21 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     /// Node certificate validity and root rotation requests (`swarmctl ca`, `docker swarm ca`);
     /// nil means the defaults (90-day certificates, no rotation asked).
     public var caConfig: CAConfig?
+    /// Docker's `EncryptionConfig`: autolock of the managers (nil: off). Changed only together
+    /// with the unlock key (`ClusterCommand.setAutoLock`).
+    public var encryptionConfig: EncryptionConfig?
 
     public init() {}
+
+    /// True when the managers' keys are wrapped under an unlock key.
+    public var autoLockManagers: Bool { encryptionConfig?.autoLockManagers ?? false }
+
+    /// Docker's `EncryptionConfig`.
+    public struct EncryptionConfig: Codable, Sendable, Equatable {
+        public var autoLockManagers: Bool
+        public init(autoLockManagers: Bool) { self.autoLockManagers = autoLockManagers }
+        enum CodingKeys: String, CodingKey { case autoLockManagers = "AutoLockManagers" }
+    }
 
     /// Docker's `CAConfig`: how long node certificates last, and a counter whose increase asks
     /// the leader to rotate the root CA.
@@ -182,7 +195,7 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name = "Name", labels = "Labels", orchestration = "Orchestration", raft = "Raft", dispatcher = "Dispatcher"
-        case caConfig = "CAConfig"
+        case caConfig = "CAConfig", encryptionConfig = "EncryptionConfig"
     }
 }
 

@@ -8,6 +8,8 @@ public struct Service: Codable, Sendable, Equatable {
     public var spec: ServiceSpec
     public var previousSpec: ServiceSpec?
     public var updateStatus: UpdateStatus?
+    /// Published ports and VIPs, allocated by the apply (nil before networking existed).
+    public var endpoint: ServiceEndpoint?
 
     public init(id: String, version: ObjectVersion = ObjectVersion(index: 0), createdAt: Timestamp, spec: ServiceSpec,
                 previousSpec: ServiceSpec? = nil, updateStatus: UpdateStatus? = nil) {
@@ -22,7 +24,7 @@ public struct Service: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", createdAt = "CreatedAt", updatedAt = "UpdatedAt", spec = "Spec"
-        case previousSpec = "PreviousSpec", updateStatus = "UpdateStatus"
+        case previousSpec = "PreviousSpec", updateStatus = "UpdateStatus", endpoint = "Endpoint"
     }
 }
 
@@ -60,10 +62,13 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var updateConfig: UpdateConfig?
     public var rollbackConfig: UpdateConfig?
     public var endpointSpec: EndpointSpec?
+    /// The legacy place for networks (`Spec.Networks`); the API moves them into
+    /// `TaskTemplate.Networks`, as dockerd does, so stored specs keep this nil.
+    public var networks: [NetworkAttachmentConfig]?
 
     public init(name: String, labels: [String: String] = [:], taskTemplate: TaskTemplate,
                 mode: ServiceMode = .replicated(replicas: 1), updateConfig: UpdateConfig? = nil,
-                rollbackConfig: UpdateConfig? = nil, endpointSpec: EndpointSpec? = nil) {
+                rollbackConfig: UpdateConfig? = nil, endpointSpec: EndpointSpec? = nil, networks: [NetworkAttachmentConfig]? = nil) {
         self.name = name
         self.labels = labels
         self.taskTemplate = taskTemplate
@@ -71,11 +76,13 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.updateConfig = updateConfig
         self.rollbackConfig = rollbackConfig
         self.endpointSpec = endpointSpec
+        self.networks = networks
     }
 
     enum CodingKeys: String, CodingKey {
         case name = "Name", labels = "Labels", taskTemplate = "TaskTemplate", mode = "Mode"
         case updateConfig = "UpdateConfig", rollbackConfig = "RollbackConfig", endpointSpec = "EndpointSpec"
+        case networks = "Networks"
     }
 
     /// Docker leaves `Labels` and `Mode` out when empty or default; so may clients.
@@ -88,6 +95,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         updateConfig = try container.decodeIfPresent(UpdateConfig.self, forKey: .updateConfig)
         rollbackConfig = try container.decodeIfPresent(UpdateConfig.self, forKey: .rollbackConfig)
         endpointSpec = try container.decodeIfPresent(EndpointSpec.self, forKey: .endpointSpec)
+        networks = try container.decodeIfPresent([NetworkAttachmentConfig].self, forKey: .networks)
     }
 }
 
@@ -136,20 +144,24 @@ public struct TaskTemplate: Codable, Sendable, Equatable {
     /// Bumped by `docker service update --force` to redeploy an unchanged template.
     public var forceUpdate: UInt64?
     public var runtime: String?
+    /// The overlay networks the task joins (ids; the API resolves names), with DNS aliases.
+    public var networks: [NetworkAttachmentConfig]?
 
     public init(containerSpec: ContainerSpec, resources: ResourceRequirements? = nil, restartPolicy: RestartPolicy? = nil,
-                placement: Placement? = nil, forceUpdate: UInt64? = nil, runtime: String? = nil) {
+                placement: Placement? = nil, forceUpdate: UInt64? = nil, runtime: String? = nil,
+                networks: [NetworkAttachmentConfig]? = nil) {
         self.containerSpec = containerSpec
         self.resources = resources
         self.restartPolicy = restartPolicy
         self.placement = placement
         self.forceUpdate = forceUpdate
         self.runtime = runtime
+        self.networks = networks
     }
 
     enum CodingKeys: String, CodingKey {
         case containerSpec = "ContainerSpec", resources = "Resources", restartPolicy = "RestartPolicy"
-        case placement = "Placement", forceUpdate = "ForceUpdate", runtime = "Runtime"
+        case placement = "Placement", forceUpdate = "ForceUpdate", runtime = "Runtime", networks = "Networks"
     }
 }
 
@@ -376,19 +388,24 @@ public struct PortConfig: Codable, Sendable, Equatable {
     public var publishedPort: UInt32?
     /// `ingress` or `host`.
     public var publishMode: String?
+    /// This cluster's extension for ingress ports (`--publish mode=ingress,policy=local`):
+    /// `local` sends a connection only to a task on the node that received it, keeping the
+    /// client's address; `cluster` (the default) balances over every task (Docker's mesh).
+    public var publishPolicy: String?
 
     public init(name: String? = nil, protocol: String? = nil, targetPort: UInt32, publishedPort: UInt32? = nil,
-                publishMode: String? = nil) {
+                publishMode: String? = nil, publishPolicy: String? = nil) {
         self.name = name
         self.protocol = `protocol`
         self.targetPort = targetPort
         self.publishedPort = publishedPort
         self.publishMode = publishMode
+        self.publishPolicy = publishPolicy
     }
 
     enum CodingKeys: String, CodingKey {
         case name = "Name", `protocol` = "Protocol", targetPort = "TargetPort", publishedPort = "PublishedPort"
-        case publishMode = "PublishMode"
+        case publishMode = "PublishMode", publishPolicy = "PublishPolicy"
     }
 }
 

@@ -29,6 +29,11 @@ public struct SwarmTask: Codable, Sendable, Equatable {
     public var spec: TaskTemplate
     public var desiredState: TaskState
     public var status: TaskStatus
+    /// The task's addresses on each of its networks, given by the apply when it is created.
+    public var networksAttachments: [NetworkAttachment]?
+    /// The service's name when the task was made (swarmkit's `ServiceAnnotations`), so the node
+    /// that runs it can name its container `SERVICE.SLOT.TASK` without the cluster state.
+    public var serviceAnnotations: TaskServiceAnnotations? = nil
 
     public init(id: String, version: ObjectVersion = ObjectVersion(index: 0), createdAt: Timestamp, serviceID: String,
                 slot: UInt64? = nil, nodeID: String? = nil, spec: TaskTemplate, desiredState: TaskState = .running,
@@ -48,7 +53,18 @@ public struct SwarmTask: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", createdAt = "CreatedAt", updatedAt = "UpdatedAt", serviceID = "ServiceID"
         case slot = "Slot", nodeID = "NodeID", spec = "Spec", desiredState = "DesiredState", status = "Status"
+        case networksAttachments = "NetworksAttachments"
+        case serviceAnnotations = "ServiceAnnotations"
     }
+}
+
+/// The part of a service's annotations a task carries: its name.
+public struct TaskServiceAnnotations: Codable, Sendable, Equatable {
+    public var name: String
+
+    public init(name: String) { self.name = name }
+
+    enum CodingKeys: String, CodingKey { case name = "Name" }
 }
 
 public struct TaskStatus: Codable, Sendable, Equatable {

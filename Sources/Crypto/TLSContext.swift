@@ -42,8 +42,15 @@ public final class TLSContext: @unchecked Sendable {
     /// True for `systemTrustClient` (TLS 1.2 allowed, system CA store); false for cluster contexts (TLS 1.3 only).
     public let isPublicClient: Bool
 
-    public convenience init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification) throws {
-        try self.init(role: role, identity: identity, trustedRoots: trustedRoots, peerVerification: peerVerification, publicClient: false)
+    /// BENCHMARK ONLY: offer (client) or accept (server) to drop encryption after the handshake
+    /// (see `TLSBenchmarkPlaintext.swift`). Never on outside a benchmark.
+    public let benchmarkPlaintext: Bool
+
+    /// `benchmarkPlaintext`: BENCHMARK ONLY, see the property.
+    public convenience init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification,
+                            benchmarkPlaintext: Bool = false) throws {
+        try self.init(role: role, identity: identity, trustedRoots: trustedRoots, peerVerification: peerVerification, publicClient: false,
+                      benchmarkPlaintext: benchmarkPlaintext)
     }
 
     /// A client for public HTTPS servers such as image registries: TLS 1.2 or 1.3 (registries are not
@@ -55,7 +62,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     private init(role: TLSRole, identity: TLSIdentity?, trustedRoots: [Certificate], peerVerification: TLSPeerVerification,
-                 publicClient: Bool) throws {
+                 publicClient: Bool, benchmarkPlaintext: Bool = false) throws {
         if role == .server && identity == nil { throw CryptoError("TLS server context: a server needs an identity (certificate and key)") }
         if peerVerification != .none && trustedRoots.isEmpty && !publicClient {
             throw CryptoError("TLS context: peer verification is on but no trusted root was given")
@@ -69,8 +76,10 @@ public final class TLSContext: @unchecked Sendable {
         self.role = role
         self.peerVerification = peerVerification
         self.isPublicClient = publicClient
+        self.benchmarkPlaintext = benchmarkPlaintext && !publicClient
         // From here on, deinit frees `context` if a step below throws.
         if publicClient { try configurePublicClient() } else { try configureProtocol() }
+        if self.benchmarkPlaintext { try configureBenchmarkPlaintext() }
         if let identity { try install(identity) }
         try trust(trustedRoots)
         SSL_CTX_set_verify(context, Self.verifyMode(role: role, peerVerification: peerVerification), nil)

@@ -47,6 +47,10 @@ public final class TLSSession {
     /// well before 2^24.5 records; OpenSSL 3.0 does not do it by itself). Connections here live for months.
     static let recordsPerKey = 1 << 22
     private var peerChain: [Certificate] = []
+    /// BENCHMARK ONLY: both ends agreed (ALPN) to skip encryption after the handshake.
+    private var plaintextAfterHandshake = false
+    /// Application data waiting for `takeOutgoing` in that mode (after the handshake's records).
+    private var plaintextOutgoing: [UInt8] = []
 
     /// `serverName` (client only): the DNS name or IP address the server's certificate must carry in its
     /// subjectAltName, also sent as SNI when it is a name. For clients of a `tcp:` API and of registries;
@@ -114,10 +118,12 @@ public final class TLSSession {
     public func receive(_ ciphertext: [UInt8]) throws(TLSError) -> [UInt8] {
         if let failure { throw failure }
         if peerClosed { throw TLSError.closedByPeer }
+        if plaintextAfterHandshake { return ciphertext }
         try feed(ciphertext)
         if !handshakeDone {
             try driveHandshake()
             if !handshakeDone { return [] }
+            if plaintextAfterHandshake { return drainUnreadBytes() }
         }
         return try readApplicationData()
     }
@@ -126,6 +132,7 @@ public final class TLSSession {
     public func send(_ plaintext: [UInt8]) throws(TLSError) {
         if let failure { throw failure }
         guard handshakeDone else { throw TLSError.protocolError("send before the TLS handshake completed") }
+        if plaintextAfterHandshake { return plaintextOutgoing.append(contentsOf: plaintext) }
         recordsSinceKeyUpdate += (plaintext.count + 16_383) / 16_384
         if recordsSinceKeyUpdate >= Self.recordsPerKey { try updateKeys() }
         var offset = 0
@@ -146,6 +153,7 @@ public final class TLSSession {
     public func updateKeys() throws(TLSError) {
         if let failure { throw failure }
         guard handshakeDone else { throw TLSError.protocolError("key update before the TLS handshake completed") }
+        if plaintextAfterHandshake { return }
         ERR_clear_error()
         guard SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 else {
             throw fail(.protocolError("SSL_key_update failed: \(OpenSSL.drainErrors())"))
@@ -154,7 +162,14 @@ public final class TLSSession {
     }
 
     /// Ciphertext to write to the socket; drain after every call.
-    public func takeOutgoing() -> [UInt8] { OpenSSL.readAll(outgoing) }
+    public func takeOutgoing() -> [UInt8] {
+        guard !plaintextOutgoing.isEmpty else { return OpenSSL.readAll(outgoing) }
+        defer { plaintextOutgoing = [] }
+        return OpenSSL.readAll(outgoing) + plaintextOutgoing
+    }
+
+    /// BENCHMARK ONLY: true when both ends agreed to send application data unencrypted.
+    public var isBenchmarkPlaintext: Bool { plaintextAfterHandshake }
 
     /// True once the handshake finished and nothing failed since.
     public var isHandshakeComplete: Bool { handshakeDone && failure == nil }
@@ -171,7 +186,7 @@ public final class TLSSession {
 
     /// Writes close_notify into the outgoing buffer (nothing if the handshake never completed).
     public func shutdown() {
-        guard handshakeDone, failure == nil else { return }
+        guard handshakeDone, failure == nil, !plaintextAfterHandshake else { return }
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
@@ -195,12 +210,17 @@ public final class TLSSession {
         if result == 1 {
             handshakeDone = true
             peerChain = readPeerChain()
+            plaintextAfterHandshake = context.benchmarkPlaintext && Self.agreedOnBenchmarkPlaintext(ssl)
             return
         }
         let code = SSL_get_error(ssl, result)
         if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return }
         throw fail(.handshakeFailed(failureReason(code)))
     }
+
+    /// Bytes after the handshake's last record, still in the incoming buffer (OpenSSL reads one
+    /// record at a time without read-ahead): the peer's first unencrypted application data.
+    private func drainUnreadBytes() -> [UInt8] { OpenSSL.readAll(incoming) }
 
     private func readApplicationData() throws(TLSError) -> [UInt8] {
         // A stack buffer: an idle session holds no read buffer (thousands of connections may be idle).

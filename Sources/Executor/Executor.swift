@@ -23,6 +23,9 @@ public protocol Executor: AnyObject, Sendable {
     func inspect(_ id: ContainerID) throws -> ContainerInfo
     /// The captured output of one stream, oldest rotated file first.
     func logs(_ id: ContainerID, stream: LogStream) throws -> [UInt8]
+    /// Both streams' lines in write order with their write times (see `LogRecord`). The default
+    /// (in LogRecord.swift) cuts the raw streams into untimed lines.
+    func logRecords(_ id: ContainerID) throws -> [LogRecord]
 }
 
 extension Executor {
@@ -89,6 +92,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var initProcess = false
     /// Probe run inside the container while it runs; its result is `ContainerInfo.health`.
     public var healthCheck: HealthCheck? = nil
+    /// The network namespace prepared for the task by the node's network plumbing (a file in
+    /// /run/netns), joined by path instead of `network`, with /etc/resolv.conf pointing at the
+    /// node's DNS server on 127.0.0.11. Set only for tasks with network attachments (OCI backend).
+    public var networkNamespacePath: String? = nil
     /// Secrets and configs the task sees as read-only files: the OCI backend binds them from a
     /// per-task tmpfs, the process backend writes secrets into a private directory in /dev/shm
     /// named by `SWARMCTL_SECRETS_DIR`.
@@ -107,6 +114,7 @@ public struct TaskSpec: Sendable, Equatable {
         if !extraHosts.isEmpty { names.append("extra hosts (--host)") }
         if !groups.isEmpty { names.append("supplementary groups (--group)") }
         if initProcess { names.append("an init process (--init)") }
+        if networkNamespacePath != nil { names.append("network attachments (--network)") }
         if files.contains(where: { $0.kind == .config }) { names.append("configs (--config)") }
         return names
     }

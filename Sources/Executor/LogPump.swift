@@ -9,8 +9,10 @@ import Platform
 /// container keeps this slice simple; moving the pipes onto the node's event loop is a later step.
 enum LogPump {
     /// Runs until both descriptors are at end of file; closes them.
+    /// Lines also go, with their write times, to the container's records (`LogRecordWriter`).
     static func run(stdout: Int32, stderr: Int32, stdoutLog: RotatingLog, stderrLog: RotatingLog) {
-        var open: [(descriptor: Int32, log: RotatingLog)] = [(stdout, stdoutLog), (stderr, stderrLog)]
+        var open: [(descriptor: Int32, log: RotatingLog, stream: LogStream)] = [(stdout, stdoutLog, .stdout), (stderr, stderrLog, .stderr)]
+        let records = try? LogRecordWriter(base: LogRecordFile.base(besides: stdoutLog.base), limits: stdoutLog.limits)
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         while !open.isEmpty {
             var pollers = open.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
@@ -19,8 +21,9 @@ enum LogPump {
             precondition(ready >= 0, "poll on task output failed: \(SystemError("poll"))")
             var finished: [Int32] = []
             for (index, poller) in pollers.enumerated() where poller.revents != 0 {
-                if !copyOnce(open[index].descriptor, into: open[index].log, buffer: &buffer) {
+                if !copyOnce(open[index].descriptor, into: open[index].log, records: records, stream: open[index].stream, buffer: &buffer) {
                     finished.append(open[index].descriptor)
+                    records?.finish(open[index].stream)
                 }
             }
             TaskSpawner.closeAll(finished)
@@ -29,12 +32,17 @@ enum LogPump {
     }
 
     /// One read and write; false at end of file or on a read error.
-    private static func copyOnce(_ descriptor: Int32, into log: RotatingLog, buffer: inout [UInt8]) -> Bool {
+    private static func copyOnce(_ descriptor: Int32, into log: RotatingLog, records: LogRecordWriter?, stream: LogStream,
+                                 buffer: inout [UInt8]) -> Bool {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
         if count < 0 && (errno == EINTR || errno == EAGAIN) { return true }
         guard count > 0 else { return false }
         // A full disk must not stop the draining (the task would block on its pipe): drop the bytes.
-        buffer.withUnsafeBytes { try? log.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        buffer.withUnsafeBytes {
+            let read = UnsafeRawBufferPointer(rebasing: $0[0..<count])
+            try? log.write(read)
+            records?.append(stream, read)
+        }
         return true
     }
 }

@@ -21,6 +21,14 @@ enum NameFiles {
         return out.map { $0 + "\n" }.joined()
     }
 
+    /// /etc/resolv.conf of a task with network attachments: the node's DNS server inside the
+    /// task's namespace (services by name, other names forwarded), the node's search domains.
+    static func embeddedResolvConf(node: String) -> String {
+        let search = node.split(separator: "\n").map { String($0.drop { $0 == " " || $0 == "\t" }) }
+            .filter { $0.hasPrefix("search ") || $0.hasPrefix("search\t") }
+        return (["nameserver 127.0.0.11"] + search + ["options ndots:0"]).map { $0 + "\n" }.joined()
+    }
+
     /// `base` (the node's hosts file, or loopback only) followed by the task's `IP NAME…` lines.
     static func hosts(base: String, extra: [String]) -> String {
         let head = base.isEmpty || base.hasSuffix("\n") ? base : base + "\n"

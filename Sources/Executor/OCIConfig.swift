@@ -90,6 +90,8 @@ struct OCIConfig: Encodable, Equatable {
 
     struct Namespace: Encodable, Equatable {
         var type: String
+        /// Join this existing namespace instead of creating one (a task's prepared network).
+        var path: String? = nil
     }
 
     struct Resources: Encodable, Equatable {
@@ -167,7 +169,11 @@ extension OCIConfig {
         cgroupsPath: String, mounts: [Mount] = [], files: BundleFiles = BundleFiles()
     ) -> OCIConfig {
         var namespaces = ["pid", "ipc", "uts", "mount"].map { Namespace(type: $0) }
-        if spec.network == .none { namespaces.append(Namespace(type: "network")) }
+        if let path = spec.networkNamespacePath {
+            namespaces.append(Namespace(type: "network", path: path))
+        } else if spec.network == .none {
+            namespaces.append(Namespace(type: "network"))
+        }
         let granted = capabilities(add: spec.capabilityAdd, drop: spec.capabilityDrop)
         let capabilities = Capabilities(
             bounding: granted, effective: user.uid == 0 ? granted : [], permitted: granted)
@@ -187,7 +193,7 @@ extension OCIConfig {
         let shared = spec.mounts.contains { [.shared, .rshared].contains($0.propagation) }
         return OCIConfig(
             process: process, root: Root(path: rootfs, readonly: spec.readOnlyRootfs), hostname: hostname,
-            mounts: defaultMounts(network: spec.network, files: files).filter { !targets.contains($0.destination) } + mounts,
+            mounts: defaultMounts(network: spec.networkNamespacePath == nil ? spec.network : .none, files: files).filter { !targets.contains($0.destination) } + mounts,
             linux: Linux(
                 namespaces: namespaces, cgroupsPath: cgroupsPath, resources: resources, maskedPaths: maskedPaths,
                 readonlyPaths: readonlyPaths, sysctl: spec.sysctls.isEmpty ? nil : spec.sysctls,

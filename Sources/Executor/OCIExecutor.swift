@@ -181,10 +181,17 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         if let dns = spec.dns {
             files.resolvConf = bundle + "/resolv.conf"
             try Self.write(files.resolvConf!, NameFiles.resolvConf(dns, node: Self.read("/etc/resolv.conf")))
+        } else if spec.networkNamespacePath != nil {
+            files.resolvConf = bundle + "/resolv.conf"
+            try Self.write(files.resolvConf!, NameFiles.embeddedResolvConf(node: Self.read("/etc/resolv.conf")))
+        }
+        if spec.networkNamespacePath != nil && spec.extraHosts.isEmpty {
+            files.hosts = bundle + "/hosts"
+            try Self.write(files.hosts!, NameFiles.loopbackHosts)
         }
         if !spec.extraHosts.isEmpty {
             files.hosts = bundle + "/hosts"
-            let base = spec.network == .host ? Self.read("/etc/hosts") : NameFiles.loopbackHosts
+            let base = spec.network == .host && spec.networkNamespacePath == nil ? Self.read("/etc/hosts") : NameFiles.loopbackHosts
             try Self.write(files.hosts!, NameFiles.hosts(base: base, extra: spec.extraHosts))
         }
         return files
@@ -250,6 +257,11 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             bytes += try File.openForReading(path).readAll()
         }
         return bytes
+    }
+
+    public func logRecords(_ id: ContainerID) throws -> [LogRecord] {
+        let container = try container(id)
+        return try LogRecordFile.read(base: LogRecordFile.base(besides: container.logBase(.stdout)), maxFiles: container.spec.logLimits.maxFiles)
     }
 
     /// Stops every container without grace and removes it: node shutdown and test tear-down.

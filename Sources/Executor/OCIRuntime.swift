@@ -20,7 +20,9 @@ public struct OCIRuntime: Sendable, Equatable {
     /// The binary's base name, for messages.
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
 
-    /// The first of `runc`, `crun` found in PATH (or the usual sbin directories), else nil.
+    /// The first of `names` found in PATH (or the usual sbin directories), else nil. runc comes
+    /// first: crun 1.8 refuses this machine's hybrid cgroup hierarchy ("cgroups in hybrid mode
+    /// not supported"), so it is used only when chosen (`--runtime crun`) or alone.
     public static func find(names: [String] = ["runc", "crun"]) -> String? {
         let path = getenv("PATH").map { String(cString: $0) } ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
@@ -36,8 +38,9 @@ public struct OCIRuntime: Sendable, Equatable {
 
     /// `runc run` in the foreground: creates and starts the container, then waits for it; keeps
     /// the container (and its cgroups) after exit until `delete`.
+    /// crun has no `--keep`: its container state goes at exit, which `delete` tolerates.
     func runArguments(id: ContainerID, bundle: String, pidFile: String) -> [String] {
-        global + ["run", "--bundle", bundle, "--pid-file", pidFile, "--keep", id.rawValue]
+        global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (name == "crun" ? [] : ["--keep"]) + [id.rawValue]
     }
 
     /// `runc exec` of `command` in the running container, in the foreground.

@@ -127,6 +127,11 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         return bytes
     }
 
+    public func logRecords(_ id: ContainerID) throws -> [LogRecord] {
+        let container = try container(id)
+        return try LogRecordFile.read(base: LogRecordFile.base(besides: container.logBase(.stdout)), maxFiles: container.spec.logLimits.maxFiles)
+    }
+
     /// Stops every container without grace and removes it: node shutdown and test tear-down.
     public func removeAll() {
         let all = lock.withLock { Array(containers.keys) }

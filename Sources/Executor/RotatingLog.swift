@@ -31,6 +31,14 @@ final class RotatingLog: @unchecked Sendable {
         }
     }
 
+    /// Appends `bytes` to one file: rotates first when they do not fit in the current one (a
+    /// record is never split across files; one larger than a file gets a file of its own).
+    func writeWhole(_ bytes: UnsafeRawBufferPointer) throws {
+        if size > 0 && size + bytes.count > limits.maxFileBytes { try rotate() }
+        try file.append(bytes)
+        size += bytes.count
+    }
+
     /// The files of this stream, oldest first (only those that exist).
     static func files(base: String, maxFiles: Int) -> [String] {
         let names = [base] + (1..<max(maxFiles, 1)).map { "\(base).\($0)" }

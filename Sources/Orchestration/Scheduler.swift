@@ -17,6 +17,8 @@ struct Scheduler {
     private var total: [Int]
     private var serviceCounts: [String: [Int]] = [:]
     private var recentFailures: [String: [Int]] = [:]
+    /// Host-mode ports (`tcp/8080`) bound by the tasks on each node (see `HostPorts`).
+    private var hostPorts: [Set<String>]
 
     /// A node with this many failures of a service in the window goes last for that service.
     static let failureThreshold = 5
@@ -76,6 +78,7 @@ struct Scheduler {
         cpu = index.nodes.map(\.description.resources.nanoCPUs)
         memory = index.nodes.map(\.description.resources.memoryBytes)
         total = Array(repeating: 0, count: index.nodes.count)
+        hostPorts = HostPorts.inUse(index)
         for service in services {
             serviceCounts[service] = Array(repeating: 0, count: index.nodes.count)
             recentFailures[service] = Array(repeating: 0, count: index.nodes.count)
@@ -104,6 +107,8 @@ struct Scheduler {
         var memory: Int64
         var maxReplicas: Int
         var constraints: [PlacementConstraint]
+        /// Host-mode ports the task binds on its node.
+        var hostPorts: [String] = []
     }
 
     private mutating func place(_ group: Group, plan: inout RoundPlan) {
@@ -116,7 +121,8 @@ struct Scheduler {
         }
         let demand = Demand(cpu: group.spec.resources?.reservations?.nanoCPUs ?? 0,
                             memory: group.spec.resources?.reservations?.memoryBytes ?? 0,
-                            maxReplicas: Int(group.spec.placement?.maxReplicas ?? 0), constraints: constraints)
+                            maxReplicas: Int(group.spec.placement?.maxReplicas ?? 0), constraints: constraints,
+                            hostPorts: HostPorts.of(index.state.services[group.serviceID]))
         var counts = serviceCounts.removeValue(forKey: group.serviceID)!
         defer { serviceCounts[group.serviceID] = counts }
         var free: [Candidate] = []
@@ -164,6 +170,7 @@ struct Scheduler {
         memory[position] -= demand.memory
         total[position] += 1
         counts[position] += 1
+        hostPorts[position].formUnion(demand.hostPorts)
     }
 
     private func isEligible(_ position: Int, _ demand: Demand) -> Bool {
@@ -174,6 +181,7 @@ struct Scheduler {
     private func fits(_ position: Int, _ demand: Demand, _ counts: [Int]) -> Bool {
         cpu[position] >= demand.cpu && memory[position] >= demand.memory
             && (demand.maxReplicas == 0 || counts[position] < demand.maxReplicas)
+            && hostPorts[position].isDisjoint(with: demand.hostPorts)
     }
 
     private func buildTree(demand: Demand, preferences: [PlacementPreference], counts: [Int], failures: [Int]) -> SpreadBranch {
@@ -232,7 +240,7 @@ struct Scheduler {
     /// "no suitable node (insufficient memory on 3 nodes; 1 node drained; …)": for each node, the
     /// first filter that excludes it, counted per filter.
     private func explain(positions: [Int], demand: Demand, counts: [Int]) -> String {
-        var memoryShort = 0, cpuShort = 0, replicasFull = 0, drained = 0, paused = 0, down = 0, notReady = 0
+        var memoryShort = 0, cpuShort = 0, replicasFull = 0, drained = 0, paused = 0, down = 0, notReady = 0, portTaken = 0
         var unmet: [Int] = Array(repeating: 0, count: demand.constraints.count)
         for position in positions {
             let node = index.nodes[position]
@@ -242,6 +250,7 @@ struct Scheduler {
             else if node.spec.availability == .pause { paused += 1 }
             else if let failed = demand.constraints.firstIndex(where: { !$0.matches(node) }) { unmet[failed] += 1 }
             else if demand.maxReplicas > 0 && counts[position] >= demand.maxReplicas { replicasFull += 1 }
+            else if !hostPorts[position].isDisjoint(with: demand.hostPorts) { portTaken += 1 }
             else if memory[position] < demand.memory { memoryShort += 1 }
             else if cpu[position] < demand.cpu { cpuShort += 1 }
         }
@@ -250,6 +259,7 @@ struct Scheduler {
         if memoryShort > 0 { parts.append("insufficient memory on \(nodes(memoryShort))") }
         if cpuShort > 0 { parts.append("insufficient cpu on \(nodes(cpuShort))") }
         if replicasFull > 0 { parts.append("max replicas per node reached on \(nodes(replicasFull))") }
+        if portTaken > 0 { parts.append("host-mode port \(demand.hostPorts.joined(separator: ", ")) in use on \(nodes(portTaken))") }
         if drained > 0 { parts.append("\(nodes(drained)) drained") }
         if paused > 0 { parts.append("\(nodes(paused)) paused") }
         if down > 0 { parts.append("\(nodes(down)) down") }

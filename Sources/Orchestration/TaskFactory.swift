@@ -15,9 +15,11 @@ struct TaskFactory {
         precondition((slot == nil) != (nodeID == nil), "a task has a slot (replicated) or a node (global), not both")
         var id = ids.nextID(avoiding: index.state.tasks)
         while !issued.insert(id).inserted { id = ids.nextID(avoiding: index.state.tasks) }
-        return SwarmTask(id: id, createdAt: index.now, serviceID: service.id, slot: slot, nodeID: nodeID,
-                         spec: service.spec.taskTemplate, desiredState: .running,
-                         status: TaskStatus(timestamp: index.now, state: .pending, message: Self.pendingMessage))
+        var task = SwarmTask(id: id, createdAt: index.now, serviceID: service.id, slot: slot, nodeID: nodeID,
+                             spec: service.spec.taskTemplate, desiredState: .running,
+                             status: TaskStatus(timestamp: index.now, state: .pending, message: Self.pendingMessage))
+        task.serviceAnnotations = TaskServiceAnnotations(name: service.spec.name)
+        return task
     }
 
     /// Forgets the ids issued in the last round (they are in the state by now, or were refused).

@@ -20,6 +20,11 @@ public struct ControlPlaneReport: Sendable, Equatable {
     /// acknowledged them (zero unless an assignment was lost).
     public var unacknowledgedResends = 0
     public var unacknowledgedFailures = 0
+    /// Network table messages agents applied; agents found holding exactly the leader's latest
+    /// tables at the end; snapshot round trips of the state checked to apply like the original.
+    public var networkTableMessagesApplied = 0
+    public var networkTablesInSync = 0
+    public var networkSnapshotProbes = 0
     /// Every violated invariant: the seed to replay and what went wrong (first one per run).
     public var violations: [Violation] = []
 
@@ -48,6 +53,9 @@ public struct ControlPlaneReport: Sendable, Equatable {
         for (kind, count) in other.faultsInjected { faultsInjected[kind, default: 0] += count }
         unacknowledgedResends += other.unacknowledgedResends
         unacknowledgedFailures += other.unacknowledgedFailures
+        networkTableMessagesApplied += other.networkTableMessagesApplied
+        networkTablesInSync += other.networkTablesInSync
+        networkSnapshotProbes += other.networkSnapshotProbes
         violations += other.violations
     }
 
@@ -79,6 +87,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
             "entries committed    \(entriesCommitted)",
             "faults injected      " + (faults.isEmpty ? "none" : faults.joined(separator: " ")),
             "unacknowledged tasks \(unacknowledgedResends) resent, \(unacknowledgedFailures) failed",
+            "network tables       \(networkTableMessagesApplied) messages applied, \(networkTablesInSync) agents in sync at the end, "
+                + "\(networkSnapshotProbes) snapshot probes",
         ]
         if violations.isEmpty {
             lines.append("invariants           ok")

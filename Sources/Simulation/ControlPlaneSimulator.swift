@@ -35,13 +35,15 @@ public final class ControlPlaneSimulator {
     enum Payload {
         case raft(Message)
         /// The agent's unrecorded reports and the assignment stream it has applied.
-        case heartbeat(reports: [TaskStatusUpdate], ack: AssignmentAck)
+        case heartbeat(reports: [TaskStatusUpdate], ack: AssignmentAck, networkAck: NetworkTableAck)
         case heartbeatAck
         /// "I am not the leader; try this host" (nil: no leader known).
         case redirect(leader: Int?)
         /// One message of the receiving node's assignment stream (the shipped protocol).
         case assignments(AssignmentMessage)
         case statusReport([TaskStatusUpdate])
+        /// One message of the receiving node's network table stream (the shipped protocol).
+        case networkTables(NetworkTableMessage)
     }
 
     struct Manager {
@@ -59,6 +61,8 @@ public final class ControlPlaneSimulator {
         /// leadership (nil unless it leads and has applied an entry of its term).
         var dispatcher: AssignmentDispatcher?
         var acknowledgements: AcknowledgementGuard?
+        /// The shipped dispatcher's network table streams, for this leadership.
+        var networkTables: NetworkTableDispatcher?
     }
 
     let options: ControlPlaneOptions
@@ -87,6 +91,9 @@ public final class ControlPlaneSimulator {
     var firstAppliedIndex: UInt64 = 0
     /// Receives a timeline of the run (committed commands, task starts and stops, faults) when set.
     public var trace: ((String) -> Void)?
+    /// A copy of a manager's state restored from its snapshot encoding, applying the next
+    /// committed command next to the original (`checkNetworking`).
+    var snapshotProbe: ClusterState?
     /// Tasks the fake executors are running right now (the ground truth), by task id.
     var running: [String: RunningTask] = [:]
     /// Exit codes of the tasks that will exit by themselves.
@@ -171,6 +178,7 @@ public final class ControlPlaneSimulator {
         if checker.violation == nil && !finished {
             checker.fail("convergence: the run ended unfinished at \(now) ms")
         }
+        if checker.violation == nil, let problem = networkTableProblem() { checker.fail(problem) }
         report.entriesCommitted = Int(firstAppliedIndex)
         report.tasksCreated = checker.tasksCreated
         report.updatesCheckedForAvailability = checker.updatesChecked
@@ -235,8 +243,8 @@ public final class ControlPlaneSimulator {
             guard managers[to].isUp else { return }
             managers[to].raft.step(message)
             drainReady(to)
-        case let .heartbeat(reports, ack):
-            managerReceivesHeartbeat(to, from: from, reports: reports, ack: ack)
+        case let .heartbeat(reports, ack, networkAck):
+            managerReceivesHeartbeat(to, from: from, reports: reports, ack: ack, networkAck: networkAck)
         case let .statusReport(reports):
             managerReceivesReports(to, reports: reports)
         case .heartbeatAck:
@@ -245,6 +253,8 @@ public final class ControlPlaneSimulator {
             agentReceivesRedirect(to, leader: leader)
         case let .assignments(message):
             agentReceivesAssignments(to, message, from: from)
+        case let .networkTables(message):
+            agentReceivesNetworkTables(to, message)
         }
     }
 
@@ -279,6 +289,7 @@ public final class ControlPlaneSimulator {
         managers[slot].pendingReports = [:]
         managers[slot].dispatcher = nil
         managers[slot].acknowledgements = nil
+        managers[slot].networkTables = nil
     }
 
     private func apply(_ entry: Entry, on slot: Int) {
@@ -289,6 +300,7 @@ public final class ControlPlaneSimulator {
             if entry.index > firstAppliedIndex {
                 firstAppliedIndex = entry.index
                 checker.observeCommitted(command, result: result, state: managers[slot].state)
+                checkNetworking(command, index: entry.index, state: managers[slot].state)
                 if trace != nil { traceCommitted(command, result: result, index: entry.index) }
                 observeForUpdateWindows(command, result: result, slot: slot)
             }
@@ -346,6 +358,7 @@ public final class ControlPlaneSimulator {
         managers[slot].roundLastIndex = nil
         let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(options.heartbeatPeriodMillis))
         managers[slot].dispatcher = AssignmentDispatcher(term: term, inFlightMillis: inFlight)
+        managers[slot].networkTables = NetworkTableDispatcher(term: term, inFlightMillis: inFlight)
         managers[slot].acknowledgements = options.acknowledgementTimeoutMillis.map { AcknowledgementGuard(timeoutMillis: UInt64($0)) }
     }
 
@@ -412,6 +425,7 @@ public final class ControlPlaneSimulator {
         for host in 1..<hostCount {
             commands.append(.addNode(node: makeNode(host, at: at), transportID: UInt64(host + 1)))
         }
+        commands += Workload.networks.map { .createNetwork(network: Network(id: $0.id, createdAt: at, spec: $0.spec)) }
         return commands
     }
 
@@ -428,7 +442,8 @@ public final class ControlPlaneSimulator {
                     managerStatus: manager ? ManagerStatus(raftID: UInt64(host + 1), addr: address + ":4242") : nil)
     }
 
-    private func managerReceivesHeartbeat(_ slot: Int, from host: Int, reports: [TaskStatusUpdate], ack: AssignmentAck) {
+    private func managerReceivesHeartbeat(_ slot: Int, from host: Int, reports: [TaskStatusUpdate], ack: AssignmentAck,
+                                          networkAck: NetworkTableAck) {
         guard managers[slot].isUp else { return }
         guard managers[slot].raft.role == .leader, managers[slot].loops != nil else {
             let leader = managers[slot].raft.leader
@@ -443,6 +458,12 @@ public final class ControlPlaneSimulator {
         if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, tasks: tasks,
                                                                 payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state), now: nowStamp) {
             send(.assignments(message), from: slot, to: host)
+        }
+        let state = managers[slot].state
+        if let message = managers[slot].networkTables!.heartbeat(
+            node: nodeID(host), link: 1, ack: networkAck, tables: NetworkTables.tables(forNode: nodeID(host), in: state),
+            hostPorts: HostPortBinding.forNode(nodeID(host), in: state), now: nowStamp) {
+            send(.networkTables(message), from: slot, to: host)
         }
     }
 
@@ -470,6 +491,7 @@ public final class ControlPlaneSimulator {
             else { continue }
             send(.assignments(message), from: slot, to: host)
         }
+        pushNetworkTables(slot)
     }
 
     /// The acknowledgement guard, as the leader runs it every round: resend, then fail.

@@ -55,7 +55,9 @@ extension ControlPlaneSimulator {
         if chance(70) { roles.append(.global) }
         for (index, role) in roles.enumerated() {
             let name = "\(role.rawValue)\(index + 1)"
-            workload.services.append(Workload.Planned(id: "service-\(index + 1)", spec: makeSpec(name: name, role: role), role: role))
+            var spec = makeSpec(name: name, role: role)
+            addNetworking(&spec, role: role, index: index)
+            workload.services.append(Workload.Planned(id: "service-\(index + 1)", spec: spec, role: role))
             workload.queued.append(.create(service: index))
         }
         queue.schedule(.workload, at: 300)
@@ -137,6 +139,8 @@ extension ControlPlaneSimulator {
         workload.services[index].version = version
         spec.taskTemplate.containerSpec.image = "\(spec.name):v\(version)"
         if chance(50) { spec.updateConfig = randomUpdateConfig() }
+        if planned.role == .global { spec.updateConfig?.order = .stopFirst }
+        if planned.role == .steady && chance(30) { togglePublishedPort(&spec) }
         if planned.role == .capped, case let .replicated(replicas) = spec.mode {
             // Start-first needs room for the new tasks next to the old ones.
             let room = Int(spec.taskTemplate.placement?.maxReplicas ?? 1) * options.workers

@@ -18,6 +18,7 @@ struct SimulatedAgent {
     var incarnation = 0
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
+    var networkTables = NetworkTableReceiver()
     var tasks: [String: LocalTask] = [:]
     var lastAckAt = Int.min / 2
     var lastRedirectAt = Int.min / 2
@@ -66,7 +67,8 @@ extension ControlPlaneSimulator {
             let task = agents[host].tasks[id]!
             return task.status.state > task.managerState ? TaskStatusUpdate(taskID: id, status: task.status) : nil
         }
-        send(.heartbeat(reports: unreflected, ack: agents[host].assignments.ack), from: host, to: agents[host].target)
+        send(.heartbeat(reports: unreflected, ack: agents[host].assignments.ack, networkAck: agents[host].networkTables.ack),
+             from: host, to: agents[host].target)
     }
 
     func agentReceivesAck(_ host: Int, from manager: Int) {
@@ -272,6 +274,7 @@ extension ControlPlaneSimulator {
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
+        agents[host].networkTables = NetworkTableReceiver()
         for id in agents[host].tasks.keys.sorted() {
             var local = agents[host].tasks[id]!
             if local.status.state <= .assigned {

@@ -118,6 +118,20 @@ public enum ManagerKeyLock {
         try StoredKeyEncryptionKey.loadOrCreate(dataDirectory: dataDirectory, create: false)
     }
 
+    /// The KEK of an unlocked data dir, created (random, stored 0600) if it has none yet: what a
+    /// new manager opens its Raft storage with. A locked data dir is refused (unlock it first).
+    public static func currentOrNewKey(dataDirectory: String) throws -> [UInt8] {
+        guard !isLocked(dataDirectory: dataDirectory) else {
+            throw Failure(description: "the data dir's keys are locked under the unlock key: unlock the manager first (swarmctl swarm unlock)")
+        }
+        return try StoredKeyEncryptionKey.loadOrCreate(dataDirectory: dataDirectory, create: true)
+    }
+
+    /// `DATA/keys`: the KEK and the data keys, which a demoted manager removes with its Raft log.
+    public static func keysDirectory(in dataDirectory: String) -> String {
+        FileSystem.parentDirectory(of: StoredKeyEncryptionKey.path(in: dataDirectory))
+    }
+
     private static func derive(_ secret: [UInt8], salt: [UInt8]) throws -> [UInt8] {
         try KeyWrap.hkdfSHA256(secret: secret, salt: salt, info: derivationInfo, count: AESGCM256.keySize)
     }

@@ -3,10 +3,11 @@ import Raft
 /// Picks the snapshot the node restarts from and the entries after it.
 ///
 /// Tries snapshot files newest first. A file newer than anything the WAL recorded as durable is an
-/// orphan of a crash between the file and its marker, and is deleted; a file that fails its CRC is
-/// renamed `.broken` and the previous one is tried, with a warning (but one that passes its CRC and
-/// fails authentication was tampered with, and start-up is refused); a file the WAL's log cannot
-/// continue from is skipped. If nothing fits, start-up is refused.
+/// orphan of a crash between the file and its marker, and is deleted; a file the WAL's log cannot
+/// continue from is skipped. A recorded snapshot that fails its CRC or its authentication refuses
+/// start-up, naming the file and offset: it was durable (its marker was written after its fsync),
+/// so its damage is an alteration, and falling back to an older snapshot would hide it. If
+/// nothing fits, start-up is refused.
 struct Recovery {
     let logger: StorageLogger
     let snapshots: SnapshotStore
@@ -45,12 +46,7 @@ struct Recovery {
                 logger.warn("snapshot \(file.path) does not fit the WAL (\(objection)); trying an older one")
                 continue
             }
-            do {
-                return try snapshots.load(file)
-            } catch let error as StorageError where error.kind == .corruption && !error.failedAuthentication {
-                logger.warn("\(error.detail) in \(file.path); renaming it to .broken and falling back to an older snapshot")
-                try snapshots.quarantine(file)
-            }
+            return try snapshots.load(file)
         }
         return nil
     }

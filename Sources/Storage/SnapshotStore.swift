@@ -27,8 +27,8 @@ struct SnapshotFile: Equatable, Sendable {
 /// File format: a 24-byte header (magic "SWSN", version, payload length, payload CRC-32C, header
 /// CRC-32C) followed by the payload: the snapshot's wire encoding (version 1, encryption at rest
 /// disabled) or its `SealedPayload` (version 2), bound to the file's term and index. The CRCs cover
-/// the stored bytes: a CRC mismatch is media damage (recovery falls back to an older snapshot); a
-/// valid CRC with a failed authentication is tampering (refused).
+/// the stored bytes (a flipped byte is found without decrypting); a valid CRC with a failed
+/// authentication is deliberate tampering. Either refuses start-up (see `Recovery`).
 final class SnapshotStore {
     static let magic: UInt32 = 0x4E53_5753  // "SWSN"
     static let plaintextVersion: UInt32 = 1
@@ -85,15 +85,6 @@ final class SnapshotStore {
         return snapshot
     }
 
-    /// Renames a damaged file to `.broken` (kept for inspection, never loaded again).
-    func quarantine(_ file: SnapshotFile) throws {
-        do {
-            try FileSystem.rename(file.path, to: file.path + ".broken")
-            try FileSystem.syncDirectory(directory)
-        } catch { throw ioError(error, file.path) }
-        files.removeAll { $0 == file }
-    }
-
     /// Deletes `file` (an orphan or a snapshot beyond the retention count).
     func remove(_ file: SnapshotFile) throws {
         do { try FileSystem.remove(file.path) } catch { throw ioError(error, file.path) }
@@ -134,7 +125,7 @@ final class SnapshotStore {
     }
 
     static func decode(_ bytes: [UInt8], path: String, term: UInt64, index: UInt64, keys: DataKeyRing?) throws -> Snapshot {
-        func damaged(_ why: String) -> StorageError { StorageError.corruption(path, "snapshot file \(why)") }
+        func damaged(_ why: String, at offset: Int = 0) -> StorageError { StorageError.corruption(path, at: offset, "snapshot file \(why)") }
         guard bytes.count >= headerSize else { throw damaged("is shorter than its header") }
         var reader = WireReader(bytes)
         do {
@@ -144,9 +135,11 @@ final class SnapshotStore {
             let length = try reader.readUInt64()
             let payloadCRC = try reader.readUInt32()
             let headerCRC = try reader.readUInt32()
-            guard headerCRC == CRC32C.checksum(bytes[0..<20]) else { throw damaged("header CRC mismatch") }
+            guard headerCRC == CRC32C.checksum(bytes[0..<20]) else { throw damaged("header (bytes 0..<\(headerSize)) fails its CRC-32C") }
             guard length == UInt64(bytes.count - headerSize) else { throw damaged("has the wrong length") }
-            guard payloadCRC == CRC32C.checksum(bytes[headerSize...]) else { throw damaged("CRC mismatch") }
+            guard payloadCRC == CRC32C.checksum(bytes[headerSize...]) else {
+                throw damaged("payload (bytes \(headerSize)..<\(bytes.count)) fails its CRC-32C: it was altered after it was written", at: headerSize)
+            }
             guard (version == encryptedVersion) == (keys != nil) else {
                 throw StorageError(.corruption, file: path, offset: 4, version == encryptedVersion
                     ? "snapshot file is encrypted at rest but the storage was opened with encryption disabled"

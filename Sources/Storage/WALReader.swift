@@ -24,8 +24,9 @@ struct WALScan: Sendable {
 /// decides what damage is a torn tail (repairable) and what is corruption (refuse to start).
 ///
 /// The rule: only the last segment can have a torn tail (earlier ones were fsynced before the next
-/// was created). Damage there is a torn tail when nothing valid follows it, or when it looks like a
-/// lost write (zero bytes) and no later batch proves it had been fsynced. Anything else is
+/// was created). Damage there is a torn tail when it looks like a lost write (zeroed sectors, a
+/// lost length word, a record cut short) and no later batch proves it had been fsynced; a complete
+/// record whose bytes were changed (a bit flip) is refused even when it is the last one. Anything else is
 /// refused, because dropping it could lose a record that was acknowledged as durable.
 struct WALReader {
     let logger: StorageLogger
@@ -205,9 +206,41 @@ struct TailEvidence {
         if let syncedBatch {
             return "\(defect), yet the batch at byte \(syncedBatch) was written after an fsync that covered it"
         }
-        guard let firstValid else { return nil }
+        guard let firstValid else { return Self.alterationRefusal(defect, at: offset, in: bytes) }
         if defect == .zeroHeader || Self.looksTorn(bytes, at: offset, before: firstValid) { return nil }
         return "\(defect), followed by a valid record at byte \(firstValid): the log is damaged before its tail"
+    }
+
+    /// Why damage in the last record, with nothing valid after it, is not a torn tail: a crash
+    /// loses whole sectors (they read as the preallocated zeros) or the length word, so a complete
+    /// record with no zeroed sector that fails its CRC, its padding or the chain was altered after
+    /// it was written (a bit flip, an edit). Nil when the damage can be a torn write.
+    static func alterationRefusal(_ defect: RecordDefect, at offset: Int, in bytes: [UInt8]) -> String? {
+        switch defect {
+        case .brokenChain:
+            return "\(defect), though the record passes its own CRC: it was altered after it was written, a crash does not do that"
+        case .badHeader:
+            // The 16-byte header never straddles a sector: a crash leaves it whole or zero. With
+            // its length word or its CRC words zero it is no record (a flipped bit in the zeros after the data).
+            guard offset + RecordLayout.headerSize <= bytes.count, RecordReader.loadUInt64(bytes, offset) != 0,
+                  RecordReader.loadUInt64(bytes, offset + 8) != 0 else { return nil }
+            return "\(defect): a crash leaves a record header whole or zero, so it was altered after it was written"
+        case .crcMismatch, .badPadding:
+            guard !looksTorn(bytes, at: offset, before: bytes.count), !endsInZeros(bytes, at: offset) else { return nil }
+            return "\(defect) in a complete record with no lost sector: its bytes were altered after it was written "
+                + "(a crash loses whole sectors or the length word, not single bytes)"
+        default:
+            return nil
+        }
+    }
+
+    /// True when the last 4 bytes of the record's payload read as zeros: a write cut short (the
+    /// end of a sealed payload is its GCM tag, which a flipped bit elsewhere leaves in place).
+    static func endsInZeros(_ bytes: [UInt8], at offset: Int) -> Bool {
+        let length = Int(RecordReader.loadUInt64(bytes, offset) & 0xffff_ffff)
+        let end = offset + RecordLayout.headerSize + length
+        guard length >= 4, end <= bytes.count else { return true }
+        return RecordReader.isZero(bytes, (end - 4)..<end)
     }
 
     /// What a write cut short by a power loss leaves behind: the length word lost, or a whole

@@ -140,7 +140,7 @@ extension SwarmNode {
         if let warning = security.insecureWarning { logger.warn(warning) }
         serverConfiguration.unixPermissions = security.unixPermissions
         if let files = security.tls {
-            serverConfiguration.tls = try APIListenerSecurity.serverContext(files)
+            serverConfiguration.tls = try apiServerContext(files)
             serverConfiguration.allowedClientUnits = security.allowedClientUnits
             if security.allowedClientUnits != nil {
                 serverConfiguration.authorizeClient = { [weak self] leaf in self?.apiClientRefusal(leaf) }
@@ -161,11 +161,21 @@ extension SwarmNode {
                                                               dataDirectory: dataDirectory),
               let files = security.tls else { return }
         do {
-            apiServer.replaceTLS(try APIListenerSecurity.serverContext(files))
+            apiServer.replaceTLS(try apiServerContext(files))
             logger.info("API TLS reloaded from \(files.certificate)")
         } catch {
             logger.warn("API TLS not reloaded, the previous certificate stays in use: \(error)")
         }
+    }
+}
+
+extension SwarmNode {
+    /// The API's server context: the node's own certificate from memory (its key file may be
+    /// sealed under a locked manager's keys), other files as given.
+    func apiServerContext(_ files: APIListenerSecurity.TLSFiles) throws -> TLSContext {
+        guard files == APIListenerSecurity.nodeCertificateFiles(in: dataDirectory) else { return try APIListenerSecurity.serverContext(files) }
+        return try TLSContext(role: .server, identity: TLSIdentity(chain: certificates.chain, key: certificates.key),
+                              trustedRoots: certificates.roots, peerVerification: .required)
     }
 }
 

@@ -34,21 +34,29 @@ struct NodeCertificates {
     func transportTLS() throws -> TransportTLS {
         // The roots ride along so a joining node finds the one its token pins in our chain.
         let identity = TLSIdentity(chain: chain + roots.filter { !chain.contains($0) }, key: key)
+        let plaintext = BenchmarkSwitches.insecureCluster
         return TransportTLS(
-            server: try TLSContext(role: .server, identity: identity, trustedRoots: roots, peerVerification: .ifPresented),
-            client: try TLSContext(role: .client, identity: identity, trustedRoots: roots, peerVerification: .required))
+            server: try TLSContext(role: .server, identity: identity, trustedRoots: roots, peerVerification: .ifPresented,
+                                   benchmarkPlaintext: plaintext),
+            client: try TLSContext(role: .client, identity: identity, trustedRoots: roots, peerVerification: .required,
+                                   benchmarkPlaintext: plaintext))
     }
 
     /// A random point between 50% and 80% of the leaf's validity (as Docker swarm), unix seconds.
+    /// The validity counts from when the certificate was issued: our CA backdates notBefore by
+    /// `CertificateAuthority.backdateSeconds` (for clock skew), which must not count as life
+    /// already spent (a 1h certificate would otherwise be "due" the moment it was issued).
     func renewalTime() -> Int64 {
-        let life = max(1, leaf.notAfter - leaf.notBefore)
-        return leaf.notBefore + Int64(Double(life) * Double.random(in: 0.5...0.8))
+        let issued = min(leaf.notBefore + CertificateAuthority.backdateSeconds, leaf.notAfter)
+        let life = max(1, leaf.notAfter - issued)
+        return issued + Int64(Double(life) * Double.random(in: 0.5...0.8))
     }
 
     // MARK: Files
 
-    /// Reads the files, finishing a replacement a crash interrupted (see `save`).
-    static func load(from dataDirectory: String) throws -> NodeCertificates {
+    /// Reads the files, finishing a replacement a crash interrupted (see `save`). A key sealed
+    /// under a locked manager's KEK (`SealedNodeKey`) needs `unsealingKey`.
+    static func load(from dataDirectory: String, unsealingKey: [UInt8]? = nil) throws -> NodeCertificates {
         let directory = directory(in: dataDirectory)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
         if FileSystem.exists(keyPath + ".new") {
@@ -62,7 +70,7 @@ struct NodeCertificates {
             }
         }
         do {
-            let key = try PrivateKey(pem: try readText(keyPath))
+            let key = try PrivateKey(pem: try SealedNodeKey.open(try readBytes(keyPath), path: keyPath, unsealingKey: unsealingKey))
             let chain = try Certificate.parseChain(pem: try readText(certificatePath))
             let roots = try Certificate.parseChain(pem: try readText(directory + "/ca.pem"))
             guard !chain.isEmpty, !roots.isEmpty else { throw NodeError("empty certificate file") }
@@ -76,12 +84,13 @@ struct NodeCertificates {
 
     /// Writes the three files: the new key and certificate under `.new` names first, then the
     /// certificate and the key are renamed into place (`load` finishes or undoes a crash between).
-    func save(to dataDirectory: String) throws {
+    /// With `sealingKey` (a locked manager's KEK) the key file is sealed under it.
+    func save(to dataDirectory: String, sealingKey: [UInt8]? = nil) throws {
         let directory = Self.directory(in: dataDirectory)
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
         try Self.write(roots.map(\.pem).joined(), to: directory + "/ca.pem")
-        try Self.writeUnrenamed(key.pem, to: keyPath + ".new")
+        try Self.writeUnrenamed(try SealedNodeKey.stored(Array(key.pem.utf8), sealingKey: sealingKey), to: keyPath + ".new")
         try Self.writeUnrenamed(chain.map(\.pem).joined(), to: certificatePath + ".new")
         try FileSystem.syncDirectory(directory)
         try FileSystem.rename(certificatePath + ".new", to: certificatePath)
@@ -94,10 +103,19 @@ struct NodeCertificates {
         return String(decoding: data, as: UTF8.self)
     }
 
+    private static func readBytes(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw NodeError("\(path) is missing") }
+        return Array(data)
+    }
+
     private static func writeUnrenamed(_ text: String, to path: String) throws {
+        try writeUnrenamed(Array(text.utf8), to: path)
+    }
+
+    private static func writeUnrenamed(_ bytes: [UInt8], to path: String) throws {
         try? FileSystem.remove(path)
         let file = try File.create(path, mode: 0o600)
-        try file.write(Array(text.utf8), at: 0)
+        try file.write(bytes, at: 0)
         try file.sync()
     }
 
@@ -115,6 +133,11 @@ enum ClusterSigner {
     static let rootValiditySeconds: Int64 = 20 * 365 * 86_400
     /// Node certificates: 90 days unless the cluster spec says otherwise.
     static let defaultNodeValiditySeconds: Int64 = 90 * 86_400
+    /// The shortest validity a cluster accepts (Docker's minimum)...
+    public static let minimumNodeValiditySeconds: Int64 = 3_600
+    /// ...and on a test cluster (nodes run with `enable-chaos`), so renewal can be exercised in a
+    /// minute: renewal at 30-48 s leaves time for a retried request before expiry.
+    public static let minimumTestNodeValiditySeconds: Int64 = 60
 
     static func createRoot(clusterID: String, now: Int64) throws -> CertificateAuthority {
         try CertificateAuthority.createRoot(commonName: "swarmctl-root-ca", organization: clusterID,
@@ -166,7 +189,7 @@ enum ClusterSigner {
     /// The node certificate validity the cluster spec asks for.
     static func nodeValiditySeconds(_ spec: ClusterSpec?) -> Int64 {
         guard let nanoseconds = spec?.caConfig?.nodeCertExpiry, nanoseconds > 0 else { return defaultNodeValiditySeconds }
-        return max(60, nanoseconds / 1_000_000_000)
+        return max(minimumTestNodeValiditySeconds, nanoseconds / 1_000_000_000)
     }
 }
 

@@ -17,6 +17,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var apiTLSKey: String?
     public var apiTLSCACert: String?
     public var executor = "auto"
+    /// The OCI runtime: `auto` (runc if installed, else crun), `runc` or `crun`.
+    public var runtime = "auto"
     /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
     public var insecureRegistries: [String] = []
     public var enableChaos = false
@@ -85,6 +87,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
         "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit", "cert-expiry",
+        "runtime",
     ]
 
     /// Keys that are switches on the command line (`--KEY` without a value; `KEY = true` in the file).
@@ -164,7 +167,13 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "dispatcher-heartbeat": dispatcherHeartbeatMillis = try Self.duration(key, value, minimum: 10)
         case "dispatcher-ack-timeout": dispatcherAckTimeoutMillis = try Self.duration(key, value, minimum: 1)
         case "task-history-limit": taskHistoryLimit = try Self.integer(key, value, 0...1000)
-        case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 3_600_000) / 1000)
+        // At least 1h, checked in `validate` (1m with enable-chaos, which may come later in the file).
+        case "cert-expiry": certificateExpirySeconds = Int64(try Self.duration(key, value, minimum: 60_000) / 1000)
+        case "runtime":
+            guard ["auto", "runc", "crun"].contains(value) else {
+                throw ParseError(message: "runtime '\(value)': use auto, runc or crun")
+            }
+            runtime = value
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }
@@ -181,6 +190,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         if apiInsecure && apiTLSCert != nil {
             throw ParseError(message: "api-insecure and api-tlscert contradict each other: drop one")
+        }
+        if let expiry = certificateExpirySeconds, expiry < ClusterSigner.minimumNodeValiditySeconds, !enableChaos {
+            throw ParseError(message: "cert-expiry (\(expiry)s) must be at least 1h; shorter certificates (down to 1m) are only "
+                + "for test clusters whose nodes run with enable-chaos, to exercise renewal")
         }
         if let ackTimeout = dispatcherAckTimeoutMillis, ackTimeout < 2 * dispatcherHeartbeatMillis {
             throw ParseError(message: "dispatcher-ack-timeout (\(ackTimeout) ms) must be at least twice dispatcher-heartbeat "

@@ -12,16 +12,24 @@ extension SwarmNode {
     /// the loop at start.
     func startAgent() throws {
         let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
-        let executor = try ExecutorFactory.make(kind: kind, root: dataDirectory)
+        let runtimePath = configuration.runtime == "auto" ? OCIRuntime.find() : OCIRuntime.find(names: [configuration.runtime])
+        if configuration.runtime != "auto" && runtimePath == nil && kind != .process {
+            throw NodeError("runtime \(configuration.runtime) is not installed (not in PATH, /usr/local/sbin, /usr/sbin or /sbin): "
+                                          + "install it or use --runtime auto")
+        }
+        let executor = try ExecutorFactory.make(kind: kind, root: dataDirectory, runtimePath: runtimePath)
         if let oci = executor as? OCIExecutor {
             oci.images.registryPolicy = RegistryPolicy(insecureRegistries: configuration.insecureRegistries)
         } else if !configuration.insecureRegistries.isEmpty {
             logger.warn("insecure-registries has no effect with the process executor: it pulls no images")
         }
+        if !(executor is OCIExecutor) && configuration.runtime != "auto" {
+            logger.warn("runtime \(configuration.runtime) has no effect with the process executor: it runs no containers")
+        }
         if let oci = executor as? OCIExecutor, let removed = try? oci.removeLeftovers(), !removed.isEmpty {
             logger.warn("removed \(removed.count) containers left by a previous run of this node")
         }
-        logger.info("executor: \(type(of: executor))")
+        logger.info("executor: \(type(of: executor))" + ((executor as? OCIExecutor).map { " with \($0.runtime.name)" } ?? ""))
         taskExecutor = executor
         agent = try Agent(dataDirectory: dataDirectory, executor: executor, now: { Clock.now() }) { [weak self] in
             guard let self else { return }

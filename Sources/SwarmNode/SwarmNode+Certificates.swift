@@ -124,7 +124,7 @@ extension SwarmNode {
     func install(_ new: NodeCertificates, reason: String) {
         do {
             let tls = try new.transportTLS()
-            try new.save(to: dataDirectory)
+            try new.save(to: dataDirectory, sealingKey: tlsSealingKey)
             // A new leaf (role, root, or plain renewal) is shown to peers at once; new roots alone
             // only matter for connections still to come.
             let reconnect = new.leaf != certificates.leaf

@@ -87,6 +87,7 @@ extension SwarmNode {
         } catch {
             logger.warn("demoted: could not remove the old Raft log (\(error)); it is ignored from now on")
         }
+        forgetManagerKeys()
         identity.role = .worker
         try? identity.save(to: dataDirectory)
     }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Platform
 import Raft
+import Storage
 import Transport
 
 /// What `swarmctl init` prints.
@@ -147,7 +148,10 @@ extension SwarmNode {
         return NodeCertificates(key: key, chain: chain, roots: roots)
     }
 
-    public static func run(_ configuration: NodeConfiguration) throws -> SwarmNode {
+    /// Restarts a node from its data dir. A locked manager (autolock) first serves only the
+    /// locked API (`LockedManager`) until it is unlocked, or until `stopRequested` holds.
+    public static func run(_ configuration: NodeConfiguration,
+                           stopRequested: @escaping @Sendable () -> Bool = { false }) throws -> SwarmNode {
         guard let dataDirectory = configuration.dataDirectory else {
             throw NodeError("--data-dir is required: the directory 'swarmctl init' or 'swarmctl join' created")
         }
@@ -157,8 +161,21 @@ extension SwarmNode {
         if !identity.apiAddress.isEmpty {
             _ = try APIListenerSecurity.resolve(apiAddress: identity.apiAddress, configuration: configuration, dataDirectory: dataDirectory)
         }
-        let certificates = try NodeCertificates.load(from: dataDirectory)
+        var keys = ManagerKeys()
+        let certificates: NodeCertificates
+        if identity.role == .manager && ManagerKeyLock.isLocked(dataDirectory: dataDirectory) {
+            let unlocked = try LockedManager.waitForUnlock(
+                configuration: configuration, identity: identity, dataDirectory: dataDirectory,
+                logger: NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel), stopRequested: stopRequested)
+            keys = ManagerKeys(kek: unlocked.kek, wrappedUnder: unlocked.unlockKey)
+            certificates = unlocked.certificates
+            // A crash between wrapping the KEK and sealing the TLS key left the key in clear: seal it now.
+            try certificates.save(to: dataDirectory, sealingKey: unlocked.kek)
+        } else {
+            certificates = try NodeCertificates.load(from: dataDirectory)
+        }
         let node = try SwarmNode(configuration: configuration, dataDirectory: dataDirectory, identity: identity, certificates: certificates)
+        node.managerKeys = keys
         try node.startTransport()
         try node.startRole()
         try node.startAPI()

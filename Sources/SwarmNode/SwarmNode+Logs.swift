@@ -10,7 +10,7 @@ import Transport
 extension SwarmNode {
     /// Longest a manager waits for a node's logs before answering without them.
     static let logsTimeoutMillis = 3_000
-    /// Most bytes sent per stream and request; older output beyond it is skipped.
+    /// Most bytes sent per task and request; older output beyond it is skipped.
     static let maxLogBytesPerStream = 1 << 20
 
     public func after(millis: Int, _ body: @escaping () -> Void) {
@@ -30,7 +30,7 @@ extension SwarmNode {
             remaining -= 1
             if remaining == 0 {
                 finished = true
-                done(collected.sorted { ($0.taskID, $0.stream) < ($1.taskID, $1.stream) })
+                done(collected.sorted { $0.taskID < $1.taskID })
             }
         }
         for (nodeID, tasks) in byNode.sorted(by: { $0.key < $1.key }) {
@@ -67,42 +67,18 @@ extension SwarmNode {
         pendingLogRequests.removeValue(forKey: response.requestID)?(response.chunks)
     }
 
-    /// Reads the executor's captured output on a background queue; `done` runs there.
+    /// Reads the executor's timestamped lines on a background queue; `done` runs there.
     func readLocalLogs(_ tasks: [TaskLogRequest], _ done: @escaping @Sendable ([TaskLogChunk]) -> Void) {
         guard let executor = taskExecutor, let agent else { return done([]) }
         let containers = tasks.map { agent.container(ofTask: $0.taskID) }
         DispatchQueue.global().async {
             var chunks: [TaskLogChunk] = []
             for (task, container) in zip(tasks, containers) {
-                guard let container else { continue }
-                for (streamByte, stream, offset) in [(UInt8(1), LogStream.stdout, task.stdoutOffset), (UInt8(2), LogStream.stderr, task.stderrOffset)] {
-                    guard let all = try? executor.logs(container, stream: stream) else { continue }
-                    chunks.append(Self.slice(all, from: offset, tail: task.tail, taskID: task.taskID, stream: streamByte))
-                }
+                guard let container, let records = try? executor.logRecords(container) else { continue }
+                let lines = records.map { TaskLogLine(stream: $0.stream == .stdout ? 1 : 2, timeNanos: $0.timeNanos, sequence: $0.sequence, data: $0.bytes) }
+                chunks.append(TaskLogChunk.select(lines, for: task, maxBytes: SwarmNode.maxLogBytesPerStream))
             }
             done(chunks)
         }
-    }
-
-    /// The bytes after `offset` (or the last `tail` lines), capped at `maxLogBytesPerStream`.
-    static func slice(_ all: [UInt8], from offset: UInt64, tail: Int?, taskID: String, stream: UInt8) -> TaskLogChunk {
-        let total = UInt64(all.count)
-        var start = Int(min(offset, total))
-        if let tail {
-            var lines = 0
-            var index = all.count - 1
-            if index >= 0 && all[index] == 10 { index -= 1 }
-            start = 0
-            while index >= 0 {
-                if all[index] == 10 {
-                    lines += 1
-                    if lines == tail { start = index + 1; break }
-                }
-                index -= 1
-            }
-            if tail == 0 { start = all.count }
-        }
-        start = max(start, all.count - maxLogBytesPerStream)
-        return TaskLogChunk(taskID: taskID, stream: stream, data: Array(all[start...]), nextOffset: total)
     }
 }

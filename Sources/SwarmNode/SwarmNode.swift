@@ -108,6 +108,11 @@ public final class SwarmNode: @unchecked Sendable {
     var caRotationProposed = false
     /// Set while this node closes its own links to present a new certificate.
     var reconnectingForCertificate = false
+    /// Managers: the key-encryption key and the unlock key it is wrapped under (autolock).
+    var managerKeys = ManagerKeys()
+    /// Docker events derived from applied commands (manager), for `GET /events`.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
 
@@ -119,6 +124,7 @@ public final class SwarmNode: @unchecked Sendable {
         certificateRenewalTime = certificates.renewalTime()
         logger = NodeLogger(nodeID: identity.nodeID, levelName: configuration.logLevel)
         for warning in try DataDirectory.secure(dataDirectory) { logger.warn(warning) }
+        for warning in BenchmarkSwitches.warnings { logger.warn(warning) }
         loopThread = try EventLoopThread(name: "swarmctl-node")
     }
 
@@ -177,6 +183,7 @@ public final class SwarmNode: @unchecked Sendable {
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
+        options.encryption = try raftEncryption()
         let warn = logger
         let (opened, recovered) = try RaftStorage.open(
             dataDirectory: dataDirectory, options: options,
@@ -187,6 +194,7 @@ public final class SwarmNode: @unchecked Sendable {
             persistent = bootstrap
         }
         storage = opened
+        managerKeys.followFromIndex = persistent.hardState.commit
         // The state is rebuilt from exactly what Raft hands back (snapshot, then entries from its
         // index): applying a log onto a state built from another would break `apply`'s order.
         state = ClusterState()
@@ -247,6 +255,7 @@ public final class SwarmNode: @unchecked Sendable {
             for callback in callbacks { callback() }
         }
         followOwnRole()
+        followAutoLock()
         if raft?.role == .leader && assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()
@@ -306,7 +315,7 @@ public final class SwarmNode: @unchecked Sendable {
         case .normal:
             let result: Result<Void, ClusterError>
             do {
-                result = state.apply(try CommandCodec.decode(entry.data), index: entry.index)
+                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }

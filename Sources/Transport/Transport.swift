@@ -32,6 +32,8 @@ public final class Transport: @unchecked Sendable {
     var links: [NodeID: PeerLink] = [:]
     private var nextConnectionID: UInt64 = 1
     var preAuth: PreAuthTable
+    var handshakeRate: HandshakeRateLimiter
+    private var lastRateLimitLogMillis: UInt64 = 0
     private(set) var isShutDown = false
 
     /// Frames sent to a node with no link (`connect(to:at:)` was never called for it).
@@ -39,6 +41,8 @@ public final class Transport: @unchecked Sendable {
     /// Connections closed for a failed handshake, a refused certificate, a framing error, a
     /// timeout or a limit.
     public internal(set) var refusedConnections: UInt64 = 0
+    /// Of those, connections closed at accept because their source exceeded its handshake rate.
+    public internal(set) var rateLimitedConnections: UInt64 = 0
     /// Bytes of partial frames held by worker and join-only connections (bounded by
     /// `maxBufferedFrameBytes`).
     public internal(set) var bufferedFrameBytes = 0
@@ -49,6 +53,8 @@ public final class Transport: @unchecked Sendable {
         self.configuration = configuration
         self.log = logger
         preAuth = PreAuthTable(perSource: configuration.maxPendingHandshakesPerSource, total: configuration.maxPendingHandshakes)
+        handshakeRate = HandshakeRateLimiter(perSecond: configuration.maxHandshakesPerSourcePerSecond,
+                                             burst: configuration.handshakeBurstPerSource)
         Signals.ignoreBrokenPipe()
     }
 
@@ -96,6 +102,7 @@ public final class Transport: @unchecked Sendable {
             socket.close()
             return log("refused a connection from \(socket.address): this node has no certificate yet")
         }
+        guard admitHandshake(from: socket) else { return }
         do {
             let connection = try makeConnection(socket, connecting: false, kind: .inbound, context: tls.server)
             let source = connection.source
@@ -109,6 +116,22 @@ public final class Transport: @unchecked Sendable {
         } catch {
             log("could not set up an inbound connection from \(socket.address): \(error)")
         }
+    }
+
+    /// Applies the per-source handshake rate; closes the socket (logged at most once a second) if over.
+    private func admitHandshake(from socket: Socket) -> Bool {
+        let source = SocketAddress.sourceKey(of: socket.address)
+        let now = Self.nowMillis()
+        if handshakeRate.admit(from: source, nowMillis: now) { return true }
+        refusedConnections += 1
+        rateLimitedConnections += 1
+        socket.close()
+        if now >= lastRateLimitLogMillis + 1_000 {
+            lastRateLimitLogMillis = now
+            log("refused new connections from \(SocketAddress.describeSource(source)): over \(configuration.maxHandshakesPerSourcePerSecond) "
+                + "handshakes per second from one address (\(rateLimitedConnections) refused so far)")
+        }
+        return false
     }
 
     /// Closes authenticated inbound connections that received nothing for `idleTimeoutMillis`.

@@ -82,6 +82,7 @@ final class TransportConnection {
         case let .established(peer?): text += " (\(peer))"
         case .established(nil): text += kind == .joinSession ? " (join session)" : " (join-only)"
         }
+        if session.isBenchmarkPlaintext { text += " [BENCHMARK ONLY: NOT ENCRYPTED]" }
         return text
     }
 }

@@ -22,11 +22,15 @@ public struct TransportConfiguration: Sendable {
     /// newcomer (see `PreAuthTable`).
     public var maxPendingHandshakes = 256
     public var maxPendingHandshakesPerSource = 32
+    /// New inbound connections (TLS handshakes) accepted per source address per second, and the
+    /// burst allowed above that rate; the rest are closed at accept (see `HandshakeRateLimiter`).
+    public var maxHandshakesPerSourcePerSecond = 50
+    public var handshakeBurstPerSource = 100
     /// Authenticated inbound connections per peer node; the oldest is closed for a newer one.
     public var maxConnectionsPerPeer = 8
     /// Bytes of partial frames buffered over all worker and join-only connections (managers are
     /// exempt); the connection that would exceed it is closed.
-    public var maxBufferedFrameBytes = 256 << 20
+    public var maxBufferedFrameBytes = 96 << 20
     /// An authenticated inbound connection that receives nothing for this long is closed.
     public var idleTimeoutMillis = 300_000
     /// Per-peer queue bounds; when exceeded the oldest frames are dropped (see `PeerQueue`).
@@ -55,6 +59,7 @@ public struct TransportConfiguration: Sendable {
         precondition(maxBufferedFrameBytes >= maxFrameSize + Frame.headerSize, "the frame budget must hold one maximal frame")
         precondition(writeBatchBytes > 0 && maxPendingHandshakes > 0 && maxQueuedFramesPerPeer > 0 && maxConnectionsPerPeer > 0,
                      "limits must be positive")
+        precondition(maxHandshakesPerSourcePerSecond > 0 && handshakeBurstPerSource > 0, "handshake rate limits must be positive")
         precondition(maxPendingHandshakesPerSource > 0 && maxPendingHandshakesPerSource <= maxPendingHandshakes,
                      "per-source handshake limit must be in 1...maxPendingHandshakes")
     }

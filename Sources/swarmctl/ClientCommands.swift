@@ -16,6 +16,7 @@ enum ClientCommands {
         case "ca": return try CACommand.run(connection, &arguments)
         case "leave": return try leave(connection, &arguments)
         case "node": return try NodeClientCommands.run(connection, &arguments)
+        case "swarm": return try SwarmCommand.run(connection, &arguments)
         default: throw UsageError(message: "unknown command '\(command)'")
         }
     }

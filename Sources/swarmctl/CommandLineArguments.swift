@@ -84,6 +84,13 @@ struct CommandLineArguments {
         return values
     }
 
+    /// Every value of a repeatable flag with several spellings (`-p`, `--publish`), in the order given.
+    mutating func takeValues(anyOf names: String...) -> [String] {
+        let values = flags.filter { names.contains($0.name) }.compactMap(\.value)
+        flags.removeAll { names.contains($0.name) }
+        return values
+    }
+
     mutating func takeInt(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
         guard let text = takeValue(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {

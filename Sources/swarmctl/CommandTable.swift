@@ -34,7 +34,10 @@ enum CommandTable {
         CommandEntry(name: "ca", usage: CACommand.help, run: { try ClientCommands.run("ca", $0) }),
         CommandEntry(name: "client-cert", usage: ClientCertificateCommand.usage, run: ClientCertificateCommand.run),
         CommandEntry(name: "node", usage: NodeUsage.group, subcommands: NodeUsage.subcommands, run: { try ClientCommands.run("node", $0) }),
+        CommandEntry(name: "swarm", usage: SwarmCommand.group, subcommands: SwarmCommand.subcommands,
+                     run: { try ClientCommands.run("swarm", $0) }),
         CommandEntry(name: "service", usage: ServiceUsage.group, subcommands: ServiceUsage.subcommands, run: ServiceClientCommands.run),
+        CommandEntry(name: "network", usage: NetworkUsage.group, subcommands: NetworkUsage.subcommands, run: NetworkClientCommands.run),
         CommandEntry(name: "secret", usage: PayloadUsage.secretGroup, subcommands: PayloadUsage.subcommands("secret", update: true),
                      run: { try PayloadCommands.run(.secret, $0) }),
         CommandEntry(name: "config", usage: PayloadUsage.configGroup, subcommands: PayloadUsage.subcommands("config", update: false),
@@ -45,6 +48,7 @@ enum CommandTable {
         CommandEntry(name: "chaos", usage: HelpText.chaos, subcommands: ChaosUsage.subcommands, run: ChaosCommand.run),
         CommandEntry(name: "check", usage: CheckCommand.help, subcommands: [CommandEntry(name: "linearizable", usage: CheckCommand.help)],
                      run: CheckCommand.run),
+        CommandEntry(name: "events", usage: EventsCommand.usage, run: EventsCommand.run),
         CommandEntry(name: "version", aliases: ["--version", "-v"], usage: MiscUsage.version, run: MiscUsage.printVersion),
         CommandEntry(name: "help", aliases: ["--help", "-h"], usage: HelpText.main, run: { arguments in
             // `swarmctl help service create` is `swarmctl service create --help`.

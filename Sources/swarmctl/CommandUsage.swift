@@ -11,8 +11,10 @@ enum NodeUsage {
 
     Options:
       --executor auto|oci|process   How tasks run (default auto)
+      --runtime auto|runc|crun      The OCI runtime (default auto: runc when installed, else crun)
       --enable-chaos                Accept fault-injection requests
-      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h)
+      --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h;
+                                    1m with --enable-chaos, to exercise renewal on a test cluster)
       --api-group GROUP             unix: API socket (0660, root-owned) is also open to GROUP
       --api-tlscert FILE --api-tlskey FILE --api-tlscacert FILE
                                     Serve a tcp: API over TLS; clients need a certificate from the CA
@@ -154,6 +156,15 @@ enum ServiceUsage {
       --host NAME:IP                       An extra /etc/hosts entry (update: --host-add, --host-rm)
       --group G                            A supplementary group (update: --group-add, --group-rm)
       --security-opt seccomp=unconfined    Run without the default seccomp filter (seccomp=default restores it)
+      --network NAME|name=NAME,alias=A     Join an overlay network (update: --network-add, --network-rm)
+      -p, --publish [PUBLISHED:]TARGET[/udp]   Publish a port on every node (the routing mesh); without
+                                           PUBLISHED the cluster picks one in 30000-32767
+      --publish published=P,target=T[,protocol=udp][,mode=host|ingress][,policy=local]
+                                           mode=host binds P only on nodes running a task (two such tasks
+                                           never share a node); policy=local (ingress) sends a connection
+                                           only to a task on the node it reached, keeping the client address
+                                           (update: --publish-add, --publish-rm [PUBLISHED:]TARGET[/udp])
+      --endpoint-mode vip|dnsrr            A virtual IP per network (default), or DNS answers with every task
       --secret NAME|source=NAME[,target=T][,uid=N][,gid=N][,mode=0444]
                                            A secret the task sees at /run/secrets/T (update: --secret-add, --secret-rm NAME)
       --config NAME|source=NAME[,target=/PATH][,uid=N][,gid=N][,mode=0444]
@@ -161,7 +172,7 @@ enum ServiceUsage {
       -d, --detach                         Return at once instead of showing progress until converged
       -q, --quiet                          Do not show the progress
 
-    Published ports, networks, --tty and other settings of docker's that are
+    --tty and other settings of docker's that are
     not listed are not implemented: the node refuses a spec that sets them, naming the field. Container
     settings (--mount … --security-opt) need a node with the OCI executor; the process executor
     rejects such tasks saying so.
@@ -220,14 +231,19 @@ enum ServiceUsage {
         Returns a service to the spec it had before its last update.
         """),
         CommandEntry(name: "logs", usage: """
-        Usage:  swarmctl service logs [--follow] [--tail N] [--timestamps] SERVICE
+        Usage:  swarmctl service logs [OPTIONS] SERVICE|TASK
 
-        Prints the output of a service's tasks, prefixed with service.slot.task@node.
+        Prints the output of a service's tasks (or of one task), prefixed with service.slot.task@node,
+        stdout and stderr of every task merged in the order the lines were written.
 
         Options:
-          -f, --follow           Keep printing new output
-          -n, --tail N           Only the last N lines (default all)
-          -t, --timestamps       Show timestamps
+          -f, --follow           Keep printing new output (ends when the reader of the output goes away)
+          -n, --tail N           Only the last N lines of the merged output (default all)
+          -t, --timestamps       Show when each line was written
+              --since TIME       Only lines written from TIME on (seconds since the epoch, RFC 3339, or a
+                                 duration ago such as 5s)
+              --until TIME       Only lines written up to TIME (same forms)
+              --details          Show the swarm attributes of each line
         """),
         CommandEntry(name: "rebalance", usage: """
         Usage:  swarmctl service rebalance [--detach] SERVICE
@@ -354,7 +370,9 @@ enum MiscUsage {
     A local cluster of real node processes with chaos enabled, left running for scripts.
 
     Commands:
-      up [--managers N] [--workers N]   Start it and write DIR/testbed.env
+      up [--managers N] [--workers N] [--netns]
+                                        Start it and write DIR/testbed.env (--netns: each node in
+                                        its own network namespace on 192.0.2.0/24, needs root)
       down [--keep]                     Stop every node (and remove DIR unless --keep)
       ls                                List the nodes and their state
       kill|stop|cont|restart NODE       SIGKILL, SIGSTOP, SIGCONT or restart one node
@@ -362,14 +380,18 @@ enum MiscUsage {
 
     static let testbedSubcommands = [
         CommandEntry(name: "up", usage: """
-        Usage:  swarmctl testbed up [--managers N] [--workers N] [--dir DIR]
+        Usage:  swarmctl testbed up [--managers N] [--workers N] [--netns] [--dir DIR]
 
         Starts a local cluster with chaos enabled and records it in DIR/testbed.env.
+        --netns (root): each node runs in its own network namespace on an underlay bridge
+        (192.0.2.1, .2, … listening on port 2377), with a client namespace at 192.0.2.200 for
+        outside requests ($TESTBED_CLIENT_NETNS). 'testbed down' removes every namespace, also
+        after a crash (their prefix is kept in DIR/netns-prefix).
         """),
         CommandEntry(name: "down", usage: """
         Usage:  swarmctl testbed down [--keep] [--dir DIR]
 
-        Stops every node of the testbed; removes DIR unless --keep.
+        Stops every node of the testbed and removes its network namespaces; removes DIR unless --keep.
         """),
         CommandEntry(name: "ls", usage: """
         Usage:  swarmctl testbed ls [--dir DIR]

@@ -20,10 +20,13 @@ enum HelpText {
       leave       Leave the cluster
       node        Manage nodes (ls, inspect, update, promote, demote, rm, ps)
       service     Manage services (create, ls, ps, inspect, scale, update, rollback, logs, rm)
+      network     Manage overlay networks (create, ls, inspect, rm)
       secret      Manage secrets (create, ls, inspect, rm, update: a new revision that rolls the services using it)
       config      Manage configs (create, ls, inspect, rm)
       image       Manage node-local images (import, load, pull, ls, rm)
       client-cert Get an API client certificate from the cluster CA (--out DIR: ca.pem cert.pem key.pem)
+      events      Stream service, node and task-container events (--since, --until, --filter)
+      swarm       Swarm settings and autolock (update --autolock, unlock, unlock-key --rotate)
 
     Testing:
       simulate    Run the deterministic cluster simulator over seeded fault schedules

@@ -16,9 +16,18 @@ struct LocalClusterLauncher {
         var dataDirectory: String
     }
 
+    /// Where a node runs when the testbed gives each node its own network namespace
+    /// (`testbed up --netns`): the namespace file and the node's underlay address.
+    struct Placement {
+        var namespacePath: String
+        var address: String
+    }
+
     let directory: String
     /// Extra flags for every node (e.g. `--enable-chaos`).
     var nodeFlags: [String] = []
+    /// Nodes placed in their own network namespace, by name; the others run on 127.0.0.1.
+    var placements: [String: Placement] = [:]
     let binary = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
 
     /// Starts `managers` managers and `workers` workers and waits until all are ready;
@@ -54,10 +63,9 @@ struct LocalClusterLauncher {
     /// Starts one node process with `command` (init, join …, run); stdout to /dev/null, stderr
     /// appended to NAME.log.
     func start(_ name: String, _ command: [String]) throws -> Member {
-        let port = try Self.freePort()
         let api = "unix:\(directory)/\(name).sock"
         let data = "\(directory)/\(name)"
-        let address = "127.0.0.1:\(port)"
+        let address = try placements[name].map { "\($0.address):2377" } ?? "127.0.0.1:\(Self.freePort())"
         let arguments = command + ["--data-dir", data, "--listen-addr", address, "--api-addr", api] + nodeFlags
         let process = try spawn(name, arguments)
         writeStandardError("started \(name) (pid \(process.pid), cluster port \(address), API \(api))\n")
@@ -70,7 +78,10 @@ struct LocalClusterLauncher {
     }
 
     private func spawn(_ name: String, _ arguments: [String]) throws -> ChildProcess {
-        let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        // A placed node enters only its network namespace (nsenter --net), not a new mount
+        // namespace as `ip netns exec` would: the task namespaces it creates stay visible.
+        let entry = placements[name].map { ["nsenter", "--net=\($0.namespacePath)"] } ?? []
+        let quoted = (entry + [binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) >/dev/null 2>>'\(directory)/\(name).log'"])
     }
 

@@ -60,7 +60,7 @@ enum NodeCommands {
                 } catch {
                     throw CommandFailure(message: "\(error.message): fix or remove \(NodeConfiguration.savedPath(in: dataDirectory))")
                 }
-                node = try SwarmNode.run(configuration)
+                node = try SwarmNode.run(configuration, stopRequested: { terminationPending(signals) })
             }
             try saveSettings(configuration)
         } catch let error as NodeError {
@@ -123,6 +123,13 @@ enum NodeCommands {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         return set
+    }
+
+    /// True once SIGINT or SIGTERM is pending (blocked, not yet taken by `waitForTermination`).
+    private static func terminationPending(_ signals: sigset_t) -> Bool {
+        var pending = sigset_t()
+        sigpending(&pending)
+        return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1
     }
 
     private static func waitForTermination(_ signals: sigset_t) {

@@ -64,6 +64,12 @@ enum ServiceClientCommands {
         if let args = arguments.takeValue("--args") {
             spec.taskTemplate.containerSpec.args = args.split(separator: " ").map(String.init)
         }
+        // The spec names networks by id: a name given to --network-rm is looked up first.
+        for removed in arguments.takeValues("--network-rm") {
+            let network = try connection.decode(NetworkReference.self, "GET", "/networks/\(removed)")
+            spec.taskTemplate.networks?.removeAll { $0.target == network.id || $0.target == removed }
+            if spec.taskTemplate.networks?.isEmpty == true { spec.taskTemplate.networks = nil }
+        }
         try ServiceSpecFlags.apply(&arguments, to: &spec, creating: false)
         if arguments.takeSwitch("--force") { spec.taskTemplate.forceUpdate = (spec.taskTemplate.forceUpdate ?? 0) + 1 }
         let detach = arguments.takeSwitch("--detach", "-d")
@@ -199,7 +205,7 @@ enum ServiceClientCommands {
         }
         let rows = services.map { service in
             [String(service.id.prefix(12)), service.spec.name, service.spec.mode.isGlobal ? "global" : "replicated",
-             replicasText(service), service.spec.taskTemplate.containerSpec.image, ""]
+             replicasText(service), service.spec.taskTemplate.containerSpec.image, service.portsText]
         }
         printTable(["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], rows)
         return 0
@@ -258,6 +264,14 @@ struct ListedService: Decodable {
     var id: String
     var spec: ServiceSpec
     var serviceStatus: Status?
+    var endpoint: ServiceEndpoint?
 
-    enum CodingKeys: String, CodingKey { case id = "ID", spec = "Spec", serviceStatus = "ServiceStatus" }
+    enum CodingKeys: String, CodingKey { case id = "ID", spec = "Spec", serviceStatus = "ServiceStatus", endpoint = "Endpoint" }
+
+    /// docker's PORTS column: the ingress ports, `*:8080->80/tcp`.
+    var portsText: String {
+        (endpoint?.ports ?? []).filter { $0.publishMode == "ingress" }.map {
+            "*:\($0.publishedPort ?? 0)->\($0.targetPort)/\($0.protocol ?? "tcp")"
+        }.joined(separator: ", ")
+    }
 }

@@ -22,6 +22,7 @@ struct ServiceSpecFlags {
             spec.labels[key] = value
         }
         for key in arguments.takeValues("--label-rm") { spec.labels[key] = nil }
+        try ServiceNetworkFlags.apply(&arguments, &spec)
     }
 
     private static func applyMode(_ arguments: inout CommandLineArguments, _ spec: inout ServiceSpec, creating: Bool) throws(UsageError) {

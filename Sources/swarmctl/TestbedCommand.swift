@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Executor
+import Networking
 import Platform
 
 /// `swarmctl testbed up|down|kill|stop|cont|restart|ls`: a local cluster of real node processes
@@ -11,7 +12,7 @@ enum TestbedCommand {
     static let defaultDirectory = NSTemporaryDirectory() + "swarmctl-testbed"
 
     static func run(_ rawArguments: [String]) throws -> Int32 {
-        var arguments = try CommandLineArguments(rawArguments, switches: ["--keep"])
+        var arguments = try CommandLineArguments(rawArguments, switches: ["--keep", "--netns"])
         let directory = arguments.takeValue("--dir") ?? defaultDirectory
         guard let subcommand = arguments.positionals.first else {
             throw UsageError(message: "testbed needs a subcommand: up, down, ls, kill, stop, cont or restart")
@@ -21,8 +22,9 @@ enum TestbedCommand {
         case "up":
             let managers = try arguments.takeInt("--managers", in: 1...7) ?? 3
             let workers = try arguments.takeInt("--workers", in: 0...20) ?? 2
+            let netns = arguments.takeSwitch("--netns")
             try arguments.finish(command: "testbed up")
-            return try up(directory: directory, managers: managers, workers: workers)
+            return try up(directory: directory, managers: managers, workers: workers, netns: netns)
         case "down":
             let keep = arguments.takeSwitch("--keep")
             try arguments.finish(command: "testbed down")
@@ -41,25 +43,31 @@ enum TestbedCommand {
 
     // MARK: up / down
 
-    static func up(directory: String, managers: Int, workers: Int) throws -> Int32 {
-        if FileSystem.exists(directory + "/testbed.env") {
+    static func up(directory: String, managers: Int, workers: Int, netns: Bool = false) throws -> Int32 {
+        if FileSystem.exists(directory + "/testbed.env") || FileSystem.exists(directory + "/" + TestbedNamespaces.prefixFile) {
             throw CommandFailure(message: "a testbed already runs in \(directory): run 'swarmctl testbed down --dir \(directory)' first, or pick another --dir")
         }
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        let launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+        var launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+        let names = (1...max(1, managers)).map { "manager-\($0)" } + (0..<workers).map { "worker-\($0 + 1)" }
+        let namespaces = netns ? try TestbedNamespaces.create(directory: directory, nodes: names) : nil
+        if let namespaces { launcher.placements = namespaces.placements }
         var members: [LocalClusterLauncher.Member] = []
         do {
             _ = try launcher.launch(managers: managers, workers: workers) { members.append($0) }
         } catch {
             for member in members { try? member.process.kill(SIGKILL) }
+            for member in members { _ = try? member.process.wait() }
+            namespaces?.destroy()
             throw error
         }
         for member in members { member.process.release() }
         var environment = TestbedEnvironment(directory: directory)
         environment.set(members: members)
+        if let namespaces { namespaces.record(in: &environment) }
         try environment.save()
         writeStandardOutput("""
-        Testbed is up: \(managers) managers, \(workers) workers, chaos enabled, in \(directory)
+        Testbed is up: \(managers) managers, \(workers) workers, chaos enabled, in \(directory)\(namespaces.map { "\n\($0.summary)" } ?? "")
 
             set -a; . \(directory)/testbed.env; set +a   # exports SWARMCTL_HOST, DOCKER_HOST, NODE_PID …
             swarmctl node ls                 # uses $SWARMCTL_HOST
@@ -71,6 +79,12 @@ enum TestbedCommand {
     }
 
     static func down(directory: String, keep: Bool) throws -> Int32 {
+        if !FileSystem.exists(directory + "/testbed.env"), let prefix = TestbedNamespaces.recordedPrefix(directory: directory) {
+            // `up` crashed before recording its nodes: only the namespaces are known.
+            try TestbedNamespaces.remove(prefix: prefix, directory: directory)
+            if !keep { try FileSystem.removeTree(directory) }
+            return 0
+        }
         let environment = try TestbedEnvironment.load(directory: directory)
         for node in environment.nodes {
             guard let pid = environment.pid(of: node) else { continue }
@@ -83,6 +97,9 @@ enum TestbedCommand {
             endTasks(of: environment.dataDirectory(of: node))
         }
         writeStandardOutput("stopped \(environment.nodes.count) nodes\n")
+        if let prefix = environment.value(TestbedNamespaces.prefixKey) ?? TestbedNamespaces.recordedPrefix(directory: directory) {
+            try TestbedNamespaces.remove(prefix: prefix, directory: directory)
+        }
         if keep {
             try? FileSystem.remove(directory + "/testbed.env")
         } else {
@@ -128,7 +145,8 @@ enum TestbedCommand {
                 _ = kill(pid, SIGTERM)
                 if !waitForExit(pid, seconds: 10) { _ = kill(pid, SIGKILL) }
             }
-            let launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+            var launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+            launcher.placements = TestbedNamespaces.placements(from: environment)
             let process = try launcher.restart(node)
             process.release()
             environment.setPID(process.pid, of: node)

@@ -41,5 +41,8 @@ enum DockerAPISpecFields {
         ("UpdateConfig", ["Parallelism", "Delay", "FailureAction", "Monitor", "MaxFailureRatio", "Order"]),
         ("RollbackConfig", ["Parallelism", "Delay", "FailureAction", "Monitor", "MaxFailureRatio", "Order"]),
         ("EndpointSpec", ["Mode", "Ports"]),
+        ("EndpointSpec.Ports", ["Name", "Protocol", "TargetPort", "PublishedPort", "PublishMode"]),
+        ("Networks", ["Target", "Aliases", "DriverOpts"]),
+        ("TaskTemplate.Networks", ["Target", "Aliases", "DriverOpts"]),
     ]
 }

@@ -181,6 +181,24 @@ final class DockerAPITests: XCTestCase {
         XCTAssertTrue(plane.proposals.isEmpty)
     }
 
+    /// Node certificates last at least an hour (as Docker); a manager run with chaos enabled (a
+    /// test cluster) accepts down to a minute so renewal can be exercised; below that: refused.
+    func testSwarmUpdateCertExpiryMinimumIsAnHourOrAMinuteOnATestCluster() {
+        let version = plane.state.cluster!.version.index
+        let short = call("POST", "/v1.41/swarm/update?version=\(version)", body: #"{"Name":"default","CAConfig":{"NodeCertExpiry":120000000000}}"#)
+        XCTAssertEqual(short.status, 400, short.bodyText)
+        XCTAssertTrue(message(short)?.contains("minimum certificate expiry time is 1h0m0s") ?? false, short.bodyText)
+        XCTAssertTrue(plane.proposals.isEmpty)
+        var spec = plane.state.cluster!.spec
+        spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 120 * 1_000_000_000)
+        XCTAssertNil(DockerAPI.validate(spec, testCluster: true), "2m on a test cluster")
+        spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 30 * 1_000_000_000)
+        XCTAssertEqual(DockerAPI.validate(spec, testCluster: true),
+                       "minimum certificate expiry time is 1m0s on a test cluster (manager run with --enable-chaos)")
+        let hour = call("POST", "/v1.41/swarm/update?version=\(version)", body: #"{"Name":"default","CAConfig":{"NodeCertExpiry":3600000000000}}"#)
+        XCTAssertEqual(hour.status, 200, hour.bodyText)
+    }
+
     func testSwarmUpdateStaleVersionAndBadInput() {
         let stale = call("POST", "/swarm/update?version=999", body: #"{"Name":"default"}"#)
         XCTAssertEqual(stale.status, 500)
@@ -193,31 +211,58 @@ final class DockerAPITests: XCTestCase {
         XCTAssertTrue(message(malformed)?.contains("malformed JSON") ?? false)
     }
 
-    /// `docker swarm update --autolock=true` sends `EncryptionConfig.AutoLockManagers=true`: it is
-    /// refused with a message naming the setting and nothing is proposed (not "updated" and ignored).
-    func testSwarmUpdateRefusesAutoLockAndProposesNothing() {
-        let version = plane.state.cluster!.version.index
-        let before = plane.state.cluster
-        let refused = call("POST", "/v1.41/swarm/update?version=\(version)",
-                           body: #"{"Name":"default","Orchestration":{"TaskHistoryRetentionLimit":9},"EncryptionConfig":{"AutoLockManagers":true}}"#)
-        XCTAssertEqual(refused.status, 400)
-        XCTAssertEqual(message(refused), APIError.autoLockUnsupported.message)
-        XCTAssertTrue(message(refused)?.contains("AutoLockManagers") ?? false)
-        XCTAssertEqual(plane.proposals.count, 0)
-        XCTAssertEqual(plane.state.cluster, before)
-        let lowercase = call("POST", "/swarm/update?version=\(version)", body: #"{"encryptionconfig":{"autolockmanagers":true}}"#)
-        XCTAssertEqual(lowercase.status, 400)
-        XCTAssertEqual(plane.proposals.count, 0)
-        let off = call("POST", "/swarm/update?version=\(version)",
-                       body: #"{"Name":"default","Orchestration":{"TaskHistoryRetentionLimit":9},"EncryptionConfig":{"AutoLockManagers":false}}"#)
+    /// `docker swarm update --autolock=true` sends `EncryptionConfig.AutoLockManagers=true`: the
+    /// flag and a new unlock key are proposed in one entry; `unlockkey` then shows the key;
+    /// `rotateManagerUnlockKey` replaces it; `--autolock=false` clears both.
+    func testSwarmUpdateTurnsAutoLockOnWithAKeyRotatesItAndTurnsItOff() {
+        func update(_ body: String, query: String = "") -> HTTPResponse {
+            call("POST", "/v1.41/swarm/update?version=\(plane.state.cluster!.version.index)\(query)", body: body)
+        }
+        func currentKey() -> String? { jsonBody(call("GET", "/v1.41/swarm/unlockkey"))["UnlockKey"]?.stringValue }
+        XCTAssertEqual(currentKey(), "", "no key while autolock is off")
+        let on = update(#"{"Name":"default","Orchestration":{"TaskHistoryRetentionLimit":9},"EncryptionConfig":{"AutoLockManagers":true}}"#)
+        XCTAssertEqual(on.status, 200, on.bodyText)
+        guard case let .setAutoLock(_, spec, key?, _)? = plane.proposals.last else { return XCTFail("\(plane.proposals)") }
+        XCTAssertTrue(spec.autoLockManagers)
+        XCTAssertEqual(spec.orchestration.taskHistoryRetentionLimit, 9, "the rest of the spec goes with it")
+        XCTAssertTrue(key.hasPrefix("SWMKEY-1-") && key.count == 9 + 64, key)
+        XCTAssertEqual(currentKey(), key)
+        XCTAssertEqual(plane.state.cluster?.spec.autoLockManagers, true)
+
+        // The docker CLI sends the full spec back: autolock still true is a plain update (same key).
+        XCTAssertEqual(update(#"{"Name":"default","Labels":{"a":"b"},"EncryptionConfig":{"AutoLockManagers":true}}"#).status, 200)
+        XCTAssertEqual(currentKey(), key)
+        XCTAssertEqual(plane.state.cluster?.spec.labels, ["a": "b"])
+
+        let rotated = update(#"{"Name":"default","EncryptionConfig":{"AutoLockManagers":true}}"#, query: "&rotateManagerUnlockKey=true")
+        XCTAssertEqual(rotated.status, 200, rotated.bodyText)
+        let newKey = currentKey()
+        XCTAssertNotEqual(newKey, key)
+        XCTAssertTrue(newKey?.hasPrefix("SWMKEY-1-") ?? false)
+
+        let off = update(#"{"Name":"default","EncryptionConfig":{"AutoLockManagers":false}}"#)
         XCTAssertEqual(off.status, 200, off.bodyText)
-        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
+        XCTAssertEqual(currentKey(), "")
+        XCTAssertEqual(plane.state.cluster?.spec.autoLockManagers, false)
+        let proposed = plane.proposals.count
+        let refused = update(#"{"Name":"default"}"#, query: "&rotateManagerUnlockKey=true")
+        XCTAssertEqual(refused.status, 400)
+        XCTAssertTrue(message(refused)?.contains("autolock is not enabled") ?? false, refused.bodyText)
+        XCTAssertEqual(plane.proposals.count, proposed, "a refused rotation proposes nothing")
     }
 
-    func testUnlockKeyIsEmptyAndUnlockSaysNotLocked() {
-        let key = call("GET", "/v1.41/swarm/unlockkey")
-        XCTAssertEqual(key.status, 200, key.bodyText)
-        XCTAssertEqual(jsonBody(key)["UnlockKey"]?.stringValue, "")
+    /// A plain spec update cannot switch autolock without its key (the state keeps them together).
+    func testPlainSpecUpdateCannotChangeAutoLockWithoutAKey() {
+        var spec = plane.state.cluster!.spec
+        spec.encryptionConfig = ClusterSpec.EncryptionConfig(autoLockManagers: true)
+        XCTAssertNoThrow(try plane.apply(.updateClusterSpec(version: plane.state.cluster!.version, spec: spec, at: Timestamp(millisecondsSinceEpoch: 1))).get())
+        XCTAssertFalse(plane.state.cluster!.spec.autoLockManagers)
+        XCTAssertNil(plane.state.managerUnlockKey)
+        let mismatched = plane.apply(.setAutoLock(version: plane.state.cluster!.version, spec: spec, unlockKey: nil, at: Timestamp(millisecondsSinceEpoch: 2)))
+        guard case .failure(.invalid)? = Optional(mismatched) else { return XCTFail("\(mismatched)") }
+    }
+
+    func testUnlockOnARunningNodeSaysNotLocked() {
         let unlock = call("POST", "/v1.41/swarm/unlock", body: #"{"UnlockKey":"SWMKEY-1-00"}"#)
         XCTAssertEqual(unlock.status, 503)
         XCTAssertEqual(message(unlock), "swarm is not locked!")

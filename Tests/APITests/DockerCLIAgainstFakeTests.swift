@@ -9,16 +9,16 @@ import XCTest
 /// state, so the task JSON is checked by the client that renders it (`service ps`, `service ls`
 /// counts, `node ps`) before orchestration produces real tasks. Skipped without the CLI.
 final class DockerCLIAgainstFakeTests: XCTestCase {
-    private static let dockerBinary = "/usr/local/bin/docker"
+    static let dockerBinary = "/usr/local/bin/docker"
 
-    private struct Output {
+    struct Output {
         var status: Int32
         var stdout: String
         var stderr: String
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    private func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
+    func docker(_ socket: String, _ directory: String, _ arguments: [String]) throws -> Output {
         let quoted = ([Self.dockerBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let errorFile = "\(directory)/docker.err"
         let process = try ChildProcess.spawn("/bin/sh", arguments: [
@@ -42,7 +42,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
 
     /// A fake cluster behind the Docker API on a unix socket in a fresh directory, for the real
     /// docker CLI; the CLI's config directory there is removed after the test.
-    private func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
+    func serveFakeCluster(newID: @escaping () -> String) throws -> (plane: FakeControlPlane, harness: ServerHarness, socket: String) {
         let plane = FakeControlPlane()
         let api = DockerAPI(controlPlane: plane, identity: ServerIdentity(version: "0.1.0", arch: "amd64", kernelVersion: "6.1"),
                             now: { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) },
@@ -158,8 +158,7 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
             (["--mount", "type=volume,src=v1,dst=/v,volume-driver=nfs"], "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig"),
             (["--mount", "type=bind,src=/srv,dst=/d,bind-recursive=disabled"], "TaskTemplate.ContainerSpec.Mounts.BindOptions.NonRecursive"),
             (["--log-driver", "syslog"], "TaskTemplate.LogDriver"),
-            (["--publish", "mode=host,target=80,published=8080"], "EndpointSpec.Ports"),
-            (["--endpoint-mode", "dnsrr"], "EndpointSpec.Mode"),
+            (["--network", "name=ingress,driver-opt=com.docker.network.driver.mtu=1400"], "TaskTemplate.Networks.DriverOpts"),
         ]
         for (index, (flags, field)) in cases.enumerated() {
             let result = try docker(socket, harness.directory.path, ["service", "create", "--detach", "--no-resolve-image", "--name", "s\(index)"]
@@ -195,22 +194,118 @@ final class DockerCLIAgainstFakeTests: XCTestCase {
         XCTAssertTrue(net.status != 0 && net.stderr.contains("sysctl net.core.somaxconn: tasks share the node's network namespace"), net.stderr)
     }
 
-    /// `docker swarm update --autolock=true` fails with the refusal naming the setting and changes
-    /// nothing; the same CLI's plain update still works, and `unlock-key` reports no key.
-    func testDockerSwarmUpdateAutolockIsRefused() throws {
+    /// `docker swarm update --cert-expiry` sets the validity the CA issues node certificates for
+    /// (`ClusterSigner.nodeValiditySeconds`); below Docker's 1 h minimum it is refused, naming it.
+    func testDockerSwarmUpdateCertExpiry() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
         let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
-        let before = plane.state.cluster
-        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
-        XCTAssertNotEqual(refused.status, 0, "autolock was accepted: \(refused.stdout)")
-        XCTAssertFalse(refused.stdout.contains("Swarm updated."), refused.stdout)
-        XCTAssertTrue(refused.stderr.contains("EncryptionConfig.AutoLockManagers=true"), refused.stderr)
-        XCTAssertEqual(plane.state.cluster, before)
-        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--task-history-limit", "9"])
+        let updated = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "720h"])
         XCTAssertEqual(updated.status, 0, updated.stderr)
-        XCTAssertEqual(plane.state.cluster?.spec.orchestration.taskHistoryRetentionLimit, 9)
-        let key = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
-        XCTAssertNotEqual(key.status, 0)
-        XCTAssertTrue(key.stderr.contains("no unlock key is set"), key.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+        let refused = try docker(socket, harness.directory.path, ["swarm", "update", "--cert-expiry", "30m"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("minimum certificate expiry time is 1h0m0s"), refused.stderr)
+        XCTAssertEqual(plane.state.cluster?.spec.caConfig?.nodeCertExpiry, 720 * 3_600 * 1_000_000_000)
+    }
+
+    /// `docker swarm update --autolock=true` prints the unlock key it reads back from the API;
+    /// `unlock-key -q` shows the same key, `--rotate` replaces it, `--autolock=false` removes it.
+    func testDockerSwarmAutolockAndUnlockKey() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { DockerNames.randomID() })
+        let enabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=true"])
+        XCTAssertEqual(enabled.status, 0, enabled.stderr)
+        let key = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertTrue(enabled.stdout.contains(key), enabled.stdout)
+        let shown = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), key, shown.stderr)
+        let rotated = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "--rotate", "-q"])
+        XCTAssertEqual(rotated.status, 0, rotated.stderr)
+        let newKey = try XCTUnwrap(plane.state.managerUnlockKey)
+        XCTAssertNotEqual(newKey, key)
+        XCTAssertEqual(rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines), newKey)
+        let disabled = try docker(socket, harness.directory.path, ["swarm", "update", "--autolock=false"])
+        XCTAssertEqual(disabled.status, 0, disabled.stderr)
+        XCTAssertNil(plane.state.managerUnlockKey)
+        let none = try docker(socket, harness.directory.path, ["swarm", "unlock-key", "-q"])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("no unlock key is set"), none.stderr)
+    }
+
+    /// `docker events --since 0 --until NOW` prints the create, update and remove of a service and
+    /// its task container's start and die (from the task's reported states); `--filter` narrows
+    /// them; docker-py's `client.events(decode=True)` reads the same window and then a live event.
+    func testDockerEventsAndDockerPyEventsShowServiceAndContainerHistory() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        let (plane, harness, socket) = try serveFakeCluster(newID: { "evsvc0000000000000000000" + "0" })
+        let directory = harness.directory.path
+        XCTAssertEqual(try docker(socket, directory, ["service", "create", "--detach", "--no-resolve-image", "--name", "web",
+                                                      "busybox:1", "sleep", "3600"]).status, 0)
+        @Sendable func nowStamp() -> Timestamp { Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1000)) }
+        @Sendable func report(_ state: TaskState, exitCode: Int64?) -> ClusterCommand {
+            .updateTaskStatuses(updates: [TaskStatusUpdate(taskID: "evtask1aaaaaaaaaaaaaaaaaa", status: TaskStatus(
+                timestamp: nowStamp(), state: state, message: state.rawValue,
+                containerStatus: ContainerStatus(containerID: "ctr1", pid: 9, exitCode: exitCode)))])
+        }
+        try harness.onLoop {
+            let service = plane.state.services["evsvc00000000000000000000"]!
+            _ = plane.apply(.createTasks(tasks: [SwarmTask(id: "evtask1aaaaaaaaaaaaaaaaaa", createdAt: nowStamp(), serviceID: service.id, slot: 1,
+                                                           nodeID: "node2bbbbbbbbbbbbbbbbbbbbb", spec: service.spec.taskTemplate,
+                                                           status: TaskStatus(timestamp: nowStamp(), state: .assigned, message: "assigned"))]))
+            _ = plane.apply(report(.running, exitCode: nil))
+        }
+        XCTAssertEqual(try docker(socket, directory, ["service", "update", "--detach", "--no-resolve-image", "--image", "busybox:2", "web"]).status, 0)
+        try harness.onLoop { _ = plane.apply(report(.shutdown, exitCode: 137)) }
+        XCTAssertEqual(try docker(socket, directory, ["service", "rm", "web"]).status, 0)
+        let until = String(format: "%.9f", Date().timeIntervalSince1970)
+
+        let everything = try docker(socket, directory, ["events", "--since", "0", "--until", until])
+        XCTAssertEqual(everything.status, 0, everything.stderr)
+        // The cluster's ingress network is created with it.
+        XCTAssertEqual(everything.lines.filter { words($0).dropFirst().first == "network" }.map { words($0).dropFirst().prefix(2).joined(separator: " ") },
+                       ["network create"], everything.stdout)
+        XCTAssertTrue(everything.stdout.contains("(name=ingress, type=overlay)"), everything.stdout)
+        let all = Output(status: everything.status, stdout: everything.lines.filter { words($0).dropFirst().first != "network" }.joined(separator: "\n"),
+                         stderr: everything.stderr)
+        // TIME TYPE ACTION ID (ATTRIBUTES): everything after the time.
+        let rows = all.lines.map { words($0).dropFirst().prefix(3).joined(separator: " ") }
+        XCTAssertEqual(rows, ["node create node1aaaaaaaaaaaaaaaaaaaaa", "node create node2bbbbbbbbbbbbbbbbbbbbb", "node create node3ccccccccccccccccccccc",
+                              "service create evsvc00000000000000000000", "container start ctr1", "service update evsvc00000000000000000000",
+                              "container die ctr1", "service remove evsvc00000000000000000000"], all.stdout)
+        XCTAssertTrue(all.lines[4].contains("com.docker.swarm.service.name=web") && all.lines[4].contains("name=web.1.evtask1aaaaaaaaaaaaaaaaaa"),
+                      all.lines[4])
+        XCTAssertTrue(all.lines[6].contains("exitCode=137"), all.lines[6])
+        XCTAssertTrue(all.lines[7].hasSuffix("(name=web)"), all.lines[7])
+
+        let containers = try docker(socket, directory, ["events", "--since", "0", "--until", until, "--filter", "type=container",
+                                                        "--filter", "event=die"])
+        XCTAssertEqual(containers.lines.map { words($0).dropFirst().prefix(3).joined(separator: " ") }, ["container die ctr1"], containers.stdout)
+        let badFilter = try docker(socket, directory, ["events", "--since", "0", "--until", until, "--filter", "type=spaceship"])
+        XCTAssertNotEqual(badFilter.status, 0)
+        XCTAssertTrue(badFilter.stderr.contains("invalid filter 'type=spaceship'"), badFilter.stderr)
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Compat/docker_py_events.py").path
+        let python = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec python3 '\(script)' '\(socket)' '\(until)' 2>&1"])
+        var output: [UInt8] = []
+        let deadline = monotonicNanoseconds() + 30_000_000_000
+        while let chunk = try python.readOutput(timeoutMilliseconds: 200) {
+            output += chunk
+            if monotonicNanoseconds() > deadline {
+                try? python.kill()
+                break
+            }
+        }
+        let status = try python.wait().exitCode
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0, text.contains("ok") else {
+            if text.contains("No module named 'docker'") { throw XCTSkip("docker-py is not installed") }
+            return XCTFail("docker_py_events.py failed (\(String(describing: status))):\n\(text)")
+        }
+        let pyLines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(pyLines.filter { $0.hasPrefix("past service") || $0.hasPrefix("past container") },
+                       ["past service create web", "past container start web.1.evtask1aaaaaaaaaaaaaaaaaa", "past service update web",
+                        "past container die web.1.evtask1aaaaaaaaaaaaaaaaaa", "past service remove web"], text)
+        XCTAssertTrue(pyLines.contains("live service create pylive"), text)
     }
 }

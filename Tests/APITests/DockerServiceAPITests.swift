@@ -150,15 +150,17 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertEqual(message(badName), "rpc error: code = InvalidArgument desc = name must be valid as a DNS name component")
 
         let published = #"{"Name":"pub","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
-        let noIngress = call("POST", "/services/create", body: published)
-        XCTAssertEqual(noIngress.status, 400)
-        XCTAssertEqual(message(noIngress), "rpc error: code = FailedPrecondition desc = service needs ingress network, but no ingress network is present")
+        XCTAssertEqual(call("POST", "/services/create", body: published).status, 201, "the cluster has its ingress network")
+        let taken = call("POST", "/services/create", body: published.replacingOccurrences(of: #""pub""#, with: #""pub2""#))
+        XCTAssertEqual(taken.status, 400)
+        XCTAssertEqual(message(taken)?.hasPrefix("rpc error: code = FailedPrecondition desc = port '8080' is already in use by service 'pub'"), true,
+                       message(taken) ?? "")
 
         let job = call("POST", "/services/create", body: #"{"Name":"job","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"ReplicatedJob":{}}}"#)
         XCTAssertEqual(job.status, 400)
 
-        XCTAssertEqual(plane.proposals.count, 1, "only the valid create was proposed")
-        XCTAssertEqual(plane.state.services.count, 1)
+        XCTAssertEqual(plane.proposals.count, 3, "only the valid creates and the port conflict (refused by the apply) were proposed")
+        XCTAssertEqual(plane.state.services.count, 2)
     }
 
     func testCreateRaceLosesWithDockersConflictWording() {
@@ -436,7 +438,9 @@ final class DockerServiceAPITests: XCTestCase {
                              nodeID: "node2bbbbbbbbbbbbbbbbbbbbb", spec: TaskTemplate(containerSpec: ContainerSpec(image: "busybox")),
                              status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .running, message: "started"))
         plane.apply(.createTasks(tasks: [task]))
-        plane.taskOutput[task.id] = [1: Array("hello\nworld\npartial".utf8), 2: Array("oops\n".utf8)]
+        plane.taskOutput[task.id] = [TaskLogLine(stream: 1, timeNanos: 10, sequence: 1, data: Array("hello\n".utf8)),
+                                     TaskLogLine(stream: 2, timeNanos: 20, sequence: 2, data: Array("oops\n".utf8)),
+                                     TaskLogLine(stream: 1, timeNanos: 30, sequence: 3, data: Array("world\n".utf8))]
         // The API is loop-confined: the server calls it on its loop thread only.
         nonisolated(unsafe) let api = self.api!
         let server = try startServer { request, responder in api.handle(request, responder) }
@@ -452,8 +456,8 @@ final class DockerServiceAPITests: XCTestCase {
             body = body.dropFirst(8 + length)
         }
         let details = "com.docker.swarm.node.id=node2bbbbbbbbbbbbbbbbbbbbb,com.docker.swarm.service.id=\(id),com.docker.swarm.task.id=\(task.id) "
-        XCTAssertEqual(frames.map(\.0), [1, 1, 2], "a line still being written is held back")
-        XCTAssertEqual(frames.map(\.1), [details + "hello\n", details + "world\n", details + "oops\n"])
+        XCTAssertEqual(frames.map(\.0), [1, 2, 1], "stdout and stderr interleaved by write time")
+        XCTAssertEqual(frames.map(\.1), [details + "hello\n", details + "oops\n", details + "world\n"])
         XCTAssertEqual(try client.send("GET", "/services/nosuchservice/logs", query: QueryParameters([("stdout", "1")])).status, 404)
         XCTAssertEqual(try client.send("GET", "/services/web/logs").status, 400, "no stream chosen")
     }

@@ -214,10 +214,26 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
                        transportID: 3))
     }
 
+    /// Events derived from every applied command, as a manager keeps them.
+    let keptEvents = EventHistory()
+    var eventDeriver = DockerEventDeriver()
+    var eventHistory: EventHistory? { keptEvents }
+    /// `after(millis:)` calls, run by the test when it wants (log following, event `until`).
+    var scheduled: [(millis: Int, body: () -> Void)] = []
+
+    func after(millis: Int, _ body: @escaping () -> Void) {
+        scheduled.append((millis, body))
+    }
+
     @discardableResult
     func apply(_ command: ClusterCommand) -> Result<Void, ClusterError> {
         index += 1
-        return state.apply(command, index: index)
+        let prelude = eventDeriver.prelude(command, in: state)
+        let result = state.apply(command, index: index)
+        if case .success = result {
+            keptEvents.record(eventDeriver.events(prelude, after: state, fallback: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)))
+        }
+        return result
     }
 
     var localNode: LocalNodeInfo { local }
@@ -281,19 +297,19 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
     }
 
     /// Each task's captured output per stream (1 stdout, 2 stderr), served from the asked offsets.
-    var taskOutput: [String: [UInt8: [UInt8]]] = [:]
+    /// This node's task containers and images (node-level container routes).
+    var containers: [LocalContainer] = []
+    var images: [LocalImage] = []
+    func localContainers() -> [LocalContainer] { containers }
+    func localImages() -> [LocalImage] { images }
+
+    /// Each task's recorded lines, as its node would keep them.
+    var taskOutput: [String: [TaskLogLine]] = [:]
     var logRequests: [[TaskLogRequest]] = []
 
     func fetchLogs(_ requests: [TaskLogRequest], _ done: @escaping ([TaskLogChunk]) -> Void) {
         logRequests.append(requests)
-        var chunks: [TaskLogChunk] = []
-        for request in requests {
-            for (stream, offset) in [(UInt8(1), request.stdoutOffset), (UInt8(2), request.stderrOffset)] {
-                let all = taskOutput[request.taskID]?[stream] ?? []
-                let start = Int(min(offset, UInt64(all.count)))
-                chunks.append(TaskLogChunk(taskID: request.taskID, stream: stream, data: Array(all[start...]), nextOffset: UInt64(all.count)))
-            }
-        }
+        let chunks = requests.map { TaskLogChunk.select(taskOutput[$0.taskID] ?? [], for: $0) }
         complete { done(chunks) }
     }
 }

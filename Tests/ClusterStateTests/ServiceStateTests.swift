@@ -271,7 +271,7 @@ final class ServiceStateTests: XCTestCase {
 
         let original = try object(Data(inspectWithDefaults.utf8))
         let reencoded = try object(JSONEncoder().encode(service))
-        XCTAssertEqual(Set(reencoded.keys), ["ID", "Version", "CreatedAt", "UpdatedAt", "Spec"])
+        XCTAssertEqual(Set(reencoded.keys), ["ID", "Version", "CreatedAt", "UpdatedAt", "Spec", "Endpoint"])
         let originalSpec = try XCTUnwrap(original["Spec"] as? [String: Any])
         let spec = try XCTUnwrap(reencoded["Spec"] as? [String: Any])
         XCTAssertEqual(Set(spec.keys), Set(originalSpec.keys))

@@ -82,6 +82,32 @@ def main(socket_path):
 
     check(service.remove() is True, "remove")
     check(client.services.list() == [], "no services left")
+
+    # Networks: docker-py's networks=[...] and endpoint_spec reach the cluster (they were dropped once).
+    network = client.networks.create("pynet", driver="overlay", labels={"team": "x"})
+    check(network.attrs["Driver"] == "overlay" and network.attrs["Scope"] == "swarm", f"overlay network: {network.attrs}")
+    check([n.name for n in client.networks.list(filters={"label": "team=x"})] == ["pynet"], "network label filter")
+    try:
+        client.networks.create("pybridge")
+        check(False, "a bridge network is refused")
+    except docker.errors.APIError as error:
+        check("network driver bridge is not available" in str(error), f"bridge refusal: {error}")
+    from docker.types import EndpointSpec
+    service = client.services.create("busybox", command=["sleep", "3600"], name="pynetweb", networks=["pynet"],
+                                     endpoint_spec=EndpointSpec(ports={8090: 80}))
+    endpoint = service.attrs["Endpoint"]
+    check([p["PublishedPort"] for p in endpoint["Ports"]] == [8090], f"published port: {endpoint}")
+    check(network.id in [v["NetworkID"] for v in endpoint["VirtualIPs"]], f"a VIP on pynet: {endpoint}")
+    check(service.attrs["Spec"]["TaskTemplate"]["Networks"] == [{"Target": network.id}], "the network by id")
+    try:
+        network.remove()
+        check(False, "a network in use is not removed")
+    except docker.errors.APIError as error:
+        check("is in use by service pynetweb" in str(error), f"in-use refusal: {error}")
+    check(service.remove() is True, "remove the network's service")
+    network.remove()
+    check([n.name for n in client.networks.list()] == ["ingress"], "only ingress is left")
+    print("networks ok", flush=True)
     secrets_and_configs(client)
     print("ok", flush=True)
 

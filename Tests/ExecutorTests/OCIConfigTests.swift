@@ -18,6 +18,24 @@ final class OCIConfigTests: XCTestCase {
         XCTAssertEqual(make { $0.network = .none }.linux.namespaces.map(\.type), ["pid", "ipc", "uts", "mount", "network"])
     }
 
+    func testTaskWithAttachmentsJoinsItsPreparedNetworkNamespaceByPath() throws {
+        let config = make { $0.networkNamespacePath = "/run/netns/sw-t-abc" }
+        XCTAssertEqual(config.linux.namespaces.last, OCIConfig.Namespace(type: "network", path: "/run/netns/sw-t-abc"))
+        XCTAssertEqual(config.linux.namespaces.filter { $0.type == "network" }.count, 1)
+        XCTAssertFalse(config.mounts.contains { $0.destination == "/etc/hosts" && $0.source == "/etc/hosts" },
+                       "the node's name files are not shared with a task on its own network")
+        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(config)) as? [String: Any]
+        let namespaces = (json?["linux"] as? [String: Any])?["namespaces"] as? [[String: String]]
+        XCTAssertEqual(namespaces?.last, ["type": "network", "path": "/run/netns/sw-t-abc"], "what runc reads")
+        XCTAssertFalse(make().linux.namespaces.contains { $0.path != nil }, "without attachments nothing changes")
+        XCTAssertEqual(NameFiles.embeddedResolvConf(node: "nameserver 10.0.0.2\nsearch corp.example\n"),
+                       "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n")
+        XCTAssertEqual(TaskSpec(command: ["sh"]).containerOnlySettings, [])
+        var spec = TaskSpec(command: ["sh"])
+        spec.networkNamespacePath = "/run/netns/x"
+        XCTAssertEqual(spec.containerOnlySettings, ["network attachments (--network)"], "the process backend refuses it")
+    }
+
     func testResourcesMapToCgroupLimits() {
         let config = make { $0.resources = TaskResources(memoryBytes: 64 << 20, nanoCPUs: 1_500_000_000, pidsLimit: 50) }
         XCTAssertEqual(config.linux.resources.memory?.limit, 64 << 20)

@@ -3,7 +3,7 @@ import Raft
 @testable import Storage
 import XCTest
 
-/// Snapshot files, their WAL markers, fallback to an older snapshot, and compaction.
+/// Snapshot files, their WAL markers, refusal of a damaged one, and compaction.
 final class SnapshotTests: StorageTestCase {
     private func snapshot(_ index: UInt64, term: UInt64 = 1) -> Snapshot {
         Snapshot(metadata: SnapshotMetadata(index: index, term: term, confState: ConfState(voters: [1, 2, 3])),
@@ -28,17 +28,23 @@ final class SnapshotTests: StorageTestCase {
         XCTAssertEqual(state.hardState, HardState(term: 1, commit: 35))
     }
 
-    func testCorruptNewestSnapshotFallsBackToThePreviousOneWithAWarning() throws {
+    /// A recorded snapshot was fsynced before its WAL marker: a flipped byte in it is an
+    /// alteration, and falling back to the older snapshot would hide it (issue 17).
+    func testFlippedByteInTheNewestSnapshotRefusesToStartNamingFileAndOffsetWithoutFallingBack() throws {
         try writeLogWithTwoSnapshots()
         let newest = try snapshotPaths().last!
-        var bytes = try readFile(newest)
-        bytes[bytes.count - 5] ^= 0x40
-        try writeFile(newest, bytes)
-        let state = try reopen()
-        XCTAssertEqual(state.snapshot, snapshot(10))
-        XCTAssertEqual(state.entries, makeEntries(11...40, term: 1))
-        XCTAssertTrue(capture.messages.contains { $0.contains(newest) && $0.contains("falling back") }, "\(capture.messages)")
-        XCTAssertTrue(FileSystem.exists(newest + ".broken"))
+        let original = try readFile(newest)
+        for position in [3, 17, SnapshotStore.headerSize + 5, original.count - 5] {
+            var bytes = original
+            bytes[position] ^= 0x40
+            try writeFile(newest, bytes)
+            let offset = position < SnapshotStore.headerSize ? 0 : SnapshotStore.headerSize
+            assertCorruption(try self.reopen(), mentioning: [newest, "at byte \(offset)", "Refusing to start"], "byte \(position)")
+            XCTAssertFalse(capture.messages.contains { $0.contains("falling back") }, "\(capture.messages)")
+            XCTAssertEqual(try snapshotPaths().last, newest, "the damaged file stays in place for inspection")
+        }
+        try writeFile(newest, original)
+        XCTAssertEqual(try reopen().snapshot, snapshot(20), "the intact file opens again")
     }
 
     func testEveryCorruptSnapshotRefusesToStart() throws {
@@ -48,7 +54,7 @@ final class SnapshotTests: StorageTestCase {
             bytes[30] ^= 0x01
             try writeFile(path, bytes)
         }
-        assertCorruption(try self.reopen(), mentioning: ["no usable snapshot", "backup"])
+        assertCorruption(try self.reopen(), mentioning: [try snapshotPaths().last!, "at byte 24", "backup"])
     }
 
     func testSnapshotFileWithoutWALMarkerIsIgnored() throws {
@@ -107,14 +113,12 @@ final class SnapshotTests: StorageTestCase {
         XCTAssertEqual(state.snapshot, snapshot(250))
         XCTAssertEqual(state.entries, makeEntries(251...300, term: 1, size: 100))
         XCTAssertEqual(state.hardState.commit, 300)
-        // The retained log still lets a damaged newest snapshot fall back to the previous one.
+        // A damaged newest snapshot is refused, not replaced by the previous one the log could continue.
         let newest = try snapshotPaths().last!
         var bytes = try readFile(newest)
         bytes[40] ^= 0x02
         try writeFile(newest, bytes)
-        let fallback = try reopen()
-        XCTAssertEqual(fallback.snapshot, snapshot(100))
-        XCTAssertEqual(fallback.entries, makeEntries(101...300, term: 1, size: 100))
+        assertCorruption(try self.reopen(), mentioning: [newest, "at byte 24"])
     }
 
     /// etcd #10219: the hard state must be durable before the segments holding older copies go.

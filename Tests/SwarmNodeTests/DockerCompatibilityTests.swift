@@ -170,6 +170,53 @@ final class DockerCompatibilityTests: XCTestCase {
         XCTAssertTrue(removeAgain.stderr.contains("service web not found"), removeAgain.stderr)
     }
 
+    /// `docker stack deploy` on a real one-node cluster (process executor): the stack's networks
+    /// and services are created, the tasks run with addresses on the stack network and ingress,
+    /// `stack ls|services|ps` show them, and `stack rm` removes services and networks at once
+    /// (the tasks stop afterwards, as with dockerd).
+    func testDockerStackDeployRunsAndRemovesAStack() throws {
+        guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
+        try startCluster()
+        let compose = "\(cluster.directory)/compose.yml"
+        try """
+        services:
+          web:
+            image: busybox
+            command: ["sleep", "3600"]
+            ports: ["8080:80"]
+            deploy:
+              replicas: 2
+          client:
+            image: busybox
+            command: ["sleep", "3600"]
+        """.write(toFile: compose, atomically: true, encoding: .utf8)
+        try docker("stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", compose, "app")
+        XCTAssertEqual(try docker("stack", "ls", "--format", "{{.Name}} {{.Services}}").lines, ["app 2"])
+        XCTAssertEqual(try docker("network", "ls", "--format", "{{.Name}}").lines, ["app_default", "ingress"])
+
+        var running: [String] = []
+        let deadline = monotonicNanoseconds() + 60_000_000_000
+        while monotonicNanoseconds() < deadline {
+            running = try docker("stack", "ps", "app", "--filter", "desired-state=running", "--format", "{{.CurrentState}}").lines
+            if running.count == 3 && running.allSatisfy({ $0.hasPrefix("Running") }) { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        XCTAssertEqual(running.count, 3, "three tasks of the stack run: \(running)")
+        XCTAssertEqual(try docker("service", "inspect", "app_web", "--format", "{{len .Endpoint.VirtualIPs}} {{(index .Endpoint.Ports 0).PublishedPort}}").lines,
+                       ["2 8080"], "a VIP on ingress and on app_default")
+        let taskIDs = try docker("stack", "ps", "app", "-q", "--no-trunc", "--filter", "name=app_web").lines
+        XCTAssertEqual(taskIDs.count, 2)
+        for id in taskIDs {
+            let networks = try docker("inspect", "--type", "task", id, "--format",
+                                      "{{range .NetworksAttachments}}{{.Network.Spec.Name}}={{index .Addresses 0}} {{end}}").stdout
+            XCTAssertTrue(networks.hasPrefix("ingress=10.0.0.") && networks.contains("app_default=10.0.1."), networks)
+        }
+
+        try docker("stack", "rm", "app")
+        XCTAssertEqual(try docker("stack", "ls", "--format", "{{.Name}}").lines, [])
+        XCTAssertEqual(try docker("network", "ls", "--format", "{{.Name}}").lines, ["ingress"])
+    }
+
     func testDockerPySDK() throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Compat/docker_py_compat.py").path

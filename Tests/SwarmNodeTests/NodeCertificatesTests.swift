@@ -63,12 +63,17 @@ final class NodeCertificatesTests: XCTestCase {
     }
 
     func testRenewalFallsBetweenHalfAndFourFifthsOfTheValidity() throws {
-        let certificates = try issue("node1", validity: 10_000)
-        let life = certificates.leaf.notAfter - certificates.leaf.notBefore
-        for _ in 0..<50 {
-            let renewal = certificates.renewalTime()
-            XCTAssertGreaterThanOrEqual(renewal, certificates.leaf.notBefore + life / 2)
-            XCTAssertLessThanOrEqual(renewal, certificates.leaf.notBefore + life * 8 / 10 + 1)
+        // The validity counts from the issue time, not from the backdated notBefore: a 1-minute
+        // certificate renews 30-48 s after it was issued (it was renewed at once before).
+        for validity: Int64 in [60, 3_600, 10_000] {
+            let issuedAt = Clock.unixSeconds()
+            let certificates = try issue("node1", validity: validity)
+            XCTAssertEqual(certificates.leaf.notAfter - certificates.leaf.notBefore, validity + CertificateAuthority.backdateSeconds)
+            for _ in 0..<50 {
+                let renewal = certificates.renewalTime()
+                XCTAssertGreaterThanOrEqual(renewal, issuedAt + validity / 2, "validity \(validity) s")
+                XCTAssertLessThanOrEqual(renewal, issuedAt + 1 + validity * 8 / 10 + 1, "validity \(validity) s")
+            }
         }
     }
 
@@ -77,5 +82,7 @@ final class NodeCertificatesTests: XCTestCase {
         XCTAssertEqual(ClusterSigner.nodeValiditySeconds(spec), 90 * 86_400)
         spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 7_200 * 1_000_000_000)
         XCTAssertEqual(ClusterSigner.nodeValiditySeconds(spec), 7_200)
+        spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: 5 * 1_000_000_000)
+        XCTAssertEqual(ClusterSigner.nodeValiditySeconds(spec), 60, "never below the test clusters' minute")
     }
 }

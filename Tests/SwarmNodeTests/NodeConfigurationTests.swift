@@ -70,6 +70,23 @@ final class NodeConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try configuration.set("dispatcher-ack-timeout", "soon"))
     }
 
+    func testCertExpiryIsAtLeastAnHourExceptOnATestCluster() throws {
+        var configuration = NodeConfiguration()
+        try configuration.set("cert-expiry", "2m")
+        XCTAssertThrowsError(try configuration.validate()) { error in
+            XCTAssertTrue("\(error)".contains("cert-expiry (120s) must be at least 1h"), "\(error)")
+        }
+        try configuration.set("enable-chaos", "true")
+        XCTAssertNoThrow(try configuration.validate(), "a test cluster may exercise renewal with short certificates")
+        XCTAssertEqual(configuration.certificateExpirySeconds, 120)
+        for nonsense in ["59s", "0", "500ms", "soon"] {
+            XCTAssertThrowsError(try configuration.set("cert-expiry", nonsense), nonsense)
+        }
+        try configuration.set("enable-chaos", "false")
+        try configuration.set("cert-expiry", "1h")
+        XCTAssertNoThrow(try configuration.validate())
+    }
+
     func testMissingFileIsAClearError() {
         var configuration = NodeConfiguration()
         XCTAssertThrowsError(try configuration.load(file: "/nonexistent/cluster.conf")) {

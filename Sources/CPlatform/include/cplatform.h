@@ -75,4 +75,7 @@ int cplatform_setxattr(const char *path, const char *name, const void *value, si
 /* malloc_trim(0) (malloc.h is not in the Glibc module): returns freed heap memory to the system,
  * e.g. after large request bodies were released. Returns 1 if memory was released. */
 int cplatform_malloc_trim(void);
+/* setns(fd, CLONE_NEWNET): moves the calling thread (only) into the network namespace open at fd,
+ * so a short-lived thread can bind a socket inside a task's namespace and come back. */
+int cplatform_setns_network(int fd);
 #endif
