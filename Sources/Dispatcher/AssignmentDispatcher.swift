@@ -114,6 +114,13 @@ public struct AssignmentDispatcher: Sendable {
         return full(node, tasks: tasks, payloads: payloads, now: now)
     }
 
+    /// What `node` has applied if nothing was lost: its stream, the latest version sent on it and
+    /// the payloads the node holds as of that version; nil without a session. A node whose
+    /// acknowledgement names this stream and version holds exactly these payloads.
+    public func delivered(to node: String) -> (session: UInt64, version: UInt64, payloads: Set<PayloadKey>)? {
+        sessions[node].map { ($0.id, $0.version, $0.payloadsSent) }
+    }
+
     /// Forgets `node`'s session (the node left the cluster).
     public mutating func close(_ node: String) {
         sessions[node] = nil

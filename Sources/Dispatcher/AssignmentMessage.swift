@@ -32,6 +32,11 @@ public struct AssignmentMessage: Codable, Equatable, Sendable {
     /// `incremental`: payloads no unfinished task of the node references any more; the node
     /// forgets them.
     public var forget: [PayloadKey]
+    /// A message too large for one frame travels as `parts` messages with the same session and
+    /// version (`split(maxPayloadBytes:)`); this is one of them, counted from 1. Only the last
+    /// carries tasks, removals and forgets; the others carry payloads only. 1 of 1 when whole.
+    public var part: UInt32 = 1
+    public var parts: UInt32 = 1
 
     public init(kind: Kind, session: UInt64, version: UInt64, base: UInt64, tasks: [SwarmTask], removed: [String] = [],
                 payloads: [TaskPayload] = [], forget: [PayloadKey] = []) {

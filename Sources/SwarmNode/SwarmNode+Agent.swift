@@ -34,10 +34,12 @@ extension SwarmNode {
         runner.start()
     }
 
-    /// One message of this node's assignment stream: the agent gets the new task set when it
+    /// One message (or part of one) of this node's assignment stream: the agent gets the new task set when it
     /// applied; a hole (a change that does not follow what this node has) asks the managers
     /// for the full set at once instead of acknowledging it.
-    func receiveAssignments(_ message: AssignmentMessage, from manager: NodeID) {
+    func receiveAssignments(_ part: AssignmentMessage, from manager: NodeID) {
+        // A message sent in parts (many secrets) is applied once all of them are here.
+        guard let message = assignmentAssembler.add(part) else { return }
         switch assignmentReceiver.receive(message) {
         case .applied:
             if manager != identity.transportID { knownLeader = manager }

@@ -75,12 +75,18 @@ extension SwarmNode {
     }
 
     /// The leader's own agent gets its messages without the network; others on the connection
-    /// their heartbeats arrive on.
+    /// their heartbeats arrive on, in parts when the payloads would not fit one frame.
     private func deliverAssignments(_ message: AssignmentMessage, to nodeID: String) {
         if nodeID == identity.nodeID { return receiveAssignments(message, from: identity.transportID) }
         guard let link = assignmentDispatcher?.link(of: nodeID), let connection = nodeConnections[nodeID],
               connection.rawValue == link else { return }
-        transport.reply(application: ApplicationFrame(.assignments, message), on: connection)
+        for part in message.split(maxPayloadBytes: AssignmentMessage.defaultMaxPayloadBytesPerPart) {
+            guard let frame = ApplicationFrame(assignments: part) else {
+                return logger.error("assignments: message \(message.session):\(message.version) for node \(nodeID.prefix(12)) does not encode: not sent")
+            }
+            // A part not sent leaves the message incomplete on the node: it asks for the full set.
+            guard transport.reply(application: frame, on: connection) else { return }
+        }
     }
 
     /// The acknowledgement guard, once per dispatcher round on the leader: resend the full set

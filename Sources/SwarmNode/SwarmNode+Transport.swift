@@ -63,7 +63,10 @@ extension SwarmNode: TransportDelegate {
             // A promotion or demotion just seen: ask for the matching certificate now.
             certificateRound()
         case .assignments:
-            guard authorize(.assignments, on: connection), let message = decode(application, AssignmentMessage.self, on: connection) else { return }
+            guard authorize(.assignments, on: connection) else { return }
+            guard let message = application.assignmentMessage else {
+                return refuseFrame("undecodable AssignmentMessage payload", kind: "assignments", on: connection, close: true)
+            }
             receiveAssignments(message, from: connection.remoteNodeID)
         case .logsRequest:
             guard authorize(.logsRequest, on: connection), let request = decode(application, LogsRequest.self, on: connection) else { return }

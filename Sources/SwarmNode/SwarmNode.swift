@@ -100,6 +100,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// sends itself SIGTERM); nil for a node embedded in another process (its tasks just stop).
     public var onRemoved: (@Sendable () -> Void)?
     var assignmentReceiver = AssignmentReceiver()
+    var assignmentAssembler = AssignmentAssembler()
     var knownLeader: UInt64 = 0
     var readyScheduled = false
     /// Completions collected while a Ready is processed, run right after it.

@@ -32,7 +32,7 @@ enum PayloadCommands {
         case "ls", "list": return try list(kind, base, connection, &arguments)
         case "inspect": return try inspect(kind, base, connection, &arguments, targets)
         case "rm", "remove": return try remove(kind, base, connection, &arguments, targets)
-        case "update" where kind == .secret: return try update(connection, &arguments, targets)
+        case "update" where kind == .secret: return try SecretRollout.run(connection, &arguments, targets)
         default:
             throw UsageError(message: "unknown \(noun) subcommand '\(subcommand)': use create, ls, inspect, rm" + (kind == .secret ? " or update" : ""))
         }
@@ -99,32 +99,6 @@ enum PayloadCommands {
             }
         }
         return failed ? 1 : 0
-    }
-
-    /// `secret update NAME [FILE|-]` (standard input by default): revision n+1 of NAME; the
-    /// services using NAME are updated to it and roll under their update configs.
-    static func update(_ connection: APIConnection, _ arguments: inout CommandLineArguments, _ targets: [String]) throws -> Int32 {
-        try arguments.finish(command: "secret update")
-        guard targets.count == 1 || targets.count == 2 else {
-            throw UsageError(message: "secret update needs a NAME, and a FILE or - (standard input, the default) with the new data")
-        }
-        let data = try readData(targets.count == 2 ? targets[1] : "-")
-        // The services using the name, to tell the user what rolls (as the API reports them).
-        let services = try connection.json("GET", "/services") as? [[String: Any]] ?? []
-        let users: [String] = services.compactMap { service in
-            let spec = service["Spec"] as? [String: Any]
-            let container = (spec?["TaskTemplate"] as? [String: Any])?["ContainerSpec"] as? [String: Any]
-            let secrets = container?["Secrets"] as? [[String: Any]] ?? []
-            return secrets.contains { $0["SecretName"] as? String == targets[0] } ? spec?["Name"] as? String : nil
-        }
-        let answer = try connection.request("POST", "/secrets/\(targets[0])/revisions",
-                                            body: Array(try JSONSerialization.data(withJSONObject: ["Data": data.base64EncodedString()])))
-        let object = (try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any]) ?? [:]
-        writeStandardOutput("secret \(targets[0]): revision \(object["Revision"] ?? "?") (\(object["ID"] ?? "?"))\n")
-        for name in users.sorted() {
-            writeStandardOutput("rolling service \(name) onto it (follow with: swarmctl service ps \(name))\n")
-        }
-        return 0
     }
 
     /// The bytes of FILE, or of standard input for `-`; at most 500 KiB are read.

@@ -63,7 +63,7 @@ enum PayloadUsage {
         ]
         if update {
             entries.append(CommandEntry(name: "update", usage: """
-            Usage:  swarmctl secret update NAME [FILE|-]
+            Usage:  swarmctl secret update [-d] [-q] NAME [FILE|-]
 
             Creates revision n+1 of secret NAME with the data of FILE or standard input (the default),
             with a new id; the name then means the new revision. Every service referencing NAME is
@@ -72,6 +72,14 @@ enum PayloadUsage {
             reads the new value, each old one keeps the value it started with until it is replaced.
             Earlier revisions are kept while a service spec (or its previous spec, for rollback) or
             a task still references them.
+
+            Without --detach it then shows each referencing service's progress, as `service update`
+            does, until its tasks have run for its update monitor period; it exits 1, naming the
+            services, if a rollout paused, rolled back or had every task rejected.
+
+            Options:
+              -d, --detach          Return once the revision is stored; do not follow the rollouts
+              -q, --quiet           Do not print the progress (still wait for it)
             """))
         }
         return entries
