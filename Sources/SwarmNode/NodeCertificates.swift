@@ -86,6 +86,10 @@ struct NodeCertificates {
     /// certificate and the key are renamed into place (`load` finishes or undoes a crash between).
     /// With `sealingKey` (a locked manager's KEK) the key file is sealed under it.
     func save(to dataDirectory: String, sealingKey: [UInt8]? = nil) throws {
+        // Renewal, CA rotation and autolock changes may save from different threads: the `.new`
+        // names are shared, so saves run one at a time (a second rename found its file gone).
+        Self.saveLock.lock()
+        defer { Self.saveLock.unlock() }
         let directory = Self.directory(in: dataDirectory)
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
@@ -97,6 +101,8 @@ struct NodeCertificates {
         try FileSystem.rename(keyPath + ".new", to: keyPath)
         try FileSystem.syncDirectory(directory)
     }
+
+    private static let saveLock = NSLock()
 
     private static func readText(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else { throw NodeError("\(path) is missing") }
