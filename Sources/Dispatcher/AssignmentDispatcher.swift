@@ -37,6 +37,13 @@ public struct AssignmentDispatcher: Sendable {
     public static func inFlightMillis(heartbeatPeriodMillis: UInt64) -> UInt64 {
         max(50, heartbeatPeriodMillis / 4)
     }
+    /// Extra time a message carrying `payloads` may be on its way: 1 ms per KiB (1 MiB/s, a slow
+    /// link or a debug build), so a full set of 20 MiB of secrets is not resent every heartbeat
+    /// while it still travels (each resend queued 20 MiB more behind it: the node never caught up).
+    static func transferAllowanceMillis(_ payloads: [TaskPayload]) -> UInt64 {
+        UInt64(payloads.reduce(0) { $0 + $1.data.count } / 1024)
+    }
+
     private var sessions: [String: Session] = [:]
     private var counter: UInt32 = 0
     /// Full sets sent because a node had a hole, another stream or fell behind (not first sets).
@@ -102,7 +109,7 @@ public struct AssignmentDispatcher: Sendable {
         session.version += 1
         session.sent = current
         session.payloadsSent = needed
-        session.unacknowledged.append((session.version, now.millisecondsSinceEpoch))
+        session.unacknowledged.append((session.version, now.millisecondsSinceEpoch + Self.transferAllowanceMillis(delivered)))
         sessions[node] = session
         return AssignmentMessage(kind: .incremental, session: session.id, version: session.version, base: session.version - 1,
                                  tasks: changed, removed: removed, payloads: delivered, forget: forget)
@@ -131,9 +138,11 @@ public struct AssignmentDispatcher: Sendable {
         session.version += 1
         session.payloadsSent = Set(payloads.map(\.key))
         session.sent = Dictionary(tasks.map { ($0.id, $0.version.index) }, uniquingKeysWith: { _, last in last })
-        session.fullSentAt = now.millisecondsSinceEpoch
+        // A full set with many secrets takes a while to travel: no resend before it could arrive.
+        let sentAt = now.millisecondsSinceEpoch + Self.transferAllowanceMillis(payloads)
+        session.fullSentAt = sentAt
         // Everything before the full set is superseded by it.
-        session.unacknowledged = [(session.version, now.millisecondsSinceEpoch)]
+        session.unacknowledged = [(session.version, sentAt)]
         sessions[node] = session
         return AssignmentMessage(kind: .full, session: session.id, version: session.version, base: 0, tasks: tasks, payloads: payloads)
     }

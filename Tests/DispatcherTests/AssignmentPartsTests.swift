@@ -128,4 +128,23 @@ final class AssignmentPartsTests: XCTestCase {
         }
         XCTAssertEqual(bounded.pendingCount, AssignmentAssembler.maxPending)
     }
+    /// A full set with 20 MiB of secrets is not sent again at every heartbeat while it may still
+    /// travel (1 ms per KiB on top of the in-flight bound): resending it each time had the node
+    /// fall further behind forever on a slow link.
+    func testABigFullSetIsNotResentWhileItMayStillTravel() {
+        let payloads = (0..<40).map { payload($0, bytes: 512 * 1024) }
+        let tasks = [task("t1", secrets: payloads)]
+        var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 250)
+        let at = { (millis: UInt64) in Timestamp(millisecondsSinceEpoch: millis) }
+        let first = dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(0))
+        XCTAssertEqual(first?.kind, .full)
+        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(10_000)),
+                     "20 MiB at 1 MiB/s: still on its way after 10 s")
+        XCTAssertEqual(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(20_480 + 250))?.kind,
+                       .full, "lost after its allowance: sent again")
+        var small = AssignmentDispatcher(term: 1, inFlightMillis: 250)
+        _ = small.heartbeat(node: "n1", link: 1, ack: .none, tasks: [task("t1", secrets: [])], now: at(0))
+        XCTAssertEqual(small.heartbeat(node: "n1", link: 1, ack: .none, tasks: [task("t1", secrets: [])], now: at(250))?.kind, .full,
+                       "without payloads the bound is unchanged")
+    }
 }

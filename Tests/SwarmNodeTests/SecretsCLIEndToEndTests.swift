@@ -90,7 +90,7 @@ final class SecretsCLIEndToEndTests: XCTestCase {
         try cluster.initialize("m1")
         try cluster.join("w1", as: "worker", via: "m1")
         let directory = cluster.directory + "/big-secrets"
-        let count = 12
+        let count = 40
         // Distinct pseudo-random contents (base64 text, so the task can print a checksum with sh tools).
         try cluster.shell("mkdir -p '\(directory)' && for i in $(seq -w 0 \(count - 1)); do "
             + "head -c 384000 /dev/urandom | base64 -w0 | head -c \(PayloadLimitsBytes.max) > '\(directory)'/s$i; done")
