@@ -10,9 +10,9 @@ import Platform
 enum LogPump {
     /// Runs until both descriptors are at end of file; closes them.
     /// Lines also go, with their write times, to the container's records (`LogRecordWriter`).
-    static func run(stdout: Int32, stderr: Int32, stdoutLog: RotatingLog, stderrLog: RotatingLog) {
+    static func run(stdout: Int32, stderr: Int32, stdoutLog: RotatingLog, stderrLog: RotatingLog, appending: Bool = false) {
         var open: [(descriptor: Int32, log: RotatingLog, stream: LogStream)] = [(stdout, stdoutLog, .stdout), (stderr, stderrLog, .stderr)]
-        let records = try? LogRecordWriter(base: LogRecordFile.base(besides: stdoutLog.base), limits: stdoutLog.limits)
+        let records = try? LogRecordWriter(base: LogRecordFile.base(besides: stdoutLog.base), limits: stdoutLog.limits, appending: appending)
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         while !open.isEmpty {
             var pollers = open.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }

@@ -91,8 +91,14 @@ final class LogRecordWriter {
     private var sequence: UInt64 = 0
     private var partial: [LogStream: (time: Int64, bytes: [UInt8])] = [:]
 
-    init(base: String, limits: LogLimits, clock: @escaping () -> Int64 = LogRecordWriter.realtimeNanos) throws {
-        log = try RotatingLog(base: base, limits: limits)
+    /// With `appending` (a container re-adopted after the node restarted) the existing records are
+    /// kept and the sequence continues after the last of them.
+    init(base: String, limits: LogLimits, appending: Bool = false,
+         clock: @escaping () -> Int64 = LogRecordWriter.realtimeNanos) throws {
+        if appending {
+            sequence = (try? LogRecordFile.read(base: base, maxFiles: limits.maxFiles))?.last?.sequence ?? 0
+        }
+        log = try RotatingLog(base: base, limits: limits, appending: appending)
         self.clock = clock
     }
 

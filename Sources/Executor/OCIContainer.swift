@@ -172,7 +172,8 @@ final class OCIContainer: @unchecked Sendable {
         threads.append(PlatformThread(name: "logs-\(id.rawValue.prefix(8))") { [self] in
             if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
                let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
-                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog)
+                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog,
+                            appending: appending)
             } else {
                 TaskSpawner.closeAll([output.stdout, output.stderr])
             }
