@@ -113,7 +113,7 @@ final class HTTPFloodMemoryTests: XCTestCase {
         }
         // The uploads that were admitted and finished get the handler's answer (the spaces are no spec).
         let finished = uploaders.filter { $0.sent == Uploader.head.count + Uploader.bodyBytes }
-        try cluster.waitUntil("the finished uploads are answered", timeoutSeconds: 20) {
+        try cluster.waitUntil("the finished uploads are answered", timeoutSeconds: 60) {
             finished.allSatisfy { _ = $0.pump(slice: slice); return !$0.answer.isEmpty || !$0.isOpen }
         }
         completedBodies = finished.filter { $0.status.contains(" 400") }.count
