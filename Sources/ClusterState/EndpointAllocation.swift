@@ -100,7 +100,9 @@ enum EndpointAllocation {
             let key = ClusterNetworking.portKey(port.protocol!, published)
             guard claimed.insert(key).inserted else { throw ClusterError.invalid("port '\(published)/\(port.protocol!)' is published twice") }
         }
-        let hostPortsOfOthers = hostPorts(excluding: service.id, in: state)
+        // Other services' host-mode ports cost a walk over every service: only taken when this
+        // spec publishes an ingress port (a service without one, the common create, skips it).
+        let hostPortsOfOthers = ports.contains { $0.publishMode == "ingress" } ? hostPorts(excluding: service.id, in: state) : [:]
         for port in ports {
             guard let published = port.publishedPort else { continue }
             let key = ClusterNetworking.portKey(port.protocol!, published)
@@ -145,12 +147,17 @@ enum EndpointAllocation {
         return resolved
     }
 
-    /// Host-mode ports (`tcp/8080`) of services other than `serviceID`, with one service using each.
+    /// Host-mode ports (`tcp/8080`) of services other than `serviceID`, with one service using each
+    /// (the highest id, so every manager names the same one whatever its dictionary order).
+    /// Walks the services in place: copying them out in id order cost most of a create's apply
+    /// with thousands of services.
     private static func hostPorts(excluding serviceID: String, in state: ClusterState) -> [String: String] {
         var ports: [String: String] = [:]
-        for service in state.sortedServices where service.id != serviceID {
+        for service in state.services.values where service.id != serviceID {
             for port in service.endpoint?.ports ?? [] where port.publishMode == "host" {
-                ports[ClusterNetworking.portKey(port.protocol ?? "tcp", port.publishedPort ?? 0)] = service.id
+                let key = ClusterNetworking.portKey(port.protocol ?? "tcp", port.publishedPort ?? 0)
+                if let owner = ports[key], owner > service.id { continue }
+                ports[key] = service.id
             }
         }
         return ports

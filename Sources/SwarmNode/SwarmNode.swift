@@ -418,15 +418,18 @@ public final class SwarmNode: @unchecked Sendable {
         switch entry.kind {
         case .normal:
             let result: Result<Void, ClusterError>
+            var tablesMayChange = true
             do {
-                result = applyRecordingEvents(try CommandCodec.decode(entry.data), index: entry.index)
+                let command = try CommandCodec.decode(entry.data)
+                result = applyRecordingEvents(command, index: entry.index)
+                tablesMayChange = NetworkTableRelevance.mayChange(command, appliedTo: state)
             } catch {
                 result = .failure(.invalid("undecodable command at index \(entry.index): \(error)"))
             }
             complete(index: entry.index, term: entry.term, result: result)
             appliedCommandsSinceConnect = true
             assignmentsChanged = true
-            noteNetworkTablesChanged()
+            if tablesMayChange { noteNetworkTablesChanged() }
         case .confChange:
             if let change = try? ConfChange(wireBytes: entry.data) {
                 logger.info("membership: \(change.kind) \(change.nodeID) applied at index \(entry.index)")
