@@ -94,6 +94,10 @@ public protocol ControlPlane: AnyObject {
 
     /// The images of this node's store (`docker images` on a node). The default: none.
     func localImages() -> [LocalImage]
+
+    /// Whether this node is a manager, asked by every manager-only request: answered without
+    /// building `localNode` (which cost about 3% of a write's CPU). The default: `localNode`'s role.
+    var isManagerNode: Bool { get }
 }
 
 extension ControlPlane {
@@ -123,6 +127,8 @@ extension ControlPlane {
 }
 
 extension ControlPlane {
+    public var isManagerNode: Bool { localNode.isManager }
+
     public func readLocalState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {
         readState(done)
     }

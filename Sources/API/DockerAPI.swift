@@ -208,7 +208,7 @@ public final class DockerAPI {
     /// The control plane if this node is a manager; otherwise answers 503 and returns nil.
     func manager(_ reply: Reply) -> (any ControlPlane)? {
         guard let controlPlane = anyNode(reply) else { return nil }
-        guard controlPlane.localNode.isManager else {
+        guard controlPlane.isManagerNode else {
             reply(APIError.notManager.response)
             return nil
         }

@@ -35,11 +35,14 @@ enum ForwardFrames {
         return (readUInt64(payload, at: 1), Array(payload[9...]))
     }
 
+    /// The encoded outcome of a write that succeeded (most answers): encoded once.
+    private static let successOutcome: [UInt8] = (try? WireEncoder().encode(ForwardOutcome(failure: nil))) ?? []
+
     static func result(requestID: UInt64, failure: RequestFailure?) -> ApplicationFrame {
         var payload = [binaryFormat]
         appendUInt64(requestID, to: &payload)
         // A value of these plain types always encodes; an empty tail would read as success.
-        payload.append(contentsOf: (try? WireEncoder().encode(ForwardOutcome(failure: failure))) ?? [])
+        payload.append(contentsOf: failure == nil ? successOutcome : (try? WireEncoder().encode(ForwardOutcome(failure: failure))) ?? [])
         return ApplicationFrame(kind: NodeFrameKind.forwardResult.rawValue, payload: payload)
     }
 
@@ -48,8 +51,9 @@ enum ForwardFrames {
             guard let legacy = try? JSONDecoder().decode(ForwardResult.self, from: Data(payload)) else { return nil }
             return (legacy.requestID, legacy.failure?.requestFailure)
         }
-        guard payload.count > 9, payload[0] == binaryFormat,
-              let outcome = try? WireDecoder().decode(ForwardOutcome.self, from: Array(payload[9...])) else { return nil }
+        guard payload.count > 9, payload[0] == binaryFormat else { return nil }
+        if payload[9...].elementsEqual(successOutcome) { return (readUInt64(payload, at: 1), nil) }
+        guard let outcome = try? WireDecoder().decode(ForwardOutcome.self, from: Array(payload[9...])) else { return nil }
         return (readUInt64(payload, at: 1), outcome.failure)
     }
 

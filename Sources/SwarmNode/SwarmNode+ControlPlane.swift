@@ -32,6 +32,9 @@ extension SwarmNode: ControlPlane {
                              networkTables: networkTablesStatus)
     }
 
+    /// `localNode.isManager` without building `localNode`: asked by every manager-only request.
+    public var isManagerNode: Bool { raft != nil }
+
     public func readState(_ done: @escaping (Result<ClusterStateView, APIError>) -> Void) {
         linearizableRead { [self] result in
             switch result {

@@ -88,6 +88,7 @@ extension SwarmNode {
         raftGeneration += 1
         state = ClusterState()
         lastSnapshotIndex = 0
+        noteNetworkTablesChanged()
         do {
             try FileSystem.removeTree(RaftStorage.directory(in: dataDirectory))
         } catch {

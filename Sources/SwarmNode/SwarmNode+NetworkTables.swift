@@ -19,6 +19,11 @@ struct NetworkTableStream {
     var changed = false
     /// Holes this node saw in its own network table stream.
     var gapsSeen: UInt64 = 0
+    /// Bumped whenever the state may have changed a table (`noteNetworkTablesChanged`).
+    var generation: UInt64 = 0
+    /// Every table as of `generation`: building them walks every service and task, which each
+    /// heartbeat did again for one node's tables, stalling the loop with thousands of services.
+    var built: (generation: UInt64, tables: [String: NetworkTable])?
 }
 
 // The network table stream, wired like the assignment stream (`SwarmNode+Assignments`): the
@@ -71,7 +76,8 @@ extension SwarmNode {
         guard networkTableDispatcherIsReady() else { return }
         let before = networkTableStream.dispatcher!.resyncs
         let message = networkTableStream.dispatcher!.heartbeat(node: nodeID, link: link, ack: ack,
-                                                               tables: NetworkTables.tables(forNode: nodeID, in: state),
+                                                               tables: NetworkTables.tables(forNode: nodeID, in: state,
+                                                                                            all: allNetworkTables()),
                                                                hostPorts: HostPortBinding.forNode(nodeID, in: state), now: Clock.now())
         if networkTableStream.dispatcher!.resyncs > before {
             logger.info("network tables: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
@@ -79,9 +85,19 @@ extension SwarmNode {
         if let message { deliverNetworkTables(message, to: nodeID) }
     }
 
-    /// Marks the tables possibly changed; called for every applied command.
+    /// Marks the tables possibly changed; called for every applied command that may change one
+    /// (`NetworkTableRelevance`) and whenever `state` is replaced.
     func noteNetworkTablesChanged() {
         networkTableStream.changed = true
+        networkTableStream.generation += 1
+    }
+
+    /// Every network's table for the current state, built at most once per change.
+    private func allNetworkTables() -> [String: NetworkTable] {
+        if let built = networkTableStream.built, built.generation == networkTableStream.generation { return built.tables }
+        let tables = NetworkTables.all(in: state)
+        networkTableStream.built = (networkTableStream.generation, tables)
+        return tables
     }
 
     /// After an applied batch, on the leader: send every session the tables that changed.
@@ -94,7 +110,7 @@ extension SwarmNode {
         for nodeID in networkTableStream.dispatcher!.nodes where state.nodes[nodeID] == nil {
             networkTableStream.dispatcher!.close(nodeID)
         }
-        let all = NetworkTables.all(in: state)
+        let all = allNetworkTables()
         let now = Clock.now()
         for nodeID in networkTableStream.dispatcher!.nodes {
             let tables = NetworkTables.tables(forNode: nodeID, in: state, all: all)

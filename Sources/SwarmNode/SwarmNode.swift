@@ -55,6 +55,8 @@ public final class SwarmNode: @unchecked Sendable {
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
+    /// When the next snapshot is due (entry count, and bytes once the state is large).
+    var snapshotPolicy = SnapshotPolicy()
     /// Counts `startRaft`s: a snapshot captured from one Raft log is never recorded into the next.
     var raftGeneration = 0
     public internal(set) var state = ClusterState()
@@ -65,8 +67,14 @@ public final class SwarmNode: @unchecked Sendable {
     var pendingReads: [UInt64: (deadline: UInt64, done: Completion)] = [:]
     var waitingReads: [(index: UInt64, done: Completion)] = []
     var pendingProposalDeadlines: [UInt64: UInt64] = [:]
-    /// Writes accepted on the leader in this loop iteration, proposed together.
-    var queuedProposals: [(encoded: [UInt8], done: Completion)] = []
+    /// Writes accepted on the leader in this loop iteration, proposed together; `command` is the
+    /// decoded form when the write started here (nil for a forwarded write's bytes).
+    var queuedProposals: [(encoded: [UInt8], command: ClusterCommand?, done: Completion)] = []
+    /// The commands this leader proposed in their decoded form, by log index (with the term
+    /// they were proposed in): the apply takes them from here instead of decoding the bytes
+    /// again. An index and term name one entry (Raft's log matching), so an entry replaced by
+    /// another leader's never uses this; emptied when leadership ends.
+    var proposedCommands: [UInt64: (term: UInt64, command: ClusterCommand)] = [:]
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
     var timers: [TimerHandle] = []
@@ -221,6 +229,9 @@ public final class SwarmNode: @unchecked Sendable {
             state = try CommandCodec.decodeState(persistent.snapshot.data)
             lastSnapshotIndex = persistent.snapshot.metadata.index
         }
+        snapshotPolicy = SnapshotPolicy()
+        snapshotPolicy.sized(persistent.snapshot.data.count)
+        noteNetworkTablesChanged()
         var raftConfiguration = RaftConfig(id: identity.transportID, randomSeed: try RandomID.transportID())
         raftConfiguration.electionTicks = configuration.electionTicks
         raftConfiguration.heartbeatTicks = configuration.heartbeatTicks
@@ -407,6 +418,9 @@ public final class SwarmNode: @unchecked Sendable {
         do {
             state = try CommandCodec.decodeState(snapshot.data)
             lastSnapshotIndex = snapshot.metadata.index
+            snapshotPolicy.captured()
+            snapshotPolicy.sized(snapshot.data.count)
+            noteNetworkTablesChanged()
             logger.info("installed snapshot at index \(snapshot.metadata.index) from the leader")
             connectToManagers()
         } catch {
@@ -415,12 +429,13 @@ public final class SwarmNode: @unchecked Sendable {
     }
 
     func apply(_ entry: Entry) {
+        snapshotPolicy.applied(byteCount: entry.data.count)
         switch entry.kind {
         case .normal:
             let result: Result<Void, ClusterError>
             var tablesMayChange = true
             do {
-                let command = try CommandCodec.decode(entry.data)
+                let command = try decodedCommand(entry)
                 result = applyRecordingEvents(command, index: entry.index)
                 tablesMayChange = NetworkTableRelevance.mayChange(command, appliedTo: state)
             } catch {
@@ -438,6 +453,13 @@ public final class SwarmNode: @unchecked Sendable {
         case .leaderNoop:
             complete(index: entry.index, term: entry.term, result: .success(()))
         }
+    }
+
+    /// The command of a committed entry: the one this leader proposed at that index and term,
+    /// or else decoded from the entry's bytes.
+    private func decodedCommand(_ entry: Entry) throws -> ClusterCommand {
+        if let proposed = proposedCommands.removeValue(forKey: entry.index), proposed.term == entry.term { return proposed.command }
+        return try CommandCodec.decode(entry.data)
     }
 
     func complete(index: UInt64, term: UInt64, result: Result<Void, ClusterError>) {
@@ -482,22 +504,27 @@ public final class SwarmNode: @unchecked Sendable {
                 pendingProposalDeadlines[index] = nil
             }
             pendingProposals = [:]
+            proposedCommands = [:]
         }
     }
 
-    /// Every `snapshotEvery` applied entries: captures the state (a copy-on-write value), encodes
-    /// it on a background queue, so a large state does not stall the loop, and back on the loop
-    /// records and persists it at the captured index (one snapshot in flight).
+    /// Every `snapshotEvery` applied entries (and, for a large state, once the log since the last
+    /// snapshot is as large as it: `SnapshotPolicy`): captures the state (a copy-on-write value),
+    /// encodes it on a background queue, so a large state does not stall the loop, and back on
+    /// the loop records and persists it at the captured index (one snapshot in flight).
     func maybeTakeSnapshot() {
-        guard !snapshotInFlight, let current = raft, current.appliedIndex >= lastSnapshotIndex + configuration.snapshotEvery,
+        guard !snapshotInFlight, let current = raft, current.appliedIndex >= lastSnapshotIndex,
+              snapshotPolicy.isDue(appliedEntries: current.appliedIndex - lastSnapshotIndex, every: configuration.snapshotEvery),
               state.appliedIndex <= current.appliedIndex else { return }
         snapshotInFlight = true
+        snapshotPolicy.captured()
         let (captured, index, membership) = (state, current.appliedIndex, current.confState)
         let generation = raftGeneration
         DispatchQueue.global().async { [self] in
             let data = CommandCodec.encodeState(captured)
             _ = loop.execute { [self] in
                 snapshotInFlight = false
+                snapshotPolicy.sized(data.count)
                 // A demotion (and promotion) meanwhile replaced the Raft log: the capture is stale.
                 guard raftGeneration == generation else { return }
                 persistSnapshot(data: data, index: index, confState: membership)
@@ -531,12 +558,15 @@ public final class SwarmNode: @unchecked Sendable {
     /// the leader from a follower manager.
     func proposeCommand(_ command: ClusterCommand, _ done: @escaping Completion) {
         guard raft != nil else { return done(.failure(.notManager)) }
-        proposeEncoded(CommandCodec.encode(command), done)
+        let encoded = CommandCodec.encode(command)
+        // The leader applies `command` itself and the followers its decoded bytes: they must agree.
+        assert((try? CommandCodec.decode(encoded)) == command, "command does not survive its log encoding: \(command)")
+        proposeEncoded(encoded, command: command, done)
     }
 
     /// `proposeCommand` for a command already in its log encoding (a forwarded write): the
     /// bytes are proposed (or forwarded) as they are.
-    func proposeEncoded(_ encoded: [UInt8], _ done: @escaping Completion) {
+    func proposeEncoded(_ encoded: [UInt8], command: ClusterCommand? = nil, _ done: @escaping Completion) {
         guard raft != nil else { return done(.failure(.notManager)) }
         if let refusal = ClusterLimits.entryRefusal(byteCount: encoded.count) { return done(.failure(.rejected(refusal))) }
         guard pendingProposals.count + queuedProposals.count + pendingForwards.count < Self.maxPendingWrites else {
@@ -545,7 +575,7 @@ public final class SwarmNode: @unchecked Sendable {
         if raft!.role == .leader {
             // Proposed together at the end of this loop iteration: one append per follower
             // for the whole batch instead of one per write.
-            queuedProposals.append((encoded, done))
+            queuedProposals.append((encoded, command, done))
             scheduleProcessReady()
             return
         }
@@ -577,6 +607,7 @@ public final class SwarmNode: @unchecked Sendable {
             index += 1
             pendingProposals[index] = (position.term, write.done)
             pendingProposalDeadlines[index] = deadline
+            if let command = write.command { proposedCommands[index] = (position.term, command) }
         }
     }
 
@@ -609,6 +640,8 @@ public final class SwarmNode: @unchecked Sendable {
         for offset in 0..<commands.count {
             let index = first + UInt64(offset)
             pendingProposalDeadlines[index] = deadline
+            assert((try? CommandCodec.decode(entries[offset])) == commands[offset], "command does not survive its log encoding")
+            proposedCommands[index] = (position.term, commands[offset])
             pendingProposals[index] = (position.term, { result in
                 results[offset] = result
                 remaining -= 1
@@ -684,6 +717,7 @@ public final class SwarmNode: @unchecked Sendable {
         pendingReads = [:]
         waitingReads = []
         pendingProposalDeadlines = [:]
+        proposedCommands = [:]
     }
 
     // MARK: - Peers
