@@ -75,6 +75,12 @@ public final class SwarmNode: @unchecked Sendable {
     /// again. An index and term name one entry (Raft's log matching), so an entry replaced by
     /// another leader's never uses this; emptied when leadership ends.
     var proposedCommands: [UInt64: (term: UInt64, command: ClusterCommand)] = [:]
+    /// The commands this follower forwarded to the leader, by their log bytes: when the entry
+    /// comes back committed, the apply takes the command from here instead of decoding it (the
+    /// bytes are the encoding of exactly this command, so any entry with these bytes decodes to
+    /// it). Bounded by `maxPendingWrites`: emptied when full (a write forwarded and never
+    /// committed would otherwise stay).
+    var forwardedCommands: [[UInt8]: ClusterCommand] = [:]
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
     var timers: [TimerHandle] = []
@@ -459,6 +465,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// or else decoded from the entry's bytes.
     private func decodedCommand(_ entry: Entry) throws -> ClusterCommand {
         if let proposed = proposedCommands.removeValue(forKey: entry.index), proposed.term == entry.term { return proposed.command }
+        if !forwardedCommands.isEmpty, let forwarded = forwardedCommands.removeValue(forKey: entry.data) { return forwarded }
         return try CommandCodec.decode(entry.data)
     }
 
@@ -585,6 +592,10 @@ public final class SwarmNode: @unchecked Sendable {
         let requestID = nextRequestID
         nextRequestID += 1
         pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
+        if let command {
+            if forwardedCommands.count >= Self.maxPendingWrites { forwardedCommands = [:] }
+            forwardedCommands[encoded] = command
+        }
         transport.send(application: ForwardFrames.command(requestID: requestID, encoded: encoded), to: raft!.leader)
     }
 
