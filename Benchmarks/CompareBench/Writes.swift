@@ -41,6 +41,8 @@ struct WriteCase {
     var loadgenCores: Double
     /// The three servers' CPU over the case, in cores.
     var serverCores: Double
+    /// The leader's CPU over the case, in cores (the member that was leader when it started).
+    var leaderCores: Double
 }
 
 func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Double, valueSize: Int, tag: String) throws -> WriteCase {
@@ -48,8 +50,10 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
     let clients = try (0..<count).map { index in
         LoadClient(writer: try system.makeWriter(member: index % 3, name: "\(tag)c\(index)", valueSize: valueSize, timeoutMillis: 10_000))
     }
+    let leaderPID = system.leaderIndex().map { system.members[$0].pid } ?? 0
     let cpuBefore = selfCPUSeconds()
     let serverBefore = system.cpuSeconds()
+    let leaderBefore = leaderPID > 0 ? processCPUSeconds(leaderPID) : 0
     let started = monotonicNanoseconds()
     let deadline = started + UInt64(seconds * 1e9)
     let done = DispatchGroup()
@@ -64,6 +68,7 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
     let wall = Double(monotonicNanoseconds() - started) / 1e9
     let loadgen = (selfCPUSeconds() - cpuBefore) / wall
     let server = (system.cpuSeconds() - serverBefore) / wall
+    let leader = leaderPID > 0 ? (processCPUSeconds(leaderPID) - leaderBefore) / wall : 0
     let latencies = clients.flatMap(\.latenciesMicros).sorted()
     let failures = clients.reduce(0) { $0 + $1.failures }
     if failures > 0, let sample = clients.first(where: { $0.failures > 0 })?.lastFailure {
@@ -71,7 +76,7 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
     }
     return WriteCase(system: system.label, clients: count, writesPerSecond: Double(latencies.count) / seconds,
                      p50Millis: percentile(latencies, 0.5) / 1000, p99Millis: percentile(latencies, 0.99) / 1000,
-                     failures: failures, loadgenCores: loadgen, serverCores: server)
+                     failures: failures, loadgenCores: loadgen, serverCores: server, leaderCores: leader)
 }
 
 func runWrites(_ options: Options) throws {
@@ -94,9 +99,9 @@ func runWrites(_ options: Options) throws {
                 let measured = try measureWrites(system, clients: count, seconds: options.seconds, valueSize: options.valueSize,
                                                  tag: "r\(run)n\(count)")
                 results[system.label, default: [:]][count, default: []].append(measured)
-                print(String(format: "run %d  %-8@ clients %3d  %7.0f writes/s  p50 %6.2f ms  p99 %7.2f ms  loadgen %.2f cores  servers %.2f cores",
+                print(String(format: "run %d  %-8@ clients %3d  %7.0f writes/s  p50 %6.2f ms  p99 %7.2f ms  loadgen %.2f cores  servers %.2f cores  leader %.2f cores",
                              run, system.label as NSString, count, measured.writesPerSecond, measured.p50Millis, measured.p99Millis,
-                             measured.loadgenCores, measured.serverCores))
+                             measured.loadgenCores, measured.serverCores, measured.leaderCores))
                 sleepMillis(300)
             }
         }
@@ -118,7 +123,8 @@ func runWrites(_ options: Options) throws {
             ["writes_per_second": summary(rates(cases)), "p50_ms": summary(cases.map(\.p50Millis)), "p99_ms": summary(cases.map(\.p99Millis)),
              "failed_writes": cases.map(\.failures), "load_generator_cores": summary(cases.map(\.loadgenCores)),
              "server_cores": summary(cases.map(\.serverCores)),
-             "server_cpu_us_per_write": summary(cases.map { $0.writesPerSecond > 0 ? $0.serverCores * 1e6 / $0.writesPerSecond : 0 })]
+             "server_cpu_us_per_write": summary(cases.map { $0.writesPerSecond > 0 ? $0.serverCores * 1e6 / $0.writesPerSecond : 0 }),
+             "leader_cpu_us_per_write": summary(cases.map { $0.writesPerSecond > 0 ? $0.leaderCores * 1e6 / $0.writesPerSecond : 0 })]
         }
         rows.append(["clients": count, "swarmctl": side(ours), "etcd": side(theirs),
                      "ratio_writes_per_second": ratio(oursRate, theirsRate), "ratio_p50": ratio(oursP50, theirsP50),
