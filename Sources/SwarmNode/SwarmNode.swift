@@ -81,6 +81,8 @@ public final class SwarmNode: @unchecked Sendable {
     /// it). Bounded by `maxPendingWrites`: emptied when full (a write forwarded and never
     /// committed would otherwise stay).
     var forwardedCommands: [[UInt8]: ClusterCommand] = [:]
+    /// A follower's received commands, decoded off the loop while they are persisted.
+    let entryPredecoder = EntryPredecoder()
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
     var timers: [TimerHandle] = []
@@ -335,6 +337,7 @@ public final class SwarmNode: @unchecked Sendable {
         let ready = raft!.ready()
         let sendFirst = raft!.role == .leader
         if sendFirst { send(ready.messages) }
+        if !sendFirst { decodeAhead(ready.entries) }
         applyCommitted(ready)
         guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
             do {
@@ -363,6 +366,13 @@ public final class SwarmNode: @unchecked Sendable {
         // The entries applied above answer their clients now, not after the write.
         serveWaitingReads()
         runDeferredCallbacks()
+    }
+
+    /// A follower's new entries: those it did not forward itself (their commands are kept) are
+    /// decoded on `entryPredecoder`'s thread while the batch is written.
+    private func decodeAhead(_ entries: [Entry]) {
+        let unknown = entries.filter { $0.kind == .normal && forwardedCommands[$0.data] == nil }
+        entryPredecoder.decodeAhead(unknown)
     }
 
     /// Runs the completions collected while applying (client answers, forwarded results).
@@ -429,6 +439,7 @@ public final class SwarmNode: @unchecked Sendable {
         do {
             state = try CommandCodec.decodeState(snapshot.data)
             lastSnapshotIndex = snapshot.metadata.index
+            entryPredecoder.skip(through: snapshot.metadata.index)
             snapshotPolicy.captured()
             snapshotPolicy.sized(snapshot.data.count)
             noteNetworkTablesChanged()
@@ -470,6 +481,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// or else decoded from the entry's bytes.
     private func decodedCommand(_ entry: Entry) throws -> ClusterCommand {
         if let proposed = proposedCommands.removeValue(forKey: entry.index), proposed.term == entry.term { return proposed.command }
+        if let predecoded = entryPredecoder.take(entry) { return predecoded }
         if !forwardedCommands.isEmpty, let forwarded = forwardedCommands.removeValue(forKey: entry.data) { return forwarded }
         return try CommandCodec.decode(entry.data)
     }
