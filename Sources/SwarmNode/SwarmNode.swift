@@ -371,7 +371,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// A follower's new entries: those it did not forward itself (their commands are kept) are
     /// decoded on `entryPredecoder`'s thread while the batch is written.
     private func decodeAhead(_ entries: [Entry]) {
-        let unknown = entries.filter { $0.kind == .normal && forwardedCommands[$0.data] == nil }
+        let unknown = entries.filter { $0.kind == .normal && (forwardedCommands.isEmpty || forwardedCommands[$0.data] == nil) }
         entryPredecoder.decodeAhead(unknown)
     }
 
