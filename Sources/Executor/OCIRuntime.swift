@@ -21,8 +21,8 @@ public struct OCIRuntime: Sendable, Equatable {
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
 
     /// The first of `names` found in PATH (or the usual sbin directories), else nil. runc comes
-    /// first: crun 1.8 refuses this machine's hybrid cgroup hierarchy ("cgroups in hybrid mode
-    /// not supported"), so it is used only when chosen (`--runtime crun`) or alone.
+    /// first by default; `RuntimeHostCheck.preferredRuntime()` is what a node's `--runtime auto`
+    /// uses (crun where it works on this host's cgroup layout).
     public static func find(names: [String] = ["runc", "crun"]) -> String? {
         let path = getenv("PATH").map { String(cString: $0) } ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
