@@ -46,9 +46,9 @@ public struct AgentCore: Sendable {
     }
 
     private(set) var tasks: [String: Managed] = [:]
-    /// How many `.start` actions may be unanswered at once. Starting a container is mostly CPU
-    /// (the runtime, namespaces, cgroups): more at once than the node has cores only makes each
-    /// slower and the first running later. The node sets it from its cores; unbounded by default.
+    /// How many `.start` actions may be unanswered at once, so a service of many replicas does
+    /// not fork as many runtimes at once. The node sets it from its cores (`StartSlots`); the
+    /// simulator leaves it unbounded.
     public var maxConcurrentStarts = Int.max {
         willSet { precondition(newValue > 0, "at least one start must be allowed") }
     }
