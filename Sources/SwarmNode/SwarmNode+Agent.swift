@@ -21,6 +21,10 @@ extension SwarmNode {
             // Refused here, once, instead of failing every task's start.
             throw NodeError(problem)
         }
+        if let oci = executor as? OCIExecutor, !oci.runtime.keepsAfterExit {
+            logger.warn("runtime \(oci.runtime.path) has no `run --keep` (crun before 1.9): a task killed at its memory limit "
+                + "is reported as exit 137 without the OOM reason; use --runtime runc or a newer crun to keep it")
+        }
         if let oci = executor as? OCIExecutor {
             oci.images.registryPolicy = RegistryPolicy(insecureRegistries: configuration.insecureRegistries)
         } else if !configuration.insecureRegistries.isEmpty {

@@ -42,6 +42,26 @@ final class RuntimeHostCheckTests: XCTestCase {
         XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root), "a unified root is pure v2")
     }
 
+    /// A fake runtime binary named `name` whose `run --help` prints `help`.
+    private func fakeRuntime(_ name: String, help: String) throws -> String {
+        let path = "\(root)/bin-\(help.contains("--keep") ? "new" : "old")/\(name)"
+        try write(String(path.dropFirst(root.count)), "#!/bin/sh\necho '\(help)'\n")
+        XCTAssertEqual(chmod(path, 0o755), 0)
+        return path
+    }
+
+    func testOnlyACrunWithRunKeepKeepsContainersAfterExitAndRuncAlwaysDoes() throws {
+        let old = try fakeRuntime("crun", help: "Usage: run [OPTION...] --pid-file=FILE --no-subreaper")
+        let new = try fakeRuntime("crun", help: "Usage: run [OPTION...] --pid-file=FILE --keep --no-subreaper")
+        XCTAssertFalse(OCIRuntime.supportsKeep(path: old), "crun 1.8 deletes the container and its cgroups at exit")
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: new))
+        XCTAssertFalse(OCIRuntime(path: old, stateDirectory: root).runArguments(id: ContainerID("c1"), bundle: "/b", pidFile: "/p")
+            .contains("--keep"))
+        XCTAssertTrue(OCIRuntime(path: new, stateDirectory: root).runArguments(id: ContainerID("c1"), bundle: "/b", pidFile: "/p")
+            .contains("--keep"))
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: "/nonexistent/runc"), "runc is not asked: its run always has --keep")
+    }
+
     func testAPureV1LayoutIsFineForCrun() throws {
         try FileSystem.makeDirectories(root + "/memory")
         XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root))
