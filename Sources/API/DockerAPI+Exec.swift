@@ -202,7 +202,7 @@ struct ExecInspectBody: Encodable {
         ID = record.id
         Running = record.phase == .running
         if case let .exited(code) = record.phase { ExitCode = code } else { ExitCode = nil }
-        ProcessConfig = .init(arguments: Array(configuration.command.dropFirst()), entrypoint: configuration.command.first ?? "",
+        self.ProcessConfig = ExecInspectBody.ProcessConfig(arguments: Array(configuration.command.dropFirst()), entrypoint: configuration.command.first ?? "",
                               privileged: false, tty: configuration.tty, user: configuration.user ?? "")
         OpenStdin = configuration.attachStdin
         OpenStderr = configuration.attachStderr

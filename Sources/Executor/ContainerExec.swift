@@ -228,7 +228,7 @@ enum ExecSpawner {
         static func make(stdin: Bool) throws -> Pipes {
             var opened: [Int32] = []
             do {
-                let input = try stdin ? ExecSpawner.pipe() : nil
+                let input: (read: Int32, write: Int32)? = try stdin ? ExecSpawner.pipe() : nil
                 if let input { opened += [input.read, input.write] }
                 let output = try ExecSpawner.pipe()
                 opened += [output.read, output.write]

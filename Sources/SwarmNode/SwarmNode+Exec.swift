@@ -15,7 +15,7 @@ extension SwarmNode {
                             workingDirectory: configuration.workingDirectory, user: configuration.user, tty: configuration.tty,
                             stdin: configuration.attachStdin,
                             consoleSize: configuration.consoleRows.flatMap { rows in
-                                configuration.consoleColumns.map { (UInt16(clamping: rows), UInt16(clamping: $0)) }
+                                configuration.consoleColumns.map { (rows: UInt16(clamping: rows), columns: UInt16(clamping: $0)) }
                             })
         let bound = LoopBound(done, loop: loop)
         let id = ContainerID(container.id)
