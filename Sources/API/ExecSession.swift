@@ -148,6 +148,9 @@ final class ExecSession {
         updateInterest()
     }
 
+    /// The client's half-close: the docker CLI sends it when its stdin ends, and at once when
+    /// stdin is not attached. (A client that closed entirely is seen by the hang-up of a unix
+    /// socket, or by the next write over TCP.)
     private func endOfInput() {
         inputEndRequested = true
         if pendingInput.isEmpty { closeInput() }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -29,36 +28,6 @@ int cplatform_set_window_size(int fd, unsigned short rows, unsigned short column
     size.ws_row = rows;
     size.ws_col = columns;
     return ioctl(fd, TIOCSWINSZ, &size);
-}
-
-int cplatform_receive_descriptor(int socket) {
-    char data[4096];
-    struct iovec vector = { .iov_base = data, .iov_len = sizeof data };
-    union {
-        struct cmsghdr header;
-        char space[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &vector;
-    message.msg_iovlen = 1;
-    message.msg_control = control.space;
-    message.msg_controllen = sizeof control.space;
-    ssize_t received;
-    do {
-        received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-    } while (received < 0 && errno == EINTR);
-    if (received < 0) return -1;
-    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
-        if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(header), sizeof fd);
-            return fd;
-        }
-    }
-    errno = EBADMSG;
-    return -1;
 }
 
 int cplatform_spawnattr_for_session(void *attributes) {

@@ -152,8 +152,6 @@ enum ExecSpawner {
         case terminal(slavePath: String)
         /// `stdin` nil: /dev/null. `stdout`/`stderr` are dup'ed into place.
         case descriptors(stdin: Int32?, stdout: Int32, stderr: Int32)
-        /// stdin /dev/null, stdout and stderr appended to a file (runc's own messages).
-        case file(String)
     }
 
     static func spawn(_ arguments: [String], environment: [String], workingDirectory: String?, stdio: Stdio) throws -> pid_t {
@@ -176,11 +174,6 @@ enum ExecSpawner {
                 ?? posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             if setup == 0 { setup = posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
             if setup == 0 { setup = posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
-            if setup == 0 { setup = cplatform_spawnattr_for_task(&attributes) }
-        case let .file(path):
-            setup = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            if setup == 0 { setup = posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o600) }
-            if setup == 0 { setup = posix_spawn_file_actions_adddup2(&actions, 1, 2) }
             if setup == 0 { setup = cplatform_spawnattr_for_task(&attributes) }
         }
         if setup == 0 { setup = cplatform_spawn_close_above_stderr(&actions) }

@@ -1,4 +1,3 @@
-import CPlatform
 import Glibc
 import Platform
 
@@ -9,12 +8,8 @@ extension OCIExecutor: InteractiveExec {
 }
 
 extension OCIContainer {
-    /// Longest wait for `runc exec -t` to hand over the terminal through the console socket.
-    static let consoleWaitMillis = 30_000
-
     /// Starts `exec` with `runc exec` in the foreground: the container's environment (plus
-    /// `exec.environment`), user, limits and seccomp profile, unless overridden. With a terminal,
-    /// runc creates it inside the container and sends its master over `--console-socket`.
+    /// `exec.environment`), user, limits and seccomp profile, unless overridden.
     func startExec(_ exec: ExecSpec) throws -> ExecProcess {
         let current = info().state
         guard current == .running else { throw ExecutorError.invalidState(id, current, operation: "exec in") }
@@ -46,59 +41,23 @@ extension OCIContainer {
         }
     }
 
-    /// `runc exec --tty --console-socket`: listens on a socket in a private (0700) directory, so
-    /// nothing but runc can hand us a terminal, and waits for the master or for runc to fail.
+    /// `runc exec --tty` in the foreground, on a terminal of ours: runc makes the container's
+    /// terminal and copies between it and its own (ours, raw mode), follows our terminal's size
+    /// (SIGWINCH when we resize it) and exits with the command's status. runc 1.1 takes
+    /// `--console-socket` only with `--detach`, and a detached exec would leave the process to the
+    /// container's init: nobody could reap it or read its exit code.
     private func startTerminalExec(_ arguments: [String], command: [String], pidFile: String,
                                    consoleSize: (rows: UInt16, columns: UInt16)?) throws -> ExecProcess {
-        let socketDirectory = try FileSystem.makeTemporaryDirectory(prefix: "swarmctl-console-")
-        defer { try? FileSystem.removeTree(socketDirectory) }
-        let socketPath = socketDirectory + "/console.sock"
-        let listener = try Socket.listen(on: .unix(path: socketPath), backlog: 1)
-        defer { listener.close() }
-        let messages = "\(directory)/exec-\(pidFile.suffix(16).prefix(12)).log"
-        let pid = try ExecSpawner.spawn(arguments + ["--tty", "--console-socket", socketPath, id.rawValue] + command,
-                                        environment: [TaskSpawner.defaultPath], workingDirectory: nil, stdio: .file(messages))
-        let cleanup: @Sendable () -> Void = {
-            try? FileSystem.remove(pidFile)
-            try? FileSystem.remove(messages)
-        }
-        let master: Int32
+        let terminal = try ExecSpawner.openTerminal()
+        if let consoleSize { _ = ExecSpawner.setWindowSize(terminal.master, consoleSize) }
         do {
-            master = try receiveConsole(listener, runtimePid: pid)
+            let pid = try ExecSpawner.spawn(arguments + ["--tty", id.rawValue] + command, environment: [TaskSpawner.defaultPath],
+                                            workingDirectory: nil, stdio: .terminal(slavePath: terminal.slavePath))
+            return ExecProcess(streams: .terminal(terminal.master), launcher: pid, pidFile: pidFile,
+                               decode: { OCIContainer.decodeRuntimeExit($0) }, cleanup: { try? FileSystem.remove(pidFile) })
         } catch {
-            _ = Glibc.kill(-pid, SIGKILL)
-            var raw: Int32 = 0
-            _ = try? retryingEINTR("waitpid", "pid \(pid)") { waitpid(pid, &raw, 0) }
-            let text = (try? File.openForReading(messages).readAll()).map { String(decoding: $0.suffix(2_000), as: UTF8.self) } ?? ""
-            cleanup()
-            throw text.isEmpty ? error : OCIError.runtime("runc exec failed: \(text.trimmingTrailingWhitespace())")
+            TaskSpawner.closeAll([terminal.master])
+            throw error
         }
-        if let consoleSize { _ = ExecSpawner.setWindowSize(master, consoleSize) }
-        return ExecProcess(streams: .terminal(master), launcher: pid, pidFile: pidFile, decode: { OCIContainer.decodeRuntimeExit($0) }, cleanup: cleanup)
-    }
-
-    /// Accepts runc's connection and takes the terminal master it sends; fails when runc exits
-    /// first or nothing arrives within `consoleWaitMillis`.
-    private func receiveConsole(_ listener: Socket, runtimePid: pid_t) throws -> Int32 {
-        let deadline = monotonicNanoseconds() + UInt64(Self.consoleWaitMillis) * 1_000_000
-        var connection: Socket?
-        defer { connection?.close() }
-        while monotonicNanoseconds() < deadline {
-            if [.zombie, .gone].contains(ProcessTable.state(of: runtimePid)) {
-                throw OCIError.runtime("runc exec exited before it sent the terminal")
-            }
-            let waiting = connection ?? listener
-            var poller = pollfd(fd: waiting.descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 50) > 0 else { continue }
-            if connection == nil {
-                connection = try listener.accept()
-                continue
-            }
-            let master = cplatform_receive_descriptor(waiting.descriptor)
-            if master >= 0 { return master }
-            if errno == EAGAIN || errno == EINTR { continue }
-            throw SystemError("recvmsg", "runc console socket")
-        }
-        throw OCIError.runtime("runc exec did not send the terminal within \(Self.consoleWaitMillis) ms")
     }
 }

@@ -14,7 +14,12 @@ final class ExecHijackTests: XCTestCase {
     private var plane: FakeControlPlane!
     private var api: DockerAPI!
     private var harness: ServerHarness!
-    private var processes: [FakeExecProcess] = []
+    private let started = StartedProcesses()
+    /// The processes the fake node started (on the loop), once there is one.
+    private var processes: [FakeExecProcess] {
+        _ = waitUntil("the fake node started the exec") { !started.all.isEmpty }
+        return started.all
+    }
     /// Descriptors the loop watches with no connection open.
     private var baseline = 0
 
@@ -27,10 +32,10 @@ final class ExecHijackTests: XCTestCase {
                              status: TaskStatus(timestamp: Timestamp(millisecondsSinceEpoch: 1), state: .running, message: "started"))
         task.serviceAnnotations = TaskServiceAnnotations(name: "web")
         plane.containers = [LocalContainer(id: "aaaa1111", task: task, serviceName: "web", state: .running, pid: 42, startedAt: 1)]
-        plane.execStarter = { [unowned self] _, configuration in
+        plane.execStarter = { [started] _, configuration in
             do {
                 let process = try FakeExecProcess(terminal: configuration.tty, stdin: configuration.attachStdin)
-                processes.append(process)
+                started.append(process)
                 return .success(process)
             } catch {
                 return .failure(APIError(status: 500, "\(error)"))
@@ -46,7 +51,7 @@ final class ExecHijackTests: XCTestCase {
     private var registered: Int { (try? harness.onLoop { [harness] in harness!.loop.registeredCount }) ?? -1 }
 
     override func tearDown() {
-        for process in processes { process.exit(0) }
+        for process in started.all { process.exit(0) }
     }
 
     // MARK: Helpers
@@ -159,7 +164,7 @@ final class ExecHijackTests: XCTestCase {
         let (client, _) = try startExec(id)
         let process = try XCTUnwrap(processes.first)
         let written = Counter()
-        let writer = Thread {
+        let writer = Foundation.Thread {
             // Writes until the pipe stays full for half a second (the server stopped reading).
             let chunk = [UInt8](repeating: 0x79, count: 4096)
             var stalled = 0
@@ -246,11 +251,24 @@ final class ExecHijackTests: XCTestCase {
         XCTAssertEqual(limit.status, 503)
         XCTAssertNoThrow(try registry.create(id: "d", container: container, configuration: configuration).get(), "c, not running, is forgotten")
         XCTAssertEqual(Set(registry.records.keys), ["a", "b", "d"])
-        guard case let .failure(full) = registry.create(id: "e", container: container, configuration: configuration) else {
-            return XCTFail("nothing left to forget but running execs and d")
+        let full = ExecRegistry(maxRecords: 2, maxRunning: 2)
+        for id in ["a", "b"] {
+            XCTAssertNoThrow(try full.create(id: id, container: container, configuration: configuration).get())
+            XCTAssertNoThrow(try full.begin(id).get())
         }
-        _ = full
+        guard case let .failure(refused) = full.create(id: "c", container: container, configuration: configuration) else {
+            return XCTFail("every record runs: nothing to forget")
+        }
+        XCTAssertEqual(refused.status, 503)
     }
+}
+
+/// The fake processes started on the loop, read by the test thread.
+final class StartedProcesses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var processes: [FakeExecProcess] = []
+    var all: [FakeExecProcess] { lock.withLock { processes } }
+    func append(_ process: FakeExecProcess) { lock.withLock { processes.append(process) } }
 }
 
 /// A count shared with a writer thread.

@@ -86,8 +86,8 @@ final class ExecEndToEndTests: XCTestCase {
         let input = try run("w1", "printf 'one\\ntwo\\n' | docker exec -i \(id) sh -c 'wc -l; echo env=$E' ")
         XCTAssertEqual(input.status, 0, input.output)
         XCTAssertTrue(input.output.hasPrefix("2"), "stdin reached the process, then its end: \(input.output)")
-        let environment = try run("w1", "docker exec -e E=set -w /tmp -u nobody \(id) sh -c 'echo $E $(pwd) $(id -u)'")
-        XCTAssertEqual(trimmed(environment.output), "set /tmp 65534", environment.output)
+        let settings = try run("w1", "docker exec -e E=set -w /tmp -u nobody \(id) sh -c 'echo $E $(pwd) $(id -u)'")
+        XCTAssertEqual(trimmed(settings.output), "set /tmp 65534", settings.output)
 
         let terminal = try run("w1", "script -qec \"\(Self.dockerBinary) exec -it \(id) sh -c 'tty; echo pid \\$\\$; exit 5'\" /dev/null")
         XCTAssertEqual(terminal.status, 5, terminal.output)
