@@ -143,6 +143,7 @@ extension DockerAPI {
         switch execs.find(id) {
         case let .failure(error): reply(error.response)
         case let .success(record):
+            if execs.holdSize(id, rows: rows, columns: columns) { return reply(HTTPResponse(status: 200)) }
             guard record.phase == .running, let process = record.process else {
                 return reply(APIError(status: 409, "Exec \(id) is not running").response)
             }

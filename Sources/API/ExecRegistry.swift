@@ -18,6 +18,9 @@ final class ExecRegistry {
         var phase = Phase.created
         var processID: Int32 = 0
         var process: (any ExecProcessHandle)?
+        /// A terminal size asked for while the process was still starting (the docker CLI
+        /// resizes right after the stream opens), applied once it runs.
+        var pendingSize: (rows: Int, columns: Int)?
         let order: UInt64
     }
 
@@ -74,6 +77,17 @@ final class ExecRegistry {
     func started(_ id: String, process: any ExecProcessHandle) {
         records[id]?.process = process
         records[id]?.processID = process.processID
+        if let size = records[id]?.pendingSize {
+            records[id]?.pendingSize = nil
+            _ = process.resize(rows: size.rows, columns: size.columns)
+        }
+    }
+
+    /// Records a terminal size for an exec whose process is still starting; false unless it is.
+    func holdSize(_ id: String, rows: Int, columns: Int) -> Bool {
+        guard let record = records[id], record.phase == .running, record.process == nil, record.configuration.tty else { return false }
+        records[id]?.pendingSize = (rows, columns)
+        return true
     }
 
     /// The exec ended (or never started: `code` is then dockerd's 126/127-style failure code).

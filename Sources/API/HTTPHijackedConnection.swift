@@ -23,6 +23,10 @@ public final class HTTPHijackedConnection {
     private let stream: any HTTPByteStream
     private var leftover: [UInt8]
     private var started = false
+    /// Reading stopped because `leftover` reached `maxLeftoverBytes` before `start`.
+    private var pausedForLeftover = false
+    /// Input kept before `start` (the handler is still setting up) before reading pauses.
+    static let maxLeftoverBytes = 64 << 10
     private var finishing = false
 
     init(stream: any HTTPByteStream, loop: EventLoop, leftover: [UInt8]) {
@@ -35,6 +39,10 @@ public final class HTTPHijackedConnection {
     public func start() {
         guard !started else { return }
         started = true
+        if pausedForLeftover {
+            pausedForLeftover = false
+            stream.setReadingPaused(false)
+        }
         if !leftover.isEmpty {
             let early = leftover
             leftover = []
@@ -73,7 +81,12 @@ public final class HTTPHijackedConnection {
 
     func received(_ bytes: UnsafeRawBufferPointer) {
         guard !inputEnded else { return }
-        if started { onData(Array(bytes)) } else { leftover += bytes }
+        guard !started else { return onData(Array(bytes)) }
+        leftover += bytes
+        if leftover.count >= Self.maxLeftoverBytes && !pausedForLeftover {
+            pausedForLeftover = true
+            stream.setReadingPaused(true)
+        }
     }
 
     func endOfInput() {

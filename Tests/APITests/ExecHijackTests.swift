@@ -148,6 +148,24 @@ final class ExecHijackTests: XCTestCase {
         XCTAssertEqual(try call("POST", "/exec/\(id)/resize?h=40&w=120").0, 409, "no terminal to resize once it ended")
     }
 
+    func testAResizeWhileTheProcessStartsIsAppliedOnceItRuns() throws {
+        let id = try createExec(#"{"Cmd":["sh"],"Tty":true,"AttachStdin":true,"AttachStdout":true}"#)
+        try harness.onLoop { [plane] in plane!.held = [] }
+        let (client, head) = try startExec(id)
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 101 "), head)
+        XCTAssertEqual(try call("POST", "/exec/\(id)/resize?h=50&w=160").0, 200, "the docker CLI resizes right after the stream opens")
+        try client.send(Array("early".utf8))
+        try harness.onLoop { [plane] in
+            plane!.held?.forEach { $0() }
+            plane!.held = nil
+        }
+        let process = try XCTUnwrap(processes.first)
+        XCTAssertEqual(process.sizes, [[50, 160]])
+        XCTAssertEqual(String(decoding: try process.readTerminal(count: 5), as: UTF8.self), "early", "input sent while it started is kept")
+        process.exit(0)
+        _ = try client.readToEnd()
+    }
+
     func testAClientThatGoesAwayEndsTheProcess() throws {
         let id = try createExec(#"{"Cmd":["sleep","1000"],"AttachStdout":true,"AttachStderr":true}"#)
         let (client, _) = try startExec(id)

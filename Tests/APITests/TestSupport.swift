@@ -321,7 +321,8 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
                    _ done: @escaping (Result<any ExecProcessHandle, APIError>) -> Void) {
         execConfigurations.append(configuration)
         guard let execStarter else { return done(.failure(APIError(status: 501, "this node cannot run commands in its containers"))) }
-        done(execStarter(container, configuration))
+        let result = execStarter(container, configuration)
+        complete { done(result) }
     }
 
     /// Successive readings `containerUsage` answers (streamed stats), the last one repeated.
