@@ -64,11 +64,18 @@ public final class HTTPHijackedConnection {
         stream.setReadingPaused(paused)
     }
 
-    /// Closes the connection once everything written has gone out.
+    /// Longest wait in `finish` for a client that does not read the rest.
+    static let finishTimeoutMillis = 30_000
+
+    /// Closes the connection once everything written has gone out, or after
+    /// `finishTimeoutMillis` if the client stops reading.
     public func finish() {
         guard isOpen, !finishing else { return }
         finishing = true
-        if stream.pendingWriteBytes == 0 { stream.close(reason: "hijacked stream finished") }
+        if stream.pendingWriteBytes == 0 { return stream.close(reason: "hijacked stream finished") }
+        _ = loop.schedule(afterMillis: Self.finishTimeoutMillis) { [weak self] in
+            self?.close(reason: "the client did not read the end of the hijacked stream within \(Self.finishTimeoutMillis) ms")
+        }
     }
 
     /// Closes now, dropping unsent bytes.
