@@ -237,6 +237,7 @@ final class ExecSession {
         if exitCode == nil { process.terminate() }
         for descriptor in Array(outputs.keys) {
             outputs[descriptor] = nil
+            if descriptor == input { input = nil }
             release(descriptor)
         }
         if let descriptor = input {

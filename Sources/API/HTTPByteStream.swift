@@ -106,6 +106,8 @@ final class TLSServerStream: HTTPByteStream {
         do {
             plaintext = try session.receive(Array(bytes))
         } catch {
+            // A close_notify alone in this read: for a hijacked stream only the input ends.
+            if case .closedByPeer = error, onEndOfInput != nil { return endInput() }
             pushOutgoing()   // the alert that tells the client why
             return connection.flushAndClose(reason: "TLS: \(error)")
         }

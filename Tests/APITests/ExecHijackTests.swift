@@ -167,9 +167,17 @@ final class ExecHijackTests: XCTestCase {
     }
 
     func testAClientThatGoesAwayEndsTheProcess() throws {
-        let id = try createExec(#"{"Cmd":["sleep","1000"],"AttachStdout":true,"AttachStderr":true}"#)
+        try clientGoesAway(tty: false)
+    }
+
+    func testAClientThatGoesAwayEndsTheProcessOnATerminal() throws {
+        try clientGoesAway(tty: true)
+    }
+
+    private func clientGoesAway(tty: Bool) throws {
+        let id = try createExec(#"{"Cmd":["sleep","1000"],"AttachStdin":true,"AttachStdout":true,"AttachStderr":true,"Tty":\#(tty)}"#)
         let (client, _) = try startExec(id)
-        let process = try XCTUnwrap(processes.first)
+        let process = try XCTUnwrap(processes.last)
         XCTAssertFalse(process.terminated)
         client.close()
         waitUntil("the process is terminated") { process.terminated }
