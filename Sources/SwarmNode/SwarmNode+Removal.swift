@@ -19,7 +19,10 @@ extension SwarmNode {
         logger.error("this node (\(identity.nodeID)) was removed from the swarm (swarmctl node rm): stopping its tasks and exiting; "
             + "to add this machine again, remove its data dir \(dataDirectory) and run 'swarmctl join' with a join token")
         guard let onRemoved else {
-            DispatchQueue.global().async { [agent] in agent?.stopAll() }
+            DispatchQueue.global().async { [agent, networkRunner] in
+                agent?.stopAll()
+                networkRunner?.shutdown()
+            }
             return
         }
         _ = loop.schedule(afterMillis: 100) { onRemoved() }
