@@ -14,42 +14,17 @@ import XCTest
 /// Skipped without root, runc, ip, bridge, nft, nsenter, curl, a static busybox or VXLAN.
 final class NetworkWiringEndToEndTests: XCTestCase {
     private var cluster: TestCluster!
-    /// Names every namespace of this test (underlay, hosts, the nodes' task namespaces).
-    private var base = ""
-    private var underlay: UnderlayNetwork!
-    private let nodes = ["m1", "w1"]
+    private var netns: NetnsNodes?
 
-    private func prefix(_ node: String) -> String { base + (node == "m1" ? "a" : "b") }
-    private func hostNamespace(_ node: String) -> String { underlay.hostNamespace(node == "m1" ? 0 : 1) }
+    private func prefix(_ node: String) -> String { netns!.prefix(node) }
+    private func hostNamespace(_ node: String) -> String { netns!.hostNamespace(node) }
 
     override func setUpWithError() throws {
-        guard getuid() == 0 else { throw XCTSkip("task networking needs root (network namespaces, VXLAN, nftables, the OCI executor)") }
-        guard ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"].contains(where: FileSystem.exists) else {
-            throw XCTSkip("the OCI executor needs runc: apt-get install -y runc")
-        }
-        for tool in ["ip", "bridge", "nft", "nsenter", "curl"] where !HostNetworkPlumbing.toolExists(tool) {
-            throw XCTSkip("task networking needs \(tool) (curl: the client's requests): apt-get install -y iproute2 nftables util-linux curl")
-        }
-        guard FileSystem.exists("/bin/busybox") else { throw XCTSkip("needs a static busybox: apt-get install -y busybox-static") }
-        if let missing = Self.kernelSupport { throw XCTSkip("task networking needs kernel support: \(missing)") }
-
-        base = "nw" + String(format: "%03x", (Int(getpid()) &* 31 &+ Int(monotonicNanoseconds() % 4096)) % 4096)
+        try NetnsNodes.requirements(tools: ["curl"])
         cluster = try TestCluster()
-        underlay = try UnderlayNetwork.create(prefix: base, hosts: 2)
-        cluster.nodeFlags = ["--raft-tick", "50ms", "--executor", "oci", "--network-gateway-subnet", "198.51.100.192/26", "--drain-delay", "1s"]
-        for (index, node) in nodes.enumerated() {
-            cluster.placements[node] = (NetworkNamespace.path(underlay.hostNamespace(index)), "\(underlay.hostAddress(index))")
-        }
-        let rootfs = cluster.directory + "/rootfs"
-        try shell("mkdir -p '\(rootfs)/bin' '\(rootfs)/etc' '\(rootfs)/tmp' && cp /bin/busybox '\(rootfs)/bin/' && "
-            + "for a in $(/bin/busybox --list); do [ $a = busybox ] || ln -s busybox '\(rootfs)/bin/'$a; done && "
-            + "printf 'root:x:0:0::/:/bin/sh\\n' > '\(rootfs)/etc/passwd' && printf 'root:x:0:\\n' > '\(rootfs)/etc/group'")
-        for node in nodes {
-            let imported = try cluster.runOnce(["image", "import", "bb:1", rootfs, "--data-dir", cluster.directory + "/" + node])
-            XCTAssertEqual(imported.status, 0, imported.output)
-        }
-        try cluster.initialize("m1", extraFlags: ["--network-prefix", prefix("m1")])
-        try cluster.join("w1", as: "worker", via: "m1", extraFlags: ["--network-prefix", prefix("w1")])
+        netns = try NetnsNodes(cluster: cluster, nodes: ["m1", "w1"], images: ["bb:1"])
+        try cluster.initialize("m1", extraFlags: netns!.flags("m1"))
+        try cluster.join("w1", as: "worker", via: "m1", extraFlags: netns!.flags("w1"))
         try cluster.waitUntil("2 nodes ready", timeoutSeconds: 60) {
             let nodes = try self.cluster.nodes(via: "m1")
             return nodes.count == 2 && nodes.allSatisfy { $0[path: "Status", "State"] as? String == "ready" }
@@ -57,38 +32,8 @@ final class NetworkWiringEndToEndTests: XCTestCase {
     }
 
     override func tearDown() {
-        if let cluster {
-            for node in nodes { cluster.kill(node) }
-            for node in nodes {
-                let state = cluster.directory + "/\(node)/runc"
-                _ = try? cluster.shell("for id in $(runc --root '\(state)' list -q); do runc --root '\(state)' delete --force $id; done")
-            }
-            _ = try? cluster.shell("grep '\(cluster.directory)' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l")
-        }
-        // The nodes' task namespaces are named under `base` too: one sweep removes everything.
-        if !base.isEmpty {
-            let left = UnderlayNetwork.destroy(prefix: base)
-            XCTAssertEqual(left, [], "network namespaces left behind")
-        }
+        if let netns, let cluster { XCTAssertEqual(netns.tearDown(cluster: cluster), [], "network namespaces left behind") }
         cluster?.tearDown()
-    }
-
-    /// Probed once in a scratch namespace: nil when VXLAN links and an nftables NAT table work.
-    static let kernelSupport: String? = {
-        let scratch = "nwprobe\(getpid())"
-        let script = "{ ip netns add \(scratch) && ip -n \(scratch) link add vxprobe type vxlan id 42 dstport 4789 nolearning && "
-            + "ip netns exec \(scratch) nft 'add table ip probe; add chain ip probe c { type nat hook output priority -100; }'; }; "
-            + "status=$?; ip netns del \(scratch); exit $status"
-        guard let probe = try? ChildProcess.spawn("/bin/sh", arguments: ["-c", "(\(script)) >/dev/null 2>&1"]),
-              (try? probe.wait().exitCode) == 0 else {
-            return "a VXLAN link or an nftables NAT chain could not be created in a scratch namespace (no VXLAN or nf_tables NAT in this kernel?)"
-        }
-        return nil
-    }()
-
-    private func shell(_ script: String) throws {
-        let result = try cluster.shell(script)
-        XCTAssertEqual(result.status, 0, "\(script)\n\(result.output)")
     }
 
     /// Runs `command` inside network namespace `namespace` (the host's mount namespace).
