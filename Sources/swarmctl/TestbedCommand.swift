@@ -24,7 +24,7 @@ enum TestbedCommand {
             let workers = try arguments.takeInt("--workers", in: 0...20) ?? 2
             let netns = arguments.takeSwitch("--netns")
             let executor = try TestbedSettings.executor(arguments.takeValue("--executor"), netns: netns)
-            var initFlags = AddressPoolFlags.pass(&arguments)
+            var initFlags = try AddressPoolFlags.pass(&arguments)
             if initFlags.isEmpty && netns { initFlags = TestbedSettings.netnsAddressPool }
             try arguments.finish(command: "testbed up")
             let settings = TestbedSettings(executor: executor, initFlags: initFlags)

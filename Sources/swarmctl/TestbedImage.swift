@@ -17,11 +17,13 @@ import Platform
 enum TestbedImage {
     static let name = "swarmctl/testbed:latest"
     static let busybox = "/bin/busybox"
-    /// The page every request gets (httpd runs /cgi-bin/index.cgi for a directory without index.html).
+    /// The page every request gets (httpd runs /cgi-bin/index.cgi for a directory without index.html;
+    /// it listens on IPv6 too, so an IPv4 client comes as `[::ffff:A.B.C.D]`, printed as A.B.C.D).
     static let page = """
     #!/bin/sh
     printf 'Content-Type: text/plain\\r\\n\\r\\n'
-    echo "host=$(hostname) client=$REMOTE_ADDR addrs=$(ip -o -4 addr show | awk '{print $4}' | cut -d/ -f1 | grep -v '^127[.]' | tr '\\n' ',')"
+    client=${REMOTE_ADDR#\\[::ffff:}
+    echo "host=$(hostname) client=${client%\\]} addrs=$(ip -o -4 addr show | awk '{print $4}' | cut -d/ -f1 | grep -v '^127[.]' | tr '\\n' ',')"
 
     """
     static let command = ["httpd", "-f", "-p", "80", "-h", "/www"]

@@ -61,7 +61,7 @@ struct TestbedNamespaces {
     }
 
     static let networkPrefixKey = "network-prefix"
-    static let gatewaySubnetKey = "gateway-subnet"
+    static let gatewaySubnetKey = "network-gateway-subnet"
     static let gatewaySubnet = "198.51.100.128/26"
 
     /// a … z, then 0 … 9 (the testbed has at most 27 nodes).

@@ -101,7 +101,7 @@ final class DefaultAddressPoolTests: XCTestCase {
                        "default address pool 198.51.100.7/24 is not an IPv4 subnet in CIDR form without host bits: use one such as 10.20.0.0/16")
         XCTAssertEqual(refusal(["fd00::/64"]),
                        "default address pool fd00::/64 is not an IPv4 subnet in CIDR form without host bits: use one such as 10.20.0.0/16")
-        XCTAssertEqual(refusal(["10.0.0.0/4"]), "default address pool 10.0.0.0/4 has a /4 prefix: use a prefix from /8 to /30")
+        XCTAssertEqual(refusal(["16.0.0.0/4"]), "default address pool 16.0.0.0/4 has a /4 prefix: use a prefix from /8 to /30")
         XCTAssertEqual(refusal(["10.0.0.0/16", "10.0.128.0/24"]),
                        "default address pool 10.0.128.0/24 overlaps the pool 10.0.0.0/16: give pools that do not overlap")
         XCTAssertEqual(refusal(["10.0.0.0/16"], 12),

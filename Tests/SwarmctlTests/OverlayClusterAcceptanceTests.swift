@@ -248,8 +248,9 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
             let last = requests.filter { $0.2?.addresses.contains(address) == true }.map(\.0).max()
             let leftSeconds = Double(left - min(left, changedAt)) / 1e9
             XCTAssertLessThan(leftSeconds, 30, "\(label): task \(task.id) left the ruleset within a bound")
-            figures.append(String(format: "%@ left the rules %.2f s after the change, last request to it started %.2f s after",
-                                  address, leftSeconds, last.map { Double(Int64($0) - Int64(changedAt)) / 1e9 } ?? -1))
+            let lastSeconds = last.map { Double(Int64($0) - Int64(changedAt)) / 1e9 } ?? -1
+            figures.append("\(address) left the rules " + String(format: "%.2f", leftSeconds) + " s after the change, the last request to it started "
+                + String(format: "%.2f", lastSeconds) + " s after")
         }
         return figures.joined(separator: "; ")
     }
@@ -332,7 +333,8 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
             looks += 1
             let running = try self.testbed.tasks(service: "dnsweb").filter { $0.state == "running" && $0.desiredState == "running" }
             expected = Set(running.compactMap { $0.addresses["front"] })
-            return running.count == 4 && (try self.lookup("tasks.dnsweb", from: probe)) == expected
+            guard running.count == 4 else { return false }
+            return try self.lookup("tasks.dnsweb", from: probe) == expected
         }
         XCTAssertGreaterThan(looks, 0)
         let healed = try testbed.swarmctl(["chaos", "heal", "--dir", testbed.directory])
