@@ -229,7 +229,9 @@ final class NetnsTestbedHarness {
         var names: [String: String] = [:]
         for line in output.lines {
             let fields = line.split(separator: " ")
-            if fields.count == 2, let name = byAddress[String(fields[1])] { names[String(fields[0])] = name }
+            // Status.Addr is the cluster address here (192.0.2.N:2377); dockerd shows the IP alone.
+            let address = fields.count == 2 ? String(fields[1].split(separator: ":")[0]) : ""
+            if let name = byAddress[address] { names[String(fields[0])] = name }
         }
         return names
     }

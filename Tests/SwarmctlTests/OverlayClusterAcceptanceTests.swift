@@ -116,13 +116,13 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
 
         // Straight to each replica's overlay address: two of them sit on other nodes than the probe.
         for task in web {
-            let reply = try testbed.inTask(pid: probe.pid, "wget -q -O - -T 3 http://\(task.addresses["front"]!)/")
+            let reply = try testbed.inTask(pid: probe.pid, "timeout 3 wget -q -O - http://\(task.addresses["front"]!)/")
             XCTAssertEqual(replies(reply).first?.addresses.contains(task.addresses["front"]!), true,
                            "task \(task.id) on node \(task.nodeID) (probe on \(probe.nodeID)) answers over the overlay: \(reply)")
         }
 
         // 300 requests to the VIP reach every replica (round robin in the probe's namespace).
-        let many = try testbed.inTask(pid: probe.pid, "for i in $(seq 300); do wget -q -O - -T 3 http://web/; done", seconds: 120)
+        let many = try testbed.inTask(pid: probe.pid, "for i in $(seq 300); do timeout 3 wget -q -O - http://web/; done", seconds: 120)
         let answered = replies(many)
         XCTAssertEqual(answered.count, 300, "every request to the VIP is answered: \(many.text.suffix(500))")
         let reached = Set(web.filter { task in answered.contains { $0.addresses.contains(task.addresses["front"]!) } }.map(\.id))
@@ -286,7 +286,7 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         XCTAssertTrue(try testbed.tasks(service: "k9").contains { $0.id == local.id && $0.state == "running" }, "the task was re-adopted, not replaced")
         let mesh = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(node)):8084/")
         XCTAssertNotNil(replies(mesh).first, "\(node):8084 answers after the restart: \(mesh)")
-        let byName = try testbed.inTask(pid: local.pid, "wget -q -O - -T 3 http://k9/")
+        let byName = try testbed.inTask(pid: local.pid, "timeout 3 wget -q -O - http://k9/")
         XCTAssertNotNil(replies(byName).first, "the task on \(node) reaches the service by name: \(byName)")
     }
 
@@ -303,9 +303,9 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let frontProbe = try XCTUnwrap(try testbed.runningTasks(service: "front-probe", count: 1).first)
         let backProbe = try XCTUnwrap(try testbed.runningTasks(service: "back-probe", count: 1).first)
         let address = try XCTUnwrap(lone.addresses["back"])
-        XCTAssertNotNil(replies(try testbed.inTask(pid: backProbe.pid, "wget -q -O - -T 3 http://lone/")).first, "same network: reachable by name")
+        XCTAssertNotNil(replies(try testbed.inTask(pid: backProbe.pid, "timeout 3 wget -q -O - http://lone/")).first, "same network: reachable by name")
         XCTAssertEqual(try lookup("lone", from: frontProbe), [], "another network's service does not resolve")
-        let reached = try testbed.inTask(pid: frontProbe.pid, "wget -q -O - -T 3 http://\(address)/")
+        let reached = try testbed.inTask(pid: frontProbe.pid, "timeout 3 wget -q -O - http://\(address)/")
         XCTAssertNotEqual(reached.status, 0, "another network's task address is not reachable: \(reached)")
         XCTAssertNil(replies(reached).first)
     }
@@ -355,7 +355,7 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
               replicas: 2
           client:
             image: \(image)
-            command: ["sh", "-c", "while true; do wget -q -O - -T 2 http://web/; sleep 1; done"]
+            command: ["sh", "-c", "while true; do timeout 2 wget -q -O - http://web/; sleep 1; done"]
         """.write(toFile: compose, atomically: true, encoding: .utf8)
         addTeardownBlock { [testbed] in _ = try? testbed.docker(["stack", "rm", "demo"]) }
         try docker(["stack", "deploy", "--resolve-image", "never", "-c", compose, "demo"], seconds: 120)
