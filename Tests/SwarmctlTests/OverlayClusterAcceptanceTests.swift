@@ -265,7 +265,10 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let node = testbed.nodes[2]
         let names = try testbed.nodeNames()
         let local = try XCTUnwrap(tasks.first { names[$0.nodeID] == node })
-        let state = "nft list ruleset | sed 's/ # handle [0-9]*//' ; echo ---; ip -o link | awk -F': ' '{print $2}' | sort; echo ---; ip netns list | awk '{print $1}' | sort"
+        // The node's tables, its links, and the namespaces under the testbed's prefix (other
+        // tests on this machine may add namespaces of their own meanwhile).
+        let state = "nft list ruleset | sed -e 's/ # handle [0-9]*//' -e 's/counter packets [0-9]* bytes [0-9]*/counter/'; echo ---; "
+            + "ip -o link | awk -F': ' '{print $2}' | sort; echo ---; ip netns list | awk '{print $1}' | grep \"^$TESTBED_NETNS_PREFIX\" | sort"
         let before = try testbed.inNode(node, state).text
         let pidKey = node.uppercased().replacingOccurrences(of: "-", with: "_") + "_PID"
         let agent = try XCTUnwrap(testbed.environment[pidKey].flatMap { pid_t($0) })
