@@ -30,6 +30,8 @@ public final class ControlPlaneSimulator {
         case healFault(id: Int)
         case healAll
         case probe
+        /// The agent runner's timer for a `.wake` of the core of process `incarnation`.
+        case agentWake(host: Int, incarnation: Int)
     }
 
     /// What travels between hosts.
@@ -208,6 +210,8 @@ public final class ControlPlaneSimulator {
             executorWork(host, incarnation: incarnation, work: work)
         case let .containerExit(host, container, generation):
             containerExit(host, container: container, generation: generation)
+        case let .agentWake(host, incarnation):
+            agentWakes(host, incarnation: incarnation)
         case let .restartHost(host):
             restartHostNow(host)
         case .workload:
