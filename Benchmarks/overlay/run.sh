@@ -54,12 +54,12 @@ for t in json.load(sys.stdin):
 running() { tasks "$1" | awk '$2 == "running" && $3 == "running" && $4 > 0'; }
 wait_running() {  # SERVICE COUNT
   for _ in $(seq 600); do [ "$(running "$1" | wc -l)" -eq "$2" ] && return 0; sleep 0.2; done
-  echo "timed out waiting for $2 running tasks of $1" >&2; tail -20 "$DIR"/*.log >&2; exit 1
+  echo "timed out waiting for $2 running tasks of $1" >&2; tail -n 20 "$DIR"/*.log >&2; exit 1
 }
 
 docker network create -d overlay bench >/dev/null
-docker service create -d --name web --network bench --replicas 3 --replicas-max-per-node 1 -p 8080:80 swarmctl/testbed:latest >/dev/null
-docker service create -d --name probe --network bench swarmctl/testbed:latest sleep 100000 >/dev/null
+docker service create -d --no-resolve-image --name web --network bench --replicas 3 -p 8080:80 swarmctl/testbed:latest >/dev/null
+docker service create -d --no-resolve-image --name probe --network bench swarmctl/testbed:latest sleep 100000 >/dev/null
 wait_running web 3
 wait_running probe 1
 DIRECT=$(running web | awk '{print $6 ":80/ok"}' | paste -sd, -)
@@ -68,8 +68,8 @@ echo "testbed in $DIR; web tasks (ingress): $DIRECT" >&2
 
 : > "$WORK/requests.jsonl"; : > "$WORK/dns.jsonl"; : > "$WORK/scale.jsonl"
 for run in $(seq "$RUNS"); do
-  nsenter --net="$MANAGER_1_NETNS" python3 "$PROBE" requests "$REQUESTS" "$MANAGER_2_UNDERLAY:8080/ok" "$DIRECT" >> "$WORK/requests.jsonl"
-  nsenter --net="/proc/$PROBE_PID/ns/net" python3 "$PROBE" dns "$LOOKUPS" web >> "$WORK/dns.jsonl"
+  nsenter --net="$MANAGER_1_NETNS" python3 "$PROBE" requests "$REQUESTS" "$MANAGER_2_UNDERLAY:8080/ok" "$DIRECT" | tee -a "$WORK/requests.jsonl" >&2
+  nsenter --net="/proc/$PROBE_PID/ns/net" python3 "$PROBE" dns "$LOOKUPS" web | tee -a "$WORK/dns.jsonl" >&2
 
   # Scale up and down while a client requests manager-1's published port back to back.
   rm -f "$WORK/stop"
@@ -104,7 +104,7 @@ print(json.dumps({"running_to_first_request_s": None if first is None else (firs
                   "scale_down_to_last_request_s": None if last is None else (last - down_at) / 1e9,
                   "requests": len(rows), "failed_requests": failures}))
 PY
-  docker service ls >/dev/null
+  tail -n 1 "$WORK/scale.jsonl" >&2
   # The next run starts from the same 3 tasks' addresses.
   DIRECT=$(running web | awk '{print $6 ":80/ok"}' | paste -sd, -)
   echo "run $run done" >&2
