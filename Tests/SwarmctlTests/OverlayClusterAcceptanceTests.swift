@@ -108,6 +108,12 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let probe = try XCTUnwrap(try testbed.runningTasks(service: "probe", count: 1).first)
         XCTAssertEqual(Set(web.map(\.nodeID)).count, 3, "one replica per node (maxreplicas=1)")
 
+        // The testbed's cluster was created with --default-addr-pool 198.51.100.0/25 (/27s).
+        let pool = try docker(["info", "--format", "{{json .Swarm.Cluster.DefaultAddrPool}} {{.Swarm.Cluster.SubnetSize}}"]).text
+        XCTAssertEqual(pool.trimmingCharacters(in: .whitespacesAndNewlines), #"["198.51.100.0/25"] 27"#)
+        let everyAddress = web.flatMap { $0.addresses.values } + probe.addresses.values
+        XCTAssertTrue(everyAddress.allSatisfy { $0.hasPrefix("198.51.100.") }, "every task address comes from the pool: \(everyAddress)")
+
         let vip = try vip("web", network: "front")
         XCTAssertEqual(try lookup("web", from: probe), [vip], "getent hosts web gives the VIP")
         let taskAddresses = Set(web.compactMap { $0.addresses["front"] })
