@@ -1,3 +1,4 @@
+import Agent
 import ClusterState
 import Dispatcher
 import Raft
@@ -125,7 +126,7 @@ public final class ControlPlaneSimulator {
         self.options = options
         makeLoops = loops
         random = SplitMix64(seed: options.seed ^ 0xC0_47_20_1A_9E_00_00_01)
-        checker = ControlPlaneInvariants(heartbeatPeriodMillis: options.heartbeatPeriodMillis)
+        checker = ControlPlaneInvariants(heartbeatPeriodMillis: options.heartbeatPeriodMillis, drainMillis: options.drainMillis)
         let voters = (1...options.managers).map { NodeID($0) }
         for slot in 0..<options.managers {
             let state = PersistentState.bootstrap(voters: voters)
@@ -135,6 +136,7 @@ public final class ControlPlaneSimulator {
         }
         for host in 0..<hostCount {
             agents.append(SimulatedAgent(host: host, nodeID: nodeID(host), target: pickIndex(options.managers)))
+            agents[agents.count - 1].core = AgentCore(drainMillis: UInt64(options.drainMillis))
         }
     }
 

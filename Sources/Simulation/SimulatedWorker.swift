@@ -22,10 +22,8 @@ struct SimulatedAgent {
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
     var networkTables = NetworkTableReceiver()
-    /// The shipped agent core, with the node's default drain delay (tasks on networks stop
-    /// `drainMillis` after the managers asked).
-    var core = AgentCore(drainMillis: SimulatedAgent.drainMillis)
-    static let drainMillis: UInt64 = 2_000
+    /// The shipped agent core (the simulator sets its drain delay from the options).
+    var core = AgentCore()
     /// What the core last persisted (survives a crash).
     var disk: [String: AgentRecord] = [:]
     /// The fake executor's containers on this host, by id (survive a process crash, not a reboot).
@@ -151,7 +149,9 @@ extension ControlPlaneSimulator {
     /// The runner's timer for a `.wake` fired: the core stops the tasks whose drain is over.
     func agentWakes(_ host: Int, incarnation: Int) {
         guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
-        perform(host, agents[host].core.tick(now: nowStamp))
+        let actions = agents[host].core.tick(now: nowStamp)
+        for case let .stop(taskID, _) in actions { log("\(agents[host].nodeID) drain of \(taskID) is over: stopping it") }
+        perform(host, actions)
     }
 
     /// The core's event, on the agent process that is up now.
@@ -287,7 +287,7 @@ extension ControlPlaneSimulator {
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
         agents[host].networkTables = NetworkTableReceiver()
-        agents[host].core = AgentCore(restoring: agents[host].disk, drainMillis: SimulatedAgent.drainMillis)
+        agents[host].core = AgentCore(restoring: agents[host].disk, drainMillis: UInt64(options.drainMillis))
         let owned = agents[host].core.containers
         for id in agents[host].containers.keys.sorted() where !owned.contains(id) {
             if agents[host].containers[id]!.state == .running { _ = stopContainer(host, id) }
