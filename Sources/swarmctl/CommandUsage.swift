@@ -38,7 +38,7 @@ enum NodeUsage {
 
     Starts a new cluster with this node as its first manager and prints the command that joins a worker.
 
-    Cluster options (init only):
+    Cluster options (init only; flags, not config-file keys):
     """ + "\n" + AddressPoolFlags.usage + nodeOptions
 
     static let join = """
