@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 import Networking
 import Platform
-import SwarmNode
 
 /// The network namespaces of `testbed up --netns`: one per node on an underlay bridge
 /// (192.0.2.0/24) and a client namespace playing the outside user, all named with a random prefix.
@@ -44,18 +43,15 @@ struct TestbedNamespaces {
         return result
     }
 
-    /// The networking settings of each node, when the node runner takes them: a prefix of its
-    /// own under the testbed's (`tbXXXa`, `tbXXXb` …, so `testbed down` removes the task
-    /// namespaces it created by the testbed prefix), and a gateway subnet inside 198.51.100.0/24
-    /// (the same in every node namespace: each has its own gateway bridge).
+    /// The networking settings of each node: a prefix of its own under the testbed's (`tbXXXa`,
+    /// `tbXXXb` …, so `testbed down` removes the task namespaces it created by the testbed
+    /// prefix), and a gateway subnet inside 198.51.100.0/24 (the same in every node namespace:
+    /// each has its own gateway bridge).
     var nodeFlags: [String: [String]] {
-        let known = Set(NodeConfiguration.keys)
         var result: [String: [String]] = [:]
         for (index, node) in nodes.enumerated() {
-            var flags: [String] = []
-            if known.contains(Self.networkPrefixKey) { flags += ["--" + Self.networkPrefixKey, network.prefix + Self.nodeLetter(index)] }
-            if known.contains(Self.gatewaySubnetKey) { flags += ["--" + Self.gatewaySubnetKey, Self.gatewaySubnet] }
-            result[node] = flags
+            result[node] = ["--" + Self.networkPrefixKey, network.prefix + Self.nodeLetter(index),
+                            "--" + Self.gatewaySubnetKey, Self.gatewaySubnet]
         }
         return result
     }
