@@ -22,6 +22,10 @@ enum NodeUsage {
                                     (default on a cluster node: its own certificate and the cluster CA)
       --api-insecure                Serve a tcp: API without TLS (anyone who connects is root); warns
       --insecure-registries LIST    Registries pulled from over plain HTTP (loopback always is)
+      --network-prefix PREFIX       Names of this node's task-network links, namespaces, nft table
+                                    (2-6 chars; default sw + the node id's first 4)
+      --network-gateway-subnet CIDR Node-local outbound bridge of tasks on networks (default 172.30.0.0/16)
+      --drain-delay DURATION        A task on a network stops this long after leaving load balancing (default 2s)
 
     The data dir is made 0700 at every start; files in it are 0600. init, join and run keep the
     settings they were given in DIR/node.conf; run restores them (its own flags win and are kept).

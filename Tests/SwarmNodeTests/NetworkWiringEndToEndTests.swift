@@ -96,7 +96,7 @@ final class NetworkWiringEndToEndTests: XCTestCase {
         let created = try cluster.cli("m1", ["network", "create", "-d", "overlay", "--subnet", "198.51.100.0/25", "front"])
         XCTAssertEqual(created.status, 0, created.output)
         let web = try cluster.cli("m1", ["service", "create", "--detach", "--name", "web", "--network", "front", "--replicas", "2",
-                                         "--replicas-max-per-node", "1", "bb:1", "sh", "-c",
+                                         "--replicas-max-per-node", "1", "--stop-grace-period", "1s", "bb:1", "sh", "-c",
                                          "mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www"])
         XCTAssertEqual(web.status, 0, web.output)
         let client = try cluster.cli("m1", ["service", "create", "--detach", "--name", "client", "--network", "front",
@@ -159,5 +159,20 @@ final class NetworkWiringEndToEndTests: XCTestCase {
         XCTAssertEqual(restarted.links, before.links, "the same links, none twice")
         XCTAssertEqual(restarted.node, before.node, "the node's ruleset is rendered again, not appended to")
         XCTAssertEqual(restarted.client, before.client, "the client's ruleset is the same, one copy of each rule")
+
+        // Drain: on scale-down the leaving task drops out of DNS (and the VIP) while it still
+        // runs, and is stopped only after the drain delay (1 s here).
+        let pids = try runningTasks("web")
+        XCTAssertEqual(try cluster.cli("m1", ["service", "scale", "--detach", "web=1"]).status, 0)
+        var remaining = Set<String>()
+        try cluster.waitUntil("tasks.web answers one address", timeoutSeconds: 30) {
+            remaining = try self.lookup(clientNamespace, "tasks.web")
+            return remaining.count == 1
+        }
+        let leaving = try XCTUnwrap(pids.values.first { !remaining.contains($0.address) })
+        XCTAssertTrue(FileSystem.exists("/proc/\(leaving.pid)"), "the leaving task still runs once it is out of DNS (drain)")
+        try cluster.waitUntil("the leaving task is stopped after the drain delay", timeoutSeconds: 30) {
+            !FileSystem.exists("/proc/\(leaving.pid)/ns")
+        }
     }
 }
