@@ -136,6 +136,9 @@ extension SwarmNode {
             // A failed proposal is not retried here: agents repeat unrecorded reports every heartbeat.
             proposeCommand(.updateTaskStatuses(updates: chunk)) { [logger] result in
                 if case let .failure(failure) = result { logger.debug("task reports not recorded yet: \(failure)") }
+                if case .success = result, let trace = StartTrace.shared {
+                    for update in chunk where update.status.state == .running { trace.mark(update.taskID, .recorded) }
+                }
             }
         }
     }
