@@ -73,6 +73,17 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
 
     private func replies(_ output: NetnsTestbedHarness.Output) -> [Reply] { output.lines.compactMap(Reply.init) }
 
+    /// The first reply of `script` run in the client namespace, once one comes (tasks report
+    /// running before every node's tables hold them: a bounded wait, not a sleep).
+    private func clientReply(_ script: String, seconds: Double = 20) throws -> Reply {
+        var reply: Reply?
+        try testbed.waitUntil("\(script) answers from the client namespace", seconds: seconds) {
+            reply = self.replies(try self.testbed.fromClient(script)).first
+            return reply != nil
+        }
+        return reply!
+    }
+
     /// The service's VIP on `network` (without prefix length), from `docker service inspect`.
     private func vip(_ service: String, network: String) throws -> String {
         let networkID = try docker(["network", "inspect", "--format", "{{.Id}}", network]).text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -115,9 +126,10 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         XCTAssertTrue(everyAddress.allSatisfy { $0.hasPrefix("198.51.100.") }, "every task address comes from the pool: \(everyAddress)")
 
         let vip = try vip("web", network: "front")
-        XCTAssertEqual(try lookup("web", from: probe), [vip], "getent hosts web gives the VIP")
         let taskAddresses = Set(web.compactMap { $0.addresses["front"] })
         XCTAssertEqual(taskAddresses.count, 3)
+        try testbed.waitUntil("the probe's DNS knows the 3 web tasks", seconds: 20) { try self.lookup("tasks.web", from: probe).count == 3 }
+        XCTAssertEqual(try lookup("web", from: probe), [vip], "getent hosts web gives the VIP")
         XCTAssertEqual(try lookup("tasks.web", from: probe), taskAddresses, "getent hosts tasks.web gives the 3 task addresses")
 
         // Straight to each replica's overlay address: two of them sit on other nodes than the probe.
@@ -136,16 +148,15 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
 
         // The routing mesh: port 8080 answers on every node, from the client namespace.
         for node in testbed.nodes {
-            let reply = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(node)):8080/")
-            XCTAssertNotNil(replies(reply).first, "\(node):8080 answers through the mesh: \(reply)")
+            _ = try clientReply("curl -s -m 3 http://\(testbed.underlay(node)):8080/")
         }
         try docker(["service", "scale", "--detach", "web=1"])
         let kept = try testbed.runningTasks(service: "web", count: 1)[0]
         try testbed.waitUntil("tasks.web has one address", seconds: 30) { try self.lookup("tasks.web", from: probe).count == 1 }
         for node in testbed.nodes {
-            let reply = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(node)):8080/")
-            XCTAssertEqual(replies(reply).first?.addresses.contains(kept.addresses["ingress"] ?? "?"), true,
-                           "\(node):8080 answers from the one task left (on node \(kept.nodeID)), also without a task of its own: \(reply)")
+            let reply = try clientReply("curl -s -m 3 http://\(testbed.underlay(node)):8080/")
+            XCTAssertTrue(reply.addresses.contains(kept.addresses["ingress"] ?? "?"),
+                          "\(node):8080 answers from the one task left (on node \(kept.nodeID)), also without a task of its own: \(reply)")
         }
     }
 
@@ -167,12 +178,11 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let client = testbed.environment["TESTBED_CLIENT_ADDR"] ?? "192.0.2.200"
         for node in testbed.nodes {
             for port in [8081, 8082] {
-                let reply = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(node)):\(port)/")
-                XCTAssertEqual(replies(reply).first?.client, client, "\(node):\(port) shows the client's own address: \(reply)")
+                let reply = try clientReply("curl -s -m 3 http://\(testbed.underlay(node)):\(port)/")
+                XCTAssertEqual(reply.client, client, "\(node):\(port) shows the client's own address: \(reply)")
             }
         }
-        let meshed = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(testbed.nodes[0])):8086/")
-        let seen = try XCTUnwrap(replies(meshed).first, meshed.text)
+        let seen = try clientReply("curl -s -m 3 http://\(testbed.underlay(testbed.nodes[0])):8086/")
         XCTAssertNotEqual(seen.client, client, "the routing mesh (policy cluster) masquerades the client, as dockerd does")
     }
 
@@ -201,6 +211,10 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let log = testbed.directory + "/\(label.filter(\.isLetter))"
         let addresses = tasks.compactMap { $0.addresses["ingress"] }
         XCTAssertEqual(addresses.count, tasks.count, "every task has an ingress address")
+        try testbed.waitUntil("manager-1's ruleset balances port 8083 over the \(tasks.count) tasks", seconds: 30) {
+            let rules = try self.testbed.inNode(node, "nft list ruleset").text
+            return addresses.allSatisfy { rules.contains($0 + ",") || rules.contains($0 + " ") }
+        }
         // Requests: start time (ns), curl's exit status, reply.
         let load = try ChildProcess.spawn("/bin/sh", arguments: ["-c", """
             set -a; . '\(testbed.directory)/testbed.env'; set +a
@@ -277,6 +291,14 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         // tests on this machine may add namespaces of their own meanwhile).
         let state = "nft list ruleset | sed -e 's/ # handle [0-9]*//' -e 's/counter packets [0-9]* bytes [0-9]*/counter/'; echo ---; "
             + "ip -o link | awk -F': ' '{print $2}' | sort; echo ---; ip netns list | awk '{print $1}' | grep \"^$TESTBED_NETNS_PREFIX\" | sort"
+        // The snapshot is taken once the node's mesh rule holds every task (running is reported
+        // before every node's tables have it).
+        let ingress = tasks.compactMap { $0.addresses["ingress"] }
+        XCTAssertEqual(ingress.count, tasks.count, "every k9 task has an ingress address")
+        try testbed.waitUntil("\(node)'s ruleset balances port 8084 over all \(tasks.count) tasks", seconds: 30) {
+            let rules = try self.testbed.inNode(node, "nft list ruleset").text
+            return ingress.allSatisfy { rules.contains($0 + ",") || rules.contains($0 + " ") }
+        }
         let before = try testbed.inNode(node, state).text
         let pidKey = node.uppercased().replacingOccurrences(of: "-", with: "_") + "_PID"
         let agent = try XCTUnwrap(testbed.environment[pidKey].flatMap { pid_t($0) })
@@ -316,7 +338,9 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         let frontProbe = try XCTUnwrap(try testbed.runningTasks(service: "front-probe", count: 1).first)
         let backProbe = try XCTUnwrap(try testbed.runningTasks(service: "back-probe", count: 1).first)
         let address = try XCTUnwrap(lone.addresses["back"])
-        XCTAssertNotNil(replies(try testbed.inTask(pid: backProbe.pid, "timeout 3 wget -q -O - http://lone/")).first, "same network: reachable by name")
+        try testbed.waitUntil("same network: back-probe reaches lone by name", seconds: 20) {
+            !self.replies(try self.testbed.inTask(pid: backProbe.pid, "timeout 3 wget -q -O - http://lone/")).isEmpty
+        }
         XCTAssertEqual(try lookup("lone", from: frontProbe), [], "another network's service does not resolve")
         let reached = try testbed.inTask(pid: frontProbe.pid, "timeout 3 wget -q -O - http://\(address)/")
         XCTAssertNotEqual(reached.status, 0, "another network's task address is not reachable: \(reached)")
@@ -377,8 +401,7 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
         try testbed.waitUntil("the client's log shows replies from web", seconds: 60) {
             try self.docker(["service", "logs", "--raw", "demo_client"]).text.contains("host=")
         }
-        let published = try testbed.fromClient("curl -s -m 3 http://\(testbed.underlay(testbed.nodes[1])):8085/")
-        XCTAssertNotNil(replies(published).first, "the stack's published port answers: \(published)")
+        _ = try clientReply("curl -s -m 3 http://\(testbed.underlay(testbed.nodes[1])):8085/")
         let services = try docker(["stack", "services", "--format", "{{.Name}} {{.Replicas}}", "demo"])
         XCTAssertEqual(Set(services.lines), ["demo_web 2/2", "demo_client 1/1"])
 
