@@ -174,5 +174,15 @@ final class NetworkWiringEndToEndTests: XCTestCase {
         try cluster.waitUntil("the leaving task is stopped after the drain delay", timeoutSeconds: 30) {
             !FileSystem.exists("/proc/\(leaving.pid)/ns")
         }
+
+        // Leaving the swarm removes everything the worker created: links, its table, task namespaces.
+        let left = try cluster.cli("w1", ["leave"])
+        XCTAssertEqual(left.status, 0, left.output)
+        let table = prefix("w1")
+        try cluster.waitUntil("w1 removed its links, nftables table and task namespaces", timeoutSeconds: 30) {
+            let state = try self.workerNetworkState(clientNamespace: clientNamespace)
+            let namespaces = UnderlayNetwork.namespaces(prefix: table)
+            return !state.links.contains { $0.hasPrefix(table) } && !state.tables.contains("table ip \(table)") && namespaces.isEmpty
+        }
     }
 }

@@ -197,6 +197,31 @@ final class NodeNetworkRunnerTests: XCTestCase {
         }
     }
 
+    func testIngressIsBuiltOnlyWhenSomeServicePublishesAPortAndOtherNetworksOnlyWithALocalTask() throws {
+        func ingress(ports: [PublishedPort], localTask: Bool) -> NetworkTableInput {
+            NetworkTableInput(networkID: "ing", name: "ingress", vxlanID: 4096, subnet: "198.51.100.128/26", ingress: true,
+                              peers: [.init(nodeID: "n1", address: "198.51.100.190/26", underlayAddress: "192.0.2.1"),
+                                      .init(nodeID: "n2", address: "198.51.100.189/26", underlayAddress: "192.0.2.2")],
+                              services: [.init(serviceID: "s1", name: "web", vip: "198.51.100.130/26", ports: ports,
+                                               tasks: [.init(taskID: "t1", name: "web.1.t1", nodeID: localTask ? "n1" : "n2",
+                                                             address: "198.51.100.131/26", running: true)])])
+        }
+        let published = [PublishedPort(published: 8080, target: 80, mode: .ingress, policy: .mesh)]
+        XCTAssertEqual(try NodePlanBuilder.plan(nodeID: "n1", gateway: gateway, tables: [ingress(ports: [], localTask: false)]).networks, [],
+                       "every node receives ingress; nothing publishes and nothing runs here: no bridge, VXLAN or rules")
+        XCTAssertEqual(try NodePlanBuilder.plan(nodeID: "n1", gateway: gateway, tables: [ingress(ports: published, localTask: false)]).networks.map(\.name),
+                       ["ingress"], "a published port: the routing mesh answers on every node")
+        var remoteOnly = tables(["t0"])
+        remoteOnly[0].services[0].tasks[0].nodeID = "n2"
+        XCTAssertEqual(try NodePlanBuilder.plan(nodeID: "n1", gateway: gateway, tables: remoteOnly).networks, [], "no local task on front")
+        let plumbing = RecordingPlumbing()
+        let runner = try runner(plumbing)
+        runner.update(tables: [ingress(ports: [], localTask: false)], health: [:])
+        poll("the plan is applied") { runner.applyCounts.applied == 1 }
+        XCTAssertEqual(plumbing.state.links, [], "a node without networked work creates nothing")
+        XCTAssertEqual(plumbing.state.tables, [])
+    }
+
     func testTheDefaultPrefixIsShortAndDiffersPerNode() throws {
         XCTAssertEqual(NodeNetworkRunner.defaultPrefix(nodeID: "Q7ZK0x1p9abc"), "swq7zk")
         XCTAssertNoThrow(try NetworkNames(prefix: NodeNetworkRunner.defaultPrefix(nodeID: "0000aaaa")))
