@@ -21,8 +21,10 @@ struct SimulatedAgent {
     var incarnation = 0
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
+    /// Puts assignment messages sent in parts back together, in front of `assignments`.
+    var assembler = AssignmentAssembler()
     var networkTables = NetworkTableReceiver()
-    /// The shipped agent core.
+    /// The shipped agent core (the simulator sets its drain delay from the options).
     var core = AgentCore()
     /// What the core last persisted (survives a crash).
     var disk: [String: AgentRecord] = [:]
@@ -107,12 +109,14 @@ extension ControlPlaneSimulator {
 
     // MARK: - Assignments
 
-    /// One message of the node's assignment stream, through the shipped receiver: a hole asks
-    /// the manager for the full set at once (a heartbeat), as the node shell does.
-    func agentReceivesAssignments(_ host: Int, _ message: AssignmentMessage, from manager: Int) {
-        guard agents[host].isUp else { return }
+    /// One message (or part of one) of the node's assignment stream, through the shipped
+    /// assembler and receiver: a hole asks the manager for the full set at once (a heartbeat),
+    /// as the node shell does.
+    func agentReceivesAssignments(_ host: Int, _ part: AssignmentMessage, from manager: Int) {
+        guard agents[host].isUp, let message = agents[host].assembler.add(part) else { return }
         switch agents[host].assignments.receive(message) {
         case .applied:
+            checkPayloadsHeld(host)
             let tasks = agents[host].assignments.sortedTasks
             perform(host, agents[host].core.setAssignments(tasks, now: nowStamp))
         case .needsFullSet:
@@ -139,8 +143,19 @@ extension ControlPlaneSimulator {
             case .persist: agents[host].disk = agents[host].core.records
             case .report:
                 send(.statusReport(agents[host].core.pendingReports()), from: host, to: agents[host].target)
+            case let .wake(at):
+                let delay = Int(at.millisecondsSinceEpoch) - Int(nowStamp.millisecondsSinceEpoch)
+                queue.schedule(.agentWake(host: host, incarnation: agents[host].incarnation), at: now + max(0, delay))
             }
         }
+    }
+
+    /// The runner's timer for a `.wake` fired: the core stops the tasks whose drain is over.
+    func agentWakes(_ host: Int, incarnation: Int) {
+        guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
+        let actions = agents[host].core.tick(now: nowStamp)
+        for case let .stop(taskID, _) in actions { log("\(agents[host].nodeID) drain of \(taskID) is over: stopping it") }
+        perform(host, actions)
     }
 
     /// The core's event, on the agent process that is up now.
@@ -163,6 +178,9 @@ extension ControlPlaneSimulator {
         guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
         switch work {
         case let .prepare(task):
+            guard payloadsDelivered(for: task, on: host) else {
+                return agentHandles(host, .prepareFailed(taskID: task.id, reason: "a secret or config was not delivered"))
+            }
             let id = "c\(agents[host].nextContainer)-\(task.id)"
             agents[host].nextContainer += 1
             agents[host].containers[id] = FakeContainer(taskID: task.id, task: task)
@@ -275,8 +293,9 @@ extension ControlPlaneSimulator {
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
+        agents[host].assembler = AssignmentAssembler()
         agents[host].networkTables = NetworkTableReceiver()
-        agents[host].core = AgentCore(restoring: agents[host].disk)
+        agents[host].core = AgentCore(restoring: agents[host].disk, drainMillis: UInt64(options.drainMillis))
         let owned = agents[host].core.containers
         for id in agents[host].containers.keys.sorted() where !owned.contains(id) {
             if agents[host].containers[id]!.state == .running { _ = stopContainer(host, id) }

@@ -76,9 +76,9 @@ extension SwarmNode {
         guard networkTableDispatcherIsReady() else { return }
         let before = networkTableStream.dispatcher!.resyncs
         let message = networkTableStream.dispatcher!.heartbeat(node: nodeID, link: link, ack: ack,
-                                                               tables: NetworkTables.tables(forNode: nodeID, in: state,
-                                                                                            all: allNetworkTables()),
-                                                               hostPorts: HostPortBinding.forNode(nodeID, in: state), now: Clock.now())
+                                                               items: NetworkTables.tables(forNode: nodeID, in: state,
+                                                                                           all: allNetworkTables()),
+                                                               extra: HostPortBinding.forNode(nodeID, in: state), now: Clock.now())
         if networkTableStream.dispatcher!.resyncs > before {
             logger.info("network tables: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
         }
@@ -114,7 +114,7 @@ extension SwarmNode {
         let now = Clock.now()
         for nodeID in networkTableStream.dispatcher!.nodes {
             let tables = NetworkTables.tables(forNode: nodeID, in: state, all: all)
-            if let message = networkTableStream.dispatcher!.changes(nodeID, tables: tables, hostPorts: HostPortBinding.forNode(nodeID, in: state),
+            if let message = networkTableStream.dispatcher!.changes(nodeID, items: tables, extra: HostPortBinding.forNode(nodeID, in: state),
                                                                     now: now) {
                 deliverNetworkTables(message, to: nodeID)
             }
@@ -134,7 +134,7 @@ extension SwarmNode {
     func receiveNetworkTables(_ message: NetworkTableMessage) {
         switch networkTableStream.receiver.receive(message) {
         case .applied:
-            break
+            applyNetworkTables()
         case .needsFullSet:
             networkTableStream.gapsSeen += 1
             logger.info("network tables: change \(message.version) of stream \(message.session) does not follow "
