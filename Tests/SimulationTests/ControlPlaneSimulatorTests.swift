@@ -48,11 +48,11 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     // MARK: The invariants catch broken orchestration
 
-    /// The violations of seeds 1...10 with `bug`, up to the first one `caught` accepts (the seeds
-    /// after it could not change the verdict).
-    private func violations(bug: ReferenceControlLoops.Bug, until caught: (String) -> Bool) -> [String] {
+    /// The violations of seeds 1...10 with `bug` (`first` tried first), up to the first one
+    /// `caught` accepts (the seeds after it could not change the verdict).
+    private func violations(bug: ReferenceControlLoops.Bug, first: UInt64 = 1, until caught: (String) -> Bool) -> [String] {
         var failures: [String] = []
-        for seed in UInt64(1)...10 {
+        for seed in [first] + (UInt64(1)...10).filter({ $0 != first }) {
             guard let message = runReference(seed: seed, bug: bug).violation?.message else { continue }
             failures.append(message)
             if caught(message) { break }
@@ -62,7 +62,8 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     func testAnOrchestratorThatKeepsTasksOfDownNodesRunsSlotsTwice() {
         let caught = { (message: String) in message.hasPrefix("slot running twice") || message.hasPrefix("convergence") }
-        let failures = violations(bug: .keepTasksOfDownNodes, until: caught)
+        // Seed 6 shows it (after a change to the simulator's draws another of 1...10 may).
+        let failures = violations(bug: .keepTasksOfDownNodes, first: 6, until: caught)
         XCTAssertFalse(failures.isEmpty, "no seed caught the slot running twice")
         XCTAssertTrue(failures.contains(where: caught), "\(failures)")
     }
