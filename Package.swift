@@ -21,9 +21,11 @@ let package = Package(
         .target(name: "CCryptoShim", dependencies: ["COpenSSL"]),
         .target(name: "Crypto", dependencies: ["COpenSSL", "CCryptoShim"]),
         .target(name: "Wire"),
+        // The seeded generator (SplitMix64) every deterministic part draws from.
+        .target(name: "SeededRandom"),
         // Pure: the register-history format and the linearizability checker (Wing–Gong/Lowe search).
         .target(name: "Linearizability"),
-        .target(name: "Raft", dependencies: ["Wire"]),
+        .target(name: "Raft", dependencies: ["Wire", "SeededRandom"]),
         .target(name: "Storage", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
         .target(name: "Simulation", dependencies: ["Raft", "Wire", "ClusterState", "Orchestration", "Dispatcher", "Agent"]),
         .target(name: "Transport", dependencies: ["Raft", "Wire", "Platform", "Crypto"]),
@@ -31,7 +33,7 @@ let package = Package(
         .target(name: "ClusterState", dependencies: ["Wire"]),
         .target(name: "API", dependencies: ["ClusterState", "Wire", "Platform", "Crypto"]),
         // Pure control loops (orchestrators, scheduler, update supervisor), run by the leader.
-        .target(name: "Orchestration", dependencies: ["ClusterState"]),
+        .target(name: "Orchestration", dependencies: ["ClusterState", "SeededRandom"]),
         // Pure dispatcher protocol (assignment streams, the acknowledgement guard), run by the
         // node shell and the control-plane simulator alike.
         .target(name: "Dispatcher", dependencies: ["ClusterState"]),
@@ -53,8 +55,8 @@ let package = Package(
         .executableTarget(name: "api-bench", dependencies: ["API", "Platform"], path: "Benchmarks/APIBench"),
         .executableTarget(name: "compare-bench", dependencies: ["API", "Platform"], path: "Benchmarks/CompareBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "SeededRandom"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "SeededRandom"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "ClusterState", "Orchestration", "Dispatcher"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Platform", "Crypto", "Wire"]),
@@ -65,9 +67,9 @@ let package = Package(
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState"]),
-        .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto"]),
+        .testTarget(name: "APITests", dependencies: ["API", "ClusterState", "Platform", "Crypto", "SeededRandom"]),
         .testTarget(name: "SwarmctlTests", dependencies: ["swarmctl", "ClusterState", "Networking", "Platform"]),
-        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform"], exclude: ["Golden"]),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "Platform", "SeededRandom"], exclude: ["Golden"]),
         .testTarget(name: "SwarmNodeTests", dependencies: ["SwarmNode", "ClusterState", "Platform", "API", "Transport", "Crypto", "Raft", "Dispatcher",
                                                            "Networking", "Agent", "Executor"]),
     ],

@@ -1,7 +1,7 @@
 // cluster-bench: service convergence and worker-loss recovery on real node processes (issue 6/9).
 //
 //   swift build -c release --product swarmctl --product cluster-bench
-//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--runtime runc|crun] [--poll-ms 10]
+//   .build/release/cluster-bench converge [--replicas 1,10,50,100] [--runs 5] [--executor process|oci] [--runtime runc|crun] [--poll-ms 10] [--trace FILE]
 //   .build/release/cluster-bench node-failure [--tasks 20] [--runs 5]
 //
 // With --executor oci (root, runc or crun in PATH) each node's image store gets `busybox`,
@@ -221,14 +221,29 @@ func converge(_ cluster: BenchCluster) throws {
     let counts = option("--replicas", "1,10,50,100").split(separator: ",").compactMap { Int($0) }
     let runs = Int(option("--runs", "5")) ?? 5
     let pollMillis = UInt32(option("--poll-ms", "10")) ?? 10
+    // --trace FILE: the node writes its per-task start phases there (SWARMCTL_START_TRACE), and
+    // the benchmark adds when it sent each create and saw it converged (start-phases.py reads it).
+    let trace = option("--trace", "")
+    if !trace.isEmpty { setenv("SWARMCTL_START_TRACE", trace, 1) }
+    func mark(_ what: String, _ service: String) {
+        guard !trace.isEmpty, let file = FileHandle(forWritingAtPath: trace) ?? {
+            FileManager.default.createFile(atPath: trace, contents: nil)
+            return FileHandle(forWritingAtPath: trace)
+        }() else { return }
+        file.seekToEndOfFile()
+        file.write(Data("\(monotonicNanoseconds()) \(service) \(what)\n".utf8))
+        file.closeFile()
+    }
     try cluster.start(managers: 1, workers: 0)
     var seconds: [Int: [Double]] = [:]
     for run in 1...runs {
         for count in counts {
+            mark("create", "service-converge-\(run)-\(count)")
             let started = monotonicNanoseconds()
             let id = try cluster.createService("converge-\(run)-\(count)", replicas: count)
             try cluster.waitUntil("\(count) replicas running", seconds: 120, pollMillis: pollMillis) { try cluster.running(id).values.reduce(0, +) == count }
             let elapsed = Double(monotonicNanoseconds() - started) / 1e9
+            mark("converged", "service-converge-\(run)-\(count)")
             seconds[count, default: []].append(elapsed)
             print(String(format: "run %d  %4d replicas  %.3f s", run, count, elapsed))
             try cluster.removeService(id)
@@ -297,6 +312,11 @@ do {
     if mode == "converge" { try converge(cluster) } else { try nodeFailure(cluster) }
     cluster.stop()
 } catch {
+    // The nodes' logs outlive the temporary directory, to read why.
+    let kept = cluster.directory + "-logs"
+    if let process = try? ChildProcess.spawn("/bin/sh", arguments: ["-c", "mkdir -p '\(kept)' && cp '\(cluster.directory)'/*.log '\(kept)/'"]) {
+        _ = try? process.wait()
+    }
     cluster.stop()
-    fail("\(error)")
+    fail("\(error) (node logs kept in \(kept))")
 }

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # converge: `service create --replicas N` to N/N running, swarmctl with the process executor and
-# with the OCI executor (runc) side by side with Docker 20.10 swarm mode (Debian docker.io), same
-# run, interleaved.
+# with the OCI executor (runc, and crun where installed) side by side with Docker 20.10 swarm mode
+# (Debian docker.io), same run, interleaved.
 #
-#   bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]
+#   bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50] [--sides process,oci,crun,docker] [--trace] [--no-build]
+#
+# --no-build: use the release binaries already in $BUILD_PATH (default .build) as they are.
+# --trace: our OCI sides write per-task start phases (SWARMCTL_START_TRACE) to
+# Benchmarks/results/converge-trace-{oci,crun}.txt; summed up by Benchmarks/compare/start-phases.py.
+#
+# crun (1.8, Debian 12) refuses a hybrid cgroup layout whose v2 tree owns a controller ("cgroups
+# in hybrid mode not supported"; this VM: hugetlb has no v1 hierarchy). On such a host the crun
+# side runs in a mount namespace of its own where /sys/fs/cgroup/unified is unmounted, so crun
+# sees a pure cgroup v1 layout; the host and everyone else keep theirs (mounting the controller
+# as a v1 hierarchy instead would change it machine-wide, down to other containers' mounts).
 #
 # Installs docker.io, runc and busybox-static if missing; builds swarmctl and cluster-bench
 # (release, under the shared build lock, scratch path $BUILD_PATH, default .build); starts a
@@ -17,6 +27,7 @@
 #            node, POST /services/create to N running tasks, polled every --poll-ms)
 #   oci:     the same with --executor oci: each task a runc container on an overlay of the image
 #            `busybox` (cluster-bench imports it from /bin/busybox into the node's store)
+#   crun:    the same with --executor oci --runtime crun
 #   docker: `docker service create --detach --no-resolve-image --replicas N` timed from the
 #           command start until the API's ServiceStatus says N running (polled every --poll-ms),
 #           then `docker service rm` and wait until its containers are gone.
@@ -30,26 +41,46 @@ cd "$(dirname "$0")/../.."
 REPLICAS=1,10,50,100
 RUNS=5
 POLL_MS=50
+SIDES_OPTION=""
+TRACE=0
+NO_BUILD=0
 BUILD=${BUILD_PATH:-.build}
+USAGE="usage: bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50] [--sides process,oci,crun,docker] [--trace] [--no-build]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) REPLICAS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --poll-ms) POLL_MS=$2; shift 2 ;;
-    *) echo "usage: bash Benchmarks/compare/converge.sh [--replicas 1,10,50,100] [--runs 5] [--poll-ms 50]" >&2; exit 2 ;;
+    --sides) SIDES_OPTION=$2; shift 2 ;;
+    --trace) TRACE=1; shift ;;
+    --no-build) NO_BUILD=1; shift ;;
+    *) echo "$USAGE" >&2; exit 2 ;;
   esac
 done
+# Default: crun too where it is installed.
+if [ -z "$SIDES_OPTION" ]; then
+  SIDES_OPTION=process,oci,docker
+  command -v crun >/dev/null && SIDES_OPTION=process,oci,crun,docker
+fi
+IFS=, read -r -a SIDES <<<"$SIDES_OPTION"
+for side in "${SIDES[@]}"; do
+  case "$side" in process|oci|crun|docker) ;; *) echo "unknown side $side; $USAGE" >&2; exit 2 ;; esac
+done
+has_side() { [[ ",$SIDES_OPTION," == *",$1,"* ]]; }
 POLL_S=$(printf '0.%03d' "$POLL_MS")
 
-command -v dockerd >/dev/null || apt_install docker.io
+has_side docker && { command -v dockerd >/dev/null || apt_install docker.io; }
 [ -x /bin/busybox ] || apt_install busybox-static
 command -v runc >/dev/null || apt_install runc
+has_side crun && { command -v crun >/dev/null || apt_install crun; }
+command -v jq >/dev/null || apt_install jq
 [ "$(id -u)" -eq 0 ] || { echo "the OCI executor and dockerd need root" >&2; exit 1; }
 # Debian's client (20.10) goes with Debian's daemon; another docker on PATH may be newer.
 DOCKER_BIN=/usr/bin/docker
 [ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
 
 for product in swarmctl cluster-bench; do
+  [ "$NO_BUILD" = 1 ] && break
   flock /tmp/swift-build.lock swift build -c release --scratch-path "$BUILD" --product "$product" 2>&1 | grep -E 'error|Compiling|Build' | tail -3
 done
 BENCH="$BUILD/release/cluster-bench"
@@ -82,6 +113,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# crun on a hybrid layout whose v2 tree owns controllers: its side runs where that tree is hidden.
+CRUN_WRAP=()
+if has_side crun && [ ! -e /sys/fs/cgroup/cgroup.controllers ] && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+  CRUN_WRAP=(unshare --mount --propagation private /bin/sh -c 'umount -l /sys/fs/cgroup/unified && exec "$@"' crun-side)
+  echo "crun: the v2 tree /sys/fs/cgroup/unified owns $(cat /sys/fs/cgroup/unified/cgroup.controllers); the crun side runs in a private mount namespace without it" >&2
+fi
+
+DOCKER_VERSION="(not run)"
+start_dockerd() {
 # A private dockerd, a child of this script.
 DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 /usr/sbin/dockerd --data-root "$TMP/data" --exec-root "$TMP/exec" \
   --pidfile "$TMP/docker.pid" -H "unix://$SOCK" --bridge=none --iptables=false --ip-masq=false \
@@ -101,6 +141,8 @@ ln -s busybox "$TMP/rootfs/bin/sh"
 tar -C "$TMP/rootfs" -c . | docker_ import - localbusybox:1 >/dev/null
 DOCKER_VERSION=$(docker_ version --format '{{.Server.Version}}')
 echo "dockerd $DOCKER_VERSION (pid $DOCKERD_PID) in $TMP; swarm on 127.0.0.1; image localbusybox:1 imported" >&2
+}
+has_side docker && start_dockerd
 
 now_ns() { date +%s%N; }
 RESULTS="$TMP/results.tsv"   # side (process, oci, docker) N run seconds
@@ -130,13 +172,21 @@ run_docker() {
 
 mkdir -p "$TMP/ours"
 run_ours() {
-  local executor=$1 n=$2 run=$3
-  TMPDIR="$TMP/ours" "$BENCH" converge --executor "$executor" --replicas "$n" --runs 1 --poll-ms "$POLL_MS" \
+  local side=$1 n=$2 run=$3 arguments
+  case "$side" in
+    process) arguments=(--executor process) ;;
+    oci) arguments=(--executor oci --runtime runc) ;;
+    crun) arguments=(--executor oci --runtime crun) ;;
+  esac
+  [ "$TRACE" = 1 ] && [ "$side" != process ] && arguments+=(--trace "$PWD/Benchmarks/results/converge-trace-$side.txt")
+  local wrap=()
+  [ "$side" = crun ] && wrap=("${CRUN_WRAP[@]}")
+  TMPDIR="$TMP/ours" "${wrap[@]}" "$BENCH" converge "${arguments[@]}" --replicas "$n" --runs 1 --poll-ms "$POLL_MS" \
     --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
   BENCH_PID=$!
-  wait "$BENCH_PID" || { echo "cluster-bench ($executor) failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
+  wait "$BENCH_PID" || { echo "cluster-bench ($side) failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }
   BENCH_PID=""
-  printf '%s\t%d\t%d\t%s\n' "$executor" "$n" "$run" "$(jq -r '.results[0].seconds_median' "$TMP/ours.json")" >>"$RESULTS"
+  printf '%s\t%d\t%d\t%s\n' "$side" "$n" "$run" "$(jq -r '.results[0].seconds_median' "$TMP/ours.json")" >>"$RESULTS"
 }
 
 run_side() {
@@ -147,30 +197,33 @@ run_side() {
 }
 
 IFS=, read -r -a COUNTS <<<"$REPLICAS"
+if [ "$TRACE" = 1 ]; then mkdir -p Benchmarks/results; for side in oci crun; do : >"Benchmarks/results/converge-trace-$side.txt"; done; fi
 index=0
 for run in $(seq 1 "$RUNS"); do
   for n in "${COUNTS[@]}"; do
-    # Rotate who goes first (and second) so a drift in the machine's load hits all three alike.
-    sides=(process oci docker)
-    first=$(((run + index) % 3))
-    for k in 0 1 2; do
+    # Rotate who goes first (and second) so a drift in the machine's load hits all sides alike.
+    count=${#SIDES[@]}
+    first=$(((run + index) % count))
+    for k in $(seq 0 $((count - 1))); do
       # Untimed: flush what the previous side left to write back (container removal, logs), so
       # it does not land on the next side's fsyncs.
       sync; sleep 1
-      run_side "${sides[$(((first + k) % 3))]}" "$n" "$run"
+      run_side "${SIDES[$(((first + k) % count))]}" "$n" "$run"
     done
     index=$((index + 1))
     line="run $run  N=$n "
-    for side in process oci docker; do
+    for side in "${SIDES[@]}"; do
       line+=" $side $(awk -v s="$side" -v n="$n" -v r="$run" '$1==s&&$2==n&&$3==r{print $4}' "$RESULTS") s"
     done
     echo "$line" >&2
   done
 done
 
-python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" "$(runc --version | head -1)" <<'EOF'
+CRUN_VERSION=$(command -v crun >/dev/null && crun --version | head -1 || echo "(not installed)")
+python3 - "$RESULTS" "$RUNS" "$POLL_MS" "$DOCKER_VERSION" "$(runc --version | head -1)" "$CRUN_VERSION" "$SIDES_OPTION" <<'EOF'
 import json, os, platform, sys, datetime
-path, runs, poll_ms, docker_version, runc_version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, runs, poll_ms, docker_version, runc_version, crun_version, sides = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7].split(",")
+labels = {"process": "ours, process", "oci": "ours, OCI (runc)", "crun": "ours, OCI (crun)", "docker": "docker 20.10"}
 data = {}
 for line in open(path):
     side, n, run, seconds = line.split("\t")
@@ -182,33 +235,51 @@ def cell(st):
     return "%.3f (%.3f–%.3f)" % (st["median"], st["min"], st["max"])
 rows = []
 print("\nseconds to N/N running, median (min–max) of %d runs" % runs)
-print("%5s  %-22s  %-22s  %-22s  %-12s  %s" % ("N", "ours, process", "ours, OCI (runc)", "docker 20.10", "docker/OCI", "docker/process"))
+ours = [s for s in sides if s != "docker"]
+header = "%5s  " % "N" + "  ".join("%-22s" % labels[s] for s in sides)
+if "docker" in sides:
+    header += "  " + "  ".join("%-14s" % ("docker/" + s) for s in ours)
+print(header)
 for n in sorted(data):
-    process, oci, docker = stats(data[n]["process"]), stats(data[n]["oci"]), stats(data[n]["docker"])
-    over_oci, over_process = docker["median"] / oci["median"], docker["median"] / process["median"]
-    print("%5d  %-22s  %-22s  %-22s  %-12s  %.2f×" % (n, cell(process), cell(oci), cell(docker), "%.2f×" % over_oci, over_process))
-    rows.append({"replicas": n, "ours_process_seconds": process, "ours_oci_seconds": oci, "docker_seconds": docker,
-                 "ratio_docker_over_ours_oci": over_oci, "ratio_docker_over_ours_process": over_process})
+    st = {s: stats(data[n][s]) for s in sides if s in data[n]}
+    line = "%5d  " % n + "  ".join("%-22s" % cell(st[s]) for s in sides if s in st)
+    row = {"replicas": n}
+    for s in st:
+        row["%s_seconds" % s] = st[s]
+    if "docker" in st:
+        for s in ours:
+            if s in st:
+                ratio = st["docker"]["median"] / st[s]["median"]
+                row["ratio_docker_over_%s" % s] = ratio
+                line += "  %-14s" % ("%.2f×" % ratio)
+    print(line)
+    rows.append(row)
 goal = next((r for r in rows if r["replicas"] == 50), None)
+met = {}
 if goal:
-    for key, label in (("ours_process_seconds", "process"), ("ours_oci_seconds", "OCI")):
-        print("goal: 50 replicas converge in ≤ 1 s: ours (%s) median %.3f s — %s" % (label, goal[key]["median"], "met" if goal[key]["median"] <= 1 else "NOT met"))
+    for s in ours:
+        if "%s_seconds" % s in goal:
+            median = goal["%s_seconds" % s]["median"]
+            met[s] = median <= 1
+            print("goal: 50 replicas converge in ≤ 1 s: %s median %.3f s — %s" % (labels[s], median, "met" if median <= 1 else "NOT met"))
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 doc = {
-    "benchmark": "converge: service create --replicas N to N/N running on one node; swarmctl with the process executor, swarmctl with the OCI executor (runc) and Docker swarm, same run, interleaved (order rotating)",
+    "benchmark": "converge: service create --replicas N to N/N running on one node; sides %s, same run, interleaved (order rotating)" % ", ".join(labels[s] for s in sides),
     "runs": runs, "poll_ms": poll_ms,
-    "ours_process": "cluster-bench converge --executor process --runs 1 per repetition: fresh one-node swarmctl manager, POST /services/create to N tasks running (host processes, no isolation)",
-    "ours_oci": "cluster-bench converge --executor oci --runs 1 per repetition: the same, each task a container run by %s (overlay root of the image `busybox` imported from /bin/busybox, namespaces, cgroup)" % runc_version,
-    "docker": "dockerd %s, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1; docker service create --detach --no-resolve-image --stop-signal KILL, from command start to ServiceStatus.RunningTasks == N; image imported from /bin/busybox" % docker_version,
+    "sides": {
+        "process": "cluster-bench converge --executor process --runs 1 per repetition: fresh one-node swarmctl manager, POST /services/create to N tasks running (host processes, no isolation)",
+        "oci": "cluster-bench converge --executor oci --runtime runc --runs 1 per repetition: the same, each task a container run by %s (overlay root of the image `busybox` imported from /bin/busybox, namespaces, cgroup)" % runc_version,
+        "crun": "the same with --runtime crun (%s); on a hybrid cgroup layout whose v2 tree owns controllers, those were mounted as v1 hierarchies for the run" % crun_version,
+        "docker": "dockerd %s, --bridge=none --iptables=false --ip-masq=false, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1; docker service create --detach --no-resolve-image --stop-signal KILL, from command start to ServiceStatus.RunningTasks == N; image imported from /bin/busybox" % docker_version,
+    },
     "results": rows,
-    "goal": {"converge_50_replicas_seconds_max": 1.0,
-             "met_process": bool(goal and goal["ours_process_seconds"]["median"] <= 1),
-             "met_oci": bool(goal and goal["ours_oci_seconds"]["median"] <= 1)},
+    "goal": {"converge_50_replicas_seconds_max": 1.0, "met": met},
     "machine": {"nproc": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "loadavg": open("/proc/loadavg").read().split()[:3]},
 }
 os.makedirs("Benchmarks/results", exist_ok=True)
-json.dump(doc, open("Benchmarks/results/converge.json", "w"), indent=2, ensure_ascii=False)
-print("wrote Benchmarks/results/converge.json")
+out = os.environ.get("CONVERGE_JSON", "Benchmarks/results/converge.json")
+json.dump(doc, open(out, "w"), indent=2, ensure_ascii=False)
+print("wrote " + out)
 EOF

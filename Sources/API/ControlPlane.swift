@@ -94,6 +94,11 @@ public protocol ControlPlane: AnyObject {
 
     /// The images of this node's store (`docker images` on a node). The default: none.
     func localImages() -> [LocalImage]
+
+    /// Starts `configuration` in `container`, one of this node's running task containers
+    /// (`docker exec`); completes on the loop. The default: 501.
+    func startExec(_ container: LocalContainer, _ configuration: ExecConfiguration,
+                   _ done: @escaping (Result<any ExecProcessHandle, APIError>) -> Void)
 }
 
 extension ControlPlane {
@@ -115,6 +120,11 @@ extension ControlPlane {
     }
 
     public func localImages() -> [LocalImage] { [] }
+
+    public func startExec(_ container: LocalContainer, _ configuration: ExecConfiguration,
+                          _ done: @escaping (Result<any ExecProcessHandle, APIError>) -> Void) {
+        done(.failure(APIError(status: 501, "this node cannot run commands in its containers")))
+    }
 
     public func issueClientCertificate(_ csr: CertificateSigningRequest,
                                        _ done: @escaping (Result<ClientCertificateResponse, APIError>) -> Void) {

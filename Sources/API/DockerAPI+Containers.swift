@@ -19,7 +19,8 @@ extension DockerAPI {
         case ("GET", 3, "stats"?) where !request.query.bool("stream", default: true) || request.query.bool("one-shot"):
             return withContainer(controlPlane, segments[1], reply) { self.stats(controlPlane, $0, oneShot: request.query.bool("one-shot"), reply) }
         case ("GET", 3, "stats"?):
-            return reply(APIError.badRequest("streaming stats are not served: use 'docker stats --no-stream' (stream=false)").response)
+            // Streamed stats are answered on the client's connection (`streamStats`); this path has none.
+            return reply(APIError.badRequest("streaming stats need the client's connection: ask with stream=false for one reading").response)
         case ("POST", 3, _) where ["start", "stop", "restart", "kill", "pause", "unpause", "rename", "update", "wait", "attach"].contains(segments[2]),
              ("DELETE", 2, _) where segments[0] == "containers":
             return withContainer(controlPlane, segments[1], reply) { container in
@@ -27,10 +28,7 @@ extension DockerAPI {
                                + "stops and removes it; use 'docker service update', 'scale' or 'rm'").response)
             }
         case ("POST", 3, "exec"?):
-            return withContainer(controlPlane, segments[1], reply) { _ in
-                reply(APIError(status: 501, "exec into task containers is not implemented yet on this node: use 'swarmctl service logs' to "
-                               + "debug, or run the command on the node with 'runc exec' / 'crun exec'").response)
-            }
+            return withContainer(controlPlane, segments[1], reply) { self.createExec($0, request, reply) }
         default: return nil
         }
     }

@@ -17,6 +17,8 @@ public final class DockerAPI {
     let newID: () -> String
     /// Latency of answered requests per HTTP method (see `DockerAPI+Metrics`).
     var requestLatency: [String: Histogram] = [:]
+    /// This node's `docker exec` instances.
+    let execs = ExecRegistry()
 
     /// `now` stamps the commands the routes propose (the pure state never reads a clock);
     /// `newID` names new services (random by default, fixed in tests).
@@ -32,7 +34,8 @@ public final class DockerAPI {
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         if case let .path(path) = negotiate(request.path) {
             let segments = path.split(separator: "/").map(String.init)
-            if serviceLogs(request, segments, responder) || events(request, segments, responder) { return }
+            if serviceLogs(request, segments, responder) || events(request, segments, responder)
+                || startExec(request, segments, responder) || streamStats(request, segments, responder) { return }
         }
         handle(request) { responder.respond($0) }
     }
@@ -138,6 +141,8 @@ public final class DockerAPI {
             if let handled = containersRoute(request, segments, reply) { return handled }
         case "images":
             if let handled = imagesRoute(request, segments, reply) { return handled }
+        case "exec":
+            if let handled = execRoute(request, segments, reply) { return handled }
         default:
             break
         }
@@ -150,7 +155,8 @@ public final class DockerAPI {
     private static let knownPaths: Set<String> = ["_ping/1", "version/1", "info/1", "metrics/1", "swarm/1", "swarm/2", "nodes/1", "nodes/2", "nodes/3",
                                                   "services/1", "services/2", "services/3", "tasks/1", "tasks/2", "swarmctl/2", "swarmctl/3",
                                                   "volumes/1", "volumes/2", "secrets/1", "secrets/2", "secrets/3", "configs/1", "configs/2",
-                                                  "configs/3", "networks/1", "networks/2", "events/1", "containers/2", "containers/3", "images/2"]
+                                                  "configs/3", "networks/1", "networks/2", "events/1", "containers/2", "containers/3", "images/2",
+                                                  "exec/3"]
 
     private func swarmRoute(_ request: HTTPRequest, _ segments: [String], _ reply: @escaping Reply) -> Void? {
         switch (request.method, segments.count > 1 ? segments[1] : nil) {

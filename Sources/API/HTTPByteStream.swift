@@ -26,6 +26,11 @@ protocol HTTPByteStream: AnyObject {
     func close(reason: String)
     /// Ends our sending side (after an error answer) while still reading.
     func shutdownWrite()
+    /// When set, the peer ending its input (a half-close, TLS close_notify) calls this instead of
+    /// closing the stream, which stays open for writing (hijacked `docker exec` streams).
+    var onEndOfInput: (() -> Void)? { get set }
+    /// Stops or resumes reading from the peer (backpressure of a hijacked stream).
+    func setReadingPaused(_ paused: Bool)
 }
 
 extension BufferedConnection: HTTPByteStream {
@@ -59,6 +64,12 @@ final class TLSServerStream: HTTPByteStream {
     private let allowedUnits: Set<String>?
     private let authorize: ((Certificate) -> String?)?
     private var checkedPeer = false
+    private var inputEnded = false
+    var onEndOfInput: (() -> Void)? {
+        didSet {
+            connection.onEndOfInput = onEndOfInput == nil ? nil : { [unowned self] in self.endInput() }
+        }
+    }
 
     /// `allowedUnits`: the OUs a client certificate may carry (nil: any certificate of the CA);
     /// `authorize`: a further check returning a refusal reason.
@@ -95,13 +106,29 @@ final class TLSServerStream: HTTPByteStream {
         do {
             plaintext = try session.receive(Array(bytes))
         } catch {
+            // A close_notify alone in this read: for a hijacked stream only the input ends.
+            if case .closedByPeer = error, onEndOfInput != nil { return endInput() }
             pushOutgoing()   // the alert that tells the client why
             return connection.flushAndClose(reason: "TLS: \(error)")
         }
         pushOutgoing()
         if session.isHandshakeComplete && !checkedPeer { checkPeer() }
         if !plaintext.isEmpty { plaintext.withUnsafeBytes { onData($0) } }
-        if session.isClosedByPeer && connection.state == .open { connection.close(reason: "the client ended TLS") }
+        if session.isClosedByPeer && connection.state == .open {
+            guard onEndOfInput != nil else { return connection.close(reason: "the client ended TLS") }
+            endInput()
+        }
+    }
+
+    private func endInput() {
+        guard !inputEnded else { return }
+        inputEnded = true
+        connection.setReadingPaused(true)
+        onEndOfInput?()
+    }
+
+    func setReadingPaused(_ paused: Bool) {
+        connection.setReadingPaused(paused || inputEnded)
     }
 
     /// Records a refusal when the client certificate's role is not admitted (answered as 403).

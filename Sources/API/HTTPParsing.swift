@@ -342,6 +342,14 @@ public struct HTTPRequestParser {
     /// Bytes received but not yet part of a returned request.
     public var bufferedBytes: Int { queue.count }
 
+    /// Removes and returns the bytes received after the last returned request (what a client
+    /// sent on a connection that is being hijacked).
+    mutating func takeBufferedBytes() -> [UInt8] {
+        let bytes = Array(queue.slice(0, queue.count))
+        queue.consume(queue.count)
+        return bytes
+    }
+
     /// Body bytes of the request in progress held so far (a chunked body grows with its chunks).
     var partialBodyBytes: Int {
         if case let .body(_, decoder) = state { return decoder.body.count }

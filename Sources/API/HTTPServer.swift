@@ -60,6 +60,9 @@ public final class HTTPResponder {
     /// False once the client has gone away (the answer would be dropped).
     public var isConnectionOpen: Bool { connection?.isOpen(for: sequence) ?? false }
 
+    /// The loop the connection runs on (nil once it is gone).
+    public var loop: EventLoop? { connection?.loop }
+
     /// Sends `response`. Only the first call counts; later ones return false.
     @discardableResult
     public func respond(_ response: HTTPResponse) -> Bool {
@@ -77,6 +80,18 @@ public final class HTTPResponder {
         hasResponded = true
         guard let connection, connection.isOpen(for: sequence) else { return nil }
         return connection.startStream(status: status, headers: headers, sequence: sequence)
+    }
+
+    /// Takes the connection over after sending the head `HTTP/1.1 STATUS REASON` with `headers`
+    /// (and nothing else: no length, no chunking): from then on raw bytes flow both ways
+    /// (`docker exec`'s `Upgrade: tcp`). nil if the client has gone away or a response was sent.
+    public func hijack(status: Int, reason: String, headers: HTTPHeaders) -> HTTPHijackedConnection? {
+        guard !hasResponded else { return nil }
+        hasResponded = true
+        guard let connection, connection.isOpen(for: sequence) else { return nil }
+        var text = "HTTP/1.1 \(status) \(reason)\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        return connection.hijack(head: Array((text + "\r\n").utf8), sequence: sequence)
     }
 }
 
@@ -278,6 +293,8 @@ final class HTTPServerConnection {
         /// A handler owns request `sequence`; later pipelined bytes wait in the parser.
         case handling
         case streaming(HTTPResponseStream)
+        /// Taken over by a handler (raw bytes both ways) until either side closes.
+        case hijacked(HTTPHijackedConnection)
         /// Error answered: write side shut, input discarded until the peer closes or time runs out.
         case lingering
         case closed
@@ -318,6 +335,7 @@ final class HTTPServerConnection {
     }
 
     var pendingWriteBytes: Int { connection.pendingWriteBytes }
+    var loop: EventLoop { server.loop }
 
     func isOpen(for sequence: UInt64) -> Bool {
         guard sequence == self.sequence else { return false }
@@ -340,6 +358,8 @@ final class HTTPServerConnection {
             if lingerDiscarded > 1 << 20 { connection.close(reason: "discarded 1 MiB after an error") }
         case .closed:
             return
+        case let .hijacked(hijacked):
+            hijacked.received(bytes)
         case .handling, .streaming:
             parser.append(bytes)
             let cap = server.configuration.limits.maxHeadBytes + server.configuration.limits.maxBodyBytes
@@ -482,6 +502,19 @@ final class HTTPServerConnection {
         return stream
     }
 
+    func hijack(head: [UInt8], sequence: UInt64) -> HTTPHijackedConnection? {
+        guard isOpen(for: sequence) else { return nil }
+        write(head)
+        releaseReservation()
+        let hijacked = HTTPHijackedConnection(stream: connection, loop: server.loop, leftover: parser.takeBufferedBytes())
+        parser = HTTPRequestParser(limits: server.configuration.limits)
+        phase = .hijacked(hijacked)
+        connection.onEndOfInput = { [unowned self] in
+            if case let .hijacked(hijacked) = phase { hijacked.endOfInput() }
+        }
+        return hijacked
+    }
+
     func finishStream(sequence: UInt64, forceClose: Bool) {
         guard isOpen(for: sequence) else { return }
         if forceClose { keepAlive = false }
@@ -510,6 +543,7 @@ final class HTTPServerConnection {
 
     private func drained() {
         if case let .streaming(stream) = phase { stream.onDrained() }
+        if case let .hijacked(hijacked) = phase { return hijacked.drained() }
         guard closeWhenDrained else { return }
         closeWhenDrained = false
         if case .lingering = phase {
@@ -537,7 +571,7 @@ final class HTTPServerConnection {
             connection.close(reason: "idle for \(server.configuration.idleTimeoutMillis) ms")
         case .lingering:
             connection.close(reason: "linger time after an error response is over")
-        case .handling, .streaming, .closed:
+        case .handling, .streaming, .hijacked, .closed:
             return
         }
     }
@@ -549,6 +583,7 @@ final class HTTPServerConnection {
         parser = HTTPRequestParser(limits: server.configuration.limits)
         server.forget(self)
         if case let .streaming(stream) = previous { stream.connectionClosed() }
+        if case let .hijacked(hijacked) = previous { hijacked.connectionClosed() }
     }
 }
 

@@ -17,6 +17,8 @@ public struct AgentCore: Sendable {
     enum Phase: Equatable, Sendable {
         /// `.prepare` sent; no container yet.
         case preparing
+        /// Prepared, waiting for one of the `maxConcurrentStarts` start slots.
+        case waitingToStart
         /// `.start` sent.
         case starting
         /// Running, waiting for the first healthy verdict before it counts as running.
@@ -44,6 +46,17 @@ public struct AgentCore: Sendable {
     }
 
     private(set) var tasks: [String: Managed] = [:]
+    /// How many `.start` actions may be unanswered at once, so a service of many replicas does
+    /// not fork as many runtimes at once. The node sets it from its cores (`StartSlots`); the
+    /// simulator leaves it unbounded.
+    public var maxConcurrentStarts = Int.max {
+        willSet { precondition(newValue > 0, "at least one start must be allowed") }
+    }
+    /// Tasks whose `.start` was sent and not yet answered (`.started` or `.startFailed`), also
+    /// when the task was stopped or forgotten meanwhile: the slot is the runtime's work, not the task's.
+    private(set) var startsInFlight: Set<String> = []
+    /// Prepared tasks waiting for a start slot, first prepared first.
+    private(set) var startQueue: [String] = []
     /// Containers re-adopted and lost since this agent started (for logs and metrics).
     public private(set) var adoptedCount = 0
     public private(set) var lostCount = 0
@@ -98,10 +111,14 @@ public struct AgentCore: Sendable {
         case let .prepareFailed(id, reason):
             guard tasks[id]?.phase == .preparing || tasks[id]?.phase == .stopping else { break }
             finish(id, TaskStatus(timestamp: now, state: .rejected, message: "preparing", err: reason), into: &actions)
-        case let .started(id, pid): started(id, pid: pid, now: now, into: &actions)
+        case let .started(id, pid):
+            started(id, pid: pid, now: now, into: &actions)
+            startAnswered(id, into: &actions)
         case let .startFailed(id, reason):
-            guard tasks[id]?.phase == .starting else { break }
-            finish(id, TaskStatus(timestamp: now, state: .failed, message: "starting", err: reason), into: &actions)
+            if tasks[id]?.phase == .starting {
+                finish(id, TaskStatus(timestamp: now, state: .failed, message: "starting", err: reason), into: &actions)
+            }
+            startAnswered(id, into: &actions)
         case let .health(id, healthy): health(id, healthy: healthy, now: now, into: &actions)
         case let .exited(id, exit):
             guard let phase = tasks[id]?.phase, [.starting, .waitingHealthy, .running, .adopting].contains(phase) else { break }
@@ -203,6 +220,10 @@ public struct AgentCore: Sendable {
         case .preparing:
             // The prepared container is removed when `.prepared` arrives.
             tasks[id]!.phase = .stopping
+        case .waitingToStart:
+            // Never started: nothing to stop; the container stays for `forget` to remove.
+            startQueue.removeAll { $0 == id }
+            finish(id, TaskStatus(timestamp: now, state: .shutdown, message: "shutdown before start"), into: &actions)
         case .starting, .waitingHealthy, .running, .adopting:
             tasks[id]!.phase = .stopping
             actions.append(.stop(taskID: id, container: managed.container!))
@@ -214,6 +235,7 @@ public struct AgentCore: Sendable {
     /// A task no longer assigned here: stop it if it runs, remove its container, forget it.
     private mutating func forget(_ id: String, into actions: inout ActionList) {
         guard let managed = tasks.removeValue(forKey: id) else { return }
+        if managed.phase == .waitingToStart { startQueue.removeAll { $0 == id } }
         guard let container = managed.container else { return }
         actions.append(.remove(taskID: id, container: container, stopFirst: managed.phase != .finished))
     }
@@ -230,9 +252,29 @@ public struct AgentCore: Sendable {
             return
         }
         tasks[id]!.container = container
-        tasks[id]!.phase = .starting
+        tasks[id]!.phase = .waitingToStart
         setStatus(id, TaskStatus(timestamp: now, state: .starting, message: "starting"), into: &actions)
-        actions.append(.start(taskID: id, container: container))
+        startQueue.append(id)
+        startWaiting(into: &actions)
+    }
+
+    /// Sends `.start` for waiting tasks, first prepared first, while start slots are free.
+    private mutating func startWaiting(into actions: inout ActionList) {
+        while startsInFlight.count < maxConcurrentStarts, !startQueue.isEmpty {
+            let id = startQueue.removeFirst()
+            guard let managed = tasks[id], managed.phase == .waitingToStart, let container = managed.container else {
+                preconditionFailure("task \(id) in the start queue is not waiting to start")
+            }
+            tasks[id]!.phase = .starting
+            startsInFlight.insert(id)
+            actions.append(.start(taskID: id, container: container))
+        }
+    }
+
+    /// A `.start` was answered: its slot goes to the next waiting task.
+    private mutating func startAnswered(_ id: String, into actions: inout ActionList) {
+        guard startsInFlight.remove(id) != nil else { return }
+        startWaiting(into: &actions)
     }
 
     private mutating func started(_ id: String, pid: Int64?, now: Timestamp, into actions: inout ActionList) {

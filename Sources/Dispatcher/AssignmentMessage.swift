@@ -9,12 +9,10 @@ import ClusterState
 /// (`base`). A node that sees a hole ignores the change and asks for the full set, instead of
 /// silently acknowledging a version whose predecessors it never got (issue 19).
 public struct AssignmentMessage: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable {
-        case full, incremental
-    }
+    public typealias Kind = StreamMessageKind
 
     public var kind: Kind
-    /// The stream: `AssignmentSessionID.make(term:counter:)`, so a newer leader's streams order
+    /// The stream: `StreamSessionID.make(term:counter:)`, so a newer leader's streams order
     /// after an older leader's and a late message from a deposed leader is recognised as stale.
     public var session: UInt64
     /// Counts the messages of one stream from 1.
@@ -50,32 +48,5 @@ public struct AssignmentMessage: Codable, Equatable, Sendable {
         self.removed = removed
         self.payloads = payloads
         self.forget = forget
-    }
-}
-
-/// What a node has applied, carried by each of its heartbeats: the dispatcher compares it with
-/// what it sent and resends the full set when they differ for longer than a message takes.
-public struct AssignmentAck: Codable, Equatable, Sendable {
-    /// 0: no stream yet (a node that just started).
-    public var session: UInt64
-    public var version: UInt64
-    /// The node saw a hole in the stream and waits for the full set.
-    public var needsFullSet: Bool
-
-    public static let none = AssignmentAck(session: 0, version: 0)
-
-    public init(session: UInt64, version: UInt64, needsFullSet: Bool = false) {
-        self.session = session
-        self.version = version
-        self.needsFullSet = needsFullSet
-    }
-}
-
-/// Stream ids: the leader's Raft term in the high 32 bits, a per-leadership counter in the low
-/// ones, so ids grow across leaders (terms only grow) and within one leadership.
-public enum AssignmentSessionID {
-    public static func make(term: UInt64, counter: UInt32) -> UInt64 {
-        precondition(term < 1 << 32, "Raft term \(term) does not fit an assignment session id")
-        return term << 32 | UInt64(counter)
     }
 }

@@ -8,9 +8,7 @@ import ClusterState
 /// leaders, versions counted from 1, and `base` so a node detects a hole and asks for the full
 /// set instead of serving DNS from tables with a change missing.
 public struct NetworkTableMessage: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable {
-        case full, incremental
-    }
+    public typealias Kind = StreamMessageKind
 
     public var kind: Kind
     public var session: UInt64
@@ -59,20 +57,5 @@ public struct HostPortBinding: Codable, Equatable, Sendable {
             let ports = (service.endpoint?.ports ?? []).filter { $0.publishMode == "host" }
             return ports.isEmpty ? nil : HostPortBinding(taskID: task.id, serviceID: service.id, ports: ports)
         }
-    }
-}
-
-/// What a node has applied of its network table stream, carried by its heartbeats.
-public struct NetworkTableAck: Codable, Equatable, Sendable {
-    public var session: UInt64
-    public var version: UInt64
-    public var needsFullSet: Bool
-
-    public static let none = NetworkTableAck(session: 0, version: 0)
-
-    public init(session: UInt64, version: UInt64, needsFullSet: Bool = false) {
-        self.session = session
-        self.version = version
-        self.needsFullSet = needsFullSet
     }
 }

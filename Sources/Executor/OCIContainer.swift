@@ -50,6 +50,8 @@ final class OCIContainer: @unchecked Sendable {
 
     /// Longest wait for runc to report the container running (image-less start is ~50–300 ms).
     static let startTimeoutMillis = 30_000
+    /// Longest nap between looks at the pid file and the start's failure while the runtime starts.
+    static let startPollMillis: Int32 = 10
 
     func start(onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
         try lock.withLock {
@@ -89,6 +91,8 @@ final class OCIContainer: @unchecked Sendable {
     /// Waits until runc has written the init's pid (the process is running) or has failed.
     private func awaitRunning(runtimePid: pid_t) throws {
         let deadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMillis) * 1_000_000
+        // Made before the first look at the pid file, so its appearance cannot be missed.
+        let watch = DirectoryWatch(directory: directory)
         while true {
             if let pid = readPidFile() {
                 let notify = lock.withLock { () -> Bool in
@@ -113,8 +117,9 @@ final class OCIContainer: @unchecked Sendable {
                     command: spec.command.first ?? "(image default)",
                     reason: "\(runtime.name) did not start the container within \(Self.startTimeoutMillis) ms")
             }
-            // The pid file appears within milliseconds; a short nap keeps this cheap without inotify.
-            _ = lock.waitUntil(deadline: monotonicNanoseconds() + 1_000_000, { startFailure != nil }, then: {})
+            // Wakes when the runtime writes the pid file; a failure (the reaper sets startFailure)
+            // is seen within the interval.
+            watch.wait(millis: Self.startPollMillis)
         }
     }
 

@@ -341,7 +341,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         Cgroups.existingDirectories(cgroupsPath: "\(cgroupParent)/\(id)")
     }
 
-    private func container(_ id: ContainerID) throws -> OCIContainer {
+    func container(_ id: ContainerID) throws -> OCIContainer {
         guard let container = lock.withLock({ containers[id] }) else { throw ExecutorError.unknownContainer(id) }
         return container
     }

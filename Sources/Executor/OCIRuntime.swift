@@ -11,18 +11,30 @@ public struct OCIRuntime: Sendable, Equatable {
     public let path: String
     /// The runtime's state directory (`--root`).
     public let stateDirectory: String
+    /// Whether `run --keep` exists, so a container's cgroups outlive it until `delete` and the
+    /// OOM counter can be read after it ended: runc always; crun from 1.9 on (1.8 deletes them
+    /// at exit, so a task killed at its memory limit shows as a plain exit 137).
+    public let keepsAfterExit: Bool
 
     public init(path: String, stateDirectory: String) {
         self.path = path
         self.stateDirectory = stateDirectory
+        keepsAfterExit = Self.supportsKeep(path: path)
+    }
+
+    /// Asks a crun binary whether its `run` takes `--keep` (runc's always does).
+    public static func supportsKeep(path: String) -> Bool {
+        guard (path.split(separator: "/").last.map(String.init) ?? path) == "crun" else { return true }
+        guard let result = try? HostCommand.run([path, "run", "--help"], timeoutMillis: 5_000) else { return false }
+        return String(decoding: result.stdout + result.stderr, as: UTF8.self).contains("--keep")
     }
 
     /// The binary's base name, for messages.
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
 
     /// The first of `names` found in PATH (or the usual sbin directories), else nil. runc comes
-    /// first: crun 1.8 refuses this machine's hybrid cgroup hierarchy ("cgroups in hybrid mode
-    /// not supported"), so it is used only when chosen (`--runtime crun`) or alone.
+    /// first by default; `RuntimeHostCheck.preferredRuntime()` is what a node's `--runtime auto`
+    /// uses (crun where it works on this host's cgroup layout).
     public static func find(names: [String] = ["runc", "crun"]) -> String? {
         let path = getenv("PATH").map { String(cString: $0) } ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
@@ -38,9 +50,9 @@ public struct OCIRuntime: Sendable, Equatable {
 
     /// `runc run` in the foreground: creates and starts the container, then waits for it; keeps
     /// the container (and its cgroups) after exit until `delete`.
-    /// crun has no `--keep`: its container state goes at exit, which `delete` tolerates.
+    /// A crun without `--keep` (1.8) loses its container state at exit, which `delete` tolerates.
     func runArguments(id: ContainerID, bundle: String, pidFile: String) -> [String] {
-        global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (name == "crun" ? [] : ["--keep"]) + [id.rawValue]
+        global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (keepsAfterExit ? ["--keep"] : []) + [id.rawValue]
     }
 
     /// `runc exec` of `command` in the running container, in the foreground.

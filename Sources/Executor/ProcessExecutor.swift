@@ -157,7 +157,7 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         }
     }
 
-    private func container(_ id: ContainerID) throws -> ProcessContainer {
+    func container(_ id: ContainerID) throws -> ProcessContainer {
         guard let container = lock.withLock({ containers[id] }) else { throw ExecutorError.unknownContainer(id) }
         return container
     }

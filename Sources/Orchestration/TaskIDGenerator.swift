@@ -1,30 +1,23 @@
 import ClusterState
+import SeededRandom
 
 /// Makes task ids the way Docker shows them (25 lowercase alphanumerics) from a seed, so a
 /// simulated cluster replays the same ids for the same seed. The orchestrator is pure: it may not
-/// draw global randomness, and it must not depend on the Raft module just for a generator.
+/// draw global randomness, so it draws from a seeded `SplitMix64`.
 struct TaskIDGenerator: Sendable {
-    private var state: UInt64
+    private var random: SplitMix64
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
     static let length = 25
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
     /// Folds `value` (e.g. the applied index) into the stream, so two leaders started with the
     /// same seed still draw different ids once they have seen different states.
     mutating func mix(_ value: UInt64) {
-        state ^= value &* 0xD6E8_FEB8_6659_FD93
-        _ = next()
+        random.fold(value)
     }
 
-    /// SplitMix64 (Steele, Lea, Flood 2014).
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     /// A fresh id, never one of `taken`.
     mutating func nextID(avoiding taken: [String: SwarmTask]) -> String {

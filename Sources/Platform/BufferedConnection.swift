@@ -23,6 +23,14 @@ public final class BufferedConnection {
     public var onDrained: () -> Void = {}
     /// Called once, with why the connection ended; the socket is already closed.
     public var onClose: (String) -> Void = { _ in }
+    /// When set, the peer's end of input (a half-close, e.g. after the stdin of a hijacked
+    /// `docker exec`) calls this and stops reading instead of closing: writing goes on.
+    public var onEndOfInput: (() -> Void)?
+    /// True once the peer ended its input (see `onEndOfInput`).
+    public private(set) var inputEnded = false
+    /// While true, nothing is read (the consumer applies backpressure); the kernel buffers, then
+    /// the peer's writes block.
+    public private(set) var readingPaused = false
 
     private var output: [UInt8] = []
     private var outputStart = 0
@@ -102,6 +110,13 @@ public final class BufferedConnection {
         callback(reason)
     }
 
+    /// Stops or resumes reading from the peer (backpressure from a slower consumer).
+    public func setReadingPaused(_ paused: Bool) {
+        guard readingPaused != paused else { return }
+        readingPaused = paused
+        armWritable(writableArmed)
+    }
+
     /// Tries once to send what is queued (e.g. a rejection notice), then closes.
     public func flushAndClose(reason: String) {
         flush()
@@ -114,7 +129,12 @@ public final class BufferedConnection {
         switch state {
         case .connecting: finishConnect()
         case .open:
-            if !events.isDisjoint(with: [.readable, .hangup, .error]) { readAvailable() }
+            // Not reading (input ended or paused), a hang-up means the peer is gone entirely;
+            // level-triggered, it would otherwise be reported again and again.
+            if (inputEnded || readingPaused) && !events.isDisjoint(with: [.hangup, .error]) {
+                return close(reason: "peer closed the connection")
+            }
+            if !events.isDisjoint(with: [.readable, .hangup, .error]) && !readingPaused && !inputEnded { readAvailable() }
             if state == .open && events.contains(.writable) { flush() }
         case .closed: return
         }
@@ -142,18 +162,22 @@ public final class BufferedConnection {
             }
             switch result {
             case .wouldBlock: return
-            case .endOfFile: return close(reason: "peer closed the connection")
+            case .endOfFile:
+                guard let onEndOfInput else { return close(reason: "peer closed the connection") }
+                inputEnded = true
+                armWritable(writableArmed)
+                return onEndOfInput()
             case let .transferred(count):
                 readBuffer.withUnsafeBytes { onData(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                if state != .open || count < readBuffer.count { return }
+                if state != .open || readingPaused || count < readBuffer.count { return }
             }
         }
     }
 
-    private func armWritable(_ writable: Bool, readable: Bool = true) {
+    private func armWritable(_ writable: Bool, readable: Bool? = nil) {
         guard state != .closed else { return }
         do {
-            try loop.modify(fd: socket.descriptor, readable: readable, writable: writable)
+            try loop.modify(fd: socket.descriptor, readable: readable ?? (!readingPaused && !inputEnded), writable: writable)
             writableArmed = writable
         } catch {
             close(reason: "epoll_ctl failed: \(error)")

@@ -1,3 +1,6 @@
+// Raft's users draw from the same generator (`SplitMix64`): they get it with `import Raft`.
+@_exported import SeededRandom
+
 /// Tunables of one Raft node. Ticks are logical; the shell decides how long a tick is
 /// (100 ms by default, see ARCHITECTURE.md § Defaults).
 public struct RaftConfig: Sendable {
@@ -33,21 +36,5 @@ public struct RaftConfig: Sendable {
         precondition(electionTicks > heartbeatTicks, "electionTicks must exceed heartbeatTicks")
         precondition(maxInflightMessages >= 1, "maxInflightMessages must be at least 1")
         precondition(snapshotChunkSize >= 1, "snapshotChunkSize must be at least 1")
-    }
-}
-
-/// SplitMix64: a tiny, seedable, deterministic generator. The core and the simulator draw every
-/// random number from one of these so a seed replays a run exactly.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

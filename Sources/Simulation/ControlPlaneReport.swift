@@ -27,6 +27,11 @@ public struct ControlPlaneReport: Sendable, Equatable {
     public var networkTableMessagesApplied = 0
     public var networkTablesInSync = 0
     public var networkSnapshotProbes = 0
+    /// Assignment messages sent in parts; checks of the payloads an agent holds after applying
+    /// a message; agents found holding exactly the leader's latest payloads at the end.
+    public var assignmentMessagesSplit = 0
+    public var payloadChecks = 0
+    public var agentsPayloadsInSync = 0
     /// Every violated invariant: the seed to replay and what went wrong (first one per run).
     public var violations: [Violation] = []
 
@@ -59,6 +64,9 @@ public struct ControlPlaneReport: Sendable, Equatable {
         networkTableMessagesApplied += other.networkTableMessagesApplied
         networkTablesInSync += other.networkTablesInSync
         networkSnapshotProbes += other.networkSnapshotProbes
+        assignmentMessagesSplit += other.assignmentMessagesSplit
+        payloadChecks += other.payloadChecks
+        agentsPayloadsInSync += other.agentsPayloadsInSync
         violations += other.violations
     }
 
@@ -93,6 +101,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
             "unacknowledged tasks \(unacknowledgedResends) resent, \(unacknowledgedFailures) failed",
             "network tables       \(networkTableMessagesApplied) messages applied, \(networkTablesInSync) agents in sync at the end, "
                 + "\(networkSnapshotProbes) snapshot probes",
+            "secrets and configs  \(payloadChecks) checks of what agents hold, \(assignmentMessagesSplit) messages sent in parts, "
+                + "\(agentsPayloadsInSync) agents in sync at the end",
         ]
         if violations.isEmpty {
             lines.append("invariants           ok")

@@ -84,8 +84,8 @@ extension ControlPlaneSimulator {
         let all = NetworkTables.all(in: state)
         for node in nodes {
             guard let host = host(ofNode: node),
-                  let message = managers[slot].networkTables!.changes(node, tables: NetworkTables.tables(forNode: node, in: state, all: all),
-                                                                      hostPorts: HostPortBinding.forNode(node, in: state), now: nowStamp)
+                  let message = managers[slot].networkTables!.changes(node, items: NetworkTables.tables(forNode: node, in: state, all: all),
+                                                                      extra: HostPortBinding.forNode(node, in: state), now: nowStamp)
             else { continue }
             send(.networkTables(message), from: slot, to: host)
         }
@@ -113,12 +113,12 @@ extension ControlPlaneSimulator {
         for host in 0..<hostCount where agents[host].isUp {
             let node = nodeID(host)
             guard let sent = managers[leader].networkTables!.sent(to: node) else { continue }
-            if sent.tables != NetworkTables.tables(forNode: node, in: state) {
+            if sent.stamps != NetworkTables.tables(forNode: node, in: state) {
                 return "network tables: the leader's latest tables for \(node) are not those of its state"
             }
             let receiver = agents[host].networkTables
             guard receiver.session == sent.session, receiver.version == sent.version else { continue }
-            if receiver.sortedTables != sent.tables || receiver.hostPorts != sent.hostPorts {
+            if receiver.sortedTables != sent.stamps || receiver.hostPorts != sent.held {
                 return "network tables: \(node) acknowledged version \(sent.version) but holds other tables than the leader sent"
             }
             report.networkTablesInSync += 1

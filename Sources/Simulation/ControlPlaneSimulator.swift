@@ -69,6 +69,9 @@ public final class ControlPlaneSimulator {
     let options: ControlPlaneOptions
     let makeLoops: (UInt64) -> any LeaderControlLoops
     var random: SplitMix64
+    /// The workload's choices of secrets and configs: a stream of its own, so adding them left
+    /// every other draw of a seed as it was.
+    var payloadRandom: SplitMix64
     var now = 0
     var queue = EventQueue<Event>()
     var managers: [Manager] = []
@@ -95,6 +98,9 @@ public final class ControlPlaneSimulator {
     /// A copy of a manager's state restored from its snapshot encoding, applying the next
     /// committed command next to the original (`checkNetworking`).
     var snapshotProbe: ClusterState?
+    /// A planted bug for tests: changes every assignment message the leader sends (before it is
+    /// split), to show the secret delivery invariants catch what it breaks.
+    var tamperAssignments: ((inout AssignmentMessage) -> Void)?
     /// Tasks the fake executors are running right now (the ground truth), by task id.
     var running: [String: RunningTask] = [:]
 
@@ -123,6 +129,7 @@ public final class ControlPlaneSimulator {
         self.options = options
         makeLoops = loops
         random = SplitMix64(seed: options.seed ^ 0xC0_47_20_1A_9E_00_00_01)
+        payloadRandom = SplitMix64(seed: options.seed ^ 0x5EC2_E75E_C2E7_0001)
         checker = ControlPlaneInvariants(heartbeatPeriodMillis: options.heartbeatPeriodMillis)
         let voters = (1...options.managers).map { NodeID($0) }
         for slot in 0..<options.managers {
@@ -149,7 +156,7 @@ public final class ControlPlaneSimulator {
     func timestamp(_ millis: Int) -> Timestamp { Timestamp(millisecondsSinceEpoch: Self.epochMillis + UInt64(max(millis, 0))) }
     var nowStamp: Timestamp { timestamp(now) }
 
-    func pick(_ bound: Int) -> Int { Int(random.next() % UInt64(max(bound, 1))) }
+    func pick(_ bound: Int) -> Int { random.below(bound) }
     func pickIndex(_ bound: Int) -> Int { pick(bound) }
     func between(_ low: Int, _ high: Int) -> Int { low + pick(high - low + 1) }
     func chance(_ percent: Int) -> Bool { pick(100) < percent }
@@ -178,6 +185,7 @@ public final class ControlPlaneSimulator {
             checker.fail("convergence: the run ended unfinished at \(now) ms")
         }
         if checker.violation == nil, let problem = networkTableProblem() { checker.fail(problem) }
+        if checker.violation == nil, let problem = payloadDeliveryProblem() { checker.fail(problem) }
         report.entriesCommitted = Int(firstAppliedIndex)
         report.tasksCreated = checker.tasksCreated
         report.updatesCheckedForAvailability = checker.updatesChecked
@@ -423,7 +431,7 @@ public final class ControlPlaneSimulator {
             commands.append(.addNode(node: makeNode(host, at: at), transportID: UInt64(host + 1)))
         }
         commands += Workload.networks.map { .createNetwork(network: Network(id: $0.id, createdAt: at, spec: $0.spec)) }
-        return commands
+        return commands + payloadCommands(at: at)
     }
 
     private func makeNode(_ host: Int, at: Timestamp) -> Node {
@@ -452,14 +460,14 @@ public final class ControlPlaneSimulator {
         send(.heartbeatAck, from: slot, to: host)
         // One link per agent: the simulated network has no connections to replace.
         let tasks = assignedTasks(onNode: nodeID(host), slot: slot)
-        if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, tasks: tasks,
-                                                                payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state), now: nowStamp) {
-            send(.assignments(message), from: slot, to: host)
+        if let message = managers[slot].dispatcher!.heartbeat(node: nodeID(host), link: 1, ack: ack, items: tasks,
+                                                                extra: PayloadDelivery.payloads(for: tasks, in: managers[slot].state), now: nowStamp) {
+            sendAssignments(message, from: slot, to: host)
         }
         let state = managers[slot].state
         if let message = managers[slot].networkTables!.heartbeat(
-            node: nodeID(host), link: 1, ack: networkAck, tables: NetworkTables.tables(forNode: nodeID(host), in: state),
-            hostPorts: HostPortBinding.forNode(nodeID(host), in: state), now: nowStamp) {
+            node: nodeID(host), link: 1, ack: networkAck, items: NetworkTables.tables(forNode: nodeID(host), in: state),
+            extra: HostPortBinding.forNode(nodeID(host), in: state), now: nowStamp) {
             send(.networkTables(message), from: slot, to: host)
         }
     }
@@ -473,20 +481,20 @@ public final class ControlPlaneSimulator {
     }
 
     /// The tasks an agent acts on, as the node shell computes them: placed on `nodeID` and past scheduling.
-    private func assignedTasks(onNode nodeID: String, slot: Int) -> [SwarmTask] {
+    func assignedTasks(onNode nodeID: String, slot: Int) -> [SwarmTask] {
         managers[slot].state.tasks(onNode: nodeID).filter { $0.status.state >= .assigned }
     }
 
     /// The dispatcher streams each agent with a session the changes to its tasks.
-    private func pushAssignments(_ slot: Int) {
+    func pushAssignments(_ slot: Int) {
         guard let nodes = managers[slot].dispatcher?.nodes else { return }
         for node in nodes {
             guard let host = host(ofNode: node),
                   case let tasks = assignedTasks(onNode: node, slot: slot),
-                  let message = managers[slot].dispatcher!.changes(node, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
+                  let message = managers[slot].dispatcher!.changes(node, items: tasks, extra: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
                                                                    now: nowStamp)
             else { continue }
-            send(.assignments(message), from: slot, to: host)
+            sendAssignments(message, from: slot, to: host)
         }
         pushNetworkTables(slot)
     }
@@ -502,10 +510,10 @@ public final class ControlPlaneSimulator {
             log("dispatcher: \(node) has not acknowledged its tasks: resending its full set")
             guard let host = host(ofNode: node),
                   case let tasks = assignedTasks(onNode: node, slot: slot),
-                  let message = managers[slot].dispatcher!.fullSet(node, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
+                  let message = managers[slot].dispatcher!.fullSet(node, items: tasks, extra: PayloadDelivery.payloads(for: tasks, in: managers[slot].state),
                                                                    now: nowStamp)
             else { continue }
-            send(.assignments(message), from: slot, to: host)
+            sendAssignments(message, from: slot, to: host)
         }
         guard !decision.fail.isEmpty else { return }
         for update in decision.fail { log("dispatcher: \(update.taskID) \(update.status.err ?? "")") }

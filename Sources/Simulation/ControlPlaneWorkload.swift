@@ -91,7 +91,9 @@ extension ControlPlaneSimulator {
             mode = .global
         }
         let template = TaskTemplate(containerSpec: ContainerSpec(image: "\(name):v1", env: env), restartPolicy: restart, placement: placement)
-        return ServiceSpec(name: name, taskTemplate: template, mode: mode, updateConfig: randomUpdateConfig())
+        var spec = ServiceSpec(name: name, taskTemplate: template, mode: mode, updateConfig: randomUpdateConfig())
+        choosePayloads(&spec)
+        return spec
     }
 
     private func randomUpdateConfig() -> UpdateConfig {
@@ -139,6 +141,7 @@ extension ControlPlaneSimulator {
         workload.services[index].version = version
         spec.taskTemplate.containerSpec.image = "\(spec.name):v\(version)"
         if chance(50) { spec.updateConfig = randomUpdateConfig() }
+        if payloadRandom.next() % 3 == 0 { choosePayloads(&spec) }
         if planned.role == .global { spec.updateConfig?.order = .stopFirst }
         if planned.role == .steady && chance(30) { togglePublishedPort(&spec) }
         if planned.role == .capped, case let .replicated(replicas) = spec.mode {

@@ -21,6 +21,8 @@ struct SimulatedAgent {
     var incarnation = 0
     /// The node's end of its assignment stream (the shipped type; kept in memory, so a crash loses it).
     var assignments = AssignmentReceiver()
+    /// Puts assignment messages sent in parts back together, in front of `assignments`.
+    var assembler = AssignmentAssembler()
     var networkTables = NetworkTableReceiver()
     /// The shipped agent core.
     var core = AgentCore()
@@ -107,12 +109,14 @@ extension ControlPlaneSimulator {
 
     // MARK: - Assignments
 
-    /// One message of the node's assignment stream, through the shipped receiver: a hole asks
-    /// the manager for the full set at once (a heartbeat), as the node shell does.
-    func agentReceivesAssignments(_ host: Int, _ message: AssignmentMessage, from manager: Int) {
-        guard agents[host].isUp else { return }
+    /// One message (or part of one) of the node's assignment stream, through the shipped
+    /// assembler and receiver: a hole asks the manager for the full set at once (a heartbeat),
+    /// as the node shell does.
+    func agentReceivesAssignments(_ host: Int, _ part: AssignmentMessage, from manager: Int) {
+        guard agents[host].isUp, let message = agents[host].assembler.add(part) else { return }
         switch agents[host].assignments.receive(message) {
         case .applied:
+            checkPayloadsHeld(host)
             let tasks = agents[host].assignments.sortedTasks
             perform(host, agents[host].core.setAssignments(tasks, now: nowStamp))
         case .needsFullSet:
@@ -163,6 +167,9 @@ extension ControlPlaneSimulator {
         guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
         switch work {
         case let .prepare(task):
+            guard payloadsDelivered(for: task, on: host) else {
+                return agentHandles(host, .prepareFailed(taskID: task.id, reason: "a secret or config was not delivered"))
+            }
             let id = "c\(agents[host].nextContainer)-\(task.id)"
             agents[host].nextContainer += 1
             agents[host].containers[id] = FakeContainer(taskID: task.id, task: task)
@@ -275,6 +282,7 @@ extension ControlPlaneSimulator {
         agents[host].isUp = true
         agents[host].lastAckAt = Int.min / 2
         agents[host].assignments = AssignmentReceiver()
+        agents[host].assembler = AssignmentAssembler()
         agents[host].networkTables = NetworkTableReceiver()
         agents[host].core = AgentCore(restoring: agents[host].disk)
         let owned = agents[host].core.containers

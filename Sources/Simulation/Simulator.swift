@@ -136,7 +136,7 @@ public final class Simulator {
         return report
     }
 
-    func pick(_ bound: Int) -> Int { Int(random.next() % UInt64(max(bound, 1))) }
+    func pick(_ bound: Int) -> Int { random.below(bound) }
     func chance(_ percent: Int) -> Bool { pick(100) < percent }
 
     private func handle(_ event: Event) {

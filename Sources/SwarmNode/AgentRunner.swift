@@ -24,7 +24,7 @@ final class AgentRunner: @unchecked Sendable {
     private var core: AgentCore
     private var queues: [String: DispatchQueue] = [:]
     private var healthWatches: [String: (timer: TimerHandle, healthy: Bool?)] = [:]
-    private let persistence = DispatchQueue(label: "swarmctl-agent-store")
+    private let saver: RecordSaver
     private var persistScheduled = false
 
     /// Loads the records of `DATA/worker/` (creating it). `onReport` runs on the loop whenever a
@@ -36,9 +36,11 @@ final class AgentRunner: @unchecked Sendable {
         self.logger = logger
         self.onReport = onReport
         store = try AgentStore(directory: nodeDirectory + "/worker")
+        saver = RecordSaver(store: store, logger: logger)
         var records: [String: AgentRecord] = [:]
         do { records = try store.load() } catch { logger.error("agent: \(error)") }
         core = AgentCore(restoring: records)
+        core.maxConcurrentStarts = try StartSlots.count()
     }
 
     /// On the loop, once: removes what a previous run left that is not the agent's, then
@@ -83,7 +85,7 @@ final class AgentRunner: @unchecked Sendable {
 
     /// Waits until the records saved so far are on disk (the node process is about to exit).
     func flushRecords() {
-        persistence.sync {}
+        saver.flush()
     }
 
     // MARK: Carrying out actions
@@ -114,12 +116,15 @@ final class AgentRunner: @unchecked Sendable {
 
     private func prepare(_ task: SwarmTask) {
         let spec = TaskSpecMapping.spec(for: task, nodeDirectory: nodeDirectory)
+        StartTrace.shared?.mark(task.id, .assigned)
         queue(task.id).async { [self] in
+            StartTrace.shared?.mark(task.id, .prepareBegin)
             do {
                 // A task whose secret or config did not arrive is rejected, never started without it.
                 var withFiles = spec
                 withFiles.files = try payloads.files(for: task)
                 let container = try executor.prepare(withFiles)
+                StartTrace.shared?.mark(task.id, .prepared)
                 post(.prepared(taskID: task.id, container: container.rawValue))
             } catch {
                 post(.prepareFailed(taskID: task.id, reason: "\(error)"))
@@ -129,12 +134,14 @@ final class AgentRunner: @unchecked Sendable {
 
     private func start(_ id: String, _ container: ContainerID) {
         queue(id).async { [self] in
+            StartTrace.shared?.mark(id, .startBegin)
             do {
                 try executor.start(container) { [self] exit in post(.exited(taskID: id, Self.taskExit(exit))) }
             } catch {
                 return post(.startFailed(taskID: id, reason: "\(error)"))
             }
             let pid = (try? executor.inspect(container).pid).flatMap { $0 }
+            StartTrace.shared?.mark(id, .started)
             post(.started(taskID: id, pid: pid.map(Int64.init)))
         }
     }
@@ -197,22 +204,14 @@ final class AgentRunner: @unchecked Sendable {
         return queue
     }
 
-    /// Saves the records once per loop iteration, on the store's queue; a failure is logged
-    /// with what to do (the next change tries again).
+    /// Hands the records to the saver once per loop iteration (it saves the newest snapshot, off
+    /// the loop); a failure is logged with what to do (the next change tries again).
     private func schedulePersist() {
         guard !persistScheduled else { return }
         persistScheduled = true
         loop.afterCurrentIteration { [self] in
             persistScheduled = false
-            let records = core.records
-            persistence.async { [store, logger] in
-                do {
-                    try store.save(records)
-                } catch {
-                    logger.error("agent: could not save the task records to \(store.path): \(error); "
-                        + "free space or fix the permissions there, or a restart of this node will not re-adopt its containers")
-                }
-            }
+            saver.save(core.records)
         }
     }
 

@@ -55,11 +55,14 @@ struct NodeCertificates {
     // MARK: Files
 
     /// Reads the files, finishing a replacement a crash interrupted (see `save`). A key sealed
-    /// under a locked manager's KEK (`SealedNodeKey`) needs `unsealingKey`.
-    static func load(from dataDirectory: String, unsealingKey: [UInt8]? = nil) throws -> NodeCertificates {
+    /// under a locked manager's KEK (`SealedNodeKey`) needs `unsealingKey`. Another process
+    /// reading a running node's files (a test, a tool) passes `finishingInterruptedSave: false`:
+    /// a `.new` file there is the node's save in progress, not a crash's leftover, and renaming
+    /// it would race with the node.
+    static func load(from dataDirectory: String, unsealingKey: [UInt8]? = nil, finishingInterruptedSave: Bool = true) throws -> NodeCertificates {
         let directory = directory(in: dataDirectory)
         let keyPath = directory + "/node-key.pem", certificatePath = directory + "/node-cert.pem"
-        if FileSystem.exists(keyPath + ".new") {
+        if finishingInterruptedSave && FileSystem.exists(keyPath + ".new") {
             if FileSystem.exists(certificatePath + ".new") {
                 // Crashed before the certificate was renamed: the old pair is intact.
                 try? FileSystem.remove(keyPath + ".new")

@@ -17,7 +17,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var apiTLSKey: String?
     public var apiTLSCACert: String?
     public var executor = "auto"
-    /// The OCI runtime: `auto` (runc if installed, else crun), `runc` or `crun`.
+    /// The OCI runtime: `auto` (crun if installed, usable with this host's cgroup layout and able
+    /// to keep a container after exit, else runc; see `RuntimeHostCheck`), `runc` or `crun`.
     public var runtime = "auto"
     /// Registries (HOST or HOST:PORT) image pulls reach over plain HTTP, like dockerd's.
     public var insecureRegistries: [String] = []

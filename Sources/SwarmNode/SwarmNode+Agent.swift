@@ -11,12 +11,20 @@ extension SwarmNode {
     /// the loop at start.
     func startAgent() throws {
         let kind = ExecutorKind(rawValue: configuration.executor) ?? .auto
-        let runtimePath = configuration.runtime == "auto" ? OCIRuntime.find() : OCIRuntime.find(names: [configuration.runtime])
+        let runtimePath = configuration.runtime == "auto" ? RuntimeHostCheck.preferredRuntime() : OCIRuntime.find(names: [configuration.runtime])
         if configuration.runtime != "auto" && runtimePath == nil && kind != .process {
             throw NodeError("runtime \(configuration.runtime) is not installed (not in PATH, /usr/local/sbin, /usr/sbin or /sbin): "
                                           + "install it or use --runtime auto")
         }
         let executor = try ExecutorFactory.make(kind: kind, root: dataDirectory, runtimePath: runtimePath)
+        if let oci = executor as? OCIExecutor, let problem = RuntimeHostCheck.problem(runtime: oci.runtime.name) {
+            // Refused here, once, instead of failing every task's start.
+            throw NodeError(problem)
+        }
+        if let oci = executor as? OCIExecutor, !oci.runtime.keepsAfterExit {
+            logger.warn("runtime \(oci.runtime.path) has no `run --keep` (crun before 1.9): a task killed at its memory limit "
+                + "is reported as exit 137 without the OOM reason; use --runtime runc or a newer crun to keep it")
+        }
         if let oci = executor as? OCIExecutor {
             oci.images.registryPolicy = RegistryPolicy(insecureRegistries: configuration.insecureRegistries)
         } else if !configuration.insecureRegistries.isEmpty {
@@ -60,6 +68,9 @@ extension SwarmNode {
     /// is the leader). Repeated every heartbeat until the leader's updates show them recorded.
     func sendTaskReports() {
         guard !isStopped, let reports = agent?.pendingReports(), !reports.isEmpty else { return }
+        if let trace = StartTrace.shared {
+            for report in reports where report.status.state == .running { trace.mark(report.taskID, .reported) }
+        }
         if raft?.role == .leader {
             bufferTaskReports(reports)
             return

@@ -44,8 +44,8 @@ extension SwarmNode {
         guard dispatcherIsReady() else { return }
         let before = assignmentDispatcher!.resyncs
         let tasks = assignedTasks(onNode: nodeID)
-        let message = assignmentDispatcher!.heartbeat(node: nodeID, link: link, ack: ack, tasks: tasks,
-                                                      payloads: PayloadDelivery.payloads(for: tasks, in: state), now: Clock.now())
+        let message = assignmentDispatcher!.heartbeat(node: nodeID, link: link, ack: ack, items: tasks,
+                                                      extra: PayloadDelivery.payloads(for: tasks, in: state), now: Clock.now())
         if assignmentDispatcher!.resyncs > before {
             dispatcherTotals.resyncs += 1
             logger.info("assignments: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
@@ -63,7 +63,7 @@ extension SwarmNode {
         let now = Clock.now()
         for nodeID in assignmentDispatcher!.nodes {
             let tasks = assignedTasks(onNode: nodeID)
-            if let message = assignmentDispatcher!.changes(nodeID, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
+            if let message = assignmentDispatcher!.changes(nodeID, items: tasks, extra: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
                 deliverAssignments(message, to: nodeID)
             }
         }
@@ -101,7 +101,7 @@ extension SwarmNode {
         for nodeID in decision.resendTo {
             logger.warn("assignments: node \(nodeID.prefix(12)) has not acknowledged tasks for \(acknowledgementGuard!.timeoutMillis) ms: resending its full set")
             let tasks = assignedTasks(onNode: nodeID)
-            if let message = assignmentDispatcher!.fullSet(nodeID, tasks: tasks, payloads: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
+            if let message = assignmentDispatcher!.fullSet(nodeID, items: tasks, extra: PayloadDelivery.payloads(for: tasks, in: state), now: now) {
                 deliverAssignments(message, to: nodeID)
             }
         }
@@ -136,6 +136,9 @@ extension SwarmNode {
             // A failed proposal is not retried here: agents repeat unrecorded reports every heartbeat.
             proposeCommand(.updateTaskStatuses(updates: chunk)) { [logger] result in
                 if case let .failure(failure) = result { logger.debug("task reports not recorded yet: \(failure)") }
+                if case .success = result, let trace = StartTrace.shared {
+                    for update in chunk where update.status.state == .running { trace.mark(update.taskID, .recorded) }
+                }
             }
         }
     }

@@ -71,8 +71,8 @@ extension SwarmNode {
         guard networkTableDispatcherIsReady() else { return }
         let before = networkTableStream.dispatcher!.resyncs
         let message = networkTableStream.dispatcher!.heartbeat(node: nodeID, link: link, ack: ack,
-                                                               tables: NetworkTables.tables(forNode: nodeID, in: state),
-                                                               hostPorts: HostPortBinding.forNode(nodeID, in: state), now: Clock.now())
+                                                               items: NetworkTables.tables(forNode: nodeID, in: state),
+                                                               extra: HostPortBinding.forNode(nodeID, in: state), now: Clock.now())
         if networkTableStream.dispatcher!.resyncs > before {
             logger.info("network tables: node \(nodeID.prefix(12)) is out of step (has \(ack.session):\(ack.version)): sending its full set")
         }
@@ -98,7 +98,7 @@ extension SwarmNode {
         let now = Clock.now()
         for nodeID in networkTableStream.dispatcher!.nodes {
             let tables = NetworkTables.tables(forNode: nodeID, in: state, all: all)
-            if let message = networkTableStream.dispatcher!.changes(nodeID, tables: tables, hostPorts: HostPortBinding.forNode(nodeID, in: state),
+            if let message = networkTableStream.dispatcher!.changes(nodeID, items: tables, extra: HostPortBinding.forNode(nodeID, in: state),
                                                                     now: now) {
                 deliverNetworkTables(message, to: nodeID)
             }

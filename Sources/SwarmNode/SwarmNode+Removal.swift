@@ -16,9 +16,12 @@ extension SwarmNode {
     func stopAfterRemoval() {
         guard !hasLeft else { return }
         hasLeft = true
+        wasRemoved = true
         logger.error("this node (\(identity.nodeID)) was removed from the swarm (swarmctl node rm): stopping its tasks and exiting; "
             + "to add this machine again, remove its data dir \(dataDirectory) and run 'swarmctl join' with a join token")
         guard let onRemoved else {
+            // Embedded, or `run` has not set `onRemoved` yet (the notice came during start-up):
+            // stop the tasks now; setting `onRemoved` later still ends the process.
             DispatchQueue.global().async { [agent] in agent?.stopAll() }
             return
         }

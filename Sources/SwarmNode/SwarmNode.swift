@@ -98,7 +98,12 @@ public final class SwarmNode: @unchecked Sendable {
     var hasLeft = false
     /// What the process does once this node learns it was removed from the cluster (`swarmctl run`
     /// sends itself SIGTERM); nil for a node embedded in another process (its tasks just stop).
-    public var onRemoved: (@Sendable () -> Void)?
+    /// Set after the node started, so a removal learned before that runs it when it is set.
+    public var onRemoved: (@Sendable () -> Void)? {
+        didSet { if wasRemoved, let onRemoved { _ = loop.schedule(afterMillis: 100) { onRemoved() } } }
+    }
+    /// This node learned it was removed from the cluster (`stopAfterRemoval`).
+    var wasRemoved = false
     var assignmentReceiver = AssignmentReceiver()
     var assignmentAssembler = AssignmentAssembler()
     var knownLeader: UInt64 = 0

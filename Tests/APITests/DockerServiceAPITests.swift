@@ -1,6 +1,7 @@
 @testable import API
 import ClusterState
 import XCTest
+import SeededRandom
 
 /// The service and task routes against the fake control plane (a real ClusterState), with the
 /// bodies the docker CLI 28.2 and docker-py 7.1 send and dockerd 20.10's answers as the oracle
@@ -591,7 +592,7 @@ final class DockerServiceAPITests: XCTestCase {
     func testInterleavedReadModifyWriteUpdatesNeverLoseAnUpdate() {
         let id = create("web", replicas: 0)
         plane.held = []
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var successes = 0
         var refusals = 0
         var remaining = Array(repeating: 10, count: 8)
@@ -628,18 +629,5 @@ final class DockerServiceAPITests: XCTestCase {
         XCTAssertGreaterThan(successes, 0)
         XCTAssertGreaterThan(refusals, 0, "the seeded interleaving produces conflicts")
         XCTAssertEqual(service(id)?.spec.mode, .replicated(replicas: UInt64(successes)))
-    }
-}
-
-/// A small seeded generator for interleavings (deterministic across runs).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

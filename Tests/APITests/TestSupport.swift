@@ -312,6 +312,28 @@ final class FakeControlPlane: ControlPlane, @unchecked Sendable {
         let chunks = requests.map { TaskLogChunk.select(taskOutput[$0.taskID] ?? [], for: $0) }
         complete { done(chunks) }
     }
+
+    /// Starts `docker exec` processes when set (else the protocol's default answers 501).
+    var execStarter: ((LocalContainer, ExecConfiguration) -> Result<any ExecProcessHandle, APIError>)?
+    var execConfigurations: [ExecConfiguration] = []
+
+    func startExec(_ container: LocalContainer, _ configuration: ExecConfiguration,
+                   _ done: @escaping (Result<any ExecProcessHandle, APIError>) -> Void) {
+        execConfigurations.append(configuration)
+        guard let execStarter else { return done(.failure(APIError(status: 501, "this node cannot run commands in its containers"))) }
+        let result = execStarter(container, configuration)
+        complete { done(result) }
+    }
+
+    /// Successive readings `containerUsage` answers (streamed stats), the last one repeated.
+    var usages: [ContainerUsage] = []
+
+    func containerUsage(_ container: LocalContainer, intervalMillis: Int,
+                        _ done: @escaping (Result<(ContainerUsage, ContainerUsage), APIError>) -> Void) {
+        guard let next = usages.first else { return done(.failure(APIError(status: 404, "No such container: \(container.id)"))) }
+        if usages.count > 1 { usages.removeFirst() }
+        done(.success((next, next)))
+    }
 }
 
 func makeDescription(_ hostname: String) -> NodeDescription {

@@ -136,15 +136,15 @@ final class AssignmentPartsTests: XCTestCase {
         let tasks = [task("t1", secrets: payloads)]
         var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 250)
         let at = { (millis: UInt64) in Timestamp(millisecondsSinceEpoch: millis) }
-        let first = dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(0))
+        let first = dispatcher.heartbeat(node: "n1", link: 1, ack: .none, items: tasks, extra: payloads, now: at(0))
         XCTAssertEqual(first?.kind, .full)
-        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(10_000)),
+        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, items: tasks, extra: payloads, now: at(10_000)),
                      "20 MiB at 1 MiB/s: still on its way after 10 s")
-        XCTAssertEqual(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(20_480 + 250))?.kind,
+        XCTAssertEqual(dispatcher.heartbeat(node: "n1", link: 1, ack: .none, items: tasks, extra: payloads, now: at(20_480 + 250))?.kind,
                        .full, "lost after its allowance: sent again")
         var small = AssignmentDispatcher(term: 1, inFlightMillis: 250)
-        _ = small.heartbeat(node: "n1", link: 1, ack: .none, tasks: [task("t1", secrets: [])], now: at(0))
-        XCTAssertEqual(small.heartbeat(node: "n1", link: 1, ack: .none, tasks: [task("t1", secrets: [])], now: at(250))?.kind, .full,
+        _ = small.heartbeat(node: "n1", link: 1, ack: .none, items: [task("t1", secrets: [])], extra: [], now: at(0))
+        XCTAssertEqual(small.heartbeat(node: "n1", link: 1, ack: .none, items: [task("t1", secrets: [])], extra: [], now: at(250))?.kind, .full,
                        "without payloads the bound is unchanged")
     }
 }

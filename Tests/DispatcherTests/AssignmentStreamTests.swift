@@ -16,23 +16,23 @@ final class AssignmentStreamTests: XCTestCase {
     func testASessionStartsWithTheFullSetThenSendsIncrements() throws {
         var dispatcher = AssignmentDispatcher(term: 3, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
-        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 7, ack: node.ack, tasks: [task("a", version: 5)], now: at(0)))
+        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 7, ack: node.ack, items: [task("a", version: 5)], extra: [], now: at(0)))
         XCTAssertEqual(first.kind, .full)
         XCTAssertEqual(node.receive(first), .applied)
         XCTAssertEqual(node.sortedTasks.map(\.id), ["a"])
 
-        let change = try XCTUnwrap(dispatcher.changes("n1", tasks: [task("a", version: 6), task("b", version: 6)], now: at(10)))
+        let change = try XCTUnwrap(dispatcher.changes("n1", items: [task("a", version: 6), task("b", version: 6)], extra: [], now: at(10)))
         XCTAssertEqual(change.kind, .incremental)
         XCTAssertEqual(change.base, first.version)
         XCTAssertEqual(change.tasks.map(\.id), ["a", "b"])
         XCTAssertEqual(node.receive(change), .applied)
-        let removal = try XCTUnwrap(dispatcher.changes("n1", tasks: [task("b", version: 6)], now: at(20)))
+        let removal = try XCTUnwrap(dispatcher.changes("n1", items: [task("b", version: 6)], extra: [], now: at(20)))
         XCTAssertEqual(removal.removed, ["a"])
         XCTAssertTrue(removal.tasks.isEmpty)
         XCTAssertEqual(node.receive(removal), .applied)
         XCTAssertEqual(node.sortedTasks.map(\.id), ["b"])
-        XCTAssertNil(dispatcher.changes("n1", tasks: [task("b", version: 6)], now: at(30)), "nothing changed")
-        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 7, ack: node.ack, tasks: [task("b", version: 6)], now: at(1_500)), "in step")
+        XCTAssertNil(dispatcher.changes("n1", items: [task("b", version: 6)], extra: [], now: at(30)), "nothing changed")
+        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 7, ack: node.ack, items: [task("b", version: 6)], extra: [], now: at(1_500)), "in step")
         XCTAssertEqual(dispatcher.resyncs, 0)
     }
 
@@ -41,15 +41,15 @@ final class AssignmentStreamTests: XCTestCase {
     func testAHoleIsDetectedAndRepairedByTheFullSet() throws {
         var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
-        XCTAssertEqual(node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: [], now: at(0)))), .applied)
-        _ = dispatcher.changes("n1", tasks: [task("lost", version: 10)], now: at(100))  // dropped by a partition
-        let later = try XCTUnwrap(dispatcher.changes("n1", tasks: [task("lost", version: 10), task("later", version: 11)], now: at(200)))
+        XCTAssertEqual(node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: [], extra: [], now: at(0)))), .applied)
+        _ = dispatcher.changes("n1", items: [task("lost", version: 10)], extra: [], now: at(100))  // dropped by a partition
+        let later = try XCTUnwrap(dispatcher.changes("n1", items: [task("lost", version: 10), task("later", version: 11)], extra: [], now: at(200)))
         XCTAssertEqual(node.receive(later), .needsFullSet)
         XCTAssertTrue(node.ack.needsFullSet)
         XCTAssertTrue(node.tasks.isEmpty, "nothing of a change after a hole is applied")
         XCTAssertEqual(node.receive(later), .waitingForFullSet, "the same change again: the full set was asked for once")
         let repair = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack,
-                                                        tasks: [task("lost", version: 10), task("later", version: 11)], now: at(300)))
+                                                        items: [task("lost", version: 10), task("later", version: 11)], extra: [], now: at(300)))
         XCTAssertEqual(repair.kind, .full)
         XCTAssertEqual(dispatcher.resyncs, 1)
         XCTAssertEqual(node.receive(repair), .applied)
@@ -62,11 +62,11 @@ final class AssignmentStreamTests: XCTestCase {
     func testALostLastChangeIsResentWhenTheHeartbeatStillLagsAfterAMessageTime() throws {
         var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
-        _ = node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: [], now: at(0))))
+        _ = node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: [], extra: [], now: at(0))))
         let tasks = [task("t", version: 4)]
-        _ = dispatcher.changes("n1", tasks: tasks, now: at(500))  // lost
-        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: tasks, now: at(900)), "may still be on its way")
-        let repair = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: tasks, now: at(1_600)))
+        _ = dispatcher.changes("n1", items: tasks, extra: [], now: at(500))  // lost
+        XCTAssertNil(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: tasks, extra: [], now: at(900)), "may still be on its way")
+        let repair = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: tasks, extra: [], now: at(1_600)))
         XCTAssertEqual(repair.kind, .full)
         XCTAssertEqual(node.receive(repair), .applied)
         XCTAssertEqual(node.sortedTasks.map(\.id), ["t"])
@@ -81,13 +81,13 @@ final class AssignmentStreamTests: XCTestCase {
         var dispatcher = AssignmentDispatcher(term: 2, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
         let tasks = [task("t", version: 4)]
-        _ = node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: tasks, now: at(0))))
-        let reconnected = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 2, ack: node.ack, tasks: tasks, now: at(100)))
+        _ = node.receive(try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: tasks, extra: [], now: at(0))))
+        let reconnected = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 2, ack: node.ack, items: tasks, extra: [], now: at(100)))
         XCTAssertEqual(reconnected.kind, .full)
         XCTAssertGreaterThan(reconnected.session, node.session, "a new stream")
         XCTAssertEqual(node.receive(reconnected), .applied)
         var restarted = AssignmentReceiver()
-        let resent = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 2, ack: restarted.ack, tasks: tasks, now: at(1_200)))
+        let resent = try XCTUnwrap(dispatcher.heartbeat(node: "n1", link: 2, ack: restarted.ack, items: tasks, extra: [], now: at(1_200)))
         XCTAssertEqual(restarted.receive(resent), .applied)
         XCTAssertEqual(restarted.sortedTasks.map(\.id), ["t"])
     }
@@ -97,11 +97,11 @@ final class AssignmentStreamTests: XCTestCase {
         var old = AssignmentDispatcher(term: 4, inFlightMillis: 1_000)
         var new = AssignmentDispatcher(term: 5, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
-        let oldFull = try XCTUnwrap(old.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: [task("gone", version: 3)], now: at(0)))
-        let newFull = try XCTUnwrap(new.heartbeat(node: "n1", link: 2, ack: node.ack, tasks: [task("kept", version: 9)], now: at(0)))
+        let oldFull = try XCTUnwrap(old.heartbeat(node: "n1", link: 1, ack: node.ack, items: [task("gone", version: 3)], extra: [], now: at(0)))
+        let newFull = try XCTUnwrap(new.heartbeat(node: "n1", link: 2, ack: node.ack, items: [task("kept", version: 9)], extra: [], now: at(0)))
         XCTAssertEqual(node.receive(newFull), .applied)
         XCTAssertEqual(node.receive(oldFull), .stale)
-        let oldChange = try XCTUnwrap(old.changes("n1", tasks: [task("gone", version: 3), task("x", version: 4)], now: at(10)))
+        let oldChange = try XCTUnwrap(old.changes("n1", items: [task("gone", version: 3), task("x", version: 4)], extra: [], now: at(10)))
         XCTAssertEqual(node.receive(oldChange), .stale)
         XCTAssertEqual(node.sortedTasks.map(\.id), ["kept"])
     }
@@ -109,10 +109,10 @@ final class AssignmentStreamTests: XCTestCase {
     func testAChangeOfANewerStreamWithoutItsFullSetIsAHole() throws {
         var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 1_000)
         var node = AssignmentReceiver()
-        _ = dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, tasks: [], now: at(0))  // full set lost
-        let change = try XCTUnwrap(dispatcher.changes("n1", tasks: [task("t", version: 2)], now: at(10)))
+        _ = dispatcher.heartbeat(node: "n1", link: 1, ack: node.ack, items: [], extra: [], now: at(0))  // full set lost
+        let change = try XCTUnwrap(dispatcher.changes("n1", items: [task("t", version: 2)], extra: [], now: at(10)))
         XCTAssertEqual(node.receive(change), .needsFullSet)
-        let another = try XCTUnwrap(dispatcher.changes("n1", tasks: [task("t", version: 3)], now: at(20)))
+        let another = try XCTUnwrap(dispatcher.changes("n1", items: [task("t", version: 3)], extra: [], now: at(20)))
         XCTAssertEqual(node.receive(another), .waitingForFullSet, "asked once")
     }
 }

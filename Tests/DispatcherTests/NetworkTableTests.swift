@@ -80,25 +80,25 @@ final class NetworkTableTests: XCTestCase {
         var dispatcher = NetworkTableDispatcher(term: 2, inFlightMillis: 1_000)
         var receiver = NetworkTableReceiver()
         func tables() -> [NetworkTable] { NetworkTables.tables(forNode: "n2", in: state) }
-        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, tables: tables(), hostPorts: [], now: t0))
+        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, items: tables(), extra: [], now: t0))
         XCTAssertEqual(first.kind, .full)
         XCTAssertEqual(receiver.receive(first), .applied)
         XCTAssertEqual(receiver.sortedTables, tables())
-        XCTAssertNil(dispatcher.changes("n2", tables: tables(), hostPorts: [], now: t0), "nothing changed")
+        XCTAssertNil(dispatcher.changes("n2", items: tables(), extra: [], now: t0), "nothing changed")
 
         // t1 stops: it leaves web on both networks it had an address on.
         try state.apply(.updateTaskStatus(id: "t1", status: TaskStatus(timestamp: t0, state: .shutdown, message: "")), index: state.appliedIndex + 1).get()
-        let change = try XCTUnwrap(dispatcher.changes("n2", tables: tables(), hostPorts: [], now: t0))
+        let change = try XCTUnwrap(dispatcher.changes("n2", items: tables(), extra: [], now: t0))
         XCTAssertEqual(change.kind, .incremental)
         XCTAssertEqual(Set(change.tables.map(\.networkID)), Set(tables().map(\.networkID)))
         XCTAssertTrue(change.tables.allSatisfy { table in table.services.allSatisfy { $0.tasks.allSatisfy { $0.taskID != "t1" } } })
 
         // Lost on the way; the next change shows a hole and the node asks for the full set.
         try state.apply(.removeService(id: "s1", at: t0), index: state.appliedIndex + 1).get()
-        let later = try XCTUnwrap(dispatcher.changes("n2", tables: tables(), hostPorts: [], now: t0))
+        let later = try XCTUnwrap(dispatcher.changes("n2", items: tables(), extra: [], now: t0))
         XCTAssertEqual(receiver.receive(later), .needsFullSet)
         XCTAssertTrue(receiver.ack.needsFullSet)
-        let repair = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, tables: tables(), hostPorts: [], now: t0))
+        let repair = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, items: tables(), extra: [], now: t0))
         XCTAssertEqual(repair.kind, .full)
         XCTAssertEqual(receiver.receive(repair), .applied)
         XCTAssertEqual(receiver.sortedTables, tables())
@@ -116,9 +116,9 @@ final class NetworkTableTests: XCTestCase {
         XCTAssertTrue(HostPortBinding.forNode("n1", in: state).isEmpty)
         var dispatcher = NetworkTableDispatcher(term: 1, inFlightMillis: 1_000)
         var receiver = NetworkTableReceiver()
-        let full = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, tables: [], hostPorts: [], now: t0))
+        let full = try XCTUnwrap(dispatcher.heartbeat(node: "n2", link: 1, ack: receiver.ack, items: [], extra: [], now: t0))
         XCTAssertEqual(receiver.receive(full), .applied)
-        let ports = try XCTUnwrap(dispatcher.changes("n2", tables: [], hostPorts: HostPortBinding.forNode("n2", in: state), now: t0))
+        let ports = try XCTUnwrap(dispatcher.changes("n2", items: [], extra: HostPortBinding.forNode("n2", in: state), now: t0))
         XCTAssertEqual(receiver.receive(ports), .applied)
         XCTAssertEqual(receiver.hostPorts, HostPortBinding.forNode("n2", in: state))
     }

@@ -41,8 +41,8 @@ final class PayloadDeliveryTests: XCTestCase {
         func send(_ node: String, _ tasks: [SwarmTask], heartbeat: Bool, now: UInt64) {
             let payloads = PayloadDelivery.payloads(for: tasks, in: state)
             let message = heartbeat
-                ? dispatcher.heartbeat(node: node, link: 1, ack: .none, tasks: tasks, payloads: payloads, now: at(now))
-                : dispatcher.changes(node, tasks: tasks, payloads: payloads, now: at(now))
+                ? dispatcher.heartbeat(node: node, link: 1, ack: .none, items: tasks, extra: payloads, now: at(now))
+                : dispatcher.changes(node, items: tasks, extra: payloads, now: at(now))
             if let message { messagesTo[node, default: []].append(message) }
         }
         send("with", [task("a", node: "with", secret: true)], heartbeat: true, now: 0)
@@ -69,15 +69,35 @@ final class PayloadDeliveryTests: XCTestCase {
         let state = try state()
         var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 1_000)
         let plain = [task("b", node: "n", secret: false)]
-        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n", link: 1, ack: .none, tasks: plain,
-                                                       payloads: PayloadDelivery.payloads(for: plain, in: state), now: at(0)))
+        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n", link: 1, ack: .none, items: plain,
+                                                       extra: PayloadDelivery.payloads(for: plain, in: state), now: at(0)))
         XCTAssertEqual(first.payloads, [])
         let both = plain + [task("a", node: "n", secret: true)]
-        let change = try XCTUnwrap(dispatcher.changes("n", tasks: both, payloads: PayloadDelivery.payloads(for: both, in: state), now: at(10)))
+        let change = try XCTUnwrap(dispatcher.changes("n", items: both, extra: PayloadDelivery.payloads(for: both, in: state), now: at(10)))
         XCTAssertEqual(change.tasks.map(\.id), ["a"])
         XCTAssertEqual(change.payloads.map(\.key), [secretKey], "the secret arrives with the task that needs it")
-        let resend = try XCTUnwrap(dispatcher.fullSet("n", tasks: both, payloads: PayloadDelivery.payloads(for: both, in: state), now: at(20)))
+        let resend = try XCTUnwrap(dispatcher.fullSet("n", items: both, extra: PayloadDelivery.payloads(for: both, in: state), now: at(20)))
         XCTAssertEqual(resend.kind, .full)
         XCTAssertEqual(resend.payloads.map(\.key), [secretKey])
+    }
+
+    /// The receiver keeps the keys of what the node holds as the node's `AgentPayloads` does (a
+    /// full set replaces them, an increment adds new ones and drops forgotten ones), and they
+    /// match what the dispatcher says it sent.
+    func testTheReceiverHoldsWhatTheDispatcherSent() throws {
+        let state = try state()
+        var dispatcher = AssignmentDispatcher(term: 1, inFlightMillis: 1_000)
+        var node = AssignmentReceiver()
+        let running = [task("a", node: "n", secret: true)]
+        let first = try XCTUnwrap(dispatcher.heartbeat(node: "n", link: 1, ack: node.ack, items: running,
+                                                       extra: PayloadDelivery.payloads(for: running, in: state), now: at(0)))
+        XCTAssertEqual(node.receive(first), .applied)
+        XCTAssertEqual(node.payloadKeys, [secretKey])
+        XCTAssertEqual(dispatcher.sent(to: "n")?.held, [secretKey])
+        let done = [task("a", node: "n", secret: true, version: 6, state: .complete)]
+        let change = try XCTUnwrap(dispatcher.changes("n", items: done, extra: PayloadDelivery.payloads(for: done, in: state), now: at(10)))
+        XCTAssertEqual(node.receive(change), .applied)
+        XCTAssertEqual(node.payloadKeys, [])
+        XCTAssertEqual(dispatcher.sent(to: "n")?.held, [])
     }
 }

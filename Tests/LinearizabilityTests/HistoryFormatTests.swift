@@ -1,5 +1,6 @@
 import XCTest
 @testable import Linearizability
+import SeededRandom
 
 final class HistoryFormatTests: XCTestCase {
     private func parseError(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> HistoryParseError? {
@@ -105,7 +106,7 @@ final class HistoryFormatTests: XCTestCase {
     func testDamagedInputNeverCrashes() {
         let text = Array(RegisterHistoryGenerator(processes: 3, keys: 2, operations: 6, unknownRate: 0.3)
             .generate(seed: 3).jsonLines.utf8)
-        var random = SeededGenerator(seed: 5)
+        var random = SplitMix64(seed: 5)
         var errors = 0
         for cut in 0...text.count {
             do { _ = try History.parse(bytes: Array(text.prefix(cut))) } catch { errors += 1 }

@@ -1,17 +1,5 @@
 @testable import Linearizability
-
-/// SplitMix64: a seeded generator so every random test replays exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import SeededRandom
 
 /// Histories recorded from a real sequential register: every operation picks a linearization
 /// point between its invoke and its completion, and the register is driven in that order, so
@@ -26,7 +14,7 @@ struct RegisterHistoryGenerator {
     var valuePool: Int? = nil
 
     func generate(seed: UInt64) -> History {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         struct Pending {
             var operation: RegisterOperation
             var point: Int64

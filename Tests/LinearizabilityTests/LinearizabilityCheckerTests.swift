@@ -1,5 +1,6 @@
 import XCTest
 @testable import Linearizability
+import SeededRandom
 
 /// Shorthands: times are plain integers (nanoseconds), process numbers are small.
 private func r(_ process: Int, _ observed: String?, _ invoke: Int64, _ complete: Int64?, _ outcome: RegisterOperation.Outcome = .ok,
@@ -237,7 +238,7 @@ final class LinearizabilityCheckerTests: XCTestCase {
     // MARK: Against a reference
 
     func testSearchAgreesWithBruteForceOnSmallRandomHistories() {
-        var random = SeededGenerator(seed: 42)
+        var random = SplitMix64(seed: 42)
         var violations = 0
         for round in 0..<2000 {
             let count = Int.random(in: 1...6, using: &random)

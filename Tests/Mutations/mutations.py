@@ -40,7 +40,7 @@ MUTATIONS = {
         "for entry in incoming where entry.index > lastIndex {"),
 }
 
-# Bugs in the agent core (Sources/Agent), found by the control-plane simulator.
+# Bugs in the agent core (Sources/Agent) and the dispatcher, found by the control-plane simulator.
 CONTROL_PLANE_MUTATIONS = {
     # The agent never stops a task whose desired state became shutdown (scale down, update).
     "agent-ignores-stop": ("Sources/Agent/AgentCore.swift",
@@ -58,6 +58,16 @@ CONTROL_PLANE_MUTATIONS = {
     "agent-readoption-reports-lost": ("Sources/Agent/AgentCore.swift",
         "case let .adopted(id, pid): adopted(id, pid: pid, now: now, into: &actions)",
         "case let .adopted(id, _): lose(id, exit: nil, now: now, reason: \"mutant\", into: &actions)"),
+    # Bugs in the dispatcher's delivery of secrets and configs (Sources/Dispatcher), caught by the
+    # simulator's secret delivery invariants (`PayloadInvariants`).
+    # An increment carries the task but not the new secret it references.
+    "dispatcher-drops-new-payloads": ("Sources/Dispatcher/AssignmentStream.swift",
+        "PayloadChange(payloads: payloads.filter { !held.contains($0.key) }, forget: held.subtracting(payloads.map(\\.key)).sorted())",
+        "PayloadChange(payloads: [], forget: held.subtracting(payloads.map(\\.key)).sorted())"),
+    # A node is never told to forget a secret its last task no longer needs.
+    "dispatcher-never-forgets": ("Sources/Dispatcher/AssignmentStream.swift",
+        "PayloadChange(payloads: payloads.filter { !held.contains($0.key) }, forget: held.subtracting(payloads.map(\\.key)).sorted())",
+        "PayloadChange(payloads: payloads.filter { !held.contains($0.key) }, forget: [])"),
 }
 
 # Three nodes: the smallest cluster where every planted bug can break safety, and the one where
@@ -141,7 +151,7 @@ def main():
     root = os.getcwd()
     missed = 0
     if control_plane:
-        print(f"| planted bug (agent core) | seeds needed (of {seeds}, swarmctl simulate --control-plane) | first violation |")
+        print(f"| planted bug (agent core, dispatcher) | seeds needed (of {seeds}, swarmctl simulate --control-plane) | first violation |")
     else:
         print(f"| planted bug | seeds needed (of {seeds}, {NODES} nodes, all faults) | first violation |")
     print("|---|---|---|")

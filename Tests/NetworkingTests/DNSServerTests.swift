@@ -2,6 +2,7 @@ import Glibc
 import Networking
 import Platform
 import XCTest
+import SeededRandom
 
 /// Service discovery answers from the plan, and the server over UDP and TCP on 127.0.0.1 with a
 /// fake upstream (another server) for forwarded names: nothing leaves the machine.
@@ -83,7 +84,7 @@ final class DNSServerTests: XCTestCase {
         let server = try DNSServer(upstreams: [])
         defer { server.stop() }
         let port = try server.listen(id: "task", address: .loopback, port: 0, view: DNSView.views(PlanFixtures.plan)["taskweb1"]!)
-        var generator = SplitMix(seed: 5)
+        var generator = SplitMix64(seed: 5)
         for _ in 0..<200 {
             let junk = (0..<Int(2 + generator.next() % 60)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             _ = DNSTestClient.udp(junk, port: port, timeoutMillis: 50)

@@ -78,11 +78,21 @@ final class APITLSEndToEndTests: XCTestCase {
         guard FileSystem.exists("/usr/local/bin/docker") else { throw XCTSkip("the docker CLI is not installed") }
         let base = "DOCKER_HOST=tcp://127.0.0.1:\(port) DOCKER_CONFIG='\(cluster.directory)/docker-config' DOCKER_CLI_HINTS=false"
         let verified = "\(base) DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH='\(pki)/client'"
-        for command in ["node ls", "service create --detach --name web busybox sleep 3600", "service ls", "service ps web", "service rm web"] {
+        for command in ["node ls", "service create --detach --name web busybox sleep 3600", "service ls", "service ps web"] {
             let result = try shell("\(verified) timeout 60 docker \(command) 2>&1")
             XCTAssertEqual(result.status, 0, "docker \(command): \(result.output)")
             if command == "service ls" { XCTAssertTrue(result.output.contains("web"), result.output) }
         }
+        // docker exec through TLS: the CLI's end of stdin arrives as close_notify.
+        try cluster.waitUntil("the task container runs", timeoutSeconds: 30) {
+            try self.shell("\(verified) timeout 60 docker ps -q").output.split(separator: "\n").count == 1
+        }
+        let id = try shell("\(verified) timeout 60 docker ps -q").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let exec = try shell("printf 'over tls\\n' | \(verified) timeout 60 docker exec -i \(id) sh -c 'cat; exit 6' 2>&1")
+        XCTAssertEqual(exec.status, 6, exec.output)
+        XCTAssertEqual(exec.output, "over tls\n")
+        let removed = try shell("\(verified) timeout 60 docker service rm web 2>&1")
+        XCTAssertEqual(removed.status, 0, removed.output)
         let plain = try shell("\(base) timeout 60 docker node ls 2>&1")
         XCTAssertNotEqual(plain.status, 0, plain.output)
         let rogue = try shell("\(base) DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH='\(pki)/rogue' timeout 60 docker node ls 2>&1")

@@ -31,7 +31,7 @@ final class CertificateRenewalEndToEndTests: XCTestCase {
     }
 
     private func certificates(_ name: String) throws -> NodeCertificates {
-        try NodeCertificates.load(from: cluster.members[name]!.dataDirectory)
+        try NodeCertificates.load(from: cluster.members[name]!.dataDirectory, finishingInterruptedSave: false)
     }
 
     func testShortLivedCertificatesRenewBeforeExpiryAndTheNodesStayInTheCluster() throws {

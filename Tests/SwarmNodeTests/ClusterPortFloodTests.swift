@@ -45,7 +45,7 @@ final class ClusterPortFloodTests: XCTestCase {
         let baseline = residentBytes(pid)
         XCTAssertGreaterThan(baseline, 0, "VmRSS of pid \(pid) is readable")
 
-        let stolen = try ["w1", "w2"].map { try NodeCertificates.load(from: cluster.members[$0]!.dataDirectory) }
+        let stolen = try ["w1", "w2"].map { try NodeCertificates.load(from: cluster.members[$0]!.dataDirectory, finishingInterruptedSave: false) }
         let contexts = try stolen.map { certificates in
             try TLSContext(role: .client, identity: TLSIdentity(chain: certificates.chain, key: certificates.key),
                            trustedRoots: certificates.roots, peerVerification: .required)

@@ -6,8 +6,8 @@ import XCTest
 /// The real docker CLI against a manager and a worker (process executor): `docker service logs
 /// --since --tail -t` on the manager gives the last lines of the merged stream with write times,
 /// `docker events --since 0 --until NOW` shows the service and its container; against the
-/// worker's own API `docker ps/inspect/logs/top/stats` see its task container and `docker run` is
-/// refused. Skipped without the CLI.
+/// worker's own API `docker ps/inspect/logs/top/stats` (one reading and streamed) see its task
+/// container, `docker exec` runs in it, and `docker run` is refused. Skipped without the CLI.
 final class NodeSurfaceEndToEndTests: XCTestCase {
     private static let dockerBinary = "/usr/local/bin/docker"
     private var cluster: TestCluster!
@@ -54,6 +54,13 @@ final class NodeSurfaceEndToEndTests: XCTestCase {
         XCTAssertTrue(top.output.contains("sh -c i=0"), top.output)
         let stats = try docker("w1", "stats --no-stream --format '{{.Name}} {{.PIDs}}'")
         XCTAssertTrue(stats.output.hasPrefix("web.1."), stats.output)
+        // Streamed: a reading per second until the client leaves.
+        let streamed = try docker("w1", "stats --format '{{.Name}}' \(id) | head -n 2")
+        XCTAssertEqual(streamed.output.components(separatedBy: "web.1.").count - 1, 2, "two readings: \(streamed.output)")
+        // exec on the process executor: a host process in the task's environment.
+        let exec = try docker("w1", "exec \(id) sh -c 'echo in $PWD; exit 4'")
+        XCTAssertEqual(exec.status, 4, exec.output)
+        XCTAssertTrue(exec.output.hasPrefix("in /"), exec.output)
         let run = try docker("w1", "run --rm busybox true")
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.output.contains("use 'docker service create'"), run.output)

@@ -59,7 +59,7 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
         let (m1, w1) = (try nodeID("m1"), try nodeID("w1"))
 
         // The attacker: the worker's own key and certificate, from its data dir.
-        let stolen = try NodeCertificates.load(from: cluster.members["w1"]!.dataDirectory)
+        let stolen = try NodeCertificates.load(from: cluster.members["w1"]!.dataDirectory, finishingInterruptedSave: false)
         XCTAssertEqual(stolen.leaf.subject.commonName, w1)
         let attacker = try Attacker(certificates: stolen, clusterID: try XCTUnwrap(stolen.leaf.subject.organization))
         defer { attacker.shutdown() }
@@ -178,11 +178,11 @@ final class TrustBoundaryEndToEndTests: XCTestCase {
         XCTAssertNotEqual(rotated.output, oldRoot)
         XCTAssertTrue(try cluster.log("m1").contains("audit: CA rotation started by node \(nodeID("m1"))"))
         for name in ["m1", "w1"] {
-            let certificates = try NodeCertificates.load(from: cluster.members[name]!.dataDirectory)
+            let certificates = try NodeCertificates.load(from: cluster.members[name]!.dataDirectory, finishingInterruptedSave: false)
             XCTAssertNoThrow(try Certificate.verify(certificates.leaf, intermediates: [], roots: [newRoot], at: Clock.unixSeconds()),
                              "\(name) holds a certificate from the new root")
             try cluster.waitUntil("\(name) trusts only the new root", timeoutSeconds: 10) {
-                try NodeCertificates.load(from: self.cluster.members[name]!.dataDirectory).roots == [newRoot]
+                try NodeCertificates.load(from: self.cluster.members[name]!.dataDirectory, finishingInterruptedSave: false).roots == [newRoot]
             }
         }
         let newToken = try XCTUnwrap(JoinToken(parsing: try cluster.cli("m1", ["join-token", "worker", "-q"]).output

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Wire
+import SeededRandom
 
 // MARK: - Fixtures shaped like cluster objects
 
@@ -165,19 +166,6 @@ private struct Interleaving: Encodable {
         var first = container.nestedUnkeyedContainer(forKey: .a)
         _ = container.nestedUnkeyedContainer(forKey: .b)
         try first.encode(1)
-    }
-}
-
-/// SplitMix64: a tiny seeded generator so failures replay.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -375,7 +363,7 @@ final class WireCoderTests: XCTestCase {
     }
 
     func testRandomByteStringsNeverCrash() throws {
-        var random = SeededGenerator(state: 0x5157_4152_4D43_544C)
+        var random = SplitMix64(seed: 0x5157_4152_4D43_544C)
         let valid = try encoder.encode(ServiceSpec.sample)
         for round in 0..<4000 {
             var bytes: [UInt8]

@@ -1,15 +1,18 @@
 import ClusterState
 
-/// The node's end of the assignment stream: applies full sets and in-order changes, refuses a
-/// change that does not follow the version it has, and says what it has applied (the `ack` its
-/// heartbeats carry). Pure: the node shell and the simulator's agents feed it messages.
+/// The node's end of one stream (`AssignmentReceiver`, `NetworkTableReceiver`): applies full sets
+/// and in-order changes, refuses a change that does not follow the version it has, and says
+/// what it has applied (the `ack` its heartbeats carry). Pure: the node shell and the
+/// simulator's agents feed it messages.
 ///
-/// It exists because the node must never acknowledge a version whose predecessors it missed:
+/// It exists because a node must never acknowledge a version whose predecessors it missed:
 /// that is how tasks assigned while a node's link was cut stayed `assigned` forever (issue 19).
-public struct AssignmentReceiver: Sendable {
+public struct StreamReceiver<Content: StreamContent>: Sendable {
+    public typealias Item = Content.Message.Item
+
     /// What `receive` did with a message.
     public enum Outcome: Equatable, Sendable {
-        /// The task set changed (or was confirmed by a full set): hand `tasks` to the agent.
+        /// The items changed (or were confirmed by a full set): hand them to the node.
         case applied
         /// From an older stream, or already applied: nothing to do.
         case stale
@@ -23,25 +26,28 @@ public struct AssignmentReceiver: Sendable {
     public private(set) var session: UInt64 = 0
     public private(set) var version: UInt64 = 0
     public private(set) var needsFullSet = false
-    /// The tasks assigned to this node, by id, as of `version`.
-    public private(set) var tasks: [String: SwarmTask] = [:]
+    /// The items as of `version`, by id.
+    public private(set) var items: [String: Item] = [:]
+    /// What the node holds beside the items as of `version`.
+    public private(set) var held: Content.Held = Content.nothingHeld
 
     public init() {}
 
     /// What the node's heartbeats report.
-    public var ack: AssignmentAck { AssignmentAck(session: session, version: version, needsFullSet: needsFullSet) }
+    public var ack: StreamAck { StreamAck(session: session, version: version, needsFullSet: needsFullSet) }
 
-    /// The assigned tasks in id order.
-    public var sortedTasks: [SwarmTask] { tasks.keys.sorted().map { tasks[$0]! } }
+    /// The items in id order.
+    public var sortedItems: [Item] { items.keys.sorted().map { items[$0]! } }
 
-    public mutating func receive(_ message: AssignmentMessage) -> Outcome {
+    public mutating func receive(_ message: Content.Message) -> Outcome {
         switch message.kind {
         case .full:
             guard message.session > session || (message.session == session && message.version > version) else { return .stale }
             session = message.session
             version = message.version
             needsFullSet = false
-            tasks = Dictionary(message.tasks.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+            items = Dictionary(message.items.map { (Content.id(of: $0), $0) }, uniquingKeysWith: { _, last in last })
+            held = Content.applying(message.change, to: Content.nothingHeld)
             return .applied
         case .incremental:
             if message.session < session || (message.session == session && message.version <= version) { return .stale }
@@ -51,8 +57,9 @@ public struct AssignmentReceiver: Sendable {
                 return .needsFullSet
             }
             version = message.version
-            for task in message.tasks { tasks[task.id] = task }
-            for id in message.removed { tasks[id] = nil }
+            for item in message.items { items[Content.id(of: item)] = item }
+            for id in message.removed { items[id] = nil }
+            held = Content.applying(message.change, to: held)
             return .applied
         }
     }

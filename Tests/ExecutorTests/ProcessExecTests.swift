@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+import Platform
+import XCTest
+
+@testable import Executor
+
+/// `docker exec` on the process executor: the command runs in the task's environment and
+/// directory with the exec's additions, on pipes (exit code, separate streams, stdin to end of
+/// file) or on a terminal (a real /dev/pts, resizable), and `terminate` ends it with what it started.
+final class ProcessExecTests: XCTestCase {
+    private var root: String!
+    private var executor: ProcessExecutor!
+    private var task: ContainerID!
+
+    override func setUpWithError() throws {
+        root = try FileSystem.makeTemporaryDirectory(prefix: "exec-tests-")
+        executor = try ProcessExecutor(root: root)
+        task = try executor.prepare(shell("sleep 1000", environment: ["TASK=yes", "X=task"], workingDirectory: root))
+        try executor.start(task, onExit: { _ in })
+    }
+
+    override func tearDownWithError() throws {
+        executor?.removeAll()
+        try FileSystem.removeTree(root)
+    }
+
+    private func readAll(_ descriptor: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            // A terminal master reads EIO once every slave is closed.
+            guard count > 0 else { return bytes }
+            bytes += buffer[0..<count]
+        }
+    }
+
+    func testPipesCarryStdinStdoutStderrAndTheExitCode() throws {
+        let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "echo $TASK $X $(pwd); cat; echo oops >&2; exit 3"],
+                                                            environment: ["X=exec"], stdin: true))
+        guard case let .pipes(stdin?, stdout, stderr) = process.streams else { return XCTFail("pipes with a stdin") }
+        _ = Array("typed".utf8).withUnsafeBytes { Glibc.write(stdin, $0.baseAddress!, $0.count) }
+        _ = Glibc.close(stdin)
+        XCTAssertEqual(text(readAll(stdout)), "yes exec \(root!)\ntyped", "the task's environment, the exec's value winning, its directory")
+        XCTAssertEqual(text(readAll(stderr)), "oops\n")
+        XCTAssertEqual(process.waitForExit(), .exited(code: 3))
+        [stdout, stderr].forEach { _ = Glibc.close($0) }
+    }
+
+    func testATerminalIsTheControllingTerminalAndCanBeResized() throws {
+        let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "tty; stty size; exit 7"], tty: true,
+                                                            consoleSize: (rows: 33, columns: 99)))
+        guard case let .terminal(master) = process.streams else { return XCTFail("a terminal") }
+        let output = text(readAll(master))
+        XCTAssertTrue(output.contains("/dev/pts/"), output)
+        XCTAssertTrue(output.contains("33 99"), "the console size at start: \(output)")
+        XCTAssertEqual(process.waitForExit(), .exited(code: 7))
+        XCTAssertTrue(process.resize(rows: 10, columns: 10), "the master still takes a size")
+        _ = Glibc.close(master)
+    }
+
+    func testTerminateEndsTheCommandAndWhatItStarted() throws {
+        let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "sleep 4711 & echo started; wait"]))
+        guard case let .pipes(nil, stdout, stderr) = process.streams else { return XCTFail("pipes without stdin") }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        XCTAssertGreaterThan(buffer.withUnsafeMutableBytes { Glibc.read(stdout, $0.baseAddress!, $0.count) }, 0)
+        let children = ProcessTable.allPIDs().filter { ProcessTable.parent(of: $0) == process.processID }
+        XCTAssertEqual(children.count, 1, "the background sleep")
+        process.terminate()
+        XCTAssertEqual(process.waitForExit(), .signaled(signal: SIGKILL))
+        XCTAssertTrue(eventually { children.allSatisfy { [.gone, .zombie].contains(ProcessTable.state(of: $0)) } }, "the sleep was killed too")
+        [stdout, stderr].forEach { _ = Glibc.close($0) }
+    }
+
+    func testExecIntoAStoppedContainerIsRefused() throws {
+        _ = try executor.stop(task, graceMillis: 0)
+        XCTAssertThrowsError(try executor.startExec(task, ExecSpec(command: ["true"]))) { error in
+            guard case ExecutorError.invalidState(_, .exited, _) = error else { return XCTFail("\(error)") }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Glibc
+import Platform
+import XCTest
+
+@testable import Executor
+
+/// crun's refusal of a hybrid cgroup layout whose v2 tree owns controllers, found before any
+/// container is started: layouts are faked as directories, so the test runs anywhere.
+final class RuntimeHostCheckTests: XCTestCase {
+    private var root = ""
+
+    override func setUpWithError() throws {
+        root = try FileSystem.makeTemporaryDirectory(prefix: "runtime-host-check-")
+    }
+
+    override func tearDownWithError() throws {
+        try Tree.remove(root)
+    }
+
+    private func write(_ path: String, _ text: String) throws {
+        try FileSystem.makeDirectories(FileSystem.parentDirectory(of: root + path))
+        let file = try File.open(root + path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try file.write(Array(text.utf8), at: 0)
+    }
+
+    func testAHybridLayoutWhoseV2TreeOwnsAControllerIsRefusedForCrunWithTheMountThatFixesIt() throws {
+        try FileSystem.makeDirectories(root + "/memory")
+        try write("/unified/cgroup.controllers", "hugetlb\n")
+        let problem = try XCTUnwrap(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root))
+        XCTAssertTrue(problem.contains("cgroups in hybrid mode not supported"), problem)
+        XCTAssertTrue(problem.contains("hugetlb"), problem)
+        XCTAssertTrue(problem.contains("mount -t cgroup -o hugetlb cgroup \(root)/hugetlb"), problem)
+        XCTAssertTrue(problem.contains("--runtime runc"), problem)
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "runc", cgroupRoot: root), "runc runs on a hybrid layout")
+    }
+
+    func testAHybridLayoutWithAnEmptyV2TreeAndAPureV2LayoutAreFineForCrun() throws {
+        try write("/unified/cgroup.controllers", "")
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root))
+        try write("/cgroup.controllers", "cpu memory pids hugetlb\n")
+        try write("/unified/cgroup.controllers", "hugetlb\n")
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root), "a unified root is pure v2")
+    }
+
+    /// A fake runtime binary named `name` whose `run --help` prints `help`.
+    private func fakeRuntime(_ name: String, help: String) throws -> String {
+        let path = "\(root)/bin-\(help.contains("--keep") ? "new" : "old")/\(name)"
+        try write(String(path.dropFirst(root.count)), "#!/bin/sh\necho '\(help)'\n")
+        XCTAssertEqual(chmod(path, 0o755), 0)
+        return path
+    }
+
+    func testOnlyACrunWithRunKeepKeepsContainersAfterExitAndRuncAlwaysDoes() throws {
+        let old = try fakeRuntime("crun", help: "Usage: run [OPTION...] --pid-file=FILE --no-subreaper")
+        let new = try fakeRuntime("crun", help: "Usage: run [OPTION...] --pid-file=FILE --keep --no-subreaper")
+        XCTAssertFalse(OCIRuntime.supportsKeep(path: old), "crun 1.8 deletes the container and its cgroups at exit")
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: new))
+        XCTAssertFalse(OCIRuntime(path: old, stateDirectory: root).runArguments(id: ContainerID("c1"), bundle: "/b", pidFile: "/p")
+            .contains("--keep"))
+        XCTAssertTrue(OCIRuntime(path: new, stateDirectory: root).runArguments(id: ContainerID("c1"), bundle: "/b", pidFile: "/p")
+            .contains("--keep"))
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: "/nonexistent/runc"), "runc is not asked: its run always has --keep")
+    }
+
+    func testAPureV1LayoutIsFineForCrun() throws {
+        try FileSystem.makeDirectories(root + "/memory")
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root))
+    }
+}
