@@ -153,7 +153,7 @@ struct SwarmInfo: Encodable {
 }
 
 /// Docker's `ClusterInfo` (in `/info`) or `Swarm` (from `/swarm`, with `JoinTokens`): the cluster
-/// object plus the fixed fields dockerd adds (no overlay networking here, so their defaults).
+/// object plus the fields dockerd adds (the default address pool in force; VXLAN's port).
 struct ClusterInfo: Encodable {
     var cluster: Cluster
     var includeJoinTokens: Bool
@@ -169,8 +169,8 @@ struct ClusterInfo: Encodable {
         try container.encode(ClusterSpecResponse.shown(cluster.spec), forKey: DynamicKey("Spec"))
         try container.encode(ca.map { ["TrustRoot": $0.rootCertificatePEM] } ?? [:], forKey: DynamicKey("TLSInfo"))
         try container.encode(ca?.rotation != nil, forKey: DynamicKey("RootRotationInProgress"))
-        try container.encodeNil(forKey: DynamicKey("DefaultAddrPool"))
-        try container.encode(24, forKey: DynamicKey("SubnetSize"))
+        try container.encode(cluster.addressPool.pools.map(\.description), forKey: DynamicKey("DefaultAddrPool"))
+        try container.encode(cluster.addressPool.subnetPrefix, forKey: DynamicKey("SubnetSize"))
         try container.encode(4789, forKey: DynamicKey("DataPathPort"))
         if includeJoinTokens { try container.encode(cluster.joinTokens, forKey: DynamicKey("JoinTokens")) }
     }

@@ -24,6 +24,8 @@ public enum AgentAction: Equatable, Sendable {
     case persist
     /// A status changed: send `AgentCore.pendingReports()` to the managers.
     case report
+    /// Call `AgentCore.tick(now:)` at (or after) this time: a draining task stops then.
+    case wake(at: Timestamp)
 }
 
 /// What happened to a task, as the runner tells the agent core.

@@ -24,6 +24,9 @@ public struct AgentCore: Sendable {
         /// Running, waiting for the first healthy verdict before it counts as running.
         case waitingHealthy
         case running
+        /// Asked to stop while in load balancing: it stays running until `drainUntil` (a `.wake`
+        /// was sent for then), so the other nodes drop it from their rules before it stops.
+        case draining
         /// `.stop` sent (or asked for while preparing: the prepared container is removed).
         case stopping
         /// `.adopt` sent after a restart.
@@ -43,6 +46,8 @@ public struct AgentCore: Sendable {
         var phase: Phase
         /// The status to report once a stop the agent decided on its own has finished.
         var failureAfterStop: TaskStatus?
+        /// When a draining task is stopped.
+        var drainUntil: Timestamp?
     }
 
     private(set) var tasks: [String: Managed] = [:]
@@ -60,14 +65,22 @@ public struct AgentCore: Sendable {
     /// Containers re-adopted and lost since this agent started (for logs and metrics).
     public private(set) var adoptedCount = 0
     public private(set) var lostCount = 0
+    /// How long a running task with network attachments keeps running after the managers asked
+    /// for its stop (they removed it from every node's load balancing and DNS at that moment):
+    /// requests already routed to it finish, and no node sends it new ones while it stops.
+    /// 0: stop at once.
+    public let drainMillis: UInt64
 
-    public init() {}
+    public init(drainMillis: UInt64 = 0) {
+        self.drainMillis = drainMillis
+    }
 
     /// A restarted agent: every task of `records` whose container may still run is re-adopted
     /// (`resume` returns the `.adopt` actions); tasks whose container was not created yet are
     /// failed as lost (the orchestrator replaces them). Records without a task are dropped (their
     /// containers are not this agent's any more, and the runner removes them).
-    public init(restoring records: [String: AgentRecord]) {
+    public init(restoring records: [String: AgentRecord], drainMillis: UInt64 = 0) {
+        self.drainMillis = drainMillis
         for (id, record) in records {
             guard let task = record.task else { continue }
             tasks[id] = Managed(task: task, container: record.container, status: record.status, pid: record.pid,
@@ -121,7 +134,7 @@ public struct AgentCore: Sendable {
             startAnswered(id, into: &actions)
         case let .health(id, healthy): health(id, healthy: healthy, now: now, into: &actions)
         case let .exited(id, exit):
-            guard let phase = tasks[id]?.phase, [.starting, .waitingHealthy, .running, .adopting].contains(phase) else { break }
+            guard let phase = tasks[id]?.phase, [.starting, .waitingHealthy, .running, .draining, .adopting].contains(phase) else { break }
             finish(id, Self.exitStatus(exit, container: tasks[id]!.container, now: now), into: &actions)
         case let .stopped(id, exitCode):
             guard let managed = tasks[id], managed.phase == .stopping else { break }
@@ -133,6 +146,26 @@ public struct AgentCore: Sendable {
             guard tasks[id]?.phase == .adopting else { break }
             lose(id, exit: exit, now: now, reason: "its container was gone after the node restarted", into: &actions)
         }
+        return actions.list
+    }
+
+    /// The time passed: stops every draining task whose drain delay is over. The runner calls it
+    /// at (or after) the time of each `.wake` it was given; when a drain is not over yet (a
+    /// timer that fired early), it asks again with a `.wake` for the earliest one.
+    public mutating func tick(now: Timestamp) -> [AgentAction] {
+        var actions = ActionList()
+        var next: Timestamp?
+        for id in tasks.keys.sorted() {
+            guard let managed = tasks[id], managed.phase == .draining, let until = managed.drainUntil else { continue }
+            guard until <= now else {
+                next = min(next ?? until, until)
+                continue
+            }
+            tasks[id]!.phase = .stopping
+            tasks[id]!.drainUntil = nil
+            actions.append(.stop(taskID: id, container: managed.container!))
+        }
+        if let next { actions.append(.wake(at: next)) }
         return actions.list
     }
 
@@ -220,6 +253,11 @@ public struct AgentCore: Sendable {
         case .preparing:
             // The prepared container is removed when `.prepared` arrives.
             tasks[id]!.phase = .stopping
+        case .running where drainMillis > 0 && !(managed.task.networksAttachments ?? []).isEmpty:
+            let until = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + drainMillis)
+            tasks[id]!.phase = .draining
+            tasks[id]!.drainUntil = until
+            actions.append(.wake(at: until))
         case .waitingToStart:
             // Never started: nothing to stop; the container stays for `forget` to remove.
             startQueue.removeAll { $0 == id }
@@ -227,7 +265,7 @@ public struct AgentCore: Sendable {
         case .starting, .waitingHealthy, .running, .adopting:
             tasks[id]!.phase = .stopping
             actions.append(.stop(taskID: id, container: managed.container!))
-        case .stopping, .finished:
+        case .draining, .stopping, .finished:
             break
         }
     }
@@ -356,6 +394,7 @@ public struct AgentCore: Sendable {
     private mutating func finish(_ id: String, _ status: TaskStatus, into actions: inout ActionList) {
         tasks[id]!.phase = .finished
         tasks[id]!.failureAfterStop = nil
+        tasks[id]!.drainUntil = nil
         setStatus(id, status, into: &actions)
     }
 

@@ -15,7 +15,7 @@ public struct ClusterNetworking: Codable, Sendable, Equatable {
     public internal(set) var nodeAddresses: [String: [String: IPv4Address]] = [:]
     /// Ingress ports (`tcp/8080`) → the service that publishes them.
     public internal(set) var ingressPorts: [String: String] = [:]
-    /// The next /24 of the default pool to try (an index into 10.0.0.0/8).
+    /// The next subnet of the default address pool to try (an index into its subnets).
     var nextSubnet: UInt32 = 0
     var nextVXLANID: UInt32 = Self.firstVXLANID
     var nextDynamicPort: UInt32 = Self.dynamicPorts.lowerBound
@@ -24,9 +24,6 @@ public struct ClusterNetworking: Codable, Sendable, Equatable {
 
     // MARK: Limits (Docker's)
 
-    /// The default address pool and the size of each network carved from it.
-    public static let defaultPool = IPv4Subnet(base: IPv4Address(10 << 24), prefixLength: 8)
-    public static let defaultSubnetPrefix = 24
     /// VXLAN ids below 4096 are left to VLAN-style uses, as libnetwork does; ids have 24 bits.
     public static let firstVXLANID: UInt32 = 4096
     public static let lastVXLANID: UInt32 = (1 << 24) - 1
@@ -46,9 +43,9 @@ public struct ClusterNetworking: Codable, Sendable, Equatable {
 
     // MARK: Subnets and VXLAN ids
 
-    /// The requested subnet (checked against every other network's), or the next free /24 of
-    /// the default pool.
-    mutating func allocateSubnet(_ requested: IPv4Subnet?, name: String) throws -> IPv4Subnet {
+    /// The requested subnet (checked against every other network's), or the next free subnet of
+    /// the cluster's default address pool.
+    mutating func allocateSubnet(_ requested: IPv4Subnet?, name: String, pool: DefaultAddressPool) throws -> IPv4Subnet {
         let taken = networks.values.map(\.subnet)
         if let requested {
             if let clash = networks.values.first(where: { $0.subnet.overlaps(requested) }) {
@@ -56,19 +53,18 @@ public struct ClusterNetworking: Codable, Sendable, Equatable {
             }
             return requested
         }
-        let count = UInt32(1) << UInt32(Self.defaultSubnetPrefix - Self.defaultPool.prefixLength)
-        var index = nextSubnet % count
+        let count = pool.subnetCount
+        var index = UInt64(nextSubnet) % count
         for _ in 0..<count {
-            let base = Self.defaultPool.base.value | index << UInt32(32 - Self.defaultSubnetPrefix)
-            let candidate = IPv4Subnet(base: IPv4Address(base), prefixLength: Self.defaultSubnetPrefix)
+            let candidate = pool.subnet(at: index)
             index = (index + 1) % count
             if !taken.contains(where: { $0.overlaps(candidate) }) {
-                nextSubnet = index
+                nextSubnet = UInt32(index)
                 return candidate
             }
         }
-        throw ClusterError.invalid("cannot create network \(name): every /\(Self.defaultSubnetPrefix) of the default address pool "
-            + "\(Self.defaultPool) is in use; remove networks or give this one a subnet (--subnet)")
+        throw ClusterError.invalid("cannot create network \(name): every subnet of the default address pool "
+            + "\(pool.summary) is in use; remove networks or give this one a subnet (--subnet)")
     }
 
     mutating func allocateVXLANID(name: String) throws -> UInt32 {

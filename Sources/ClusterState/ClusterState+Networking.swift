@@ -75,7 +75,7 @@ extension ClusterState {
         }
         var work = networking
         let requestedSubnet = spec.ipam.first?.subnet.flatMap { IPv4Subnet($0) }
-        let subnet = try work.allocateSubnet(requestedSubnet, name: spec.name)
+        let subnet = try work.allocateSubnet(requestedSubnet, name: spec.name, pool: cluster?.addressPool ?? .docker)
         let gateway = spec.ipam.first?.gateway.flatMap { IPv4Address($0) } ?? IPv4Address(subnet.base.value + 1)
         var network = requested
         network.subnet = subnet
@@ -140,8 +140,8 @@ extension ClusterState {
         nodes.values.sorted { ($0.createdAt.millisecondsSinceEpoch, $0.id) < ($1.createdAt.millisecondsSinceEpoch, $1.id) }
     }
 
-    /// The built-in ingress network, created at `initialize` (10.0.0.0/24, the first /24 of the
-    /// default pool), with an address for every node.
+    /// The built-in ingress network, created at `initialize` (the first subnet of the default
+    /// address pool: 10.0.0.0/24 unless `--default-addr-pool` chose another), with an address for every node.
     mutating func createIngressNetwork(clusterID: String, at: Timestamp, version: ObjectVersion) {
         let network = Network(id: ClusterNetworking.ingressID(clusterID: clusterID), createdAt: at,
                               spec: NetworkSpec(name: ClusterNetworking.ingressName, ingress: true))

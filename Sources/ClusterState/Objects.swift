@@ -109,19 +109,28 @@ public struct Cluster: Codable, Sendable, Equatable {
     public var updatedAt: Timestamp
     public var spec: ClusterSpec
     public var joinTokens: JoinTokens
+    /// Where overlay and ingress subnets come from when a network names none; set at init
+    /// (`--default-addr-pool`), never changed. Nil: Docker's default (/24s of 10.0.0.0/8).
+    public var defaultAddressPool: DefaultAddressPool?
 
-    public init(id: String, version: ObjectVersion, createdAt: Timestamp, spec: ClusterSpec, joinTokens: JoinTokens) {
+    public init(id: String, version: ObjectVersion, createdAt: Timestamp, spec: ClusterSpec, joinTokens: JoinTokens,
+                defaultAddressPool: DefaultAddressPool? = nil) {
         self.id = id
         self.version = version
         self.createdAt = createdAt
         updatedAt = createdAt
         self.spec = spec
         self.joinTokens = joinTokens
+        self.defaultAddressPool = defaultAddressPool
     }
+
+    /// The pool in force: the one given at init, or Docker's default.
+    public var addressPool: DefaultAddressPool { defaultAddressPool ?? .docker }
 
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", createdAt = "CreatedAt", updatedAt = "UpdatedAt", spec = "Spec"
         case joinTokens = "JoinTokens"
+        case defaultAddressPool = "DefaultAddressPool"
     }
 }
 

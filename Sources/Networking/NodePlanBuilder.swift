@@ -23,7 +23,7 @@ public enum NodePlanBuilder {
         var networks: [OverlayNetwork] = []
         var underlay: IPv4Address?
         var remote = Set<RemoteEndpoint>()
-        for table in tables.sorted(by: { $0.networkID < $1.networkID }) {
+        for table in tables.sorted(by: { $0.networkID < $1.networkID }) where isNeeded(table, nodeID: nodeID) {
             guard let subnet = IPv4Subnet(table.subnet) else { throw NetworkingError("network \(table.name): invalid subnet '\(table.subnet)'") }
             guard let own = table.peers.first(where: { $0.nodeID == nodeID }) else { continue }
             let ownUnderlay = try address(own.underlayAddress, "node \(nodeID)'s underlay address")
@@ -86,6 +86,16 @@ public enum NodePlanBuilder {
                                    remoteEndpoints: remote.sorted { ($0.networkID, $0.address) < ($1.networkID, $1.address) })
         try plan.validate()
         return plan
+    }
+
+    /// Whether this node builds a network: it has a live task on it, or it is the ingress network
+    /// and some service publishes a port (the routing mesh answers on every node). Every node
+    /// receives the ingress table; a node (or a test cluster on one machine) whose services publish
+    /// nothing creates no bridge, VXLAN device or rules for it.
+    static func isNeeded(_ table: NetworkTableInput, nodeID: String) -> Bool {
+        table.services.contains { service in
+            (table.ingress && !service.ports.isEmpty) || service.tasks.contains { $0.nodeID == nodeID && !$0.terminated }
+        }
     }
 
     /// Parses an address in the tables' CIDR form (`10.0.1.5/24`) or plain.

@@ -31,6 +31,8 @@ public struct ObservedRunningTask: Sendable, Equatable {
 public struct ControlPlaneInvariants {
     public private(set) var violation: String?
     let heartbeatPeriodMillis: Int
+    /// The agents' drain delay: a task on a network keeps running that long after its stop was asked.
+    let drainMillis: Int
     /// Slack for delivery and for the executor to stop a task, on top of one heartbeat period.
     public static let duplicateSlackMillis = 500
     private(set) var tasksCreated = 0
@@ -74,8 +76,9 @@ public struct ControlPlaneInvariants {
     var windows: [String: UpdateWindow] = [:]
     var updatesChecked = 0
 
-    public init(heartbeatPeriodMillis: Int = 1_000) {
+    public init(heartbeatPeriodMillis: Int = 1_000, drainMillis: Int = 0) {
         self.heartbeatPeriodMillis = heartbeatPeriodMillis
+        self.drainMillis = drainMillis
     }
 
     mutating func fail(_ message: String) {
@@ -204,8 +207,9 @@ public struct ControlPlaneInvariants {
             guard let key = key.base as? DuplicateKey else { continue }
             let since = duplicateSince[key] ?? now
             still[key] = since
-            if let enforceFrom, now - max(since, enforceFrom) > heartbeatPeriodMillis + Self.duplicateSlackMillis {
-                fail("slot running twice: \(description) for \(now - max(since, enforceFrom)) ms after the heal (bound: one heartbeat period, \(heartbeatPeriodMillis) ms, + \(Self.duplicateSlackMillis) ms slack)")
+            if let enforceFrom, now - max(since, enforceFrom) > heartbeatPeriodMillis + drainMillis + Self.duplicateSlackMillis {
+                fail("slot running twice: \(description) for \(now - max(since, enforceFrom)) ms after the heal (bound: one heartbeat period, \(heartbeatPeriodMillis) ms, "
+                    + "+ the drain delay, \(drainMillis) ms, + \(Self.duplicateSlackMillis) ms slack)")
             }
         }
         duplicateSince = still

@@ -40,6 +40,9 @@ public struct ControlPlaneOptions: Sendable {
     /// periods by default). nil turns the backstop off, so a run shows what the assignment
     /// stream alone does.
     public var acknowledgementTimeoutMillis: Int? = 5_000
+    /// The agents' drain delay (`drain-delay`): a running task on a network stops this long after
+    /// the managers asked. A slot may then run twice for as much longer. 0: stop at once.
+    public var drainMillis: Int = 0
 
     public init(seed: UInt64) { self.seed = seed }
 }

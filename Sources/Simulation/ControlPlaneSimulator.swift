@@ -1,3 +1,4 @@
+import Agent
 import ClusterState
 import Dispatcher
 import Raft
@@ -30,6 +31,8 @@ public final class ControlPlaneSimulator {
         case healFault(id: Int)
         case healAll
         case probe
+        /// The agent runner's timer for a `.wake` of the core of process `incarnation`.
+        case agentWake(host: Int, incarnation: Int)
     }
 
     /// What travels between hosts.
@@ -130,7 +133,7 @@ public final class ControlPlaneSimulator {
         makeLoops = loops
         random = SplitMix64(seed: options.seed ^ 0xC0_47_20_1A_9E_00_00_01)
         payloadRandom = SplitMix64(seed: options.seed ^ 0x5EC2_E75E_C2E7_0001)
-        checker = ControlPlaneInvariants(heartbeatPeriodMillis: options.heartbeatPeriodMillis)
+        checker = ControlPlaneInvariants(heartbeatPeriodMillis: options.heartbeatPeriodMillis, drainMillis: options.drainMillis)
         let voters = (1...options.managers).map { NodeID($0) }
         for slot in 0..<options.managers {
             let state = PersistentState.bootstrap(voters: voters)
@@ -140,6 +143,7 @@ public final class ControlPlaneSimulator {
         }
         for host in 0..<hostCount {
             agents.append(SimulatedAgent(host: host, nodeID: nodeID(host), target: pickIndex(options.managers)))
+            agents[agents.count - 1].core = AgentCore(drainMillis: UInt64(options.drainMillis))
         }
     }
 
@@ -216,6 +220,8 @@ public final class ControlPlaneSimulator {
             executorWork(host, incarnation: incarnation, work: work)
         case let .containerExit(host, container, generation):
             containerExit(host, container: container, generation: generation)
+        case let .agentWake(host, incarnation):
+            agentWakes(host, incarnation: incarnation)
         case let .restartHost(host):
             restartHostNow(host)
         case .workload:

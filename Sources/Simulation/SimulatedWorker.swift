@@ -24,7 +24,7 @@ struct SimulatedAgent {
     /// Puts assignment messages sent in parts back together, in front of `assignments`.
     var assembler = AssignmentAssembler()
     var networkTables = NetworkTableReceiver()
-    /// The shipped agent core.
+    /// The shipped agent core (the simulator sets its drain delay from the options).
     var core = AgentCore()
     /// What the core last persisted (survives a crash).
     var disk: [String: AgentRecord] = [:]
@@ -143,8 +143,19 @@ extension ControlPlaneSimulator {
             case .persist: agents[host].disk = agents[host].core.records
             case .report:
                 send(.statusReport(agents[host].core.pendingReports()), from: host, to: agents[host].target)
+            case let .wake(at):
+                let delay = Int(at.millisecondsSinceEpoch) - Int(nowStamp.millisecondsSinceEpoch)
+                queue.schedule(.agentWake(host: host, incarnation: agents[host].incarnation), at: now + max(0, delay))
             }
         }
+    }
+
+    /// The runner's timer for a `.wake` fired: the core stops the tasks whose drain is over.
+    func agentWakes(_ host: Int, incarnation: Int) {
+        guard agents[host].isUp, agents[host].incarnation == incarnation else { return }
+        let actions = agents[host].core.tick(now: nowStamp)
+        for case let .stop(taskID, _) in actions { log("\(agents[host].nodeID) drain of \(taskID) is over: stopping it") }
+        perform(host, actions)
     }
 
     /// The core's event, on the agent process that is up now.
@@ -284,7 +295,7 @@ extension ControlPlaneSimulator {
         agents[host].assignments = AssignmentReceiver()
         agents[host].assembler = AssignmentAssembler()
         agents[host].networkTables = NetworkTableReceiver()
-        agents[host].core = AgentCore(restoring: agents[host].disk)
+        agents[host].core = AgentCore(restoring: agents[host].disk, drainMillis: UInt64(options.drainMillis))
         let owned = agents[host].core.containers
         for id in agents[host].containers.keys.sorted() where !owned.contains(id) {
             if agents[host].containers[id]!.state == .running { _ = stopContainer(host, id) }

@@ -2,6 +2,7 @@ import Agent
 import ClusterState
 import Dispatch
 import Executor
+import Networking
 import Platform
 
 /// Carries out what the pure `AgentCore` decides, with the node's executor: executor calls on a
@@ -16,6 +17,11 @@ final class AgentRunner: @unchecked Sendable {
     /// Secrets and configs delivered to this node (memory only); the node shell applies each
     /// assignment message's payloads here before the tasks reach the core.
     let payloads = AgentPayloads()
+    /// The node's task networking: a task with network attachments joins the namespace it
+    /// prepares, or is rejected with the reason this node cannot (nil: the node has none, same).
+    var networking: NodeNetworkRunner?
+    /// Runs on the loop when a local task's health verdict changed (its place in load balancing).
+    var onHealthChange: () -> Void = {}
     private let loop: EventLoop
     private let nodeDirectory: String
     private let logger: NodeLogger
@@ -29,7 +35,8 @@ final class AgentRunner: @unchecked Sendable {
 
     /// Loads the records of `DATA/worker/` (creating it). `onReport` runs on the loop whenever a
     /// status changed.
-    init(executor: any Executor, loop: EventLoop, nodeDirectory: String, logger: NodeLogger, onReport: @escaping () -> Void) throws {
+    init(executor: any Executor, loop: EventLoop, nodeDirectory: String, logger: NodeLogger, drainMillis: UInt64 = 0,
+         onReport: @escaping () -> Void) throws {
         self.executor = executor
         self.loop = loop
         self.nodeDirectory = nodeDirectory
@@ -39,7 +46,7 @@ final class AgentRunner: @unchecked Sendable {
         saver = RecordSaver(store: store, logger: logger)
         var records: [String: AgentRecord] = [:]
         do { records = try store.load() } catch { logger.error("agent: \(error)") }
-        core = AgentCore(restoring: records)
+        core = AgentCore(restoring: records, drainMillis: drainMillis)
         core.maxConcurrentStarts = try StartSlots.count()
     }
 
@@ -69,6 +76,12 @@ final class AgentRunner: @unchecked Sendable {
     func container(ofTask taskID: String) -> ContainerID? { core.container(ofTask: taskID).map(ContainerID.init) }
 
     var adoptedCount: Int { core.adoptedCount }
+
+    /// The health verdicts of local tasks with a health check, for the network plan: such a task
+    /// is in load balancing only while healthy.
+    var localHealth: [String: NodePlanBuilder.Health] {
+        healthWatches.mapValues { NodePlanBuilder.Health(hasHealthCheck: true, healthy: $0.healthy == true) }
+    }
 
     /// Stops every container of this node's tasks and waits for them (the node leaves the swarm,
     /// or an in-process node stops). Call from any thread but the loop.
@@ -110,12 +123,16 @@ final class AgentRunner: @unchecked Sendable {
             case let .adopt(task, container): adopt(task, ContainerID(container))
             case .persist: schedulePersist()
             case .report: onReport()
+            case let .wake(at):
+                let delay = Int(at.millisecondsSinceEpoch) - Int(Clock.now().millisecondsSinceEpoch)
+                _ = loop.schedule(afterMillis: max(0, delay)) { [self] in perform(core.tick(now: Clock.now())) }
             }
         }
     }
 
     private func prepare(_ task: SwarmTask) {
         let spec = TaskSpecMapping.spec(for: task, nodeDirectory: nodeDirectory)
+        let attached = !(task.networksAttachments ?? []).isEmpty
         StartTrace.shared?.mark(task.id, .assigned)
         queue(task.id).async { [self] in
             StartTrace.shared?.mark(task.id, .prepareBegin)
@@ -123,6 +140,8 @@ final class AgentRunner: @unchecked Sendable {
                 // A task whose secret or config did not arrive is rejected, never started without it.
                 var withFiles = spec
                 withFiles.files = try payloads.files(for: task)
+                // A task on a network joins its namespace (set up by now), or is rejected: never the host network.
+                if attached { withFiles.networkNamespacePath = try namespacePath(of: task.id) }
                 let container = try executor.prepare(withFiles)
                 StartTrace.shared?.mark(task.id, .prepared)
                 post(.prepared(taskID: task.id, container: container.rawValue))
@@ -130,6 +149,14 @@ final class AgentRunner: @unchecked Sendable {
                 post(.prepareFailed(taskID: task.id, reason: "\(error)"))
             }
         }
+    }
+
+    /// Off the loop: waits until the task's namespace is set up (`NodeNetworkRunner`).
+    private func namespacePath(of taskID: String) throws -> String {
+        guard let networking else {
+            throw NodeError("task \(taskID) has network attachments (--network, --publish) but this node runs no task networking")
+        }
+        return try networking.namespacePath(forTask: taskID)
     }
 
     private func start(_ id: String, _ container: ContainerID) {
@@ -190,6 +217,7 @@ final class AgentRunner: @unchecked Sendable {
         guard let verdict, verdict != watch.healthy else { return }
         healthWatches[id]!.healthy = verdict
         perform(core.handle(.health(taskID: id, healthy: verdict), now: Clock.now()))
+        onHealthChange()
     }
 
     /// Feeds an executor outcome to the core, on the loop.

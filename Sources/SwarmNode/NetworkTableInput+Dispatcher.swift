@@ -20,8 +20,15 @@ extension NetworkTableInput {
                                     }))
         }
         self.init(networkID: table.networkID, name: table.name, vxlanID: table.vxlanID, subnet: table.subnet, ingress: table.ingress,
-                  peers: table.peers.map { Peer(nodeID: $0.nodeID, address: $0.address, underlayAddress: $0.underlayAddress) },
+                  peers: table.peers.map { Peer(nodeID: $0.nodeID, address: $0.address, underlayAddress: Self.host($0.underlayAddress)) },
                   services: services)
+    }
+
+    /// A node's underlay address as its `Status.Addr` holds it (the advertise address,
+    /// `HOST:PORT`), without the port: VXLAN reaches the host.
+    static func host(_ address: String) -> String {
+        guard let colon = address.lastIndex(of: ":"), address.firstIndex(of: ":") == colon else { return address }
+        return String(address[..<colon])
     }
 
     private static func port(_ port: PortConfig, service: String) throws(NetworkingError) -> PublishedPort {

@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import Networking
 
 /// Everything a node process is configured with, from `cluster.conf` and command-line flags
 /// (flags win). One key per setting; `cluster.conf.example` documents each.
@@ -41,6 +42,17 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var taskHistoryLimit = 5
     /// Node certificate validity set at `init` (nil: 90 days, Docker's default).
     public var certificateExpirySeconds: Int64?
+    /// `network-prefix`: what every link, namespace and nftables table this node creates for
+    /// task networking is named with (2-6 lowercase letters or digits); nil: `sw` and the first
+    /// four characters of the node id, so nodes sharing a machine never collide.
+    public var networkPrefix: String?
+    /// `network-gateway-subnet`: the node-local bridge every task on a network also joins for
+    /// outbound traffic (masqueraded), like Docker's docker_gwbridge. The node takes its first address.
+    public var gatewaySubnet = NodeConfiguration.defaultGatewaySubnet
+    public static let defaultGatewaySubnet = "172.30.0.0/16"
+    /// `drain-delay`: how long a task on a network keeps running after the managers asked for its
+    /// stop (every node dropped it from load balancing and DNS then), before it is stopped.
+    public var drainDelayMillis = 2_000
     /// Every setting given explicitly (file or flag), as given: what `save(in:)` keeps so `run`
     /// restarts the node with the settings of its `init`/`join`.
     public private(set) var explicitSettings: [String: String] = [:]
@@ -88,7 +100,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "raft-tick", "election-ticks", "heartbeat-ticks", "max-inflight-messages", "max-bytes-per-message",
         "snapshot-chunk-size", "snapshot-every", "snapshot-retain-entries", "wal-segment-size",
         "dispatcher-heartbeat", "dispatcher-ack-timeout", "task-history-limit", "cert-expiry",
-        "runtime",
+        "runtime", "network-prefix", "network-gateway-subnet", "drain-delay",
     ]
 
     /// Keys that are switches on the command line (`--KEY` without a value; `KEY = true` in the file).
@@ -175,6 +187,16 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw ParseError(message: "runtime '\(value)': use auto, runc or crun")
             }
             runtime = value
+        case "network-prefix":
+            do { try NetworkNames.validate(prefix: value) } catch { throw ParseError(message: "\(error.description)") }
+            networkPrefix = value
+        case "network-gateway-subnet":
+            guard let subnet = IPv4Subnet(value), (8...29).contains(subnet.prefixLength), subnet.description == value else {
+                throw ParseError(message: "network-gateway-subnet '\(value)': expected an IPv4 subnet like 172.30.0.0/16 "
+                    + "(prefix length 8 to 29, no host bits set)")
+            }
+            gatewaySubnet = value
+        case "drain-delay": drainDelayMillis = try Self.duration(key, value, minimum: 0)
         default:
             throw ParseError(message: "unknown key '\(key)': see cluster.conf.example for the keys")
         }

@@ -35,10 +35,19 @@ extension SwarmNode {
         }
         logger.info("executor: \(type(of: executor))" + ((executor as? OCIExecutor).map { " with \($0.runtime.name)" } ?? ""))
         taskExecutor = executor
-        let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory, logger: logger) { [weak self] in
+        let networking = NodeNetworkRunner.make(configuration: configuration, nodeID: identity.nodeID, executor: executor, logger: logger)
+        if let reason = networking.unavailable { logger.info("networking: tasks with network attachments are rejected here: \(reason)") }
+        networkRunner = networking
+        let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory, logger: logger,
+                                     drainMillis: UInt64(configuration.drainDelayMillis)) { [weak self] in
             self?.sendTaskReports()
         }
+        runner.networking = networking
+        runner.onHealthChange = { [weak self] in self?.applyNetworkTables() }
         agent = runner
+        // Before re-adopting: a no-op until the managers' first full set of tables arrives, so the
+        // namespaces of re-adopted tasks stay; that first apply adopts them and removes leftovers.
+        applyNetworkTables()
         runner.start()
     }
 

@@ -17,7 +17,7 @@ public struct InitResult: Sendable {
 
 // Creating a node: `init` (a new cluster), `join` (an existing one) and `run` (restart).
 extension SwarmNode {
-    public static func initialize(_ configuration: NodeConfiguration) throws -> (SwarmNode, InitResult) {
+    public static func initialize(_ configuration: NodeConfiguration, addressPool: DefaultAddressPool? = nil) throws -> (SwarmNode, InitResult) {
         let (dataDirectory, listen, advertise) = try requireAddresses(configuration)
         try requireFreshDataDirectory(dataDirectory)
         let workerSecret = try RandomID.base36(count: 25)
@@ -45,7 +45,7 @@ extension SwarmNode {
         try node.startAPI()
         let tokens = JoinTokens(worker: JoinToken(root: root.certificate, secret: workerSecret).description,
                                 manager: JoinToken(root: root.certificate, secret: managerSecret).description)
-        let command = try initialCommand(identity, configuration, tokens, workerSecret, managerSecret, ca)
+        let command = try initialCommand(identity, configuration, tokens, workerSecret, managerSecret, ca, addressPool)
         let result = node.await(timeoutMillis: 10_000) { node, done in node.proposeCommand(command) { done($0) } }
         guard case .success? = result else {
             node.stop()
@@ -64,7 +64,8 @@ extension SwarmNode {
     }
 
     private static func initialCommand(_ identity: NodeIdentity, _ configuration: NodeConfiguration, _ tokens: JoinTokens,
-                                       _ workerSecret: String, _ managerSecret: String, _ ca: ClusterCA) throws -> ClusterCommand {
+                                       _ workerSecret: String, _ managerSecret: String, _ ca: ClusterCA,
+                                       _ addressPool: DefaultAddressPool?) throws -> ClusterCommand {
         let now = Clock.now()
         var spec = ClusterSpec()
         spec.orchestration.taskHistoryRetentionLimit = Int64(configuration.taskHistoryLimit)
@@ -76,7 +77,8 @@ extension SwarmNode {
         if let expiry = configuration.certificateExpirySeconds {
             spec.caConfig = ClusterSpec.CAConfig(nodeCertExpiry: expiry * 1_000_000_000)
         }
-        let cluster = Cluster(id: identity.clusterID, version: ObjectVersion(index: 0), createdAt: now, spec: spec, joinTokens: tokens)
+        let cluster = Cluster(id: identity.clusterID, version: ObjectVersion(index: 0), createdAt: now, spec: spec, joinTokens: tokens,
+                              defaultAddressPool: addressPool)
         let node = Node(id: identity.nodeID, version: ObjectVersion(index: 0), createdAt: now, spec: NodeSpec(role: .manager),
                         description: LocalMachine.description(), status: NodeStatus(state: .ready, addr: identity.advertiseAddress),
                         managerStatus: ManagerStatus(raftID: identity.transportID, addr: identity.advertiseAddress))

@@ -118,7 +118,7 @@ extension SwarmNode {
     func receiveNetworkTables(_ message: NetworkTableMessage) {
         switch networkTableStream.receiver.receive(message) {
         case .applied:
-            break
+            applyNetworkTables()
         case .needsFullSet:
             networkTableStream.gapsSeen += 1
             logger.info("network tables: change \(message.version) of stream \(message.session) does not follow "

@@ -22,7 +22,10 @@ extension SwarmNode {
         guard let onRemoved else {
             // Embedded, or `run` has not set `onRemoved` yet (the notice came during start-up):
             // stop the tasks now; setting `onRemoved` later still ends the process.
-            DispatchQueue.global().async { [agent] in agent?.stopAll() }
+            DispatchQueue.global().async { [agent, networkRunner] in
+                agent?.stopAll()
+                networkRunner?.shutdown()
+            }
             return
         }
         _ = loop.schedule(afterMillis: 100) { onRemoved() }

@@ -94,6 +94,8 @@ public final class SwarmNode: @unchecked Sendable {
     var nodeMetrics = NodeMetrics()
     // Agent (every node): this node's tasks as the leader last described them.
     var agent: AgentRunner?
+    /// Task networking (issue 16): the network tables applied to the kernel, off the loop.
+    var networkRunner: NodeNetworkRunner?
     /// Set by `leave`: the node's tasks stop with it (otherwise a stopped node leaves them running for the next run to re-adopt).
     var hasLeft = false
     /// What the process does once this node learns it was removed from the cluster (`swarmctl run`
@@ -245,6 +247,7 @@ public final class SwarmNode: @unchecked Sendable {
         let left = (try? loop.executeAndWait { [self] in hasLeft }) ?? true
         if !leavingTasksRunning || left || agent?.executor.canAdopt != true {
             agent?.stopAll()
+            networkRunner?.shutdown()
         } else {
             logger.info("node stopping; its tasks keep running and the next run of this node re-adopts them")
         }

@@ -22,6 +22,10 @@ enum NodeUsage {
                                     (default on a cluster node: its own certificate and the cluster CA)
       --api-insecure                Serve a tcp: API without TLS (anyone who connects is root); warns
       --insecure-registries LIST    Registries pulled from over plain HTTP (loopback always is)
+      --network-prefix PREFIX       Names of this node's task-network links, namespaces, nft table
+                                    (2-6 chars; default sw + the node id's first 4)
+      --network-gateway-subnet CIDR Node-local outbound bridge of tasks on networks (default 172.30.0.0/16)
+      --drain-delay DURATION        A task on a network stops this long after leaving load balancing (default 2s)
 
     The data dir is made 0700 at every start; files in it are 0600. init, join and run keep the
     settings they were given in DIR/node.conf; run restores them (its own flags win and are kept).
@@ -34,9 +38,12 @@ enum NodeUsage {
 
     static let initialize = """
     Usage:  swarmctl init --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE]
+                          [--default-addr-pool CIDR [--default-addr-pool-mask-length N]]
 
     Starts a new cluster with this node as its first manager and prints the command that joins a worker.
-    """ + nodeOptions
+
+    Cluster options (init only; flags, not config-file keys):
+    """ + "\n" + AddressPoolFlags.usage + nodeOptions
 
     static let join = """
     Usage:  swarmctl join --data-dir DIR --listen-addr HOST:PORT --api-addr ADDR [--advertise-addr HOST:PORT] [--config FILE] --token TOKEN MANAGER_HOST:PORT
@@ -371,9 +378,9 @@ enum MiscUsage {
     A local cluster of real node processes with chaos enabled, left running for scripts.
 
     Commands:
-      up [--managers N] [--workers N] [--netns]
+      up [--managers N] [--workers N] [--netns] [--executor process|oci] [--default-addr-pool CIDR]
                                         Start it and write DIR/testbed.env (--netns: each node in
-                                        its own network namespace on 192.0.2.0/24, needs root)
+                                        its own network namespace on 192.0.2.0/24, OCI tasks; root)
       down [--keep]                     Stop every node (and remove DIR unless --keep)
       ls                                List the nodes and their state
       kill|stop|cont|restart NODE       SIGKILL, SIGSTOP, SIGCONT or restart one node
@@ -381,13 +388,20 @@ enum MiscUsage {
 
     static let testbedSubcommands = [
         CommandEntry(name: "up", usage: """
-        Usage:  swarmctl testbed up [--managers N] [--workers N] [--netns] [--dir DIR]
+        Usage:  swarmctl testbed up [--managers N] [--workers N] [--netns] [--executor process|oci]
+                                    [--default-addr-pool CIDR [--default-addr-pool-mask-length N]] [--dir DIR]
 
         Starts a local cluster with chaos enabled and records it in DIR/testbed.env.
         --netns (root): each node runs in its own network namespace on an underlay bridge
         (192.0.2.1, .2, … listening on port 2377), with a client namespace at 192.0.2.200 for
         outside requests ($TESTBED_CLIENT_NETNS). 'testbed down' removes every namespace, also
         after a crash (their prefix is kept in DIR/netns-prefix).
+        --executor: how tasks run (default: oci with --netns, which needs runc and a static
+        busybox; process otherwise). An OCI testbed imports the image swarmctl/testbed:latest
+        into every node: busybox httpd on port 80 answering 'host=HOSTNAME client=ADDRESS addrs=…',
+        with wget, nslookup, nc and getent for clients.
+        --default-addr-pool, --default-addr-pool-mask-length: passed to init (with --netns the
+        default is 198.51.100.0/25 in /27s, so every address stays in documentation ranges).
         """),
         CommandEntry(name: "down", usage: """
         Usage:  swarmctl testbed down [--keep] [--dir DIR]

@@ -28,12 +28,16 @@ struct LocalClusterLauncher {
     var nodeFlags: [String] = []
     /// Nodes placed in their own network namespace, by name; the others run on 127.0.0.1.
     var placements: [String: Placement] = [:]
+    /// Extra flags for `init` only (cluster settings such as `--default-addr-pool`).
+    var initFlags: [String] = []
+    /// Extra flags for one node's init or join, by name (kept by the node for later runs).
+    var flagsByNode: [String: [String]] = [:]
     let binary = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
 
     /// Starts `managers` managers and `workers` workers and waits until all are ready;
     /// `started` sees each member as soon as it runs, so the caller can clean up on failure.
     func launch(managers: Int, workers: Int, started: (Member) -> Void) throws -> APIConnection {
-        let first = try start("manager-1", ["init"])
+        let first = try start("manager-1", ["init"] + initFlags)
         started(first)
         let connection = try APIConnection(host: first.api)
         try Self.waitUntil("manager-1 answers", seconds: 30) { (try? connection.request("GET", "/info")) != nil }
@@ -66,7 +70,7 @@ struct LocalClusterLauncher {
         let api = "unix:\(directory)/\(name).sock"
         let data = "\(directory)/\(name)"
         let address = try placements[name].map { "\($0.address):2377" } ?? "127.0.0.1:\(Self.freePort())"
-        let arguments = command + ["--data-dir", data, "--listen-addr", address, "--api-addr", api] + nodeFlags
+        let arguments = command + ["--data-dir", data, "--listen-addr", address, "--api-addr", api] + nodeFlags + (flagsByNode[name] ?? [])
         let process = try spawn(name, arguments)
         writeStandardError("started \(name) (pid \(process.pid), cluster port \(address), API \(api))\n")
         return Member(name: name, process: process, api: api, clusterAddress: address, dataDirectory: data)

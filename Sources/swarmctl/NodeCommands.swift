@@ -1,3 +1,4 @@
+import ClusterState
 import Executor
 import Glibc
 import Platform
@@ -31,6 +32,7 @@ enum NodeCommands {
             }
         }
         let token = arguments.takeValue("--token")
+        let addressPool = command == "init" ? try AddressPoolFlags.take(&arguments) : nil
         try arguments.finish(command: command)
         let signals = blockTerminationSignals()
 
@@ -39,7 +41,7 @@ enum NodeCommands {
             switch command {
             case "init":
                 try requireNoPositionals(arguments, command)
-                let (started, result) = try SwarmNode.initialize(configuration)
+                let (started, result) = try SwarmNode.initialize(configuration, addressPool: addressPool)
                 node = started
                 printInitMessage(result)
             case "join":

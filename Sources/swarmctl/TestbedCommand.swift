@@ -23,8 +23,12 @@ enum TestbedCommand {
             let managers = try arguments.takeInt("--managers", in: 1...7) ?? 3
             let workers = try arguments.takeInt("--workers", in: 0...20) ?? 2
             let netns = arguments.takeSwitch("--netns")
+            let executor = try TestbedSettings.executor(arguments.takeValue("--executor"), netns: netns)
+            var initFlags = try AddressPoolFlags.pass(&arguments)
+            if initFlags.isEmpty && netns { initFlags = TestbedSettings.netnsAddressPool }
             try arguments.finish(command: "testbed up")
-            return try up(directory: directory, managers: managers, workers: workers, netns: netns)
+            let settings = TestbedSettings(executor: executor, initFlags: initFlags)
+            return try up(directory: directory, managers: managers, workers: workers, netns: netns, settings: settings)
         case "down":
             let keep = arguments.takeSwitch("--keep")
             try arguments.finish(command: "testbed down")
@@ -43,15 +47,24 @@ enum TestbedCommand {
 
     // MARK: up / down
 
-    static func up(directory: String, managers: Int, workers: Int, netns: Bool = false) throws -> Int32 {
+    static func up(directory: String, managers: Int, workers: Int, netns: Bool = false,
+                   settings: TestbedSettings = TestbedSettings()) throws -> Int32 {
         if FileSystem.exists(directory + "/testbed.env") || FileSystem.exists(directory + "/" + TestbedNamespaces.prefixFile) {
             throw CommandFailure(message: "a testbed already runs in \(directory): run 'swarmctl testbed down --dir \(directory)' first, or pick another --dir")
         }
+        try settings.check()
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        var launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+        var launcher = LocalClusterLauncher(directory: directory, nodeFlags: settings.nodeFlags)
+        launcher.initFlags = settings.initFlags
         let names = (1...max(1, managers)).map { "manager-\($0)" } + (0..<workers).map { "worker-\($0 + 1)" }
+        if settings.executor == "oci" {
+            try TestbedImage.install(directory: directory, dataDirectories: names.map { "\(directory)/\($0)" })
+        }
         let namespaces = netns ? try TestbedNamespaces.create(directory: directory, nodes: names) : nil
-        if let namespaces { launcher.placements = namespaces.placements }
+        if let namespaces {
+            launcher.placements = namespaces.placements
+            launcher.flagsByNode = namespaces.nodeFlags
+        }
         var members: [LocalClusterLauncher.Member] = []
         do {
             _ = try launcher.launch(managers: managers, workers: workers) { members.append($0) }
@@ -64,10 +77,12 @@ enum TestbedCommand {
         for member in members { member.process.release() }
         var environment = TestbedEnvironment(directory: directory)
         environment.set(members: members)
+        settings.record(in: &environment)
         if let namespaces { namespaces.record(in: &environment) }
         try environment.save()
         writeStandardOutput("""
         Testbed is up: \(managers) managers, \(workers) workers, chaos enabled, in \(directory)\(namespaces.map { "\n\($0.summary)" } ?? "")
+        \(settings.summary)
 
             set -a; . \(directory)/testbed.env; set +a   # exports SWARMCTL_HOST, DOCKER_HOST, NODE_PID …
             swarmctl node ls                 # uses $SWARMCTL_HOST
@@ -96,6 +111,7 @@ enum TestbedCommand {
             if !waitForExit(pid, seconds: 10) { _ = kill(pid, SIGKILL) }
             endTasks(of: environment.dataDirectory(of: node))
         }
+        for node in environment.nodes { removeContainers(of: environment.dataDirectory(of: node)) }
         writeStandardOutput("stopped \(environment.nodes.count) nodes\n")
         if let prefix = environment.value(TestbedNamespaces.prefixKey) ?? TestbedNamespaces.recordedPrefix(directory: directory) {
             try TestbedNamespaces.remove(prefix: prefix, directory: directory)
@@ -145,7 +161,7 @@ enum TestbedCommand {
                 _ = kill(pid, SIGTERM)
                 if !waitForExit(pid, seconds: 10) { _ = kill(pid, SIGKILL) }
             }
-            var launcher = LocalClusterLauncher(directory: directory, nodeFlags: ["--enable-chaos", "--executor", "process"])
+            var launcher = LocalClusterLauncher(directory: directory, nodeFlags: TestbedSettings(recordedIn: environment).nodeFlags)
             launcher.placements = TestbedNamespaces.placements(from: environment)
             let process = try launcher.restart(node)
             process.release()
@@ -169,6 +185,18 @@ enum TestbedCommand {
     static func processState(_ pid: pid_t) -> String {
         let state = ProcessTable.state(of: pid)
         return state == .gone ? "down" : state.rawValue
+    }
+
+    /// Deletes the OCI containers a stopped node leaves in its runtime state and unmounts their
+    /// root file systems (deepest first), so the data dir can be removed.
+    static func removeContainers(of dataDirectory: String) {
+        guard FileSystem.isDirectory(dataDirectory + "/runc"), let runtime = OCIRuntime.find() else { return }
+        let script = """
+        for id in $('\(runtime)' --root '\(dataDirectory)/runc' list -q); do '\(runtime)' --root '\(dataDirectory)/runc' delete --force "$id"; done
+        cut -d' ' -f5 /proc/self/mountinfo | grep '^\(dataDirectory)/' | sort -r | xargs -r -n1 umount -l
+        """
+        guard let child = try? ChildProcess.spawn("/bin/sh", arguments: ["-c", script + " >/dev/null 2>&1"]) else { return }
+        _ = try? child.wait()
     }
 
     /// Ends the tasks a node started: the process executor's recorded task processes (pid and

@@ -43,6 +43,30 @@ struct TestbedNamespaces {
         return result
     }
 
+    /// The networking settings of each node: a prefix of its own under the testbed's (`tbXXXa`,
+    /// `tbXXXb` …, so `testbed down` removes the task namespaces it created by the testbed
+    /// prefix), and a gateway subnet inside 198.51.100.0/24 (the same in every node namespace:
+    /// each has its own gateway bridge).
+    var nodeFlags: [String: [String]] {
+        var result: [String: [String]] = [:]
+        for (index, node) in nodes.enumerated() {
+            result[node] = ["--" + Self.networkPrefixKey, network.prefix + Self.nodeLetter(index),
+                            "--" + Self.gatewaySubnetKey, Self.gatewaySubnet]
+        }
+        return result
+    }
+
+    static let networkPrefixKey = "network-prefix"
+    static let gatewaySubnetKey = "network-gateway-subnet"
+    static let gatewaySubnet = "198.51.100.128/26"
+
+    /// a … z, then 0 … 9 (the testbed has at most 27 nodes).
+    static func nodeLetter(_ index: Int) -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        precondition(index < letters.count, "node index \(index) has no letter")
+        return String(letters[index])
+    }
+
     func record(in environment: inout TestbedEnvironment) {
         environment.setValue(Self.prefixKey, network.prefix)
         environment.setValue("TESTBED_CLIENT_NETNS", network.clientNamespace)

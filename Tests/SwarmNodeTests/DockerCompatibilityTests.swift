@@ -9,14 +9,19 @@ import XCTest
 final class DockerCompatibilityTests: XCTestCase {
     private static let dockerBinary = "/usr/local/bin/docker"
     private var cluster: TestCluster!
+    private var netns: NetnsNodes?
 
     override func tearDown() {
+        if let netns, let cluster { XCTAssertEqual(netns.tearDown(cluster: cluster), [], "network namespaces left behind") }
         cluster?.tearDown()
     }
 
-    private func startCluster() throws {
+    /// `networked`: m1 in its own network namespace with the OCI executor (`NetnsNodes`), so
+    /// tasks on networks run (a process-executor node rejects them).
+    private func startCluster(networked: Bool = false) throws {
         cluster = try TestCluster()
-        try cluster.initialize("m1")
+        if networked { netns = try NetnsNodes(cluster: cluster, nodes: ["m1"], images: ["busybox"]) }
+        try cluster.initialize("m1", extraFlags: netns?.flags("m1") ?? [])
     }
 
     private var socketPath: String {
@@ -170,13 +175,15 @@ final class DockerCompatibilityTests: XCTestCase {
         XCTAssertTrue(removeAgain.stderr.contains("service web not found"), removeAgain.stderr)
     }
 
-    /// `docker stack deploy` on a real one-node cluster (process executor): the stack's networks
+    /// `docker stack deploy` on a real one-node cluster (OCI executor in its own network namespace,
+    /// as tasks on networks need task networking): the stack's networks
     /// and services are created, the tasks run with addresses on the stack network and ingress,
     /// `stack ls|services|ps` show them, and `stack rm` removes services and networks at once
     /// (the tasks stop afterwards, as with dockerd).
     func testDockerStackDeployRunsAndRemovesAStack() throws {
         guard FileSystem.exists(Self.dockerBinary) else { throw XCTSkip("the docker CLI is not installed at \(Self.dockerBinary)") }
-        try startCluster()
+        try NetnsNodes.requirements()
+        try startCluster(networked: true)
         let compose = "\(cluster.directory)/compose.yml"
         try """
         services:

@@ -8,17 +8,23 @@ import XCTest
 /// has tasks on, and the worker's `/info` shows what it holds (`Swarm.NetworkTables`). A scale
 /// down removes the task from the worker's table; a partition (every node dropping what it
 /// sends to and receives from the other, as `swarmctl chaos partition` composes it) and its heal
-/// leave the worker on exactly the version the leader last sent it.
+/// leave the worker on exactly the version the leader last sent it. The tasks run (OCI executor,
+/// each node in its own network namespace: `NetnsNodes`), as a node without task networking
+/// rejects tasks on networks.
 final class NetworkTableStreamEndToEndTests: XCTestCase {
     private var cluster: TestCluster!
+    private var netns: NetnsNodes?
 
     override func setUpWithError() throws {
+        try NetnsNodes.requirements()
         cluster = try TestCluster()
+        netns = try NetnsNodes(cluster: cluster, nodes: ["m1", "w1"], images: ["busybox"])
         // A long acknowledgement guard: the partition must not fail and replace the tasks.
         cluster.nodeFlags += ["--enable-chaos", "--dispatcher-ack-timeout", "120s"]
     }
 
     override func tearDown() {
+        if let netns, let cluster { XCTAssertEqual(netns.tearDown(cluster: cluster), [], "network namespaces left behind") }
         cluster?.tearDown()
     }
 
@@ -66,13 +72,13 @@ final class NetworkTableStreamEndToEndTests: XCTestCase {
     }
 
     func testTheWorkerHoldsItsNetworksTablesFollowsAScaleDownAndCatchesUpAfterAPartition() throws {
-        try cluster.initialize("m1")
-        try cluster.join("w1", as: "worker", via: "m1")
+        try cluster.initialize("m1", extraFlags: netns!.flags("m1"))
+        try cluster.join("w1", as: "worker", via: "m1", extraFlags: netns!.flags("w1"))
         try cluster.waitUntil("2 nodes ready", timeoutSeconds: 30) {
             let nodes = try self.cluster.nodes(via: "m1")
             return nodes.count == 2 && nodes.allSatisfy { $0[path: "Status", "State"] as? String == "ready" }
         }
-        let created = try cluster.cli("m1", ["network", "create", "-d", "overlay", "--subnet", "10.77.0.0/24", "front"])
+        let created = try cluster.cli("m1", ["network", "create", "-d", "overlay", "--subnet", "198.51.100.0/25", "front"])
         XCTAssertEqual(created.status, 0, created.output)
         let networkID = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
         // `anchor` keeps the worker on `front` whatever happens to `web`'s tasks.

@@ -21,6 +21,10 @@ final class TestCluster {
     /// Flags every node gets (add `--enable-chaos` before starting nodes to inject faults).
     var nodeFlags = ["--raft-tick", "50ms", "--executor", "process"]
     private(set) var members: [String: Member] = [:]
+    /// Nodes placed in their own network namespace (entered with `nsenter --net`, as
+    /// `testbed up --netns` does), by name: the namespace file and the address the node's cluster
+    /// port listens on. Set before starting the node; the others run on 127.0.0.1.
+    var placements: [String: (namespacePath: String, address: String)] = [:]
 
     init() throws {
         binary = try Self.locateBinary()
@@ -56,13 +60,15 @@ final class TestCluster {
     }
 
     private func newMember(_ name: String, dataDirectory: String? = nil, apiAddress: String? = nil) throws -> Member {
-        Member(name: name, dataDirectory: dataDirectory ?? "\(directory)/\(name)", clusterAddress: "127.0.0.1:\(try Self.freePort())",
+        Member(name: name, dataDirectory: dataDirectory ?? "\(directory)/\(name)",
+               clusterAddress: try placements[name].map { "\($0.address):2377" } ?? "127.0.0.1:\(try Self.freePort())",
                apiAddress: apiAddress ?? "unix:\(directory)/\(name).sock", process: nil)
     }
 
     /// Starts `swarmctl ARGS` with stderr appended to NAME.log; stdout is the returned process's pipe.
     private func spawnNode(_ name: String, _ arguments: [String]) throws -> ChildProcess {
-        let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let entry = placements[name].map { ["nsenter", "--net=\($0.namespacePath)"] } ?? []
+        let quoted = (entry + [binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         return try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exec \(quoted) 2>>'\(directory)/\(name).log'"])
     }
 

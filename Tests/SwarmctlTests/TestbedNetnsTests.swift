@@ -72,7 +72,7 @@ final class TestbedNetnsTests: XCTestCase {
             if let recorded { UnderlayNetwork.destroy(prefix: recorded) }
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let up = try run(binary, ["testbed", "up", "--netns", "--managers", "1", "--workers", "1", "--dir", directory], seconds: 120)
+        let up = try run(binary, ["testbed", "up", "--netns", "--executor", "process", "--managers", "1", "--workers", "1", "--dir", directory], seconds: 120)
         recorded = prefix
         XCTAssertEqual(up.status, 0, up.output)
         let prefixNow = try XCTUnwrap(recorded, up.output)
