@@ -18,7 +18,7 @@ extension ClusterState {
     }
 
     /// Who uses network `id`: the names of services attached to it (ingress: services with
-    /// ingress ports) and the ids of tasks still wanted running with an address on it, each
+    /// ingress ports, or host-mode ports and no network) and the ids of tasks still wanted running with an address on it, each
     /// sorted. Tasks already told to stop do not count (swarmkit's rule): `stack rm` removes the
     /// services, then at once their networks, while the tasks are still stopping.
     public func users(ofNetwork id: String) -> (services: [String], tasks: [String]) {
@@ -154,8 +154,11 @@ extension ClusterState {
 
     // MARK: Services
 
+    /// Whether `spec`'s tasks join the ingress network (`EndpointAllocation.joinsIngress`).
     static func hasIngressPorts(_ spec: ServiceSpec) -> Bool {
-        (spec.endpointSpec?.ports ?? []).contains { ($0.publishMode ?? "ingress").lowercased() == "ingress" }
+        let ports = spec.endpointSpec?.ports ?? []
+        return ports.contains { ($0.publishMode ?? "ingress").lowercased() == "ingress" }
+            || (!ports.isEmpty && (spec.taskTemplate.networks ?? []).isEmpty)
     }
 
     /// Allocates `service`'s endpoint for its (new) spec: published ports, VIPs, and ingress
@@ -166,7 +169,7 @@ extension ClusterState {
         let endpoint = try EndpointAllocation.allocate(service, in: self, networking: &work)
         var changedTasks: [SwarmTask] = []
         if let ingress = work.ingressNetwork {
-            let needsIngress = endpoint.ports.contains { $0.publishMode == "ingress" }
+            let needsIngress = EndpointAllocation.joinsIngress(ports: endpoint.ports, networkCount: service.spec.taskTemplate.networks?.count ?? 0)
             for var task in tasks(ofService: service.id) where task.holdsAddresses {
                 var attachments = task.networksAttachments ?? []
                 let attached = attachments.contains { $0.networkID == ingress.id }
@@ -201,11 +204,12 @@ extension ClusterState {
     // MARK: Tasks
 
     /// The networks a new task of `service` joins: ingress first when the service publishes
-    /// ingress ports, then its template's networks that exist.
+    /// ingress ports (or host-mode ports without a network of its own), then its template's
+    /// networks that exist.
     func attachmentTargets(_ task: SwarmTask) -> [(networkID: String, aliases: [String]?)] {
         var targets: [(String, [String]?)] = []
         if let service = services[task.serviceID], let ingress = networking.ingressNetwork,
-           (service.endpoint?.ports ?? []).contains(where: { $0.publishMode == "ingress" }) {
+           EndpointAllocation.joinsIngress(ports: service.endpoint?.ports ?? [], networkCount: service.spec.taskTemplate.networks?.count ?? 0) {
             targets.append((ingress.id, nil))
         }
         for config in task.spec.networks ?? [] where networking.networks[config.target] != nil {

@@ -18,7 +18,7 @@ enum EndpointAllocation {
         let networkIDs = try checkNetworks(spec.taskTemplate.networks ?? [], networking)
         let ports = try resolvePorts(endpointSpec.ports ?? [], mode: mode, service: service, state: state, networking: &networking)
         var targets = networkIDs
-        if ports.contains(where: { $0.publishMode == "ingress" }) {
+        if joinsIngress(ports: ports, networkCount: networkIDs.count) {
             guard let ingress = networking.ingressNetwork else {
                 throw ClusterError.invalid("service needs ingress network, but no ingress network is present")
             }
@@ -166,5 +166,14 @@ enum EndpointAllocation {
     private static func portTaken(_ port: UInt32, by owner: String, as kind: String, _ state: ClusterState) -> ClusterError {
         let name = state.services[owner]?.spec.name ?? owner
         return .invalid("port '\(port)' is already in use by service '\(name)' (\(owner)) as \(kind): publish another port")
+    }
+
+    /// Whether a service's tasks join the ingress network: for its ingress-mode ports (the
+    /// routing mesh), and also for host-mode ports when it has no network of its own, so each task
+    /// gets its own namespace behind the node's gateway bridge (as dockerd's docker_gwbridge)
+    /// instead of binding the target port in the node's namespace, where two such tasks collide and
+    /// nothing maps the published port.
+    static func joinsIngress(ports: [PortConfig], networkCount: Int) -> Bool {
+        ports.contains { $0.publishMode == "ingress" } || (!ports.isEmpty && networkCount == 0)
     }
 }

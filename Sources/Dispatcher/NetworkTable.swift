@@ -61,7 +61,8 @@ public struct NetworkTable: Codable, Equatable, Sendable {
         /// The service's VIP on this network (vip mode), CIDR form.
         public var vip: String?
         /// Published ports (ingress ones only in the ingress table; host-mode ones in every table
-        /// of the service, the node maps those to its local tasks).
+        /// of the service, ingress included when it has no network of its own; the node maps
+        /// those to its local tasks).
         public var ports: [PortConfig]
         /// Live tasks on the network (not stopped), by task id.
         public var tasks: [TaskEndpoint]
@@ -164,7 +165,12 @@ public enum NetworkTables {
     private static func entry(_ service: Service, networkID: String, vip: String?, mode: String, state: ClusterState)
         -> NetworkTable.ServiceEntry {
         let ingress = state.networking.networks[networkID]?.spec.ingress == true
-        let ports = (service.endpoint?.ports ?? []).filter { ingress ? $0.publishMode == "ingress" : $0.publishMode == "host" }
+        // A service without networks of its own joins ingress for its host-mode ports too (its
+        // tasks get namespaces there), so the ingress table carries those.
+        let ownNetworks = !(service.spec.taskTemplate.networks ?? []).isEmpty
+        let ports = (service.endpoint?.ports ?? []).filter {
+            ingress ? $0.publishMode == "ingress" || (!ownNetworks && $0.publishMode == "host") : $0.publishMode == "host"
+        }
         let aliases = (service.spec.taskTemplate.networks ?? []).first { $0.target == networkID }?.aliases ?? []
         return NetworkTable.ServiceEntry(serviceID: service.id, name: service.spec.name, aliases: aliases.sorted(), endpointMode: mode,
                                          vip: vip, ports: ports, tasks: [])

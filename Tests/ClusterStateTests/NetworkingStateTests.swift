@@ -187,6 +187,29 @@ final class NetworkingStateTests: XCTestCase {
         XCTAssertNil(state.networking.pools[ingress]?.owners["task:t1"])
     }
 
+    /// A host-mode port without a network of its own: the tasks join ingress, so each gets its
+    /// own namespace behind the node's gateway bridge (two such tasks on one node no longer
+    /// collide on the target port, and the published port is mapped); with a network they don't.
+    func testHostModePortsWithoutANetworkJoinIngressAndWithANetworkDoNot() throws {
+        var state = initialized()
+        let ingress = state.networking.ingressNetwork!.id
+        let host = [PortConfig(targetPort: 80, publishedPort: 8081, publishMode: "host")]
+        XCTAssertNoThrow(try createService(&state, "s1", spec("echo", ports: host)).get())
+        createTask(&state, "t1", service: "s1", node: "n1")
+        XCTAssertEqual(state.tasks["t1"]?.networksAttachments?.map(\.networkID), [ingress])
+        XCTAssertEqual(state.users(ofNetwork: ingress).services, ["echo"])
+        XCTAssertNoThrow(try createNetwork(&state, "a").get())
+        var attached = state.services["s1"]!.spec
+        attached.taskTemplate.networks = [NetworkAttachmentConfig(target: "a")]
+        XCTAssertNoThrow(try apply(&state, .updateService(id: "s1", version: state.services["s1"]!.version, spec: attached, at: t0)).get())
+        XCTAssertFalse(state.tasks["t1"]?.networksAttachments?.contains { $0.networkID == ingress } ?? true,
+                       "with a network of its own the task leaves ingress")
+        XCTAssertEqual(state.users(ofNetwork: ingress).services, [])
+        XCTAssertNoThrow(try createService(&state, "s2", spec("web", networks: ["a"], ports: [PortConfig(targetPort: 80, publishedPort: 8082, publishMode: "host")])).get())
+        createTask(&state, "t2", service: "s2", node: "n1")
+        XCTAssertEqual(state.tasks["t2"]?.networksAttachments?.map(\.networkID), ["a"])
+    }
+
     func testNetworkRemovalIsRefusedWhileInUseNamingTheUsers() throws {
         var state = initialized()
         XCTAssertNoThrow(try createNetwork(&state, "a").get())

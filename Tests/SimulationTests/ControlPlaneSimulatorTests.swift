@@ -17,15 +17,17 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     // MARK: The simulator against a plainly correct control loop
 
+    /// Seeds 1...6 inject every fault kind and check rolling updates for availability
+    /// (`ControlPlaneSweep` and `swarmctl simulate --control-plane --seeds N` run more).
     func testReferenceLoopsConvergeUnderFaults() {
         var total = ControlPlaneReport()
-        for seed in UInt64(1)...12 {
+        for seed in UInt64(1)...6 {
             let report = runReference(seed: seed, workers: seed % 2 == 0 ? 7 : 3)
             XCTAssertNil(report.violation?.message, "seed \(seed)")
             total.merge(report)
         }
         XCTAssertEqual(total.servicesConverged, total.servicesCreated)
-        XCTAssertEqual(total.convergenceMillis.count, 12)
+        XCTAssertEqual(total.convergenceMillis.count, 6)
         XCTAssertGreaterThan(total.tasksStarted, 100)
         XCTAssertGreaterThan(total.rollingUpdates, 0)
         XCTAssertGreaterThan(total.updatesCheckedForAvailability, 0, "no rolling update was checked for availability")
@@ -46,14 +48,28 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     // MARK: The invariants catch broken orchestration
 
+    /// The violations of seeds 1...10 with `bug` (`first` tried first), up to the first one
+    /// `caught` accepts (the seeds after it could not change the verdict).
+    private func violations(bug: ReferenceControlLoops.Bug, first: UInt64 = 1, until caught: (String) -> Bool) -> [String] {
+        var failures: [String] = []
+        for seed in [first] + (UInt64(1)...10).filter({ $0 != first }) {
+            guard let message = runReference(seed: seed, bug: bug).violation?.message else { continue }
+            failures.append(message)
+            if caught(message) { break }
+        }
+        return failures
+    }
+
     func testAnOrchestratorThatKeepsTasksOfDownNodesRunsSlotsTwice() {
-        let failures = (UInt64(1)...10).compactMap { runReference(seed: $0, bug: .keepTasksOfDownNodes).violation?.message }
+        let caught = { (message: String) in message.hasPrefix("slot running twice") || message.hasPrefix("convergence") }
+        // Seed 6 shows it (after a change to the simulator's draws another of 1...10 may).
+        let failures = violations(bug: .keepTasksOfDownNodes, first: 6, until: caught)
         XCTAssertFalse(failures.isEmpty, "no seed caught the slot running twice")
-        XCTAssertTrue(failures.contains { $0.hasPrefix("slot running twice") || $0.hasPrefix("convergence") }, "\(failures)")
+        XCTAssertTrue(failures.contains(where: caught), "\(failures)")
     }
 
     func testAnOrchestratorThatIgnoresRestartConditionNoneIsCaught() {
-        let failures = (UInt64(1)...10).compactMap { runReference(seed: $0, bug: .ignoreRestartConditionNone).violation?.message }
+        let failures = violations(bug: .ignoreRestartConditionNone) { $0.hasPrefix("restart policy") }
         XCTAssertTrue(failures.contains { $0.hasPrefix("restart policy") }, "\(failures)")
     }
 

@@ -7,7 +7,9 @@ import XCTest
 /// swarmctl: the task reads its secret from a read-only file on a tmpfs at /run/secrets, the data
 /// is in no file under any node's data directory (nor in the node logs), a node without a task
 /// referencing the secret never receives it, and `swarmctl secret update` rolls the service onto
-/// the new value. Skipped without root, runc, a static busybox or the docker CLI.
+/// the new value. Skipped without root, runc, a static busybox or the docker CLI. Tasks that get
+/// stopped have a 1 s stop grace period: `sh` as a container's pid 1 ignores SIGTERM, so each
+/// stop would otherwise wait the default 10 s for SIGKILL.
 final class SecretsEndToEndTests: XCTestCase {
     private static let dockerBinary = "/usr/local/bin/docker"
     private var cluster: TestCluster!
@@ -127,7 +129,7 @@ final class SecretsEndToEndTests: XCTestCase {
 
         let script = "cat /run/secrets/db_pw; echo; cat /etc/app.conf; echo; echo secrets: $(ls /run/secrets); grep -E ' /run/secrets(/db_pw)? ' /proc/self/mountinfo; "
             + "stat -c 'mode=%a' /run/secrets/db_pw; (echo x > /run/secrets/db_pw) 2>/dev/null || echo write-refused; sleep 3600"
-        try docker(["service", "create", "-d", "--name", "reader", "--secret", "db_pw", "--config", "source=app_conf,target=/etc/app.conf",
+        try docker(["service", "create", "-d", "--name", "reader", "--stop-grace-period", "1s", "--secret", "db_pw", "--config", "source=app_conf,target=/etc/app.conf",
                     "bb:1", "sh", "-c", script])
         let logs = try awaitLogs("reader", [value, "listen 8080", "mode=444", "write-refused"])
         XCTAssertTrue(logs.contains("secrets: db_pw\n"), "the task sees only its own secret: \(logs)")
@@ -168,7 +170,7 @@ final class SecretsEndToEndTests: XCTestCase {
         try docker(["secret", "create", "leak", "-"], stdin: value)
         // The task proves it read the value without printing it (its log is under the data dir).
         let digest = try run("printf '%s' '\(value)' | md5sum | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
-        try docker(["service", "create", "-d", "--name", "everywhere", "--mode", "global", "--secret", "leak", "bb:1", "sh", "-c",
+        try docker(["service", "create", "-d", "--name", "everywhere", "--mode", "global", "--stop-grace-period", "1s", "--secret", "leak", "bb:1", "sh", "-c",
                     "md5sum /run/secrets/leak; sleep 3600"])
         try docker(["service", "create", "-d", "--name", "manager-only", "--constraint", "node.role==manager", "--secret", "leak",
                     "bb:1", "sh", "-c", "md5sum /run/secrets/leak; sleep 3600"])
@@ -214,7 +216,7 @@ final class SecretsEndToEndTests: XCTestCase {
         try cluster.initialize("m1")
         try docker(["secret", "create", "db_pw", "-"], stdin: "old-value")
         try docker(["service", "create", "-d", "--name", "api", "--replicas", "3", "--update-parallelism", "1", "--update-delay", "200ms",
-                    "--update-monitor", "500ms", "--secret", "db_pw", "bb:1", "sh", "-c", "echo \"value=$(cat /run/secrets/db_pw)\"; sleep 3600"])
+                    "--update-monitor", "500ms", "--stop-grace-period", "1s", "--secret", "db_pw", "bb:1", "sh", "-c", "echo \"value=$(cat /run/secrets/db_pw)\"; sleep 3600"])
         try awaitLogs("api", ["value=old-value"])
         func runningTasks() throws -> [String] {
             try docker(["service", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", "api"])

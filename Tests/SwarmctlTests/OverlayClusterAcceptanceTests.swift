@@ -164,9 +164,9 @@ final class OverlayClusterAcceptanceTests: XCTestCase {
     /// real address (192.0.2.200) to the task; the plain mesh masquerades it.
     func testHostModeAndLocalPolicyShowTheRealClientAddress() throws {
         removing("echo-host", "echo-local", "echo-mesh")
-        // On a network: a task without any network runs in its node's namespace and its host-mode
-        // port is not mapped yet (REQUESTS.md 19:18, netwire).
-        try docker(["service", "create", "--detach", "--name", "echo-host", "--mode", "global", "--network", "front",
+        // No network of its own: its tasks still get their own namespaces (they join ingress), so
+        // the host-mode port is mapped and the node's namespace is not used.
+        try docker(["service", "create", "--detach", "--name", "echo-host", "--mode", "global",
                     "--publish", "mode=host,published=8081,target=80", image])
         let local = try testbed.swarmctl(["service", "create", "--detach", "--name", "echo-local", "--mode", "global",
                                           "--publish", "published=8082,target=80,policy=local", image])
