@@ -80,6 +80,8 @@ public struct ExecConfiguration: Sendable, Equatable {
 }
 
 /// The descriptors of a running exec that the API reads and writes; the API closes them.
+/// It exists so the HTTP side can relay a terminal (raw bytes) or three pipes (framed) without
+/// knowing which executor started the process.
 public enum ExecStreams: Sendable, Equatable {
     /// A terminal master: output and input on one descriptor.
     case terminal(Int32)

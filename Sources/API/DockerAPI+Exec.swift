@@ -58,6 +58,10 @@ extension DockerAPI {
             reply(APIError(status: 404, "No such exec instance: \(id)").response)
             return true
         }
+        if let problem = Self.startBodyProblem(options, created: found.configuration) {
+            reply(APIError.badRequest(problem).response)
+            return true
+        }
         guard let container = controlPlane.localContainers().first(where: { $0.id == found.container.id }), container.state == .running else {
             reply(APIError(status: 409, "Container \(found.container.id) is not running").response)
             return true
@@ -75,25 +79,31 @@ extension DockerAPI {
         controlPlane.audit("API exec \(id) in container \(container.id) (task \(container.task.id)): "
                            + "\(configuration.command.joined(separator: " ")) by \(request.client ?? "a client of the unix socket or plain TCP")")
         let detached = options.Detach ?? false
+        // dockerd frames the stream by the start's Tty (the create's when the start has none).
+        let rawStream = options.Tty ?? configuration.tty
         var connection: HTTPHijackedConnection?
         if detached {
             connection = nil
         } else {
-            connection = hijack(responder, request, tty: configuration.tty)
+            connection = hijack(responder, request, tty: rawStream)
             guard connection != nil else {
                 execs.finished(id, exitCode: 137)
                 return true
             }
         }
         controlPlane.startExec(container, configuration) { [weak self] result in
-            guard let self else { return }
+            guard let self else {
+                // The API is gone: nobody will watch this exec, so end and reap it.
+                if case let .success(process) = result { process.terminate(); ExecSession.abandon(process) }
+                return
+            }
             switch result {
             case let .failure(error):
                 let code: Int32 = error.message.contains("not found") || error.message.contains("No such file") ? 127 : 126
                 execs.finished(id, exitCode: code)
                 guard let connection else { return reply(error.response) }
                 let text = Array((error.message + "\r\n").utf8)
-                connection.write(configuration.tty ? text : StdcopyFrame.encode(stream: 1, text))
+                connection.write(rawStream ? text : StdcopyFrame.encode(stream: 1, text))
                 connection.finish()
             case let .success(process):
                 execs.started(id, process: process)
@@ -104,7 +114,8 @@ extension DockerAPI {
                     return ExecSession.abandon(process)
                 }
                 let session = ExecSession(loop: loop, connection: connection, process: process, attachStdin: configuration.attachStdin,
-                                          attachStdout: configuration.attachStdout, attachStderr: configuration.attachStderr) { [weak self] code in
+                                          attachStdout: configuration.attachStdout, attachStderr: configuration.attachStderr,
+                                          rawStream: rawStream) { [weak self] code in
                     self?.execs.finished(id, exitCode: code)
                 }
                 session.start()
@@ -169,6 +180,16 @@ struct ExecCreated: Encodable {
 }
 
 /// The `POST /exec/{id}/start` body.
+extension DockerAPI {
+    /// A start body whose `ConsoleSize` is no size (refused as the create route refuses it).
+    static func startBodyProblem(_ options: ExecStartBody, created: ExecConfiguration) -> String? {
+        if let size = options.ConsoleSize, size.count != 2 || !size.allSatisfy({ (0...Int(UInt16.max)).contains($0) }) {
+            return "ConsoleSize must be [rows, columns], each 0-\(UInt16.max), got \(size)"
+        }
+        return nil
+    }
+}
+
 struct ExecStartBody: Decodable {
     var Detach: Bool?
     var Tty: Bool?

@@ -3,7 +3,8 @@ import Glibc
 import Platform
 
 /// Docker's stdcopy framing of a multiplexed stream: a stream byte (1 stdout, 2 stderr), three
-/// zero bytes, the payload's length as a big-endian UInt32, then the payload.
+/// zero bytes, the payload's length as a big-endian UInt32, then the payload. Without a terminal
+/// the docker CLI and docker-py expect stdout and stderr on one hijacked socket in this form.
 public enum StdcopyFrame {
     public static func encode(stream: UInt8, _ payload: some Collection<UInt8>) -> [UInt8] {
         let length = UInt32(payload.count)
@@ -33,7 +34,7 @@ final class ExecSession {
     private let process: any ExecProcessHandle
     private let attachStdin: Bool
     private let onFinish: (Int32) -> Void
-    /// Open output descriptors and their stream byte (0: raw, a terminal).
+    /// Open output descriptors and their stream byte (0: raw; 1, 2: framed stdout, stderr; 255: dropped).
     private var outputs: [Int32: UInt8] = [:]
     /// stdin pipe or terminal master, while input can still be written.
     private var input: Int32?
@@ -46,9 +47,10 @@ final class ExecSession {
     private var drainTimer: TimerHandle?
     private(set) var finished = false
 
-    /// `connection` nil: a detached exec, whose output is read and dropped.
+    /// `connection` nil: a detached exec, whose output is read and dropped. `rawStream`: output
+    /// goes out unframed (the start's `Tty`, as dockerd decides it), else in stdcopy frames.
     init(loop: EventLoop, connection: HTTPHijackedConnection?, process: any ExecProcessHandle, attachStdin: Bool,
-         attachStdout: Bool, attachStderr: Bool, onFinish: @escaping (Int32) -> Void) {
+         attachStdout: Bool, attachStderr: Bool, rawStream: Bool, onFinish: @escaping (Int32) -> Void) {
         self.loop = loop
         self.connection = connection
         self.process = process
@@ -57,11 +59,11 @@ final class ExecSession {
         switch process.streams {
         case let .terminal(master):
             terminal = master
-            outputs[master] = 0
+            outputs[master] = rawStream ? 0 : 1
             input = master
         case let .pipes(stdin, stdout, stderr):
-            outputs[stdout] = attachStdout ? 1 : 255
-            outputs[stderr] = attachStderr ? 2 : 255
+            outputs[stdout] = attachStdout ? (rawStream ? 0 : 1) : 255
+            outputs[stderr] = attachStderr ? (rawStream ? 0 : 2) : 255
             input = stdin
         }
     }
@@ -70,10 +72,12 @@ final class ExecSession {
     func start() {
         for descriptor in Set(outputs.keys).union(input.map { [$0] } ?? []) { _ = Self.setNonblocking(descriptor) }
         if let connection {
-            connection.onData = { [unowned self] bytes in received(bytes) }
-            connection.onEndOfInput = { [unowned self] in endOfInput() }
-            connection.onDrained = { [unowned self] in resumeOutput() }
-            connection.onClose = { [unowned self] in clientGone() }
+            // Weak: a connection that finishes after its queued bytes are out (or its timeout)
+            // may outlive the session.
+            connection.onData = { [weak self] bytes in self?.received(bytes) }
+            connection.onEndOfInput = { [weak self] in self?.endOfInput() }
+            connection.onDrained = { [weak self] in self?.resumeOutput() }
+            connection.onClose = { [weak self] in self?.clientGone() }
         }
         updateInterest()
         let process = process
@@ -85,6 +89,9 @@ final class ExecSession {
             _ = loop.execute { session.unwrapped.exited(code) }
         }
         connection?.start()
+        // The client may have left between the hijack and now (the command was still starting):
+        // its close went to the default callback, so end the command here.
+        if let connection, !connection.isOpen { clientGone() }
     }
 
     // MARK: Output
@@ -227,7 +234,13 @@ final class ExecSession {
         if let drainTimer { _ = loop.cancel(drainTimer) }
         closeEverything()
         onFinish(exitCode)
-        connection?.finish()
+        if let connection {
+            connection.onData = { _ in }
+            connection.onEndOfInput = {}
+            connection.onDrained = {}
+            connection.onClose = {}
+            connection.finish()
+        }
     }
 
     /// The client went away: the command is ended (unless it already exited) and its exit is

@@ -54,8 +54,18 @@ public struct DefaultAddressPool: Codable, Sendable, Equatable {
             throw .invalid("default address pool mask length \(mask) is invalid for the pool \(pools.first { $0.prefixLength == longestPool }!): "
                 + "use a length from \(longestPool) (the pool's own prefix) to \(AddressPool.longestPrefix)")
         }
+        // Every manager's apply walks the candidate subnets: at most 65,536 per pool, as 10.0.0.0/8
+        // cut into /24s, so a full or mostly covered pool never stalls the apply.
+        let shortestPool = pools.map(\.prefixLength).min()!
+        guard mask - shortestPool <= Self.maximumSubnetBits else {
+            throw .invalid("default address pool mask length \(mask) cuts the pool \(pools.first { $0.prefixLength == shortestPool }!) into "
+                + "2^\(mask - shortestPool) subnets: use a length up to \(shortestPool + Self.maximumSubnetBits) (at most 65,536 subnets per pool)")
+        }
         self.init(checked: pools, subnetPrefix: mask)
     }
+
+    /// At most 2^16 subnets per pool.
+    static let maximumSubnetBits = 16
 
     /// How many subnets of `subnetPrefix` the pools hold (at least 1).
     public var subnetCount: UInt64 {

@@ -33,7 +33,8 @@ public enum AssignmentContent: StreamContent {
 }
 
 /// What an assignment message carries of the node's secrets and configs (`AssignmentMessage`'s
-/// `payloads` and `forget`).
+/// `payloads` and `forget`). Kept apart from the tasks so secrets travel only to nodes whose
+/// tasks reference them, once, and are forgotten when no task needs them any more.
 public struct PayloadChange: Equatable, Sendable {
     public var payloads: [TaskPayload]
     public var forget: [PayloadKey]

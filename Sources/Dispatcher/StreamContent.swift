@@ -54,7 +54,8 @@ public protocol StreamMessage: Sendable {
 }
 
 /// Whether a stream message replaces what the node has (`full`) or is one versioned change on
-/// top of the version the node has (`incremental`).
+/// top of the version the node has (`incremental`). One enum for every stream, so the wire
+/// values stay the same for assignments and network tables.
 public enum StreamMessageKind: String, Codable, Sendable {
     case full, incremental
 }

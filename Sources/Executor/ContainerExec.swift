@@ -42,6 +42,8 @@ public struct ExecSpec: Sendable, Equatable {
 }
 
 /// Backends that start interactive processes in their running containers (`docker exec`).
+/// A protocol of its own, not part of `Executor`, because debugging a task is optional: a backend
+/// that cannot do it (the simulator's fake) still runs tasks, and the API answers 501 for it.
 public protocol InteractiveExec: AnyObject, Sendable {
     /// Starts `spec` in running container `id`; may block for a moment (runc sets the process up).
     /// Throws `ExecutorError.invalidState` unless the container runs.

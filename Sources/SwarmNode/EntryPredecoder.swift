@@ -29,8 +29,10 @@ final class EntryPredecoder: @unchecked Sendable {
             for entry in entries {
                 guard let command = try? CommandCodec.decode(entry.data) else { continue }
                 lock.lock()
-                if entry.index > appliedThrough { decoded[entry.index] = (entry.term, command) }
-                if decoded.count > Self.limit { decoded = decoded.filter { $0.key > appliedThrough } }
+                if decoded.count >= Self.limit { decoded = decoded.filter { $0.key > appliedThrough } }
+                // Still full (far ahead of the applies, or truncated entries): skip; the apply
+                // decodes that entry itself.
+                if entry.index > appliedThrough && decoded.count < Self.limit { decoded[entry.index] = (entry.term, command) }
                 lock.unlock()
             }
         }

@@ -53,7 +53,9 @@ final class NodeNetworkRunner: @unchecked Sendable {
         if let missing = missingRequirement(executor: executor) { return refuse(missing) }
         do {
             let names = try NetworkNames(prefix: configuration.networkPrefix ?? defaultPrefix(nodeID: nodeID))
-            let subnet = IPv4Subnet(configuration.gatewaySubnet)!
+            guard let subnet = IPv4Subnet(configuration.gatewaySubnet) else {
+                return refuse("network-gateway-subnet '\(configuration.gatewaySubnet)' is not an IPv4 subnet: give one in CIDR form, such as 172.30.0.0/16")
+            }
             let gateway = GatewayBridge(subnet: subnet, nodeAddress: IPv4Address(subnet.network.value + 1))
             let resolvConf = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
             let dns = try DNSServer(upstreams: ResolverConfiguration.nameservers(resolvConf).map { DNSServer.Upstream(address: $0) })
@@ -160,7 +162,9 @@ final class NodeNetworkRunner: @unchecked Sendable {
         case let .some(.some(problem)):
             throw NodeError("task \(taskID): its network could not be set up: \(problem)")
         case .some(.none):
-            return networking!.namespacePath(forTask: taskID) ?? NetworkNamespace.path(networking!.names.namespace(taskID: taskID))
+            // Not `networking.namespacePath(forTask:)`: that reads the plan the network queue
+            // writes; the wait above already saw the task in an applied plan, and names are fixed.
+            return NetworkNamespace.path(networking!.names.namespace(taskID: taskID))
         }
     }
 

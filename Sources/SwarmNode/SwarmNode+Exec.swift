@@ -32,7 +32,11 @@ extension SwarmNode {
             } catch {
                 result = .failure(APIError(status: 500, "exec in container \(container.id): \(error)"))
             }
-            _ = loop.execute { bound.unwrapped(result) }
+            if !loop.execute({ bound.unwrapped(result) }), case let .success(process) = result {
+                // The node is stopping: nobody will watch this exec, so end and reap it here.
+                process.terminate()
+                _ = process.waitForExit()
+            }
         }
     }
 }

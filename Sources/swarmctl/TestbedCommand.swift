@@ -191,11 +191,14 @@ enum TestbedCommand {
     /// root file systems (deepest first), so the data dir can be removed.
     static func removeContainers(of dataDirectory: String) {
         guard FileSystem.isDirectory(dataDirectory + "/runc"), let runtime = OCIRuntime.find() else { return }
+        // The runtime and the directory go in as positional arguments (never into the script's
+        // text), and mount points are matched as a literal prefix.
         let script = """
-        for id in $('\(runtime)' --root '\(dataDirectory)/runc' list -q); do '\(runtime)' --root '\(dataDirectory)/runc' delete --force "$id"; done
-        cut -d' ' -f5 /proc/self/mountinfo | grep '^\(dataDirectory)/' | sort -r | xargs -r -n1 umount -l
+        for id in $("$1" --root "$2/runc" list -q); do "$1" --root "$2/runc" delete --force "$id"; done
+        cut -d' ' -f5 /proc/self/mountinfo | awk -v p="$2/" 'index($0, p) == 1' | sort -r | xargs -r -n1 umount -l
         """
-        guard let child = try? ChildProcess.spawn("/bin/sh", arguments: ["-c", script + " >/dev/null 2>&1"]) else { return }
+        guard let child = try? ChildProcess.spawn("/bin/sh", arguments: ["-c", "{ " + script + "\n} >/dev/null 2>&1", "sh", "\(runtime)", dataDirectory])
+        else { return }
         _ = try? child.wait()
     }
 

@@ -81,9 +81,10 @@ final class ExecHijackTests: XCTestCase {
     }
 
     /// Starts exec `id` on a hijacked connection; returns the client after the 101 head.
-    private func startExec(_ id: String, upgrade: Bool = true) throws -> (HijackClient, String) {
+    /// By default a start body without Tty, so the create's Tty decides the framing.
+    private func startExec(_ id: String, upgrade: Bool = true, body: String = #"{"Detach":false}"#) throws -> (HijackClient, String) {
         let client = try HijackClient(harness.address)
-        try client.send(request("POST", "/v1.41/exec/\(id)/start", #"{"Detach":false,"Tty":false}"#, upgrade: upgrade))
+        try client.send(request("POST", "/v1.41/exec/\(id)/start", body, upgrade: upgrade))
         return (client, try client.readHead())
     }
 
@@ -123,6 +124,22 @@ final class ExecHijackTests: XCTestCase {
         XCTAssertEqual(inspect["Pid"], .number("4242"))
         XCTAssertEqual(inspect["ProcessConfig"]?["entrypoint"], .string("sh"))
         waitUntil("every descriptor of the exec and its connection is released") { self.registered == self.baseline }
+    }
+
+    /// As in dockerd, the start's Tty decides the stream's framing (docker-py may give a start Tty
+    /// other than the create's); a start ConsoleSize that is no size is refused.
+    func testTheStartsTtyDecidesTheFramingAndABadConsoleSizeIsRefused() throws {
+        let id = try createExec(#"{"Cmd":["sh","-c","cat"],"AttachStdout":true,"AttachStderr":true}"#)
+        let (_, refused) = try startExec(id, body: #"{"Detach":false,"ConsoleSize":[1]}"#)
+        XCTAssertTrue(refused.hasPrefix("HTTP/1.1 400"), refused)
+        let (client, head) = try startExec(id, body: #"{"Detach":false,"Tty":true}"#)
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 101 UPGRADED\r\n"), head)
+        let process = try XCTUnwrap(processes.first)
+        try process.writeStdout("out\n")
+        try process.writeStderr("err\n")
+        process.exit(0)
+        XCTAssertEqual(String(decoding: try client.readToEnd(), as: UTF8.self).split(separator: "\n").sorted(), ["err", "out"],
+                       "unframed stdout and stderr")
     }
 
     func testWithTerminalBytesAreRawInBothDirectionsAndResizeReachesTheTerminal() throws {

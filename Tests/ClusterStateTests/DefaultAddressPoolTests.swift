@@ -113,6 +113,9 @@ final class DefaultAddressPoolTests: XCTestCase {
         XCTAssertEqual(refusal(Array(repeating: "10.0.0.0/16", count: 17)),
                        "default address pool: 17 pools were given, at most 16 are allowed")
         XCTAssertEqual(refusal(["10.0.0.0/16"], 16), "accepted", "a pool that is one subnet")
+        XCTAssertEqual(refusal(["10.0.0.0/8"], 25),
+                       "default address pool mask length 25 cuts the pool 10.0.0.0/8 into 2^17 subnets: use a length up to 24 (at most 65,536 subnets per pool)")
+        XCTAssertEqual(refusal(["10.0.0.0/8"], 24), "accepted", "65,536 subnets, as the built-in pool")
     }
 
     func testADecodedPoolIsCheckedAgain() throws {
