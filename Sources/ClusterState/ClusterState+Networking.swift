@@ -156,9 +156,12 @@ extension ClusterState {
 
     /// Whether `spec`'s tasks join the ingress network (`EndpointAllocation.joinsIngress`).
     static func hasIngressPorts(_ spec: ServiceSpec) -> Bool {
-        let ports = spec.endpointSpec?.ports ?? []
-        return ports.contains { ($0.publishMode ?? "ingress").lowercased() == "ingress" }
-            || (!ports.isEmpty && (spec.taskTemplate.networks ?? []).isEmpty)
+        let ports = (spec.endpointSpec?.ports ?? []).map { port in
+            var port = port
+            port.publishMode = (port.publishMode ?? "ingress").lowercased()
+            return port
+        }
+        return EndpointAllocation.joinsIngress(ports: ports, networkCount: spec.taskTemplate.networks?.count ?? 0)
     }
 
     /// Allocates `service`'s endpoint for its (new) spec: published ports, VIPs, and ingress
