@@ -237,6 +237,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
     case stopTimedOut(ContainerID, pid: Int32, waitedMillis: Int)
     /// The task's secrets or configs could not be put in place.
     case filesFailed(String)
+    /// The command (a task's or an exec's) names no file that can be run (`CommandLookup`).
+    case commandUnavailable(command: String, reason: CommandFailure)
 
     public var description: String {
         switch self {
@@ -261,6 +263,8 @@ public enum ExecutorError: Error, CustomStringConvertible, Equatable {
                 + "look for processes stuck in the kernel (state D in ps) and retry the stop"
         case .filesFailed(let reason):
             return "could not give the task its secrets and configs: \(reason)"
+        case .commandUnavailable(let command, let reason):
+            return "cannot run \(command): \(reason.explanation); check the command and the PATH in the environment"
         }
     }
 }

@@ -5,15 +5,23 @@ import Platform
 /// One task run by `ProcessExecutor`: its state machine (created → running → exited), the
 /// threads that drain its output and reap it, and the signalling of its process group.
 ///
-/// The pid is only signalled under `lock`, and the reaper reaps under the same lock, so a signal
-/// can never reach a recycled pid.
+/// The task runs under a shim (`TaskShim` with `ownsGroup`) that leads its process group, holds
+/// its output FIFOs and records its exit, so the task outlives the node process and a restarted
+/// node re-attaches to it (`adopt`). The group is only signalled under `lock` while its leader,
+/// the shim, is known to be there (this process's unreaped child, or for an adopted task the
+/// recorded shim by pid and start time), so a signal never reaches a recycled process group.
 final class ProcessContainer: @unchecked Sendable {
     let id: ContainerID
     let spec: TaskSpec
     let directory: String
     private let lock = ConditionLock()
     private var state = ContainerState.created
-    private var pid: pid_t?
+    /// The shim: the leader of the task's process group.
+    private var shimPid: pid_t?
+    /// The task's own process (the shim's child), once the shim has recorded it.
+    private var taskPid: pid_t?
+    /// Adopted from a previous run of the node: the shim is not this process's child.
+    private var adopted = false
     private var reaped = false
     private var startedAt: Double?
     private var exitStatus: ExitStatus?
@@ -34,38 +42,147 @@ final class ProcessContainer: @unchecked Sendable {
         self.launchPrefix = launchPrefix
     }
 
-    /// The spec as spawned: the user already turned into `launchPrefix`.
-    private var spawnedSpec: TaskSpec {
-        var spawned = spec
-        spawned.user = nil
-        spawned.command = launchPrefix + spec.command
-        return spawned
-    }
-
     func logBase(_ stream: LogStream) -> String { "\(directory)/\(stream.rawValue).log" }
 
+    /// Longest wait for the shim to record the task's pid (two `sh` starts; slow only under load).
+    static let pidWaitMillis = 10_000
+
     func start(onExit: @escaping @Sendable (ExitStatus) -> Void) throws {
-        try lock.withLock {
+        let shim = try lock.withLock { () throws -> pid_t in
             guard state == .created else { throw ExecutorError.invalidState(id, state, operation: "start") }
-            let stdoutLog = try RotatingLog(base: logBase(.stdout), limits: spec.logLimits)
-            let stderrLog = try RotatingLog(base: logBase(.stderr), limits: spec.logLimits)
-            let task = try TaskSpawner.spawn(spawnedSpec)
-            pid = task.pid
+            let command = try resolvedCommand()
+            // The output goes through FIFOs the shim holds open, so the task outlives this
+            // process and a restarted node reattaches to them (`adopt`).
+            let output = try TaskShim.openOutput(directory: directory)
+            var shimSpec = spec
+            shimSpec.user = nil
+            shimSpec.command = TaskShim.command(directory: directory, run: command, ownsGroup: true, stopSignal: spec.stopSignal)
+            let task: SpawnedTask
+            do {
+                task = try TaskSpawner.spawn(shimSpec)
+            } catch {
+                TaskSpawner.closeAll([output.stdout, output.stderr])
+                throw error
+            }
+            TaskSpawner.closeAll([task.stdoutDescriptor, task.stderrDescriptor])
             // Best effort: without the record a leftover is only found by its process group.
             try? TaskProcessRecord.write(pid: task.pid, directory: directory)
+            shimPid = task.pid
             state = .running
             startedAt = Self.wallClockSeconds()
-            threads.append(PlatformThread(name: "logs-\(task.pid)") { [self] in
-                LogPump.run(stdout: task.stdoutDescriptor, stderr: task.stderrDescriptor,
-                            stdoutLog: stdoutLog, stderrLog: stderrLog)
-                lock.withLock { logsDrained = true }
-                lock.broadcast()
-            })
+            startLogPump(output)
             threads.append(PlatformThread(name: "reap-\(task.pid)") { [self] in
                 reap(task.pid, onExit: onExit)
             })
+            return task.pid
         }
+        awaitTaskPid(shim: shim)
         startHealthMonitor()
+    }
+
+    /// The task's command with its executable looked up now (in the PATH of the task's own
+    /// environment), so a command that cannot run fails the start with the reason instead of
+    /// becoming the shim's exit code 127.
+    private func resolvedCommand() throws -> [String] {
+        let command = launchPrefix + spec.command
+        switch CommandLookup.resolve(command[0], environment: TaskSpawner.environment(of: spec), workingDirectory: spec.workingDirectory) {
+        case let .success(path): return [path] + command.dropFirst()
+        case let .failure(reason): throw ExecutorError.commandUnavailable(command: command[0], reason: reason)
+        }
+    }
+
+    /// Waits until the shim has recorded the task's pid, or has exited (a task that ended at once).
+    private func awaitTaskPid(shim: pid_t) {
+        let deadline = monotonicNanoseconds() + UInt64(Self.pidWaitMillis) * 1_000_000
+        // Made before the first look at the pid file, so its appearance cannot be missed.
+        let watch = DirectoryWatch(directory: directory)
+        while monotonicNanoseconds() < deadline {
+            if let pid = TaskShim.taskPid(directory: directory) {
+                lock.withLock { if taskPid == nil { taskPid = pid } }
+                return
+            }
+            if lock.withLock({ reaped }) { return }
+            watch.wait(millis: 10)
+        }
+    }
+
+    /// Copies the output FIFOs into the rotating logs on a thread until every writer is gone (the
+    /// shim and everything of the task's group have exited). Called under the lock.
+    private func startLogPump(_ output: TaskShim.Output, appending: Bool = false) {
+        let limits = spec.logLimits
+        let (stdoutBase, stderrBase) = (logBase(.stdout), logBase(.stderr))
+        threads.append(PlatformThread(name: "logs-\(id.rawValue.prefix(8))") { [self] in
+            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
+               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
+                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog,
+                            appending: appending)
+            } else {
+                TaskSpawner.closeAll([output.stdout, output.stderr])
+            }
+            lock.withLock { logsDrained = true }
+            lock.broadcast()
+        })
+    }
+
+    /// Re-attaches to this task after the node restarted: a task whose shim still runs gets its
+    /// logs pumped, its health check and its exit watched again; one whose shim recorded its exit
+    /// has ended; anything else is gone (its shim was killed, the machine rebooted, or a node
+    /// without the shim started it: what is left of its group is ended).
+    func adopt(onExit: @escaping @Sendable (ExitStatus) -> Void) -> Adoption {
+        if let code = TaskShim.recordedExit(directory: directory) { return markAdoptedExit(TaskShim.decodeExit(code)) }
+        guard let shim = TaskProcessRecord.livePID(directory: directory), TaskShim.hasOutput(directory: directory),
+              let output = try? TaskShim.openOutput(directory: directory) else {
+            if let leader = TaskProcessRecord.livePID(directory: directory) { ProcessTable.kill(processGroupOf: leader) }
+            lock.withLock { state = .exited }
+            return .gone
+        }
+        // The shim may have exited between the check and the open (then no writer is left to
+        // signal the end of the output): its exit file says so.
+        if let code = TaskShim.recordedExit(directory: directory) {
+            TaskSpawner.closeAll([output.stdout, output.stderr])
+            return markAdoptedExit(TaskShim.decodeExit(code))
+        }
+        let pid = TaskShim.taskPid(directory: directory)
+        lock.withLock {
+            shimPid = shim
+            taskPid = pid
+            adopted = true
+            state = .running
+            startedAt = Self.wallClockSeconds()
+            startLogPump(output, appending: true)
+            threads.append(PlatformThread(name: "reap-\(shim)") { [self] in reapAdopted(onExit: onExit) })
+        }
+        lock.broadcast()
+        startHealthMonitor()
+        return .running(pid: pid)
+    }
+
+    private func markAdoptedExit(_ status: ExitStatus) -> Adoption {
+        lock.withLock {
+            taskPid = TaskShim.taskPid(directory: directory)
+            exitStatus = status
+            state = .exited
+            reaped = true
+            logsDrained = true
+        }
+        lock.broadcast()
+        return .exited(status)
+    }
+
+    /// Reaper of an adopted task (the shim is not this process's child): the end of the output
+    /// means the shim and its group have exited, after the shim recorded the exit status.
+    private func reapAdopted(onExit: @Sendable (ExitStatus) -> Void) {
+        lock.withLock { reaperThread = pthread_self() }
+        _ = lock.waitUntil(deadline: nil, { logsDrained }, then: {})
+        lock.withLock { monitor }?.stop(join: false)
+        let status = TaskShim.awaitRecordedExit(directory: directory).map(TaskShim.decodeExit) ?? .signaled(signal: SIGKILL)
+        lock.withLock {
+            reaped = true
+            exitStatus = status
+            state = .exited
+        }
+        lock.broadcast()
+        onExit(status)
     }
 
     private func startHealthMonitor() {
@@ -91,22 +208,26 @@ final class ProcessContainer: @unchecked Sendable {
         return ExecResult(status: result.status, output: output, timedOut: result.timedOut)
     }
 
-    /// Reaper thread: waits for the main process, kills what is left of its group, reaps it,
-    /// lets the logs drain, then publishes the exit.
-    private func reap(_ pid: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
+    /// Reaper thread: waits for the shim (which records the task's exit and then kills what is
+    /// left of the group, itself included), kills what is left of the group should the shim have
+    /// died first, reaps it, lets the logs drain, then publishes the exit: the one the shim
+    /// recorded, else how the shim itself ended (SIGKILL from a stop).
+    private func reap(_ shim: pid_t, onExit: @Sendable (ExitStatus) -> Void) {
         lock.withLock { reaperThread = pthread_self() }
-        precondition(cplatform_wait_exited_noreap(pid) == 0, "waitid for task \(id) pid \(pid): \(SystemError("waitid"))")
+        precondition(cplatform_wait_exited_noreap(shim) == 0, "waitid for task \(id) shim \(shim): \(SystemError("waitid"))")
         lock.withLock { monitor }?.stop(join: false)
-        let status: ExitStatus = lock.withLock {
-            _ = Glibc.kill(-pid, SIGKILL)
+        let raw: Int32 = lock.withLock {
+            _ = Glibc.kill(-shim, SIGKILL)
             var raw: Int32 = 0
-            _ = try? retryingEINTR("waitpid", "pid \(pid)") { waitpid(pid, &raw, 0) }
+            _ = try? retryingEINTR("waitpid", "pid \(shim)") { waitpid(shim, &raw, 0) }
             reaped = true
-            return Self.decode(raw)
+            return raw
         }
+        let status = TaskShim.recordedExit(directory: directory).map(TaskShim.decodeExit) ?? Self.decode(raw)
         let deadline = monotonicNanoseconds() + UInt64(Self.drainNanos)
         _ = lock.waitUntil(deadline: deadline, { logsDrained }, then: {})
         lock.withLock {
+            if taskPid == nil { taskPid = TaskShim.taskPid(directory: directory) }
             exitStatus = status
             state = .exited
         }
@@ -138,10 +259,12 @@ final class ProcessContainer: @unchecked Sendable {
         throw ExecutorError.stopTimedOut(id, pid: info().pid ?? 0, waitedMillis: graceMillis + Self.killWaitMillis)
     }
 
-    /// Call with `lock` held.
+    /// Call with `lock` held. An adopted shim is checked against its record first (it is not our
+    /// child, so its pid could be another process's once it is gone).
     private func signalGroup(_ signal: Int32) {
-        guard let pid, !reaped else { return }
-        _ = Glibc.kill(-pid, signal)
+        guard let shimPid, !reaped else { return }
+        if adopted, TaskProcessRecord.livePID(directory: directory) != shimPid { return }
+        _ = Glibc.kill(-shimPid, signal)
     }
 
     /// Refuses a running container; joins the finished threads of an exited one.
@@ -160,7 +283,9 @@ final class ProcessContainer: @unchecked Sendable {
 
     func info() -> ContainerInfo {
         lock.withLock {
-            ContainerInfo(id: id, state: state, pid: pid, startedAt: startedAt, exitStatus: exitStatus, health: health)
+            // The shim records the pid a moment after the start under load.
+            if taskPid == nil, state != .created { taskPid = TaskShim.taskPid(directory: directory) }
+            return ContainerInfo(id: id, state: state, pid: taskPid, startedAt: startedAt, exitStatus: exitStatus, health: health)
         }
     }
 

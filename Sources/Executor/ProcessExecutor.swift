@@ -4,9 +4,11 @@ import Platform
 
 /// The `Executor` backend that runs a task's command directly on the host, without isolation.
 ///
-/// It exists for unprivileged development and tests (no root, no runc). Each task leads its own
-/// process group; stop signals the whole group, and when the main process exits the rest of its
-/// group is killed, as a container's processes die with its init. Output goes to
+/// It exists for unprivileged development and tests (no root, no runc). Each task runs under a
+/// shim (`TaskShim`) that leads its process group; stop signals the whole group, and when the
+/// main process exits the rest of its group is killed, as a container's processes die with its
+/// init. The shim holds the output FIFOs and records the exit, so tasks outlive the node process
+/// and a restarted node re-adopts them (`adopt`). Output goes to
 /// `root/containers/ID/{stdout,stderr}.log` with rotation. `--user` is honoured when the node
 /// runs as root (see `HostUser`), and refused with the reason otherwise.
 public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
@@ -24,12 +26,11 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
     public let secretsRoot: String
 
     /// `root` is the node's data directory; containers live under `root/containers`.
-    /// `sharedMemory` is the tmpfs the secrets directories go in. Whatever a previous run of this
-    /// node left there (it was killed before its tasks ended) is removed.
+    /// `sharedMemory` is the tmpfs the secrets directories go in. What a previous run of this
+    /// node left there is removed by `removeLeftovers`, except the directories of re-adopted tasks.
     public init(root: String, sharedMemory: String = "/dev/shm") throws {
         self.root = root
         secretsRoot = "\(sharedMemory)/swarmctl-secrets-" + Digest.of(Array(root.utf8)).hex.prefix(16)
-        try? FileSystem.removeTree(secretsRoot)
         try FileSystem.makeDirectories(root + "/containers")
     }
 
@@ -132,19 +133,45 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         return try LogRecordFile.read(base: LogRecordFile.base(besides: container.logBase(.stdout)), maxFiles: container.spec.logLimits.maxFiles)
     }
 
-    /// Ends the recorded processes a previous run of this node left (checked by pid and start
-    /// time, so a recycled pid is never touched) and deletes their directories, except the
-    /// directories in `keeping` (kept for their logs). Plain host processes cannot be re-adopted.
+    public var canAdopt: Bool { true }
+
+    /// Re-attaches to a task a previous run of this node started (see `TaskShim`).
+    public func adopt(_ id: ContainerID, spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void) throws -> Adoption {
+        let directory = "\(root)/containers/\(id)"
+        guard FileSystem.isDirectory(directory) else { return .gone }
+        if let known = lock.withLock({ containers[id] }) { return known.info().state == .running ? .running(pid: known.info().pid) : .gone }
+        let files = "\(secretsRoot)/\(id)"
+        var effective = spec
+        if !spec.files.isEmpty, FileSystem.isDirectory(files) {
+            effective.environment = spec.environment.filter { !$0.hasPrefix(Self.secretsVariable + "=") } + ["\(Self.secretsVariable)=\(files)"]
+        }
+        // The user was resolved when the task was prepared; execs and health checks run as it again.
+        let launchPrefix = (try? spec.user.flatMap { user throws(ExecutorError) in try HostUser.resolve(user).launchPrefix(for: user) }) ?? nil
+        let container = ProcessContainer(id: id, spec: effective, directory: directory, launchPrefix: launchPrefix ?? [])
+        lock.withLock { containers[id] = container }
+        // The secrets of an adopted task go when it ends, as for a task started here.
+        let adoption = container.adopt { status in
+            try? FileSystem.removeTree(files)
+            onExit(status)
+        }
+        if adoption != .running(pid: container.info().pid) { try? FileSystem.removeTree(files) }
+        return adoption
+    }
+
+    /// Ends the tasks a previous run of this node left that this executor does not run and
+    /// `keeping` does not name (their shim's group, found by the shim's pid and start time, so a
+    /// recycled pid is never touched), and deletes their directories and secrets. Those in
+    /// `keeping` (the agent's own, to re-adopt or kept for their logs) are left alone.
     public func removeLeftovers(keeping: Set<ContainerID>) throws -> [String] {
-        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }
+        let known = lock.withLock { Set(containers.keys.map(\.rawValue)) }.union(keeping.map(\.rawValue))
         var removed: [String] = []
         for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
             let directory = "\(root)/containers/\(name)"
             if let pid = TaskProcessRecord.livePID(directory: directory) { ProcessTable.kill(processGroupOf: pid) }
-            guard !keeping.contains(ContainerID(name)) else { continue }
             try Tree.remove(directory)
             removed.append(name)
         }
+        TaskFilesDirectory.removeLeftovers(in: secretsRoot, keep: known)
         return removed
     }
 

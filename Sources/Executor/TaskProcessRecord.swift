@@ -1,8 +1,8 @@
 import Glibc
 import Platform
 
-/// `DATA/containers/ID/task.pid`: the process backend's record of a task's main process, its pid
-/// and start time, so what a node that died left running can be found and ended later (by the
+/// `DATA/containers/ID/task.pid`: the process backend's record of the leader of a task's process
+/// group (its shim, `TaskShim`), its pid and start time, so what a node that died left running can be found and ended later (by the
 /// restarted agent, or `swarmctl testbed down`) without marking the task's environment and without
 /// ever touching a process that merely reuses the pid.
 public enum TaskProcessRecord {
@@ -24,13 +24,13 @@ public enum TaskProcessRecord {
         return pid
     }
 
-    /// The main processes of tasks the process backend started under `nodeDirectory` that still run.
+    /// The shims (process group leaders) of tasks the process backend started under `nodeDirectory` that still run.
     public static func livePIDs(nodeDirectory: String) -> [pid_t] {
         let containers = nodeDirectory + "/containers"
         return ((try? FileSystem.list(containers)) ?? []).compactMap { livePID(directory: "\(containers)/\($0)") }
     }
 
-    /// Whether `pid` is the main process of a task the process backend started under `nodeDirectory`.
+    /// Whether `pid` is the shim of a task the process backend started under `nodeDirectory`.
     public static func isTask(_ pid: pid_t, nodeDirectory: String) -> Bool {
         livePIDs(nodeDirectory: nodeDirectory).contains(pid)
     }

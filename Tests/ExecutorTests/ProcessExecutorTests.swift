@@ -49,8 +49,14 @@ final class ProcessExecutorTests: XCTestCase {
     private func run(_ spec: TaskSpec, onExit: @escaping @Sendable (ExitStatus) -> Void = { _ in }) throws -> ContainerID {
         let id = try executor.prepare(spec)
         try executor.start(id, onExit: onExit)
-        if let pid = try executor.inspect(id).pid { groups.append(pid) }
+        if let group = group(of: id) { groups.append(group) }
         return id
+    }
+
+    /// The task's process group: its shim's pid, from the shim's record.
+    private func group(of id: ContainerID) -> Int32? {
+        let record = (try? File.openForReading("\(root)/containers/\(id)/\(TaskProcessRecord.fileName)").readAll()) ?? []
+        return String(decoding: record, as: UTF8.self).split(separator: " ").first.flatMap { Int32($0) }
     }
 
     private func waitForOutput(_ id: ContainerID, _ expected: String) throws {
@@ -177,8 +183,8 @@ final class ProcessExecutorTests: XCTestCase {
 
     func testGrandchildDiesWithTheGroupOnStop() throws {
         let id = try run(shell("sleep 300 & wait"))
-        let pgid = try XCTUnwrap(try executor.inspect(id).pid)
-        XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).count == 2 }, "sh and its sleep should both run")
+        let pgid = try XCTUnwrap(group(of: id))
+        XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).count == 3 }, "the shim, sh and its sleep should all run")
         XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
         XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).isEmpty },
                       "left alive after stop: \(liveProcesses(inGroup: pgid))")
@@ -186,7 +192,7 @@ final class ProcessExecutorTests: XCTestCase {
 
     func testRestOfTheGroupIsKilledWhenTheMainProcessExits() throws {
         let id = try run(shell("sleep 300 & echo started"))
-        let pgid = try XCTUnwrap(try executor.inspect(id).pid)
+        let pgid = try XCTUnwrap(group(of: id))
         XCTAssertEqual(try executor.wait(id, timeoutMillis: 5_000), .exited(code: 0))
         XCTAssertEqual(text(try executor.logs(id, stream: .stdout)), "started\n")
         XCTAssertTrue(eventually { liveProcesses(inGroup: pgid).isEmpty },
@@ -209,8 +215,8 @@ final class ProcessExecutorTests: XCTestCase {
     func testMissingCommandFailsWithAClearError() throws {
         let id = try executor.prepare(TaskSpec(command: ["/nonexistent/command"]))
         XCTAssertThrowsError(try executor.start(id, onExit: { _ in })) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.contains("/nonexistent/command") && message.contains("No such file"), message)
+            XCTAssertEqual(error as? ExecutorError, .commandUnavailable(command: "/nonexistent/command", reason: .notFound))
+            XCTAssertTrue("\(error)".contains("cannot run /nonexistent/command: no such file"), "\(error)")
         }
         XCTAssertEqual(try executor.inspect(id).state, .created)
     }
@@ -278,11 +284,35 @@ final class ProcessExecutorTests: XCTestCase {
         XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
     }
 
-    func testTaskLeadsItsOwnProcessGroup() throws {
+    func testTaskRunsInAGroupOfItsOwnLedByItsShim() throws {
         let id = try run(shell("sleep 300"))
         let pid = try XCTUnwrap(try executor.inspect(id).pid)
-        XCTAssertEqual(getpgid(pid), pid, "the task must lead its own group so stop reaches its children")
+        let shim = try XCTUnwrap(group(of: id))
+        XCTAssertNotEqual(pid, shim, "inspect shows the task's own process, not its shim")
+        XCTAssertEqual(ProcessTable.parent(of: pid), shim)
+        XCTAssertEqual(getpgid(pid), shim, "the task is in its shim's group, so stop reaches its children")
         XCTAssertNotEqual(getpgid(pid), getpgrp())
         XCTAssertEqual(try executor.stop(id), .signaled(signal: SIGTERM))
+    }
+
+    /// A command that is a directory, or a file without an execute bit, fails the start with
+    /// that reason (the process API turns it into exit code 126; a missing one into 127).
+    func testACommandThatIsNotExecutableFailsTheStartWithThatReason() throws {
+        let script = root + "/script"
+        XCTAssertTrue(FileManager.default.createFile(atPath: script, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
+        for command in [script, root] {
+            let id = try executor.prepare(TaskSpec(command: [command]))
+            XCTAssertThrowsError(try executor.start(id, onExit: { _ in })) { error in
+                XCTAssertEqual(error as? ExecutorError, .commandUnavailable(command: command, reason: .notExecutable))
+            }
+        }
+        var spec = TaskSpec(command: ["only-in-my-path"])
+        spec.environment = ["PATH=\(root)/bin"]
+        try FileSystem.makeDirectories(root + "/bin")
+        XCTAssertTrue(FileManager.default.createFile(atPath: root + "/bin/only-in-my-path", contents: Data("#!/bin/sh\necho found\n".utf8),
+                                                     attributes: [.posixPermissions: 0o755]))
+        let found = try run(spec)
+        XCTAssertEqual(try executor.wait(found, timeoutMillis: 5_000), .exited(code: 0))
+        XCTAssertEqual(text(try executor.logs(found, stream: .stdout)), "found\n", "looked up in the PATH of the task's environment")
     }
 }

@@ -24,10 +24,11 @@ final class TaskProcessRecordTests: XCTestCase {
     func testARunningTaskIsFoundAndEndedWithItsGroupButAStaleRecordIsNot() throws {
         let id = try executor.prepare(shell("sleep 300 & echo started; wait"))
         try executor.start(id) { _ in }
-        let pid = try XCTUnwrap(try executor.inspect(id).pid)
-        XCTAssertTrue(eventually { TaskProcessRecord.isTask(pid, nodeDirectory: self.root) })
-        XCTAssertFalse(ProcessTable.environment(of: pid, contains: "SWARMCTL_NODE_DIR=\(root)"), "no marks in the environment")
-        XCTAssertTrue(eventually { liveProcesses(inGroup: pid).count == 2 }, "the shell and its sleep")
+        let task = try XCTUnwrap(try executor.inspect(id).pid)
+        let pid = getpgid(task)
+        XCTAssertTrue(eventually { TaskProcessRecord.isTask(pid, nodeDirectory: self.root) }, "the record names the task's shim")
+        XCTAssertFalse(ProcessTable.environment(of: task, contains: "SWARMCTL_NODE_DIR=\(root)"), "no marks in the environment")
+        XCTAssertTrue(eventually { liveProcesses(inGroup: pid).count == 3 }, "the shim, the shell and its sleep")
 
         // The same pid with another start time is some other process: left alone.
         let record = "\(root)/containers/\(id)/\(TaskProcessRecord.fileName)"
@@ -35,7 +36,7 @@ final class TaskProcessRecordTests: XCTestCase {
         try File.open(record, flags: O_WRONLY | O_TRUNC).write(Array("\(pid) 1\n".utf8), at: 0)
         XCTAssertEqual(TaskProcessRecord.livePIDs(nodeDirectory: root), [])
         TaskProcessRecord.endAll(nodeDirectory: root)
-        XCTAssertEqual(ProcessTable.state(of: pid), .running)
+        XCTAssertEqual(ProcessTable.state(of: task), .running)
 
         try File.open(record, flags: O_WRONLY | O_TRUNC).write(genuine, at: 0)
         TaskProcessRecord.endAll(nodeDirectory: root)

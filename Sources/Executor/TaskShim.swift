@@ -1,0 +1,138 @@
+import CPlatform
+import Glibc
+import Platform
+
+/// The small shell that stands between the node and a task's process (the OCI backend's
+/// `runc run`, the process backend's command), so that the task outlives the node process (a
+/// restart, an upgrade, a crash) and a restarted node can re-attach to it.
+///
+/// It exists because a process in the foreground needs a parent that waits for it and a reader
+/// for its output, and the node may be gone. The shim (`/bin/sh`, in its own process group) is
+/// that parent: it holds the task's output FIFOs open for reading and writing (so the task never
+/// gets SIGPIPE while no node reads them; it blocks once the pipe buffer is full) and, when its
+/// command returns, writes the exit code to `DIR/exit` before it exits. The node reads the FIFOs
+/// into the rotating logs; after a restart it opens them again (`adopt` of either backend).
+/// The end of the output (every writer gone) tells the node that the shim has exited.
+///
+/// The process backend's shim also leads the task's process group (`ownsGroup`): it catches the
+/// signals a stop sends to the group with a no-op trap (a trap, unlike an ignored signal, is not
+/// inherited, so the task gets them as usual), records the task's pid in `DIR/init.pid` (as runc
+/// does for a container's init) and, once the exit is recorded, kills what is left of the group,
+/// as a container's processes die with its init.
+enum TaskShim {
+    static let stdoutFIFO = "stdout.fifo"
+    static let stderrFIFO = "stderr.fifo"
+    static let exitFile = "exit"
+    /// The OCI shim's pid and start time (`TaskProcessRecord` format), to tell a live shim from a
+    /// recycled pid (the process backend keeps its shim's in `TaskProcessRecord.fileName`).
+    static let pidFileName = "shim.pid"
+    /// Where the process backend's shim writes the task's pid (the name runc gives the init's pid file).
+    static let taskPidFileName = "init.pid"
+    /// How much output a task may write while no node reads it (the kernel's default
+    /// `pipe-max-size`); beyond it the task blocks on write until the node is back.
+    static let bufferBytes: Int32 = 1 << 20
+
+    /// The signals a group-owning shim survives: every catchable one but SIGCHLD (which a shell
+    /// needs for its own waits), plus the task's stop signal when it is a real-time one.
+    static func guardedSignals(stopSignal: Int32) -> [Int32] {
+        let standard = (1...31).filter { ![SIGKILL, SIGSTOP, SIGCHLD].contains($0) }
+        return standard.contains(stopSignal) || stopSignal <= 0 || stopSignal >= 65 ? standard : standard + [stopSignal]
+    }
+
+    /// The shim's script; `$1` is the task's directory, the rest its command.
+    static func script(ownsGroup: Bool, stopSignal: Int32 = SIGTERM) -> String {
+        // `mv` is looked up in the node's PATH: the process backend's shim runs with the task's environment.
+        let record = "echo \"$code\" > \"$d/\(exitFile).tmp\" && \(TaskSpawner.defaultPath) mv -f \"$d/\(exitFile).tmp\" \"$d/\(exitFile)\""
+        guard ownsGroup else {
+            return """
+                d=$1; shift
+                exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
+                "$@"
+                code=$?
+                \(record)
+                exit $code
+                """
+        }
+        let signals = guardedSignals(stopSignal: stopSignal).map(String.init).joined(separator: " ")
+        // A shell cannot learn the pid of a command it runs in the foreground, so a child shell
+        // writes its own pid and then becomes the command (exec keeps the pid).
+        return """
+            d=$1; shift
+            exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
+            trap : \(signals)
+            /bin/sh -c 'echo $$ > "$0/\(taskPidFileName)" && exec "$@"' "$d" "$@"
+            code=$?
+            \(record)
+            kill -KILL 0
+            """
+    }
+
+    /// The shim's command line, running `run` (the runtime's `run` arguments, or the task's
+    /// command) for the task in `directory`.
+    static func command(directory: String, run: [String], ownsGroup: Bool = false, stopSignal: Int32 = SIGTERM) -> [String] {
+        ["/bin/sh", "-c", script(ownsGroup: ownsGroup, stopSignal: stopSignal), "swarmctl-shim", directory] + run
+    }
+
+    /// The read ends of the task's output FIFOs, made if missing.
+    struct Output {
+        var stdout: Int32
+        var stderr: Int32
+    }
+
+    /// Whether a shim was ever started for the task in `directory` (its FIFOs exist).
+    static func hasOutput(directory: String) -> Bool {
+        FileSystem.exists("\(directory)/\(stdoutFIFO)") && FileSystem.exists("\(directory)/\(stderrFIFO)")
+    }
+
+    /// Opens (creating them first if needed) both FIFOs for reading, non-blocking and close-on-exec.
+    static func openOutput(directory: String) throws -> Output {
+        var opened: [Int32] = []
+        for name in [stdoutFIFO, stderrFIFO] {
+            let path = "\(directory)/\(name)"
+            if mkfifo(path, 0o600) != 0 && errno != EEXIST {
+                TaskSpawner.closeAll(opened)
+                throw SystemError("mkfifo", path)
+            }
+            let descriptor = Glibc.open(path, O_RDONLY | O_NONBLOCK | CPLATFORM_O_CLOEXEC)
+            guard descriptor >= 0 else {
+                TaskSpawner.closeAll(opened)
+                throw SystemError("open", path)
+            }
+            // F_SETPIPE_SZ (1031): best effort; the default 64 KiB still works.
+            _ = fcntl(descriptor, 1031, bufferBytes)
+            opened.append(descriptor)
+        }
+        return Output(stdout: opened[0], stderr: opened[1])
+    }
+
+    /// The exit code the shim recorded, once its command has returned.
+    static func recordedExit(directory: String) -> Int32? {
+        guard let bytes = try? File.openForReading("\(directory)/\(exitFile)").readAll() else { return nil }
+        return Int32(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace())
+    }
+
+    /// The recorded exit code, waiting up to `millis` for it: the shim writes it before it closes
+    /// its output, but a slow file system may show it a moment after the end of the output.
+    static func awaitRecordedExit(directory: String, millis: Int = 2_000) -> Int32? {
+        let deadline = monotonicNanoseconds() + UInt64(millis) * 1_000_000
+        var code = recordedExit(directory: directory)
+        while code == nil && monotonicNanoseconds() < deadline {
+            _ = poll(nil, 0, 10)
+            code = recordedExit(directory: directory)
+        }
+        return code
+    }
+
+    /// The task's pid the process backend's shim recorded (complete lines only: the file is
+    /// written in one `write`, and may be read while still empty).
+    static func taskPid(directory: String) -> pid_t? {
+        guard let bytes = try? File.openForReading("\(directory)/\(taskPidFileName)").readAll(), bytes.last == UInt8(ascii: "\n"),
+              let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace()), pid > 0 else { return nil }
+        return pid
+    }
+
+    /// A shell reports a command killed by a signal as 128 + the signal (and so does `runc run`).
+    static func decodeExit(_ code: Int32) -> ExitStatus {
+        code > 128 && code <= 128 + 64 ? .signaled(signal: code - 128) : .exited(code: code)
+    }
+}
