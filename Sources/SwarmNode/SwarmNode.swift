@@ -261,7 +261,7 @@ public final class SwarmNode: @unchecked Sendable {
     /// Stops timers, closes sockets and the loop. Safe to call from any thread, once.
     /// With `leavingTasksRunning` (SIGTERM of `swarmctl run`, like dockerd's live-restore) the
     /// containers keep running for the next run of this node to re-adopt, unless the node left
-    /// the swarm or its executor cannot re-adopt (the process executor): then they stop first.
+    /// the swarm or its executor cannot re-adopt (a test fake): then they stop first.
     public func stop(leavingTasksRunning: Bool = false) {
         let left = (try? loop.executeAndWait { [self] in hasLeft }) ?? true
         if !leavingTasksRunning || left || agent?.executor.canAdopt != true {

@@ -6,7 +6,7 @@ enum NodeUsage {
 
 
     Runs a node in the foreground (logs to stderr; SIGTERM or SIGINT stops it cleanly, leaving
-    its OCI containers running for the next run to re-adopt; `leave` stops them).
+    its tasks running for the next run to re-adopt; `leave` stops them).
     ADDR is unix:PATH or tcp:HOST:PORT. Every flag is also a key in the config file
     (see cluster.conf.example); flags win.
 

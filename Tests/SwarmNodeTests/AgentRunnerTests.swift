@@ -44,8 +44,8 @@ final class RunnerHarness {
 }
 
 /// The agent core run by the node's runner against the real process executor: tasks start,
-/// exit, stop on request, are reported until recorded, and are reported lost after a restart
-/// (plain host processes cannot be re-adopted; the OCI executor's can, see AgentReadoptionTests).
+/// exit, stop on request, are reported until recorded, and are re-adopted after a restart (lost
+/// only when their processes went while no node ran).
 final class AgentRunnerTests: XCTestCase {
     private var directory = ""
     private var agents: [RunnerHarness] = []
@@ -130,22 +130,55 @@ final class AgentRunnerTests: XCTestCase {
         XCTAssertTrue(status.err?.contains("no command") == true, "\(status.err ?? "")")
     }
 
-    func testAfterARestartRunningTasksAreReportedLostAndTheirProcessesEnded() throws {
+    func testAfterARestartARunningTaskIsReadoptedWithItsPidAndNotReported() throws {
         let first = try makeAgent()
         first.setAssignments([task("t1", ["sleep", "30"])])
         let running = try waitForReport(first, "t1", "running") { $0.state == .running }
         let pid = pid_t(try XCTUnwrap(running.containerStatus?.pid))
+        var recorded = task("t1", ["sleep", "30"])
+        recorded.status = running
+        first.setAssignments([recorded])
         // The node process dies: its loop goes, the task's process stays.
         first.shutdown(leavingTasksRunning: true)
         agents.removeAll()
         XCTAssertTrue(Self.isAlive(pid))
-        // A new agent on the same data directory: the process executor cannot re-adopt.
+        // A new agent on the same data directory re-adopts it: same pid, nothing new to report.
         let second = try makeAgent()
-        let deadline = Date().addingTimeInterval(5)
-        while Self.isAlive(pid) && Date() < deadline { usleep(20_000) }
-        XCTAssertFalse(Self.isAlive(pid), "the leftover process was ended")
+        second.setAssignments([recorded])
+        XCTAssertTrue(eventuallyTrue { second.container(ofTask: "t1") != nil })
+        XCTAssertTrue(eventuallyTrue { second.container(ofTask: "t1").flatMap { try? second.runner.executor.inspect($0).pid } == pid },
+                      "re-adopted with its pid")
+        XCTAssertTrue(Self.isAlive(pid))
+        XCTAssertTrue(second.pendingReports().filter { $0.taskID == "t1" && $0.status.state != .running }.isEmpty,
+                      "\(second.pendingReports())")
+        // It is the agent's again: a desired shutdown stops it.
+        second.setAssignments([task("t1", ["sleep", "30"], desired: .shutdown, state: .running)])
+        _ = try waitForReport(second, "t1", "shutdown") { $0.state == .shutdown }
+        XCTAssertFalse(Self.isAlive(pid), "the re-adopted task's process was stopped")
+    }
+
+    func testAfterARestartATaskWhoseProcessesWereKilledIsReportedLost() throws {
+        let first = try makeAgent()
+        first.setAssignments([task("t1", ["sleep", "30"])])
+        let running = try waitForReport(first, "t1", "running") { $0.state == .running }
+        let pid = pid_t(try XCTUnwrap(running.containerStatus?.pid))
+        first.shutdown(leavingTasksRunning: true)
+        agents.removeAll()
+        // Its shim and the task were killed while no node ran (kill -9 of the group).
+        TaskProcessRecord.endAll(nodeDirectory: directory)
+        XCTAssertTrue(eventuallyTrue { !Self.isAlive(pid) })
+        let second = try makeAgent()
         let lost = try waitForReport(second, "t1", "lost") { $0.state == .failed }
         XCTAssertEqual(lost.err, "task lost: its container was gone after the node restarted")
+    }
+
+    private func eventuallyTrue(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
     }
 
     func testAnUndecodableRecordFileIsAnErrorNamingIt() throws {
