@@ -333,6 +333,9 @@ public struct ClusterStateView: Sendable, Equatable {
 public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
     public var message: String
+    /// For a `docker exec` that could not start: the exit code its record gets (dockerd's 127
+    /// for a command not found, 126 for one that cannot run); nil: 126.
+    public var execExitCode: Int32?
 
     public init(status: Int, _ message: String) {
         self.status = status

@@ -99,7 +99,7 @@ extension DockerAPI {
             }
             switch result {
             case let .failure(error):
-                let code: Int32 = error.message.contains("not found") || error.message.contains("No such file") ? 127 : 126
+                let code = error.execExitCode ?? 126
                 execs.finished(id, exitCode: code)
                 guard let connection else { return reply(error.response) }
                 let text = Array((error.message + "\r\n").utf8)

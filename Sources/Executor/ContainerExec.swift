@@ -156,8 +156,10 @@ enum ExecSpawner {
         case descriptors(stdin: Int32?, stdout: Int32, stderr: Int32)
     }
 
-    static func spawn(_ arguments: [String], environment: [String], workingDirectory: String?, stdio: Stdio) throws -> pid_t {
-        guard let executable = arguments.first, !executable.isEmpty else { throw ExecutorError.emptyCommand }
+    /// `executable` is the file to run (default `arguments[0]`, looked up in this process's PATH).
+    static func spawn(_ arguments: [String], executable: String? = nil, environment: [String], workingDirectory: String?,
+                      stdio: Stdio) throws -> pid_t {
+        guard let executable = executable ?? arguments.first, !executable.isEmpty else { throw ExecutorError.emptyCommand }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -193,6 +195,39 @@ enum ExecSpawner {
             throw ExecutorError.spawnFailed(command: executable, reason: "posix_spawn\(place): \(String(cString: strerror(result)))")
         }
         return pid
+    }
+
+    /// Starts an exec's process, the one spawn path of both backends: `arguments` (the command
+    /// itself, or `runc exec …` in front of it) on a new terminal in its own session with `tty`,
+    /// else on pipes in its own process group (stdin a pipe only with `stdin`).
+    static func start(_ arguments: [String], executable: String? = nil, environment: [String], workingDirectory: String?,
+                      tty: Bool, stdin: Bool,
+                      consoleSize: (rows: UInt16, columns: UInt16)?, pidFile: String? = nil,
+                      decode: @escaping @Sendable (ExitStatus) -> ExitStatus = { $0 },
+                      cleanup: @escaping @Sendable () -> Void = {}) throws -> ExecProcess {
+        if tty {
+            let terminal = try openTerminal()
+            if let consoleSize { _ = setWindowSize(terminal.master, consoleSize) }
+            do {
+                let pid = try spawn(arguments, executable: executable, environment: environment, workingDirectory: workingDirectory,
+                                    stdio: .terminal(slavePath: terminal.slavePath))
+                return ExecProcess(streams: .terminal(terminal.master), launcher: pid, pidFile: pidFile, decode: decode, cleanup: cleanup)
+            } catch {
+                TaskSpawner.closeAll([terminal.master])
+                throw error
+            }
+        }
+        let pipes = try Pipes.make(stdin: stdin)
+        defer { pipes.closeChildEnds() }
+        do {
+            let pid = try spawn(arguments, executable: executable, environment: environment, workingDirectory: workingDirectory,
+                                stdio: .descriptors(stdin: pipes.child.stdin, stdout: pipes.child.stdout, stderr: pipes.child.stderr))
+            return ExecProcess(streams: .pipes(stdin: pipes.parent.stdin, stdout: pipes.parent.stdout, stderr: pipes.parent.stderr),
+                               launcher: pid, pidFile: pidFile, decode: decode, cleanup: cleanup)
+        } catch {
+            pipes.closeParentEnds()
+            throw error
+        }
     }
 
     /// A pipe whose both ends are CLOEXEC (dup2 in the child clears it on the child's copy).

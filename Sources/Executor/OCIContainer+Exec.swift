@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Platform
 
@@ -9,55 +10,63 @@ extension OCIExecutor: InteractiveExec {
 
 extension OCIContainer {
     /// Starts `exec` with `runc exec` in the foreground: the container's environment (plus
-    /// `exec.environment`), user, limits and seccomp profile, unless overridden.
+    /// `exec.environment`), user, limits and seccomp profile, unless overridden. A command that
+    /// cannot run is refused with the reason before runc is asked (`runc exec` exits 255 for any
+    /// failure of its own): it is looked up in the container's file system as its mount namespace
+    /// shows it (volumes included), in the PATH the exec gets.
     func startExec(_ exec: ExecSpec) throws -> ExecProcess {
-        let current = info().state
-        guard current == .running else { throw ExecutorError.invalidState(id, current, operation: "exec in") }
+        let info = info()
+        guard info.state == .running else { throw ExecutorError.invalidState(id, info.state, operation: "exec in") }
         guard let first = exec.command.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
         let token = randomContainerHex().prefix(12)
         let pidFile = "\(directory)/exec-\(token).pid"
         var arguments = [runtime.path, "--root", runtime.stateDirectory, "exec", "--pid-file", pidFile]
         if let directory = exec.workingDirectory { arguments += ["--cwd", directory] }
         for entry in exec.environment { arguments += ["--env", entry] }
+        let process = BundleProcess.read(bundle: bundle)
+        var runner = CommandLookup.Runner(uid: process?.user.uid ?? 0, gids: [process?.user.gid ?? 0] + (process?.user.additionalGids ?? []))
         if let user = exec.user {
             let resolved = try UserResolver.resolve(user, rootfs: rootfs.path)
             arguments += ["--user", "\(resolved.uid):\(resolved.gid)"]
+            runner = CommandLookup.Runner(uid: resolved.uid, gids: [resolved.gid])
         }
-        let removePidFile: @Sendable () -> Void = { try? FileSystem.remove(pidFile) }
-        if exec.tty {
-            return try startTerminalExec(arguments, command: exec.command, pidFile: pidFile, consoleSize: exec.consoleSize)
+        let root = info.pid.map { "/proc/\($0)/root" } ?? rootfs.path
+        if case let .failure(reason) = CommandLookup.resolve(first, environment: ExecEnvironment.merge(process?.env ?? [], exec.environment),
+                                                             workingDirectory: exec.workingDirectory ?? process?.cwd ?? "/", root: root,
+                                                             runner: runner) {
+            throw ExecutorError.commandUnavailable(command: first, reason: reason)
         }
-        let pipes = try ExecSpawner.Pipes.make(stdin: exec.stdin)
-        defer { pipes.closeChildEnds() }
-        do {
-            let pid = try ExecSpawner.spawn(arguments + [id.rawValue] + exec.command, environment: [TaskSpawner.defaultPath],
-                                            workingDirectory: nil,
-                                            stdio: .descriptors(stdin: pipes.child.stdin, stdout: pipes.child.stdout, stderr: pipes.child.stderr))
-            return ExecProcess(streams: .pipes(stdin: pipes.parent.stdin, stdout: pipes.parent.stdout, stderr: pipes.parent.stderr),
-                               launcher: pid, pidFile: pidFile, decode: { OCIContainer.decodeRuntimeExit($0) }, cleanup: removePidFile)
-        } catch {
-            pipes.closeParentEnds()
-            throw error
-        }
+        // runc 1.1 takes `--console-socket` only with `--detach`, and a detached exec would leave
+        // the process to the container's init (nobody could reap it or read its exit code): with a
+        // terminal, `runc exec --tty` runs on a terminal of ours, which runc copies to and from the
+        // container's, following our terminal's size, and exits with the command's status.
+        return try ExecSpawner.start(arguments + (exec.tty ? ["--tty"] : []) + [id.rawValue] + exec.command,
+                                     environment: [TaskSpawner.defaultPath], workingDirectory: nil, tty: exec.tty, stdin: exec.stdin,
+                                     consoleSize: exec.consoleSize, pidFile: pidFile, decode: { OCIContainer.decodeRuntimeExit($0) },
+                                     cleanup: { try? FileSystem.remove(pidFile) })
+    }
+}
+
+/// The `process` of a bundle's config.json as runc runs it: what an exec inherits (environment,
+/// working directory, user), read back rather than rebuilt from the spec and image.
+struct BundleProcess: Decodable {
+    struct User: Decodable {
+        var uid: UInt32
+        var gid: UInt32
+        var additionalGids: [UInt32]?
     }
 
-    /// `runc exec --tty` in the foreground, on a terminal of ours: runc makes the container's
-    /// terminal and copies between it and its own (ours, raw mode), follows our terminal's size
-    /// (SIGWINCH when we resize it) and exits with the command's status. runc 1.1 takes
-    /// `--console-socket` only with `--detach`, and a detached exec would leave the process to the
-    /// container's init: nobody could reap it or read its exit code.
-    private func startTerminalExec(_ arguments: [String], command: [String], pidFile: String,
-                                   consoleSize: (rows: UInt16, columns: UInt16)?) throws -> ExecProcess {
-        let terminal = try ExecSpawner.openTerminal()
-        if let consoleSize { _ = ExecSpawner.setWindowSize(terminal.master, consoleSize) }
-        do {
-            let pid = try ExecSpawner.spawn(arguments + ["--tty", id.rawValue] + command, environment: [TaskSpawner.defaultPath],
-                                            workingDirectory: nil, stdio: .terminal(slavePath: terminal.slavePath))
-            return ExecProcess(streams: .terminal(terminal.master), launcher: pid, pidFile: pidFile,
-                               decode: { OCIContainer.decodeRuntimeExit($0) }, cleanup: { try? FileSystem.remove(pidFile) })
-        } catch {
-            TaskSpawner.closeAll([terminal.master])
-            throw error
-        }
+    var env: [String]?
+    var cwd: String?
+    var user: User
+
+    private struct Config: Decodable {
+        var process: BundleProcess
+    }
+
+    /// nil when the file is missing or not a bundle config (the exec then gets runc's own verdict).
+    static func read(bundle: String) -> BundleProcess? {
+        guard let data = FileManager.default.contents(atPath: bundle + "/config.json") else { return nil }
+        return try? JSONDecoder().decode(Config.self, from: data).process
     }
 }

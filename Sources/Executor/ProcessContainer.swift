@@ -80,15 +80,20 @@ final class ProcessContainer: @unchecked Sendable {
         startHealthMonitor()
     }
 
-    /// The task's command with its executable looked up now (in the PATH of the task's own
-    /// environment), so a command that cannot run fails the start with the reason instead of
-    /// becoming the shim's exit code 127.
+    /// The task's command, once its executable is known to be there (looked up as the shim's
+    /// `exec` will: in the PATH of the task's own environment), so a command that cannot run fails
+    /// the start with the reason instead of becoming the shim's exit code 127.
+    /// `setpriv` of a task run as another user is taken from the node's PATH, as before the shim.
     private func resolvedCommand() throws -> [String] {
-        let command = launchPrefix + spec.command
-        switch CommandLookup.resolve(command[0], environment: TaskSpawner.environment(of: spec), workingDirectory: spec.workingDirectory) {
-        case let .success(path): return [path] + command.dropFirst()
-        case let .failure(reason): throw ExecutorError.commandUnavailable(command: command[0], reason: reason)
+        var prefix = launchPrefix
+        if let tool = prefix.first, case let .success(path) = CommandLookup.resolve(tool, environment: [], workingDirectory: nil) {
+            prefix[0] = path
         }
+        if case let .failure(reason) = CommandLookup.resolve(spec.command[0], environment: TaskSpawner.environment(of: spec),
+                                                             workingDirectory: spec.workingDirectory) {
+            throw ExecutorError.commandUnavailable(command: spec.command[0], reason: reason)
+        }
+        return prefix + spec.command
     }
 
     /// Waits until the shim has recorded the task's pid, or has exited (a task that ended at once).

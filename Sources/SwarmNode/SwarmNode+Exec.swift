@@ -26,6 +26,10 @@ extension SwarmNode {
             } catch let error as ExecutorError {
                 if case .invalidState = error {
                     result = .failure(APIError(status: 409, "Container \(container.id) is not running"))
+                } else if case let .commandUnavailable(_, reason) = error {
+                    var failure = APIError(status: 500, "exec in container \(container.id): \(error)")
+                    failure.execExitCode = reason.exitCode
+                    result = .failure(failure)
                 } else {
                     result = .failure(APIError(status: 500, "exec in container \(container.id): \(error)"))
                 }

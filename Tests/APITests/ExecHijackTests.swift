@@ -249,6 +249,26 @@ final class ExecHijackTests: XCTestCase {
         XCTAssertTrue(plane.audits.contains { $0.contains("exec \(id)") && $0.contains("true") }, "\(plane.audits)")
     }
 
+    /// The node's typed reason for a command that could not start sets the exec's exit code
+    /// (dockerd's 127 not found, 126 cannot run), whatever the message says; the client sees
+    /// the message on the stream.
+    func testAnExecThatCouldNotStartRecordsTheExitCodeOfItsReason() throws {
+        for (code, message) in [(Int32(127), "cannot run x: not an executable file"), (126, "cannot run y: no such file"), (nil, "other")] {
+            plane.execStarter = { _, _ in
+                var failure = APIError(status: 500, message)
+                failure.execExitCode = code
+                return .failure(failure)
+            }
+            let id = try createExec(#"{"Cmd":["x"],"AttachStdout":true}"#)
+            let (client, head) = try startExec(id)
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"), head)
+            XCTAssertTrue(String(decoding: try client.readToEnd(), as: UTF8.self).contains(message))
+            waitUntil("the exit is recorded") {
+                (try? self.call("GET", "/exec/\(id)/json").1["ExitCode"]) == .number("\(code ?? 126)")
+            }
+        }
+    }
+
     func testDetachedExecAnswers200AndRecordsTheExit() throws {
         let id = try createExec(#"{"Cmd":["touch","/x"]}"#)
         let client = try HijackClient(harness.address)

@@ -49,6 +49,33 @@ final class ProcessExecTests: XCTestCase {
         [stdout, stderr].forEach { _ = Glibc.close($0) }
     }
 
+    /// A command that cannot run is refused with a typed reason (the API's exit codes 127 and
+    /// 126), looked up in the exec's PATH (its own entry winning over the task's), never run.
+    func testACommandNotFoundOrNotExecutableIsRefusedWithItsReason() throws {
+        let plain = root + "/plain"
+        XCTAssertTrue(FileManager.default.createFile(atPath: plain, contents: Data("echo ran\n".utf8), attributes: [.posixPermissions: 0o644]))
+        let cases: [(ExecSpec, CommandFailure)] = [
+            (ExecSpec(command: ["no-such-command-here"]), .notFound),
+            (ExecSpec(command: ["./missing"]), .notFound),
+            (ExecSpec(command: [plain]), .notExecutable),
+            (ExecSpec(command: ["plain"], environment: ["PATH=\(root!)"]), .notExecutable),
+            (ExecSpec(command: [root]), .notExecutable),
+            (ExecSpec(command: ["sh", "-c", "true"], environment: ["PATH=/nowhere"]), .notFound),
+        ]
+        for (spec, reason) in cases {
+            XCTAssertThrowsError(try executor.startExec(task, spec), "\(spec.command)") { error in
+                XCTAssertEqual(error as? ExecutorError, .commandUnavailable(command: spec.command[0], reason: reason))
+            }
+        }
+        XCTAssertEqual(CommandFailure.notFound.exitCode, 127)
+        XCTAssertEqual(CommandFailure.notExecutable.exitCode, 126)
+        let found = try executor.startExec(task, ExecSpec(command: ["sh", "-c", "echo $0"]))
+        guard case let .pipes(nil, stdout, stderr) = found.streams else { return XCTFail("pipes without a stdin") }
+        XCTAssertEqual(text(readAll(stdout)), "sh\n", "argv[0] stays as given")
+        XCTAssertEqual(found.waitForExit(), .exited(code: 0))
+        [stdout, stderr].forEach { _ = Glibc.close($0) }
+    }
+
     func testATerminalIsTheControllingTerminalAndCanBeResized() throws {
         let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "tty; stty size; exit 7"], tty: true,
                                                             consoleSize: (rows: 33, columns: 99)))

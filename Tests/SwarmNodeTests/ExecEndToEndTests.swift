@@ -83,6 +83,12 @@ final class ExecEndToEndTests: XCTestCase {
         let code = try run("w1", "docker exec \(id) sh -c 'echo out; echo err >&2; exit 3'")
         XCTAssertEqual(code.status, 3, "the exit code comes back: \(code.output)")
         XCTAssertTrue(code.output.contains("out") && code.output.contains("err"), code.output)
+        // dockerd's codes for a command that cannot run, from the node's typed reason (runc itself
+        // would exit 255): 127 not found (in the PATH the exec gets), 126 not executable.
+        for (command, status) in [("no-such-command", 127), ("-e PATH=/nowhere \(id) sh -c true", 127), ("/etc/passwd", 126), ("/tmp", 126)] {
+            let failed = try run("w1", command.hasPrefix("-e") ? "docker exec \(command)" : "docker exec \(id) \(command)")
+            XCTAssertEqual(failed.status, Int32(status), "docker exec \(command): \(failed.output)")
+        }
         let input = try run("w1", "printf 'one\\ntwo\\n' | docker exec -i \(id) sh -c 'wc -l; echo env=$E' ")
         XCTAssertEqual(input.status, 0, input.output)
         XCTAssertTrue(input.output.hasPrefix("2"), "stdin reached the process, then its end: \(input.output)")
