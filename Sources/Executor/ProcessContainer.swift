@@ -114,16 +114,8 @@ final class ProcessContainer: @unchecked Sendable {
     /// Copies the output FIFOs into the rotating logs on a thread until every writer is gone (the
     /// shim and everything of the task's group have exited). Called under the lock.
     private func startLogPump(_ output: TaskShim.Output, appending: Bool = false) {
-        let limits = spec.logLimits
-        let (stdoutBase, stderrBase) = (logBase(.stdout), logBase(.stderr))
-        threads.append(PlatformThread(name: "logs-\(id.rawValue.prefix(8))") { [self] in
-            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
-               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
-                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog,
-                            appending: appending)
-            } else {
-                TaskSpawner.closeAll([output.stdout, output.stderr])
-            }
+        threads.append(TaskShim.pumpOutput(output, name: "logs-\(id.rawValue.prefix(8))", base: logBase, limits: spec.logLimits,
+                                           appending: appending) { [self] in
             lock.withLock { logsDrained = true }
             lock.broadcast()
         })

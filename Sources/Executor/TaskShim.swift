@@ -105,6 +105,24 @@ enum TaskShim {
         return Output(stdout: opened[0], stderr: opened[1])
     }
 
+    /// Starts the thread that copies `output` into the task's rotating logs (`base` of each
+    /// stream) until every writer is gone (the shim and all it started have exited), then calls
+    /// `drained`. With `appending` (an adopted task) the logs are continued, not started anew.
+    static func pumpOutput(_ output: Output, name: String, base: (LogStream) -> String, limits: LogLimits, appending: Bool,
+                           drained: @escaping @Sendable () -> Void) -> PlatformThread {
+        let (stdoutBase, stderrBase) = (base(.stdout), base(.stderr))
+        return PlatformThread(name: name) {
+            if let stdoutLog = try? RotatingLog(base: stdoutBase, limits: limits, appending: appending),
+               let stderrLog = try? RotatingLog(base: stderrBase, limits: limits, appending: appending) {
+                LogPump.run(stdout: output.stdout, stderr: output.stderr, stdoutLog: stdoutLog, stderrLog: stderrLog,
+                            appending: appending)
+            } else {
+                TaskSpawner.closeAll([output.stdout, output.stderr])
+            }
+            drained()
+        }
+    }
+
     /// The exit code the shim recorded, once its command has returned.
     static func recordedExit(directory: String) -> Int32? {
         guard let bytes = try? File.openForReading("\(directory)/\(exitFile)").readAll() else { return nil }
