@@ -42,7 +42,8 @@ enum TaskShim {
     /// The shim's script; `$1` is the task's directory, the rest its command.
     static func script(ownsGroup: Bool, stopSignal: Int32 = SIGTERM) -> String {
         // `mv` is looked up in the node's PATH: the process backend's shim runs with the task's environment.
-        let record = "echo \"$code\" > \"$d/\(exitFile).tmp\" && \(TaskSpawner.defaultPath) mv -f \"$d/\(exitFile).tmp\" \"$d/\(exitFile)\""
+        // The record is private to the node (umask 077 in a subshell: the task's own umask stays as it was).
+        let record = "(umask 077 && echo \"$code\" > \"$d/\(exitFile).tmp\") && \(TaskSpawner.defaultPath) mv -f \"$d/\(exitFile).tmp\" \"$d/\(exitFile)\""
         guard ownsGroup else {
             return """
                 d=$1; shift
@@ -139,6 +140,13 @@ enum TaskShim {
             code = recordedExit(directory: directory)
         }
         return code
+    }
+
+    /// Makes the (empty) file the process backend's shim writes the task's pid into, readable by
+    /// the node only: the shim's shell keeps the mode of a file it truncates, and leaves the
+    /// task's umask alone.
+    static func prepareTaskPidFile(directory: String) throws {
+        _ = try File.open("\(directory)/\(taskPidFileName)", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
     }
 
     /// The task's pid the process backend's shim recorded (complete lines only: the file is

@@ -91,12 +91,23 @@ final class ProcessAdoptionTests: XCTestCase {
     func testLeftoversNotKeptAreEndedAndRemovedAndKeptOnesStay() throws {
         let spec = shell("sleep 300", graceMillis: 0)
         let kept = try run(spec)
-        let dropped = try run(spec)
         let keptPid = try XCTUnwrap(try executor.inspect(kept).pid)
-        let droppedPid = try XCTUnwrap(try executor.inspect(dropped).pid)
+        // What a dead node left: a shim and its task, with no executor of this process reading
+        // or writing its directory (a live executor's log thread would still write there).
+        let dropped = ContainerID("dropped0123")
+        let directory = "\(root)/containers/\(dropped)"
+        try FileSystem.makeDirectories(directory)
+        let leftover = try TaskSpawner.spawn(TaskSpec(command: TaskShim.command(directory: directory, run: ["/bin/sleep", "300"],
+                                                                                ownsGroup: true)))
+        TaskSpawner.closeAll([leftover.stdoutDescriptor, leftover.stderrDescriptor])
+        try TaskProcessRecord.write(pid: leftover.pid, directory: directory)
+        XCTAssertTrue(eventually { TaskShim.taskPid(directory: directory) != nil })
+        let droppedPid = try XCTUnwrap(TaskShim.taskPid(directory: directory))
         let second = try restartedExecutor()
         XCTAssertEqual(try second.removeLeftovers(keeping: [kept]), [dropped.rawValue])
         XCTAssertTrue(eventually { [.gone, .zombie].contains(ProcessTable.state(of: droppedPid)) }, "the dropped task was ended")
+        var status: Int32 = 0
+        XCTAssertEqual(waitpid(leftover.pid, &status, 0), leftover.pid, "the shim (our child here) was ended too")
         XCTAssertFalse(FileSystem.exists("\(root)/containers/\(dropped)"))
         XCTAssertEqual(ProcessTable.state(of: keptPid), .running)
         XCTAssertEqual(try second.adopt(kept, spec: spec) { _ in }, .running(pid: keptPid))

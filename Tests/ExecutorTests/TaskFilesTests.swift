@@ -61,14 +61,20 @@ final class TaskFilesTests: XCTestCase {
         }
     }
 
-    func testWhatAKilledNodeLeftInSharedMemoryIsRemovedAtTheNextStart() throws {
+    /// The agent's start removes the leftovers no task keeps; a re-adopted task keeps its secrets.
+    func testWhatAKilledNodeLeftInSharedMemoryIsRemovedAtTheNextStartUnlessATaskKeepsIt() throws {
         let first = try ProcessExecutor(root: root)
         let leftover = first.secretsRoot + "/0123"
+        let kept = first.secretsRoot + "/4567"
         try FileSystem.makeDirectories(leftover)
+        try FileSystem.makeDirectories(kept)
         XCTAssertTrue(FileSystem.exists(leftover))
         let second = try ProcessExecutor(root: root)
         XCTAssertEqual(second.secretsRoot, first.secretsRoot)
+        XCTAssertEqual(try second.removeLeftovers(keeping: [ContainerID("4567")]), [])
         XCTAssertFalse(FileSystem.exists(leftover))
+        XCTAssertTrue(FileSystem.exists(kept), "the secrets of a task the agent re-adopts")
+        try FileSystem.removeTree(kept)
     }
 
     func testTheOCIBundleBindsEachFileReadOnlyUnderATmpfsAtRunSecrets() {
