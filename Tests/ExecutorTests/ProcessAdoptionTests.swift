@@ -114,6 +114,23 @@ final class ProcessAdoptionTests: XCTestCase {
         XCTAssertEqual(try second.adopt(dropped, spec: spec) { _ in }, .gone)
     }
 
+    /// A re-adopted task keeps its secrets (its health checks and execs find them as before) until it ends.
+    func testAReadoptedTaskKeepsItsSecretsUntilItEnds() throws {
+        var spec = shell("sleep 300", graceMillis: 1_000)
+        spec.files = [TaskFile(kind: .secret, target: "/run/secrets/pw", data: Array("hunter2".utf8))]
+        let id = try run(spec)
+        let pid = try XCTUnwrap(try executor.inspect(id).pid)
+        let files = "\(executor.secretsRoot)/\(id)"
+        XCTAssertTrue(FileSystem.exists(files + "/pw"))
+        let second = try restartedExecutor()
+        XCTAssertEqual(try second.removeLeftovers(keeping: [id]), [])
+        XCTAssertEqual(try second.adopt(id, spec: spec) { _ in }, .running(pid: pid))
+        let read = try second.exec(id, command: ["/bin/sh", "-c", "cat \"$\(ProcessExecutor.secretsVariable)/pw\""], timeoutMillis: 5_000)
+        XCTAssertEqual(text(read.output), "hunter2", "an exec in the adopted task finds its secrets")
+        XCTAssertNotNil(try second.stop(id, graceMillis: 1_000))
+        XCTAssertTrue(eventually { !FileSystem.exists(files) }, "the secrets went with the task")
+    }
+
     /// A task whose shim is gone (killed with its group) cannot be re-attached: it is gone, and
     /// nothing of it is left running.
     func testATaskWhoseShimWasKilledIsGone() throws {
