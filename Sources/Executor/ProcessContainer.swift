@@ -53,7 +53,7 @@ final class ProcessContainer: @unchecked Sendable {
             let command = try resolvedCommand()
             // The output goes through FIFOs the shim holds open, so the task outlives this
             // process and a restarted node reattaches to them (`adopt`).
-            try TaskShim.prepareTaskPidFile(directory: directory)
+            try TaskShim.prepareRecords(directory: directory)
             let output = try TaskShim.openOutput(directory: directory)
             var shimSpec = spec
             shimSpec.user = nil

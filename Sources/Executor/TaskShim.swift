@@ -41,29 +41,28 @@ enum TaskShim {
 
     /// The shim's script; `$1` is the task's directory, the rest its command.
     static func script(ownsGroup: Bool, stopSignal: Int32 = SIGTERM) -> String {
-        // `mv` is looked up in the node's PATH: the process backend's shim runs with the task's environment.
-        // The record is private to the node (umask 077 in a subshell: the task's own umask stays as it was).
-        let record = "(umask 077 && echo \"$code\" > \"$d/\(exitFile).tmp\") && \(TaskSpawner.defaultPath) mv -f \"$d/\(exitFile).tmp\" \"$d/\(exitFile)\""
         guard ownsGroup else {
             return """
                 d=$1; shift
                 exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
                 "$@"
                 code=$?
-                \(record)
+                echo "$code" > "$d/\(exitFile).tmp" && mv -f "$d/\(exitFile).tmp" "$d/\(exitFile)"
                 exit $code
                 """
         }
         let signals = guardedSignals(stopSignal: stopSignal).map(String.init).joined(separator: " ")
         // A shell cannot learn the pid of a command it runs in the foreground, so a child shell
-        // writes its own pid and then becomes the command (exec keeps the pid).
+        // writes its own pid and then becomes the command (exec keeps the pid). Both records go
+        // into files the node made (mode 0600, kept on truncation), written in one `write` each
+        // and read only when complete (a final newline): no `mv`, which the task's PATH may lack.
         return """
             d=$1; shift
             exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
             trap : \(signals)
             /bin/sh -c 'echo $$ > "$0/\(taskPidFileName)" && exec "$@"' "$d" "$@"
             code=$?
-            \(record)
+            echo "$code" > "$d/\(exitFile)"
             kill -KILL 0
             """
     }
@@ -125,8 +124,9 @@ enum TaskShim {
     }
 
     /// The exit code the shim recorded, once its command has returned.
+    /// (Complete lines only: the process backend's shim writes into a file made empty beforehand.)
     static func recordedExit(directory: String) -> Int32? {
-        guard let bytes = try? File.openForReading("\(directory)/\(exitFile)").readAll() else { return nil }
+        guard let bytes = try? File.openForReading("\(directory)/\(exitFile)").readAll(), bytes.last == UInt8(ascii: "\n") else { return nil }
         return Int32(String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace())
     }
 
@@ -142,11 +142,13 @@ enum TaskShim {
         return code
     }
 
-    /// Makes the (empty) file the process backend's shim writes the task's pid into, readable by
+    /// Makes the (empty) files the process backend's shim writes the task's pid and exit into, readable by
     /// the node only: the shim's shell keeps the mode of a file it truncates, and leaves the
     /// task's umask alone.
-    static func prepareTaskPidFile(directory: String) throws {
-        _ = try File.open("\(directory)/\(taskPidFileName)", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+    static func prepareRecords(directory: String) throws {
+        for name in [taskPidFileName, exitFile] {
+            _ = try File.open("\(directory)/\(name)", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        }
     }
 
     /// The task's pid the process backend's shim recorded (complete lines only: the file is
