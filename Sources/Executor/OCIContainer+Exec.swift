@@ -20,7 +20,11 @@ extension OCIContainer {
         guard let first = exec.command.first, !first.isEmpty else { throw ExecutorError.emptyCommand }
         let token = randomContainerHex().prefix(12)
         let pidFile = "\(directory)/exec-\(token).pid"
-        var arguments = [runtime.path, "--root", runtime.stateDirectory, "exec", "--pid-file", pidFile]
+        // The runtime's own `exec` command line (with whatever it needs in front, e.g. crun's
+        // cgroup view), the exec's options going before the container's id, which ends it.
+        var arguments = runtime.execArguments(id: id, pidFile: pidFile, command: [])
+        precondition(arguments.last == id.rawValue, "the runtime's exec arguments end with the container id: \(arguments)")
+        arguments.removeLast()
         if let directory = exec.workingDirectory { arguments += ["--cwd", directory] }
         for entry in exec.environment { arguments += ["--env", entry] }
         let process = BundleProcess.read(bundle: bundle)
