@@ -9,8 +9,6 @@ import XCTest
 /// runs are counted inside the container). Skipped without root, runc or a static busybox.
 final class ReadoptionEndToEndTests: XCTestCase {
     private var cluster: TestCluster!
-    /// The last `service logs` output, for failure messages.
-    private var lastLogs = ""
 
     override func setUpWithError() throws {
         guard getuid() == 0 else { throw XCTSkip("the OCI executor needs root") }
@@ -28,13 +26,7 @@ final class ReadoptionEndToEndTests: XCTestCase {
             let imported = try cluster.runOnce(["image", "import", "bb:1", rootfs, "--data-dir", cluster.directory + "/" + node])
             XCTAssertEqual(imported.status, 0, imported.output)
         }
-        try cluster.initialize("m1")
-        XCTAssertEqual(try cluster.cli("m1", ["node", "update", "--availability", "drain", try nodeID("m1")]).status, 0)
-        try cluster.join("w1", as: "worker", via: "m1")
-        try cluster.waitUntil("w1 is ready", timeoutSeconds: 30) {
-            let nodes = try self.cluster.nodes(via: "m1")
-            return nodes.count == 2 && nodes.allSatisfy { $0[path: "Status", "State"] as? String == "ready" }
-        }
+        try ReadoptionScenario.start(cluster)
     }
 
     override func tearDown() {
@@ -53,40 +45,6 @@ final class ReadoptionEndToEndTests: XCTestCase {
         XCTAssertEqual(try process.wait().exitCode, 0, script)
     }
 
-    private func nodeID(_ name: String) throws -> String {
-        let info = try cluster.cli(name, ["info", "--format", "json"])
-        let object = try JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any]
-        return try XCTUnwrap(object?[path: "Swarm", "NodeID"] as? String)
-    }
-
-    /// The service's tasks as the managers record them: id → (state, container pid).
-    private func tasks() throws -> [String: (state: String, pid: Int)] {
-        let response = try cluster.apiClient("m1").send("GET", "/tasks")
-        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
-        var result: [String: (String, Int)] = [:]
-        for task in list {
-            let status = task["Status"] as? [String: Any] ?? [:]
-            let container = status["ContainerStatus"] as? [String: Any] ?? [:]
-            result[task["ID"] as! String] = (status["State"] as? String ?? "", container["PID"] as? Int ?? 0)
-        }
-        return result
-    }
-
-    /// The numbers the service's tasks printed so far, per container hostname (lines
-    /// `ticker.SLOT.TASK@NODE | tick HOST N`).
-    private func ticks() throws -> [String: [Int]] {
-        let logs = try cluster.cli("m1", ["service", "logs", "ticker"]).output
-        lastLogs = logs
-        var result: [String: [Int]] = [:]
-        for line in logs.split(separator: "\n") {
-            guard let bar = line.range(of: "| ") else { continue }
-            let fields = line[bar.upperBound...].split(separator: " ")
-            guard fields.count == 3, fields[0] == "tick", let number = Int(fields[2]) else { continue }
-            result[String(fields[1]), default: []].append(number)
-        }
-        return result
-    }
-
     /// Health probes run so far in each container (the probe appends to a file in its /tmp,
     /// which is the overlay's upper directory on the worker).
     private func probes() -> Int {
@@ -97,56 +55,10 @@ final class ReadoptionEndToEndTests: XCTestCase {
         }
     }
 
-    private static func isAlive(_ pid: Int) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(close, offsetBy: 2)] != "Z"
-    }
-
     func testRestartedWorkerReadoptsItsContainersAfterSIGTERMAndKill9() throws {
-        let created = try cluster.cli("m1", ["service", "create", "--detach", "--name", "ticker", "--replicas", "2",
-                                             "--health-cmd", "echo probe >> /tmp/probes", "--health-interval", "200ms",
-                                             "--stop-grace-period", "1s",
-                                             "bb:1", "sh", "-c", "i=0; while true; do echo tick $(hostname) $i; i=$((i+1)); sleep 0.1; done"])
-        XCTAssertEqual(created.status, 0, created.output)
-        var before: [String: (state: String, pid: Int)] = [:]
-        try cluster.waitUntil("both tasks run", timeoutSeconds: 60) {
-            before = try tasks()
-            return before.count == 2 && before.values.allSatisfy { $0.state == "running" && $0.pid > 0 }
-        }
-        for signal in [SIGTERM, SIGKILL] {
-            let ticksBefore = try ticks()
-            let probesBefore = probes()
-            cluster.kill("w1", signal: signal)
-            for (id, task) in before { XCTAssertTrue(Self.isAlive(task.pid), "task \(id)'s container (pid \(task.pid)) outlived signal \(signal) to its node") }
-            try cluster.restart("w1")
-            try cluster.waitUntil("w1 re-adopted its containers", timeoutSeconds: 30) { cluster.log("w1").contains("re-adopted container") }
-            do {
-                try cluster.waitUntil("the logs go on after signal \(signal)", timeoutSeconds: 30) {
-                    let now = try ticks()
-                    return now.count == 2 && now.allSatisfy { host, numbers in numbers.max()! > (ticksBefore[host]?.max() ?? 0) + 10 }
-                }
-            } catch {
-                XCTFail("service logs: \(lastLogs.suffix(600))")
-                throw error
-            }
-            for (host, numbers) in try ticks() {
-                XCTAssertEqual(numbers, Array(0...numbers.max()!), "container \(host): every line from before, during and after the restart, once")
-            }
-            try cluster.waitUntil("health probes go on after signal \(signal)", timeoutSeconds: 30) { probes() > probesBefore + 4 }
-            let after = try tasks()
-            XCTAssertEqual(Set(after.keys), Set(before.keys), "no task was replaced")
-            for (id, task) in before {
-                XCTAssertEqual(after[id]?.state, "running", "task \(id)")
-                XCTAssertEqual(after[id]?.pid, task.pid, "task \(id) kept its container's pid")
-                XCTAssertTrue(Self.isAlive(task.pid))
-            }
-        }
-        XCTAssertFalse(cluster.log("w1").contains("removed"), "no container was removed: \(cluster.log("w1"))")
-        // Leaving the swarm, unlike a restart, stops the node's tasks.
-        let left = try cluster.cli("w1", ["leave"])
-        XCTAssertEqual(left.status, 0, left.output)
-        try cluster.waitUntil("w1's containers stopped after leave", timeoutSeconds: 30) {
-            before.values.allSatisfy { !Self.isAlive($0.pid) }
-        }
+        let scenario = ReadoptionScenario(cluster: cluster, probes: probes)
+        let before = try scenario.createTicker(replicas: 2, healthCommand: "echo probe >> /tmp/probes", image: "bb:1", ticker: "$(hostname)")
+        try scenario.restartTwice(keeping: before)
+        try scenario.leaveStops(before.values.map(\.pid))
     }
 }
