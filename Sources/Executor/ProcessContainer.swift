@@ -125,12 +125,13 @@ final class ProcessContainer: @unchecked Sendable {
     /// Re-attaches to this task after the node restarted: a task whose shim still runs gets its
     /// logs pumped, its health check and its exit watched again; one whose shim recorded its exit
     /// has ended; anything else is gone (its shim was killed, the machine rebooted, or a node
-    /// without the shim started it: what is left of its group is ended).
+    /// without the shim started it): what is left of its group is ended, so a replacement never
+    /// runs beside it.
     func adopt(onExit: @escaping @Sendable (ExitStatus) -> Void) -> Adoption {
         if let code = TaskShim.recordedExit(directory: directory) { return markAdoptedExit(TaskShim.decodeExit(code)) }
         guard let shim = TaskProcessRecord.livePID(directory: directory), TaskShim.hasOutput(directory: directory),
               let output = try? TaskShim.openOutput(directory: directory) else {
-            if let leader = TaskProcessRecord.livePID(directory: directory) { ProcessTable.kill(processGroupOf: leader) }
+            TaskShim.endGroup(directory: directory)
             lock.withLock { state = .exited }
             return .gone
         }

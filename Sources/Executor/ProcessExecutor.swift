@@ -167,7 +167,7 @@ public final class ProcessExecutor: Executor, ExecCapable, @unchecked Sendable {
         var removed: [String] = []
         for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
             let directory = "\(root)/containers/\(name)"
-            if let pid = TaskProcessRecord.livePID(directory: directory) { ProcessTable.kill(processGroupOf: pid) }
+            TaskShim.endGroup(directory: directory)
             try Tree.remove(directory)
             removed.append(name)
         }

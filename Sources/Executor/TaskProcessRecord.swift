@@ -17,11 +17,16 @@ public enum TaskProcessRecord {
 
     /// The pid in a record whose process is still the one recorded (same pid, same start time).
     static func livePID(directory: String, name: String = fileName) -> pid_t? {
+        guard let (pid, started) = recorded(directory: directory, name: name), ProcessTable.startTime(of: pid) == started else { return nil }
+        return pid
+    }
+
+    /// The pid and start time a record holds, whether or not that process still runs.
+    static func recorded(directory: String, name: String = fileName) -> (pid: pid_t, started: UInt64)? {
         guard let bytes = try? File.openForReading("\(directory)/\(name)").readAll() else { return nil }
         let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, let started = UInt64(fields[1]),
-              ProcessTable.startTime(of: pid) == started else { return nil }
-        return pid
+        guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, let started = UInt64(fields[1]) else { return nil }
+        return (pid, started)
     }
 
     /// The shims (process group leaders) of tasks the process backend started under `nodeDirectory` that still run.

@@ -159,6 +159,18 @@ enum TaskShim {
         return pid
     }
 
+    /// Ends what is left of the process backend's task in `directory`: its shim's group while the
+    /// shim runs (checked by its record's start time), or, when the shim alone was killed, the
+    /// group it led as long as the task it recorded is still in it (a process that started after
+    /// the shim and sits in its group is the task or one of its own: a group id is never reused
+    /// while the group has members).
+    static func endGroup(directory: String) {
+        if let shim = TaskProcessRecord.livePID(directory: directory) { return ProcessTable.kill(processGroupOf: shim) }
+        guard let (group, shimStarted) = TaskProcessRecord.recorded(directory: directory), let task = taskPid(directory: directory),
+              getpgid(task) == group, let taskStarted = ProcessTable.startTime(of: task), taskStarted >= shimStarted else { return }
+        _ = Glibc.kill(-group, SIGKILL)
+    }
+
     /// A shell reports a command killed by a signal as 128 + the signal (and so does `runc run`).
     static func decodeExit(_ code: Int32) -> ExitStatus {
         code > 128 && code <= 128 + 64 ? .signaled(signal: code - 128) : .exited(code: code)

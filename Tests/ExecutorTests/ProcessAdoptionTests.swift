@@ -131,6 +131,27 @@ final class ProcessAdoptionTests: XCTestCase {
         XCTAssertTrue(eventually { !FileSystem.exists(files) }, "the secrets went with the task")
     }
 
+    /// A dead node's task whose shim alone was killed cannot be re-attached (nothing records its
+    /// exit): it is gone, and the task is ended, so its replacement never runs beside it.
+    func testATaskWhoseShimAloneWasKilledIsGoneAndEnded() throws {
+        let id = ContainerID("orphan0123")
+        let directory = "\(root)/containers/\(id)"
+        try FileSystem.makeDirectories(directory)
+        let leftover = try TaskSpawner.spawn(TaskSpec(command: TaskShim.command(directory: directory, run: ["/bin/sleep", "300"],
+                                                                                ownsGroup: true)))
+        TaskSpawner.closeAll([leftover.stdoutDescriptor, leftover.stderrDescriptor])
+        try TaskProcessRecord.write(pid: leftover.pid, directory: directory)
+        XCTAssertTrue(eventually { TaskShim.taskPid(directory: directory) != nil })
+        let task = try XCTUnwrap(TaskShim.taskPid(directory: directory))
+        XCTAssertEqual(Glibc.kill(leftover.pid, SIGKILL), 0)
+        var status: Int32 = 0
+        XCTAssertEqual(waitpid(leftover.pid, &status, 0), leftover.pid)
+        XCTAssertEqual(ProcessTable.state(of: task), .running, "the task outlived its shim")
+        let second = try restartedExecutor()
+        XCTAssertEqual(try second.adopt(id, spec: shell("sleep 300")) { _ in }, .gone)
+        XCTAssertTrue(eventually { [.gone, .zombie].contains(ProcessTable.state(of: task)) }, "the orphaned task was ended")
+    }
+
     /// A task whose shim is gone (killed with its group) cannot be re-attached: it is gone, and
     /// nothing of it is left running.
     func testATaskWhoseShimWasKilledIsGone() throws {
