@@ -26,8 +26,12 @@ extension OCIContainer {
         precondition(arguments.last == id.rawValue, "the runtime's exec arguments end with the container id: \(arguments)")
         arguments.removeLast()
         if let directory = exec.workingDirectory { arguments += ["--cwd", directory] }
-        for entry in exec.environment { arguments += ["--env", entry] }
         let process = BundleProcess.read(bundle: bundle)
+        // The whole environment, the container's with the exec's entries merged in: runc adds
+        // `--env` entries to the container's, but crun (1.8) runs the process with them alone
+        // (no PATH: `sh` is then not found).
+        let environment = ExecEnvironment.merge(process?.env ?? [], exec.environment)
+        for entry in environment { arguments += ["--env", entry] }
         var runner = CommandLookup.Runner(uid: process?.user.uid ?? 0, gids: [process?.user.gid ?? 0] + (process?.user.additionalGids ?? []))
         if let user = exec.user {
             let resolved = try UserResolver.resolve(user, rootfs: rootfs.path)
@@ -35,7 +39,7 @@ extension OCIContainer {
             runner = CommandLookup.Runner(uid: resolved.uid, gids: [resolved.gid])
         }
         let root = info.pid.map { "/proc/\($0)/root" } ?? rootfs.path
-        if case let .failure(reason) = CommandLookup.resolve(first, environment: ExecEnvironment.merge(process?.env ?? [], exec.environment),
+        if case let .failure(reason) = CommandLookup.resolve(first, environment: environment,
                                                              workingDirectory: exec.workingDirectory ?? process?.cwd ?? "/", root: root,
                                                              runner: runner) {
             throw ExecutorError.commandUnavailable(command: first, reason: reason)
