@@ -9,17 +9,6 @@ import XCTest
 /// before `runc exec` (which would exit 255 for any failure), looking it up as the container
 /// sees its file system: a command in a bind mount is found, one only on the host is not.
 final class OCIExecTests: OCITestCase {
-    private func readAll(_ descriptor: Int32) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return bytes }
-            bytes += buffer[0..<count]
-        }
-    }
-
     func testACommandIsLookedUpInTheContainersOwnViewAndRefusedWithItsReason() throws {
         let tools = root + "/tools"
         try FileSystem.makeDirectories(tools)
@@ -43,7 +32,7 @@ final class OCIExecTests: OCITestCase {
         }
         let found = try executor.startExec(id, ExecSpec(command: ["greet"], environment: ["PATH=/tools:/bin"]))
         guard case let .pipes(nil, stdout, stderr) = found.streams else { return XCTFail("pipes without a stdin") }
-        XCTAssertEqual(text(readAll(stdout)), "hello from the mount\n", "found in the bind mount, through the exec's PATH")
+        XCTAssertEqual(text(readToEnd(stdout)), "hello from the mount\n", "found in the bind mount, through the exec's PATH")
         XCTAssertEqual(found.waitForExit(), .exited(code: 0))
         [stdout, stderr].forEach { _ = Glibc.close($0) }
         _ = try executor.stop(id, graceMillis: 0)

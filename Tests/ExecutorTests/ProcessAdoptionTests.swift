@@ -42,6 +42,20 @@ final class ProcessAdoptionTests: XCTestCase {
         return id
     }
 
+    /// What a dead node left of task `id`: its shim running `sleep 300`, with no executor of this
+    /// process reading or writing its directory (a live executor's log thread would still write
+    /// there). The shim is this process's child, for the test to reap.
+    private func deadNodesTask(_ id: ContainerID) throws -> (shim: pid_t, task: pid_t) {
+        let directory = "\(root)/containers/\(id)"
+        try FileSystem.makeDirectories(directory)
+        let leftover = try TaskSpawner.spawn(TaskSpec(command: TaskShim.command(directory: directory, run: ["/bin/sleep", "300"],
+                                                                                ownsGroup: true)))
+        TaskSpawner.closeAll([leftover.stdoutDescriptor, leftover.stderrDescriptor])
+        try TaskProcessRecord.write(pid: leftover.pid, directory: directory)
+        XCTAssertTrue(eventually { TaskShim.taskPid(directory: directory) != nil })
+        return (leftover.pid, try XCTUnwrap(TaskShim.taskPid(directory: directory)))
+    }
+
     private func output(_ id: ContainerID, from executor: ProcessExecutor) throws -> String {
         text(try executor.logs(id, stream: .stdout))
     }
@@ -92,22 +106,14 @@ final class ProcessAdoptionTests: XCTestCase {
         let spec = shell("sleep 300", graceMillis: 0)
         let kept = try run(spec)
         let keptPid = try XCTUnwrap(try executor.inspect(kept).pid)
-        // What a dead node left: a shim and its task, with no executor of this process reading
-        // or writing its directory (a live executor's log thread would still write there).
         let dropped = ContainerID("dropped0123")
-        let directory = "\(root)/containers/\(dropped)"
-        try FileSystem.makeDirectories(directory)
-        let leftover = try TaskSpawner.spawn(TaskSpec(command: TaskShim.command(directory: directory, run: ["/bin/sleep", "300"],
-                                                                                ownsGroup: true)))
-        TaskSpawner.closeAll([leftover.stdoutDescriptor, leftover.stderrDescriptor])
-        try TaskProcessRecord.write(pid: leftover.pid, directory: directory)
-        XCTAssertTrue(eventually { TaskShim.taskPid(directory: directory) != nil })
-        let droppedPid = try XCTUnwrap(TaskShim.taskPid(directory: directory))
+        let leftover = try deadNodesTask(dropped)
+        let droppedPid = leftover.task
         let second = try restartedExecutor()
         XCTAssertEqual(try second.removeLeftovers(keeping: [kept]), [dropped.rawValue])
         XCTAssertTrue(eventually { [.gone, .zombie].contains(ProcessTable.state(of: droppedPid)) }, "the dropped task was ended")
         var status: Int32 = 0
-        XCTAssertEqual(waitpid(leftover.pid, &status, 0), leftover.pid, "the shim (our child here) was ended too")
+        XCTAssertEqual(waitpid(leftover.shim, &status, 0), leftover.shim, "the shim (our child here) was ended too")
         XCTAssertFalse(FileSystem.exists("\(root)/containers/\(dropped)"))
         XCTAssertEqual(ProcessTable.state(of: keptPid), .running)
         XCTAssertEqual(try second.adopt(kept, spec: spec) { _ in }, .running(pid: keptPid))
@@ -135,17 +141,10 @@ final class ProcessAdoptionTests: XCTestCase {
     /// exit): it is gone, and the task is ended, so its replacement never runs beside it.
     func testATaskWhoseShimAloneWasKilledIsGoneAndEnded() throws {
         let id = ContainerID("orphan0123")
-        let directory = "\(root)/containers/\(id)"
-        try FileSystem.makeDirectories(directory)
-        let leftover = try TaskSpawner.spawn(TaskSpec(command: TaskShim.command(directory: directory, run: ["/bin/sleep", "300"],
-                                                                                ownsGroup: true)))
-        TaskSpawner.closeAll([leftover.stdoutDescriptor, leftover.stderrDescriptor])
-        try TaskProcessRecord.write(pid: leftover.pid, directory: directory)
-        XCTAssertTrue(eventually { TaskShim.taskPid(directory: directory) != nil })
-        let task = try XCTUnwrap(TaskShim.taskPid(directory: directory))
-        XCTAssertEqual(Glibc.kill(leftover.pid, SIGKILL), 0)
+        let (shim, task) = try deadNodesTask(id)
+        XCTAssertEqual(Glibc.kill(shim, SIGKILL), 0)
         var status: Int32 = 0
-        XCTAssertEqual(waitpid(leftover.pid, &status, 0), leftover.pid)
+        XCTAssertEqual(waitpid(shim, &status, 0), shim)
         XCTAssertEqual(ProcessTable.state(of: task), .running, "the task outlived its shim")
         let second = try restartedExecutor()
         XCTAssertEqual(try second.adopt(id, spec: shell("sleep 300")) { _ in }, .gone)

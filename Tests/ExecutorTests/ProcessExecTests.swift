@@ -25,26 +25,14 @@ final class ProcessExecTests: XCTestCase {
         try FileSystem.removeTree(root)
     }
 
-    private func readAll(_ descriptor: Int32) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            // A terminal master reads EIO once every slave is closed.
-            guard count > 0 else { return bytes }
-            bytes += buffer[0..<count]
-        }
-    }
-
     func testPipesCarryStdinStdoutStderrAndTheExitCode() throws {
         let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "echo $TASK $X $(pwd); cat; echo oops >&2; exit 3"],
                                                             environment: ["X=exec"], stdin: true))
         guard case let .pipes(stdin?, stdout, stderr) = process.streams else { return XCTFail("pipes with a stdin") }
         _ = Array("typed".utf8).withUnsafeBytes { Glibc.write(stdin, $0.baseAddress!, $0.count) }
         _ = Glibc.close(stdin)
-        XCTAssertEqual(text(readAll(stdout)), "yes exec \(root!)\ntyped", "the task's environment, the exec's value winning, its directory")
-        XCTAssertEqual(text(readAll(stderr)), "oops\n")
+        XCTAssertEqual(text(readToEnd(stdout)), "yes exec \(root!)\ntyped", "the task's environment, the exec's value winning, its directory")
+        XCTAssertEqual(text(readToEnd(stderr)), "oops\n")
         XCTAssertEqual(process.waitForExit(), .exited(code: 3))
         [stdout, stderr].forEach { _ = Glibc.close($0) }
     }
@@ -71,7 +59,7 @@ final class ProcessExecTests: XCTestCase {
         XCTAssertEqual(CommandFailure.notExecutable.exitCode, 126)
         let found = try executor.startExec(task, ExecSpec(command: ["sh", "-c", "echo $0"]))
         guard case let .pipes(nil, stdout, stderr) = found.streams else { return XCTFail("pipes without a stdin") }
-        XCTAssertEqual(text(readAll(stdout)), "sh\n", "argv[0] stays as given")
+        XCTAssertEqual(text(readToEnd(stdout)), "sh\n", "argv[0] stays as given")
         XCTAssertEqual(found.waitForExit(), .exited(code: 0))
         [stdout, stderr].forEach { _ = Glibc.close($0) }
     }
@@ -80,7 +68,7 @@ final class ProcessExecTests: XCTestCase {
         let process = try executor.startExec(task, ExecSpec(command: ["/bin/sh", "-c", "tty; stty size; exit 7"], tty: true,
                                                             consoleSize: (rows: 33, columns: 99)))
         guard case let .terminal(master) = process.streams else { return XCTFail("a terminal") }
-        let output = text(readAll(master))
+        let output = text(readToEnd(master))
         XCTAssertTrue(output.contains("/dev/pts/"), output)
         XCTAssertTrue(output.contains("33 99"), "the console size at start: \(output)")
         XCTAssertEqual(process.waitForExit(), .exited(code: 7))

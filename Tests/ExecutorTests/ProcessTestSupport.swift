@@ -30,6 +30,19 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
     }
 }
 
+/// Everything an exec's descriptor yields until its end (a terminal master reads EIO once every
+/// slave is closed, which ends it too).
+func readToEnd(_ descriptor: Int32) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else { return bytes }
+        bytes += buffer[0..<count]
+    }
+}
+
 func milliseconds(since start: UInt64) -> Int {
     Int((monotonicNanoseconds() - start) / 1_000_000)
 }
