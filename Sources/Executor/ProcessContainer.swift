@@ -147,7 +147,7 @@ final class ProcessContainer: @unchecked Sendable {
             taskPid = pid
             adopted = true
             state = .running
-            startedAt = Self.wallClockSeconds()
+            startedAt = pid.flatMap(TaskShim.wallClockStart) ?? Self.wallClockSeconds()
             startLogPump(output, appending: true)
             threads.append(PlatformThread(name: "reap-\(shim)") { [self] in reapAdopted(onExit: onExit) })
         }

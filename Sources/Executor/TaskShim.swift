@@ -1,4 +1,5 @@
 import CPlatform
+import Foundation
 import Glibc
 import Platform
 
@@ -169,6 +170,17 @@ enum TaskShim {
         guard let (group, shimStarted) = TaskProcessRecord.recorded(directory: directory), let task = taskPid(directory: directory),
               getpgid(task) == group, let taskStarted = ProcessTable.startTime(of: task), taskStarted >= shimStarted else { return }
         _ = Glibc.kill(-group, SIGKILL)
+    }
+
+    /// When process `pid` started, in wall-clock seconds (its start in clock ticks since boot, plus
+    /// the boot time of /proc/stat), so an adopted task keeps the start time its first node saw.
+    static func wallClockStart(of pid: pid_t) -> Double? {
+        // /proc files have no size: read to the end with Foundation, not `File.readAll`.
+        guard let ticks = ProcessTable.startTime(of: pid),
+              let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        let line = stat.split(separator: "\n").first { $0.hasPrefix("btime ") }
+        guard let boot = line.flatMap({ $0.split(separator: " ").last }).flatMap({ Double($0) }) else { return nil }
+        return boot + Double(ticks) / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
     }
 
     /// A shell reports a command killed by a signal as 128 + the signal (and so does `runc run`).

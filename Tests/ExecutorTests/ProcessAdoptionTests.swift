@@ -71,6 +71,8 @@ final class ProcessAdoptionTests: XCTestCase {
         let exit = OneShot<ExitStatus>()
         XCTAssertEqual(try second.adopt(id, spec: spec) { exit.set($0) }, .running(pid: pid))
         XCTAssertEqual(try second.inspect(id).pid, pid)
+        let started = try XCTUnwrap(try executor.inspect(id).startedAt)
+        XCTAssertEqual(try XCTUnwrap(try second.inspect(id).startedAt), started, accuracy: 2, "the start time the first node saw")
         XCTAssertTrue(try eventually(timeoutMillis: 10_000) { try second.inspect(id).health == .healthy }, "the health check runs again")
         XCTAssertEqual(exit.wait(timeoutMillis: 15_000), .exited(code: 7))
         // In this process the first executor's pump still reads too (a dead node's would not), so
@@ -91,6 +93,16 @@ final class ProcessAdoptionTests: XCTestCase {
         XCTAssertEqual(try second.adopt(id, spec: shell("")) { _ in }, .running(pid: pid))
         XCTAssertEqual(try second.stop(id, graceMillis: 5_000), .exited(code: 3), "the task's own exit, as its shim recorded it")
         XCTAssertTrue(eventually { liveProcesses(inGroup: group).isEmpty }, "left alive: \(liveProcesses(inGroup: group))")
+    }
+
+    /// An adopted task's start time comes from the process itself: init's is the boot time.
+    func testAProcessesWallClockStartIsItsStartSinceBootPlusTheBootTime() throws {
+        let uptime = try XCTUnwrap(try String(contentsOfFile: "/proc/uptime", encoding: .utf8).split(separator: " ").first.flatMap { Double($0) })
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let booted = Double(now.tv_sec) - uptime
+        XCTAssertEqual(try XCTUnwrap(TaskShim.wallClockStart(of: 1)), booted, accuracy: 2)
+        XCTAssertNil(TaskShim.wallClockStart(of: 0), "no such process")
     }
 
     func testATaskThatEndedWhileNoExecutorWatchedReportsItsExit() throws {
