@@ -45,12 +45,15 @@ struct WriteCase {
     var leaderCores: Double
 }
 
-func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Double, valueSize: Int, tag: String) throws -> WriteCase {
+func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Double, valueSize: Int, tag: String,
+                   trace: Bool = false) throws -> WriteCase {
     // Clients spread over the three members: two thirds of the writes are forwarded to the leader.
     let clients = try (0..<count).map { index in
         LoadClient(writer: try system.makeWriter(member: index % 3, name: "\(tag)c\(index)", valueSize: valueSize, timeoutMillis: 10_000))
     }
-    let leaderPID = system.leaderIndex().map { system.members[$0].pid } ?? 0
+    let leaderIndex = system.leaderIndex()
+    let leaderPID = leaderIndex.map { system.members[$0].pid } ?? 0
+    let traceBefore = trace ? WriteTrace.take(system) : nil
     let cpuBefore = selfCPUSeconds()
     let serverBefore = system.cpuSeconds()
     let leaderBefore = leaderPID > 0 ? processCPUSeconds(leaderPID) : 0
@@ -69,11 +72,13 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
     let loadgen = (selfCPUSeconds() - cpuBefore) / wall
     let server = (system.cpuSeconds() - serverBefore) / wall
     let leader = leaderPID > 0 ? (processCPUSeconds(leaderPID) - leaderBefore) / wall : 0
+    let traceAfter = trace ? WriteTrace.take(system) : nil
     let latencies = clients.flatMap(\.latenciesMicros).sorted()
     let failures = clients.reduce(0) { $0 + $1.failures }
     if failures > 0, let sample = clients.first(where: { $0.failures > 0 })?.lastFailure {
         note("  \(system.label) \(count) clients: \(failures) failed writes, e.g. \(sample)")
     }
+    if let traceBefore, let traceAfter { traceAfter.report(since: traceBefore, system: system, wall: wall, leader: leaderIndex) }
     return WriteCase(system: system.label, clients: count, writesPerSecond: Double(latencies.count) / seconds,
                      p50Millis: percentile(latencies, 0.5) / 1000, p99Millis: percentile(latencies, 0.99) / 1000,
                      failures: failures, loadgenCores: loadgen, serverCores: server, leaderCores: leader)
@@ -97,7 +102,7 @@ func runWrites(_ options: Options) throws {
             let order = (run + position) % 2 == 0 ? systems : systems.reversed()
             for system in order {
                 let measured = try measureWrites(system, clients: count, seconds: options.seconds, valueSize: options.valueSize,
-                                                 tag: "r\(run)n\(count)")
+                                                 tag: "r\(run)n\(count)", trace: options.trace)
                 results[system.label, default: [:]][count, default: []].append(measured)
                 print(String(format: "run %d  %-8@ clients %3d  %7.0f writes/s  p50 %6.2f ms  p99 %7.2f ms  loadgen %.2f cores  servers %.2f cores  leader %.2f cores",
                              run, system.label as NSString, count, measured.writesPerSecond, measured.p50Millis, measured.p99Millis,

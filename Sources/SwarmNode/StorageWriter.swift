@@ -19,9 +19,10 @@ final class StorageWriter: @unchecked Sendable {
     }
 
     /// Persists `ready` (snapshot, entries, hard state, fsync if it must) on the writer thread,
-    /// then posts `completion` to `loop` with the outcome and the time the save took.
+    /// then posts `completion` to `loop` with the outcome, the time the save took and when it
+    /// finished (monotonic nanoseconds, so the loop can tell how long the completion waited).
     func save(_ ready: Ready, on loop: EventLoop,
-              completion: @escaping @Sendable (_ failure: (any Error)?, _ nanoseconds: UInt64) -> Void) {
+              completion: @escaping @Sendable (_ failure: (any Error)?, _ nanoseconds: UInt64, _ finishedAt: UInt64) -> Void) {
         queue.async { [self] in
             let started = monotonicNanoseconds()
             let failure: (any Error)?
@@ -31,8 +32,8 @@ final class StorageWriter: @unchecked Sendable {
             } catch {
                 failure = error
             }
-            let took = monotonicNanoseconds() &- started
-            _ = loop.execute { completion(failure, took) }
+            let finished = monotonicNanoseconds()
+            _ = loop.execute { completion(failure, finished &- started, finished) }
         }
     }
 

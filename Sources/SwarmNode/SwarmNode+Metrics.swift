@@ -18,6 +18,22 @@ struct NodeMetrics {
     var storageSave = Histogram()
     /// Duration of each orchestration round on the leader.
     var orchestrationRound = Histogram()
+    /// Entries made durable by each storage save that wrote any (how many writes share an fsync).
+    var entriesPerSave = Histogram(bounds: NodeMetrics.countBounds)
+    /// Leader: from a write's proposal to its completion (a quorum holds it durably, applied).
+    var proposalToCommit = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// From a save finishing on the writer thread to its completion running on the loop (how long
+    /// the loop was busy elsewhere before it could send, acknowledge and take the next batch).
+    var saveCompletionDelay = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// Follower: from forwarding a write to the leader's answer.
+    var forwardRoundTrip = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// Proposal times of the writes this leader has in flight, by log index.
+    var proposedAtNanos: [UInt64: UInt64] = [:]
+    /// Bounds for small counts (entries per batch).
+    static let countBounds: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    /// Latency bounds from 0.1 ms to 1 s, for the write path's stages.
+    static let fineLatencySeconds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1]
+
     private var lastLeader: NodeID = noNode
     private var lastTerm: UInt64?
 
@@ -79,6 +95,16 @@ extension SwarmNode {
                          value: Double(nodeMetrics.leaderChanges)),
             MetricFamily("swarmctl_raft_storage_save_seconds", help: "Duration of each Raft storage save (append and fsync).",
                          histograms: [([], nodeMetrics.storageSave)]),
+            MetricFamily("swarmctl_raft_entries_per_save", help: "Entries made durable by each storage save that wrote entries.",
+                         histograms: [([], nodeMetrics.entriesPerSave)]),
+            MetricFamily("swarmctl_raft_save_completion_delay_seconds",
+                         help: "From a storage save finishing to the event loop taking its completion.",
+                         histograms: [([], nodeMetrics.saveCompletionDelay)]),
+            MetricFamily("swarmctl_raft_proposal_commit_seconds",
+                         help: "Leader: from a write's proposal to its completion (durable on a quorum and applied).",
+                         histograms: [([], nodeMetrics.proposalToCommit)]),
+            MetricFamily("swarmctl_forwarded_write_seconds", help: "Follower: from forwarding a write to the leader's answer.",
+                         histograms: [([], nodeMetrics.forwardRoundTrip)]),
         ]
     }
 

@@ -342,6 +342,7 @@ public final class SwarmNode: @unchecked Sendable {
         if sendFirst { send(ready.messages) }
         if !sendFirst { decodeAhead(ready.entries) }
         applyCommitted(ready)
+        if !ready.entries.isEmpty { nodeMetrics.entriesPerSave.observe(Double(ready.entries.count)) }
         guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
             do {
                 let started = Clock.monotonicNanos()
@@ -355,8 +356,9 @@ public final class SwarmNode: @unchecked Sendable {
         }
         readyInFlight = true
         let generation = raftGeneration
-        writer.save(ready, on: loop) { [self] failure, nanoseconds in
+        writer.save(ready, on: loop) { [self] failure, nanoseconds, finishedAt in
             readyInFlight = false
+            nodeMetrics.saveCompletionDelay.observe(Double(Clock.monotonicNanos() &- finishedAt) / 1e9)
             // A demotion meanwhile replaced the log this batch belonged to.
             guard generation == raftGeneration, raft != nil, !isStopped else { return }
             if let failure { return storageFailed(failure) }
@@ -492,6 +494,9 @@ public final class SwarmNode: @unchecked Sendable {
     func complete(index: UInt64, term: UInt64, result: Result<Void, ClusterError>) {
         guard let pending = pendingProposals.removeValue(forKey: index) else { return }
         pendingProposalDeadlines[index] = nil
+        if let proposedAt = nodeMetrics.proposedAtNanos.removeValue(forKey: index) {
+            nodeMetrics.proposalToCommit.observe(Double(Clock.monotonicNanos() &- proposedAt) / 1e9)
+        }
         let outcome: Result<Void, RequestFailure> = pending.term != term
             ? .failure(.noQuorum("leadership changed before the write committed; retry"))
             : result.mapError { .rejected($0) }
@@ -531,6 +536,7 @@ public final class SwarmNode: @unchecked Sendable {
                 pendingProposalDeadlines[index] = nil
             }
             pendingProposals = [:]
+            nodeMetrics.proposedAtNanos = [:]
             proposedCommands = [:]
         }
     }
@@ -611,7 +617,11 @@ public final class SwarmNode: @unchecked Sendable {
         }
         let requestID = nextRequestID
         nextRequestID += 1
-        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
+        let forwardedAt = Clock.monotonicNanos()
+        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, { [self] result in
+            nodeMetrics.forwardRoundTrip.observe(Double(Clock.monotonicNanos() &- forwardedAt) / 1e9)
+            done(result)
+        })
         if let command {
             if forwardedCommands.count >= Self.maxPendingWrites { forwardedCommands = [:] }
             forwardedCommands[encoded] = command
@@ -633,9 +643,11 @@ public final class SwarmNode: @unchecked Sendable {
         }
         nodeMetrics.proposals += UInt64(queued.count)
         let deadline = Clock.monotonicMillis() + Self.requestTimeoutMillis
+        let proposedAt = Clock.monotonicNanos()
         var index = position.index - UInt64(queued.count)
         for write in queued {
             index += 1
+            nodeMetrics.proposedAtNanos[index] = proposedAt
             pendingProposals[index] = (position.term, write.done)
             pendingProposalDeadlines[index] = deadline
             if let command = write.command { proposedCommands[index] = (position.term, command) }
@@ -724,6 +736,7 @@ public final class SwarmNode: @unchecked Sendable {
         let message = "the cluster did not answer within \(Self.requestTimeoutMillis / 1000)s: is a majority of managers up?"
         for (index, deadline) in pendingProposalDeadlines where deadline < now {
             pendingProposalDeadlines[index] = nil
+            nodeMetrics.proposedAtNanos[index] = nil
             pendingProposals.removeValue(forKey: index)?.done(.failure(.noQuorum(message)))
         }
         for (id, pending) in pendingForwards where pending.deadline < now {
@@ -744,6 +757,7 @@ public final class SwarmNode: @unchecked Sendable {
         for pending in pendingReads.values { pending.done(.failure(failure)) }
         for read in waitingReads { read.done(.failure(failure)) }
         pendingProposals = [:]
+        nodeMetrics.proposedAtNanos = [:]
         pendingForwards = [:]
         pendingReads = [:]
         waitingReads = []
