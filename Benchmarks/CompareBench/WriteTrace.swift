@@ -50,6 +50,10 @@ struct WriteTrace {
                 guard count > 0 else { continue }
                 stages.append("\(stage.label) \(format(sum / count * stage.unit, 2))\(stage.suffix) ×\(format(count))")
             }
+            let lateTicks = "swarmctl_raft_tick_lateness_seconds_bucket"
+            let late = ((now.metrics[lateTicks + "{le=\"+Inf\"}"] ?? 0) - (now.metrics[lateTicks + "{le=\"0.128\"}"] ?? 0))
+                - ((then.metrics[lateTicks + "{le=\"+Inf\"}"] ?? 0) - (then.metrics[lateTicks + "{le=\"0.128\"}"] ?? 0))
+            if late > 0 { stages.append("ticks >128ms late ×\(format(late))") }
             print("    \(system.label) \(system.members[index].name) \(role) cores: \(threads)")
             if !stages.isEmpty { print("      " + stages.joined(separator: "  ")) }
         }

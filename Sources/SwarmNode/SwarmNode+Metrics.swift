@@ -27,6 +27,11 @@ struct NodeMetrics {
     var saveCompletionDelay = Histogram(bounds: NodeMetrics.fineLatencySeconds)
     /// Follower: from forwarding a write to the leader's answer.
     var forwardRoundTrip = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// How late each Raft tick ran (the loop was busy or the thread not scheduled): a stall
+    /// longer than the election timeout on a follower starts an election.
+    var tickLateness = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// When the last tick ran (monotonic nanoseconds; 0 before the first).
+    var lastTickNanos: UInt64 = 0
     /// Proposal times of the writes this leader has in flight, by log index.
     var proposedAtNanos: [UInt64: UInt64] = [:]
     /// Bounds for small counts (entries per batch).
@@ -36,6 +41,15 @@ struct NodeMetrics {
 
     private var lastLeader: NodeID = noNode
     private var lastTerm: UInt64?
+
+    /// Records a tick at `now` given the tick period.
+    mutating func ticked(now: UInt64, periodMillis: Int) {
+        if lastTickNanos > 0 {
+            let late = Int64(bitPattern: now &- lastTickNanos) - Int64(periodMillis) * 1_000_000
+            tickLateness.observe(Double(max(0, late)) / 1e9)
+        }
+        lastTickNanos = now
+    }
 
     /// Counts a leader change when the known leader differs from the last one seen.
     mutating func sawSoftState(_ soft: SoftState) {
@@ -103,6 +117,9 @@ extension SwarmNode {
             MetricFamily("swarmctl_raft_proposal_commit_seconds",
                          help: "Leader: from a write's proposal to its completion (durable on a quorum and applied).",
                          histograms: [([], nodeMetrics.proposalToCommit)]),
+            MetricFamily("swarmctl_raft_tick_lateness_seconds",
+                         help: "How late each Raft tick ran after the previous one (event loop busy or not scheduled).",
+                         histograms: [([], nodeMetrics.tickLateness)]),
             MetricFamily("swarmctl_forwarded_write_seconds", help: "Follower: from forwarding a write to the leader's answer.",
                          histograms: [([], nodeMetrics.forwardRoundTrip)]),
         ]

@@ -288,6 +288,7 @@ public final class SwarmNode: @unchecked Sendable {
 
     func tick() {
         guard raft != nil else { return }
+        nodeMetrics.ticked(now: Clock.monotonicNanos(), periodMillis: configuration.raftTickMillis)
         raft!.tick()
         processReady()
         expireRequests()
