@@ -18,7 +18,8 @@ struct NodeMetrics {
     var storageSave = Histogram()
     /// Duration of each orchestration round on the leader.
     var orchestrationRound = Histogram()
-    /// Entries made durable by each storage save that wrote any (how many writes share an fsync).
+    /// Entries made durable by each storage save (a group of Readys written with one fsync) that
+    /// wrote any: how many writes share an fsync.
     var entriesPerSave = Histogram(bounds: NodeMetrics.countBounds)
     /// Leader: from a write's proposal to its completion (a quorum holds it durably, applied).
     var proposalToCommit = Histogram(bounds: NodeMetrics.fineLatencySeconds)

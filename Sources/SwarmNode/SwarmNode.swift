@@ -50,8 +50,8 @@ public final class SwarmNode: @unchecked Sendable {
     /// through `storageWriter.perform`/`enqueue` for anything else.
     var storage: RaftStorage?
     var storageWriter: StorageWriter?
-    /// A Ready is being persisted on the writer thread; the next waits for its completion.
-    var readyInFlight = false
+    /// Readys handed to the writer thread whose completion has not run on the loop yet.
+    var readiesInFlight = 0
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
@@ -294,26 +294,30 @@ public final class SwarmNode: @unchecked Sendable {
         expireRequests()
     }
 
-    /// Carries out the pending Ready: persist (one fsync per batch, on the writer thread),
-    /// send, apply, advance. One Ready is in flight at a time; its completion takes the next,
-    /// which by then holds everything proposed or received meanwhile (group commit).
+    /// Carries out the pending Ready: persist (on the writer thread), send, apply, advance.
+    /// Several Readys may be in flight (`RaftNode.acceptsAnotherReady`): the writer persists them
+    /// in order and makes every batch waiting for it durable with one fsync (group commit), so a
+    /// batch taken while another is being written does not wait for that one's completion to
+    /// reach the loop first.
     func processReady() {
         // Completions run inside this loop may propose or read again; the outer loop picks
         // that work up, so a nested call returns at once instead of re-entering `ready()`.
         flushQueuedProposals()
         guard !isProcessingReady else { return }
-        if readyInFlight {
-            // A leader's appends go out now, so followers write in parallel with its own fsync.
-            if raft != nil { send(raft!.takeLeaderMessages()) }
-            if applyCommittedInFlight() { afterReadyBatches() }
-            return
-        }
         isProcessingReady = true
-        defer { isProcessingReady = false }
-        while let current = raft, current.hasReady, !isStopped, !readyInFlight {
+        var worked = false
+        while let current = raft, current.hasReady, !isStopped, current.acceptsAnotherReady {
             startReady()
+            worked = true
         }
-        afterReadyBatches()
+        isProcessingReady = false
+        if readiesInFlight > 0, raft != nil, !isStopped {
+            // No further batch can be taken now: a leader's appends go out anyway, so followers
+            // write in parallel with its own fsync, and what committed meanwhile is applied.
+            send(raft!.takeLeaderMessages())
+            if applyCommittedInFlight() { worked = true }
+        }
+        if worked { afterReadyBatches() }
     }
 
     /// Work that follows applied batches (role, assignments, orchestration, peers).
@@ -335,35 +339,39 @@ public final class SwarmNode: @unchecked Sendable {
     /// Takes one Ready. A leader sends its messages before its own write (its followers'
     /// appends run in parallel with its fsync, as Raft allows: its own entries count toward a
     /// commit only once `advance` reports them durable). Other roles send after the write (a
-    /// vote or an acknowledgement must not outrun the disk). Batches with nothing to make
-    /// durable are finished at once on the loop.
+    /// vote or an acknowledgement must not outrun the disk). A batch with nothing to make
+    /// durable is finished at once on the loop when no other is in flight; otherwise it queues
+    /// behind them, so batches are always advanced in order.
     private func startReady() {
         let ready = raft!.ready()
         let sendFirst = raft!.role == .leader
         if sendFirst { send(ready.messages) }
         if !sendFirst { decodeAhead(ready.entries) }
         applyCommitted(ready)
-        if !ready.entries.isEmpty { nodeMetrics.entriesPerSave.observe(Double(ready.entries.count)) }
-        guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
+        guard let writer = storageWriter, ready.mustSync || ready.snapshot != nil || readiesInFlight > 0 else {
             do {
                 let started = Clock.monotonicNanos()
                 try storage!.save(ready)
                 nodeMetrics.storageSave.observe(Double(Clock.monotonicNanos() &- started) / 1e9)
+                if !ready.entries.isEmpty { nodeMetrics.entriesPerSave.observe(Double(ready.entries.count)) }
             } catch {
                 return storageFailed(error)
             }
             finishReady(ready, messagesSent: sendFirst)
             return
         }
-        readyInFlight = true
+        readiesInFlight += 1
         let generation = raftGeneration
-        writer.save(ready, on: loop) { [self] failure, nanoseconds, finishedAt in
-            readyInFlight = false
-            nodeMetrics.saveCompletionDelay.observe(Double(Clock.monotonicNanos() &- finishedAt) / 1e9)
+        writer.save(ready, on: loop) { [self] report in
+            readiesInFlight -= 1
+            if report.groupSaves > 0 {
+                nodeMetrics.saveCompletionDelay.observe(Double(Clock.monotonicNanos() &- report.finishedAt) / 1e9)
+                nodeMetrics.storageSave.observe(Double(report.nanoseconds) / 1e9)
+                if report.groupEntries > 0 { nodeMetrics.entriesPerSave.observe(Double(report.groupEntries)) }
+            }
             // A demotion meanwhile replaced the log this batch belonged to.
             guard generation == raftGeneration, raft != nil, !isStopped else { return }
-            if let failure { return storageFailed(failure) }
-            nodeMetrics.storageSave.observe(Double(nanoseconds) / 1e9)
+            if let failure = report.failure { return storageFailed(failure) }
             isProcessingReady = true
             finishReady(ready, messagesSent: sendFirst)
             isProcessingReady = false
