@@ -654,13 +654,21 @@ public final class SwarmNode: @unchecked Sendable {
         let deadline = Clock.monotonicMillis() + Self.requestTimeoutMillis
         let proposedAt = Clock.monotonicNanos()
         var index = position.index - UInt64(queued.count)
+        var forwarded: [Entry] = []
         for write in queued {
             index += 1
             nodeMetrics.proposedAtNanos[index] = proposedAt
             pendingProposals[index] = (position.term, write.done)
             pendingProposalDeadlines[index] = deadline
-            if let command = write.command { proposedCommands[index] = (position.term, command) }
+            if let command = write.command {
+                proposedCommands[index] = (position.term, command)
+            } else {
+                forwarded.append(Entry(term: position.term, index: index, data: write.encoded))
+            }
         }
+        // Forwarded writes arrive as log bytes: decoded on the predecoder's thread while they
+        // commit, instead of on the loop when they are applied.
+        entryPredecoder.decodeAhead(forwarded)
     }
 
     /// Proposes several commands as one batch (one append, one fsync) on the leader; `done`
