@@ -87,10 +87,13 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
 func runWrites(_ options: Options) throws {
     let swarm = try SwarmCluster(binary: options.swarmctl, base: options.tempBase)
     let etcd = try EtcdCluster(base: options.tempBase)
-    defer { swarm.stop(); etcd.stop() }
+    // `--baseline BINARY`: another swarmctl build measured in the same runs (before/after).
+    let baseline = try options.baseline.map { try SwarmCluster(binary: $0, base: options.tempBase, label: "baseline") }
+    defer { swarm.stop(); etcd.stop(); baseline?.stop() }
     try swarm.start()
     try etcd.start()
-    let systems: [ReplicatedSystem] = [swarm, etcd]
+    try baseline?.start()
+    let systems: [ReplicatedSystem] = [swarm, etcd] + (baseline.map { [$0] } ?? [])
     print("swarmctl write: \(swarm.writeMode); etcd write: PUT of a new key via /v3/kv/put; value \(options.valueSize) bytes; \(options.seconds) s per case; \(options.runs) runs")
     // Warm-up: connections, page cache, the first WAL segment.
     for system in systems { _ = try measureWrites(system, clients: 16, seconds: 1, valueSize: options.valueSize, tag: "warm") }
@@ -99,7 +102,8 @@ func runWrites(_ options: Options) throws {
     for run in 1...options.runs {
         for (position, count) in options.clients.enumerated() {
             // Alternate who goes first, so drift in the machine's load hits both alike.
-            let order = (run + position) % 2 == 0 ? systems : systems.reversed()
+            let order = systems.count == 2 ? ((run + position) % 2 == 0 ? systems : systems.reversed())
+                : Array(systems[((run + position) % systems.count)...] + systems[..<((run + position) % systems.count)])
             for system in order {
                 let measured = try measureWrites(system, clients: count, seconds: options.seconds, valueSize: options.valueSize,
                                                  tag: "r\(run)n\(count)", trace: options.trace)
@@ -134,6 +138,21 @@ func runWrites(_ options: Options) throws {
         rows.append(["clients": count, "swarmctl": side(ours), "etcd": side(theirs),
                      "ratio_writes_per_second": ratio(oursRate, theirsRate), "ratio_p50": ratio(oursP50, theirsP50),
                      "ratio_p99": ratio(oursP99, theirsP99)])
+    }
+    for count in options.clients {
+        for label in ["swarmctl", "etcd", "baseline"] {
+            guard let cases = results[label]?[count] else { continue }
+            let server = median(cases.map { $0.writesPerSecond > 0 ? $0.serverCores * 1e6 / $0.writesPerSecond : 0 })
+            let leader = median(cases.map { $0.writesPerSecond > 0 ? $0.leaderCores * 1e6 / $0.writesPerSecond : 0 })
+            let rates = cases.map(\.writesPerSecond)
+            print("\(count) clients \(label): \(format(median(rates))) writes/s, p99 \(format(median(cases.map(\.p99Millis)), 2)) ms, "
+                + "CPU µs per write: servers \(format(server)), leader \(format(leader)); last/first run \(format(ratio(rates.last!, rates.first!), 2))")
+        }
+        if let base = results["baseline"]?[count], let ours = results["swarmctl"]?[count], let theirs = results["etcd"]?[count] {
+            let baseRate = median(base.map(\.writesPerSecond))
+            print("\(count) clients: baseline / etcd \(format(ratio(baseRate, median(theirs.map(\.writesPerSecond))), 2))×, "
+                + "swarmctl / baseline \(format(ratio(median(ours.map(\.writesPerSecond)), baseRate), 2))× (baseline: \(options.baseline ?? ""))")
+        }
     }
     let at64 = rows.first { $0["clients"] as? Int == 64 }?["ratio_writes_per_second"] as? Double
     if let at64 { print("\ngoal: swarmctl ≥ 3× etcd writes/s at 64 clients: \(format(at64, 2))× — \(at64 >= 3 ? "met" : "MISSED")") }
