@@ -52,6 +52,8 @@ public final class SwarmNode: @unchecked Sendable {
     var storageWriter: StorageWriter?
     /// Readys handed to the writer thread whose completion has not run on the loop yet.
     var readiesInFlight = 0
+    /// Other work handed to the writer thread that has not finished (`enqueueStorageJob`).
+    var storageJobsInFlight = 0
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
@@ -220,6 +222,7 @@ public final class SwarmNode: @unchecked Sendable {
 
     func startRaft(bootstrap: PersistentState?) throws {
         raftGeneration += 1
+        storageJobsInFlight = 0
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
@@ -348,7 +351,7 @@ public final class SwarmNode: @unchecked Sendable {
         if sendFirst { send(ready.messages) }
         if !sendFirst { decodeAhead(ready.entries) }
         applyCommitted(ready)
-        guard let writer = storageWriter, ready.mustSync || ready.snapshot != nil || readiesInFlight > 0 else {
+        guard let writer = storageWriter, ready.mustSync || ready.snapshot != nil || readiesInFlight > 0 || storageJobsInFlight > 0 else {
             do {
                 let started = Clock.monotonicNanos()
                 try storage!.save(ready)
@@ -583,13 +586,28 @@ public final class SwarmNode: @unchecked Sendable {
         lastSnapshotIndex = snapshot.metadata.index
         // On the writer thread, after the batches before it (the entries up to `index` are
         // applied, so they are already durable).
-        storageWriter?.enqueue { [logger] storage in
+        enqueueStorageJob { [logger] storage in
             do {
                 try storage.saveSnapshot(snapshot)
                 try storage.compact()
                 logger.info("snapshot taken at index \(snapshot.metadata.index)")
             } catch {
                 logger.error("snapshot failed: \(error)")
+            }
+        }
+    }
+
+    /// Runs `body` on the storage writer after what was submitted before, without waiting.
+    /// Counted until it has run (`storageJobsInFlight`): meanwhile the loop never touches the
+    /// storage itself, since the writer thread may be using it.
+    func enqueueStorageJob(_ body: @escaping @Sendable (RaftStorage) -> Void) {
+        guard let writer = storageWriter else { return }
+        storageJobsInFlight += 1
+        let generation = raftGeneration
+        writer.enqueue { [self] storage in
+            body(storage)
+            _ = loop.execute { [self] in
+                if generation == raftGeneration { storageJobsInFlight -= 1 }
             }
         }
     }
