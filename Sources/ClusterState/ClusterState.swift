@@ -27,6 +27,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// services in this order every round, and sorting thousands of ids each time was a round's
     /// largest cost.
     public var sortedServiceIDs: [String] { serviceOrder.all }
+    /// Up to `limit` service ids in ascending order after `id` (from the first when nil).
+    public func serviceIDs(after id: String?, limit: Int) -> [String] { serviceOrder.ids(after: id, limit: limit) }
     /// The order behind `sortedServiceIDs`, in chunks (`SortedIDs`).
     private(set) var serviceOrder = SortedIDs()
     /// What recent commands changed (derived: not encoded, ignored by `==`; see `ChangeJournal`).

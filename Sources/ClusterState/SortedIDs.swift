@@ -31,6 +31,27 @@ public struct SortedIDs: Sendable, Equatable {
         return result
     }
 
+    /// Up to `limit` ids in order after `id` (from the first when nil), without copying the rest.
+    public func ids(after id: String?, limit: Int) -> [String] {
+        guard limit > 0, !chunks.isEmpty else { return [] }
+        var chunk = 0, position = 0
+        if let id {
+            chunk = chunkIndex(for: id)
+            guard chunk < chunks.count else { return [] }
+            position = Self.insertionPoint(of: id, in: chunks[chunk])
+            if position < chunks[chunk].count && chunks[chunk][position] == id { position += 1 }
+        }
+        var result: [String] = []
+        result.reserveCapacity(min(limit, count))
+        while chunk < chunks.count && result.count < limit {
+            let take = min(limit - result.count, chunks[chunk].count - position)
+            result.append(contentsOf: chunks[chunk][position..<position + take])
+            chunk += 1
+            position = 0
+        }
+        return result
+    }
+
     public func contains(_ id: String) -> Bool {
         let chunk = chunkIndex(for: id)
         guard chunk < chunks.count else { return false }

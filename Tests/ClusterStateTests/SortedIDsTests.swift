@@ -23,6 +23,18 @@ final class SortedIDsTests: XCTestCase {
         XCTAssertFalse(ids.contains("absent"))
     }
 
+    func testIdsAfterWalksAcrossChunksFromAnyPoint() {
+        let sorted = (0..<1_500).map { String(format: "id%05d", $0) }
+        var ids = SortedIDs()
+        for id in sorted.shuffled() { ids.insert(id) }
+        XCTAssertEqual(ids.ids(after: nil, limit: 3), Array(sorted[0..<3]))
+        XCTAssertEqual(ids.ids(after: sorted[510], limit: 700), Array(sorted[511..<1_211]))
+        XCTAssertEqual(ids.ids(after: "id00510x", limit: 2), Array(sorted[511..<513]), "an id not present: the next ones")
+        XCTAssertEqual(ids.ids(after: sorted[1_498], limit: 10), [sorted[1_499]])
+        XCTAssertEqual(ids.ids(after: sorted[1_499], limit: 10), [])
+        XCTAssertEqual(ids.ids(after: nil, limit: 0), [])
+    }
+
     func testEqualityIsByContentWhateverTheChunks() {
         let sorted = (0..<2_000).map { String(format: "id%05d", $0) }
         var built = SortedIDs()
