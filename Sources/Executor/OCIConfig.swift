@@ -13,6 +13,9 @@ struct OCIConfig: Encodable, Equatable {
     var hostname: String
     var mounts: [Mount]
     var linux: Linux
+    /// Runtime-specific settings (crun's `run.oci.seccomp_bpf_data`: the seccomp filter compiled
+    /// once per node); nil writes none.
+    var annotations: [String: String]? = nil
 
     struct Process: Encodable, Equatable {
         var terminal = false
@@ -67,21 +70,21 @@ struct OCIConfig: Encodable, Equatable {
         var rootfsPropagation: String?
     }
 
-    struct Seccomp: Encodable, Equatable {
+    struct Seccomp: Encodable, Hashable {
         var defaultAction: String
         var defaultErrnoRet: UInt32?
         var architectures: [String]
         var syscalls: [SyscallRule]
     }
 
-    struct SyscallRule: Encodable, Equatable {
+    struct SyscallRule: Encodable, Hashable {
         var names: [String]
         var action: String
         var errnoRet: UInt32? = nil
         var args: [SyscallArgument]? = nil
     }
 
-    struct SyscallArgument: Encodable, Equatable {
+    struct SyscallArgument: Encodable, Hashable {
         var index: UInt
         var value: UInt64
         var valueTwo: UInt64

@@ -31,6 +31,9 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     /// Where the per-task tmpfs of secrets and configs are mounted: outside the data directory,
     /// so no file under it ever holds secret data; one directory per executor (per node).
     public let secretsRoot: String
+    /// Compiles each seccomp profile once for a runtime that takes a compiled filter (crun); nil
+    /// for runc, which compiles the JSON profile itself per container.
+    let seccompCompiler: SeccompCompiler?
 
     /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
@@ -46,6 +49,8 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         self.cgroupParent = cgroupParent
         self.initBinary = initBinary
         secretsRoot = "/run/swarmctl-secrets/" + Digest.of(Array(root.utf8)).hex.prefix(16)
+        seccompCompiler = runtime.takesCompiledSeccomp && getenv("SWARMCTL_COMPILED_SECCOMP").map({ String(cString: $0) }) != "0"
+            ? SeccompCompiler() : nil
     }
 
     /// `swarmctl-init` in the directory of the running executable (swarmctl, or the test bundle's
@@ -103,10 +108,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
                 files = try TaskFilesDirectory(path: "\(secretsRoot)/\(id)", files: spec.files, mountTmpfs: true)
                 mounts += OCIConfig.fileMounts(spec.files, hostPaths: files!.hostPaths)
             }
-            let config = OCIConfig.make(
+            var config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
                 cgroupsPath: "\(cgroupParent)/\(id)", mounts: mounts, files: try writeNameFiles(spec, bundle: directory + "/bundle"))
+            if let seccomp = config.linux.seccomp, let program = seccompCompiler?.base64Program(for: seccomp) {
+                config.annotations = [SeccompCompiler.annotation: program]
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let file = try File.open(directory + "/bundle/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)

@@ -15,22 +15,44 @@ public struct OCIRuntime: Sendable, Equatable {
     /// OOM counter can be read after it ended: runc always; crun from 1.9 on (1.8 deletes them
     /// at exit, so a task killed at its memory limit shows as a plain exit 137).
     public let keepsAfterExit: Bool
+    /// What `run` and `exec` go through so the runtime sees a cgroup layout it accepts: for crun
+    /// on a hybrid layout whose v2 tree owns controllers (which crun refuses), a mount namespace
+    /// of that command alone where the v2 tree is unmounted, so crun sees pure cgroup v1 (see
+    /// `RuntimeHostCheck.hiddenTree`); empty everywhere else. `kill`, `delete` and `list` work
+    /// on such a layout as they are.
+    public let cgroupViewPrefix: [String]
 
-    public init(path: String, stateDirectory: String) {
+    public init(path: String, stateDirectory: String, cgroupRoot: String = "/sys/fs/cgroup") {
         self.path = path
         self.stateDirectory = stateDirectory
         keepsAfterExit = Self.supportsKeep(path: path)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if let tree = RuntimeHostCheck.hiddenTree(runtime: name, cgroupRoot: cgroupRoot), let unshare = Self.find(names: ["unshare"]) {
+            // unshare makes every mount private in the new namespace first, so the unmount stays there.
+            cgroupViewPrefix = [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", "umount -l \"$0\" && exec \"$@\"", tree]
+        } else {
+            cgroupViewPrefix = []
+        }
     }
 
-    /// Asks a crun binary whether its `run` takes `--keep` (runc's always does).
+    /// Asks a crun binary whether its `run` takes `--keep` (runc's always does). Asked once per
+    /// binary: `--runtime auto` and the executor both want to know at node start.
     public static func supportsKeep(path: String) -> Bool {
         guard (path.split(separator: "/").last.map(String.init) ?? path) == "crun" else { return true }
-        guard let result = try? HostCommand.run([path, "run", "--help"], timeoutMillis: 5_000) else { return false }
-        return String(decoding: result.stdout + result.stderr, as: UTF8.self).contains("--keep")
+        return keepProbes.answer(for: path) {
+            guard let result = try? HostCommand.run([path, "run", "--help"], timeoutMillis: 5_000) else { return false }
+            return String(decoding: result.stdout + result.stderr, as: UTF8.self).contains("--keep")
+        }
     }
+
+    private static let keepProbes = ProbeCache()
 
     /// The binary's base name, for messages.
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
+
+    /// Whether the runtime loads a seccomp filter compiled by the node (crun's annotation
+    /// `run.oci.seccomp_bpf_data`) instead of compiling the profile for every container.
+    var takesCompiledSeccomp: Bool { name == "crun" }
 
     /// The first of `names` found in PATH (or the usual sbin directories), else nil. runc comes
     /// first by default; `RuntimeHostCheck.preferredRuntime()` is what a node's `--runtime auto`
@@ -52,12 +74,12 @@ public struct OCIRuntime: Sendable, Equatable {
     /// the container (and its cgroups) after exit until `delete`.
     /// A crun without `--keep` (1.8) loses its container state at exit, which `delete` tolerates.
     func runArguments(id: ContainerID, bundle: String, pidFile: String) -> [String] {
-        global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (keepsAfterExit ? ["--keep"] : []) + [id.rawValue]
+        cgroupViewPrefix + global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (keepsAfterExit ? ["--keep"] : []) + [id.rawValue]
     }
 
     /// `runc exec` of `command` in the running container, in the foreground.
     func execArguments(id: ContainerID, pidFile: String, command: [String]) -> [String] {
-        global + ["exec", "--pid-file", pidFile, id.rawValue] + command
+        cgroupViewPrefix + global + ["exec", "--pid-file", pidFile, id.rawValue] + command
     }
 
     /// Sends `signal` to the container's init, or with `all` to every process in it.
@@ -83,6 +105,19 @@ public struct OCIRuntime: Sendable, Equatable {
     func list() throws -> [String] {
         let result = try HostCommand.check(global + ["list", "--quiet"]) { OCIError.runtime($0) }
         return String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
+
+/// Answers of a probe of a binary, by path, each asked once per process.
+final class ProbeCache: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var answers: [String: Bool] = [:]
+
+    func answer(for path: String, probe: () -> Bool) -> Bool {
+        if let known = lock.withLock({ answers[path] }) { return known }
+        let answer = probe()
+        lock.withLock { answers[path] = answer }
+        return answer
     }
 }
 

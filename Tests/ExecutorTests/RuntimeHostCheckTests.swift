@@ -23,15 +23,46 @@ final class RuntimeHostCheckTests: XCTestCase {
         try file.write(Array(text.utf8), at: 0)
     }
 
-    func testAHybridLayoutWhoseV2TreeOwnsAControllerIsRefusedForCrunWithTheMountThatFixesIt() throws {
+    func testAHybridLayoutWhoseV2TreeOwnsAControllerIsRefusedForCrunWithoutUnshareWithTheMountThatFixesIt() throws {
         try FileSystem.makeDirectories(root + "/memory")
         try write("/unified/cgroup.controllers", "hugetlb\n")
-        let problem = try XCTUnwrap(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root))
+        let problem = try XCTUnwrap(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root, unshare: nil))
         XCTAssertTrue(problem.contains("cgroups in hybrid mode not supported"), problem)
         XCTAssertTrue(problem.contains("hugetlb"), problem)
+        XCTAssertTrue(problem.contains("unshare (util-linux)"), problem)
         XCTAssertTrue(problem.contains("mount -t cgroup -o hugetlb cgroup \(root)/hugetlb"), problem)
         XCTAssertTrue(problem.contains("--runtime runc"), problem)
-        XCTAssertNil(RuntimeHostCheck.problem(runtime: "runc", cgroupRoot: root), "runc runs on a hybrid layout")
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "runc", cgroupRoot: root, unshare: nil), "runc runs on a hybrid layout")
+    }
+
+    func testOnAHybridLayoutCrunRunsAndExecsWhereTheV2TreeIsUnmountedAndRuncAsItIs() throws {
+        try FileSystem.makeDirectories(root + "/memory")
+        try write("/unified/cgroup.controllers", "hugetlb\n")
+        XCTAssertNil(RuntimeHostCheck.problem(runtime: "crun", cgroupRoot: root, unshare: "/usr/bin/unshare"))
+        XCTAssertEqual(RuntimeHostCheck.hiddenTree(runtime: "crun", cgroupRoot: root), root + "/unified")
+        XCTAssertNil(RuntimeHostCheck.hiddenTree(runtime: "runc", cgroupRoot: root))
+        guard let unshare = OCIRuntime.find(names: ["unshare"]) else { throw XCTSkip("unshare (util-linux) is not installed") }
+        let crun = OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root)
+        let prefix = [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", "umount -l \"$0\" && exec \"$@\"", root + "/unified"]
+        let id = ContainerID("c1")
+        XCTAssertEqual(Array(crun.runArguments(id: id, bundle: "/b", pidFile: "/p").prefix(prefix.count + 1)), prefix + ["/usr/bin/crun"])
+        XCTAssertEqual(Array(crun.execArguments(id: id, pidFile: "/p", command: ["true"]).prefix(prefix.count)), prefix)
+        let runc = OCIRuntime(path: "/usr/sbin/runc", stateDirectory: root + "/state", cgroupRoot: root)
+        XCTAssertEqual(runc.runArguments(id: id, bundle: "/b", pidFile: "/p").first, "/usr/sbin/runc")
+        // A pure v1 layout: nothing to hide.
+        try Tree.remove(root + "/unified")
+        XCTAssertEqual(OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root).cgroupViewPrefix, [])
+    }
+
+    func testACrunBinaryIsAskedAboutRunKeepOnce() throws {
+        let counter = root + "/asked"
+        let path = root + "/bin-counted/crun"
+        try write("/bin-counted/crun", "#!/bin/sh\necho x >> '\(counter)'\necho 'Usage: run --keep'\n")
+        XCTAssertEqual(chmod(path, 0o755), 0)
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: path))
+        XCTAssertTrue(OCIRuntime(path: path, stateDirectory: root + "/state").keepsAfterExit)
+        XCTAssertTrue(OCIRuntime.supportsKeep(path: path))
+        XCTAssertEqual(String(decoding: try File.openForReading(counter).readAll(), as: UTF8.self), "x\n", "probed more than once")
     }
 
     func testAHybridLayoutWithAnEmptyV2TreeAndAPureV2LayoutAreFineForCrun() throws {
