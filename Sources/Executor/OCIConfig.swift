@@ -66,7 +66,8 @@ struct OCIConfig: Encodable, Equatable {
         var readonlyPaths: [String]
         var sysctl: [String: String]?
         var seccomp: Seccomp?
-        /// `rshared` when a bind mount propagates back to the host; nil leaves runc's rslave.
+        /// `rshared` when a bind mount propagates back to the host, `rslave` when one receives the
+        /// host's mounts; nil leaves the runtime's default (runc: rslave, crun: rprivate).
         var rootfsPropagation: String?
     }
 
@@ -194,6 +195,9 @@ extension OCIConfig {
             pids: spec.resources.pidsLimit.map { Pids(limit: $0) })
         let targets = Set(mounts.map(\.destination))
         let shared = spec.mounts.contains { [.shared, .rshared].contains($0.propagation) }
+        // runc's root is rslave unless told otherwise, crun's rprivate (under which a bind's
+        // slave propagation has no master): said explicitly, a slave bind behaves alike in both.
+        let slave = spec.mounts.contains { [.slave, .rslave].contains($0.propagation) }
         return OCIConfig(
             process: process, root: Root(path: rootfs, readonly: spec.readOnlyRootfs), hostname: hostname,
             mounts: defaultMounts(network: spec.networkNamespacePath == nil ? spec.network : .none, files: files).filter { !targets.contains($0.destination) } + mounts,
@@ -201,7 +205,7 @@ extension OCIConfig {
                 namespaces: namespaces, cgroupsPath: cgroupsPath, resources: resources, maskedPaths: maskedPaths,
                 readonlyPaths: readonlyPaths, sysctl: spec.sysctls.isEmpty ? nil : spec.sysctls,
                 seccomp: spec.seccomp == .default ? SeccompProfile.make(capabilities: granted) : nil,
-                rootfsPropagation: shared ? "rshared" : nil))
+                rootfsPropagation: shared ? "rshared" : slave ? "rslave" : nil))
     }
 
     /// Every capability the kernel defines, in bit order, up to the running kernel's last one.

@@ -28,8 +28,10 @@ public struct OCIRuntime: Sendable, Equatable {
         keepsAfterExit = Self.supportsKeep(path: path)
         let name = path.split(separator: "/").last.map(String.init) ?? path
         if let tree = RuntimeHostCheck.hiddenTree(runtime: name, cgroupRoot: cgroupRoot), let unshare = Self.find(names: ["unshare"]) {
-            // unshare makes every mount private in the new namespace first, so the unmount stays there.
-            cgroupViewPrefix = [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", "umount -l \"$0\" && exec \"$@\"", tree]
+            // The namespace keeps the host's propagation (a bind with rslave still sees what the
+            // host mounts later); only the hidden tree is made private first, so its unmount stays there.
+            cgroupViewPrefix = [unshare, "--mount", "--propagation", "unchanged", "/bin/sh", "-c",
+                                "mount --make-private \"$0\" && umount -l \"$0\" && exec \"$@\"", tree]
         } else {
             cgroupViewPrefix = []
         }

@@ -32,11 +32,15 @@ final class SeccompCompiler: @unchecked Sendable {
 
     /// The program of `profile` in base64, compiled on the first call for that profile; nil when
     /// libseccomp is missing or refuses the profile (the runtime then compiles the JSON itself).
+    /// Compiled under the lock: the 50 prepares of a new service wait for one compilation
+    /// instead of running 50 at once.
     func base64Program(for profile: OCIConfig.Seccomp) -> String? {
-        if let known = lock.withLock({ compiled[profile] }) { return known }
-        let program = (try? compile(profile)).map { Data($0).base64EncodedString() }
-        lock.withLock { compiled[profile] = program }
-        return program
+        lock.withLock {
+            if let known = compiled[profile] { return known }
+            let program = (try? compile(profile)).map { Data($0).base64EncodedString() }
+            compiled[profile] = program
+            return program
+        }
     }
 
     /// The BPF program of `profile` (a sequence of 8-byte `sock_filter` instructions).

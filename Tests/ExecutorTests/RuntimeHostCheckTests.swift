@@ -43,7 +43,8 @@ final class RuntimeHostCheckTests: XCTestCase {
         XCTAssertNil(RuntimeHostCheck.hiddenTree(runtime: "runc", cgroupRoot: root))
         guard let unshare = OCIRuntime.find(names: ["unshare"]) else { throw XCTSkip("unshare (util-linux) is not installed") }
         let crun = OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root)
-        let prefix = [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", "umount -l \"$0\" && exec \"$@\"", root + "/unified"]
+        let prefix = [unshare, "--mount", "--propagation", "unchanged", "/bin/sh", "-c",
+                      "mount --make-private \"$0\" && umount -l \"$0\" && exec \"$@\"", root + "/unified"]
         let id = ContainerID("c1")
         XCTAssertEqual(Array(crun.runArguments(id: id, bundle: "/b", pidFile: "/p").prefix(prefix.count + 1)), prefix + ["/usr/bin/crun"])
         XCTAssertEqual(Array(crun.execArguments(id: id, pidFile: "/p", command: ["true"]).prefix(prefix.count)), prefix)
