@@ -65,7 +65,8 @@ final class OCIContainer: @unchecked Sendable {
             let output = try OCIShim.openOutput(directory: directory)
             do {
                 task = try TaskSpawner.spawn(TaskSpec(
-                    command: OCIShim.command(directory: directory, run: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile)),
+                    command: OCIShim.command(directory: directory, run: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile),
+                                             view: runtime.cgroupView),
                     environment: [TaskSpawner.defaultPath]))
             } catch {
                 TaskSpawner.closeAll([output.stdout, output.stderr])

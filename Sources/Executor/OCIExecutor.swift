@@ -293,6 +293,15 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         return adoption
     }
 
+    /// Waits (at most 5 s: a shim stuck past that is left to the removal) until the shim of the
+    /// container in `directory`, whose runtime was just told to delete it, has exited.
+    static func awaitShimExit(directory: String) {
+        let deadline = monotonicNanoseconds() + 5_000_000_000
+        while TaskProcessRecord.livePID(directory: directory, name: OCIShim.pidFileName) != nil, monotonicNanoseconds() < deadline {
+            usleep(10_000)
+        }
+    }
+
     /// Unmounts and deletes a task's secrets directory that no `TaskFilesDirectory` of this run
     /// tracks (one made by a previous run of the node); nothing happens when there is none.
     static func releaseFiles(at path: String) {
@@ -322,6 +331,9 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             removed.append(id)
         }
         for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
+            // The shim writes the exit status once its runtime returns: gone first, it cannot
+            // write into the directory while it is removed.
+            Self.awaitShimExit(directory: "\(root)/containers/\(name)")
             let rootfs = "\(root)/containers/\(name)/bundle/rootfs"
             _ = umount2(rootfs, Int32(MNT_DETACH))
             try Tree.remove("\(root)/containers/\(name)")

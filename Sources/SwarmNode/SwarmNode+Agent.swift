@@ -25,7 +25,7 @@ extension SwarmNode {
             logger.warn("runtime \(oci.runtime.path) has no `run --keep` (crun before 1.9): a task killed at its memory limit "
                 + "is reported as exit 137 without the OOM reason; use --runtime runc or a newer crun to keep it")
         }
-        if let oci = executor as? OCIExecutor, let tree = oci.runtime.cgroupViewPrefix.last {
+        if let oci = executor as? OCIExecutor, let tree = oci.runtime.cgroupView?.hiddenTree {
             logger.info("\(oci.runtime.name) refuses this host's hybrid cgroup layout (the v2 tree owns controllers): it runs "
                 + "in a mount namespace of its own where \(tree) is unmounted, so it sees cgroup v1 only")
         }

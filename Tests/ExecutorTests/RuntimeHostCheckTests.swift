@@ -43,16 +43,38 @@ final class RuntimeHostCheckTests: XCTestCase {
         XCTAssertNil(RuntimeHostCheck.hiddenTree(runtime: "runc", cgroupRoot: root))
         guard let unshare = OCIRuntime.find(names: ["unshare"]) else { throw XCTSkip("unshare (util-linux) is not installed") }
         let crun = OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root)
-        let prefix = [unshare, "--mount", "--propagation", "unchanged", "/bin/sh", "-c",
-                      "mount --make-private \"$0\" && umount -l \"$0\" && exec \"$@\"", root + "/unified"]
+        let view = try XCTUnwrap(crun.cgroupView)
+        XCTAssertEqual(view, CgroupView(unshare: unshare, hiddenTree: root + "/unified", treeIsShared: false))
         let id = ContainerID("c1")
-        XCTAssertEqual(Array(crun.runArguments(id: id, bundle: "/b", pidFile: "/p").prefix(prefix.count + 1)), prefix + ["/usr/bin/crun"])
-        XCTAssertEqual(Array(crun.execArguments(id: id, pidFile: "/p", command: ["true"]).prefix(prefix.count)), prefix)
+        // run: the shim itself lives in the namespace and unmounts the tree before the runtime.
+        let run = crun.runArguments(id: id, bundle: "/b", pidFile: "/p")
+        XCTAssertEqual(run.first, "/usr/bin/crun")
+        let shim = OCIShim.command(directory: "/d", run: run, view: crun.cgroupView)
+        XCTAssertEqual(Array(shim.prefix(5)), [unshare, "--mount", "--propagation", "unchanged", "/bin/sh"])
+        XCTAssertTrue(shim[6].contains("umount -l '\(root)/unified' || exit 125\n\"$@\""), shim[6])
+        XCTAssertFalse(shim[6].contains("make-private"), "a private tree's unmount cannot reach the host")
+        XCTAssertEqual(Array(shim.suffix(run.count)), run)
+        // exec: through a shell that unmounts the tree, then becomes the runtime.
+        XCTAssertEqual(Array(crun.execArguments(id: id, pidFile: "/p", command: ["true"]).prefix(view.wrapper.count)), view.wrapper)
+        XCTAssertTrue(CgroupView(unshare: unshare, hiddenTree: "/t", treeIsShared: true).hideCommands.hasPrefix("mount --make-private '/t' && "))
         let runc = OCIRuntime(path: "/usr/sbin/runc", stateDirectory: root + "/state", cgroupRoot: root)
-        XCTAssertEqual(runc.runArguments(id: id, bundle: "/b", pidFile: "/p").first, "/usr/sbin/runc")
+        XCTAssertNil(runc.cgroupView)
+        XCTAssertEqual(OCIShim.command(directory: "/d", run: ["runc"], view: nil).first, "/bin/sh")
         // A pure v1 layout: nothing to hide.
         try Tree.remove(root + "/unified")
-        XCTAssertEqual(OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root).cgroupViewPrefix, [])
+        XCTAssertNil(OCIRuntime(path: "/usr/bin/crun", stateDirectory: root + "/state", cgroupRoot: root).cgroupView)
+    }
+
+    func testASharedMountIsToldFromAPrivateOneInMountinfo() {
+        let mountinfo = """
+            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+            42 31 0:39 / /sys/fs/cgroup/shared rw,relatime shared:9 - cgroup2 cgroup2 rw
+            43 31 0:40 / /sys/fs/cgroup/slave rw,relatime master:3 - cgroup2 cgroup2 rw
+            """
+        XCTAssertFalse(OCIRuntime.isSharedMount("/sys/fs/cgroup/unified", mountinfo: mountinfo))
+        XCTAssertTrue(OCIRuntime.isSharedMount("/sys/fs/cgroup/shared", mountinfo: mountinfo))
+        XCTAssertFalse(OCIRuntime.isSharedMount("/sys/fs/cgroup/slave", mountinfo: mountinfo))
+        XCTAssertFalse(OCIRuntime.isSharedMount("/nowhere", mountinfo: mountinfo))
     }
 
     func testACrunBinaryIsAskedAboutRunKeepOnce() throws {
