@@ -57,6 +57,10 @@ public struct OCIRuntime: Sendable, Equatable {
 
     private static let keepProbes = ProbeCache()
 
+    /// Whether a container killed at its memory limit is reported as such: the runtime keeps
+    /// the cgroups until `delete` (`run --keep`), or the host lets `OOMWatch` count the kills.
+    public var reportsOOMKills: Bool { keepsAfterExit || OOMWatch.isSupported }
+
     /// The binary's base name, for messages.
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
 

@@ -46,11 +46,13 @@ public enum RuntimeHostCheck {
     }
 
     /// The runtime `--runtime auto` uses: crun where it is installed, usable with this host's
-    /// cgroup layout and keeps a container after exit (`run --keep`, so an OOM kill is still
-    /// reported as one): it starts a container in 60–85% of runc's time with about half the CPU;
+    /// cgroup layout and an OOM kill is still reported as one (it keeps a container after exit,
+    /// `run --keep`, or the host has cgroup v1 memory notifications, `OOMWatch`): it starts a
+    /// container in 60–85% of runc's time with about half the CPU;
     /// else runc; else crun whatever the host (its refusal then names the fix).
     public static func preferredRuntime() -> String? {
-        if let crun = OCIRuntime.find(names: ["crun"]), problem(runtime: "crun") == nil, OCIRuntime.supportsKeep(path: crun) {
+        if let crun = OCIRuntime.find(names: ["crun"]), problem(runtime: "crun") == nil,
+           OCIRuntime.supportsKeep(path: crun) || OOMWatch.isSupported {
             return crun
         }
         return OCIRuntime.find(names: ["runc", "crun"])

@@ -21,7 +21,7 @@ extension SwarmNode {
             // Refused here, once, instead of failing every task's start.
             throw NodeError(problem)
         }
-        if let oci = executor as? OCIExecutor, !oci.runtime.keepsAfterExit {
+        if let oci = executor as? OCIExecutor, !oci.runtime.reportsOOMKills {
             logger.warn("runtime \(oci.runtime.path) has no `run --keep` (crun before 1.9): a task killed at its memory limit "
                 + "is reported as exit 137 without the OOM reason; use --runtime runc or a newer crun to keep it")
         }
