@@ -245,6 +245,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         try container.prepareForRemoval()
         lock.withLock { filesDirectories.removeValue(forKey: id) }?.release()
         runtime.deleteQuietly(id)
+        removeEmptyCgroups(of: id)
         try container.rootfs.release()
         try Tree.remove(container.directory)
         lock.withLock { _ = containers.removeValue(forKey: id) }
@@ -334,6 +335,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             // The shim writes the exit status once its runtime returns: gone first, it cannot
             // write into the directory while it is removed.
             Self.awaitShimExit(directory: "\(root)/containers/\(name)")
+            removeEmptyCgroups(of: ContainerID(name))
             let rootfs = "\(root)/containers/\(name)/bundle/rootfs"
             _ = umount2(rootfs, Int32(MNT_DETACH))
             try Tree.remove("\(root)/containers/\(name)")
@@ -354,6 +356,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             guard users.isEmpty else { throw VolumeError.inUse(name, containers: users) }
             try Tree.remove(path)
         }
+    }
+
+    /// Removes the container's cgroup directories that are empty: a memory cgroup `OOMWatch` made
+    /// is not the runtime's to delete, and a container that ended while the node was down (or
+    /// was re-adopted) leaves it behind.
+    func removeEmptyCgroups(of id: ContainerID) {
+        for directory in cgroupDirectories(id) { _ = rmdir(directory) }
     }
 
     /// The cgroup directories of a container that exist now (empty once it is deleted).
