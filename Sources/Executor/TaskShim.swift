@@ -40,13 +40,15 @@ enum TaskShim {
         return standard.contains(stopSignal) || stopSignal <= 0 || stopSignal >= 65 ? standard : standard + [stopSignal]
     }
 
-    /// The shim's script; `$1` is the task's directory, the rest its command.
-    static func script(ownsGroup: Bool, stopSignal: Int32 = SIGTERM) -> String {
+    /// The shim's script; `$1` is the task's directory, the rest its command. `setup` (OCI only)
+    /// runs after the output is redirected (its errors reach the logs) and before the runtime,
+    /// which does not run if it fails.
+    static func script(ownsGroup: Bool, stopSignal: Int32 = SIGTERM, setup: String? = nil) -> String {
         guard ownsGroup else {
             return """
                 d=$1; shift
                 exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
-                "$@"
+                \(setup.map { "\($0) || exit 125\n" } ?? "")"$@"
                 code=$?
                 echo "$code" > "$d/\(exitFile).tmp" && mv -f "$d/\(exitFile).tmp" "$d/\(exitFile)"
                 exit $code
@@ -69,9 +71,14 @@ enum TaskShim {
     }
 
     /// The shim's command line, running `run` (the runtime's `run` arguments, or the task's
-    /// command) for the task in `directory`.
-    static func command(directory: String, run: [String], ownsGroup: Bool = false, stopSignal: Int32 = SIGTERM) -> [String] {
-        ["/bin/sh", "-c", script(ownsGroup: ownsGroup, stopSignal: stopSignal), "swarmctl-shim", directory] + run
+    /// command) for the task in `directory`; with `view` (OCI only), the shim lives in the mount
+    /// namespace where the cgroup tree is hidden (one `unshare` and one `umount` more per
+    /// container, no extra shell).
+    static func command(directory: String, run: [String], ownsGroup: Bool = false, stopSignal: Int32 = SIGTERM,
+                        view: CgroupView? = nil) -> [String] {
+        precondition(view == nil || !ownsGroup, "the process backend's shim has no cgroup view")
+        return (view?.namespacePrefix ?? []) + ["/bin/sh", "-c", script(ownsGroup: ownsGroup, stopSignal: stopSignal, setup: view?.hideCommands),
+                                                "swarmctl-shim", directory] + run
     }
 
     /// The read ends of the task's output FIFOs, made if missing.
