@@ -85,6 +85,8 @@ public final class SwarmNode: @unchecked Sendable {
     let entryPredecoder = EntryPredecoder()
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
+    /// Nodes whose reported description is being proposed (`SwarmNode+NodeDescription`).
+    var descriptionProposals: Set<String> = []
     var timers: [TimerHandle] = []
     var isStopped = false
     var isProcessingReady = false

@@ -62,8 +62,9 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     func testAnOrchestratorThatKeepsTasksOfDownNodesRunsSlotsTwice() {
         let caught = { (message: String) in message.hasPrefix("slot running twice") || message.hasPrefix("convergence") }
-        // Seed 6 shows it (after a change to the simulator's draws another of 1...10 may).
-        let failures = violations(bug: .keepTasksOfDownNodes, first: 6, until: caught)
+        // Seed 21 shows it (after a change to the simulator's draws another may: since one worker
+        // runs no task networking, 8 of seeds 1...40 do, none of 1...14; 10 of 40 before).
+        let failures = violations(bug: .keepTasksOfDownNodes, first: 21, until: caught)
         XCTAssertFalse(failures.isEmpty, "no seed caught the slot running twice")
         XCTAssertTrue(failures.contains(where: caught), "\(failures)")
     }
