@@ -45,6 +45,7 @@ public struct ControlPlaneOptions: Sendable {
     public var drainMillis: Int = 0
     /// The last this many workers run no task networking (the process executor, not root): they
     /// say so in their description, and no task with network attachments may be placed there.
+    /// Never all of them: at least one worker runs it, so services on networks can converge.
     public var workersWithoutNetworking: Int = 1
 
     public init(seed: UInt64) { self.seed = seed }

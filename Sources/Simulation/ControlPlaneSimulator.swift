@@ -151,7 +151,9 @@ public final class ControlPlaneSimulator {
     func isManager(_ host: Int) -> Bool { host < options.managers }
     var workerHosts: Range<Int> { options.managers..<hostCount }
     /// Whether host `host` runs task networking (`ControlPlaneOptions.workersWithoutNetworking`).
-    func runsTaskNetworking(_ host: Int) -> Bool { host < hostCount - options.workersWithoutNetworking || isManager(host) }
+    func runsTaskNetworking(_ host: Int) -> Bool {
+        isManager(host) || host < hostCount - min(options.workersWithoutNetworking, options.workers - 1)
+    }
 
     func nodeID(_ host: Int) -> String {
         if isManager(host) { return "manager-\(host + 1)" }

@@ -4,7 +4,7 @@ import XCTest
 /// Issue 19 in the control-plane simulator, which runs the shipped dispatcher types
 /// (`AssignmentDispatcher`, `AssignmentReceiver`, `AcknowledgementGuard`). Replay with
 /// `swarmctl simulate --control-plane --workers 2 --duration 30s --faults manager-isolated
-/// --managers-run-tasks --ack-timeout off --seed 1 --trace`.
+/// --managers-run-tasks --ack-timeout off --workers-without-networking 0 --seed 1 --trace`.
 final class AssignmentLossRegressionTests: XCTestCase {
     /// Seed 36 (before issue 16's workload): manager-2 (a follower that runs tasks) is isolated; at 27.3 s the leader
     /// assigns it flaky5's slot 2 task (the change is lost); the isolation heals at 28.0 s and
@@ -22,6 +22,9 @@ final class AssignmentLossRegressionTests: XCTestCase {
         options.faults = [.managerIsolated]
         options.managersRunTasks = true
         options.acknowledgementTimeoutMillis = nil
+        // Every worker runs task networking, as when the seed was found (a worker without it
+        // changes where tasks go, and so the seed).
+        options.workersWithoutNetworking = 0
         let simulator = ControlPlaneSimulator(options: options)
         var trace: [String] = []
         simulator.trace = { trace.append($0) }
