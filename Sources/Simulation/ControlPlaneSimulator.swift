@@ -479,7 +479,7 @@ public final class ControlPlaneSimulator {
         if let message = managers[slot].networkTables!.heartbeat(
             node: nodeID(host), link: 1, ack: networkAck, items: NetworkTables.tables(forNode: nodeID(host), in: state),
             extra: HostPortBinding.forNode(nodeID(host), in: state), now: nowStamp) {
-            send(.networkTables(message), from: slot, to: host)
+            sendNetworkTables(message, from: slot, to: host)
         }
     }
 

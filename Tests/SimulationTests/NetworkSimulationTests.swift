@@ -17,6 +17,7 @@ final class NetworkSimulationTests: XCTestCase {
             total.merge(report)
         }
         XCTAssertGreaterThan(total.networkTableMessagesApplied, 50)
+        XCTAssertGreaterThan(total.networkTableMessagesSplit, 10, "messages over the part budget went in parts")
         XCTAssertGreaterThan(total.networkTablesInSync, 0, "no agent was compared with the leader's tables")
         XCTAssertGreaterThan(total.networkSnapshotProbes, 10)
         XCTAssertGreaterThan(total.leaderChanges, 0)
