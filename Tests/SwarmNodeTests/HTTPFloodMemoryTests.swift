@@ -30,17 +30,29 @@ final class HTTPFloodMemoryTests: XCTestCase {
         var counted = false
         var answer: [UInt8] = []
 
+        /// A body goes a slice per round of the test's loop ("slowly"), and at least 16 MiB per
+        /// `uploadSeconds` however long a round takes: paced by rounds alone, a loaded machine
+        /// stretched every admitted upload past the server's 30 s request timeout (408), and no
+        /// body was completed.
+        static let uploadSeconds = 12.0
+        let started = monotonicNanoseconds()
+
         init(_ address: SocketAddress) throws {
             socket = try Socket.connect(to: address).socket
         }
 
-        /// Sends up to `slice` more bytes without blocking; false once the server closed it.
+        /// Sends `slice` more bytes, or as many as it is behind its pace, without blocking; false
+        /// once the server closed it.
         func pump(slice: [UInt8]) -> Bool {
             guard isOpen else { return false }
             readAnswer()
             let total = Self.head.count + Self.bodyBytes
             guard sent < total else { return true }
-            let piece: [UInt8] = sent < Self.head.count ? Array(Self.head[sent...]) : Array(slice.prefix(total - sent))
+            let elapsed = Double(monotonicNanoseconds() - started) / 1e9
+            let behind = Int(Double(total) * min(1, elapsed / Self.uploadSeconds)) - sent
+            let count = min(total - sent, max(slice.count, min(behind, 1 << 20)))
+            let piece: [UInt8] = sent < Self.head.count ? Array(Self.head[sent...])
+                : count <= slice.count ? Array(slice.prefix(count)) : [UInt8](repeating: slice[0], count: count)
             do {
                 switch try piece.withUnsafeBytes({ try socket.write(from: $0) }) {
                 case let .transferred(count): sent += count
