@@ -45,12 +45,15 @@ struct WriteCase {
     var leaderCores: Double
 }
 
-func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Double, valueSize: Int, tag: String) throws -> WriteCase {
+func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Double, valueSize: Int, tag: String,
+                   trace: Bool = false) throws -> WriteCase {
     // Clients spread over the three members: two thirds of the writes are forwarded to the leader.
     let clients = try (0..<count).map { index in
         LoadClient(writer: try system.makeWriter(member: index % 3, name: "\(tag)c\(index)", valueSize: valueSize, timeoutMillis: 10_000))
     }
-    let leaderPID = system.leaderIndex().map { system.members[$0].pid } ?? 0
+    let leaderIndex = system.leaderIndex()
+    let leaderPID = leaderIndex.map { system.members[$0].pid } ?? 0
+    let traceBefore = trace ? WriteTrace.take(system) : nil
     let cpuBefore = selfCPUSeconds()
     let serverBefore = system.cpuSeconds()
     let leaderBefore = leaderPID > 0 ? processCPUSeconds(leaderPID) : 0
@@ -69,11 +72,13 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
     let loadgen = (selfCPUSeconds() - cpuBefore) / wall
     let server = (system.cpuSeconds() - serverBefore) / wall
     let leader = leaderPID > 0 ? (processCPUSeconds(leaderPID) - leaderBefore) / wall : 0
+    let traceAfter = trace ? WriteTrace.take(system) : nil
     let latencies = clients.flatMap(\.latenciesMicros).sorted()
     let failures = clients.reduce(0) { $0 + $1.failures }
     if failures > 0, let sample = clients.first(where: { $0.failures > 0 })?.lastFailure {
         note("  \(system.label) \(count) clients: \(failures) failed writes, e.g. \(sample)")
     }
+    if let traceBefore, let traceAfter { traceAfter.report(since: traceBefore, system: system, wall: wall, leader: leaderIndex) }
     return WriteCase(system: system.label, clients: count, writesPerSecond: Double(latencies.count) / seconds,
                      p50Millis: percentile(latencies, 0.5) / 1000, p99Millis: percentile(latencies, 0.99) / 1000,
                      failures: failures, loadgenCores: loadgen, serverCores: server, leaderCores: leader)
@@ -82,10 +87,13 @@ func measureWrites(_ system: ReplicatedSystem, clients count: Int, seconds: Doub
 func runWrites(_ options: Options) throws {
     let swarm = try SwarmCluster(binary: options.swarmctl, base: options.tempBase)
     let etcd = try EtcdCluster(base: options.tempBase)
-    defer { swarm.stop(); etcd.stop() }
+    // `--baseline BINARY`: another swarmctl build measured in the same runs (before/after).
+    let baseline = try options.baseline.map { try SwarmCluster(binary: $0, base: options.tempBase, label: "baseline") }
+    defer { swarm.stop(); etcd.stop(); baseline?.stop() }
     try swarm.start()
     try etcd.start()
-    let systems: [ReplicatedSystem] = [swarm, etcd]
+    try baseline?.start()
+    let systems: [ReplicatedSystem] = [swarm, etcd] + (baseline.map { [$0] } ?? [])
     print("swarmctl write: \(swarm.writeMode); etcd write: PUT of a new key via /v3/kv/put; value \(options.valueSize) bytes; \(options.seconds) s per case; \(options.runs) runs")
     // Warm-up: connections, page cache, the first WAL segment.
     for system in systems { _ = try measureWrites(system, clients: 16, seconds: 1, valueSize: options.valueSize, tag: "warm") }
@@ -94,10 +102,11 @@ func runWrites(_ options: Options) throws {
     for run in 1...options.runs {
         for (position, count) in options.clients.enumerated() {
             // Alternate who goes first, so drift in the machine's load hits both alike.
-            let order = (run + position) % 2 == 0 ? systems : systems.reversed()
+            let order = systems.count == 2 ? ((run + position) % 2 == 0 ? systems : systems.reversed())
+                : Array(systems[((run + position) % systems.count)...] + systems[..<((run + position) % systems.count)])
             for system in order {
                 let measured = try measureWrites(system, clients: count, seconds: options.seconds, valueSize: options.valueSize,
-                                                 tag: "r\(run)n\(count)")
+                                                 tag: "r\(run)n\(count)", trace: options.trace)
                 results[system.label, default: [:]][count, default: []].append(measured)
                 print(String(format: "run %d  %-8@ clients %3d  %7.0f writes/s  p50 %6.2f ms  p99 %7.2f ms  loadgen %.2f cores  servers %.2f cores  leader %.2f cores",
                              run, system.label as NSString, count, measured.writesPerSecond, measured.p50Millis, measured.p99Millis,
@@ -129,6 +138,21 @@ func runWrites(_ options: Options) throws {
         rows.append(["clients": count, "swarmctl": side(ours), "etcd": side(theirs),
                      "ratio_writes_per_second": ratio(oursRate, theirsRate), "ratio_p50": ratio(oursP50, theirsP50),
                      "ratio_p99": ratio(oursP99, theirsP99)])
+    }
+    for count in options.clients {
+        for label in ["swarmctl", "etcd", "baseline"] {
+            guard let cases = results[label]?[count] else { continue }
+            let server = median(cases.map { $0.writesPerSecond > 0 ? $0.serverCores * 1e6 / $0.writesPerSecond : 0 })
+            let leader = median(cases.map { $0.writesPerSecond > 0 ? $0.leaderCores * 1e6 / $0.writesPerSecond : 0 })
+            let rates = cases.map(\.writesPerSecond)
+            print("\(count) clients \(label): \(format(median(rates))) writes/s, p99 \(format(median(cases.map(\.p99Millis)), 2)) ms, "
+                + "CPU µs per write: servers \(format(server)), leader \(format(leader)); last/first run \(format(ratio(rates.last!, rates.first!), 2))")
+        }
+        if let base = results["baseline"]?[count], let ours = results["swarmctl"]?[count], let theirs = results["etcd"]?[count] {
+            let baseRate = median(base.map(\.writesPerSecond))
+            print("\(count) clients: baseline / etcd \(format(ratio(baseRate, median(theirs.map(\.writesPerSecond))), 2))×, "
+                + "swarmctl / baseline \(format(ratio(median(ours.map(\.writesPerSecond)), baseRate), 2))× (baseline: \(options.baseline ?? ""))")
+        }
     }
     let at64 = rows.first { $0["clients"] as? Int == 64 }?["ratio_writes_per_second"] as? Double
     if let at64 { print("\ngoal: swarmctl ≥ 3× etcd writes/s at 64 clients: \(format(at64, 2))× — \(at64 >= 3 ? "met" : "MISSED")") }

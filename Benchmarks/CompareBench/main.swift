@@ -8,7 +8,8 @@
 //       with encryption at rest against the same binary with it off, SWARMCTL_BENCHMARK_PLAINTEXT_RAFT=1)
 //   .build/release/compare-bench writes-tls [--clients 16,64] [--seconds 5] [--runs 5]   (TLS vs the
 //       benchmark-only SWARMCTL_BENCH_INSECURE_CLUSTER=1, same binary; no etcd)
-//   common: [--json PATH] [--tmp DIR]
+//   common: [--json PATH] [--tmp DIR]; writes: [--trace 1] (CPU by thread and write-path stages per member)
+//       [--baseline BINARY] (another swarmctl build measured in the same runs, e.g. main's, for before/after)
 //
 // Every cluster runs on 127.0.0.1 only, in a temporary directory that is removed at the end; its
 // processes are ended by pid.
@@ -32,6 +33,10 @@ struct Options {
     var output: String?
     var tempBase = "/tmp"
     var swarmctl = ""
+    /// `--trace 1`: after each case, each member's CPU by thread and swarmctl's write-path stages.
+    var trace = false
+    /// `--baseline BINARY`: another swarmctl build measured in the same runs (`writes`).
+    var baseline: String?
 
     init(_ arguments: [String]) {
         guard let first = arguments.first, ["writes", "failover", "memory", "encryption", "writes-tls"].contains(first) else {
@@ -55,6 +60,8 @@ struct Options {
             case "--services": services = Int(value) ?? services
             case "--replicas": replicas = Int(value) ?? replicas
             case "--json": output = value
+            case "--trace": trace = value == "1"
+            case "--baseline": baseline = value
             case "--tmp": tempBase = value
             default: fail("unknown option \(arguments[index])")
             }

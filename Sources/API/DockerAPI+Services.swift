@@ -76,7 +76,7 @@ extension DockerAPI {
         controlPlane.propose(.createService(service: service)) { [weak self] result in
             guard let self else { return }
             switch result {
-            case .success: reply(json(201, ServiceCreateResponse(id: service.id)))
+            case .success: reply(.json(201, ServiceCreateResponse.body(id: service.id)))
             case let .failure(error): reply(Self.dockerWording(error, name: spec.name).response)
             }
         }

@@ -26,7 +26,11 @@ public struct ClusterState: Codable, Sendable, Equatable {
     /// Every service id in ascending order, derived like the indexes above: control loops walk
     /// services in this order every round, and sorting thousands of ids each time was a round's
     /// largest cost.
-    public private(set) var sortedServiceIDs: [String] = []
+    public var sortedServiceIDs: [String] { serviceOrder.all }
+    /// Up to `limit` service ids in ascending order after `id` (from the first when nil).
+    public func serviceIDs(after id: String?, limit: Int) -> [String] { serviceOrder.ids(after: id, limit: limit) }
+    /// The order behind `sortedServiceIDs`, in chunks (`SortedIDs`).
+    private(set) var serviceOrder = SortedIDs()
     /// What recent commands changed (derived: not encoded, ignored by `==`; see `ChangeJournal`).
     public internal(set) var changes = ChangeJournal()
 
@@ -52,7 +56,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
         configObjects = try container.decodeIfPresent([String: PayloadObject].self, forKey: .configObjects) ?? [:]
         for task in tasks.values { indexTask(task) }
         for service in services.values { serviceIDsByName[service.spec.name] = service.id }
-        sortedServiceIDs = services.keys.sorted()
+        serviceOrder = SortedIDs(sorted: services.keys.sorted())
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -76,7 +80,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             serviceIDsByName[old] = nil
         }
         if services.updateValue(service, forKey: service.id) == nil {
-            sortedServiceIDs.insert(service.id, at: Self.insertionPoint(of: service.id, in: sortedServiceIDs))
+            serviceOrder.insert(service.id)
         }
         serviceIDsByName[service.spec.name] = service.id
     }
@@ -85,19 +89,8 @@ public struct ClusterState: Codable, Sendable, Equatable {
     mutating func dropService(_ id: String) {
         guard let removed = services.removeValue(forKey: id) else { return }
         if serviceIDsByName[removed.spec.name] == id { serviceIDsByName[removed.spec.name] = nil }
-        let position = Self.insertionPoint(of: id, in: sortedServiceIDs)
-        precondition(position < sortedServiceIDs.count && sortedServiceIDs[position] == id, "service \(id) missing from the id order")
-        sortedServiceIDs.remove(at: position)
-    }
-
-    /// The first position in ascending `ids` whose element is not below `id` (binary search).
-    static func insertionPoint(of id: String, in ids: [String]) -> Int {
-        var low = 0, high = ids.count
-        while low < high {
-            let middle = (low + high) / 2
-            if ids[middle] < id { low = middle + 1 } else { high = middle }
-        }
-        return low
+        let wasOrdered = serviceOrder.remove(id)
+        precondition(wasOrdered, "service \(id) missing from the id order")
     }
 
     /// Adds `task` to the per-node and per-service indexes.

@@ -5,11 +5,23 @@ public struct Service: Codable, Sendable, Equatable {
     public var version: ObjectVersion
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
-    public var spec: ServiceSpec
-    public var previousSpec: ServiceSpec?
+    /// The specs live behind shared references (`SharedValue`): copying a service, or the whole
+    /// services dictionary when a snapshot is captured, no longer copies them.
+    private var specStorage: SharedValue<ServiceSpec>
+    private var previousSpecStorage: SharedValue<ServiceSpec>?
     public var updateStatus: UpdateStatus?
     /// Published ports and VIPs, allocated by the apply (nil before networking existed).
     public var endpoint: ServiceEndpoint?
+
+    public var spec: ServiceSpec {
+        get { specStorage.value }
+        set { specStorage = SharedValue(newValue) }
+    }
+
+    public var previousSpec: ServiceSpec? {
+        get { previousSpecStorage?.value }
+        set { previousSpecStorage = newValue.map(SharedValue.init) }
+    }
 
     public init(id: String, version: ObjectVersion = ObjectVersion(index: 0), createdAt: Timestamp, spec: ServiceSpec,
                 previousSpec: ServiceSpec? = nil, updateStatus: UpdateStatus? = nil) {
@@ -17,14 +29,51 @@ public struct Service: Codable, Sendable, Equatable {
         self.version = version
         self.createdAt = createdAt
         updatedAt = createdAt
-        self.spec = spec
-        self.previousSpec = previousSpec
+        specStorage = SharedValue(spec)
+        previousSpecStorage = previousSpec.map(SharedValue.init)
         self.updateStatus = updateStatus
     }
 
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", createdAt = "CreatedAt", updatedAt = "UpdatedAt", spec = "Spec"
         case previousSpec = "PreviousSpec", updateStatus = "UpdateStatus", endpoint = "Endpoint"
+    }
+
+    // The form the synthesized conformance had (same keys, order and optionals), so logs,
+    // snapshots and answers are unchanged.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        version = try container.decode(ObjectVersion.self, forKey: .version)
+        createdAt = try container.decode(Timestamp.self, forKey: .createdAt)
+        updatedAt = try container.decode(Timestamp.self, forKey: .updatedAt)
+        specStorage = SharedValue(try container.decode(ServiceSpec.self, forKey: .spec))
+        previousSpecStorage = try container.decodeIfPresent(ServiceSpec.self, forKey: .previousSpec).map(SharedValue.init)
+        updateStatus = try container.decodeIfPresent(UpdateStatus.self, forKey: .updateStatus)
+        endpoint = try container.decodeIfPresent(ServiceEndpoint.self, forKey: .endpoint)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(version, forKey: .version)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(spec, forKey: .spec)
+        try container.encodeIfPresent(previousSpec, forKey: .previousSpec)
+        try container.encodeIfPresent(updateStatus, forKey: .updateStatus)
+        try container.encodeIfPresent(endpoint, forKey: .endpoint)
+    }
+
+    public static func == (lhs: Service, rhs: Service) -> Bool {
+        guard lhs.id == rhs.id, lhs.version == rhs.version, lhs.createdAt == rhs.createdAt, lhs.updatedAt == rhs.updatedAt,
+              lhs.updateStatus == rhs.updateStatus, lhs.endpoint == rhs.endpoint,
+              SharedValue.same(lhs.specStorage, rhs.specStorage) else { return false }
+        switch (lhs.previousSpecStorage, rhs.previousSpecStorage) {
+        case (nil, nil): return true
+        case let (left?, right?): return SharedValue.same(left, right)
+        default: return false
+        }
     }
 }
 

@@ -15,6 +15,9 @@ struct RaftLog: Sendable {
     var applied: UInt64
     /// Highest index known durable on this node's disk (confirmed by `advance`).
     var stableIndex: UInt64
+    /// Highest index handed to the shell for persistence in a `Ready` (≥ `stableIndex`): with
+    /// several batches in flight, the next one starts after it.
+    var handedOutIndex: UInt64
 
     init(snapshot: SnapshotMetadata, entries: [Entry], commit: UInt64) {
         offsetIndex = snapshot.index
@@ -25,6 +28,7 @@ struct RaftLog: Sendable {
             precondition(entry.index == snapshot.index + 1 + UInt64(position), "recovered entries must be contiguous")
         }
         stableIndex = snapshot.index + UInt64(entries.count)
+        handedOutIndex = stableIndex
         committed = max(snapshot.index, min(commit, stableIndex))
         applied = snapshot.index
     }
@@ -101,6 +105,7 @@ struct RaftLog: Sendable {
         if keep < entries.count { entries.removeSubrange(keep...) }
         entries.append(contentsOf: incoming)
         stableIndex = min(stableIndex, first.index - 1)
+        handedOutIndex = min(handedOutIndex, first.index - 1)
     }
 
     /// The follower side of AppendEntries: appends if the log matches at (prevIndex, prevTerm)
@@ -130,6 +135,7 @@ struct RaftLog: Sendable {
         committed = metadata.index
         applied = max(applied, metadata.index)
         stableIndex = metadata.index
+        handedOutIndex = metadata.index
     }
 
     /// Drops entries up to `index` (which must be applied), keeping its term as the new offset.

@@ -63,10 +63,13 @@ public struct RaftNode: Sendable {
 
     // What the shell has confirmed (see `advance`).
     var persistedHardState: HardState
+    /// The hard state of the last batch handed out (equal to `persistedHardState` when none is
+    /// outstanding).
+    var handedOutHardState: HardState
     var reportedSoftState: SoftState
-    var readyOutstanding = false
-    /// The outstanding batch's committed entries were applied already (`advanceApplied`).
-    var appliedEarly = false
+    /// Batches handed out by `ready()` and not yet confirmed by `advance`, oldest first.
+    var outstandingReadies: [OutstandingReady] = []
+    var readyOutstanding: Bool { !outstandingReadies.isEmpty }
 
     public init(config: RaftConfig, state: PersistentState) {
         config.validate()
@@ -78,6 +81,7 @@ public struct RaftNode: Sendable {
         log = RaftLog(snapshot: state.snapshot.metadata, entries: state.entries, commit: state.hardState.commit)
         random = SplitMix64(seed: config.randomSeed)
         persistedHardState = state.hardState
+        handedOutHardState = state.hardState
         reportedSoftState = SoftState(leader: noNode, role: .follower)
         if !state.snapshot.isEmpty { latestSnapshot = state.snapshot }
         becomeFollower(term: term, leader: noNode)

@@ -89,6 +89,7 @@ extension SwarmNode {
         // the state it already built if the node were promoted again (a crash loop), and it holds
         // the join tokens. A later promotion starts empty and catches up from the leader.
         raftGeneration += 1
+        storageJobsInFlight = 0
         state = ClusterState()
         lastSnapshotIndex = 0
         noteNetworkTablesChanged()

@@ -18,8 +18,39 @@ struct NodeMetrics {
     var storageSave = Histogram()
     /// Duration of each orchestration round on the leader.
     var orchestrationRound = Histogram()
+    /// Entries made durable by each storage save (a group of Readys written with one fsync) that
+    /// wrote any: how many writes share an fsync.
+    var entriesPerSave = Histogram(bounds: NodeMetrics.countBounds)
+    /// Leader: from a write's proposal to its completion (a quorum holds it durably, applied).
+    var proposalToCommit = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// From a save finishing on the writer thread to its completion running on the loop (how long
+    /// the loop was busy elsewhere before it could send, acknowledge and take the next batch).
+    var saveCompletionDelay = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// Follower: from forwarding a write to the leader's answer.
+    var forwardRoundTrip = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// How late each Raft tick ran (the loop was busy or the thread not scheduled): a stall
+    /// longer than the election timeout on a follower starts an election.
+    var tickLateness = Histogram(bounds: NodeMetrics.fineLatencySeconds)
+    /// When the last tick ran (monotonic nanoseconds; 0 before the first).
+    var lastTickNanos: UInt64 = 0
+    /// Proposal times of the writes this leader has in flight, by log index.
+    var proposedAtNanos: [UInt64: UInt64] = [:]
+    /// Bounds for small counts (entries per batch).
+    static let countBounds: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    /// Latency bounds from 0.1 ms to 1 s, for the write path's stages.
+    static let fineLatencySeconds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1]
+
     private var lastLeader: NodeID = noNode
     private var lastTerm: UInt64?
+
+    /// Records a tick at `now` given the tick period.
+    mutating func ticked(now: UInt64, periodMillis: Int) {
+        if lastTickNanos > 0 {
+            let late = Int64(bitPattern: now &- lastTickNanos) - Int64(periodMillis) * 1_000_000
+            tickLateness.observe(Double(max(0, late)) / 1e9)
+        }
+        lastTickNanos = now
+    }
 
     /// Counts a leader change when the known leader differs from the last one seen.
     mutating func sawSoftState(_ soft: SoftState) {
@@ -79,6 +110,19 @@ extension SwarmNode {
                          value: Double(nodeMetrics.leaderChanges)),
             MetricFamily("swarmctl_raft_storage_save_seconds", help: "Duration of each Raft storage save (append and fsync).",
                          histograms: [([], nodeMetrics.storageSave)]),
+            MetricFamily("swarmctl_raft_entries_per_save", help: "Entries made durable by each storage save that wrote entries.",
+                         histograms: [([], nodeMetrics.entriesPerSave)]),
+            MetricFamily("swarmctl_raft_save_completion_delay_seconds",
+                         help: "From a storage save finishing to the event loop taking its completion.",
+                         histograms: [([], nodeMetrics.saveCompletionDelay)]),
+            MetricFamily("swarmctl_raft_proposal_commit_seconds",
+                         help: "Leader: from a write's proposal to its completion (durable on a quorum and applied).",
+                         histograms: [([], nodeMetrics.proposalToCommit)]),
+            MetricFamily("swarmctl_raft_tick_lateness_seconds",
+                         help: "How late each Raft tick ran after the previous one (event loop busy or not scheduled).",
+                         histograms: [([], nodeMetrics.tickLateness)]),
+            MetricFamily("swarmctl_forwarded_write_seconds", help: "Follower: from forwarding a write to the leader's answer.",
+                         histograms: [([], nodeMetrics.forwardRoundTrip)]),
         ]
     }
 

@@ -50,8 +50,10 @@ public final class SwarmNode: @unchecked Sendable {
     /// through `storageWriter.perform`/`enqueue` for anything else.
     var storage: RaftStorage?
     var storageWriter: StorageWriter?
-    /// A Ready is being persisted on the writer thread; the next waits for its completion.
-    var readyInFlight = false
+    /// Readys handed to the writer thread whose completion has not run on the loop yet.
+    var readiesInFlight = 0
+    /// Other work handed to the writer thread that has not finished (`enqueueStorageJob`).
+    var storageJobsInFlight = 0
     var lastSnapshotIndex: UInt64 = 0
     /// A captured state is being encoded off the loop (`maybeTakeSnapshot`).
     var snapshotInFlight = false
@@ -230,6 +232,7 @@ public final class SwarmNode: @unchecked Sendable {
 
     func startRaft(bootstrap: PersistentState?) throws {
         raftGeneration += 1
+        storageJobsInFlight = 0
         var options = RaftStorage.Options()
         options.segmentSize = configuration.walSegmentSize
         options.retainedEntries = configuration.snapshotRetainEntries
@@ -298,31 +301,36 @@ public final class SwarmNode: @unchecked Sendable {
 
     func tick() {
         guard raft != nil else { return }
+        nodeMetrics.ticked(now: Clock.monotonicNanos(), periodMillis: configuration.raftTickMillis)
         raft!.tick()
         processReady()
         expireRequests()
     }
 
-    /// Carries out the pending Ready: persist (one fsync per batch, on the writer thread),
-    /// send, apply, advance. One Ready is in flight at a time; its completion takes the next,
-    /// which by then holds everything proposed or received meanwhile (group commit).
+    /// Carries out the pending Ready: persist (on the writer thread), send, apply, advance.
+    /// Several Readys may be in flight (`RaftNode.acceptsAnotherReady`): the writer persists them
+    /// in order and makes every batch waiting for it durable with one fsync (group commit), so a
+    /// batch taken while another is being written does not wait for that one's completion to
+    /// reach the loop first.
     func processReady() {
         // Completions run inside this loop may propose or read again; the outer loop picks
         // that work up, so a nested call returns at once instead of re-entering `ready()`.
         flushQueuedProposals()
         guard !isProcessingReady else { return }
-        if readyInFlight {
-            // A leader's appends go out now, so followers write in parallel with its own fsync.
-            if raft != nil { send(raft!.takeLeaderMessages()) }
-            if applyCommittedInFlight() { afterReadyBatches() }
-            return
-        }
         isProcessingReady = true
-        defer { isProcessingReady = false }
-        while let current = raft, current.hasReady, !isStopped, !readyInFlight {
+        var worked = false
+        while let current = raft, current.hasReady, !isStopped, current.acceptsAnotherReady {
             startReady()
+            worked = true
         }
-        afterReadyBatches()
+        isProcessingReady = false
+        if readiesInFlight > 0, raft != nil, !isStopped {
+            // No further batch can be taken now: a leader's appends go out anyway, so followers
+            // write in parallel with its own fsync, and what committed meanwhile is applied.
+            send(raft!.takeLeaderMessages())
+            if applyCommittedInFlight() { worked = true }
+        }
+        if worked { afterReadyBatches() }
     }
 
     /// Work that follows applied batches (role, assignments, orchestration, peers).
@@ -344,33 +352,39 @@ public final class SwarmNode: @unchecked Sendable {
     /// Takes one Ready. A leader sends its messages before its own write (its followers'
     /// appends run in parallel with its fsync, as Raft allows: its own entries count toward a
     /// commit only once `advance` reports them durable). Other roles send after the write (a
-    /// vote or an acknowledgement must not outrun the disk). Batches with nothing to make
-    /// durable are finished at once on the loop.
+    /// vote or an acknowledgement must not outrun the disk). A batch with nothing to make
+    /// durable is finished at once on the loop when no other is in flight; otherwise it queues
+    /// behind them, so batches are always advanced in order.
     private func startReady() {
         let ready = raft!.ready()
         let sendFirst = raft!.role == .leader
         if sendFirst { send(ready.messages) }
         if !sendFirst { decodeAhead(ready.entries) }
         applyCommitted(ready)
-        guard ready.mustSync || ready.snapshot != nil, let writer = storageWriter else {
+        guard let writer = storageWriter, ready.mustSync || ready.snapshot != nil || readiesInFlight > 0 || storageJobsInFlight > 0 else {
             do {
                 let started = Clock.monotonicNanos()
                 try storage!.save(ready)
                 nodeMetrics.storageSave.observe(Double(Clock.monotonicNanos() &- started) / 1e9)
+                if !ready.entries.isEmpty { nodeMetrics.entriesPerSave.observe(Double(ready.entries.count)) }
             } catch {
                 return storageFailed(error)
             }
             finishReady(ready, messagesSent: sendFirst)
             return
         }
-        readyInFlight = true
+        readiesInFlight += 1
         let generation = raftGeneration
-        writer.save(ready, on: loop) { [self] failure, nanoseconds in
-            readyInFlight = false
+        writer.save(ready, on: loop) { [self] report in
+            readiesInFlight -= 1
+            if report.groupSaves > 0 {
+                nodeMetrics.saveCompletionDelay.observe(Double(Clock.monotonicNanos() &- report.finishedAt) / 1e9)
+                nodeMetrics.storageSave.observe(Double(report.nanoseconds) / 1e9)
+                if report.groupEntries > 0 { nodeMetrics.entriesPerSave.observe(Double(report.groupEntries)) }
+            }
             // A demotion meanwhile replaced the log this batch belonged to.
             guard generation == raftGeneration, raft != nil, !isStopped else { return }
-            if let failure { return storageFailed(failure) }
-            nodeMetrics.storageSave.observe(Double(nanoseconds) / 1e9)
+            if let failure = report.failure { return storageFailed(failure) }
             isProcessingReady = true
             finishReady(ready, messagesSent: sendFirst)
             isProcessingReady = false
@@ -502,6 +516,9 @@ public final class SwarmNode: @unchecked Sendable {
     func complete(index: UInt64, term: UInt64, result: Result<Void, ClusterError>) {
         guard let pending = pendingProposals.removeValue(forKey: index) else { return }
         pendingProposalDeadlines[index] = nil
+        if let proposedAt = nodeMetrics.proposedAtNanos.removeValue(forKey: index) {
+            nodeMetrics.proposalToCommit.observe(Double(Clock.monotonicNanos() &- proposedAt) / 1e9)
+        }
         let outcome: Result<Void, RequestFailure> = pending.term != term
             ? .failure(.noQuorum("leadership changed before the write committed; retry"))
             : result.mapError { .rejected($0) }
@@ -537,6 +554,7 @@ public final class SwarmNode: @unchecked Sendable {
                 pendingProposalDeadlines[index] = nil
             }
             pendingProposals = [:]
+            nodeMetrics.proposedAtNanos = [:]
             proposedCommands = [:]
         }
     }
@@ -574,13 +592,28 @@ public final class SwarmNode: @unchecked Sendable {
         lastSnapshotIndex = snapshot.metadata.index
         // On the writer thread, after the batches before it (the entries up to `index` are
         // applied, so they are already durable).
-        storageWriter?.enqueue { [logger] storage in
+        enqueueStorageJob { [logger] storage in
             do {
                 try storage.saveSnapshot(snapshot)
                 try storage.compact()
                 logger.info("snapshot taken at index \(snapshot.metadata.index)")
             } catch {
                 logger.error("snapshot failed: \(error)")
+            }
+        }
+    }
+
+    /// Runs `body` on the storage writer after what was submitted before, without waiting.
+    /// Counted until it has run (`storageJobsInFlight`): meanwhile the loop never touches the
+    /// storage itself, since the writer thread may be using it.
+    func enqueueStorageJob(_ body: @escaping @Sendable (RaftStorage) -> Void) {
+        guard let writer = storageWriter else { return }
+        storageJobsInFlight += 1
+        let generation = raftGeneration
+        writer.enqueue { [self] storage in
+            body(storage)
+            _ = loop.execute { [self] in
+                if generation == raftGeneration { storageJobsInFlight -= 1 }
             }
         }
     }
@@ -617,7 +650,11 @@ public final class SwarmNode: @unchecked Sendable {
         }
         let requestID = nextRequestID
         nextRequestID += 1
-        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, raft!.leader, raft!.term, done)
+        let forwardedAt = Clock.monotonicNanos()
+        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, raft!.leader, raft!.term, { [self] result in
+            nodeMetrics.forwardRoundTrip.observe(Double(Clock.monotonicNanos() &- forwardedAt) / 1e9)
+            done(result)
+        })
         if let command {
             if forwardedCommands.count >= Self.maxPendingWrites { forwardedCommands = [:] }
             forwardedCommands[encoded] = command
@@ -639,13 +676,23 @@ public final class SwarmNode: @unchecked Sendable {
         }
         nodeMetrics.proposals += UInt64(queued.count)
         let deadline = Clock.monotonicMillis() + Self.requestTimeoutMillis
+        let proposedAt = Clock.monotonicNanos()
         var index = position.index - UInt64(queued.count)
+        var forwarded: [Entry] = []
         for write in queued {
             index += 1
+            nodeMetrics.proposedAtNanos[index] = proposedAt
             pendingProposals[index] = (position.term, write.done)
             pendingProposalDeadlines[index] = deadline
-            if let command = write.command { proposedCommands[index] = (position.term, command) }
+            if let command = write.command {
+                proposedCommands[index] = (position.term, command)
+            } else {
+                forwarded.append(Entry(term: position.term, index: index, data: write.encoded))
+            }
         }
+        // Forwarded writes arrive as log bytes: decoded on the predecoder's thread while they
+        // commit, instead of on the loop when they are applied.
+        entryPredecoder.decodeAhead(forwarded)
     }
 
     /// Proposes several commands as one batch (one append, one fsync) on the leader; `done`
@@ -740,6 +787,7 @@ public final class SwarmNode: @unchecked Sendable {
         let message = "the cluster did not answer within \(Self.requestTimeoutMillis / 1000)s: is a majority of managers up?"
         for (index, deadline) in pendingProposalDeadlines where deadline < now {
             pendingProposalDeadlines[index] = nil
+            nodeMetrics.proposedAtNanos[index] = nil
             pendingProposals.removeValue(forKey: index)?.done(.failure(.noQuorum(message)))
         }
         for (id, pending) in pendingForwards where pending.deadline < now {
@@ -787,6 +835,7 @@ public final class SwarmNode: @unchecked Sendable {
         for pending in pendingReads.values { pending.done(.failure(failure)) }
         for read in waitingReads { read.done(.failure(failure)) }
         pendingProposals = [:]
+        nodeMetrics.proposedAtNanos = [:]
         pendingForwards = [:]
         pendingReads = [:]
         waitingReads = []

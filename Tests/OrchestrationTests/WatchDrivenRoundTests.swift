@@ -20,6 +20,28 @@ final class WatchDrivenRoundTests: XCTestCase {
         XCTAssertEqual(harness.tasks("s9999").count, 2, "the new service got its tasks")
     }
 
+    /// The safety net is a rolling sweep, not a periodic full pass: with no change at all, each
+    /// round looks at the services the elapsed time calls for, and a minute covers them all.
+    func testTheSweepSpreadsOverAMinuteInsteadOfOneFullPass() {
+        var harness = Harness()
+        for number in 0..<600 {
+            harness.createService(Harness.spec(name: "svc\(number)", replicas: 0), id: String(format: "s%04d", number))
+        }
+        harness.reconcile()
+        XCTAssertNil(harness.orchestrator.lastRoundScope, "the first round looks at every service")
+        var swept = 0
+        for _ in 0..<60 {
+            harness.advance(seconds: 1)
+            harness.reconcile()
+            XCTAssertEqual(harness.orchestrator.lastRoundScope, 10, "600 services over 60 s: 10 per second")
+            swept += harness.orchestrator.lastRoundScope ?? 0
+        }
+        XCTAssertEqual(swept, 600)
+        harness.advance(seconds: 600)
+        harness.reconcile()
+        XCTAssertEqual(harness.orchestrator.lastRoundScope, 600, "after a long pause at most every service once")
+    }
+
     func testARestartDelayWakesTheServiceWithoutAnyWrite() {
         var harness = Harness()
         harness.createService(Harness.spec(replicas: 1, restart: RestartPolicy(condition: .any, delay: 2_000_000_000)))
