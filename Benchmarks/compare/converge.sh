@@ -10,10 +10,11 @@
 # Benchmarks/results/converge-trace-{oci,crun}.txt; summed up by Benchmarks/compare/start-phases.py.
 #
 # crun (1.8, Debian 12) refuses a hybrid cgroup layout whose v2 tree owns a controller ("cgroups
-# in hybrid mode not supported"; this VM: hugetlb has no v1 hierarchy). On such a host the crun
-# side runs in a mount namespace of its own where /sys/fs/cgroup/unified is unmounted, so crun
-# sees a pure cgroup v1 layout; the host and everyone else keep theirs (mounting the controller
-# as a v1 hierarchy instead would change it machine-wide, down to other containers' mounts).
+# in hybrid mode not supported"; this VM: hugetlb has no v1 hierarchy). The node itself handles
+# that (OCIRuntime.cgroupViewPrefix: crun's run and exec go through a mount namespace of their
+# own where /sys/fs/cgroup/unified is unmounted), so the crun side runs as the others do.
+# SWARMCTL_COMPILED_SECCOMP=0 in the environment makes the crun side compile the seccomp profile
+# per container again (crun's default), for an A/B of the node's once-per-profile compilation.
 #
 # Installs docker.io, runc and busybox-static if missing; builds swarmctl and cluster-bench
 # (release, under the shared build lock, scratch path $BUILD_PATH, default .build); starts a
@@ -113,13 +114,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# crun on a hybrid layout whose v2 tree owns controllers: its side runs where that tree is hidden.
-CRUN_WRAP=()
-if has_side crun && [ ! -e /sys/fs/cgroup/cgroup.controllers ] && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
-  CRUN_WRAP=(unshare --mount --propagation private /bin/sh -c 'umount -l /sys/fs/cgroup/unified && exec "$@"' crun-side)
-  echo "crun: the v2 tree /sys/fs/cgroup/unified owns $(cat /sys/fs/cgroup/unified/cgroup.controllers); the crun side runs in a private mount namespace without it" >&2
-fi
-
 DOCKER_VERSION="(not run)"
 start_dockerd() {
 # A private dockerd, a child of this script.
@@ -179,9 +173,7 @@ run_ours() {
     crun) arguments=(--executor oci --runtime crun) ;;
   esac
   [ "$TRACE" = 1 ] && [ "$side" != process ] && arguments+=(--trace "$PWD/Benchmarks/results/converge-trace-$side.txt")
-  local wrap=()
-  [ "$side" = crun ] && wrap=("${CRUN_WRAP[@]}")
-  TMPDIR="$TMP/ours" "${wrap[@]}" "$BENCH" converge "${arguments[@]}" --replicas "$n" --runs 1 --poll-ms "$POLL_MS" \
+  TMPDIR="$TMP/ours" "$BENCH" converge "${arguments[@]}" --replicas "$n" --runs 1 --poll-ms "$POLL_MS" \
     --json "$TMP/ours.json" >"$TMP/ours.out" 2>&1 &
   BENCH_PID=$!
   wait "$BENCH_PID" || { echo "cluster-bench ($side) failed:" >&2; cat "$TMP/ours.out" >&2; exit 1; }

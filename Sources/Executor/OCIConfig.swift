@@ -13,6 +13,9 @@ struct OCIConfig: Encodable, Equatable {
     var hostname: String
     var mounts: [Mount]
     var linux: Linux
+    /// Runtime-specific settings (crun's `run.oci.seccomp_bpf_data`: the seccomp filter compiled
+    /// once per node); nil writes none.
+    var annotations: [String: String]? = nil
 
     struct Process: Encodable, Equatable {
         var terminal = false
@@ -63,25 +66,26 @@ struct OCIConfig: Encodable, Equatable {
         var readonlyPaths: [String]
         var sysctl: [String: String]?
         var seccomp: Seccomp?
-        /// `rshared` when a bind mount propagates back to the host; nil leaves runc's rslave.
+        /// `rshared` when a bind mount propagates back to the host, `rslave` when one receives the
+        /// host's mounts; nil leaves the runtime's default (runc: rslave, crun: rprivate).
         var rootfsPropagation: String?
     }
 
-    struct Seccomp: Encodable, Equatable {
+    struct Seccomp: Encodable, Hashable {
         var defaultAction: String
         var defaultErrnoRet: UInt32?
         var architectures: [String]
         var syscalls: [SyscallRule]
     }
 
-    struct SyscallRule: Encodable, Equatable {
+    struct SyscallRule: Encodable, Hashable {
         var names: [String]
         var action: String
         var errnoRet: UInt32? = nil
         var args: [SyscallArgument]? = nil
     }
 
-    struct SyscallArgument: Encodable, Equatable {
+    struct SyscallArgument: Encodable, Hashable {
         var index: UInt
         var value: UInt64
         var valueTwo: UInt64
@@ -191,6 +195,9 @@ extension OCIConfig {
             pids: spec.resources.pidsLimit.map { Pids(limit: $0) })
         let targets = Set(mounts.map(\.destination))
         let shared = spec.mounts.contains { [.shared, .rshared].contains($0.propagation) }
+        // runc's root is rslave unless told otherwise, crun's rprivate (under which a bind's
+        // slave propagation has no master): said explicitly, a slave bind behaves alike in both.
+        let slave = spec.mounts.contains { [.slave, .rslave].contains($0.propagation) }
         return OCIConfig(
             process: process, root: Root(path: rootfs, readonly: spec.readOnlyRootfs), hostname: hostname,
             mounts: defaultMounts(network: spec.networkNamespacePath == nil ? spec.network : .none, files: files).filter { !targets.contains($0.destination) } + mounts,
@@ -198,7 +205,7 @@ extension OCIConfig {
                 namespaces: namespaces, cgroupsPath: cgroupsPath, resources: resources, maskedPaths: maskedPaths,
                 readonlyPaths: readonlyPaths, sysctl: spec.sysctls.isEmpty ? nil : spec.sysctls,
                 seccomp: spec.seccomp == .default ? SeccompProfile.make(capabilities: granted) : nil,
-                rootfsPropagation: shared ? "rshared" : nil))
+                rootfsPropagation: shared ? "rshared" : slave ? "rslave" : nil))
     }
 
     /// Every capability the kernel defines, in bit order, up to the running kernel's last one.

@@ -33,6 +33,8 @@ final class OCIContainer: @unchecked Sendable {
     private var reaperThread: pthread_t?
     private var health: HealthStatus?
     private var monitor: HealthMonitor?
+    /// The OOM kills of a runtime that deletes the cgroups at exit (crun 1.8), else nil.
+    private var oomWatch: OOMWatch?
 
     init(id: ContainerID, spec: TaskSpec, directory: String, runtime: OCIRuntime, cgroupsPath: String,
          rootfs: PreparedRootfs) {
@@ -59,13 +61,16 @@ final class OCIContainer: @unchecked Sendable {
             starting = true
         }
         let task: SpawnedTask
+        let watch = runtime.keepsAfterExit ? nil : OOMWatch(cgroupsPath: cgroupsPath)
+        lock.withLock { oomWatch = watch }
         do {
             // The output goes through FIFOs the shim holds open, so the container outlives this
             // process and a restarted node reattaches to them (`adopt`).
             let output = try OCIShim.openOutput(directory: directory)
             do {
                 task = try TaskSpawner.spawn(TaskSpec(
-                    command: OCIShim.command(directory: directory, run: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile)),
+                    command: OCIShim.command(directory: directory, run: runtime.runArguments(id: id, bundle: bundle, pidFile: pidFile),
+                                             view: runtime.cgroupView),
                     environment: [TaskSpawner.defaultPath]))
             } catch {
                 TaskSpawner.closeAll([output.stdout, output.stderr])
@@ -81,6 +86,7 @@ final class OCIContainer: @unchecked Sendable {
                 })
             }
         } catch {
+            watch?.release()
             lock.withLock { starting = false }
             lock.broadcast()
             throw error
@@ -140,6 +146,9 @@ final class OCIContainer: @unchecked Sendable {
         let ran = readPidFile() != nil
         var status = Self.decodeRuntimeExit(ExitStatus(waitStatus: raw))
         if status != .exited(code: 0), Cgroups.oomKills(cgroupsPath: cgroupsPath) > 0 { status = .oomKilled }
+        let watch = lock.withLock { oomWatch }
+        if status == .signaled(signal: SIGKILL), watch?.oomKilled() == true { status = .oomKilled }
+        watch?.release()
         runtime.deleteQuietly(id)
         lock.withLock { reaped = true }
         let deadline = monotonicNanoseconds() + UInt64(ProcessExecutor.logDrainMillis) * 1_000_000

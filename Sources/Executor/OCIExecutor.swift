@@ -31,6 +31,9 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
     /// Where the per-task tmpfs of secrets and configs are mounted: outside the data directory,
     /// so no file under it ever holds secret data; one directory per executor (per node).
     public let secretsRoot: String
+    /// Compiles each seccomp profile once for a runtime that takes a compiled filter (crun); nil
+    /// for runc, which compiles the JSON profile itself per container.
+    let seccompCompiler: SeccompCompiler?
 
     /// `root` is the node's data directory: containers live under `root/containers`, the runtime's
     /// state under `root/runc`, images under `root/images` unless `images` is given. Throws
@@ -46,6 +49,8 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         self.cgroupParent = cgroupParent
         self.initBinary = initBinary
         secretsRoot = "/run/swarmctl-secrets/" + Digest.of(Array(root.utf8)).hex.prefix(16)
+        seccompCompiler = runtime.takesCompiledSeccomp && getenv("SWARMCTL_COMPILED_SECCOMP").map({ String(cString: $0) }) != "0"
+            ? SeccompCompiler() : nil
     }
 
     /// `swarmctl-init` in the directory of the running executable (swarmctl, or the test bundle's
@@ -103,10 +108,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
                 files = try TaskFilesDirectory(path: "\(secretsRoot)/\(id)", files: spec.files, mountTmpfs: true)
                 mounts += OCIConfig.fileMounts(spec.files, hostPaths: files!.hostPaths)
             }
-            let config = OCIConfig.make(
+            var config = OCIConfig.make(
                 spec: effective, args: args, environment: Self.environment(image: imageConfig.Env ?? [], task: spec.environment),
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
                 cgroupsPath: "\(cgroupParent)/\(id)", mounts: mounts, files: try writeNameFiles(spec, bundle: directory + "/bundle"))
+            if let seccomp = config.linux.seccomp, let program = seccompCompiler?.base64Program(for: seccomp) {
+                config.annotations = [SeccompCompiler.annotation: program]
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let file = try File.open(directory + "/bundle/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)
@@ -237,6 +245,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         try container.prepareForRemoval()
         lock.withLock { filesDirectories.removeValue(forKey: id) }?.release()
         runtime.deleteQuietly(id)
+        removeEmptyCgroups(of: id)
         try container.rootfs.release()
         try Tree.remove(container.directory)
         lock.withLock { _ = containers.removeValue(forKey: id) }
@@ -285,6 +294,15 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
         return adoption
     }
 
+    /// Waits (at most 5 s: a shim stuck past that is left to the removal) until the shim of the
+    /// container in `directory`, whose runtime was just told to delete it, has exited.
+    static func awaitShimExit(directory: String) {
+        let deadline = monotonicNanoseconds() + 5_000_000_000
+        while TaskProcessRecord.livePID(directory: directory, name: OCIShim.pidFileName) != nil, monotonicNanoseconds() < deadline {
+            usleep(10_000)
+        }
+    }
+
     /// Unmounts and deletes a task's secrets directory that no `TaskFilesDirectory` of this run
     /// tracks (one made by a previous run of the node); nothing happens when there is none.
     static func releaseFiles(at path: String) {
@@ -314,6 +332,10 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             removed.append(id)
         }
         for name in try FileSystem.list(root + "/containers") where !known.contains(name) {
+            // The shim writes the exit status once its runtime returns: gone first, it cannot
+            // write into the directory while it is removed.
+            Self.awaitShimExit(directory: "\(root)/containers/\(name)")
+            removeEmptyCgroups(of: ContainerID(name))
             let rootfs = "\(root)/containers/\(name)/bundle/rootfs"
             _ = umount2(rootfs, Int32(MNT_DETACH))
             try Tree.remove("\(root)/containers/\(name)")
@@ -334,6 +356,13 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
             guard users.isEmpty else { throw VolumeError.inUse(name, containers: users) }
             try Tree.remove(path)
         }
+    }
+
+    /// Removes the container's cgroup directories that are empty: a memory cgroup `OOMWatch` made
+    /// is not the runtime's to delete, and a container that ended while the node was down (or
+    /// was re-adopted) leaves it behind.
+    func removeEmptyCgroups(of id: ContainerID) {
+        for directory in cgroupDirectories(id) { _ = rmdir(directory) }
     }
 
     /// The cgroup directories of a container that exist now (empty once it is deleted).

@@ -15,22 +15,58 @@ public struct OCIRuntime: Sendable, Equatable {
     /// OOM counter can be read after it ended: runc always; crun from 1.9 on (1.8 deletes them
     /// at exit, so a task killed at its memory limit shows as a plain exit 137).
     public let keepsAfterExit: Bool
+    /// How `run` and `exec` get a cgroup layout the runtime accepts, nil where nothing is needed:
+    /// for crun on a hybrid layout whose v2 tree owns controllers (which crun refuses), each runs
+    /// in a mount namespace of its own where the v2 tree is unmounted, so crun sees pure cgroup
+    /// v1 (`RuntimeHostCheck.hiddenTree`). `kill`, `delete` and `list` work on such a layout as they are.
+    public let cgroupView: CgroupView?
 
-    public init(path: String, stateDirectory: String) {
+    public init(path: String, stateDirectory: String, cgroupRoot: String = "/sys/fs/cgroup") {
         self.path = path
         self.stateDirectory = stateDirectory
         keepsAfterExit = Self.supportsKeep(path: path)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if let tree = RuntimeHostCheck.hiddenTree(runtime: name, cgroupRoot: cgroupRoot), let unshare = Self.find(names: ["unshare"]) {
+            cgroupView = CgroupView(unshare: unshare, hiddenTree: tree, treeIsShared: Self.isSharedMount(tree))
+        } else {
+            cgroupView = nil
+        }
     }
 
-    /// Asks a crun binary whether its `run` takes `--keep` (runc's always does).
+    /// Whether `path` is a mount point with shared propagation (`shared:N` in /proc/self/mountinfo),
+    /// so an unmount in a namespace copied from this one would reach the host unless made private first.
+    static func isSharedMount(_ path: String, mountinfo: String? = nil) -> Bool {
+        let text = mountinfo ?? (try? File.openForReading("/proc/self/mountinfo").readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 6, fields[4] == path else { return false }
+            // Optional fields run from the 7th to the "-" separator.
+            return fields[6...].prefix { $0 != "-" }.contains { $0.hasPrefix("shared:") }
+        }
+    }
+
+    /// Asks a crun binary whether its `run` takes `--keep` (runc's always does). Asked once per
+    /// binary: `--runtime auto` and the executor both want to know at node start.
     public static func supportsKeep(path: String) -> Bool {
         guard (path.split(separator: "/").last.map(String.init) ?? path) == "crun" else { return true }
-        guard let result = try? HostCommand.run([path, "run", "--help"], timeoutMillis: 5_000) else { return false }
-        return String(decoding: result.stdout + result.stderr, as: UTF8.self).contains("--keep")
+        return keepProbes.answer(for: path) {
+            guard let result = try? HostCommand.run([path, "run", "--help"], timeoutMillis: 5_000) else { return false }
+            return String(decoding: result.stdout + result.stderr, as: UTF8.self).contains("--keep")
+        }
     }
+
+    private static let keepProbes = ProbeCache()
+
+    /// Whether a container killed at its memory limit is reported as such: the runtime keeps
+    /// the cgroups until `delete` (`run --keep`), or the host lets `OOMWatch` count the kills.
+    public var reportsOOMKills: Bool { keepsAfterExit || OOMWatch.isSupported }
 
     /// The binary's base name, for messages.
     public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
+
+    /// Whether the runtime loads a seccomp filter compiled by the node (crun's annotation
+    /// `run.oci.seccomp_bpf_data`) instead of compiling the profile for every container.
+    var takesCompiledSeccomp: Bool { name == "crun" }
 
     /// The first of `names` found in PATH (or the usual sbin directories), else nil. runc comes
     /// first by default; `RuntimeHostCheck.preferredRuntime()` is what a node's `--runtime auto`
@@ -49,7 +85,8 @@ public struct OCIRuntime: Sendable, Equatable {
     private var global: [String] { [path, "--root", stateDirectory] }
 
     /// `runc run` in the foreground: creates and starts the container, then waits for it; keeps
-    /// the container (and its cgroups) after exit until `delete`.
+    /// the container (and its cgroups) after exit until `delete`. With a `cgroupView`, the shim
+    /// runs it in the namespace (`OCIShim.command`).
     /// A crun without `--keep` (1.8) loses its container state at exit, which `delete` tolerates.
     func runArguments(id: ContainerID, bundle: String, pidFile: String) -> [String] {
         global + ["run", "--bundle", bundle, "--pid-file", pidFile] + (keepsAfterExit ? ["--keep"] : []) + [id.rawValue]
@@ -57,7 +94,7 @@ public struct OCIRuntime: Sendable, Equatable {
 
     /// `runc exec` of `command` in the running container, in the foreground.
     func execArguments(id: ContainerID, pidFile: String, command: [String]) -> [String] {
-        global + ["exec", "--pid-file", pidFile, id.rawValue] + command
+        (cgroupView?.wrapper ?? []) + global + ["exec", "--pid-file", pidFile, id.rawValue] + command
     }
 
     /// Sends `signal` to the container's init, or with `all` to every process in it.
@@ -83,6 +120,42 @@ public struct OCIRuntime: Sendable, Equatable {
     func list() throws -> [String] {
         let result = try HostCommand.check(global + ["list", "--quiet"]) { OCIError.runtime($0) }
         return String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
+
+/// A mount namespace where a hybrid layout's cgroup v2 tree is unmounted, for the runtime's
+/// `run` and `exec`: made by `unshare` (util-linux) for each of them. The namespace keeps the
+/// host's propagation (a bind with rslave still sees what the host mounts later); a shared
+/// hidden tree is made private there first, so its unmount stays in the namespace.
+public struct CgroupView: Sendable, Equatable {
+    public let unshare: String
+    public let hiddenTree: String
+    public let treeIsShared: Bool
+
+    /// Shell commands that hide the tree, run first in the new namespace.
+    var hideCommands: String {
+        precondition(!hiddenTree.contains("'"), "cgroup tree path \(hiddenTree) must not contain a quote")
+        return (treeIsShared ? "mount --make-private '\(hiddenTree)' && " : "") + "umount -l '\(hiddenTree)'"
+    }
+
+    /// `unshare` into a new mount namespace, before the command that runs in it.
+    var namespacePrefix: [String] { [unshare, "--mount", "--propagation", "unchanged"] }
+
+    /// Runs the command after it in the namespace with the tree hidden (`exec`; `run` goes
+    /// through the shim, which hides the tree itself and saves a shell).
+    var wrapper: [String] { namespacePrefix + ["/bin/sh", "-c", hideCommands + " && exec \"$@\"", "swarmctl-cgroup-view"] }
+}
+
+/// Answers of a probe of a binary, by path, each asked once per process.
+final class ProbeCache: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var answers: [String: Bool] = [:]
+
+    func answer(for path: String, probe: () -> Bool) -> Bool {
+        if let known = lock.withLock({ answers[path] }) { return known }
+        let answer = probe()
+        lock.withLock { answers[path] = answer }
+        return answer
     }
 }
 

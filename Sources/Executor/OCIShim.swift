@@ -23,18 +23,24 @@ enum OCIShim {
     /// `pipe-max-size`); beyond it the container blocks on write until the node is back.
     static let bufferBytes: Int32 = 1 << 20
 
-    static let script = """
+    /// The shim's script; `setup` runs after the output is redirected (its errors reach the
+    /// logs) and before the runtime, which does not run if it fails.
+    static func script(setup: String? = nil) -> String {
+        """
         d=$1; shift
         exec 1<>"$d/\(stdoutFIFO)" 2<>"$d/\(stderrFIFO)"
-        "$@"
+        \(setup.map { "\($0) || exit 125\n" } ?? "")"$@"
         code=$?
         echo "$code" > "$d/\(exitFile).tmp" && mv -f "$d/\(exitFile).tmp" "$d/\(exitFile)"
         exit $code
         """
+    }
 
-    /// The shim's command line, running `run` (the runtime's `run` arguments) for the container in `directory`.
-    static func command(directory: String, run: [String]) -> [String] {
-        ["/bin/sh", "-c", script, "swarmctl-shim", directory] + run
+    /// The shim's command line, running `run` (the runtime's `run` arguments) for the container in
+    /// `directory`; with `view`, the shim lives in the mount namespace where the cgroup tree is
+    /// hidden (one `unshare` and one `umount` more per container, no extra shell).
+    static func command(directory: String, run: [String], view: CgroupView? = nil) -> [String] {
+        (view?.namespacePrefix ?? []) + ["/bin/sh", "-c", script(setup: view?.hideCommands), "swarmctl-shim", directory] + run
     }
 
     /// The read ends of the container's output FIFOs, made if missing.

@@ -19,7 +19,7 @@ final class AgentRunner: @unchecked Sendable {
     let payloads = AgentPayloads()
     /// The node's task networking: a task with network attachments joins the namespace it
     /// prepares, or is rejected with the reason this node cannot (nil: the node has none, same).
-    var networking: NodeNetworkRunner?
+    let networking: NodeNetworkRunner?
     /// Runs on the loop when a local task's health verdict changed (its place in load balancing).
     var onHealthChange: () -> Void = {}
     private let loop: EventLoop
@@ -36,8 +36,9 @@ final class AgentRunner: @unchecked Sendable {
     /// Loads the records of `DATA/worker/` (creating it). `onReport` runs on the loop whenever a
     /// status changed.
     init(executor: any Executor, loop: EventLoop, nodeDirectory: String, logger: NodeLogger, drainMillis: UInt64 = 0,
-         onReport: @escaping () -> Void) throws {
+         networking: NodeNetworkRunner? = nil, onReport: @escaping () -> Void) throws {
         self.executor = executor
+        self.networking = networking
         self.loop = loop
         self.nodeDirectory = nodeDirectory
         self.logger = logger

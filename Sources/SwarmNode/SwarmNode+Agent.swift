@@ -21,9 +21,13 @@ extension SwarmNode {
             // Refused here, once, instead of failing every task's start.
             throw NodeError(problem)
         }
-        if let oci = executor as? OCIExecutor, !oci.runtime.keepsAfterExit {
+        if let oci = executor as? OCIExecutor, !oci.runtime.reportsOOMKills {
             logger.warn("runtime \(oci.runtime.path) has no `run --keep` (crun before 1.9): a task killed at its memory limit "
                 + "is reported as exit 137 without the OOM reason; use --runtime runc or a newer crun to keep it")
+        }
+        if let oci = executor as? OCIExecutor, let tree = oci.runtime.cgroupView?.hiddenTree {
+            logger.info("\(oci.runtime.name) refuses this host's hybrid cgroup layout (the v2 tree owns controllers): it runs "
+                + "in a mount namespace of its own where \(tree) is unmounted, so it sees cgroup v1 only")
         }
         if let oci = executor as? OCIExecutor {
             oci.images.registryPolicy = RegistryPolicy(insecureRegistries: configuration.insecureRegistries)
@@ -40,10 +44,9 @@ extension SwarmNode {
             + "who place no task with network attachments here (one sent anyway is rejected): \(reason)") }
         networkRunner = networking
         let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory, logger: logger,
-                                     drainMillis: UInt64(configuration.drainDelayMillis)) { [weak self] in
+                                     drainMillis: UInt64(configuration.drainDelayMillis), networking: networking) { [weak self] in
             self?.sendTaskReports()
         }
-        runner.networking = networking
         runner.onHealthChange = { [weak self] in self?.applyNetworkTables() }
         agent = runner
         // Before re-adopting: a no-op until the managers' first full set of tables arrives, so the

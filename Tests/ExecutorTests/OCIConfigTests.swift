@@ -142,6 +142,8 @@ final class OCIConfigSettingsTests: XCTestCase {
                                        options: ["nosuid", "nodev", "noexec", "rw", "mode=700", "size=65536"]))
         let shared = make { $0.mounts = [TaskMount(kind: .bind, source: "/srv", target: "/d", propagation: .rshared)] }
         XCTAssertEqual(shared.linux.rootfsPropagation, "rshared")
+        let slave = make { $0.mounts = [TaskMount(kind: .bind, source: "/srv", target: "/d", propagation: .rslave)] }
+        XCTAssertEqual(slave.linux.rootfsPropagation, "rslave", "crun's default root (rprivate) would leave the bind no master")
         XCTAssertNil(make { _ in }.linux.rootfsPropagation)
     }
 

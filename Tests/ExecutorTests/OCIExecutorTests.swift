@@ -39,6 +39,9 @@ final class OCIExecutorTests: OCITestCase {
     }
 
     func testOutOfMemoryKillIsReported() throws {
+        guard executor.runtime.reportsOOMKills else {
+            throw XCTSkip("\(executor.runtime.path) has no run --keep (crun before 1.9): its cgroups are gone before the OOM counter is read")
+        }
         let spec = containerShell("head -c 200000000 /dev/zero | tail", rootfs: rootfs) {
             $0.resources.memoryBytes = 32 << 20
         }

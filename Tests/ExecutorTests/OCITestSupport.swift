@@ -7,10 +7,13 @@ import XCTest
 
 /// Skips the calling test unless it runs as root with an OCI runtime and busybox-static
 /// installed (CI installs them: `.ci/run`).
-func requireContainerSupport() throws -> String {
+/// The runtime is `name`, else `SWARMCTL_TEST_RUNTIME` (runc or crun: the whole suite with one
+/// runtime), else runc, else crun.
+func requireContainerSupport(runtime name: String? = nil) throws -> String {
     guard getuid() == 0 else { throw XCTSkip("OCI tests need root (runc creates namespaces and cgroups)") }
-    guard let runtime = OCIRuntime.find() else {
-        throw XCTSkip("OCI tests need runc or crun in PATH: apt-get install -y runc")
+    let names = (name ?? ProcessInfo.processInfo.environment["SWARMCTL_TEST_RUNTIME"]).map { [$0] } ?? ["runc", "crun"]
+    guard let runtime = OCIRuntime.find(names: names) else {
+        throw XCTSkip("OCI tests need \(names.joined(separator: " or ")) in PATH: apt-get install -y \(names[0])")
     }
     guard access(BusyboxImage.binary, X_OK) == 0 else {
         throw XCTSkip("OCI tests need a static busybox at \(BusyboxImage.binary): apt-get install -y busybox-static")
@@ -70,9 +73,11 @@ class OCITestCase: XCTestCase {
     var rootfs = ""
     var cgroupParent = ""
     var executor: OCIExecutor!
+    /// The runtime this test case needs (nil: `requireContainerSupport`'s choice).
+    var runtimeName: String? { nil }
 
     override func setUpWithError() throws {
-        let runtime = try requireContainerSupport()
+        let runtime = try requireContainerSupport(runtime: runtimeName)
         root = try FileSystem.makeTemporaryDirectory(prefix: "oci-tests-")
         rootfs = root + "/busybox"
         try BusyboxImage.makeRootfs(at: rootfs)

@@ -42,11 +42,10 @@ final class AgentNetworkRejectionTests: XCTestCase {
 
     func testAnAttachedTaskIsRejectedNamingWhatIsMissingAndAnUnattachedOneRuns() throws {
         let executor = try ProcessExecutor(root: directory)
-        let harness = try RunnerHarness(dataDirectory: directory, executor: executor)
-        agent = harness
         let networking = NodeNetworkRunner.make(configuration: NodeConfiguration(), nodeID: "n1", executor: executor,
                                                 logger: NodeLogger(nodeID: "n1", minimum: .error))
-        try harness.thread.loop.executeAndWait { [runner = harness.runner] in runner.networking = networking }
+        let harness = try RunnerHarness(dataDirectory: directory, executor: executor, networking: networking)
+        agent = harness
         harness.setAssignments([task("t1", attached: true), task("t2", attached: false)])
 
         let rejected = try status("t1") { $0.state.isTerminal }

@@ -12,12 +12,12 @@ final class RunnerHarness {
     let thread: EventLoopThread
     let runner: AgentRunner
 
-    init(dataDirectory: String, executor: any Executor) throws {
+    init(dataDirectory: String, executor: any Executor, networking: NodeNetworkRunner? = nil) throws {
         thread = try EventLoopThread(name: "agent-test")
         let loop = thread.loop
         runner = try loop.executeAndWait {
             let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory,
-                                         logger: NodeLogger(nodeID: "agent-test", minimum: .error), onReport: {})
+                                         logger: NodeLogger(nodeID: "agent-test", minimum: .error), networking: networking, onReport: {})
             runner.start()
             return runner
         }
