@@ -228,7 +228,7 @@ public struct DockerEventDeriver: Sendable {
         case let .addNode(node, _): node.createdAt
         case let .updateNodeSpec(_, _, _, at), let .setNodeStatus(_, _, _, at), let .setManagerStatus(_, _, at),
              let .removeNode(_, _, at), let .updateService(_, _, _, at), let .rollbackService(_, _, at),
-             let .setServiceUpdateStatus(_, _, _, at), let .removeService(_, at):
+             let .setServiceUpdateStatus(_, _, _, at), let .removeService(_, at), let .setNodeDescription(_, _, at):
             at
         case let .createService(service): service.createdAt
         case let .removeNetwork(_, at): at

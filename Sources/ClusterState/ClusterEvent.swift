@@ -75,7 +75,7 @@ extension ClusterState {
         case let .initialize(_, firstNode, _): return ([firstNode.id], [], [])
         case let .addNode(node, _): return ([node.id], [], [])
         case let .updateNodeSpec(id, _, _, _), let .setNodeStatus(id, _, _, _), let .setManagerStatus(id, _, _),
-             let .removeNode(id, _, _):
+             let .removeNode(id, _, _), let .setNodeDescription(id, _, _):
             return ([id], [], [])
         case .rotateJoinToken, .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock: return ([], [], [])
         case let .createService(service): return ([], [service.id], [])

@@ -202,7 +202,7 @@ extension ClusterState {
             }
         case .initialize, .addNode, .updateNodeSpec, .setNodeStatus, .setManagerStatus, .removeNode, .rotateJoinToken,
              .updateClusterSpec, .startCARotation, .finishCARotation, .setAutoLock, .createPayload, .updatePayloadLabels, .removePayload,
-             .reviseSecret, .createNetwork, .removeNetwork:
+             .reviseSecret, .createNetwork, .removeNetwork, .setNodeDescription:
             preconditionFailure("not a service or task command: \(command)")
         }
     }

@@ -199,6 +199,10 @@ public struct ClusterState: Codable, Sendable, Equatable {
             node.managerStatus = managerStatus
             node.spec.role = managerStatus == nil ? .worker : .manager
             touch(&node, version, at)
+        case let .setNodeDescription(id, description, at):
+            var node = try existingNode(id)
+            node.description = description
+            touch(&node, version, at)
         case let .removeNode(id, force, at):
             let node = try existingNode(id)
             guard node.spec.role == .worker else {

@@ -22,7 +22,9 @@ enum EndpointAllocation {
             guard let ingress = networking.ingressNetwork else {
                 throw ClusterError.invalid("service needs ingress network, but no ingress network is present")
             }
-            targets.insert(ingress.id, at: 0)
+            // A VIP on ingress only for the routing mesh: a service that joins it for host-mode
+            // ports alone gets none (as in dockerd, where such a service has no VirtualIPs).
+            if ports.contains(where: { $0.publishMode == "ingress" }) { targets.insert(ingress.id, at: 0) }
         }
         let owner = ClusterNetworking.vipOwner(service.id)
         for vip in service.endpoint?.virtualIPs ?? [] where mode == "dnsrr" || !targets.contains(vip.networkID) {

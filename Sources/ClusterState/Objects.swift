@@ -303,8 +303,15 @@ public struct NodeDescription: Codable, Sendable, Equatable {
 
     public struct Engine: Codable, Sendable, Equatable {
         public var engineVersion: String
-        public init(engineVersion: String) { self.engineVersion = engineVersion }
-        enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion" }
+        /// What the node can run beyond plain containers, as Docker lists its plugins; the
+        /// scheduler reads the network ones (`Node.runsTaskNetworking`). nil: a node from before
+        /// the field, which never said.
+        public var plugins: [EnginePlugin]?
+        public init(engineVersion: String, plugins: [EnginePlugin]? = nil) {
+            self.engineVersion = engineVersion
+            self.plugins = plugins
+        }
+        enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion", plugins = "Plugins" }
     }
 
     enum CodingKeys: String, CodingKey {

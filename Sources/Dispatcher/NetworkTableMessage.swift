@@ -22,6 +22,11 @@ public struct NetworkTableMessage: Codable, Equatable, Sendable {
     /// Host-mode published ports of the node's live tasks. `full`: all of them; `incremental`:
     /// all of them when they changed, nil when unchanged.
     public var hostPorts: [HostPortBinding]?
+    /// A message too large for one frame travels as `parts` messages with the same session and
+    /// version (`split(fitting:)`); this is part `part`, counted from 1. Both nil when whole, so a
+    /// whole message reads as before to nodes that predate parts.
+    public var part: UInt32?
+    public var parts: UInt32?
 
     public init(kind: Kind, session: UInt64, version: UInt64, base: UInt64, tables: [NetworkTable], removed: [String] = [],
                 hostPorts: [HostPortBinding]?) {

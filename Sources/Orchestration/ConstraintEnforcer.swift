@@ -1,7 +1,8 @@
 import ClusterState
 
 /// Stops tasks that may no longer run where they are: the node is down or gone (its tasks are
-/// lost), drained, or no longer satisfies the task's placement constraints. It runs first in a
+/// lost), drained, no longer satisfies the task's placement constraints, or no longer runs task
+/// networking while the task has network attachments. It runs first in a
 /// round so the orchestrators see those slots as free and replace the tasks in the same round
 /// (no restart delay: the task did not fail, its node did).
 struct ConstraintEnforcer {
@@ -19,6 +20,7 @@ struct ConstraintEnforcer {
     private mutating func mustLeave(_ task: SwarmTask, node: Node?) -> Bool {
         guard let node, node.status.state != .down else { return true }
         if node.spec.availability == .drain { return true }
+        if !(task.networksAttachments ?? []).isEmpty && !node.runsTaskNetworking { return true }
         guard let texts = task.spec.placement?.constraints, !texts.isEmpty else { return false }
         return constraints(texts).firstUnmet(by: node) != nil
     }

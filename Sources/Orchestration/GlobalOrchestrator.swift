@@ -1,13 +1,14 @@
 import ClusterState
 
 /// Runs one task of a global service on every eligible node: ready, active, matching the
-/// constraints. Nodes that join later get theirs in the next round; tasks leave nodes that drain
+/// constraints, running task networking if the service's tasks have network attachments. Nodes that join later get theirs in the next round; tasks leave nodes that drain
 /// or stop matching (the constraint enforcer stops them). A paused node keeps its task but gets
 /// no new one. Resources are the scheduler's business: a task that does not fit stays pending.
 enum GlobalOrchestrator {
     static func reconcile(_ service: Service, slots: [SlotKey: [SwarmTask]], updating: Bool,
                           plan: inout RoundPlan, index: RoundIndex, factory: inout TaskFactory) {
         let constraints = try? PlacementConstraint.parseAll(service.spec.taskTemplate.placement?.constraints)
+        let networked = index.state.needsTaskNetworking(serviceID: service.id, template: service.spec.taskTemplate)
         for node in index.nodes {
             let history = slots[SlotKey(nodeID: node.id)] ?? []
             let occupying = history.filter(plan.isOccupying)
@@ -15,7 +16,7 @@ enum GlobalOrchestrator {
                 SlotDeduplicator.keepOne(occupying, template: service.spec.taskTemplate, plan: &plan)
             }
             if !occupying.isEmpty { SlotDeduplicator.retireReplaced(history, plan: &plan) }
-            guard occupying.isEmpty, node.spec.availability == .active, isEligible(node, constraints) else { continue }
+            guard occupying.isEmpty, node.spec.availability == .active, isEligible(node, constraints, networked: networked) else { continue }
             switch RestartSupervisor.decide(history: history, service: service, plan: plan, index: index) {
             case .now: break
             case let .at(time):
@@ -28,15 +29,18 @@ enum GlobalOrchestrator {
         }
     }
 
-    /// Ready, not drained, matching the constraints (a paused node keeps its task).
-    static func isEligible(_ node: Node, _ constraints: [PlacementConstraint]?) -> Bool {
+    /// Ready, not drained, matching the constraints, running task networking if the tasks need
+    /// it (a paused node keeps its task).
+    static func isEligible(_ node: Node, _ constraints: [PlacementConstraint]?, networked: Bool) -> Bool {
         guard let constraints else { return false }
         return node.status.state == .ready && node.spec.availability != .drain && constraints.firstUnmet(by: node) == nil
+            && (!networked || node.runsTaskNetworking)
     }
 
     /// The nodes a global service should run on now.
     static func eligibleNodes(for service: Service, index: RoundIndex) -> Set<String> {
         let constraints = try? PlacementConstraint.parseAll(service.spec.taskTemplate.placement?.constraints)
-        return Set(index.nodes.filter { isEligible($0, constraints) }.map(\.id))
+        let networked = index.state.needsTaskNetworking(serviceID: service.id, template: service.spec.taskTemplate)
+        return Set(index.nodes.filter { isEligible($0, constraints, networked: networked) }.map(\.id))
     }
 }

@@ -8,13 +8,16 @@ import ClusterState
 public enum Rebalancer {
     /// Task ids to stop, in order: each moves one task from the most loaded eligible node to the
     /// least loaded, until the service's live tasks differ by at most one between eligible nodes.
-    /// Nodes that are not ready, not active or not matching the constraints are not counted
+    /// Nodes that are not ready, not active, not matching the constraints or without the task
+    /// networking the service's tasks need are not counted
     /// (tasks there are the constraint enforcer's business). Empty for global services.
     public static func plan(_ state: ClusterState, serviceID: String) -> [String] {
         guard let service = state.services[serviceID], case .replicated = service.spec.mode,
               let constraints = try? PlacementConstraint.parseAll(service.spec.taskTemplate.placement?.constraints) else { return [] }
+        let networked = state.needsTaskNetworking(serviceID: serviceID, template: service.spec.taskTemplate)
         let eligible = state.sortedNodes.filter {
             $0.status.state == .ready && $0.spec.availability == .active && constraints.firstUnmet(by: $0) == nil
+                && (!networked || $0.runsTaskNetworking)
         }.map(\.id)
         guard eligible.count > 1 else { return [] }
         var tasksOn: [String: [SwarmTask]] = Dictionary(uniqueKeysWithValues: eligible.map { ($0, []) })

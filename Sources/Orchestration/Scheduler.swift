@@ -1,7 +1,7 @@
 import ClusterState
 
 /// Assigns pending tasks to nodes. Filters: node ready, availability active, placement
-/// constraints, `maxReplicas` per node, reserved CPU and memory against what the node's
+/// constraints, task networking for tasks with network attachments, `maxReplicas` per node, reserved CPU and memory against what the node's
 /// non-terminal tasks already reserve. Strategy: spread — placement preferences first (fewest
 /// tasks of the service per label value), then nodes with fewest tasks of the service, then
 /// fewest tasks overall, nodes where this service failed often lately last.
@@ -109,6 +109,8 @@ struct Scheduler {
         var constraints: [PlacementConstraint]
         /// Host-mode ports the task binds on its node.
         var hostPorts: [String] = []
+        /// The task has network attachments: only a node that runs task networking takes it.
+        var networked = false
     }
 
     private mutating func place(_ group: Group, plan: inout RoundPlan) {
@@ -123,7 +125,8 @@ struct Scheduler {
         let demand = Demand(cpu: group.spec.resources?.reservations?.nanoCPUs ?? 0,
                             memory: group.spec.resources?.reservations?.memoryBytes ?? 0,
                             maxReplicas: Int(group.spec.placement?.maxReplicas ?? 0), constraints: constraints,
-                            hostPorts: HostPorts.of(index.state.services[group.serviceID]))
+                            hostPorts: HostPorts.of(index.state.services[group.serviceID]),
+                            networked: index.state.needsTaskNetworking(serviceID: group.serviceID, template: group.spec))
         var counts = serviceCounts.removeValue(forKey: group.serviceID)!
         defer { serviceCounts[group.serviceID] = counts }
         var free: [Candidate] = []
@@ -180,6 +183,7 @@ struct Scheduler {
     private func isEligible(_ position: Int, _ demand: Demand) -> Bool {
         let node = index.nodes[position]
         return node.status.state == .ready && node.spec.availability == .active && demand.constraints.firstUnmet(by: node) == nil
+            && (!demand.networked || node.runsTaskNetworking)
     }
 
     private func fits(_ position: Int, _ demand: Demand, _ counts: [Int]) -> Bool {
@@ -245,6 +249,7 @@ struct Scheduler {
     /// first filter that excludes it, counted per filter.
     private func explain(positions: [Int], demand: Demand, counts: [Int]) -> String {
         var memoryShort = 0, cpuShort = 0, replicasFull = 0, drained = 0, paused = 0, down = 0, notReady = 0, portTaken = 0
+        var noNetworking = 0
         var unmet: [Int] = Array(repeating: 0, count: demand.constraints.count)
         for position in positions {
             let node = index.nodes[position]
@@ -253,6 +258,7 @@ struct Scheduler {
             else if node.spec.availability == .drain { drained += 1 }
             else if node.spec.availability == .pause { paused += 1 }
             else if let failed = demand.constraints.firstIndex(where: { !$0.matches(node) }) { unmet[failed] += 1 }
+            else if demand.networked && !node.runsTaskNetworking { noNetworking += 1 }
             else if demand.maxReplicas > 0 && counts[position] >= demand.maxReplicas { replicasFull += 1 }
             else if !hostPorts[position].isDisjoint(with: demand.hostPorts) { portTaken += 1 }
             else if memory[position] < demand.memory { memoryShort += 1 }
@@ -270,6 +276,10 @@ struct Scheduler {
         if notReady > 0 { parts.append("\(nodes(notReady)) not ready") }
         for (position, count) in unmet.enumerated() where count > 0 {
             parts.append("\(nodes(count)) not matching constraint \(demand.constraints[position].description)")
+        }
+        if noNetworking > 0 {
+            parts.append("task networking (--network, --publish) unavailable on \(nodes(noNetworking)): "
+                + "run them as root with --executor oci, their log says what is missing")
         }
         if parts.isEmpty { parts.append(positions.isEmpty ? "no nodes in the cluster" : "no node with capacity left") }
         return "no suitable node (\(parts.joined(separator: "; ")))"

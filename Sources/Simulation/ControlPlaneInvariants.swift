@@ -26,7 +26,8 @@ public struct ObservedRunningTask: Sendable, Equatable {
 ///    on-failure: none after exit 0; at most MaxAttempts restarts after failures) and no node
 ///    holds more than MaxReplicas active tasks of a service;
 /// 4. while no fault is active, a stop-first rolling update keeps at least N − parallelism
-///    tasks running, a start-first one at least N (checked by the simulator, bounds kept here).
+///    tasks running, a start-first one at least N (checked by the simulator, bounds kept here);
+/// 5. no task with network attachments is placed on a node that runs no task networking.
 /// The first violation is kept and ends the run.
 public struct ControlPlaneInvariants {
     public private(set) var violation: String?
@@ -100,8 +101,10 @@ public struct ControlPlaneInvariants {
                 }
             }
             checkMaxReplicas(services: Set(tasks.map(\.serviceID)), state: state)
+            for task in tasks { checkTaskNetworking(taskID: task.id, state: state) }
         case let .assignTask(id, _, _):
             if let task = state.tasks[id] { checkMaxReplicas(services: [task.serviceID], state: state) }
+            checkTaskNetworking(taskID: id, state: state)
         case let .setNodeStatus(id, nodeState, _, _) where nodeState == .down:
             for task in state.tasks(onNode: id) where selfExited[task.id] != nil && committedTerminal[task.id] == nil {
                 lostWithNodeBeforeReported.insert(task.id)
@@ -113,6 +116,14 @@ public struct ControlPlaneInvariants {
         default:
             break
         }
+    }
+
+    /// A task with network attachments is never placed on a node that runs no task networking
+    /// (it would only reject it).
+    private mutating func checkTaskNetworking(taskID: String, state: ClusterState) {
+        guard let task = state.tasks[taskID], let nodeID = task.nodeID, let node = state.nodes[nodeID],
+              !(task.networksAttachments ?? []).isEmpty, !node.runsTaskNetworking else { return }
+        fail("task \(taskID) with network attachments was placed on \(nodeID), which runs no task networking")
     }
 
     private mutating func noteStatus(_ id: String, state: ClusterState) {
@@ -226,7 +237,8 @@ public struct ControlPlaneInvariants {
     /// Why `state` and what really runs have not converged yet (nil once they have): every
     /// replicated slot 1...N runs exactly one task of the current spec (a slot of a service
     /// that does not always restart may instead have stopped for good), every ready active node
-    /// runs exactly one task of each global service, nothing else runs, and the state reports
+    /// (running task networking, if the service's tasks need it) runs exactly one task of each
+    /// global service, nothing else runs, and the state reports
     /// exactly the tasks that run as running.
     public static func convergenceProblem(state: ClusterState, running: [ObservedRunningTask]) -> String? {
         var byService: [String: [ObservedRunningTask]] = [:]
@@ -242,7 +254,10 @@ public struct ControlPlaneInvariants {
             }
             switch service.spec.mode {
             case .global:
-                let eligible = state.sortedNodes.filter { $0.status.state == .ready && $0.spec.availability == .active }.map(\.id)
+                let networked = state.needsTaskNetworking(serviceID: service.id, template: service.spec.taskTemplate)
+                let eligible = state.sortedNodes.filter {
+                    $0.status.state == .ready && $0.spec.availability == .active && (!networked || $0.runsTaskNetworking)
+                }.map(\.id)
                 var perNode: [String: Int] = [:]
                 for task in mine { perNode[task.nodeID, default: 0] += 1 }
                 for node in eligible where perNode[node, default: 0] != 1 {

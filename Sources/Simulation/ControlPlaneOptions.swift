@@ -43,6 +43,10 @@ public struct ControlPlaneOptions: Sendable {
     /// The agents' drain delay (`drain-delay`): a running task on a network stops this long after
     /// the managers asked. A slot may then run twice for as much longer. 0: stop at once.
     public var drainMillis: Int = 0
+    /// The last this many workers run no task networking (the process executor, not root): they
+    /// say so in their description, and no task with network attachments may be placed there.
+    /// Never all of them: at least one worker runs it, so services on networks can converge.
+    public var workersWithoutNetworking: Int = 1
 
     public init(seed: UInt64) { self.seed = seed }
 }

@@ -27,6 +27,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
     public var networkTableMessagesApplied = 0
     public var networkTablesInSync = 0
     public var networkSnapshotProbes = 0
+    /// Network table messages sent in parts (`NetworkTableMessage.split`).
+    public var networkTableMessagesSplit = 0
     /// Assignment messages sent in parts; checks of the payloads an agent holds after applying
     /// a message; agents found holding exactly the leader's latest payloads at the end.
     public var assignmentMessagesSplit = 0
@@ -64,6 +66,7 @@ public struct ControlPlaneReport: Sendable, Equatable {
         networkTableMessagesApplied += other.networkTableMessagesApplied
         networkTablesInSync += other.networkTablesInSync
         networkSnapshotProbes += other.networkSnapshotProbes
+        networkTableMessagesSplit += other.networkTableMessagesSplit
         assignmentMessagesSplit += other.assignmentMessagesSplit
         payloadChecks += other.payloadChecks
         agentsPayloadsInSync += other.agentsPayloadsInSync
@@ -99,8 +102,8 @@ public struct ControlPlaneReport: Sendable, Equatable {
             "entries committed    \(entriesCommitted)",
             "faults injected      " + (faults.isEmpty ? "none" : faults.joined(separator: " ")),
             "unacknowledged tasks \(unacknowledgedResends) resent, \(unacknowledgedFailures) failed",
-            "network tables       \(networkTableMessagesApplied) messages applied, \(networkTablesInSync) agents in sync at the end, "
-                + "\(networkSnapshotProbes) snapshot probes",
+            "network tables       \(networkTableMessagesApplied) messages applied, \(networkTableMessagesSplit) sent in parts, "
+                + "\(networkTablesInSync) agents in sync at the end, \(networkSnapshotProbes) snapshot probes",
             "secrets and configs  \(payloadChecks) checks of what agents hold, \(assignmentMessagesSplit) messages sent in parts, "
                 + "\(agentsPayloadsInSync) agents in sync at the end",
         ]

@@ -87,13 +87,30 @@ extension ControlPlaneSimulator {
                   let message = managers[slot].networkTables!.changes(node, items: NetworkTables.tables(forNode: node, in: state, all: all),
                                                                       extra: HostPortBinding.forNode(node, in: state), now: nowStamp)
             else { continue }
-            send(.networkTables(message), from: slot, to: host)
+            sendNetworkTables(message, from: slot, to: host)
         }
     }
 
-    /// One message of the node's network table stream, through the shipped receiver.
-    func agentReceivesNetworkTables(_ host: Int, _ message: NetworkTableMessage) {
-        guard agents[host].isUp else { return }
+    /// Peers, services and tasks per network table part: small, so that most full sets and many
+    /// changes go in parts (each travels, and may be lost, on its own), as the node shell sends
+    /// messages over `NetworkTableMessage.defaultMaxBytesPerPart`.
+    static let networkTableUnitsPerPart = 12
+
+    /// Sends one message of `host`'s network table stream as the node shell does, in parts when
+    /// it is over the part budget (here counted in peers, services and tasks, not bytes).
+    func sendNetworkTables(_ message: NetworkTableMessage, from slot: Int, to host: Int) {
+        let parts = message.split { part in
+            part.tables.reduce(0) { $0 + $1.peers.count + $1.services.reduce(0) { $0 + max(1, $1.tasks.count) } }
+                <= Self.networkTableUnitsPerPart
+        }
+        if parts.count > 1 { report.networkTableMessagesSplit += 1 }
+        for part in parts { send(.networkTables(part), from: slot, to: host) }
+    }
+
+    /// One message (or part of one) of the node's network table stream, through the shipped
+    /// assembler and receiver.
+    func agentReceivesNetworkTables(_ host: Int, _ part: NetworkTableMessage) {
+        guard agents[host].isUp, let message = agents[host].tableAssembler.add(part) else { return }
         switch agents[host].networkTables.receive(message) {
         case .applied: report.networkTableMessagesApplied += 1
         case .needsFullSet:

@@ -150,6 +150,10 @@ public final class ControlPlaneSimulator {
     var hostCount: Int { options.managers + options.workers }
     func isManager(_ host: Int) -> Bool { host < options.managers }
     var workerHosts: Range<Int> { options.managers..<hostCount }
+    /// Whether host `host` runs task networking (`ControlPlaneOptions.workersWithoutNetworking`).
+    func runsTaskNetworking(_ host: Int) -> Bool {
+        isManager(host) || host < hostCount - min(options.workersWithoutNetworking, options.workers - 1)
+    }
 
     func nodeID(_ host: Int) -> String {
         if isManager(host) { return "manager-\(host + 1)" }
@@ -448,7 +452,8 @@ public final class ControlPlaneSimulator {
                     description: NodeDescription(hostname: nodeID(host),
                                                  platform: .init(architecture: "x86_64", os: "linux"),
                                                  resources: .init(nanoCPUs: 4_000_000_000, memoryBytes: 8 << 30),
-                                                 engine: .init(engineVersion: "swarmctl-sim")),
+                                                 engine: .init(engineVersion: "swarmctl-sim",
+                                                               plugins: runsTaskNetworking(host) ? [.overlayNetwork] : [])),
                     status: NodeStatus(state: .ready, addr: address),
                     managerStatus: manager ? ManagerStatus(raftID: UInt64(host + 1), addr: address + ":4242") : nil)
     }
@@ -474,7 +479,7 @@ public final class ControlPlaneSimulator {
         if let message = managers[slot].networkTables!.heartbeat(
             node: nodeID(host), link: 1, ack: networkAck, items: NetworkTables.tables(forNode: nodeID(host), in: state),
             extra: HostPortBinding.forNode(nodeID(host), in: state), now: nowStamp) {
-            send(.networkTables(message), from: slot, to: host)
+            sendNetworkTables(message, from: slot, to: host)
         }
     }
 

@@ -65,6 +65,9 @@ extension ControlPlaneSimulator {
 
     private var cappedLimit: Int { 1 + pick(2) }
 
+    /// Workers that run task networking: the capped service is on networks, so only they hold it.
+    private var networkedWorkers: Int { workerHosts.filter(runsTaskNetworking).count }
+
     private func makeSpec(name: String, role: Workload.Role) -> ServiceSpec {
         let millis: Int64 = 1_000_000
         var env: [String]?
@@ -77,7 +80,7 @@ extension ControlPlaneSimulator {
         case .capped:
             let limit = cappedLimit
             placement = Placement(maxReplicas: UInt64(limit))
-            mode = .replicated(replicas: UInt64(between(1, max(1, min(6, limit * options.workers - 3)))))
+            mode = .replicated(replicas: UInt64(between(1, max(1, min(6, limit * networkedWorkers - 3)))))
         case .batch:
             let condition: RestartCondition = chance(50) ? .none : .onFailure
             restart = RestartPolicy(condition: condition, delay: Int64(between(0, 500)) * millis,
@@ -129,7 +132,7 @@ extension ControlPlaneSimulator {
             var replicas = current
             let limit: Int
             switch planned.role {
-            case .capped: limit = max(1, min(6, Int(spec.taskTemplate.placement?.maxReplicas ?? 1) * options.workers - 3))
+            case .capped: limit = max(1, min(6, Int(spec.taskTemplate.placement?.maxReplicas ?? 1) * networkedWorkers - 3))
             case .flaky: limit = 4
             default: limit = 6
             }

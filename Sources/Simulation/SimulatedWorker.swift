@@ -24,6 +24,8 @@ struct SimulatedAgent {
     /// Puts assignment messages sent in parts back together, in front of `assignments`.
     var assembler = AssignmentAssembler()
     var networkTables = NetworkTableReceiver()
+    /// Puts network table messages sent in parts back together, in front of `networkTables`.
+    var tableAssembler = NetworkTableAssembler()
     /// The shipped agent core (the simulator sets its drain delay from the options).
     var core = AgentCore()
     /// What the core last persisted (survives a crash).
@@ -295,6 +297,7 @@ extension ControlPlaneSimulator {
         agents[host].assignments = AssignmentReceiver()
         agents[host].assembler = AssignmentAssembler()
         agents[host].networkTables = NetworkTableReceiver()
+        agents[host].tableAssembler = NetworkTableAssembler()
         agents[host].core = AgentCore(restoring: agents[host].disk, drainMillis: UInt64(options.drainMillis))
         let owned = agents[host].core.containers
         for id in agents[host].containers.keys.sorted() where !owned.contains(id) {

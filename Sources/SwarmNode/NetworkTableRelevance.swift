@@ -20,7 +20,7 @@ enum NetworkTableRelevance {
             guard let created = state.services[service.id], let endpoint = created.endpoint else { return false }
             return !endpoint.virtualIPs.isEmpty || !endpoint.ports.isEmpty
         case .createPayload, .updatePayloadLabels, .removePayload, .updateClusterSpec, .setAutoLock, .rotateJoinToken,
-             .startCARotation, .finishCARotation, .setServiceUpdateStatus, .setManagerStatus:
+             .startCARotation, .finishCARotation, .setServiceUpdateStatus, .setManagerStatus, .setNodeDescription:
             return false
         default:
             return true

@@ -77,6 +77,9 @@ struct Heartbeat: Codable {
     var assignments: AssignmentAck? = nil
     /// The network table stream this node has applied (same rules as `assignments`).
     var networkTables: NetworkTableAck? = nil
+    /// What this node is and can do (with its task networking), once its agent started; the
+    /// leader records it when it differs from the state. nil from nodes before the field.
+    var description: NodeDescription? = nil
 }
 
 /// A manager asks the node that ran some tasks for their output (from byte offsets).

@@ -40,7 +40,8 @@ extension SwarmNode {
         logger.info("executor: \(type(of: executor))" + ((executor as? OCIExecutor).map { " with \($0.runtime.name)" } ?? ""))
         taskExecutor = executor
         let networking = NodeNetworkRunner.make(configuration: configuration, nodeID: identity.nodeID, executor: executor, logger: logger)
-        if let reason = networking.unavailable { logger.info("networking: tasks with network attachments are rejected here: \(reason)") }
+        if let reason = networking.unavailable { logger.info("networking: this node runs no task networking, and says so to the managers, "
+            + "who place no task with network attachments here (one sent anyway is rejected): \(reason)") }
         networkRunner = networking
         let runner = try AgentRunner(executor: executor, loop: loop, nodeDirectory: dataDirectory, logger: logger,
                                      drainMillis: UInt64(configuration.drainDelayMillis), networking: networking) { [weak self] in

@@ -17,6 +17,7 @@ extension SwarmNode {
         heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
         dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
         dispatchNetworkTableHeartbeat(nodeID: identity.nodeID, link: 0, ack: networkTableStream.receiver.ack)
+        recordReportedDescription(reportedDescription, of: identity.nodeID)
         guardAcknowledgements()
         updateNodeStatuses()
         reconcileRaftMembership()
@@ -24,7 +25,8 @@ extension SwarmNode {
 
     func sendHeartbeats() {
         let frame = ApplicationFrame(.heartbeat, Heartbeat(nodeID: identity.nodeID, assignments: assignmentReceiver.ack,
-                                                                networkTables: networkTableStream.receiver.ack))
+                                                                networkTables: networkTableStream.receiver.ack,
+                                                                description: reportedDescription))
         var managers = Set(identity.managerAddresses.keys)
         for manager in state.managers { if let id = manager.managerStatus?.raftID { managers.insert(id) } }
         for manager in managers.sorted() where manager != identity.transportID {
@@ -46,6 +48,7 @@ extension SwarmNode {
         if raft!.role == .leader {
             dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
             dispatchNetworkTableHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.networkTables ?? .none)
+            recordReportedDescription(heartbeat.description, of: heartbeat.nodeID)
         }
     }
 

@@ -1,6 +1,7 @@
 import API
 import ClusterState
 import Dispatcher
+import Foundation
 import Platform
 import Raft
 import Transport
@@ -24,6 +25,8 @@ struct NetworkTableStream {
     /// Every table as of `generation`: building them walks every service and task, which each
     /// heartbeat did again for one node's tables, stalling the loop with thousands of services.
     var built: (generation: UInt64, tables: [String: NetworkTable])?
+    /// Every node: joins the parts of a message too large for one frame.
+    var assembler = NetworkTableAssembler()
 }
 
 // The network table stream, wired like the assignment stream (`SwarmNode+Assignments`): the
@@ -122,16 +125,28 @@ extension SwarmNode {
     }
 
     /// The leader's own node gets its tables without the network; others on the connection
-    /// their heartbeats arrive on.
+    /// their heartbeats arrive on, in parts when the message encodes to more than
+    /// `NetworkTableMessage.defaultMaxBytesPerPart` (a whole one over the 16 MiB frame limit
+    /// would be dropped by the transport, and resent, forever).
     private func deliverNetworkTables(_ message: NetworkTableMessage, to nodeID: String) {
         if nodeID == identity.nodeID { return receiveNetworkTables(message) }
         guard let connection = nodeConnections[nodeID] else { return }
-        transport.reply(application: ApplicationFrame(.networkTables, message), on: connection)
+        let maxBytes = NetworkTableMessage.defaultMaxBytesPerPart
+        let whole = (try? JSONEncoder().encode(message)).map(Array.init) ?? []
+        guard whole.count > maxBytes else {
+            transport.reply(application: ApplicationFrame(kind: NodeFrameKind.networkTables.rawValue, payload: whole), on: connection)
+            return
+        }
+        let parts = message.split { ((try? JSONEncoder().encode($0).count) ?? .max) <= maxBytes }
+        logger.info("network tables: version \(message.version) for node \(nodeID.prefix(12)) is \(whole.count) bytes: sent in \(parts.count) parts")
+        for part in parts { transport.reply(application: ApplicationFrame(.networkTables, part), on: connection) }
     }
 
-    /// One message of this node's network table stream; a hole asks the managers for the full
-    /// set at once (a heartbeat carrying `needsFullSet`) instead of serving stale tables.
-    func receiveNetworkTables(_ message: NetworkTableMessage) {
+    /// One message (or part of one) of this node's network table stream; a hole asks the
+    /// managers for the full set at once (a heartbeat carrying `needsFullSet`) instead of serving
+    /// stale tables.
+    func receiveNetworkTables(_ part: NetworkTableMessage) {
+        guard let message = networkTableStream.assembler.add(part) else { return }
         switch networkTableStream.receiver.receive(message) {
         case .applied:
             applyNetworkTables()

@@ -65,8 +65,12 @@ public final class SwarmNode: @unchecked Sendable {
 
     var nextRequestID: UInt64 = 1
     var pendingProposals: [UInt64: (term: UInt64, done: Completion)] = [:]
-    var pendingForwards: [UInt64: (deadline: UInt64, done: Completion)] = [:]
+    /// Writes forwarded to the leader `leader` of term `term`, awaiting its answer.
+    var pendingForwards: [UInt64: (deadline: UInt64, leader: NodeID, term: UInt64, done: Completion)] = [:]
     var pendingReads: [UInt64: (deadline: UInt64, done: Completion)] = [:]
+    /// Requests that came while no leader was known: retried once one is (`settleRequestsInFlight`),
+    /// failed at `deadline` (`leaderWaitMillis`).
+    var requestsAwaitingLeader: [(deadline: UInt64, retry: () -> Void, fail: (RequestFailure) -> Void)] = []
     var waitingReads: [(index: UInt64, done: Completion)] = []
     var pendingProposalDeadlines: [UInt64: UInt64] = [:]
     /// Writes accepted on the leader in this loop iteration, proposed together; `command` is the
@@ -87,6 +91,8 @@ public final class SwarmNode: @unchecked Sendable {
     let entryPredecoder = EntryPredecoder()
     var heartbeatMonitor = HeartbeatMonitor()
     var statusProposals: Set<String> = []
+    /// Nodes whose reported description is being proposed (`SwarmNode+NodeDescription`).
+    var descriptionProposals: Set<String> = []
     var timers: [TimerHandle] = []
     var isStopped = false
     var isProcessingReady = false
@@ -154,6 +160,10 @@ public final class SwarmNode: @unchecked Sendable {
     var eventDeriver = DockerEventDeriver()
 
     static let requestTimeoutMillis: UInt64 = 5_000
+    /// How long a request waits for a leader when none is known (an election, or a follower's
+    /// pre-vote after a late heartbeat, usually ends well within it).
+    static let leaderWaitMillis: UInt64 = 2_000
+    static let noLeader = RequestFailure.noQuorum("no leader is elected: a majority of managers must be up and connected")
     /// Writes a manager holds at once (proposed, queued or forwarded); more are refused so a
     /// flood cannot grow its memory without bound.
     static let maxPendingWrites = 10_000
@@ -530,16 +540,12 @@ public final class SwarmNode: @unchecked Sendable {
             logger.info("following leader \(soft.leader) in term \(raft!.term)")
         case .candidate:
             logger.info("election: campaigning in term \(raft!.term)")
+        case .preCandidate:
+            logger.info("election: pre-vote in term \(raft!.term): the leader was not heard from")
         default:
             break
         }
-        // Requests forwarded to the old leader may never be answered: fail them now so clients
-        // retry against the new one instead of waiting out the request timeout.
-        let retry = RequestFailure.noQuorum("the leader changed while the request was in flight; retry")
-        for pending in pendingForwards.values { pending.done(.failure(retry)) }
-        pendingForwards = [:]
-        for pending in pendingReads.values { pending.done(.failure(retry)) }
-        pendingReads = [:]
+        settleRequestsInFlight(soft)
         if soft.role != .leader {
             assignmentDispatcher = nil
             acknowledgementGuard = nil
@@ -640,12 +646,12 @@ public final class SwarmNode: @unchecked Sendable {
             return
         }
         guard raft!.leader != noNode else {
-            return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
+            return awaitLeader(retry: { [unowned self] in proposeEncoded(encoded, command: command, done) }, fail: done)
         }
         let requestID = nextRequestID
         nextRequestID += 1
         let forwardedAt = Clock.monotonicNanos()
-        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, { [self] result in
+        pendingForwards[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, raft!.leader, raft!.term, { [self] result in
             nodeMetrics.forwardRoundTrip.observe(Double(Clock.monotonicNanos() &- forwardedAt) / 1e9)
             done(result)
         })
@@ -747,7 +753,7 @@ public final class SwarmNode: @unchecked Sendable {
         let requestID = nextRequestID
         nextRequestID += 1
         guard raft!.readIndex(context: WireBytes.uint64(requestID)) else {
-            return done(.failure(.noQuorum("no leader is elected: a majority of managers must be up and connected")))
+            return awaitLeader(retry: { [unowned self] in linearizableRead(done) }, fail: done)
         }
         pendingReads[requestID] = (Clock.monotonicMillis() + Self.requestTimeoutMillis, done)
         scheduleProcessReady()
@@ -766,8 +772,18 @@ public final class SwarmNode: @unchecked Sendable {
         for read in ready { deferredCallbacks.append { read.done(.success(())) } }
     }
 
+    /// Parks a request until a leader is known, at most `leaderWaitMillis`; bounded with the
+    /// other requests in flight by `maxPendingWrites`.
+    private func awaitLeader(retry: @escaping () -> Void, fail: @escaping Completion) {
+        guard requestsAwaitingLeader.count < Self.maxPendingWrites else { return fail(.failure(Self.noLeader)) }
+        requestsAwaitingLeader.append((Clock.monotonicMillis() + Self.leaderWaitMillis, retry, { fail(.failure($0)) }))
+    }
+
     func expireRequests() {
         let now = Clock.monotonicMillis()
+        let expired = requestsAwaitingLeader.filter { $0.deadline < now }
+        requestsAwaitingLeader.removeAll { $0.deadline < now }
+        for request in expired { request.fail(Self.noLeader) }
         let message = "the cluster did not answer within \(Self.requestTimeoutMillis / 1000)s: is a majority of managers up?"
         for (index, deadline) in pendingProposalDeadlines where deadline < now {
             pendingProposalDeadlines[index] = nil
@@ -784,7 +800,34 @@ public final class SwarmNode: @unchecked Sendable {
         }
     }
 
+    /// After a change of role or leader: writes forwarded to a leader that is no longer the one
+    /// (another node, another term, or this node leads now) may never be answered, so they fail
+    /// at once and clients retry against the new one. Writes forwarded to the leader this node
+    /// follows again, in the same term, stay: it only lost sight of it for a moment (a pre-vote
+    /// after heartbeats came late on a loaded machine), and failing them failed writes the leader
+    /// went on to commit. While no leader is known they wait, bounded by their deadline. Reads
+    /// are asked again of the current leader: any leader's read index serves them. Requests that
+    /// came while no leader was known go now.
+    func settleRequestsInFlight(_ soft: SoftState) {
+        guard soft.role == .leader || soft.leader != noNode else { return }
+        let retry = RequestFailure.noQuorum("the leader changed while the request was in flight; retry")
+        for (id, pending) in pendingForwards where soft.role == .leader || pending.leader != soft.leader || pending.term != raft!.term {
+            pendingForwards[id] = nil
+            pending.done(.failure(retry))
+        }
+        for id in pendingReads.keys.sorted() where !raft!.readIndex(context: WireBytes.uint64(id)) {
+            pendingReads.removeValue(forKey: id)?.done(.failure(retry))
+        }
+        let awaiting = requestsAwaitingLeader
+        requestsAwaitingLeader = []
+        for request in awaiting { request.retry() }
+        if !pendingReads.isEmpty || !awaiting.isEmpty { scheduleProcessReady() }
+    }
+
     func failAllPending(_ failure: RequestFailure) {
+        let awaiting = requestsAwaitingLeader
+        requestsAwaitingLeader = []
+        for request in awaiting { request.fail(failure) }
         for write in queuedProposals { write.done(.failure(failure)) }
         queuedProposals = []
         for pending in pendingProposals.values { pending.done(.failure(failure)) }

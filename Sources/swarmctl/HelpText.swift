@@ -105,7 +105,7 @@ enum HelpText {
     Usage:  swarmctl simulate [--seed S | --seeds N] [--nodes N] [--duration D] [--faults LIST]
             swarmctl simulate --control-plane [--seed S | --seeds N] [--workers M] [--duration D]
                               [--faults LIST] [--managers-run-tasks] [--ack-timeout D|off]
-                              [--trace] [--allow-slot-twice]
+                              [--workers-without-networking K] [--trace] [--allow-slot-twice]
 
     Runs a deterministic cluster of Raft nodes in one process on a virtual clock, with a simulated
     network and disk, clients writing and reading linearizably, and a nemesis injecting faults.
@@ -140,6 +140,9 @@ enum HelpText {
       --managers-run-tasks The managers are active nodes that run tasks too (default: drained)
       --ack-timeout D|off  The dispatcher's acknowledgement guard bound (default 5s); 'off'
                            shows what the assignment stream alone does
+      --workers-without-networking K
+                           The last K workers run no task networking (as with the process
+                           executor) and must never get a task with network attachments (default 1)
       --trace              Print the run's timeline (commits, task starts and stops, faults)
       --allow-slot-twice   Do not fail on a slot running twice after the heal (to see how
                            such a run ends)

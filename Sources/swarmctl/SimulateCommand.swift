@@ -91,6 +91,13 @@ enum SimulateCommand {
         template.workers = try arguments.takeInt("--workers", in: 1...64) ?? 7
         template.enforceSingleRunningTaskPerSlot = !allowTwice
         template.managersRunTasks = arguments.takeSwitch("--managers-run-tasks")
+        if let count = try arguments.takeInt("--workers-without-networking", in: 0...64) {
+            guard count < template.workers else {
+                throw UsageError(message: "--workers-without-networking \(count): fewer than the \(template.workers) workers (--workers), "
+                    + "so the services on networks have somewhere to run")
+            }
+            template.workersWithoutNetworking = count
+        }
         if let text = arguments.takeValue("--ack-timeout") {
             if text == "off" {
                 template.acknowledgementTimeoutMillis = nil
@@ -133,6 +140,7 @@ enum SimulateCommand {
             : template.faults.isEmpty ? "none" : template.faults.sorted().map(\.rawValue).joined(separator: ",")
         let extra = (template.managersRunTasks ? " --managers-run-tasks" : "")
             + (template.acknowledgementTimeoutMillis == 5_000 ? "" : " --ack-timeout \(template.acknowledgementTimeoutMillis.map { "\($0)ms" } ?? "off")")
+            + (template.workersWithoutNetworking == 1 ? "" : " --workers-without-networking \(template.workersWithoutNetworking)")
         let replay = "swarmctl simulate --control-plane --workers \(template.workers) --duration \(template.durationMillis / 1000)s --faults \(faultList)\(extra) --seed "
         let seeds: [UInt64] = seedCount.map { Array(1...UInt64($0)) } ?? [seed ?? 1]
         installCrashReporter(prefix: replay)

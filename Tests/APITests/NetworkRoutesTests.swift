@@ -111,4 +111,28 @@ final class NetworkRoutesTests: XCTestCase {
         XCTAssertEqual(message(inUse), "rpc error: code = FailedPrecondition desc = network front is in use by service web: "
                        + "remove the service or detach it (docker service update --network-rm front)")
     }
+
+    /// A service with host-mode ports and no network: its tasks join ingress inside swarmctl (a
+    /// namespace behind the gateway bridge, as dockerd's docker_gwbridge), but like dockerd's the
+    /// service shows no VirtualIPs; publishing an ingress port gives it one, dropping it takes it.
+    func testAHostModeOnlyServiceShowsNoVirtualIPAsDockerd() throws {
+        let create = #"{"Name":"echo","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":80,"PublishedPort":8081,"PublishMode":"host"}]}}"#
+        XCTAssertEqual(call("POST", "/services/create", body: create).status, 201)
+        var endpoint = jsonBody(call("GET", "/services/echo"))["Endpoint"]
+        XCTAssertEqual(endpoint?["Ports"]?.serializedText, #"[{"Protocol":"tcp","PublishMode":"host","PublishedPort":8081,"TargetPort":80}]"#)
+        XCTAssertNil(endpoint?["VirtualIPs"], "\(endpoint?.serializedText ?? "")")
+
+        let service = try XCTUnwrap(plane.state.service(named: "echo"))
+        var spec = service.spec
+        spec.endpointSpec?.ports?.append(PortConfig(targetPort: 81, publishedPort: 8082, publishMode: "ingress"))
+        XCTAssertNoThrow(try plane.apply(.updateService(id: service.id, version: service.version, spec: spec, at: service.createdAt)).get())
+        endpoint = jsonBody(call("GET", "/services/echo"))["Endpoint"]
+        let ingressID = plane.state.networking.ingressNetwork!.id
+        XCTAssertEqual(endpoint?["VirtualIPs"]?.serializedText, #"[{"Addr":"10.0.0.5/24","NetworkID":"\#(ingressID)"}]"#)
+
+        let updated = try XCTUnwrap(plane.state.service(named: "echo"))
+        XCTAssertNoThrow(try plane.apply(.updateService(id: updated.id, version: updated.version, spec: service.spec, at: service.createdAt)).get())
+        XCTAssertNil(jsonBody(call("GET", "/services/echo"))["Endpoint"]?["VirtualIPs"])
+        XCTAssertNil(plane.state.networking.pools[ingressID]?.address(of: "vip:\(service.id)"), "the ingress VIP went back to the pool")
+    }
 }

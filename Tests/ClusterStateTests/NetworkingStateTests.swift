@@ -198,6 +198,7 @@ final class NetworkingStateTests: XCTestCase {
         createTask(&state, "t1", service: "s1", node: "n1")
         XCTAssertEqual(state.tasks["t1"]?.networksAttachments?.map(\.networkID), [ingress])
         XCTAssertEqual(state.users(ofNetwork: ingress).services, ["echo"])
+        XCTAssertEqual(state.services["s1"]?.endpoint?.virtualIPs, [], "no ingress VIP for host-mode ports alone (as dockerd)")
         XCTAssertNoThrow(try createNetwork(&state, "a").get())
         var attached = state.services["s1"]!.spec
         attached.taskTemplate.networks = [NetworkAttachmentConfig(target: "a")]

@@ -11,8 +11,14 @@ final class ControlPlaneSimulatorTests: XCTestCase {
         return options
     }
 
+    /// Every worker runs task networking here: the reference loops are a plain model of the
+    /// control loops, and with a worker fewer for networked services their start-first update of
+    /// a service capped at one replica per node can wait forever for room (the real orchestrator's
+    /// runs keep the default worker without networking).
     private func runReference(seed: UInt64, workers: Int = 5, bug: ReferenceControlLoops.Bug? = nil) -> ControlPlaneReport {
-        ControlPlaneSimulator(options: options(seed: seed, workers: workers), loops: { ReferenceControlLoops(seed: $0, bug: bug) }).run()
+        var options = options(seed: seed, workers: workers)
+        options.workersWithoutNetworking = 0
+        return ControlPlaneSimulator(options: options, loops: { ReferenceControlLoops(seed: $0, bug: bug) }).run()
     }
 
     // MARK: The simulator against a plainly correct control loop
@@ -62,8 +68,9 @@ final class ControlPlaneSimulatorTests: XCTestCase {
 
     func testAnOrchestratorThatKeepsTasksOfDownNodesRunsSlotsTwice() {
         let caught = { (message: String) in message.hasPrefix("slot running twice") || message.hasPrefix("convergence") }
-        // Seed 6 shows it (after a change to the simulator's draws another of 1...10 may).
-        let failures = violations(bug: .keepTasksOfDownNodes, first: 6, until: caught)
+        // Seed 21 shows it (after a change to the simulator's draws another of 1...10 may; once
+        // the draws changed none of 1...14 did).
+        let failures = violations(bug: .keepTasksOfDownNodes, first: 21, until: caught)
         XCTAssertFalse(failures.isEmpty, "no seed caught the slot running twice")
         XCTAssertTrue(failures.contains(where: caught), "\(failures)")
     }

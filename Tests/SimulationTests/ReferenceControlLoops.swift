@@ -51,6 +51,9 @@ struct ReferenceControlLoops: LeaderControlLoops {
                                     activeOnNode: inout [String: [String: Int]], totalOnNode: inout [String: Int]) -> [ClusterCommand] {
         var commands: [ClusterCommand] = []
         let template = service.spec.taskTemplate
+        // Tasks with network attachments only on nodes that run task networking.
+        let eligible = state.needsTaskNetworking(serviceID: service.id, template: template)
+            ? eligible.filter { state.nodes[$0]?.runsTaskNetworking == true } : eligible
         let tasks = state.tasks(ofService: service.id)
         let isGlobal = service.spec.mode.isGlobal
         func key(_ task: SwarmTask) -> String { isGlobal ? (task.nodeID ?? "") : String(task.slot ?? 0) }

@@ -76,7 +76,8 @@ final class CertificateRenewalEndToEndTests: XCTestCase {
 
         // Still one cluster: every node ready, a write through m2 reaches the leader, the
         // worker gets its share, and the tasks that ran before still run.
-        XCTAssertEqual(try cluster.cli("m2", ["service", "scale", "--detach", "steady=4"]).status, 0, "a write forwarded by m2")
+        let scaled = try cluster.cli("m2", ["service", "scale", "--detach", "steady=4"])
+        XCTAssertEqual(scaled.status, 0, "a write forwarded by m2: \(scaled.output)")
         try cluster.waitUntil("4 tasks run", timeoutSeconds: 30) { try self.runningTaskIDs("steady").count == 4 }
         XCTAssertTrue(tasksBefore.isSubset(of: try runningTaskIDs("steady")), "no task restarted across renewals")
         try cluster.waitUntil("3 nodes ready after renewal", timeoutSeconds: 20) {
