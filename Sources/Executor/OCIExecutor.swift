@@ -113,7 +113,7 @@ public final class OCIExecutor: Executor, ExecCapable, @unchecked Sendable {
                 user: user, rootfs: rootfs.path, hostname: spec.hostname ?? String(id.rawValue.prefix(12)),
                 cgroupsPath: "\(cgroupParent)/\(id)", mounts: mounts, files: try writeNameFiles(spec, bundle: directory + "/bundle"))
             if let seccomp = config.linux.seccomp, let program = seccompCompiler?.base64Program(for: seccomp) {
-                config.annotations = [SeccompCompiler.annotation: program]
+                config.annotations = (config.annotations ?? [:]).merging([SeccompCompiler.annotation: program]) { $1 }
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

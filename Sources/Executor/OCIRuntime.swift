@@ -124,9 +124,12 @@ public struct OCIRuntime: Sendable, Equatable {
 }
 
 /// A mount namespace where a hybrid layout's cgroup v2 tree is unmounted, for the runtime's
-/// `run` and `exec`: made by `unshare` (util-linux) for each of them. The namespace keeps the
-/// host's propagation (a bind with rslave still sees what the host mounts later); a shared
-/// hidden tree is made private there first, so its unmount stays in the namespace.
+/// `run` and `exec`: made by `unshare` (util-linux) for each of them. The namespace's mounts are
+/// slaves of the host's: a bind with rslave still sees what the host mounts later, and nothing
+/// done in the namespace propagates back. An unmount propagates along the parent mount's peers,
+/// so with the host's propagation kept, unmounting the tree under a shared `/sys/fs/cgroup` (as
+/// on systemd hosts) would unmount the host's tree too. A shared hidden tree is also made
+/// private there first.
 public struct CgroupView: Sendable, Equatable {
     public let unshare: String
     public let hiddenTree: String
@@ -139,7 +142,7 @@ public struct CgroupView: Sendable, Equatable {
     }
 
     /// `unshare` into a new mount namespace, before the command that runs in it.
-    var namespacePrefix: [String] { [unshare, "--mount", "--propagation", "unchanged"] }
+    var namespacePrefix: [String] { [unshare, "--mount", "--propagation", "slave"] }
 
     /// Runs the command after it in the namespace with the tree hidden (`exec`; `run` goes
     /// through the shim, which hides the tree itself and saves a shell).

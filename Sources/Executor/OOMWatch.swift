@@ -45,6 +45,7 @@ final class OOMWatch: @unchecked Sendable {
         guard !descriptors.contains(where: { $0 < 0 }),
               Self.register("\(oom) \(control)", in: directory),
               Self.register("\(removal) \(usage) \(Int64.max / 2)", in: directory) else {
+            _ = rmdir(directory)  // the container's own cgroup, made above and still empty
             return nil
         }
     }

@@ -169,10 +169,16 @@ final class ProcessContainer: @unchecked Sendable {
     }
 
     /// Reaper of an adopted task (the shim is not this process's child): the end of the output
-    /// means the shim and its group have exited, after the shim recorded the exit status.
+    /// means the shim and its group have exited, after the shim recorded the exit status. A
+    /// process that left the group (setsid) may hold the output open for ever, so once the shim
+    /// is gone the logs get the same drain time as in `reap`, no more.
     private func reapAdopted(onExit: @Sendable (ExitStatus) -> Void) {
         lock.withLock { reaperThread = pthread_self() }
-        _ = lock.waitUntil(deadline: nil, { logsDrained }, then: {})
+        while lock.waitUntil(deadline: monotonicNanoseconds() + Self.shimCheckNanos, { logsDrained }, then: {}) == nil {
+            guard TaskProcessRecord.livePID(directory: directory) == nil else { continue }
+            _ = lock.waitUntil(deadline: monotonicNanoseconds() + UInt64(Self.drainNanos), { logsDrained }, then: {})
+            break
+        }
         lock.withLock { monitor }?.stop(join: false)
         let status = TaskShim.awaitRecordedExit(directory: directory).map(TaskShim.decodeExit) ?? .signaled(signal: SIGKILL)
         lock.withLock {
@@ -235,6 +241,8 @@ final class ProcessContainer: @unchecked Sendable {
     }
 
     private static let drainNanos = ProcessExecutor.logDrainMillis * 1_000_000
+    /// How often an adopted task's reaper looks whether the shim is still there.
+    private static let shimCheckNanos: UInt64 = 100_000_000
 
     func waitForExit(timeoutMillis: Int?) -> ExitStatus? {
         let deadline = timeoutMillis.map { monotonicNanoseconds() + UInt64(max($0, 0)) * 1_000_000 }

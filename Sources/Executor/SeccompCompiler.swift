@@ -33,13 +33,21 @@ final class SeccompCompiler: @unchecked Sendable {
     /// The program of `profile` in base64, compiled on the first call for that profile; nil when
     /// libseccomp is missing or refuses the profile (the runtime then compiles the JSON itself).
     /// Compiled under the lock: the 50 prepares of a new service wait for one compilation
-    /// instead of running 50 at once.
+    /// instead of running 50 at once. Only a refusal is remembered; a passing failure of the
+    /// host (a full /tmp) is tried again by the next container.
     func base64Program(for profile: OCIConfig.Seccomp) -> String? {
         lock.withLock {
             if let known = compiled[profile] { return known }
-            let program = (try? compile(profile)).map { Data($0).base64EncodedString() }
-            compiled[profile] = program
-            return program
+            do {
+                let program = Data(try compile(profile)).base64EncodedString()
+                compiled[profile] = program
+                return program
+            } catch is SeccompCompilerError {
+                compiled[profile] = .some(nil)
+                return nil
+            } catch {
+                return nil
+            }
         }
     }
 

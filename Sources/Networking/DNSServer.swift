@@ -77,14 +77,21 @@ public final class DNSServer: @unchecked Sendable {
     @discardableResult
     public func listen(id: String, address: IPv4Address = IPv4Address(127, 0, 0, 11), port: UInt16 = 53,
                        namespacePath: String? = nil, view: DNSView) throws -> UInt16 {
+        // With port 0 the kernel picks a free UDP port, and the same TCP port may already be taken
+        // (e.g. by another connection's ephemeral port): pick again, a bounded number of times.
+        let attempts = port == 0 ? 8 : 1
         let open: @Sendable () throws -> (Int32, Int32, UInt16) = {
-            let (udp, bound) = try IPv4Sockets.bind(Int32(SOCK_DGRAM.rawValue), address, port)
-            do {
-                let (tcp, _) = try IPv4Sockets.bind(Int32(SOCK_STREAM.rawValue), address, bound)
-                return (udp, tcp, bound)
-            } catch {
-                _ = close(udp)
-                throw NetworkingError("DNS on \(address):\(bound): \(error)")
+            var attempt = 1
+            while true {
+                let (udp, bound) = try IPv4Sockets.bind(Int32(SOCK_DGRAM.rawValue), address, port)
+                do {
+                    let (tcp, _) = try IPv4Sockets.bind(Int32(SOCK_STREAM.rawValue), address, bound)
+                    return (udp, tcp, bound)
+                } catch {
+                    _ = close(udp)
+                    guard attempt < attempts else { throw NetworkingError("DNS on \(address):\(bound): \(error)") }
+                    attempt += 1
+                }
             }
         }
         let (udp, tcp, bound): (Int32, Int32, UInt16)

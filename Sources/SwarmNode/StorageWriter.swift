@@ -9,9 +9,11 @@ import Storage
 /// is made durable: with the fsync on the loop nothing else ran for its 0.2–5 ms.
 ///
 /// Every operation goes through one serial queue, so `RaftStorage` (not thread-safe) is only
-/// ever used by one thread at a time and in submission order. Several Readys may be in flight:
-/// those waiting when the writer gets to them are written together and made durable with one
-/// fsync (group commit), and their completions reach the loop in submission order, in one hop.
+/// ever used by one thread at a time. Saves are written in the order they were submitted; a save
+/// may join a group ahead of an `enqueue`d job submitted before it (today only the node's own
+/// snapshot and compaction, which do not depend on it). Several Readys may be in flight: those
+/// waiting when the writer gets to them are written together and made durable with one fsync
+/// (group commit), and their completions reach the loop in submission order, in one hop.
 final class StorageWriter: @unchecked Sendable {
     typealias Completion = @Sendable (SaveReport) -> Void
 

@@ -71,6 +71,9 @@ public final class SwarmNode: @unchecked Sendable {
     /// Requests that came while no leader was known: retried once one is (`settleRequestsInFlight`),
     /// failed at `deadline` (`leaderWaitMillis`).
     var requestsAwaitingLeader: [(deadline: UInt64, retry: () -> Void, fail: (RequestFailure) -> Void)] = []
+    /// The deadline of the parked request being retried, so that parking it again keeps its first
+    /// deadline: while leadership flaps, a request still waits at most `leaderWaitMillis` in all.
+    var retriedRequestDeadline: UInt64?
     var waitingReads: [(index: UInt64, done: Completion)] = []
     var pendingProposalDeadlines: [UInt64: UInt64] = [:]
     /// Writes accepted on the leader in this loop iteration, proposed together; `command` is the
@@ -776,7 +779,8 @@ public final class SwarmNode: @unchecked Sendable {
     /// other requests in flight by `maxPendingWrites`.
     private func awaitLeader(retry: @escaping () -> Void, fail: @escaping Completion) {
         guard requestsAwaitingLeader.count < Self.maxPendingWrites else { return fail(.failure(Self.noLeader)) }
-        requestsAwaitingLeader.append((Clock.monotonicMillis() + Self.leaderWaitMillis, retry, { fail(.failure($0)) }))
+        let deadline = retriedRequestDeadline ?? Clock.monotonicMillis() + Self.leaderWaitMillis
+        requestsAwaitingLeader.append((deadline, retry, { fail(.failure($0)) }))
     }
 
     func expireRequests() {
@@ -820,7 +824,11 @@ public final class SwarmNode: @unchecked Sendable {
         }
         let awaiting = requestsAwaitingLeader
         requestsAwaitingLeader = []
-        for request in awaiting { request.retry() }
+        for request in awaiting {
+            retriedRequestDeadline = request.deadline
+            request.retry()
+            retriedRequestDeadline = nil
+        }
         if !pendingReads.isEmpty || !awaiting.isEmpty { scheduleProcessReady() }
     }
 

@@ -50,7 +50,7 @@ final class RuntimeHostCheckTests: XCTestCase {
         let run = crun.runArguments(id: id, bundle: "/b", pidFile: "/p")
         XCTAssertEqual(run.first, "/usr/bin/crun")
         let shim = OCIShim.command(directory: "/d", run: run, view: crun.cgroupView)
-        XCTAssertEqual(Array(shim.prefix(5)), [unshare, "--mount", "--propagation", "unchanged", "/bin/sh"])
+        XCTAssertEqual(Array(shim.prefix(5)), [unshare, "--mount", "--propagation", "slave", "/bin/sh"])
         XCTAssertTrue(shim[6].contains("umount -l '\(root)/unified' || exit 125\n\"$@\""), shim[6])
         XCTAssertFalse(shim[6].contains("make-private"), "a private tree's unmount cannot reach the host")
         XCTAssertEqual(Array(shim.suffix(run.count)), run)
