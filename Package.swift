@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Platform", "Crypto"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Raft", "Platform", "Crypto", "Wire"]),
-        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState"]),
+        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "Wire", "SeededRandom"]),
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "ClusterState"]),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "ClusterState"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "ClusterState"]),

@@ -1,0 +1,252 @@
+import SeededRandom
+import Wire
+import XCTest
+@testable import ClusterState
+
+/// The hand-written wire decoders (`WireFastDecodable`) against the `Codable` path they stand in
+/// for: same values on every valid input, same value or same error on damaged input, no crash,
+/// and a generator that sets every field so a field the fast path does not know fails here.
+final class WireFastDecodingTests: XCTestCase {
+    private let encoder = WireEncoder()
+    private let fast = WireDecoder()
+    private var codable: WireDecoder {
+        var decoder = WireDecoder()
+        decoder.fastPaths = false
+        return decoder
+    }
+
+    // MARK: Equivalence on valid input
+
+    func testRandomServicesDecodeTheSameByBothPathsAndTheFastPathTakesThem() throws {
+        var random = SplitMix64(seed: 15)
+        for round in 0..<300 {
+            let service = WireSample.service(&random, full: round % 3 == 0)
+            let bytes = try encoder.encode(service)
+            let byFastOnly = try XCTUnwrap(fast.decodeFastOnly(Service.self, from: bytes), "round \(round): fast path bailed")
+            XCTAssertEqual(byFastOnly, service, "round \(round)")
+            XCTAssertEqual(try fast.decode(Service.self, from: bytes), service)
+            XCTAssertEqual(try codable.decode(Service.self, from: bytes), service)
+            XCTAssertEqual(try encoder.encode(byFastOnly), bytes, "round \(round): re-encoding differs")
+        }
+    }
+
+    func testCreateServiceCommandsDecodeTheSameByBothPaths() throws {
+        var random = SplitMix64(seed: 1_515)
+        for round in 0..<200 {
+            let command = ClusterCommand.createService(service: WireSample.service(&random, full: round.isMultiple(of: 2)))
+            let bytes = CommandCodec.encode(command)
+            XCTAssertEqual(fast.decodeFastOnly(ClusterCommand.self, from: bytes), command, "round \(round)")
+            XCTAssertEqual(try CommandCodec.decode(bytes), command)
+            XCTAssertEqual(try codable.decode(ClusterCommand.self, from: bytes), command)
+        }
+    }
+
+    func testOtherCommandsTakeTheCodablePathFromTheSameBytes() throws {
+        let t0 = Timestamp(millisecondsSinceEpoch: 1_764_000_000_000)
+        var random = SplitMix64(seed: 7)
+        let spec = WireSample.spec(&random, full: true)
+        let commands: [ClusterCommand] = [
+            .updateService(id: "s1", version: ObjectVersion(index: 4), spec: spec, at: t0),
+            .removeService(id: "s1", at: t0),
+            .updateTaskStatus(id: "t1", status: TaskStatus(timestamp: t0, state: .running, message: "started")),
+            .removeTasks(ids: ["a", "b"]),
+            .setServiceUpdateStatus(id: "s1", version: ObjectVersion(index: 9),
+                                    status: UpdateStatus(state: .updating, startedAt: t0, message: "m"), at: t0),
+        ]
+        for command in commands {
+            let bytes = CommandCodec.encode(command)
+            XCTAssertEqual(fast.decodeFastOnly(ClusterCommand.self, from: bytes), command)
+            XCTAssertEqual(try CommandCodec.decode(bytes), command)
+        }
+    }
+
+    func testServiceDictionariesAndSnapshotsDecodeTheSameByBothPaths() throws {
+        var random = SplitMix64(seed: 99)
+        var services: [String: Service] = [:]
+        for _ in 0..<40 {
+            let service = WireSample.service(&random, full: false)
+            services[service.id] = service
+        }
+        let bytes = try encoder.encode(services)
+        XCTAssertEqual(fast.decodeFastOnly([String: Service].self, from: bytes), services)
+        XCTAssertEqual(try codable.decode([String: Service].self, from: bytes), services)
+
+        var state = ClusterState()
+        let cluster = Cluster(id: "c1", version: ObjectVersion(index: 0), createdAt: WireSample.t0, spec: ClusterSpec(),
+                              joinTokens: JoinTokens(worker: "W", manager: "M"))
+        let node = Node(id: "n1", version: ObjectVersion(index: 0), createdAt: WireSample.t0, spec: NodeSpec(role: .manager),
+                        description: NodeDescription(hostname: "h", platform: .init(architecture: "x86_64", os: "linux"),
+                                                     resources: .init(nanoCPUs: 1, memoryBytes: 1), engine: .init(engineVersion: "t")),
+                        status: NodeStatus(state: .ready, addr: "192.0.2.1:4242"), managerStatus: ManagerStatus(raftID: 1, addr: "192.0.2.1:4242"))
+        let secrets = ClusterSecrets(workerSecret: "w", managerSecret: "m", members: ["1": ClusterMember(nodeID: "n1")])
+        XCTAssertNoThrow(try state.apply(.initialize(cluster: cluster, firstNode: node, secrets: secrets), index: 1).get())
+        for index in 0..<20 {
+            let spec = ServiceSpec(name: "web\(index)", labels: ["k": "v\(index)"],
+                                   taskTemplate: TaskTemplate(containerSpec: ContainerSpec(image: "busybox:1", args: ["sleep", "1"])),
+                                   mode: .replicated(replicas: 0))
+            let service = Service(id: "s\(index)", createdAt: WireSample.t0, spec: spec)
+            XCTAssertNoThrow(try state.apply(.createService(service: service), index: state.appliedIndex + 1).get())
+        }
+        let snapshot = CommandCodec.encodeState(state)
+        XCTAssertEqual(try CommandCodec.decodeState(snapshot), state)
+        XCTAssertEqual(try codable.decode(ClusterState.self, from: snapshot), state)
+    }
+
+    // MARK: The generator knows every field
+
+    func testFullSamplesSetEveryOptionalAndFillEveryCollection() {
+        var random = SplitMix64(seed: 3)
+        let service = WireSample.service(&random, full: true)
+        var unset: [String] = []
+        WireSample.collectUnset(service, path: "Service", into: &unset)
+        XCTAssertEqual(unset, [], "a field is never set by WireSample (teach the sample and the fast decoder the new field)")
+        // The walk does see unset fields, inside the shared spec too.
+        var sparse: [String] = []
+        WireSample.collectUnset(Service(id: "s", createdAt: WireSample.t0, spec: ServiceSpec(
+            name: "n", taskTemplate: TaskTemplate(containerSpec: ContainerSpec(image: "i"), runtime: "r"))), path: "Service", into: &sparse)
+        XCTAssertTrue(sparse.contains("Service.specStorage.value.taskTemplate.containerSpec.hostname"), "\(sparse)")
+        XCTAssertFalse(sparse.contains("Service.specStorage.value.taskTemplate.runtime"))
+    }
+
+    // MARK: Damaged input
+
+    func testDamagedCommandsGiveTheSameValueOrTheSameErrorByBothPaths() throws {
+        var random = SplitMix64(seed: 404)
+        var outcomes = (values: 0, errors: 0)
+        for round in 0..<120 {
+            let bytes = CommandCodec.encode(.createService(service: WireSample.service(&random, full: round % 4 == 0)))
+            var variants: [[UInt8]] = []
+            for _ in 0..<12 {
+                var flipped = bytes
+                let at = 1 + random.below(flipped.count - 1)
+                flipped[at] ^= UInt8(1) << UInt8(random.below(8))
+                variants.append(flipped)
+            }
+            for _ in 0..<4 {
+                var replaced = bytes
+                replaced[1 + random.below(replaced.count - 1)] = UInt8(truncatingIfNeeded: random.next())
+                variants.append(replaced)
+            }
+            variants.append(Array(bytes.prefix(1 + random.below(bytes.count - 1))))
+            for variant in variants {
+                switch compare(ClusterCommand.self, variant) {
+                case .value: outcomes.values += 1
+                case .error: outcomes.errors += 1
+                case let .mismatch(what): XCTFail("round \(round): \(what)")
+                }
+            }
+        }
+        // Both kinds happened, so the comparison saw successes on damaged input too.
+        XCTAssertGreaterThan(outcomes.values, 50)
+        XCTAssertGreaterThan(outcomes.errors, 50)
+    }
+
+    func testRandomBytesNeverCrashEitherPath() {
+        var random = SplitMix64(seed: 8)
+        for _ in 0..<3_000 {
+            var bytes: [UInt8] = [1]
+            for _ in 0..<random.below(64) { bytes.append(UInt8(truncatingIfNeeded: random.next())) }
+            for type in [ClusterCommand.self, Service.self, ServiceSpec.self] as [any WireFastDecodable.Type] {
+                if case let .mismatch(what) = compareAny(type, bytes) { XCTFail(what) }
+            }
+        }
+    }
+
+    func testUnknownKeysAreSkippedAndRepeatedOrNilRequiredKeysAgree() throws {
+        // A keyed body is laid out like a [String: V]: unknown keys next to known ones.
+        let withUnknown = try encoder.encode(["Index": UInt64(5), "Zzz": 9])
+        XCTAssertEqual(fast.decodeFastOnly(ObjectVersion.self, from: withUnknown), ObjectVersion(index: 5))
+        // A known key twice: the fast path leaves it to Codable, which keeps its own rule.
+        let twice = WireSample.document(keyed: [("Index", [0x03]), ("Index", [0x07])])
+        XCTAssertNil(fast.decodeFastOnly(ObjectVersion.self, from: twice))
+        XCTAssertEqual(try fast.decode(ObjectVersion.self, from: twice), try codable.decode(ObjectVersion.self, from: twice))
+        // A required key with a nil slot, and an optional one: same outcome both ways.
+        let nilIndex = WireSample.document(keyed: [("Index", nil)])
+        if case let .mismatch(what) = compare(ObjectVersion.self, nilIndex) { XCTFail(what) }
+        let nilName = WireSample.document(keyed: [("Name", nil), ("Replicas", nil)])
+        if case let .mismatch(what) = compare(ServiceSpec.self, nilName) { XCTFail(what) }
+    }
+
+    func testDepthLimitGivesTheSameOutcome() throws {
+        var random = SplitMix64(seed: 12)
+        let bytes = CommandCodec.encode(.createService(service: WireSample.service(&random, full: true)))
+        for depth in 1...10 {
+            var shallowFast = WireDecoder()
+            shallowFast.maxDepth = depth
+            var shallowCodable = shallowFast
+            shallowCodable.fastPaths = false
+            let left = Result { try shallowFast.decode(ClusterCommand.self, from: bytes) }
+            let right = Result { try shallowCodable.decode(ClusterCommand.self, from: bytes) }
+            XCTAssertEqual(describe(left), describe(right), "maxDepth \(depth)")
+        }
+    }
+
+    // MARK: Micro-benchmark (opt in: SWARMCTL_BENCH_WIRE=1)
+
+    func testDecodeCostFastAgainstCodable() throws {
+        guard ProcessInfo.processInfo.environment["SWARMCTL_BENCH_WIRE"] == "1" else {
+            throw XCTSkip("set SWARMCTL_BENCH_WIRE=1 to measure decode ns per command and per snapshot")
+        }
+        var random = SplitMix64(seed: 1)
+        let command = CommandCodec.encode(.createService(service: WireSample.benchmarkService(&random)))
+        var services: [String: Service] = [:]
+        for _ in 0..<1_000 {
+            let service = WireSample.benchmarkService(&random)
+            services[service.id] = service
+        }
+        let snapshot = try encoder.encode(services)
+        for (name, decoder) in [("codable", codable), ("fast", fast)] {
+            let commandNs = try measureNs(rounds: 20_000) { _ = try decoder.decode(ClusterCommand.self, from: command) }
+            let snapshotNs = try measureNs(rounds: 20) { _ = try decoder.decode([String: Service].self, from: snapshot) }
+            print("wire decode \(name): createService \(Int(commandNs)) ns (\(command.count) B); 1,000 services \(Int(snapshotNs / 1000)) µs")
+        }
+    }
+
+    // MARK: Helpers
+
+    private enum Outcome {
+        case value
+        case error
+        case mismatch(String)
+    }
+
+    private func compare<T: WireFastDecodable & Equatable>(_: T.Type, _ bytes: [UInt8]) -> Outcome {
+        let left = Result { try fast.decode(T.self, from: bytes) }
+        let right = Result { try codable.decode(T.self, from: bytes) }
+        switch (left, right) {
+        case let (.success(a), .success(b)):
+            if let only = fast.decodeFastOnly(T.self, from: bytes), only != b { return .mismatch("fast-only value differs") }
+            return a == b ? .value : .mismatch("values differ")
+        case let (.failure(a), .failure(b)):
+            return "\(a)" == "\(b)" ? .error : .mismatch("errors differ: \(a) / \(b)")
+        default:
+            return .mismatch("one path failed: fast \(describe(left)), codable \(describe(right))")
+        }
+    }
+
+    private func compareAny(_ type: any WireFastDecodable.Type, _ bytes: [UInt8]) -> Outcome {
+        switch type {
+        case is ClusterCommand.Type: compare(ClusterCommand.self, bytes)
+        case is Service.Type: compare(Service.self, bytes)
+        default: compare(ServiceSpec.self, bytes)
+        }
+    }
+
+    private func describe<T>(_ result: Result<T, any Error>) -> String {
+        switch result {
+        case let .success(value): "value \(value)"
+        case let .failure(error): "error \(error)"
+        }
+    }
+
+    private func measureNs(rounds: Int, _ body: () throws -> Void) rethrows -> Double {
+        for _ in 0..<max(1, rounds / 10) { try body() }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<rounds { try body() }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / Double(rounds))
+        }
+        return best
+    }
+}
