@@ -21,7 +21,7 @@ extension Timestamp: WireFastDecodable {
     /// string; that, and a string that does not parse, is left to it.
     public init(wireFast reader: WireSlotReader) throws(WireFastBail) {
         try reader.checkDepth()
-        guard let millis = RFC3339.parse(try reader.string()) else { throw WireFastBail() }
+        guard let millis = try reader.withUTF8({ RFC3339.parse(utf8: $0) }) else { throw WireFastBail() }
         self.init(millisecondsSinceEpoch: millis)
     }
 }

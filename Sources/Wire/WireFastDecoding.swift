@@ -121,6 +121,14 @@ public struct WireSlotReader {
         return try WireFastScan.string(base, start, end)
     }
 
+    /// `body` over the bytes of a string body, without making the string (invalid UTF-8 bails).
+    public func withUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(WireFastBail) -> R {
+        guard !isNil else { throw WireFastBail() }
+        let buffer = UnsafeBufferPointer(start: base + start, count: end - start)
+        if !WireFastScan.isASCII(buffer) { _ = try WireFastScan.string(base, start, end) }
+        return body(buffer)
+    }
+
     /// The raw body bytes (`[UInt8]`).
     public func bytes() throws(WireFastBail) -> [UInt8] {
         guard !isNil else { throw WireFastBail() }
@@ -128,6 +136,7 @@ public struct WireSlotReader {
     }
 
     /// A `String`-backed enum, as `RawRepresentable`'s `init(from:)` reads it.
+    @inlinable
     public func rawValue<E: RawRepresentable>(_: E.Type) throws(WireFastBail) -> E where E.RawValue == String {
         try checkDepth()
         guard let value = E(rawValue: try string()) else { throw WireFastBail() }
@@ -137,6 +146,7 @@ public struct WireSlotReader {
     // MARK: Composites
 
     /// A value with a fast path (`decode`: a nil slot is for `T` to refuse).
+    @inlinable
     public func decode<T: WireFastDecodable>(_: T.Type) throws(WireFastBail) -> T {
         try T(wireFast: self)
     }
@@ -187,6 +197,7 @@ public struct WireSlotReader {
     }
 
     /// An array of values with a fast path.
+    @inlinable
     public func array<T: WireFastDecodable>(of _: T.Type) throws(WireFastBail) -> [T] {
         var elements = try unkeyed()
         var result: [T] = []
@@ -220,14 +231,17 @@ extension WireSlotReader {
     public func optionalStrings() throws(WireFastBail) -> [String]? { isNil ? nil : try strings() }
     public func optionalStringDictionary() throws(WireFastBail) -> [String: String]? { isNil ? nil : try stringDictionary() }
 
+    @inlinable
     public func optional<T: WireFastDecodable>(_: T.Type) throws(WireFastBail) -> T? {
         isNil ? nil : try T(wireFast: self)
     }
 
+    @inlinable
     public func optionalArray<T: WireFastDecodable>(of _: T.Type) throws(WireFastBail) -> [T]? {
         isNil ? nil : try array(of: T.self)
     }
 
+    @inlinable
     public func optionalRawValue<E: RawRepresentable>(_: E.Type) throws(WireFastBail) -> E? where E.RawValue == String {
         isNil ? nil : try rawValue(E.self)
     }
@@ -380,7 +394,7 @@ enum WireFastScan {
         return value
     }
 
-    private static func isASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
         var combined: UInt8 = 0
         for byte in buffer { combined |= byte }
         return combined < 0x80

@@ -24,6 +24,27 @@ enum WireSample {
         return service
     }
 
+    static func task(_ random: inout SplitMix64, full: Bool) -> SwarmTask {
+        let states = TaskState.allCases
+        var task = SwarmTask(id: id(&random), version: ObjectVersion(index: random.next() >> 20), createdAt: time(&random),
+                             serviceID: id(&random), slot: maybe(&random, full) { $0.next() % 100 },
+                             nodeID: maybe(&random, full) { id(&$0) }, spec: template(&random, full: full),
+                             desiredState: pick(&random, states),
+                             status: TaskStatus(timestamp: time(&random), state: pick(&random, states), message: text(&random),
+                                                err: maybe(&random, full) { text(&$0) },
+                                                containerStatus: maybe(&random, full) {
+                                                    ContainerStatus(containerID: maybe(&$0, full) { id(&$0) },
+                                                                    pid: maybe(&$0, full) { signed(&$0) },
+                                                                    exitCode: maybe(&$0, full) { signed(&$0) })
+                                                }))
+        task.updatedAt = time(&random)
+        task.networksAttachments = maybe(&random, full) {
+            list(&$0, full) { NetworkAttachment(networkID: id(&$0), addresses: texts(&$0, full), aliases: maybe(&$0, full) { texts(&$0, full) }) }
+        }
+        task.serviceAnnotations = maybe(&random, full) { TaskServiceAnnotations(name: text(&$0)) }
+        return task
+    }
+
     /// A service like the benchmark's writes: name, one label, image and args, 0 replicas.
     static func benchmarkService(_ random: inout SplitMix64) -> Service {
         let spec = ServiceSpec(name: "w\(random.next() % 1_000_000)", labels: ["v": "\(random.next() % 1_000_000)"],
