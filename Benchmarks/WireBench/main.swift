@@ -4,8 +4,9 @@
 //   wire-bench [--rounds N] [--services N] [--repeats N]
 //       ns per `ClusterCommand.createService` as the benchmark writes it (replicas-0 service,
 //       name, one label, image, args) and for a service with every field set, and µs per
-//       `[String: Service]` of N services (a snapshot's bulk); medians of the repeats, fast
-//       first in each pair, and the ratio. Each decoded value is checked against the other path.
+//       `[String: Service]` of N services (a snapshot's bulk); the two paths alternate run by run,
+//       medians and minimums of the repeats, and their ratios. Each decoded value is checked
+//       against the other path first.
 //   wire-bench --profile fast|codable [--rounds N]
 //       Only decodes the benchmark command N times by one path (for `perf record`).
 import ClusterState
@@ -19,9 +20,9 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return value
 }
 
-let rounds = option("--rounds", 20_000)
+let rounds = option("--rounds", 5_000)
 let serviceCount = option("--services", 1_000)
-let repeats = option("--repeats", 7)
+let repeats = option("--repeats", 15)
 let t0 = Timestamp(millisecondsSinceEpoch: 1_764_000_000_000)
 
 func benchmarkService(_ index: Int) -> Service {
@@ -61,26 +62,31 @@ let codable: WireDecoder = {
 }()
 let fast = WireDecoder()
 
-/// Median ns per call of `body` over `repeats` timed runs of `count` calls.
-func median(_ count: Int, _ body: () throws -> Void) rethrows -> Double {
-    var samples: [Double] = []
-    for _ in 0..<repeats {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<count { try body() }
-        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(count))
-    }
-    return samples.sorted()[samples.count / 2]
+/// ns per call of `body` for one timed run of `count` calls.
+func timed(_ count: Int, _ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<count { try body() }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / Double(count)
 }
 
+/// Both paths timed in alternation (`repeats` runs each), so a busy machine slows both alike;
+/// prints min and median of each and the ratio of the medians.
 func compare<T: Decodable & Equatable>(_ name: String, _ type: T.Type, _ bytes: [UInt8], count: Int, unit: Double, _ unitName: String) throws {
     guard try fast.decode(type, from: bytes) == codable.decode(type, from: bytes) else {
         fatalError("\(name): the two paths decode different values")
     }
-    let fastNs = try median(count) { _ = try fast.decode(type, from: bytes) }
-    let codableNs = try median(count) { _ = try codable.decode(type, from: bytes) }
+    var fastRuns: [Double] = [], codableRuns: [Double] = []
+    for _ in 0..<repeats {
+        fastRuns.append(try timed(count) { _ = try fast.decode(type, from: bytes) })
+        codableRuns.append(try timed(count) { _ = try codable.decode(type, from: bytes) })
+    }
+    fastRuns.sort()
+    codableRuns.sort()
     func fixed(_ value: Double) -> String { String(Double((value * 100).rounded()) / 100) }
-    print("\(name) (\(bytes.count) B): fast \(fixed(fastNs / unit)) \(unitName), Codable \(fixed(codableNs / unit)) \(unitName), "
-          + "Codable/fast \(fixed(codableNs / fastNs))×")
+    let fastMedian = fastRuns[repeats / 2], codableMedian = codableRuns[repeats / 2]
+    print("\(name) (\(bytes.count) B): fast \(fixed(fastMedian / unit)) \(unitName) (min \(fixed(fastRuns[0] / unit))), "
+          + "Codable \(fixed(codableMedian / unit)) \(unitName) (min \(fixed(codableRuns[0] / unit))), "
+          + "Codable/fast \(fixed(codableMedian / fastMedian))× (of the minimums \(fixed(codableRuns[0] / fastRuns[0]))×)")
 }
 
 // `--profile fast|codable`: decode the benchmark command with one path only, for `perf record`.

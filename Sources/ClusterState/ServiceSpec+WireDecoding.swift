@@ -117,65 +117,65 @@ extension ContainerSpec: WireFastDecodable {
     public init(wireFast reader: WireSlotReader) throws(WireFastBail) {
         var seen = WireSeenKeys()
         var image: String?
-        var spec = ContainerSpec(image: "")
+        // Fields go straight into self: a ContainerSpec is large, and a local copy cost a move.
+        self.init(image: "")
         var entries = try reader.keyed()
         while let entry = try entries.next() {
             let value = entry.value
             if entry.key(is: "Image") {
                 try seen.first(0); image = try value.string()
             } else if entry.key(is: "Labels") {
-                try seen.first(1); spec.labels = try value.optionalStringDictionary()
+                try seen.first(1); self.labels = try value.optionalStringDictionary()
             } else if entry.key(is: "Command") {
-                try seen.first(2); spec.command = try value.optionalStrings()
+                try seen.first(2); self.command = try value.optionalStrings()
             } else if entry.key(is: "Args") {
-                try seen.first(3); spec.args = try value.optionalStrings()
+                try seen.first(3); self.args = try value.optionalStrings()
             } else if entry.key(is: "Hostname") {
-                try seen.first(4); spec.hostname = try value.optionalString()
+                try seen.first(4); self.hostname = try value.optionalString()
             } else if entry.key(is: "Env") {
-                try seen.first(5); spec.env = try value.optionalStrings()
+                try seen.first(5); self.env = try value.optionalStrings()
             } else if entry.key(is: "Dir") {
-                try seen.first(6); spec.dir = try value.optionalString()
+                try seen.first(6); self.dir = try value.optionalString()
             } else if entry.key(is: "User") {
-                try seen.first(7); spec.user = try value.optionalString()
+                try seen.first(7); self.user = try value.optionalString()
             } else if entry.key(is: "Init") {
-                try seen.first(8); spec.initProcess = try value.optionalBool()
+                try seen.first(8); self.initProcess = try value.optionalBool()
             } else if entry.key(is: "StopGracePeriod") {
-                try seen.first(9); spec.stopGracePeriod = try value.optionalInt64()
+                try seen.first(9); self.stopGracePeriod = try value.optionalInt64()
             } else if entry.key(is: "StopSignal") {
-                try seen.first(10); spec.stopSignal = try value.optionalString()
+                try seen.first(10); self.stopSignal = try value.optionalString()
             } else if entry.key(is: "Healthcheck") {
-                try seen.first(11); spec.healthcheck = try value.optional(HealthConfig.self)
+                try seen.first(11); self.healthcheck = try value.optional(HealthConfig.self)
             } else if entry.key(is: "Isolation") {
-                try seen.first(12); spec.isolation = try value.optionalString()
+                try seen.first(12); self.isolation = try value.optionalString()
             } else if entry.key(is: "Groups") {
-                try seen.first(13); spec.groups = try value.optionalStrings()
+                try seen.first(13); self.groups = try value.optionalStrings()
             } else if entry.key(is: "Privileges") {
-                try seen.first(14); spec.privileges = try value.optional(Privileges.self)
+                try seen.first(14); self.privileges = try value.optional(Privileges.self)
             } else if entry.key(is: "ReadOnly") {
-                try seen.first(15); spec.readOnly = try value.optionalBool()
+                try seen.first(15); self.readOnly = try value.optionalBool()
             } else if entry.key(is: "Mounts") {
-                try seen.first(16); spec.mounts = try value.optionalArray(of: Mount.self)
+                try seen.first(16); self.mounts = try value.optionalArray(of: Mount.self)
             } else if entry.key(is: "Hosts") {
-                try seen.first(17); spec.hosts = try value.optionalStrings()
+                try seen.first(17); self.hosts = try value.optionalStrings()
             } else if entry.key(is: "DNSConfig") {
-                try seen.first(18); spec.dnsConfig = try value.optional(DNSConfig.self)
+                try seen.first(18); self.dnsConfig = try value.optional(DNSConfig.self)
             } else if entry.key(is: "Sysctls") {
-                try seen.first(19); spec.sysctls = try value.optionalStringDictionary()
+                try seen.first(19); self.sysctls = try value.optionalStringDictionary()
             } else if entry.key(is: "CapabilityAdd") {
-                try seen.first(20); spec.capabilityAdd = try value.optionalStrings()
+                try seen.first(20); self.capabilityAdd = try value.optionalStrings()
             } else if entry.key(is: "CapabilityDrop") {
-                try seen.first(21); spec.capabilityDrop = try value.optionalStrings()
+                try seen.first(21); self.capabilityDrop = try value.optionalStrings()
             } else if entry.key(is: "Ulimits") {
-                try seen.first(22); spec.ulimits = try value.optionalArray(of: Ulimit.self)
+                try seen.first(22); self.ulimits = try value.optionalArray(of: Ulimit.self)
             } else if entry.key(is: "Secrets") {
-                try seen.first(23); spec.secrets = try value.optionalArray(of: SecretReference.self)
+                try seen.first(23); self.secrets = try value.optionalArray(of: SecretReference.self)
             } else if entry.key(is: "Configs") {
-                try seen.first(24); spec.configs = try value.optionalArray(of: ConfigReference.self)
+                try seen.first(24); self.configs = try value.optionalArray(of: ConfigReference.self)
             }
         }
         guard let image else { throw WireFastBail() }
-        spec.image = image
-        self = spec
+        self.image = image
     }
 }
 
