@@ -142,6 +142,36 @@ final class WireFastDecodingTests: XCTestCase {
         XCTAssertFalse(sparse.contains("Service.specStorage.value.taskTemplate.runtime"))
     }
 
+    /// A field with a default (not optional) escapes the check above; the stored-property count of
+    /// each type the fast decoders read catches it. Changing a number here means teaching the
+    /// type's `init(wireFast:)` (and `WireSample`) the new field.
+    func testEveryFastTypeHasTheFieldsItsDecoderReads() {
+        let t0 = WireSample.t0
+        let container = ContainerSpec(image: "i")
+        let template = TaskTemplate(containerSpec: container)
+        let spec = ServiceSpec(name: "n", taskTemplate: template)
+        let expected: [(Any, Int)] = [
+            (Service(id: "s", createdAt: t0, spec: spec), 8), (spec, 8), (template, 7), (container, 25),
+            (HealthConfig(), 5), (ResourceRequirements(), 2), (ResourceAmounts(), 3), (RestartPolicy(), 4), (Placement(), 3),
+            (PlacementPreference(spreadDescriptor: "d"), 1), (PlacementPreference.Spread(spreadDescriptor: "d"), 1),
+            (UpdateConfig(), 6), (EndpointSpec(), 2), (PortConfig(targetPort: 1), 6), (NetworkAttachmentConfig(target: "t"), 2),
+            (Mount(type: "bind", target: "/t"), 7), (Mount.BindOptions(), 1), (Mount.VolumeOptions(), 1), (Mount.TmpfsOptions(), 2),
+            (Privileges(), 2), (Privileges.Seccomp(), 1), (DNSConfig(), 3), (Ulimit(name: "n", soft: 1, hard: 1), 3),
+            (PayloadFile(name: "f"), 4), (SecretReference(secretID: "i", secretName: "n"), 3),
+            (ConfigReference(configID: "i", configName: "n"), 3), (UpdateStatus(state: .updating), 4),
+            (ServiceEndpoint(spec: EndpointSpec()), 3), (VirtualIP(networkID: "n", addr: "a"), 2), (ObjectVersion(index: 1), 1),
+            (t0, 1), (ServiceMode.Replicated(replicas: 1), 1),
+            (SwarmTask(id: "t", createdAt: t0, serviceID: "s", spec: template,
+                       status: TaskStatus(timestamp: t0, state: .new, message: "")), 12),
+            (TaskServiceAnnotations(name: "n"), 1), (TaskStatus(timestamp: t0, state: .new, message: ""), 5),
+            (ContainerStatus(), 3), (NetworkAttachment(networkID: "n", addresses: []), 3),
+        ]
+        for (value, count) in expected {
+            XCTAssertEqual(Mirror(reflecting: value).children.count, count,
+                           "\(type(of: value)) changed its stored properties: teach its init(wireFast:) and WireSample")
+        }
+    }
+
     // MARK: Damaged input
 
     func testDamagedCommandsGiveTheSameValueOrTheSameErrorByBothPaths() throws {
