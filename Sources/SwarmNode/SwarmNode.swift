@@ -44,7 +44,6 @@ public final class SwarmNode: @unchecked Sendable {
     var transport: Transport!
     public internal(set) var boundClusterAddress: SocketAddress?
 
-    // Manager role (nil on workers).
     /// The Raft log, its storage and the Ready pipeline (`ReplicatedLog`); nil on workers.
     var replicatedLog: ReplicatedLog?
     /// The Raft core (nil on workers), to look at: changes go through `replicatedLog.raft`.
@@ -52,22 +51,17 @@ public final class SwarmNode: @unchecked Sendable {
     public internal(set) var state = ClusterState()
     /// Client requests waiting for Raft: proposals, forwarded writes, reads (`PendingRequests`).
     let pendingRequests = PendingRequests()
-    var heartbeatMonitor = HeartbeatMonitor()
-    var statusProposals: Set<String> = []
-    /// Nodes whose reported description is being proposed (`SwarmNode+NodeDescription`).
-    var descriptionProposals: Set<String> = []
     var timers: [TimerHandle] = []
     var isStopped = false
     var appliedCommandsSinceConnect = false
-    var apiServer: HTTPServer?
-    // Dispatcher (leader): every node's assignment stream, the acknowledgement guard, and
-    // agents' reports to propose.
-    var assignmentDispatcher: AssignmentDispatcher?
-    var acknowledgementGuard: AcknowledgementGuard?
-    var dispatcherTotals = DispatcherTotals()
-    var bufferedReports: [String: TaskStatusUpdate] = [:]
-    var reportFlushScheduled = false
-    var assignmentsChanged = false
+    /// The Docker-compatible API and its server (`NodeAPIAdapter`); nil until started, or without one.
+    var api: NodeAPIAdapter?
+    /// Dispatcher (managers): liveness, every node's assignment stream, the acknowledgement
+    /// guard, agents' reports to propose (`DispatcherRunner`).
+    lazy var dispatcherRunner = DispatcherRunner(
+        host: self, loop: loop, logger: logger, localNodeID: identity.nodeID,
+        heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis),
+        acknowledgementTimeoutMillis: UInt64(configuration.effectiveDispatcherAckTimeoutMillis))
     /// The network table stream (leader's dispatcher, this node's tables): `SwarmNode+NetworkTables`.
     var networkTableStream = NetworkTableStream()
     // Orchestration (leader): the pure control loops and the round in flight.
@@ -196,7 +190,7 @@ public final class SwarmNode: @unchecked Sendable {
             guard !isStopped else { return }
             isStopped = true
             for timer in timers { _ = loop.cancel(timer) }
-            apiServer?.stop()
+            api?.server?.stop()
             transport?.shutdown()
             failAllPending(.failed("the node is shutting down"))
             try? replicatedLog?.sync()
