@@ -75,7 +75,7 @@ extension SwarmNode {
                                      help: "Duration of each orchestration round on the leader (the loop waits meanwhile).",
                                      histograms: [([], nodeMetrics.orchestrationRound)]))
         families.append(MetricFamily("swarmctl_orchestration_last_round_seconds", help: "Duration of the last orchestration round.",
-                                     kind: .gauge, value: Double(lastOrchestrationCostMillis) / 1000))
+                                     kind: .gauge, value: Double(orchestrationRunner.lastRoundCostMillis) / 1000))
         if let payloads = agent?.payloads {
             let totals = payloads.totals
             families.append(MetricFamily("swarmctl_agent_payload_deliveries_total",

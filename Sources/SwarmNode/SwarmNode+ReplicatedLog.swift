@@ -123,8 +123,7 @@ extension SwarmNode: ReplicatedLogHost {
         switch soft.role {
         case .leader:
             dispatcherRunner.leadershipStarted()
-            // A fresh orchestrator per term: its first round looks at every service.
-            orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? term)
+            orchestrationRunner.leadershipStarted(term: term)
             logger.info("became leader in term \(term)")
         case .follower where soft.leader != noNode:
             logger.info("following leader \(soft.leader) in term \(term)")

@@ -32,6 +32,11 @@ public enum RequestFailure: Error, Sendable, Equatable, Codable, CustomStringCon
 /// The imperative shell of one node: owns the event loop, the disk, the sockets and the clocks,
 /// and drives the pure Raft core and cluster state with them. Every mutable field is confined
 /// to the loop thread; public entry points hop onto it.
+///
+/// It keeps the wiring; each concern with state of its own is a runner it owns and hosts:
+/// `ReplicatedLog` (Raft, storage, the Ready pipeline, snapshots), `PendingRequests` (client
+/// requests waiting for Raft), `DispatcherRunner`, `OrchestrationRunner`, `AgentRunner`,
+/// `NodeNetworkRunner`, and `NodeAPIAdapter` (the API's `ControlPlane`).
 public final class SwarmNode: @unchecked Sendable {
     public typealias Completion = (Result<Void, RequestFailure>) -> Void
 
@@ -64,12 +69,9 @@ public final class SwarmNode: @unchecked Sendable {
         acknowledgementTimeoutMillis: UInt64(configuration.effectiveDispatcherAckTimeoutMillis))
     /// The network table stream (leader's dispatcher, this node's tables): `SwarmNode+NetworkTables`.
     var networkTableStream = NetworkTableStream()
-    // Orchestration (leader): the pure control loops and the round in flight.
-    var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
-    var orchestrationInFlight = 0
-    var orchestrationScheduled = false
-    var lastOrchestrationMillis: UInt64 = 0
-    var lastOrchestrationCostMillis: UInt64 = 0
+    /// Orchestration (leader): the pure control loops and their rounds (`OrchestrationRunner`).
+    lazy var orchestrationRunner = OrchestrationRunner(host: self, loop: loop, logger: logger,
+                                                       slowRoundMillis: UInt64(configuration.raftTickMillis))
     /// Counters and histograms for `/metrics` (see `SwarmNode+Metrics`).
     var nodeMetrics = NodeMetrics()
     // Agent (every node): this node's tasks as the leader last described them.
@@ -152,7 +154,7 @@ public final class SwarmNode: @unchecked Sendable {
                 dispatcherRound()
                 certificateRound()
             })
-            timers.append(loop.scheduleRepeating(everyMillis: Self.orchestrationPeriodMillis) { [self] in
+            timers.append(loop.scheduleRepeating(everyMillis: OrchestrationRunner.periodMillis) { [self] in
                 scheduleOrchestration()
             })
             try startAgent()
