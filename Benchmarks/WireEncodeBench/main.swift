@@ -1,8 +1,8 @@
-// wire-bench: CPU of the Wire encodings of the write path, the hand-written fast paths against
+// wire-encode-bench: CPU of the Wire encodings of the write path, the hand-written fast paths against
 // the `Codable` path, both in this process (same machine, same moment).
 //
-//   swift build -c release --product wire-bench
-//   .build/release/wire-bench [--services 1000,10000] [--rounds 5]
+//   swift build -c release --product wire-encode-bench
+//   .build/release/wire-encode-bench [--services 1000,10000] [--rounds 5]
 //
 // Prints, per round: ns to encode one `createService` command shaped like `compare-bench
 // writes` (a replicas-0 busybox service with a 128-byte label), and ms to encode a snapshot
@@ -17,7 +17,7 @@ import Glibc
 #endif
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    FileHandle.standardError.write(Data("wire-bench: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("wire-encode-bench: \(message)\n".utf8))
     exit(code)
 }
 
