@@ -200,7 +200,7 @@ private struct Outer: Codable {
     var optional: Service?
 }
 
-extension ClusterCommand {
+private extension ClusterCommand {
     var caseName: String { String(String(describing: self).prefix { $0 != "(" }) }
 }
 
