@@ -56,6 +56,7 @@ let package = Package(
         .executableTarget(name: "compare-bench", dependencies: ["API", "Platform"], path: "Benchmarks/CompareBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
         .executableTarget(name: "wire-bench", dependencies: ["ClusterState", "Wire"], path: "Benchmarks/WireBench"),
+        .executableTarget(name: "wire-encode-bench", dependencies: ["ClusterState", "Wire"], path: "Benchmarks/WireEncodeBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire", "SeededRandom"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "SeededRandom"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),

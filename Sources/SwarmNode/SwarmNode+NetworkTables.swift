@@ -29,7 +29,7 @@ struct NetworkTableStream {
     var assembler = NetworkTableAssembler()
 }
 
-// The network table stream, wired like the assignment stream (`SwarmNode+Assignments`): the
+// The network table stream, wired like the assignment stream (`DispatcherRunner`): the
 // leader sends each node the tables of the networks it has tasks on (a full set when its
 // session starts or it is out of step, versioned increments after every applied batch), and
 // each heartbeat carries the node's `NetworkTableAck` so a hole or a lost change is repaired.
@@ -62,10 +62,10 @@ extension SwarmNode {
                                    tables: receiver.sortedTables.map(NetworkTablesStatus.Table.init))
     }
 
-    /// Whether this node may dispatch network tables (`dispatcherIsReady`); creates this
+    /// Whether this node may dispatch network tables (`DispatcherRunner.isReady`); creates this
     /// leadership's network table dispatcher on first use.
     private func networkTableDispatcherIsReady() -> Bool {
-        guard dispatcherIsReady(), let current = raft else { return false }
+        guard dispatcherRunner.isReady(), let current = raft else { return false }
         if networkTableStream.dispatcher?.term != current.term {
             let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis))
             networkTableStream.dispatcher = NetworkTableDispatcher(term: current.term, inFlightMillis: inFlight)

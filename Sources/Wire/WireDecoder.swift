@@ -10,12 +10,13 @@ public struct WireDecoder: Sendable {
     /// Deeper input throws; this bounds the stack a hostile byte string can make us use.
     public var maxDepth: Int
     /// Whether types conforming to `WireFastDecodable` are read by their hand-written decoders
-    /// (the same values and errors, less CPU). Off only to compare the two paths.
+    /// (the same values and errors, less CPU). Off only to compare the two paths: here, or for a
+    /// whole process with `SWARMCTL_WIRE_CODABLE=1`, the switch `WireEncoder` follows too.
     public var fastPaths: Bool
 
     public init() {
         maxDepth = WireCoding.defaultMaxDepth
-        fastPaths = true
+        fastPaths = WireFastPaths.enabledByDefault
     }
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
