@@ -80,18 +80,12 @@ extension SwarmNode {
         guard raft != nil else { return }
         logger.info("demoted: left the Raft membership, continuing as a worker")
         failAllPending(.notManager)
-        raft = nil
-        // Let a batch in flight finish before the log is removed under it.
-        storageWriter?.perform { _ in }
-        storageWriter = nil
-        storage = nil
+        // Waits for a batch in flight before the log is removed under it.
+        closeRaft()
         // A worker keeps no replicated state: the old log would be re-applied from index 1 onto
         // the state it already built if the node were promoted again (a crash loop), and it holds
         // the join tokens. A later promotion starts empty and catches up from the leader.
-        raftGeneration += 1
-        storageJobsInFlight = 0
         state = ClusterState()
-        lastSnapshotIndex = 0
         noteNetworkTablesChanged()
         do {
             try FileSystem.removeTree(RaftStorage.directory(in: dataDirectory))
@@ -126,7 +120,8 @@ extension SwarmNode {
     /// of the cluster state": add missing ones as learners, promote caught-up learners, remove
     /// the rest.
     func reconcileRaftMembership() {
-        guard var current = raft, current.role == .leader else { return }
+        guard let log = replicatedLog, log.raft.role == .leader else { return }
+        var current = log.raft
         let desired = Set(state.managers.compactMap { $0.managerStatus?.raftID })
         guard !desired.isEmpty else { return }
         let conf = current.confState
@@ -143,7 +138,7 @@ extension SwarmNode {
         guard let change else { return }
         do {
             try current.proposeConfChange(change)
-            raft = current
+            log.raft = current
             logger.info("membership: proposing \(change.kind) \(change.nodeID)")
             processReady()
         } catch {

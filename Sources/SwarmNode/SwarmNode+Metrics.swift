@@ -33,8 +33,6 @@ struct NodeMetrics {
     var tickLateness = Histogram(bounds: NodeMetrics.fineLatencySeconds)
     /// When the last tick ran (monotonic nanoseconds; 0 before the first).
     var lastTickNanos: UInt64 = 0
-    /// Proposal times of the writes this leader has in flight, by log index.
-    var proposedAtNanos: [UInt64: UInt64] = [:]
     /// Bounds for small counts (entries per batch).
     static let countBounds: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     /// Latency bounds from 0.1 ms to 1 s, for the write path's stages.
