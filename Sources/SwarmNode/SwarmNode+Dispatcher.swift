@@ -14,12 +14,12 @@ extension SwarmNode {
         connectToManagers()
         sendTaskReports()
         guard raft?.role == .leader else { return }
-        heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
-        dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
+        dispatcherRunner.recordHeartbeat(nodeID: identity.nodeID)
+        dispatcherRunner.dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack, in: state)
         dispatchNetworkTableHeartbeat(nodeID: identity.nodeID, link: 0, ack: networkTableStream.receiver.ack)
-        recordReportedDescription(reportedDescription, of: identity.nodeID)
-        guardAcknowledgements()
-        updateNodeStatuses()
+        dispatcherRunner.recordReportedDescription(reportedDescription, of: identity.nodeID, in: state)
+        dispatcherRunner.guardAcknowledgements(in: state)
+        dispatcherRunner.updateNodeStatuses(in: state)
         reconcileRaftMembership()
     }
 
@@ -37,7 +37,7 @@ extension SwarmNode {
     func handleHeartbeat(_ heartbeat: Heartbeat, on connection: ConnectionInfo) {
         guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
               member.id == heartbeat.nodeID else { return }
-        heartbeatMonitor.recordHeartbeat(nodeID: heartbeat.nodeID, at: Clock.now())
+        dispatcherRunner.recordHeartbeat(nodeID: heartbeat.nodeID)
         nodeConnections[heartbeat.nodeID] = connection.id
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
@@ -46,9 +46,9 @@ extension SwarmNode {
                                          leader: raft!.leader, trustedRootsPEM: state.secrets?.ca?.trustedRootsPEM)
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
         if raft!.role == .leader {
-            dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
+            dispatcherRunner.dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none, in: state)
             dispatchNetworkTableHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.networkTables ?? .none)
-            recordReportedDescription(heartbeat.description, of: heartbeat.nodeID)
+            dispatcherRunner.recordReportedDescription(heartbeat.description, of: heartbeat.nodeID, in: state)
         }
     }
 
@@ -103,17 +103,6 @@ extension SwarmNode {
               state.nodes[identity.nodeID]?.spec.role == .worker,
               !current.confState.contains(identity.transportID) else { return }
         stepDownToWorker()
-    }
-
-    /// Node liveness from heartbeats (the pure `HeartbeatMonitor`, shared with the simulator):
-    /// proposes READY or DOWN for nodes whose liveness changed.
-    private func updateNodeStatuses() {
-        for command in heartbeatMonitor.evaluate(state, now: Clock.now()) {
-            guard case let .setNodeStatus(id, wanted, _, _) = command, !statusProposals.contains(id) else { continue }
-            statusProposals.insert(id)
-            logger.info("node \(id.prefix(12)) is \(wanted.rawValue)")
-            proposeCommand(command) { [self] _ in statusProposals.remove(id) }
-        }
     }
 
     /// One membership change per round toward "the voters and learners are exactly the managers

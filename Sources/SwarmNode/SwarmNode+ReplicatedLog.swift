@@ -57,7 +57,7 @@ extension SwarmNode: ReplicatedLogHost {
         }
         complete(index: entry.index, term: entry.term, result: result)
         appliedCommandsSinceConnect = true
-        assignmentsChanged = true
+        dispatcherRunner.assignmentsChanged = true
         if tablesMayChange { noteNetworkTablesChanged() }
     }
 
@@ -88,7 +88,7 @@ extension SwarmNode: ReplicatedLogHost {
         followOwnRole()
         followAutoLock()
         if raft?.role == .leader { pushAllNetworkTables() }
-        if raft?.role == .leader && assignmentsChanged {
+        if raft?.role == .leader && dispatcherRunner.assignmentsChanged {
             pushAllAssignments()
             scheduleOrchestration()
         }
@@ -122,12 +122,8 @@ extension SwarmNode: ReplicatedLogHost {
         let term = replicatedLog?.raft.term ?? 0
         switch soft.role {
         case .leader:
-            heartbeatMonitor.leadershipStarted(at: Clock.now())
-            // A fresh orchestrator per term: its first round looks at every service.
-            orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? term)
-            assignmentDispatcher = nil
-            acknowledgementGuard = nil
-            assignmentsChanged = true
+            dispatcherRunner.leadershipStarted()
+            orchestrationRunner.leadershipStarted(term: term)
             logger.info("became leader in term \(term)")
         case .follower where soft.leader != noNode:
             logger.info("following leader \(soft.leader) in term \(term)")
@@ -140,8 +136,7 @@ extension SwarmNode: ReplicatedLogHost {
         }
         settleRequestsInFlight(soft)
         if soft.role != .leader {
-            assignmentDispatcher = nil
-            acknowledgementGuard = nil
+            dispatcherRunner.leadershipEnded()
             pendingRequests.failProposals()
         }
     }

@@ -32,6 +32,11 @@ public enum RequestFailure: Error, Sendable, Equatable, Codable, CustomStringCon
 /// The imperative shell of one node: owns the event loop, the disk, the sockets and the clocks,
 /// and drives the pure Raft core and cluster state with them. Every mutable field is confined
 /// to the loop thread; public entry points hop onto it.
+///
+/// It keeps the wiring; each concern with state of its own is a runner it owns and hosts:
+/// `ReplicatedLog` (Raft, storage, the Ready pipeline, snapshots), `PendingRequests` (client
+/// requests waiting for Raft), `DispatcherRunner`, `OrchestrationRunner`, `AgentRunner`,
+/// `NodeNetworkRunner`, and `NodeAPIAdapter` (the API's `ControlPlane`).
 public final class SwarmNode: @unchecked Sendable {
     public typealias Completion = (Result<Void, RequestFailure>) -> Void
 
@@ -44,7 +49,6 @@ public final class SwarmNode: @unchecked Sendable {
     var transport: Transport!
     public internal(set) var boundClusterAddress: SocketAddress?
 
-    // Manager role (nil on workers).
     /// The Raft log, its storage and the Ready pipeline (`ReplicatedLog`); nil on workers.
     var replicatedLog: ReplicatedLog?
     /// The Raft core (nil on workers), to look at: changes go through `replicatedLog.raft`.
@@ -52,30 +56,22 @@ public final class SwarmNode: @unchecked Sendable {
     public internal(set) var state = ClusterState()
     /// Client requests waiting for Raft: proposals, forwarded writes, reads (`PendingRequests`).
     let pendingRequests = PendingRequests()
-    var heartbeatMonitor = HeartbeatMonitor()
-    var statusProposals: Set<String> = []
-    /// Nodes whose reported description is being proposed (`SwarmNode+NodeDescription`).
-    var descriptionProposals: Set<String> = []
     var timers: [TimerHandle] = []
     var isStopped = false
     var appliedCommandsSinceConnect = false
-    var apiServer: HTTPServer?
-    // Dispatcher (leader): every node's assignment stream, the acknowledgement guard, and
-    // agents' reports to propose.
-    var assignmentDispatcher: AssignmentDispatcher?
-    var acknowledgementGuard: AcknowledgementGuard?
-    var dispatcherTotals = DispatcherTotals()
-    var bufferedReports: [String: TaskStatusUpdate] = [:]
-    var reportFlushScheduled = false
-    var assignmentsChanged = false
+    /// The Docker-compatible API and its server (`NodeAPIAdapter`); nil until started, or without one.
+    var api: NodeAPIAdapter?
+    /// Dispatcher (managers): liveness, every node's assignment stream, the acknowledgement
+    /// guard, agents' reports to propose (`DispatcherRunner`).
+    lazy var dispatcherRunner = DispatcherRunner(
+        host: self, loop: loop, logger: logger, localNodeID: identity.nodeID,
+        heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis),
+        acknowledgementTimeoutMillis: UInt64(configuration.effectiveDispatcherAckTimeoutMillis))
     /// The network table stream (leader's dispatcher, this node's tables): `SwarmNode+NetworkTables`.
     var networkTableStream = NetworkTableStream()
-    // Orchestration (leader): the pure control loops and the round in flight.
-    var orchestrator = Orchestrator(seed: (try? RandomID.transportID()) ?? 1)
-    var orchestrationInFlight = 0
-    var orchestrationScheduled = false
-    var lastOrchestrationMillis: UInt64 = 0
-    var lastOrchestrationCostMillis: UInt64 = 0
+    /// Orchestration (leader): the pure control loops and their rounds (`OrchestrationRunner`).
+    lazy var orchestrationRunner = OrchestrationRunner(host: self, loop: loop, logger: logger,
+                                                       slowRoundMillis: UInt64(configuration.raftTickMillis))
     /// Counters and histograms for `/metrics` (see `SwarmNode+Metrics`).
     var nodeMetrics = NodeMetrics()
     // Agent (every node): this node's tasks as the leader last described them.
@@ -158,7 +154,7 @@ public final class SwarmNode: @unchecked Sendable {
                 dispatcherRound()
                 certificateRound()
             })
-            timers.append(loop.scheduleRepeating(everyMillis: Self.orchestrationPeriodMillis) { [self] in
+            timers.append(loop.scheduleRepeating(everyMillis: OrchestrationRunner.periodMillis) { [self] in
                 scheduleOrchestration()
             })
             try startAgent()
@@ -196,7 +192,7 @@ public final class SwarmNode: @unchecked Sendable {
             guard !isStopped else { return }
             isStopped = true
             for timer in timers { _ = loop.cancel(timer) }
-            apiServer?.stop()
+            api?.server?.stop()
             transport?.shutdown()
             failAllPending(.failed("the node is shutting down"))
             try? replicatedLog?.sync()
