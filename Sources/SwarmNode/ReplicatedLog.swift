@@ -82,7 +82,7 @@ final class ReplicatedLog: @unchecked Sendable {
     /// bytes are the encoding of exactly this command, so any entry with these bytes decodes to
     /// it). Bounded by `maxForwardedCommands`: emptied when full (a write forwarded and never
     /// committed would otherwise stay).
-    private var forwardedCommands: [[UInt8]: ClusterCommand] = [:]
+    private var forwardedCommands: [EncodedCommandKey: ClusterCommand] = [:]
     private let maxForwardedCommands: Int
     /// A follower's received commands (and a leader's forwarded writes), decoded off the loop
     /// while they are persisted.
@@ -232,7 +232,7 @@ final class ReplicatedLog: @unchecked Sendable {
     /// A follower's new entries: those it did not forward itself (their commands are kept) are
     /// decoded on `entryPredecoder`'s thread while the batch is written.
     private func decodeAhead(_ entries: [Entry]) {
-        let unknown = entries.filter { $0.kind == .normal && (forwardedCommands.isEmpty || forwardedCommands[$0.data] == nil) }
+        let unknown = entries.filter { $0.kind == .normal && (forwardedCommands.isEmpty || forwardedCommands[EncodedCommandKey($0.data)] == nil) }
         entryPredecoder.decodeAhead(unknown)
     }
 
@@ -306,7 +306,7 @@ final class ReplicatedLog: @unchecked Sendable {
     private func decodedCommand(_ entry: Entry) throws -> ClusterCommand {
         if let proposed = proposedCommands.removeValue(forKey: entry.index), proposed.term == entry.term { return proposed.command }
         if let predecoded = entryPredecoder.take(entry) { return predecoded }
-        if !forwardedCommands.isEmpty, let forwarded = forwardedCommands.removeValue(forKey: entry.data) { return forwarded }
+        if !forwardedCommands.isEmpty, let forwarded = forwardedCommands.removeValue(forKey: EncodedCommandKey(entry.data)) { return forwarded }
         return try CommandCodec.decode(entry.data)
     }
 
@@ -318,7 +318,7 @@ final class ReplicatedLog: @unchecked Sendable {
     /// Keeps the decoded form of a command this follower forwards as `encoded`.
     func rememberForwarded(_ command: ClusterCommand, encoded: [UInt8]) {
         if forwardedCommands.count >= maxForwardedCommands { forwardedCommands = [:] }
-        forwardedCommands[encoded] = command
+        forwardedCommands[EncodedCommandKey(encoded)] = command
     }
 
     /// Forwarded writes arrive at the leader as log bytes: decoded on the predecoder's thread
@@ -335,7 +335,7 @@ final class ReplicatedLog: @unchecked Sendable {
     // MARK: - Snapshots and storage jobs
 
     /// Every `snapshotEvery` applied entries (and, for a large state, once the log since the last
-    /// snapshot is as large as it: `SnapshotPolicy`): captures the state (a copy-on-write value),
+    /// snapshot is twice as large as it: `SnapshotPolicy`): captures the state (a copy-on-write value),
     /// encodes it on a background queue, so a large state does not stall the loop, and back on
     /// the loop records and persists it at the captured index (one snapshot in flight).
     private func maybeTakeSnapshot() {

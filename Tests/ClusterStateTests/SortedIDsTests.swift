@@ -43,4 +43,31 @@ final class SortedIDsTests: XCTestCase {
         built.remove(sorted[5])
         XCTAssertNotEqual(built, SortedIDs(sorted: sorted))
     }
+
+    /// The searches compare 8-byte keys first; ids where the keys cannot decide (shared
+    /// prefixes, NUL bytes, non-ASCII text whose canonical form reorders it) still land where
+    /// `String`'s own order puts them.
+    func testOrderKeysAgreeWithStringOrderOnHardIDs() {
+        let hard = ["abcdefge\u{301}", "abcdefgf", "abcdefgé", "abcdefgd", "é", "e\u{301}x", "ab", "ab\u{0}", "ab\u{0}c", "",
+                    "abcdefgh", "abcdefghi", "abcdefgh0", "ABCDEFGH", "a", "zzzzzzzzzz", "\u{7f}", "\u{80}", "ü", "u\u{308}"]
+        let random = (0..<3_000).map { "s\($0 * 7_919 % 3_001)-" + String($0, radix: 36) }
+        var ids = SortedIDs()
+        var reference = Set<String>()
+        for id in (hard + random).shuffled() {
+            XCTAssertEqual(ids.insert(id), reference.insert(id).inserted, "insert \(id.debugDescription)")
+        }
+        XCTAssertEqual(ids.all, reference.sorted())
+        for id in hard { XCTAssertTrue(ids.contains(id), "contains \(id.debugDescription)") }
+        XCTAssertEqual(ids.ids(after: "abcdefgf", limit: 1), [reference.sorted().first { $0 > "abcdefgf" }!])
+        for id in hard { XCTAssertEqual(ids.remove(id), reference.remove(id) != nil, "remove \(id.debugDescription)") }
+        XCTAssertEqual(ids.all, reference.sorted())
+    }
+
+    func testOrderKeyIsTheASCIIPrefixAndNoneForOtherText() {
+        XCTAssertEqual(OrderKey.of(""), 0)
+        XCTAssertEqual(OrderKey.of("a"), 0x6100_0000_0000_0000)
+        XCTAssertEqual(OrderKey.of("abcdefghXYZ"), OrderKey.of("abcdefgh"))
+        XCTAssertEqual(OrderKey.of("abc\u{301}"), OrderKey.none)
+        XCTAssertLessThan(OrderKey.of("ab"), OrderKey.of("ab!"))
+    }
 }
