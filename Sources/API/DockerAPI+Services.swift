@@ -219,7 +219,11 @@ extension DockerAPI {
     /// stored without the values dockerd only shows (`ServicePresentation.canonical`). Unlike
     /// dockerd, a set field this cluster does not implement is a 400 (`ServiceSpecFields`).
     static func decodeServiceSpec(_ request: HTTPRequest) -> Result<ServiceSpec, APIError> {
-        let body = request.body
+        decodeServiceSpec(body: request.body)
+    }
+
+    /// `decodeServiceSpec` of a body alone; public for api-bench's `decode` micro-benchmark.
+    public static func decodeServiceSpec(body: [UInt8]) -> Result<ServiceSpec, APIError> {
         guard body.contains(where: { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }) else {
             return .failure(.badRequest("got EOF while reading request body"))
         }
