@@ -224,7 +224,7 @@ extension DockerAPI {
 
     /// `decodeServiceSpec` of a body alone; public for api-bench's `decode` micro-benchmark.
     public static func decodeServiceSpec(body: [UInt8]) -> Result<ServiceSpec, APIError> {
-        guard body.contains(where: { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }) else {
+        guard body.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0a && $0 != 0x0d }) else {
             return .failure(.badRequest("got EOF while reading request body"))
         }
         let document: JSONValue
@@ -244,6 +244,8 @@ extension DockerAPI {
         }
         // A field this cluster does not honour is refused rather than dropped by the decoder.
         if let problem = ServiceSpecFields.problem(in: document) { return .failure(problem) }
+        // The common shapes are read directly; anything else (and every error) by the lenient decoder.
+        if let spec = ServiceSpecJSON.decode(document) { return .success(ServicePresentation.canonical(spec)) }
         do {
             return .success(ServicePresentation.canonical(try LenientJSONDecoder.decode(ServiceSpec.self, from: document)))
         } catch {
