@@ -156,7 +156,7 @@ extension SwarmNode {
     /// serves new API connections with them. Call on the loop; a failure is logged and the
     /// previous certificate stays in use.
     func reloadAPITLS() {
-        guard let apiServer, !identity.apiAddress.isEmpty,
+        guard let apiServer = api?.server, !identity.apiAddress.isEmpty,
               let security = try? APIListenerSecurity.resolve(apiAddress: identity.apiAddress, configuration: configuration,
                                                               dataDirectory: dataDirectory),
               let files = security.tls else { return }

@@ -68,7 +68,7 @@ extension SwarmNode {
             agent?.setAssignments(assignmentReceiver.sortedTasks)
             sendTaskReports()
         case .needsFullSet:
-            dispatcherTotals.gapsSeen += 1
+            dispatcherRunner.noteGapSeen()
             logger.info("assignments: change \(message.version) of stream \(message.session) does not follow "
                 + "\(assignmentReceiver.session):\(assignmentReceiver.version): asking for the full set")
             sendHeartbeats()

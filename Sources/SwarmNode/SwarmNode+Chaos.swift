@@ -32,7 +32,7 @@ extension SwarmNode {
         faults.slowSyncMillis = UInt32(max(0, settings.fsyncSlowMillis))
         faults.slowSyncUntilMillis = settings.fsyncSlowForMillis > 0 ? now + UInt64(settings.fsyncSlowForMillis) : 0
         let chosen = faults
-        enqueueStorageJob { $0.faults = chosen }
+        replicatedLog?.enqueueStorageJob { $0.faults = chosen }
         Clock.skewMillis.store(Int64(settings.clockSkewMillis), ordering: .relaxed)
         chaosSettings = settings
         logger.warn("chaos: faults now \(settings == ChaosSettings() ? "none (healed)" : "\(settings)")")

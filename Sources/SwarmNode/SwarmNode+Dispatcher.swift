@@ -14,12 +14,12 @@ extension SwarmNode {
         connectToManagers()
         sendTaskReports()
         guard raft?.role == .leader else { return }
-        heartbeatMonitor.recordHeartbeat(nodeID: identity.nodeID, at: Clock.now())
-        dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack)
+        dispatcherRunner.recordHeartbeat(nodeID: identity.nodeID)
+        dispatcherRunner.dispatchHeartbeat(nodeID: identity.nodeID, link: 0, ack: assignmentReceiver.ack, in: state)
         dispatchNetworkTableHeartbeat(nodeID: identity.nodeID, link: 0, ack: networkTableStream.receiver.ack)
-        recordReportedDescription(reportedDescription, of: identity.nodeID)
-        guardAcknowledgements()
-        updateNodeStatuses()
+        dispatcherRunner.recordReportedDescription(reportedDescription, of: identity.nodeID, in: state)
+        dispatcherRunner.guardAcknowledgements(in: state)
+        dispatcherRunner.updateNodeStatuses(in: state)
         reconcileRaftMembership()
     }
 
@@ -37,7 +37,7 @@ extension SwarmNode {
     func handleHeartbeat(_ heartbeat: Heartbeat, on connection: ConnectionInfo) {
         guard raft != nil, let member = state.member(transportID: connection.remoteNodeID),
               member.id == heartbeat.nodeID else { return }
-        heartbeatMonitor.recordHeartbeat(nodeID: heartbeat.nodeID, at: Clock.now())
+        dispatcherRunner.recordHeartbeat(nodeID: heartbeat.nodeID)
         nodeConnections[heartbeat.nodeID] = connection.id
         var addresses: [UInt64: String] = [:]
         for manager in state.managers { if let status = manager.managerStatus { addresses[status.raftID] = status.addr } }
@@ -46,9 +46,9 @@ extension SwarmNode {
                                          leader: raft!.leader, trustedRootsPEM: state.secrets?.ca?.trustedRootsPEM)
         transport.reply(application: ApplicationFrame(.heartbeatResponse, response), on: connection.id)
         if raft!.role == .leader {
-            dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none)
+            dispatcherRunner.dispatchHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.assignments ?? .none, in: state)
             dispatchNetworkTableHeartbeat(nodeID: heartbeat.nodeID, link: connection.id.rawValue, ack: heartbeat.networkTables ?? .none)
-            recordReportedDescription(heartbeat.description, of: heartbeat.nodeID)
+            dispatcherRunner.recordReportedDescription(heartbeat.description, of: heartbeat.nodeID, in: state)
         }
     }
 
@@ -80,18 +80,12 @@ extension SwarmNode {
         guard raft != nil else { return }
         logger.info("demoted: left the Raft membership, continuing as a worker")
         failAllPending(.notManager)
-        raft = nil
-        // Let a batch in flight finish before the log is removed under it.
-        storageWriter?.perform { _ in }
-        storageWriter = nil
-        storage = nil
+        // Waits for a batch in flight before the log is removed under it.
+        closeRaft()
         // A worker keeps no replicated state: the old log would be re-applied from index 1 onto
         // the state it already built if the node were promoted again (a crash loop), and it holds
         // the join tokens. A later promotion starts empty and catches up from the leader.
-        raftGeneration += 1
-        storageJobsInFlight = 0
         state = ClusterState()
-        lastSnapshotIndex = 0
         noteNetworkTablesChanged()
         do {
             try FileSystem.removeTree(RaftStorage.directory(in: dataDirectory))
@@ -111,22 +105,12 @@ extension SwarmNode {
         stepDownToWorker()
     }
 
-    /// Node liveness from heartbeats (the pure `HeartbeatMonitor`, shared with the simulator):
-    /// proposes READY or DOWN for nodes whose liveness changed.
-    private func updateNodeStatuses() {
-        for command in heartbeatMonitor.evaluate(state, now: Clock.now()) {
-            guard case let .setNodeStatus(id, wanted, _, _) = command, !statusProposals.contains(id) else { continue }
-            statusProposals.insert(id)
-            logger.info("node \(id.prefix(12)) is \(wanted.rawValue)")
-            proposeCommand(command) { [self] _ in statusProposals.remove(id) }
-        }
-    }
-
     /// One membership change per round toward "the voters and learners are exactly the managers
     /// of the cluster state": add missing ones as learners, promote caught-up learners, remove
     /// the rest.
     func reconcileRaftMembership() {
-        guard var current = raft, current.role == .leader else { return }
+        guard let log = replicatedLog, log.raft.role == .leader else { return }
+        var current = log.raft
         let desired = Set(state.managers.compactMap { $0.managerStatus?.raftID })
         guard !desired.isEmpty else { return }
         let conf = current.confState
@@ -143,7 +127,7 @@ extension SwarmNode {
         guard let change else { return }
         do {
             try current.proposeConfChange(change)
-            raft = current
+            log.raft = current
             logger.info("membership: proposing \(change.kind) \(change.nodeID)")
             processReady()
         } catch {

@@ -34,8 +34,7 @@ extension SwarmNode {
             }
         }
         for (nodeID, tasks) in byNode.sorted(by: { $0.key < $1.key }) {
-            let requestID = nextRequestID
-            nextRequestID += 1
+            let requestID = pendingRequests.makeRequestID()
             if nodeID == identity.nodeID {
                 pendingLogRequests[requestID] = finish
                 readLocalLogs(tasks) { [self] chunks in

@@ -33,8 +33,6 @@ struct NodeMetrics {
     var tickLateness = Histogram(bounds: NodeMetrics.fineLatencySeconds)
     /// When the last tick ran (monotonic nanoseconds; 0 before the first).
     var lastTickNanos: UInt64 = 0
-    /// Proposal times of the writes this leader has in flight, by log index.
-    var proposedAtNanos: [UInt64: UInt64] = [:]
     /// Bounds for small counts (entries per batch).
     static let countBounds: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     /// Latency bounds from 0.1 ms to 1 s, for the write path's stages.
@@ -77,7 +75,7 @@ extension SwarmNode {
                                      help: "Duration of each orchestration round on the leader (the loop waits meanwhile).",
                                      histograms: [([], nodeMetrics.orchestrationRound)]))
         families.append(MetricFamily("swarmctl_orchestration_last_round_seconds", help: "Duration of the last orchestration round.",
-                                     kind: .gauge, value: Double(lastOrchestrationCostMillis) / 1000))
+                                     kind: .gauge, value: Double(orchestrationRunner.lastRoundCostMillis) / 1000))
         if let payloads = agent?.payloads {
             let totals = payloads.totals
             families.append(MetricFamily("swarmctl_agent_payload_deliveries_total",
@@ -127,10 +125,10 @@ extension SwarmNode {
     }
 
     private func dispatcherFamilies() -> [MetricFamily] {
-        let totals = dispatcherTotals
+        let totals = dispatcherRunner.totals
         return [
             MetricFamily("swarmctl_dispatcher_sessions", help: "Nodes with an assignment session on this leader's dispatcher.",
-                         kind: .gauge, value: Double(raft?.role == .leader ? assignmentDispatcher?.nodes.count ?? 0 : 0)),
+                         kind: .gauge, value: Double(raft?.role == .leader ? dispatcherRunner.sessionCount : 0)),
             MetricFamily("swarmctl_dispatcher_resyncs_total", help: "Full assignment sets sent because a node fell out of step.",
                          kind: .counter, value: Double(totals.resyncs)),
             MetricFamily("swarmctl_dispatcher_unacknowledged_resends_total",

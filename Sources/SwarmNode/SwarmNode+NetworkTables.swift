@@ -62,10 +62,10 @@ extension SwarmNode {
                                    tables: receiver.sortedTables.map(NetworkTablesStatus.Table.init))
     }
 
-    /// Whether this node may dispatch network tables (`dispatcherIsReady`); creates this
+    /// Whether this node may dispatch network tables (`DispatcherRunner.isReady`); creates this
     /// leadership's network table dispatcher on first use.
     private func networkTableDispatcherIsReady() -> Bool {
-        guard dispatcherIsReady(), let current = raft else { return false }
+        guard dispatcherRunner.isReady(), let current = raft else { return false }
         if networkTableStream.dispatcher?.term != current.term {
             let inFlight = AssignmentDispatcher.inFlightMillis(heartbeatPeriodMillis: UInt64(configuration.dispatcherHeartbeatMillis))
             networkTableStream.dispatcher = NetworkTableDispatcher(term: current.term, inFlightMillis: inFlight)

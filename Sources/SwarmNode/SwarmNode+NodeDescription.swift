@@ -15,18 +15,4 @@ extension SwarmNode {
         return description
     }
 
-    /// On the leader: proposes `reported` as node `nodeID`'s description when it differs from the
-    /// state's (one proposal per node at a time; a failed one is retried at the next heartbeat).
-    func recordReportedDescription(_ reported: NodeDescription?, of nodeID: String) {
-        guard let reported, raft?.role == .leader, let node = state.nodes[nodeID], node.description != reported,
-              !descriptionProposals.contains(nodeID) else { return }
-        descriptionProposals.insert(nodeID)
-        if node.runsTaskNetworking != reported.runsTaskNetworking {
-            logger.info("node \(nodeID.prefix(12)) \(reported.runsTaskNetworking ? "runs" : "runs no") task networking: "
-                + (reported.runsTaskNetworking ? "tasks with network attachments may go there" : "no task with network attachments goes there"))
-        }
-        proposeCommand(.setNodeDescription(id: nodeID, description: reported, at: Clock.now())) { [self] _ in
-            descriptionProposals.remove(nodeID)
-        }
-    }
 }

@@ -31,10 +31,10 @@ extension SwarmNode: TransportDelegate {
     }
 
     public func transport(_ transport: Transport, didReceive message: Message, from peer: PeerIdentity) {
-        guard raft != nil else { return }
+        guard let log = replicatedLog else { return }
         let connection = ConnectionInfo(id: ConnectionID.none, peer: peer, direction: .inbound)
         guard authorize(.raftMessage(from: message.from), on: connection) else { return }
-        raft!.step(message)
+        log.raft.step(message)
         // Every message that arrives in this loop iteration shares one Ready (one fsync).
         scheduleProcessReady()
     }
@@ -92,8 +92,8 @@ extension SwarmNode: TransportDelegate {
             guard let result = ForwardFrames.decodeResult(application.payload) else {
                 return refuseFrame("undecodable forwarded result", kind: "forward-result", on: connection, close: true)
             }
-            guard let pending = pendingForwards.removeValue(forKey: result.requestID) else { return }
-            pending.done(result.failure.map { .failure($0) } ?? .success(()))
+            guard let done = pendingRequests.takeForward(result.requestID) else { return }
+            done(result.failure.map { .failure($0) } ?? .success(()))
         case .certificateRequest:
             guard authorize(.certificateRequest, on: connection), let request = decode(application, CertificateRequest.self, on: connection)
             else { return }
@@ -114,9 +114,9 @@ extension SwarmNode: TransportDelegate {
     }
 
     public func transport(_ transport: Transport, peerDisconnected peer: NodeID) {
-        guard raft != nil, raft!.leader == peer, !reconnectingForCertificate else { return }
+        guard let log = replicatedLog, log.raft.leader == peer, !reconnectingForCertificate else { return }
         logger.info("connection to leader \(peer) broke: starting a pre-vote at once")
-        raft!.reportLeaderUnreachable()
+        log.raft.reportLeaderUnreachable()
         processReady()
     }
 
