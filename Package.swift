@@ -55,6 +55,7 @@ let package = Package(
         .executableTarget(name: "api-bench", dependencies: ["API", "Platform"], path: "Benchmarks/APIBench"),
         .executableTarget(name: "compare-bench", dependencies: ["API", "Platform"], path: "Benchmarks/CompareBench"),
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft", "Platform"], path: "Benchmarks/WALBench"),
+        .executableTarget(name: "wire-encode-bench", dependencies: ["ClusterState", "Wire"], path: "Benchmarks/WireEncodeBench"),
         .testTarget(name: "WireTests", dependencies: ["Wire", "SeededRandom"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "SeededRandom"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),

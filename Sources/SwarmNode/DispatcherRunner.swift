@@ -227,3 +227,15 @@ final class DispatcherRunner: @unchecked Sendable {
         }
     }
 }
+
+/// Totals of the dispatcher's repairs on this node since it started (shown by `swarmctl info`).
+struct DispatcherTotals {
+    /// Full sets the leader sent because a node had a hole, another stream or lagged.
+    var resyncs: UInt64 = 0
+    /// Nodes sent their full set again by the acknowledgement guard.
+    var unacknowledgedResends: UInt64 = 0
+    /// Tasks the acknowledgement guard marked failed.
+    var unacknowledgedFailures: UInt64 = 0
+    /// Holes this node's agent saw in its own assignment stream.
+    var gapsSeen: UInt64 = 0
+}

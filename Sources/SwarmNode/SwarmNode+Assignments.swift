@@ -3,18 +3,6 @@ import Dispatcher
 import Raft
 import Transport
 
-/// Totals of the dispatcher's repairs on this node since it started (shown by `swarmctl info`).
-struct DispatcherTotals {
-    /// Full sets the leader sent because a node had a hole, another stream or lagged.
-    var resyncs: UInt64 = 0
-    /// Nodes sent their full set again by the acknowledgement guard.
-    var unacknowledgedResends: UInt64 = 0
-    /// Tasks the acknowledgement guard marked failed.
-    var unacknowledgedFailures: UInt64 = 0
-    /// Holes this node's agent saw in its own assignment stream.
-    var gapsSeen: UInt64 = 0
-}
-
 // The node as the host of its dispatcher runner: the Raft view it dispatches under and the
 // connections its assignment messages go out on.
 extension SwarmNode: DispatcherRunnerHost {

@@ -29,7 +29,7 @@ struct NetworkTableStream {
     var assembler = NetworkTableAssembler()
 }
 
-// The network table stream, wired like the assignment stream (`SwarmNode+Assignments`): the
+// The network table stream, wired like the assignment stream (`DispatcherRunner`): the
 // leader sends each node the tables of the networks it has tasks on (a full set when its
 // session starts or it is out of step, versioned increments after every applied batch), and
 // each heartbeat carries the node's `NetworkTableAck` so a hole or a lost change is repaired.

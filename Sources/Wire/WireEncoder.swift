@@ -12,17 +12,47 @@
 public struct WireEncoder: Sendable {
     /// Values nested deeper than this throw instead of producing bytes `WireDecoder` would refuse.
     public var maxDepth: Int
+    /// Whether values of `WireFastEncodable` types write themselves (the same bytes, less CPU).
+    /// Off: every value goes through `encode(to:)`, as the equivalence tests need. The default
+    /// is on unless the environment sets `SWARMCTL_WIRE_CODABLE=1`.
+    public var usesFastPaths: Bool
 
     public init() {
         maxDepth = WireCoding.defaultMaxDepth
+        usesFastPaths = WireFastPaths.enabledByDefault
     }
 
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let buffer = WireEncodingBuffer(maxDepth: maxDepth)
+        if usesFastPaths, let fastType = WireFastPaths.fastType(of: T.self) {
+            return try encodeFast(WireFastPaths.cast(value, to: fastType))
+        }
+        let buffer = WireEncodingBuffer(maxDepth: maxDepth, usesFastPaths: usesFastPaths)
         buffer.bytes.append(WireCoding.formatVersion)
         try buffer.encodeInNewSlot(value, depth: 1, parent: 0, key: .none)
         if let failure = buffer.failure { throw failure }
         return buffer.bytes
+    }
+
+    /// A type known to have a fast path skips the conformance check.
+    public func encode<T: WireFastEncodable>(_ value: T) throws -> [UInt8] {
+        guard usesFastPaths else { return try encode(value as any Encodable) }
+        return try encodeFast(value)
+    }
+
+    private func encode(_ value: any Encodable) throws -> [UInt8] {
+        let buffer = WireEncodingBuffer(maxDepth: maxDepth, usesFastPaths: false)
+        buffer.bytes.append(WireCoding.formatVersion)
+        try buffer.encodeInNewSlot(value, depth: 1, parent: 0, key: .none)
+        if let failure = buffer.failure { throw failure }
+        return buffer.bytes
+    }
+
+    private func encodeFast<T: WireFastEncodable>(_ value: T) throws -> [UInt8] {
+        var writer = WireSlotWriter(bytes: [], maxDepth: maxDepth, depth: 0, usesFastPaths: true)
+        writer.bytes.reserveCapacity(256)
+        writer.bytes.append(WireCoding.formatVersion)
+        try writer.writeSlot(value)
+        return writer.bytes
     }
 }
 
@@ -39,21 +69,33 @@ final class WireEncodingBuffer {
         let key: WirePathKey
         var isNil = false
         var sortsEntries = false
+        /// False for the slot of `encodeBody`: its header belongs to a `WireSlotWriter`.
+        var ownsHeader = true
     }
 
     // Unchecked: one encode call owns the buffer on one thread, and the checks cost a fifth of
     // the encoding time.
     @exclusivity(unchecked) var bytes: [UInt8] = []
     let maxDepth: Int
+    /// Whether values of `WireFastEncodable` types met on the way write themselves.
+    let usesFastPaths: Bool
     /// The first misuse seen by a non-throwing container method; `encode` throws it at the end.
     var failure: EncodingError?
     @exclusivity(unchecked) private var open: [OpenSlot] = []
     @exclusivity(unchecked) private var nextID = 0
 
-    init(maxDepth: Int) {
+    init(maxDepth: Int, usesFastPaths: Bool) {
         self.maxDepth = maxDepth
+        self.usesFastPaths = usesFastPaths
         bytes.reserveCapacity(256)
         open.reserveCapacity(16)
+    }
+
+    /// A buffer that is lent `WireSlotWriter`'s bytes for a `Codable` fallback.
+    init(maxDepth: Int, usesFastPaths: Bool, bytes: [UInt8]) {
+        self.maxDepth = maxDepth
+        self.usesFastPaths = usesFastPaths
+        self.bytes = bytes
     }
 
     // MARK: Slots
@@ -104,6 +146,13 @@ final class WireEncodingBuffer {
         }
         if slot.sortsEntries { sortEntries(bodyStart: slot.headerAt + 1) }
         open.removeLast()
+        guard slot.ownsHeader else {
+            if slot.isNil {
+                throw EncodingError.invalidValue((), .init(codingPath: [],
+                    debugDescription: "nil in the body of a slot its fast path already opened"))
+            }
+            return
+        }
         patchHeader(slot.isNil ? 0 : UInt64(length) + 1, at: slot.headerAt)
     }
 
@@ -209,8 +258,32 @@ final class WireEncodingBuffer {
             writeSlot(of: primitive, value)
             return
         }
+        if usesFastPaths, let fastType = WireFastPaths.fastType(of: T.self) {
+            try checkDepth(depth, inside: parent, then: key)
+            try writeFast(WireFastPaths.cast(value, to: fastType), depth: depth - 1) { try $0.writeSlot($1) }
+            return
+        }
         try checkDepth(depth, inside: parent, then: key)
         let id = openSlot(key: key)
+        try value.encode(to: WireEncoderImpl(buffer: self, slot: id, depth: depth))
+        try close(id)
+    }
+
+    /// Lends the bytes to a `WireSlotWriter` writing a body at `depth` (a swap, not a copy);
+    /// slots open here stay valid because the writer only appends.
+    func writeFast<F: WireFastEncodable>(_ value: F, depth: Int,
+                                         _ write: (inout WireSlotWriter, F) throws -> Void) throws {
+        var writer = WireSlotWriter(bytes: [], maxDepth: maxDepth, depth: depth, usesFastPaths: true)
+        swap(&writer.bytes, &bytes)
+        defer { swap(&writer.bytes, &bytes) }
+        try write(&writer, value)
+    }
+
+    /// `value.encode(to:)` writing into the body of a slot a `WireSlotWriter` opened at `depth`.
+    func encodeBody<T: Encodable>(_ value: T, depth: Int) throws {
+        nextID += 1
+        let id = nextID
+        open.append(OpenSlot(id: id, headerAt: bytes.count - 1, key: .none, ownsHeader: false))
         try value.encode(to: WireEncoderImpl(buffer: self, slot: id, depth: depth))
         try close(id)
     }
@@ -421,6 +494,10 @@ struct WireSingleValueEncodingContainer: SingleValueEncodingContainer {
             return
         }
         try encoder.buffer.checkDepth(encoder.depth + 1, inside: encoder.slot, then: .none)
+        if encoder.buffer.usesFastPaths, let fastType = WireFastPaths.fastType(of: T.self) {
+            try encoder.buffer.writeFast(WireFastPaths.cast(value, to: fastType), depth: encoder.depth + 1) { try $1.wireEncode(to: &$0) }
+            return
+        }
         try value.encode(to: WireEncoderImpl(buffer: encoder.buffer, slot: encoder.slot, depth: encoder.depth + 1))
     }
 }
