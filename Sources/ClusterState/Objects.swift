@@ -49,7 +49,12 @@ public enum RFC3339 {
     }
 
     public static func parse(_ text: String) -> UInt64? {
-        let characters = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    /// `parse` of a string's UTF-8, for the wire decoder, which has the bytes and no string.
+    public static func parse(utf8 characters: UnsafeBufferPointer<UInt8>) -> UInt64? {
         guard characters.count >= 20 else { return nil }
         func number(_ start: Int, _ length: Int) -> Int64? {
             guard start + length <= characters.count else { return nil }

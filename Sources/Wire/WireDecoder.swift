@@ -9,12 +9,31 @@
 public struct WireDecoder: Sendable {
     /// Deeper input throws; this bounds the stack a hostile byte string can make us use.
     public var maxDepth: Int
+    /// Whether types conforming to `WireFastDecodable` are read by their hand-written decoders
+    /// (the same values and errors, less CPU). Off only to compare the two paths: here, or for a
+    /// whole process with `SWARMCTL_WIRE_CODABLE=1`, the switch `WireEncoder` follows too.
+    public var fastPaths: Bool
 
     public init() {
         maxDepth = WireCoding.defaultMaxDepth
+        fastPaths = WireFastPaths.enabledByDefault
     }
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        let slot = try topSlot(bytes)
+        let context = WireDecodingContext(bytes: bytes, maxDepth: maxDepth, fastPaths: fastPaths)
+        return try context.decodeValue(type, in: slot, depth: 1, parentPath: [], key: .none)
+    }
+
+    /// `T` read by its hand-written decoder alone, nil where that bails: for tests and
+    /// benchmarks that must know the fast path itself took the input.
+    public func decodeFastOnly<T: WireFastDecodable>(_ type: T.Type, from bytes: [UInt8]) -> T? {
+        guard let slot = try? topSlot(bytes) else { return nil }
+        return WireDecodingContext(bytes: bytes, maxDepth: maxDepth, fastPaths: true).fastDecode(type, slot, depth: 1)
+    }
+
+    /// The one slot after the format version, with nothing after it.
+    private func topSlot(_ bytes: [UInt8]) throws -> WireSlot {
         guard let version = bytes.first else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "empty input"))
         }
@@ -27,8 +46,7 @@ public struct WireDecoder: Sendable {
             throw DecodingError.dataCorrupted(.init(codingPath: [],
                 debugDescription: "\(bytes.count - cursor.position) trailing bytes after the value"))
         }
-        let context = WireDecodingContext(bytes: bytes, maxDepth: maxDepth)
-        return try context.decodeValue(type, in: slot, depth: 1, parentPath: [], key: .none)
+        return slot
     }
 }
 
@@ -45,6 +63,7 @@ func wireParse<R>(_ codingPath: @autoclosure () -> [any CodingKey], _ body: () t
 struct WireDecodingContext {
     let bytes: [UInt8]
     let maxDepth: Int
+    let fastPaths: Bool
 
     /// Decodes a value that owns `slot`: primitives directly, anything else through `init(from:)`.
     /// The coding path is passed as parent and key so that it is only built for errors and for
@@ -55,6 +74,7 @@ struct WireDecodingContext {
         if let primitive = WirePrimitives.type(of: T.self) {
             return try decodePrimitive(primitive, slot, key.appended(to: parentPath), as: type)
         }
+        if let value = fastDecodeIfAvailable(T.self, slot, depth: depth) { return value }
         return try T(from: nestedDecoder(slot, depth: depth, parentPath: parentPath, key: key))
     }
 
