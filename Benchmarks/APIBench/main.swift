@@ -2,6 +2,7 @@
 //
 //   swift build -c release --product swarmctl --product api-bench
 //   .build/release/api-bench [--clients 1,16,64] [--seconds 5] [--runs 5] [--json PATH]
+//   .build/release/api-bench decode [--iterations 20000] [--runs 7]   (ns per ServiceSpec body decode, no cluster)
 //
 // Starts 3 managers on 127.0.0.1 (real processes, WAL with fsync), gives every client its own
 // service, and has each client loop: GET the service (a linearizable ReadIndex read), POST
@@ -200,6 +201,7 @@ func median(_ values: [Double]) -> Double {
     return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
 }
 
+if CommandLine.arguments.dropFirst().first == "decode" { DecodeBench.run(Array(CommandLine.arguments.dropFirst(2))) }
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 let cluster = try LocalCluster()
 do {

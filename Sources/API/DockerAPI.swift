@@ -32,32 +32,43 @@ public final class DockerAPI {
 
     /// The `HTTPServer` handler.
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        if case let .path(path) = negotiate(request.path) {
-            let segments = path.split(separator: "/").map(String.init)
-            if serviceLogs(request, segments, responder) || events(request, segments, responder)
-                || startExec(request, segments, responder) || streamStats(request, segments, responder) { return }
+        let negotiated = negotiate(request.path)
+        var segments: [String]?
+        if case let .path(path) = negotiated {
+            let split = path.split(separator: "/").map(String.init)
+            if serviceLogs(request, split, responder) || events(request, split, responder)
+                || startExec(request, split, responder) || streamStats(request, split, responder) { return }
+            segments = split
         }
-        handle(request) { responder.respond($0) }
+        handle(request, negotiated: negotiated, segments: segments) { responder.respond($0) }
     }
 
     /// Answers `request` through `reply`, now or after the control plane completes.
     public func handle(_ request: HTTPRequest, reply: @escaping Reply) {
+        handle(request, negotiated: negotiate(request.path), segments: nil, reply: reply)
+    }
+
+    /// `handle(_:reply:)` with the version prefix already negotiated and, when known, the path's
+    /// segments (the streaming routes' check has split them already).
+    private func handle(_ request: HTTPRequest, negotiated: Negotiated, segments: [String]?, reply: @escaping Reply) {
         let started = Self.monotonicNanos()
         let decorated: Reply = { [identity, weak self] response in
             self?.recordLatency(method: request.method, startedNanos: started)
             if (200..<300).contains(response.status), let line = Self.auditLine(request) { self?.controlPlane?.audit(line) }
             reply(Self.withStandardHeaders(response, identity))
         }
-        switch negotiate(request.path) {
+        switch negotiated {
         case let .refused(response): decorated(response)
-        case let .path(path): route(request, segments: path.split(separator: "/").map(String.init), reply: decorated)
+        case let .path(path): route(request, segments: segments ?? path.split(separator: "/").map(String.init), reply: decorated)
         }
     }
 
     /// The audit line of a privileged request that succeeded, nil for the others.
     static func auditLine(_ request: HTTPRequest) -> String? {
         guard request.method == "POST" || request.method == "DELETE" else { return nil }
-        let segments = request.path.split(separator: "/").map(String.init).drop { $0.hasPrefix("v1.") || $0.hasPrefix("v2.") }
+        // Only paths naming one of these are privileged: the others (every service create) need no split.
+        guard Self.auditedWords.contains(where: { request.path.utf8.containsSequence($0.utf8) }) else { return nil }
+        let segments = request.path.split(separator: "/").drop { $0.hasPrefix("v1.") || $0.hasPrefix("v2.") }
         let privileged: Bool = switch (segments.first, segments.count) {
         case ("swarm"?, 2): segments.last == "update" || segments.last == "leave"
         case ("nodes"?, 2): request.method == "DELETE"
@@ -71,6 +82,8 @@ public final class DockerAPI {
         let query = request.query.items.isEmpty ? "" : "?" + request.query.encoded
         return "API \(request.method) /\(segments.joined(separator: "/"))\(query) by \(request.client ?? "a client of the unix socket or plain TCP")"
     }
+
+    private static let auditedWords = ["swarm", "nodes", "secrets", "configs"]
 
     /// Headers dockerd sends on every response.
     static func withStandardHeaders(_ response: HTTPResponse, _ identity: ServerIdentity) -> HTTPResponse {
@@ -90,16 +103,19 @@ public final class DockerAPI {
         case refused(HTTPResponse)
     }
 
+    static let currentVersion = APIVersion.parse(Substring(APIVersion.current))!
+    static let minimumVersion = APIVersion.parse(Substring(APIVersion.minimum))!
+
     /// Strips `/vX.Y`; refuses versions outside [1.12, 1.41] as dockerd 20.10 does.
     func negotiate(_ path: String) -> Negotiated {
         guard path.hasPrefix("/v") else { return .path(path) }
         let afterV = path.dropFirst(2)
         let text = afterV.prefix { $0 != "/" }
-        guard let version = APIVersion.parse(text) else { return .path(path) }
-        if APIVersion.less(APIVersion.parse(Substring(APIVersion.current))!, version) {
+        guard let version = text == APIVersion.current ? Self.currentVersion : APIVersion.parse(text) else { return .path(path) }
+        if APIVersion.less(Self.currentVersion, version) {
             return .refused(HTTPResponse.error(400, "client version \(text) is too new. Maximum supported API version is \(APIVersion.current)"))
         }
-        if APIVersion.less(version, APIVersion.parse(Substring(APIVersion.minimum))!) {
+        if APIVersion.less(version, Self.minimumVersion) {
             return .refused(HTTPResponse.text(400, "client version \(text) is too old. Minimum supported API version is \(APIVersion.minimum), please upgrade your client to a newer version\n"))
         }
         let rest = afterV.dropFirst(text.count)
@@ -321,5 +337,26 @@ public final class DockerAPI {
                             memTotal: description.resources.memoryBytes, osType: description.platform.os,
                             architecture: description.platform.architecture, kernelVersion: identity.kernelVersion,
                             serverVersion: identity.version, swarm: swarm)
+    }
+}
+
+extension String.UTF8View {
+    /// Whether `needle` occurs as a run of bytes.
+    func containsSequence(_ needle: String.UTF8View) -> Bool {
+        let found = withContiguousStorageIfAvailable { haystack in
+            needle.withContiguousStorageIfAvailable { pattern in Self.occurs(pattern, in: haystack) }
+        }
+        return (found ?? nil) ?? Array(self).withUnsafeBufferPointer { haystack in
+            Array(needle).withUnsafeBufferPointer { pattern in Self.occurs(pattern, in: haystack) }
+        }
+    }
+
+    private static func occurs(_ pattern: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard haystack.count >= pattern.count else { return false }
+        guard !pattern.isEmpty else { return true }
+        for start in 0...(haystack.count - pattern.count) where haystack[start] == pattern[0] {
+            if UnsafeBufferPointer(rebasing: haystack[start..<(start + pattern.count)]).elementsEqual(pattern) { return true }
+        }
+        return false
     }
 }

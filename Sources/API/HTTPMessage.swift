@@ -121,6 +121,7 @@ public struct HTTPRequest: Sendable, Equatable {
     /// Whether the connection stays open after the response (HTTP/1.1 unless `close`;
     /// HTTP/1.0 only with `keep-alive`).
     public var keepAlive: Bool {
+        guard headers.contains("Connection") else { return minorVersion >= 1 }
         let tokens = headers.values("Connection").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingASCIIWhitespace().lowercased() }
         if tokens.contains("close") { return false }
@@ -216,10 +217,10 @@ public enum HTTPStatus {
 /// Percent-encoding for paths and query strings.
 enum PercentEncoding {
     static func decode(_ text: Substring, plusIsSpace: Bool) -> String {
-        let bytes = Array(text.utf8)
-        guard bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
             return String(text)
         }
+        let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0
@@ -282,15 +283,40 @@ enum PercentEncoding {
 }
 
 extension StringProtocol {
+    /// Equal ignoring case (`lowercased()` on both sides); ASCII text, as header names are, is
+    /// compared byte by byte without building strings.
     func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        guard utf8.count == other.utf8.count else { return false }
+        var ascii = true
+        var equal = true
+        for (a, b) in zip(utf8, other.utf8) {
+            if (a | b) >= 0x80 {
+                ascii = false
+                break
+            }
+            if a != b && ASCIICase.lower(a) != ASCIICase.lower(b) { equal = false }
+        }
+        return ascii ? equal : lowercased() == other.lowercased()
     }
 
     func trimmingASCIIWhitespace() -> Substring {
-        let whitespace: Set<Character> = [" ", "\t", "\r", "\n"]
         let string = Substring(self)
-        guard let start = string.firstIndex(where: { !whitespace.contains($0) }) else { return "" }
-        let end = string.lastIndex(where: { !whitespace.contains($0) })!
+        guard let start = string.firstIndex(where: { !ASCIICase.isTrimmed($0) }) else { return "" }
+        let end = string.lastIndex(where: { !ASCIICase.isTrimmed($0) })!
         return string[start...end]
+    }
+}
+
+/// Byte and character classes of ASCII text for the HTTP and JSON code, as switches instead of
+/// sets or arrays built per call.
+enum ASCIICase {
+    static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    /// What `trimmingASCIIWhitespace` removes (whole characters: a CR LF pair is one character
+    /// and is not removed, as before).
+    static func isTrimmed(_ character: Character) -> Bool {
+        character == " " || character == "\t" || character == "\r" || character == "\n"
     }
 }

@@ -114,7 +114,10 @@ enum HeadSyntax {
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+        default: false
         }
     }
 
@@ -143,6 +146,9 @@ enum HeadSyntax {
 
     /// Parses `HTTP/1.x` and returns x.
     static func minorVersion(_ text: Substring) throws(HTTPParseError) -> Int {
+        // What every client sends, without taking the text apart.
+        if text.utf8.elementsEqual("HTTP/1.1".utf8) { return 1 }
+        if text.utf8.elementsEqual("HTTP/1.0".utf8) { return 0 }
         let characters = Array(text)
         guard text.hasPrefix("HTTP/"), characters.count == 8, characters[6] == ".",
               characters[5].isASCII, characters[5].isNumber, characters[7].isASCII, characters[7].isNumber else {
@@ -164,7 +170,7 @@ enum BodyFraming: Equatable {
 
     /// Framing of a request (RFC 9112 §6.3): chunked, Content-Length, or no body.
     static func forRequest(_ headers: HTTPHeaders, limits: HTTPLimits) throws(HTTPParseError) -> BodyFraming {
-        let codings = headers.values("Transfer-Encoding").flatMap { $0.split(separator: ",") }
+        let codings = !headers.contains("Transfer-Encoding") ? [] : headers.values("Transfer-Encoding").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingASCIIWhitespace().lowercased() }.filter { !$0.isEmpty }
         if !codings.isEmpty {
             guard !headers.contains("Content-Length") else {
@@ -184,6 +190,11 @@ enum BodyFraming: Equatable {
 
     /// The Content-Length value; repeated values must agree.
     static func contentLength(_ headers: HTTPHeaders) throws(HTTPParseError) -> Int? {
+        // One field of plain digits, as clients send it: the rules below accept it as its number.
+        if let only = headers.values("Content-Length").onlyElement, (1...18).contains(only.utf8.count),
+           only.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let length = Int(only) {
+            return length
+        }
         let values = headers.values("Content-Length").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
             .map { $0.trimmingASCIIWhitespace() }
         guard let first = values.first else { return nil }
@@ -463,4 +474,9 @@ public struct HTTPRequestParser {
         return HTTPRequest(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self),
                            minorVersion: minor, headers: headers)
     }
+}
+
+extension Array {
+    /// The element of a one-element array, else nil.
+    var onlyElement: Element? { count == 1 ? first : nil }
 }

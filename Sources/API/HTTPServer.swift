@@ -1,6 +1,7 @@
 import Crypto
 import Glibc
 import Platform
+import Synchronization
 
 /// Settings of an `HTTPServer`. Every limit is explicit so one client cannot hold memory or a
 /// connection slot forever.
@@ -593,21 +594,39 @@ enum HTTPWire {
     private static let framingHeaders = ["content-length", "transfer-encoding", "connection"]
 
     static func responseHead(status: Int, headers: HTTPHeaders, contentLength: Int?, chunked: Bool, close: Bool) -> [UInt8] {
-        var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\n"
-        for (name, value) in headers where !framingHeaders.contains(name.lowercased()) {
-            text += "\(name): \(value)\r\n"
+        // Appended as bytes into one buffer: no intermediate strings per line.
+        var head: [UInt8] = []
+        head.reserveCapacity(256)
+        func line(_ parts: String...) {
+            for part in parts { head.append(contentsOf: part.utf8) }
+            head.append(contentsOf: [0x0d, 0x0a])
         }
-        if !headers.contains("Date") { text += "Date: \(HTTPDate.now())\r\n" }
-        if let contentLength { text += "Content-Length: \(contentLength)\r\n" }
-        if chunked { text += "Transfer-Encoding: chunked\r\n" }
-        if close { text += "Connection: close\r\n" }
-        return Array((text + "\r\n").utf8)
+        line("HTTP/1.1 ", String(status), " ", HTTPStatus.reason(status))
+        for (name, value) in headers where !framingHeaders.contains(where: { name.caseInsensitiveEquals($0) }) {
+            line(name, ": ", value)
+        }
+        if !headers.contains("Date") { line("Date: ", HTTPDate.now()) }
+        if let contentLength { line("Content-Length: ", String(contentLength)) }
+        if chunked { line("Transfer-Encoding: chunked") }
+        if close { line("Connection: close") }
+        line()
+        return head
     }
 }
 
 /// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`) for the Date header.
 enum HTTPDate {
-    static func now() -> String { format(secondsSinceEpoch: time(nil)) }
+    /// The last second formatted and its text: every response carries a Date header, and most
+    /// share their second with the previous one.
+    private static let lastFormatted = Mutex<(seconds: Int, text: String)>((-1, ""))
+
+    static func now() -> String {
+        let seconds = time(nil)
+        return lastFormatted.withLock { last in
+            if last.seconds != seconds { last = (seconds, format(secondsSinceEpoch: seconds)) }
+            return last.text
+        }
+    }
 
     static func format(secondsSinceEpoch: Int) -> String {
         var seconds = time_t(secondsSinceEpoch)

@@ -132,7 +132,12 @@ struct JSONParser {
     }
 
     private mutating func skipWhitespace() {
-        while position < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[position]) { position += 1 }
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0a, 0x0d: position += 1
+            default: return
+            }
+        }
     }
 
     private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -228,8 +233,22 @@ struct JSONParser {
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
-        position += 1
-        var out: [UInt8] = []
+        // Most strings (every key) have no escape: they become a String straight from the bytes.
+        // Anything else (an escape, a control character, no closing quote) goes on from there in
+        // the loop below, which builds the text and reports errors.
+        let start = position + 1
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                position = end + 1
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            end += 1
+        }
+        var out = Array(bytes[start..<end])
+        position = end
         while true {
             guard let byte = peek() else { throw fail("unterminated string") }
             position += 1

@@ -20,7 +20,7 @@ public enum LenientJSONDecoder {
     /// Decodes an already parsed value.
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws(LenientDecodingError) -> T {
         do {
-            return try T(from: LenientDecoder(value: value, codingPath: []))
+            return try T(from: LenientDecoder(value: value, path: nil))
         } catch let error as DecodingError {
             throw LenientDecodingError(message: describe(error))
         } catch {
@@ -49,31 +49,57 @@ public struct LenientDecodingError: Error, Equatable, Sendable, CustomStringConv
     public var description: String { message }
 }
 
+/// The coding path of a nested value as a chain towards the root, turned into the
+/// `[any CodingKey]` the `Decoder` protocol shows only when asked (in errors): a nested value
+/// costs one small object instead of two arrays of existentials.
+final class LenientPath {
+    let parent: LenientPath?
+    let key: any CodingKey
+
+    init(_ parent: LenientPath?, _ key: any CodingKey) {
+        self.parent = parent
+        self.key = key
+    }
+
+    static func keys(_ path: LenientPath?) -> [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node = path
+        while let current = node {
+            keys.append(current.key)
+            node = current.parent
+        }
+        return keys.reversed()
+    }
+}
+
 /// The decoder; `value == nil` means "absent", which decodes like Go's zero value.
 struct LenientDecoder: Decoder, SingleValueDecodingContainer {
     let value: JSONValue?
-    let codingPath: [any CodingKey]
+    let path: LenientPath?
+    var codingPath: [any CodingKey] { LenientPath.keys(path) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         switch value {
-        case nil, .null?: return KeyedDecodingContainer(LenientKeyedContainer<Key>(members: [], codingPath: codingPath))
-        case let .object(members)?: return KeyedDecodingContainer(LenientKeyedContainer<Key>(members: members, codingPath: codingPath))
+        case nil, .null?: return KeyedDecodingContainer(LenientKeyedContainer<Key>(members: [], path: path))
+        case let .object(members)?: return KeyedDecodingContainer(LenientKeyedContainer<Key>(members: members, path: path))
         default: throw mismatch([String: String].self, "found \(kind)")
         }
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         switch value {
-        case nil, .null?: return LenientUnkeyedContainer(items: [], codingPath: codingPath)
-        case let .array(items)?: return LenientUnkeyedContainer(items: items, codingPath: codingPath)
+        case nil, .null?: return LenientUnkeyedContainer(items: [], path: path)
+        case let .array(items)?: return LenientUnkeyedContainer(items: items, path: path)
         default: throw mismatch([String].self, "found \(kind)")
         }
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
-    var kind: String {
+    var kind: String { Self.kind(value) }
+
+    static func kind(_ value: JSONValue?) -> String {
         switch value {
         case nil: "nothing"
         case .null?: "null"
@@ -86,56 +112,78 @@ struct LenientDecoder: Decoder, SingleValueDecodingContainer {
     }
 
     func mismatch(_ type: Any.Type, _ detail: String) -> DecodingError {
+        Self.mismatch(type, detail, at: codingPath)
+    }
+
+    static func mismatch(_ type: Any.Type, _ detail: String, at codingPath: [any CodingKey]) -> DecodingError {
         .typeMismatch(type, DecodingError.Context(codingPath: codingPath, debugDescription: detail))
     }
 
     // MARK: Single values
+    //
+    // Each kind of leaf is a static function of the value, so a keyed or unkeyed container can
+    // decode one without building a decoder and its path; the path is built only for an error.
 
-    func decodeNil() -> Bool {
+    static func isNil(_ value: JSONValue?) -> Bool {
         switch value {
         case nil, .null?: true
         default: false
         }
     }
 
-    func decode(_ type: Bool.Type) throws -> Bool {
+    static func bool(_ value: JSONValue?, at codingPath: @autoclosure () -> [any CodingKey]) throws -> Bool {
         switch value {
         case nil, .null?: return false
         case let .bool(flag)?: return flag
-        default: throw mismatch(type, "found \(kind)")
+        default: throw mismatch(Bool.self, "found \(kind(value))", at: codingPath())
         }
     }
 
-    func decode(_ type: String.Type) throws -> String {
+    static func string(_ value: JSONValue?, at codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
         switch value {
         case nil, .null?: return ""
         case let .string(text)?: return text
-        default: throw mismatch(type, "found \(kind)")
+        default: throw mismatch(String.self, "found \(kind(value))", at: codingPath())
         }
     }
 
-    func decode(_ type: Double.Type) throws -> Double {
+    static func double(_ value: JSONValue?, at codingPath: @autoclosure () -> [any CodingKey]) throws -> Double {
         switch value {
         case nil, .null?: return 0
         case let .number(text)?:
-            guard let number = Double(text) else { throw mismatch(type, "number \(text) is out of range") }
+            guard let number = Double(text) else { throw mismatch(Double.self, "number \(text) is out of range", at: codingPath()) }
             return number
-        default: throw mismatch(type, "found \(kind)")
+        default: throw mismatch(Double.self, "found \(kind(value))", at: codingPath())
         }
     }
 
-    func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
-
-    func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+    static func integer<T: FixedWidthInteger>(_ type: T.Type, _ value: JSONValue?, at codingPath: @autoclosure () -> [any CodingKey]) throws -> T {
         switch value {
         case nil, .null?: return 0
         case let .number(text)?:
             if let exact = T(text) { return exact }
             if let number = Double(text), number.rounded() == number, let exact = T(exactly: number) { return exact }
-            throw mismatch(type, "number \(text) does not fit in \(type)")
-        default: throw mismatch(type, "found \(kind)")
+            throw mismatch(type, "number \(text) does not fit in \(type)", at: codingPath())
+        default: throw mismatch(type, "found \(kind(value))", at: codingPath())
         }
     }
+
+    /// A `String` or `Bool` leaf without a decoder; nil for any other type. (Strings fill the
+    /// arrays and maps of a spec: `Args`, `Env`, `Labels`.)
+    static func leaf<T>(_ type: T.Type, _ value: JSONValue?, at codingPath: @autoclosure () -> [any CodingKey]) throws -> T? {
+        if type == String.self { return unsafeBitCast(try string(value, at: codingPath()), to: T.self) }
+        if type == Bool.self { return unsafeBitCast(try bool(value, at: codingPath()), to: T.self) }
+        return nil
+    }
+
+    func decodeNil() -> Bool { Self.isNil(value) }
+
+    func decode(_ type: Bool.Type) throws -> Bool { try Self.bool(value, at: codingPath) }
+    func decode(_ type: String.Type) throws -> String { try Self.string(value, at: codingPath) }
+    func decode(_ type: Double.Type) throws -> Double { try Self.double(value, at: codingPath) }
+    func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
+
+    func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T { try Self.integer(type, value, at: codingPath) }
 
     func decode(_ type: Int.Type) throws -> Int { try integer(type) }
     func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
@@ -154,28 +202,88 @@ struct LenientDecoder: Decoder, SingleValueDecodingContainer {
 }
 
 /// Object members with Go's key matching: the last exact match, else the last case-folded one.
+///
+/// Leaves (strings, booleans, numbers) and `decodeIfPresent` are decoded here directly, with one
+/// key lookup and no nested decoder, since a spec is mostly absent optional fields and leaves.
 struct LenientKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let members: [(String, JSONValue)]
-    let codingPath: [any CodingKey]
+    let path: LenientPath?
+    var codingPath: [any CodingKey] { LenientPath.keys(path) }
 
     var allKeys: [Key] { members.compactMap { Key(stringValue: $0.0) } }
 
     func lookup(_ key: Key) -> JSONValue? {
-        if let exact = members.last(where: { $0.0 == key.stringValue }) { return exact.1 }
-        let folded = key.stringValue.lowercased()
-        return members.last { $0.0.lowercased() == folded }?.1
+        LenientKeys.lookup(key.stringValue, in: members)
     }
 
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
 
     func decoder(for key: Key) -> LenientDecoder {
-        LenientDecoder(value: lookup(key), codingPath: codingPath + [key])
+        LenientDecoder(value: lookup(key), path: LenientPath(path, key))
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool { decoder(for: key).decodeNil() }
+    private func fullPath(_ key: Key) -> [any CodingKey] { codingPath + [key] }
+
+    func decodeNil(forKey key: Key) throws -> Bool { LenientDecoder.isNil(lookup(key)) }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try LenientDecoder.bool(lookup(key), at: fullPath(key)) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try LenientDecoder.string(lookup(key), at: fullPath(key)) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try LenientDecoder.double(lookup(key), at: fullPath(key)) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { Float(try decode(Double.self, forKey: key)) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(type, key) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(type, key) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(type, key) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try integer(type, key) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try integer(type, key) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try integer(type, key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try integer(type, key) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try integer(type, key) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(type, key) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(type, key) }
+
+    private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
+        try LenientDecoder.integer(type, lookup(key), at: fullPath(key))
+    }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try T(from: decoder(for: key))
+        let value = lookup(key)
+        if let leaf = try LenientDecoder.leaf(type, value, at: fullPath(key)) { return leaf }
+        return try T(from: LenientDecoder(value: value, path: LenientPath(path, key)))
+    }
+
+    // `decodeIfPresent` as the standard library's (`contains`, then `decodeNil`, then `decode`),
+    // with one lookup instead of three.
+
+    /// The member when present and not null.
+    private func present(_ key: Key) -> JSONValue? {
+        guard let value = lookup(key), !LenientDecoder.isNil(value) else { return nil }
+        return value
+    }
+
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let value = present(key) else { return nil }
+        return try LenientDecoder.bool(value, at: fullPath(key))
+    }
+
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let value = present(key) else { return nil }
+        return try LenientDecoder.string(value, at: fullPath(key))
+    }
+
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try integerIfPresent(type, key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try integerIfPresent(type, key) }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(type, key) }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try integerIfPresent(type, key) }
+
+    private func integerIfPresent<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T? {
+        guard let value = present(key) else { return nil }
+        return try LenientDecoder.integer(type, value, at: fullPath(key))
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let value = present(key) else { return nil }
+        if let leaf = try LenientDecoder.leaf(type, value, at: fullPath(key)) { return leaf }
+        return try T(from: LenientDecoder(value: value, path: LenientPath(path, key)))
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
@@ -187,21 +295,68 @@ struct LenientKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
-        LenientDecoder(value: .object(members), codingPath: codingPath)
+        LenientDecoder(value: .object(members), path: path)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder { decoder(for: key) }
 }
 
+/// Go's case-insensitive key match as this decoder has always done it (`lowercased()` on both
+/// sides), without building strings when both keys are ASCII, as every field name is.
+enum LenientKeys {
+    /// The member called `name`: the last exact key, else the last case-folded one (one pass
+    /// from the end).
+    static func lookup(_ name: String, in members: [(String, JSONValue)]) -> JSONValue? {
+        var folded: JSONValue?
+        var index = members.count
+        while index > 0 {
+            index -= 1
+            let key = members[index].0
+            if key == name { return members[index].1 }
+            if folded == nil && foldedEqual(key, name) { folded = members[index].1 }
+        }
+        return folded
+    }
+
+    static func foldedEqual(_ member: String, _ name: String) -> Bool {
+        let ascii = member.utf8.withContiguousStorageIfAvailable { left in
+            name.utf8.withContiguousStorageIfAvailable { right in asciiFoldedEqual(left, right) } ?? nil
+        } ?? nil
+        return ascii ?? (member.lowercased() == name.lowercased())
+    }
+
+    /// Whether two ASCII texts are equal ignoring case; nil when either is not ASCII (then only
+    /// `lowercased()` can tell: the Kelvin sign lowercases to "k").
+    private static func asciiFoldedEqual(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool? {
+        guard left.count == right.count else {
+            return isASCII(left) && isASCII(right) ? false : nil
+        }
+        for index in 0..<left.count {
+            let a = left[index], b = right[index]
+            // Every byte before this one is ASCII on both sides, so the lowercased texts differ
+            // here too when these two ASCII letters differ.
+            if (a | b) >= 0x80 { return nil }
+            if a != b && ASCIICase.lower(a) != ASCIICase.lower(b) { return false }
+        }
+        return true
+    }
+
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte >= 0x80 { return false }
+        return true
+    }
+}
+
 /// Array items in order.
 struct LenientUnkeyedContainer: UnkeyedDecodingContainer {
     let items: [JSONValue]
-    let codingPath: [any CodingKey]
+    let path: LenientPath?
+    var codingPath: [any CodingKey] { LenientPath.keys(path) }
     private(set) var currentIndex = 0
 
-    init(items: [JSONValue], codingPath: [any CodingKey]) {
+    init(items: [JSONValue], path: LenientPath?) {
         self.items = items
-        self.codingPath = codingPath
+        self.path = path
     }
 
     var count: Int? { items.count }
@@ -215,12 +370,14 @@ struct LenientUnkeyedContainer: UnkeyedDecodingContainer {
         init?(intValue: Int) { self.intValue = intValue }
     }
 
+    private func outOfItems() -> DecodingError {
+        DecodingError.valueNotFound(Any.self, DecodingError.Context(codingPath: codingPath, debugDescription: "the array has only \(items.count) items"))
+    }
+
     private mutating func next() throws -> LenientDecoder {
-        guard !isAtEnd else {
-            throw DecodingError.valueNotFound(Any.self, DecodingError.Context(codingPath: codingPath, debugDescription: "the array has only \(items.count) items"))
-        }
+        guard !isAtEnd else { throw outOfItems() }
         defer { currentIndex += 1 }
-        return LenientDecoder(value: items[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)])
+        return LenientDecoder(value: items[currentIndex], path: LenientPath(path, IndexKey(currentIndex)))
     }
 
     mutating func decodeNil() throws -> Bool {
@@ -233,7 +390,12 @@ struct LenientUnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try T(from: try next())
+        guard !isAtEnd else { throw outOfItems() }
+        if let leaf = try LenientDecoder.leaf(type, items[currentIndex], at: codingPath + [IndexKey(currentIndex)]) {
+            currentIndex += 1
+            return leaf
+        }
+        return try T(from: try next())
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {

@@ -172,20 +172,22 @@ enum ServiceSpecFields {
         }
         guard case let .object(members) = value else { return nil }
         for (key, member) in members {
-            let name = rules.keys.first { $0 == key } ?? rules.keys.first { $0.lowercased() == key.lowercased() }
-            let fieldPath = path.isEmpty ? (name ?? key) : "\(path).\(name ?? key)"
-            guard let name, let rule = rules[name] else {
+            let exact = rules[key]
+            let name = exact != nil ? key : rules.keys.first { LenientKeys.foldedEqual($0, key) }
+            // Built only when needed: most members are implemented leaves.
+            func fieldPath() -> String { path.isEmpty ? (name ?? key) : "\(path).\(name ?? key)" }
+            guard let name, let rule = exact ?? rules[name] else {
                 if isZero(member) { continue }
-                return unsupported(fieldPath, "the Docker API has no such field; check its spelling or remove it")
+                return unsupported(fieldPath(), "the Docker API has no such field; check its spelling or remove it")
             }
             switch rule {
             case .implemented(children: nil):
                 continue
             case let .implemented(children: children?):
-                if let problem = check(member, rules: children, path: fieldPath) { return problem }
+                if let problem = check(member, rules: children, path: fieldPath()) { return problem }
             case let .refused(advice, accepts):
                 if isZero(member) || accepts(member) { continue }
-                return unsupported(fieldPath, advice)
+                return unsupported(fieldPath(), advice)
             }
         }
         return nil

@@ -1,4 +1,5 @@
 import ClusterState
+import Crypto
 import Platform
 
 /// Docker's `Service` as dockerd 20.10 answers it: the stored object plus `Endpoint` and, when
@@ -333,10 +334,28 @@ enum ServiceSpecValidation {
 /// Ids and names the API chooses for new services, as dockerd does.
 public enum DockerNames {
     /// A 25-character lowercase alphanumeric id, like swarmkit's `identity.NewID`.
+    /// Each character from one random byte below 252 (7 × 36, so every character is equally
+    /// likely): 32 bytes drawn at once cover an id almost always, where a draw per character
+    /// cost a `getrandom` system call each (25 per created service).
     public static func randomID() -> String {
+        var id: [UInt8] = []
+        id.reserveCapacity(idLength)
+        while id.count < idLength {
+            for byte in randomBytes(32) where byte < 252 && id.count < idLength {
+                id.append(idAlphabet[Int(byte % 36)])
+            }
+        }
+        return String(decoding: id, as: UTF8.self)
+    }
+
+    private static let idLength = 25
+    private static let idAlphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// OpenSSL's generator; the system's if OpenSSL fails.
+    private static func randomBytes(_ count: Int) -> [UInt8] {
+        if let bytes = try? Crypto.randomBytes(count) { return bytes }
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
-        return String((0..<25).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
     /// `adjective_name` for a service created without a name (dockerd's `GetRandomName`).
