@@ -346,9 +346,14 @@ final class ReplicatedLog: @unchecked Sendable {
         snapshotInFlight = true
         snapshotPolicy.captured()
         let (index, membership) = (raft.appliedIndex, raft.confState)
-        DispatchQueue.global().async { [self] in
+        // Holds the log only weakly: a demotion during a long encode must release the old
+        // storage on the loop, not on this thread later (its WAL cleanup would then run beside
+        // the next log's files in the same directory).
+        let loop = self.loop
+        DispatchQueue.global().async { [weak self] in
             let data = CommandCodec.encodeState(captured)
-            _ = loop.execute { [self] in
+            _ = loop.execute { [weak self] in
+                guard let self else { return }
                 snapshotInFlight = false
                 snapshotPolicy.sized(data.count)
                 // A demotion (and promotion) meanwhile replaced the Raft log: the capture is stale.
