@@ -12,7 +12,7 @@ enum NodeUsage {
 
     Options:
       --executor auto|oci|process   How tasks run (default auto)
-      --runtime auto|runc|crun      The OCI runtime (default auto: crun where it works here, else runc)
+      --runtime auto|runc|crun      The OCI runtime (default auto: runc when installed, else crun)
       --enable-chaos                Accept fault-injection requests
       --cert-expiry DURATION        init: validity of node certificates (default 2160h, at least 1h;
                                     1m with --enable-chaos, to exercise renewal on a test cluster)
