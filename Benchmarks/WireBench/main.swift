@@ -57,7 +57,7 @@ func fullService(_ index: Int) -> Service {
 
 let codable: WireDecoder = {
     var decoder = WireDecoder()
-    decoder.fastPaths = false
+    decoder.usesFastPaths = false
     return decoder
 }()
 let fast = WireDecoder()

@@ -12,16 +12,16 @@ public struct WireDecoder: Sendable {
     /// Whether types conforming to `WireFastDecodable` are read by their hand-written decoders
     /// (the same values and errors, less CPU). Off only to compare the two paths: here, or for a
     /// whole process with `SWARMCTL_WIRE_CODABLE=1`, the switch `WireEncoder` follows too.
-    public var fastPaths: Bool
+    public var usesFastPaths: Bool
 
     public init() {
         maxDepth = WireCoding.defaultMaxDepth
-        fastPaths = WireFastPaths.enabledByDefault
+        usesFastPaths = WireFastPaths.enabledByDefault
     }
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         let slot = try topSlot(bytes)
-        let context = WireDecodingContext(bytes: bytes, maxDepth: maxDepth, fastPaths: fastPaths)
+        let context = WireDecodingContext(bytes: bytes, maxDepth: maxDepth, fastPaths: usesFastPaths)
         return try context.decodeValue(type, in: slot, depth: 1, parentPath: [], key: .none)
     }
 

@@ -19,7 +19,7 @@ public struct WireFastBail: Error, Sendable {
 
 /// A type with a hand-written wire decoder that gives exactly the value `init(from:)` gives
 /// through `WireDecoder`, or bails. `WireDecoder` uses it wherever it meets the type (top level
-/// and nested), unless `WireDecoder.fastPaths` is off.
+/// and nested), unless `WireDecoder.usesFastPaths` is off.
 public protocol WireFastDecodable: Decodable {
     init(wireFast reader: WireSlotReader) throws(WireFastBail)
 }

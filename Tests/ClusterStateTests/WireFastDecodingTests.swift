@@ -11,7 +11,7 @@ final class WireFastDecodingTests: XCTestCase {
     private let fast = WireDecoder()
     private var codable: WireDecoder {
         var decoder = WireDecoder()
-        decoder.fastPaths = false
+        decoder.usesFastPaths = false
         return decoder
     }
 
@@ -238,7 +238,7 @@ final class WireFastDecodingTests: XCTestCase {
             var shallowFast = WireDecoder()
             shallowFast.maxDepth = depth
             var shallowCodable = shallowFast
-            shallowCodable.fastPaths = false
+            shallowCodable.usesFastPaths = false
             let left = Result { try shallowFast.decode(ClusterCommand.self, from: bytes) }
             let right = Result { try shallowCodable.decode(ClusterCommand.self, from: bytes) }
             XCTAssertEqual(describe(left), describe(right), "maxDepth \(depth)")
